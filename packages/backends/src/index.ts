@@ -1,0 +1,10 @@
+export { BackendError, type BackendErrorCode } from './errors.js';
+export {
+  type BackendName,
+  type BackendRequest,
+  type BackendInfo,
+  BACKEND_NAMES,
+  useBackend,
+  isBackendInstalled,
+  installedBackends,
+} from './use_backend.js';

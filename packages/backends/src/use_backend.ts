@@ -1,0 +1,126 @@
+import { createRequire } from 'node:module';
+import { availableParallelism } from 'node:os';
+import * as tf from '@tensorflow/tfjs-core';
+import { BackendError } from './errors.js';
+
+/** The backends this project supports: WebAssembly (SIMD), native TensorFlow, pure JavaScript. */
+export type BackendName = 'wasm' | 'node' | 'cpu';
+export type BackendRequest = BackendName | 'auto';
+export const BACKEND_NAMES: readonly BackendName[] = ['wasm', 'node', 'cpu'];
+
+/** What `useBackend` chose. */
+export interface BackendInfo {
+  /** Our name for it. */
+  name: BackendName;
+  /** The name TF.js knows it by ('wasm', 'tensorflow', 'cpu'). */
+  tfName: string;
+  /** WebAssembly SIMD in use (wasm only). */
+  simd: boolean;
+  /** Threads the backend computes with (1 for wasm in Node and for cpu). */
+  threads: number;
+  /** Versions of the TF.js packages in use. */
+  versions: Record<string, string>;
+  /** float32 or float16 arithmetic, as the backend reports it. */
+  floatPrecision: number;
+}
+
+const PACKAGES: Record<BackendName, string> = {
+  wasm: '@tensorflow/tfjs-backend-wasm',
+  node: '@tensorflow/tfjs-node',
+  cpu: '@tensorflow/tfjs-backend-cpu',
+};
+const TF_NAMES: Record<BackendName, string> = { wasm: 'wasm', node: 'tensorflow', cpu: 'cpu' };
+
+const require = createRequire(import.meta.url);
+
+function versionOf(pkg: string): string | undefined {
+  try {
+    return (require(`${pkg}/package.json`) as { version: string }).version;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Whether the package of a backend can be found (it may still fail to start). */
+export function isBackendInstalled(name: BackendName): boolean {
+  return versionOf(PACKAGES[name]) !== undefined;
+}
+
+/** The backends whose packages are installed, in order of preference. */
+export function installedBackends(): BackendName[] {
+  return BACKEND_NAMES.filter(isBackendInstalled);
+}
+
+let gradientsLoaded: Promise<void> | undefined;
+
+/**
+ * tfjs-core registers no gradients; the union package `@tensorflow/tfjs` registers them all when it
+ * is loaded (its Node entry is the only CommonJS build of them).
+ */
+function loadGradients(): Promise<void> {
+  gradientsLoaded ??= import('@tensorflow/tfjs').then(() => undefined);
+  return gradientsLoaded;
+}
+
+async function loadBackendPackage(name: BackendName): Promise<void> {
+  const pkg = PACKAGES[name];
+  if (!isBackendInstalled(name)) {
+    const hint =
+      name === 'node'
+        ? `Install it with \`npm install @tensorflow/tfjs-node@${tf.version_core}\` (it downloads libtensorflow ` +
+          `while installing, so it needs access to storage.googleapis.com), or use 'wasm', which works everywhere.`
+        : `Install it with \`npm install ${pkg}@${tf.version_core}\`, or use 'wasm', which works everywhere.`;
+    throw new BackendError('BACKEND_NOT_INSTALLED', `useBackend: backend '${name}' needs ${pkg}, which is not installed. ${hint}`);
+  }
+  try {
+    await import(pkg);
+  } catch (cause) {
+    throw new BackendError(
+      'BACKEND_INIT_FAILED',
+      `useBackend: ${pkg} is installed but could not be loaded: ${(cause as Error).message}` +
+        (name === 'node' ? ` (its native library may be missing; 'wasm' works everywhere)` : ''),
+      { cause },
+    );
+  }
+}
+
+/**
+ * Loads the backend package on demand, makes it the TF.js backend, waits until it is ready, registers
+ * the gradients (once), and tells what was chosen. 'auto' prefers tfjs-node when it is installed,
+ * else wasm.
+ */
+export async function useBackend(which: BackendRequest = 'auto'): Promise<BackendInfo> {
+  if (which !== 'auto' && !BACKEND_NAMES.includes(which)) {
+    throw new BackendError(
+      'UNKNOWN_BACKEND',
+      `useBackend: unknown backend ${JSON.stringify(which)}; expected one of 'auto', ${BACKEND_NAMES.map((n) => `'${n}'`).join(', ')}`,
+    );
+  }
+  const name: BackendName = which === 'auto' ? (isBackendInstalled('node') ? 'node' : 'wasm') : which;
+  await loadBackendPackage(name);
+  await loadGradients();
+  const tfName = TF_NAMES[name];
+  let ok: boolean;
+  try {
+    ok = await tf.setBackend(tfName);
+    await tf.ready();
+  } catch (cause) {
+    throw new BackendError('BACKEND_INIT_FAILED', `useBackend: backend '${name}' failed to start: ${(cause as Error).message}`, { cause });
+  }
+  if (!ok || tf.getBackend() !== tfName) {
+    throw new BackendError('BACKEND_INIT_FAILED', `useBackend: backend '${name}' failed to start (tf.setBackend returned false)`);
+  }
+  const simd = name === 'wasm' && tf.env().getBool('WASM_HAS_SIMD_SUPPORT');
+  const threads =
+    name === 'wasm'
+      ? tf.env().getBool('WASM_HAS_MULTITHREAD_SUPPORT')
+        ? availableParallelism()
+        : 1
+      : name === 'node'
+        ? availableParallelism()
+        : 1;
+  const versions: Record<string, string> = { '@tensorflow/tfjs-core': tf.version_core };
+  const v = versionOf(PACKAGES[name]);
+  if (v) versions[PACKAGES[name]] = v;
+  return { name, tfName, simd, threads, versions, floatPrecision: tf.backend().floatPrecision() };
+}

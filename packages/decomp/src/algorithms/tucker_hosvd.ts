@@ -1,0 +1,52 @@
+import { modeProducts } from '../contract/mode_products.js';
+import { check, fmt } from '../errors.js';
+import { type TuckerTensor, tuckerTensor } from '../formats/tucker.js';
+import { svd, truncateSvd } from '../linalg/svd.js';
+import { type NdArray, reshapeNd, unfold } from '../ndarray.js';
+import { type Core, f64Ops } from '../ops.js';
+import { checkPositiveInts } from '../validate.js';
+import { inputTensor } from './options.js';
+
+export interface TuckerOptions {
+  /** Multilinear ranks r_1..r_d with 1 <= r_k <= n_k. */
+  ranks: readonly number[];
+}
+
+/** Checks ranks against the tensor's shape. */
+export function checkTuckerRanks(fn: string, ranks: readonly number[], shape: readonly number[]): void {
+  checkPositiveInts(fn, 'ranks', ranks);
+  check(
+    ranks.length === shape.length,
+    'INVALID_RANK',
+    () => `${fn}: ranks must have one entry per mode (${shape.length}), got ${fmt(ranks)}`,
+  );
+  const others = (k: number): number => shape.reduce((a, b, i) => (i === k ? a : a * b), 1);
+  const bad = ranks.findIndex((r, k) => r > shape[k]! || r > others(k));
+  check(
+    bad < 0,
+    'INVALID_RANK',
+    () => `${fn}: ranks[${bad}] = ${ranks[bad]} is impossible for mode size ${shape[bad]} of shape ${fmt(shape)} (need r_k <= n_k and r_k <= product of the other modes)`,
+  );
+}
+
+/** The core X x_1 U_1^T ... x_d U_d^T. */
+export function projectCore(t: NdArray, factors: readonly NdArray[]): NdArray {
+  const ranks = factors.map((f) => f.shape[1]!);
+  return reshapeNd(modeProducts(f64Ops, reshapeNd(t, [1, t.data.length]), t.shape, factors), ranks);
+}
+
+/** Leading r left singular vectors of a matrix. */
+export function leadingLeftVectors(a: NdArray, r: number): NdArray {
+  return truncateSvd(svd(a), r).u;
+}
+
+/**
+ * Truncated higher-order SVD (De Lathauwer et al. 2000): U_k = leading r_k left singular vectors of
+ * the mode-k unfolding, core = X x_k U_k^T. Float64.
+ */
+export function tuckerHosvd(x: Core, options: TuckerOptions): TuckerTensor<NdArray> {
+  const t = inputTensor('tuckerHosvd', x);
+  checkTuckerRanks('tuckerHosvd', options?.ranks, t.shape);
+  const factors = options.ranks.map((r, k) => leadingLeftVectors(unfold(t, k), r));
+  return tuckerTensor(projectCore(t, factors), factors, { checkFinite: false });
+}

@@ -1,0 +1,54 @@
+import type * as tf from '@tensorflow/tfjs-core';
+import type { TuckerMatrix, TuckerTensor } from '../formats/tucker.js';
+import type { NdArray } from '../ndarray.js';
+import { type Core, type Ops, opsFor, tidyFor } from '../ops.js';
+import { modeProducts } from './mode_products.js';
+import { checkBatchInput } from './tt.js';
+
+const prod = (xs: readonly number[]): number => xs.reduce((a, b) => a * b, 1);
+
+/** The dense tensor (n_1..n_d) of a Tucker tensor: G x_1 U_1 ... x_d U_d. */
+export function tuckerToDense(t: TuckerTensor<tf.Tensor>): tf.Tensor;
+export function tuckerToDense(t: TuckerTensor<NdArray>): NdArray;
+export function tuckerToDense<C extends Core>(t: TuckerTensor<C>): C {
+  const ops = opsFor(t.core);
+  return tidyFor(t.core, () => {
+    const flat = ops.reshape(t.core, [1, prod(t.ranks)]);
+    return ops.reshape(modeProducts(ops, flat, t.ranks, t.factors, true), t.shape);
+  });
+}
+
+/** The dense (prod n_k, prod m_k) matrix of a Tucker matrix (the 2d-way Tucker tensor, reshaped). */
+export function tuckerMatrixToDense(w: TuckerMatrix<tf.Tensor>): tf.Tensor2D;
+export function tuckerMatrixToDense(w: TuckerMatrix<NdArray>): NdArray;
+export function tuckerMatrixToDense<C extends Core>(w: TuckerMatrix<C>): C {
+  const ops = opsFor(w.core);
+  return tidyFor(w.core, () => {
+    const ranks = [...w.inRanks, ...w.outRanks];
+    const flat = ops.reshape(w.core, [1, prod(ranks)]);
+    const dense = modeProducts(ops, flat, ranks, [...w.inFactors, ...w.outFactors], true);
+    return ops.reshape(dense, [prod(w.inModes), prod(w.outModes)]);
+  });
+}
+
+/**
+ * y = x W for x (B, prod n_k) without forming W: project the input onto the input factors, apply
+ * the core as an (prod inRanks x prod outRanks) matrix, expand with the output factors.
+ */
+export function tuckerMatmul(x: tf.Tensor2D, w: TuckerMatrix<tf.Tensor>): tf.Tensor2D;
+export function tuckerMatmul(x: NdArray, w: TuckerMatrix<NdArray>): NdArray;
+export function tuckerMatmul<C extends Core>(x: C, w: TuckerMatrix<C>): C {
+  const ops = opsFor(x);
+  return tidyFor(x, () => tuckerMatmulPrepared(ops, x, w, prepareTuckerCore(ops, w)));
+}
+
+/** The core as a (prod inRanks x prod outRanks) matrix. */
+export function prepareTuckerCore<C extends Core>(ops: Ops<C>, w: TuckerMatrix<C>): C {
+  return ops.reshape(w.core, [prod(w.inRanks), prod(w.outRanks)]);
+}
+
+export function tuckerMatmulPrepared<C extends Core>(ops: Ops<C>, x: C, w: TuckerMatrix<C>, core: C): C {
+  checkBatchInput('tuckerMatmul', x, prod(w.inModes));
+  const z = modeProducts(ops, x, w.inModes, w.inFactors);
+  return modeProducts(ops, ops.matMul(z, core), w.outRanks, w.outFactors, true);
+}

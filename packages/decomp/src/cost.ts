@@ -1,0 +1,131 @@
+import type { MatrixShape } from './formats/matrix.js';
+
+const prod = (xs: readonly number[]): number => xs.reduce((a, b) => a * b, 1);
+
+/** What a computation costs: floating-point operations, TF.js ops launched, elements moved. */
+export interface CostEstimate {
+  flops: number;
+  ops: number;
+  moved: number;
+}
+
+/** The two ways to apply a factorised matrix W to a batch: contract the factors, or rebuild W. */
+export type MatmulPath = 'factorised' | 'rebuild';
+
+/** A path's cost split into the part done once (per batch of uses) and the part done per use. */
+export interface PathCost {
+  prepare: CostEstimate;
+  apply: CostEstimate;
+}
+
+const zero = (): CostEstimate => ({ flops: 0, ops: 0, moved: 0 });
+
+function add(acc: CostEstimate, flops: number, ops: number, moved: number): CostEstimate {
+  acc.flops += flops;
+  acc.ops += ops;
+  acc.moved += moved;
+  return acc;
+}
+
+/** Total cost of `uses` applications after one preparation. */
+export function totalCost(cost: PathCost, uses = 1): CostEstimate {
+  return {
+    flops: cost.prepare.flops + uses * cost.apply.flops,
+    ops: cost.prepare.ops + uses * cost.apply.ops,
+    moved: cost.prepare.moved + uses * cost.apply.moved,
+  };
+}
+
+/** Cost of x (B x N) times a dense (N x M) matrix. */
+export function denseMatmulCost(batch: number, n: number, m: number): CostEstimate {
+  return { flops: 2 * batch * n * m, ops: 1, moved: 0 };
+}
+
+/** Cost of modeProducts over `dims` -> `outs` for a batch (see contract/mode_products.ts). */
+function modeProductsCost(acc: CostEstimate, batch: number, dims: readonly number[], outs: readonly number[]): void {
+  let size = batch * prod(dims);
+  for (let k = dims.length - 1; k >= 0; k--) {
+    const rows = size / dims[k]!;
+    add(acc, 2 * rows * dims[k]! * outs[k]!, 3, rows * outs[k]!);
+    size = rows * outs[k]!;
+  }
+  add(acc, 0, 2, size);
+}
+
+function khatriRaoCost(acc: CostEstimate, modes: readonly number[], rank: number): void {
+  let p = modes[0]!;
+  for (let k = 1; k < modes.length; k++) {
+    p *= modes[k]!;
+    add(acc, p * rank, 4, p * rank);
+  }
+}
+
+/**
+ * The cost of applying W (B x N -> B x M) by `path`, as it is computed in this package: factorised is
+ * ttMatmul / cpMatmul / tuckerMatmul, rebuild is the *ToDense function followed by one dense matMul.
+ */
+export function matmulCost(w: MatrixShape, path: MatmulPath, batch: number): PathCost {
+  const n = prod(w.inModes);
+  const m = prod(w.outModes);
+  const prepare = zero();
+  const apply = zero();
+  const d = w.inModes.length;
+  switch (w.kind) {
+    case 'tt-matrix': {
+      const r = w.ranks;
+      if (path === 'factorised') {
+        w.inModes.forEach((nk, k) => add(prepare, 0, 2, r[k]! * nk * w.outModes[k]! * r[k + 1]!));
+        let size = batch * n;
+        for (let k = d - 1; k >= 0; k--) {
+          const rows = size / (w.inModes[k]! * r[k + 1]!);
+          const out = rows * r[k]! * w.outModes[k]!;
+          add(apply, 2 * rows * w.inModes[k]! * r[k + 1]! * r[k]! * w.outModes[k]!, 4, out);
+          size = out;
+        }
+        add(apply, 0, 2, batch * m);
+      } else {
+        let np = w.inModes[0]!;
+        let mp = w.outModes[0]!;
+        add(prepare, 0, 2, 0);
+        for (let k = 1; k < d; k++) {
+          const block = w.inModes[k]! * w.outModes[k]! * r[k + 1]!;
+          add(prepare, 2 * np * mp * r[k]! * block, 5, np * mp * block);
+          np *= w.inModes[k]!;
+          mp *= w.outModes[k]!;
+        }
+        Object.assign(apply, denseMatmulCost(batch, n, m));
+      }
+      break;
+    }
+    case 'cp-matrix': {
+      khatriRaoCost(prepare, w.inModes, w.rank);
+      khatriRaoCost(prepare, w.outModes, w.rank);
+      if (w.weights !== undefined) add(prepare, n * w.rank, 2, n * w.rank);
+      if (path === 'factorised') {
+        add(apply, 2 * batch * w.rank * (n + m), 2, 0);
+      } else {
+        add(prepare, 2 * n * m * w.rank, 1, 0);
+        Object.assign(apply, denseMatmulCost(batch, n, m));
+      }
+      break;
+    }
+    case 'tucker-matrix': {
+      const inRanks = w.inRanks;
+      const outRanks = w.outRanks ?? w.inRanks;
+      const rin = prod(inRanks);
+      const rout = prod(outRanks);
+      if (path === 'factorised') {
+        add(prepare, 0, 1, 0);
+        modeProductsCost(apply, batch, w.inModes, inRanks);
+        add(apply, 2 * batch * rin * rout, 1, 0);
+        modeProductsCost(apply, batch, outRanks, w.outModes);
+      } else {
+        add(prepare, 0, 2, 0);
+        modeProductsCost(prepare, 1, [...inRanks, ...outRanks], [...w.inModes, ...w.outModes]);
+        Object.assign(apply, denseMatmulCost(batch, n, m));
+      }
+      break;
+    }
+  }
+  return { prepare, apply };
+}

@@ -1,0 +1,79 @@
+export { DecompError, type DecompErrorCode } from './errors.js';
+export {
+  type NdArray,
+  ndarray,
+  isNdArray,
+  frobeniusNorm,
+  relativeError,
+  reshapeNd,
+  transposeNd,
+  matMulNd,
+  unfold,
+} from './ndarray.js';
+export { type Core, type Ops, tfOps, f64Ops, toNdArray, toTensor } from './ops.js';
+export { Rng } from './random.js';
+
+export { type FormatOptions, type TtTensor, type TtMatrix, ttTensor, ttMatrix } from './formats/tt.js';
+export { type CpTensor, type CpMatrix, cpTensor, cpMatrix } from './formats/cp.js';
+export { type TuckerTensor, type TuckerMatrix, tuckerTensor, tuckerMatrix } from './formats/tucker.js';
+export type { MatrixFormat, MatrixShape, TtMatrixSpec, CpMatrixSpec, TuckerMatrixSpec } from './formats/matrix.js';
+export { convertFormat } from './formats/convert.js';
+
+export { ttToDense, ttMatrixToDense, ttMatmul } from './contract/tt.js';
+export { cpToDense, cpMatrixToDense, cpMatmul } from './contract/cp.js';
+export { tuckerToDense, tuckerMatrixToDense, tuckerMatmul } from './contract/tucker.js';
+export { modeProducts } from './contract/mode_products.js';
+export {
+  matrixToDense,
+  factorisedMatmul,
+  plannedMatmul,
+  prepareMatmul,
+  type PreparedMatmul,
+} from './matmul.js';
+
+export {
+  type CostEstimate,
+  type MatmulPath,
+  type PathCost,
+  matmulCost,
+  denseMatmulCost,
+  totalCost,
+} from './cost.js';
+export {
+  type Calibration,
+  type MatmulPlan,
+  type PlanOptions,
+  calibrate,
+  estimateMs,
+  planMatmul,
+} from './planner.js';
+
+export {
+  ttMatrixParamCount,
+  cpMatrixParamCount,
+  tuckerMatrixParamCount,
+  paramCount,
+  checkTtMatrixSpec,
+  checkCpMatrixSpec,
+  checkTuckerMatrixSpec,
+} from './params.js';
+export {
+  AUTHORS_STD,
+  type InitOptions,
+  type InitStd,
+  targetStd,
+  ttCoreStd,
+  cpFactorStd,
+  tuckerFactorStd,
+  ttMatrixInit,
+  cpMatrixInit,
+  tuckerMatrixInit,
+} from './init.js';
+
+export { type Svd, svd, truncationRank } from './linalg/svd.js';
+export { type TtSvdOptions, ttSvd } from './algorithms/tt_svd.js';
+export { ttRound } from './algorithms/tt_round.js';
+export { type TtMatrixFromDenseOptions, ttMatrixFromDense } from './algorithms/tt_matrix_from_dense.js';
+export { type CpAlsOptions, type CpAlsResult, cpAls } from './algorithms/cp_als.js';
+export { type TuckerOptions, tuckerHosvd } from './algorithms/tucker_hosvd.js';
+export { type TuckerHooiOptions, type TuckerHooiResult, tuckerHooi } from './algorithms/tucker_hooi.js';

@@ -1,0 +1,65 @@
+import { Matrix, SingularValueDecomposition } from 'ml-matrix';
+import type { NdArray } from '../ndarray.js';
+
+/** Thin SVD A = U diag(s) Vt of an (m x n) array, singular values in decreasing order. */
+export interface Svd {
+  u: NdArray;
+  s: Float64Array;
+  vt: NdArray;
+}
+
+/** Thin SVD in float64 (ml-matrix's Golub-Kahan; transposes wide matrices internally). */
+export function svd(a: NdArray): Svd {
+  const [m, n] = a.shape as [number, number];
+  const mat = new Matrix(m, n);
+  for (let i = 0; i < m; i++) for (let j = 0; j < n; j++) mat.set(i, j, a.data[i * n + j]!);
+  const dec = new SingularValueDecomposition(mat, { autoTranspose: true });
+  const k = Math.min(m, n);
+  const U = dec.leftSingularVectors;
+  const V = dec.rightSingularVectors;
+  const s = Float64Array.from(dec.diagonal.slice(0, k));
+  const u = new Float64Array(m * k);
+  const vt = new Float64Array(k * n);
+  for (let i = 0; i < m; i++) for (let j = 0; j < k; j++) u[i * k + j] = U.get(i, j);
+  for (let i = 0; i < k; i++) for (let j = 0; j < n; j++) vt[i * n + j] = V.get(j, i);
+  return { u: { shape: [m, k], data: u }, s, vt: { shape: [k, n], data: vt } };
+}
+
+/**
+ * The smallest rank r whose discarded tail satisfies sum_{i >= r} s_i^2 <= delta^2, at least 1 and at
+ * most maxRank.
+ */
+export function truncationRank(s: Float64Array, delta: number, maxRank = Infinity): number {
+  let tail = 0;
+  let r = s.length;
+  while (r > 1 && tail + s[r - 1]! ** 2 <= delta * delta) {
+    tail += s[r - 1]! ** 2;
+    r--;
+  }
+  return Math.max(1, Math.min(r, maxRank));
+}
+
+/** The first r columns of U, r entries of s and r rows of Vt. */
+export function truncateSvd({ u, s, vt }: Svd, r: number): Svd {
+  const [m, k] = u.shape as [number, number];
+  const n = vt.shape[1]!;
+  const ur = new Float64Array(m * r);
+  for (let i = 0; i < m; i++) for (let j = 0; j < r; j++) ur[i * r + j] = u.data[i * k + j]!;
+  return {
+    u: { shape: [m, r], data: ur },
+    s: s.slice(0, r),
+    vt: { shape: [r, n], data: vt.data.slice(0, r * n) },
+  };
+}
+
+/** diag(s) Vt. */
+export function scaleRows(s: Float64Array, vt: NdArray): NdArray {
+  const n = vt.shape[1]!;
+  return { shape: [...vt.shape], data: vt.data.map((v, i) => v * s[Math.floor(i / n)]!) };
+}
+
+/** U diag(s). */
+export function scaleCols(u: NdArray, s: Float64Array): NdArray {
+  const k = u.shape[1]!;
+  return { shape: [...u.shape], data: u.data.map((v, i) => v * s[i % k]!) };
+}

@@ -1,0 +1,83 @@
+import * as tf from '@tensorflow/tfjs-core';
+import {
+  isNdArray,
+  matMulNd,
+  type NdArray,
+  reshapeNd,
+  sizeOf,
+  transposeNd,
+} from './ndarray.js';
+
+/** Storage of a factor: a TF.js tensor (trainable, on any backend) or a float64 NdArray (host). */
+export type Core = tf.Tensor | NdArray;
+
+/**
+ * The few primitives every contraction in this package is written with. One implementation serves
+ * TF.js tensors (differentiable, every backend: no einsum) and float64 NdArrays (the algorithms).
+ */
+export interface Ops<T extends Core> {
+  reshape(x: T, shape: readonly number[]): T;
+  transpose(x: T, perm: readonly number[]): T;
+  matMul(a: T, b: T, transposeA?: boolean, transposeB?: boolean): T;
+  /** Column-wise Kronecker product: (p x R), (q x R) -> (pq x R), row index i*q + j. */
+  khatriRao(a: T, b: T): T;
+  /** a (p x R) with column r multiplied by w[r]. */
+  scaleColumns(a: T, w: T): T;
+  ones(shape: readonly number[]): T;
+}
+
+export const tfOps: Ops<tf.Tensor> = {
+  reshape: (x, shape) => tf.reshape(x, [...shape]),
+  transpose: (x, perm) => tf.transpose(x, [...perm]),
+  matMul: (a, b, ta = false, tb = false) => tf.matMul(a as tf.Tensor2D, b as tf.Tensor2D, ta, tb),
+  khatriRao: (a, b) => {
+    const [p, r] = a.shape as [number, number];
+    const q = b.shape[0]!;
+    return tf.reshape(tf.mul(tf.reshape(a, [p, 1, r]), tf.reshape(b, [1, q, r])), [p * q, r]);
+  },
+  scaleColumns: (a, w) => tf.mul(a, tf.reshape(w, [1, -1])),
+  ones: (shape) => tf.ones([...shape]),
+};
+
+export const f64Ops: Ops<NdArray> = {
+  reshape: reshapeNd,
+  transpose: transposeNd,
+  matMul: matMulNd,
+  khatriRao: (a, b) => {
+    const [p, r] = a.shape as [number, number];
+    const q = b.shape[0]!;
+    const out = new Float64Array(p * q * r);
+    for (let i = 0; i < p; i++)
+      for (let j = 0; j < q; j++)
+        for (let c = 0; c < r; c++) out[(i * q + j) * r + c] = a.data[i * r + c]! * b.data[j * r + c]!;
+    return { shape: [p * q, r], data: out };
+  },
+  scaleColumns: (a, w) => {
+    const r = a.shape[1]!;
+    const out = a.data.map((v, i) => v * w.data[i % r]!);
+    return { shape: [...a.shape], data: out };
+  },
+  ones: (shape) => ({ shape: [...shape], data: new Float64Array(sizeOf(shape)).fill(1) }),
+};
+
+/** The primitives for the storage `x` is in. */
+export function opsFor<T extends Core>(x: T): Ops<T> {
+  return (isNdArray(x) ? f64Ops : tfOps) as unknown as Ops<T>;
+}
+
+/** Runs `fn` inside tf.tidy when it works on TF.js tensors, directly otherwise. */
+export function tidyFor<R extends Core>(x: Core, fn: () => R): R {
+  return isNdArray(x) ? fn() : (tf.tidy(fn as () => tf.Tensor) as R);
+}
+
+/** A host copy (float64) of a tensor or NdArray; reads a tensor synchronously. */
+export function toNdArray(x: Core): NdArray {
+  if (isNdArray(x)) return x;
+  return { shape: [...x.shape], data: Float64Array.from(x.dataSync()) };
+}
+
+/** A float32 TF.js tensor from an NdArray (or the tensor itself). */
+export function toTensor(x: Core): tf.Tensor {
+  if (!isNdArray(x)) return x;
+  return tf.tensor(Float32Array.from(x.data), [...x.shape], 'float32');
+}

@@ -1,0 +1,111 @@
+import * as tf from '@tensorflow/tfjs-core';
+import { type CostEstimate, type MatmulPath, matmulCost, totalCost } from './cost.js';
+import { check, fmt } from './errors.js';
+import type { MatrixShape } from './formats/matrix.js';
+
+/** Measured speeds of the running backend, from which a cost becomes milliseconds. */
+export interface Calibration {
+  backend: string;
+  /** Milliseconds of fixed cost per TF.js op (dispatch, allocation, bookkeeping). */
+  overheadMs: number;
+  /** Floating-point operations per millisecond in a large matMul. */
+  flopsPerMs: number;
+  /** Elements per millisecond moved by a transpose. */
+  movedPerMs: number;
+}
+
+const calibrations = new Map<string, Calibration>();
+
+function timeMs(repeats: number, run: () => tf.Tensor): number {
+  run().dispose(); // warm-up: kernels compiled, memory pooled
+  const t0 = performance.now();
+  let last: tf.Tensor | undefined;
+  for (let i = 0; i < repeats; i++) {
+    last?.dispose();
+    last = run();
+  }
+  last!.dataSync();
+  last!.dispose();
+  return (performance.now() - t0) / repeats;
+}
+
+/**
+ * Measures the running backend once (about 0.1 to 0.5 s) and remembers the result per backend name;
+ * `force` measures again.
+ */
+export function calibrate(options: { force?: boolean } = {}): Calibration {
+  const backend = tf.getBackend();
+  const known = calibrations.get(backend);
+  if (known && !options.force) return known;
+  const tiny = tf.ones([1, 4]);
+  const a = tf.randomNormal([256, 512], 0, 1, 'float32', 1);
+  const b = tf.randomNormal([512, 512], 0, 1, 'float32', 2);
+  const big = tf.randomNormal([512, 1024], 0, 1, 'float32', 3);
+  const chain = 50;
+  const overheadMs =
+    timeMs(5, () =>
+      tf.tidy(() => {
+        let t = tiny;
+        for (let i = 0; i < chain; i++) t = i % 2 ? tf.reshape(tf.add(t, 1), [1, 4]) : tf.mul(t, 1.0001);
+        return t;
+      }),
+    ) / (chain * 1.5);
+  const matmulMs = Math.max(timeMs(5, () => tf.matMul(a, b)) - overheadMs, 1e-6);
+  const transposeMs = Math.max(timeMs(5, () => tf.transpose(big)) - overheadMs, 1e-6);
+  tf.dispose([tiny, a, b, big]);
+  const calibration: Calibration = {
+    backend,
+    overheadMs,
+    flopsPerMs: (2 * 256 * 512 * 512) / matmulMs,
+    movedPerMs: (512 * 1024) / transposeMs,
+  };
+  calibrations.set(backend, calibration);
+  return calibration;
+}
+
+/** Predicted milliseconds of a cost under a calibration. */
+export function estimateMs(cost: CostEstimate, c: Calibration): number {
+  return cost.ops * c.overheadMs + cost.flops / c.flopsPerMs + cost.moved / c.movedPerMs;
+}
+
+export interface PlanOptions {
+  /** Rows of the input x (B). */
+  batch: number;
+  /** How many products with the same W follow one preparation (e.g. time steps). Default 1. */
+  uses?: number;
+  /** Speeds to plan with; default: calibrate() on the running backend. */
+  calibration?: Calibration;
+}
+
+export interface MatmulPlan {
+  path: MatmulPath;
+  batch: number;
+  uses: number;
+  cost: Record<MatmulPath, CostEstimate>;
+  ms: Record<MatmulPath, number>;
+}
+
+/**
+ * Chooses between contracting the factors at every use and rebuilding the dense matrix once, by
+ * predicted time on the running backend.
+ */
+export function planMatmul(w: MatrixShape, options: PlanOptions): MatmulPlan {
+  const { batch, uses = 1 } = options;
+  check(
+    Number.isInteger(batch) && batch > 0,
+    'INVALID_ARGUMENT',
+    () => `planMatmul: batch must be a positive integer, got ${fmt(batch)}`,
+  );
+  check(
+    Number.isInteger(uses) && uses > 0,
+    'INVALID_ARGUMENT',
+    () => `planMatmul: uses must be a positive integer, got ${fmt(uses)}`,
+  );
+  const c = options.calibration ?? calibrate();
+  const cost = {
+    factorised: totalCost(matmulCost(w, 'factorised', batch), uses),
+    rebuild: totalCost(matmulCost(w, 'rebuild', batch), uses),
+  };
+  const ms = { factorised: estimateMs(cost.factorised, c), rebuild: estimateMs(cost.rebuild, c) };
+  return { path: ms.factorised <= ms.rebuild ? 'factorised' : 'rebuild', batch, uses, cost, ms };
+}
