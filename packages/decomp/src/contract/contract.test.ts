@@ -1,0 +1,197 @@
+import * as tf from '@tensorflow/tfjs-core';
+import { describeEachBackend, expectClose, expectNoLeak, finiteDifferences } from '@tensorized/test-utils';
+import { describe, expect, it } from 'vitest';
+import {
+  cpMatmul,
+  cpMatrix,
+  cpMatrixToDense,
+  convertFormat,
+  type MatrixFormat,
+  matrixToDense,
+  type NdArray,
+  plannedMatmul,
+  prepareMatmul,
+  Rng,
+  toTensor,
+  ttMatmul,
+  ttMatrix,
+  ttMatrixToDense,
+  tuckerMatmul,
+  tuckerMatrix,
+  tuckerMatrixToDense,
+} from '../index.js';
+import {
+  cpMatrixDenseRef,
+  matMulRef,
+  prod,
+  randn,
+  ttMatrixDenseRef,
+  tuckerDenseRef,
+} from '../../test/reference.js';
+
+interface Case {
+  name: string;
+  /** The format with float64 factors, and its dense matrix computed by the reference loops. */
+  make(rng: Rng): { w: MatrixFormat<NdArray>; dense: NdArray };
+}
+
+function ttCase(inModes: number[], outModes: number[], ranks: number[]): Case {
+  return {
+    name: `tt ${inModes.join('x')} -> ${outModes.join('x')} ranks ${ranks.join(',')}`,
+    make: (rng) => {
+      const cores = inModes.map((n, k) => randn(rng, [ranks[k]!, n, outModes[k]!, ranks[k + 1]!]));
+      return { w: ttMatrix(cores), dense: ttMatrixDenseRef(cores) };
+    },
+  };
+}
+
+function cpCase(inModes: number[], outModes: number[], rank: number, weighted: boolean): Case {
+  return {
+    name: `cp ${inModes.join('x')} -> ${outModes.join('x')} R ${rank}${weighted ? ' weighted' : ''}`,
+    make: (rng) => {
+      const a = inModes.map((n) => randn(rng, [n, rank]));
+      const b = outModes.map((m) => randn(rng, [m, rank]));
+      const weights = weighted ? randn(rng, [rank]) : undefined;
+      return { w: cpMatrix(a, b, weights), dense: cpMatrixDenseRef(a, b, weights) };
+    },
+  };
+}
+
+function tuckerCase(inModes: number[], outModes: number[], inRanks: number[], outRanks: number[]): Case {
+  return {
+    name: `tucker ${inModes.join('x')} -> ${outModes.join('x')} ranks ${inRanks.join(',')}/${outRanks.join(',')}`,
+    make: (rng) => {
+      const core = randn(rng, [...inRanks, ...outRanks]);
+      const a = inModes.map((n, k) => randn(rng, [n, inRanks[k]!]));
+      const b = outModes.map((m, k) => randn(rng, [m, outRanks[k]!]));
+      const t = tuckerDenseRef(core, [...a, ...b]);
+      return { w: tuckerMatrix(core, a, b), dense: { shape: [prod(inModes), prod(outModes)], data: t.data } };
+    },
+  };
+}
+
+const CASES: Case[] = [
+  ttCase([5], [3], [1, 1]),
+  ttCase([4, 2], [2, 5], [1, 4, 1]),
+  ttCase([2, 3, 2], [3, 2, 2], [1, 3, 2, 1]),
+  ttCase([2, 2, 2, 2], [2, 3, 2, 2], [1, 3, 3, 3, 1]),
+  cpCase([4, 3], [2, 5], 3, false),
+  cpCase([2, 3, 2], [3, 2, 2], 4, true),
+  tuckerCase([4, 3], [2, 5], [2, 3], [2, 3]),
+  tuckerCase([2, 3, 2], [3, 2, 2], [2, 2, 1], [1, 2, 2]),
+];
+
+const factorised = (x: tf.Tensor2D, w: MatrixFormat): tf.Tensor2D =>
+  w.kind === 'tt-matrix' ? ttMatmul(x, w) : w.kind === 'cp-matrix' ? cpMatmul(x, w) : tuckerMatmul(x, w);
+
+const toDense = (w: MatrixFormat): tf.Tensor2D =>
+  w.kind === 'tt-matrix' ? ttMatrixToDense(w) : w.kind === 'cp-matrix' ? cpMatrixToDense(w) : tuckerMatrixToDense(w);
+
+/** The factor tensors of a format, in a fixed order, and a way to put replacements back. */
+function factorsOf(w: MatrixFormat): { tensors: tf.Tensor[]; rebuild(ts: tf.Tensor[]): MatrixFormat } {
+  switch (w.kind) {
+    case 'tt-matrix':
+      return { tensors: [...w.cores], rebuild: (ts) => ({ ...w, cores: ts }) };
+    case 'cp-matrix': {
+      const d = w.inFactors.length;
+      const tensors = [...w.inFactors, ...w.outFactors, ...(w.weights ? [w.weights] : [])];
+      return {
+        tensors,
+        rebuild: (ts) => ({ ...w, inFactors: ts.slice(0, d), outFactors: ts.slice(d, 2 * d), weights: ts[2 * d] }),
+      };
+    }
+    case 'tucker-matrix': {
+      const d = w.inFactors.length;
+      return {
+        tensors: [w.core, ...w.inFactors, ...w.outFactors],
+        rebuild: (ts) => ({ ...w, core: ts[0]!, inFactors: ts.slice(1, 1 + d), outFactors: ts.slice(1 + d) }),
+      };
+    }
+  }
+}
+
+function disposeFormat(w: MatrixFormat): void {
+  tf.dispose(factorsOf(w).tensors);
+}
+
+describe('factorised matmul in float64 equals x times the reference dense matrix', () => {
+  for (const c of CASES) {
+    it(c.name, () => {
+      const rng = new Rng(7);
+      const { w, dense } = c.make(rng);
+      const x = randn(rng, [3, dense.shape[0]!]);
+      const y =
+        w.kind === 'tt-matrix' ? ttMatmul(x, w) : w.kind === 'cp-matrix' ? cpMatmul(x, w) : tuckerMatmul(x, w);
+      const ref = matMulRef(x, dense);
+      expect(y.shape).toEqual(ref.shape);
+      y.data.forEach((v, i) => expect(v).toBeCloseTo(ref.data[i]!, 10));
+    });
+  }
+});
+
+describeEachBackend('factorised matmul', (ctx) => {
+  for (const c of CASES) {
+    for (const batch of [1, 3, 8]) {
+      it(`${c.name}, B = ${batch}: rebuild, contraction, both prepared paths and the planner agree with the reference`, async () => {
+        const rng = new Rng(11 + batch);
+        const { w: w64, dense } = c.make(rng);
+        const x64 = randn(rng, [batch, dense.shape[0]!]);
+        const ref = matMulRef(x64, dense);
+        const w = convertFormat(w64, 'tensor');
+        const x = toTensor(x64) as tf.Tensor2D;
+        const scale = Math.max(...ref.data.map(Math.abs));
+        const opts = { rtol: ctx.tol * 10, atol: ctx.tol * 10 * scale };
+        await expectNoLeak(() => {
+          const outputs = [toDense(w), matrixToDense(w)];
+          expectClose(outputs[0]!, dense.data, { rtol: ctx.tol * 10, atol: ctx.tol * 10 * Math.max(...dense.data.map(Math.abs)) });
+          expectClose(outputs[1]!, outputs[0]!, { rtol: 0, atol: 0 });
+          const ys = [factorised(x, w), plannedMatmul(x, w)];
+          for (const path of ['factorised', 'rebuild'] as const) {
+            const prepared = prepareMatmul(w, path);
+            ys.push(prepared.apply(x), prepared.apply(x));
+            prepared.dispose();
+          }
+          for (const y of ys) expectClose(y, ref.data, opts);
+          tf.dispose([...outputs, ...ys]);
+        });
+        tf.dispose(x);
+        disposeFormat(w);
+      });
+    }
+  }
+
+  for (const c of [CASES[3]!, CASES[5]!, CASES[7]!]) {
+    it(`${c.name}: gradients w.r.t. every factor match central finite differences`, async () => {
+      const rng = new Rng(3);
+      const { w: w64, dense } = c.make(rng);
+      const batch = 2;
+      const x = toTensor(randn(rng, [batch, dense.shape[0]!])) as tf.Tensor2D;
+      const probe = toTensor(randn(rng, [batch, dense.shape[1]!]));
+      const w = convertFormat(w64, 'tensor');
+      const { tensors, rebuild } = factorsOf(w);
+      // L = sum(y * probe) is linear in each factor, so central differences are exact up to rounding.
+      const loss = (ts: tf.Tensor[]): tf.Scalar => tf.sum(tf.mul(factorised(x, rebuild(ts)), probe));
+      await expectNoLeak(() => {
+        const grads = tf.grads((...ts: tf.Tensor[]) => loss(ts))(tensors);
+        tensors.forEach((t, k) => {
+          const fd = finiteDifferences((v) => loss(tensors.map((u, j) => (j === k ? v : u))), t, 1e-2);
+          const scale = Math.max(1, ...fd.map(Math.abs));
+          expectClose(grads[k]!, fd, { rtol: 1e-2, atol: 1e-2 * scale });
+        });
+        tf.dispose(grads);
+      });
+      tf.dispose([x, probe]);
+      disposeFormat(w);
+    });
+  }
+
+  it('rejects an input whose width is not the product of the input modes', () => {
+    const w = convertFormat(CASES[2]!.make(new Rng(1)).w, 'tensor');
+    const x = tf.zeros([2, 11]) as tf.Tensor2D;
+    const before = tf.memory().numTensors;
+    expect(() => factorised(x, w)).toThrow(/ttMatmul: x must have shape \[B, 12\].*got \[2,11\]|ttMatmul: x must have shape \[B, 12\]/);
+    expect(tf.memory().numTensors).toBe(before);
+    tf.dispose(x);
+    disposeFormat(w);
+  });
+});
