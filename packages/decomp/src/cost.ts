@@ -2,11 +2,18 @@ import type { MatrixShape } from './formats/matrix.js';
 
 const prod = (xs: readonly number[]): number => xs.reduce((a, b) => a * b, 1);
 
-/** What a computation costs: floating-point operations, TF.js ops launched, elements moved. */
+/**
+ * What a computation costs: floating-point operations, TF.js ops launched, elements moved by
+ * transposes, elements of matMul right-hand sides read (what bounds a matMul of a single row), and
+ * elements of freshly computed right-hand sides that a backend repacks before its first matMul
+ * (XNNPACK under wasm does; a rebuilt matrix pays it once).
+ */
 export interface CostEstimate {
   flops: number;
   ops: number;
   moved: number;
+  read: number;
+  packed: number;
 }
 
 /** The two ways to apply a factorised matrix W to a batch: contract the factors, or rebuild W. */
@@ -18,12 +25,14 @@ export interface PathCost {
   apply: CostEstimate;
 }
 
-const zero = (): CostEstimate => ({ flops: 0, ops: 0, moved: 0 });
+const zero = (): CostEstimate => ({ flops: 0, ops: 0, moved: 0, read: 0, packed: 0 });
 
-function add(acc: CostEstimate, flops: number, ops: number, moved: number): CostEstimate {
+function add(acc: CostEstimate, flops: number, ops: number, moved: number, read = 0, packed = 0): CostEstimate {
   acc.flops += flops;
   acc.ops += ops;
   acc.moved += moved;
+  acc.read += read;
+  acc.packed += packed;
   return acc;
 }
 
@@ -33,12 +42,14 @@ export function totalCost(cost: PathCost, uses = 1): CostEstimate {
     flops: cost.prepare.flops + uses * cost.apply.flops,
     ops: cost.prepare.ops + uses * cost.apply.ops,
     moved: cost.prepare.moved + uses * cost.apply.moved,
+    read: cost.prepare.read + uses * cost.apply.read,
+    packed: cost.prepare.packed + uses * cost.apply.packed,
   };
 }
 
 /** Cost of x (B x N) times a dense (N x M) matrix. */
 export function denseMatmulCost(batch: number, n: number, m: number): CostEstimate {
-  return { flops: 2 * batch * n * m, ops: 1, moved: 0 };
+  return { flops: 2 * batch * n * m, ops: 1, moved: 0, read: n * m, packed: 0 };
 }
 
 /** Cost of modeProducts over `dims` -> `outs` for a batch (see contract/mode_products.ts). */
@@ -46,7 +57,7 @@ function modeProductsCost(acc: CostEstimate, batch: number, dims: readonly numbe
   let size = batch * prod(dims);
   for (let k = dims.length - 1; k >= 0; k--) {
     const rows = size / dims[k]!;
-    add(acc, 2 * rows * dims[k]! * outs[k]!, 3, rows * outs[k]!);
+    add(acc, 2 * rows * dims[k]! * outs[k]!, 3, rows * outs[k]!, dims[k]! * outs[k]!);
     size = rows * outs[k]!;
   }
   add(acc, 0, 2, size);
@@ -58,6 +69,24 @@ function khatriRaoCost(acc: CostEstimate, modes: readonly number[], rank: number
     p *= modes[k]!;
     add(acc, p * rank, 4, p * rank);
   }
+}
+
+/** Cost of mergeTtCores over cores lo..hi-1 (contract/tt.ts); returns the merged (rows, cols). */
+function mergeTtCoresCost(
+  acc: CostEstimate,
+  n: readonly number[],
+  m: readonly number[],
+  r: readonly number[],
+  lo: number,
+  hi: number,
+): [number, number] {
+  if (hi - lo === 1) return [n[lo]!, m[lo]!];
+  const mid = lo + Math.ceil((hi - lo) / 2);
+  const [na, ma] = mergeTtCoresCost(acc, n, m, r, lo, mid);
+  const [nb, mb] = mergeTtCoresCost(acc, n, m, r, mid, hi);
+  const outer = r[lo]! * na * ma * nb * mb * r[hi]!;
+  add(acc, 2 * outer * r[mid]!, 6, outer, r[mid]! * nb * mb * r[hi]!);
+  return [na * nb, ma * mb];
 }
 
 /**
@@ -79,20 +108,15 @@ export function matmulCost(w: MatrixShape, path: MatmulPath, batch: number): Pat
         for (let k = d - 1; k >= 0; k--) {
           const rows = size / (w.inModes[k]! * r[k + 1]!);
           const out = rows * r[k]! * w.outModes[k]!;
-          add(apply, 2 * rows * w.inModes[k]! * r[k + 1]! * r[k]! * w.outModes[k]!, 4, out);
+          const coreSize = r[k]! * w.inModes[k]! * w.outModes[k]! * r[k + 1]!;
+          add(apply, 2 * rows * coreSize, 4, out, coreSize);
           size = out;
         }
         add(apply, 0, 2, batch * m);
       } else {
-        let np = w.inModes[0]!;
-        let mp = w.outModes[0]!;
-        add(prepare, 0, 2, 0);
-        for (let k = 1; k < d; k++) {
-          const block = w.inModes[k]! * w.outModes[k]! * r[k + 1]!;
-          add(prepare, 2 * np * mp * r[k]! * block, 5, np * mp * block);
-          np *= w.inModes[k]!;
-          mp *= w.outModes[k]!;
-        }
+        add(prepare, 0, 1, 0);
+        mergeTtCoresCost(prepare, w.inModes, w.outModes, r, 0, d);
+        add(prepare, 0, 0, 0, 0, n * m);
         Object.assign(apply, denseMatmulCost(batch, n, m));
       }
       break;
@@ -102,9 +126,9 @@ export function matmulCost(w: MatrixShape, path: MatmulPath, batch: number): Pat
       khatriRaoCost(prepare, w.outModes, w.rank);
       if (w.weights !== undefined) add(prepare, n * w.rank, 2, n * w.rank);
       if (path === 'factorised') {
-        add(apply, 2 * batch * w.rank * (n + m), 2, 0);
+        add(apply, 2 * batch * w.rank * (n + m), 2, 0, w.rank * (n + m));
       } else {
-        add(prepare, 2 * n * m * w.rank, 1, 0);
+        add(prepare, 2 * n * m * w.rank, 1, 0, m * w.rank, n * m);
         Object.assign(apply, denseMatmulCost(batch, n, m));
       }
       break;
@@ -117,11 +141,12 @@ export function matmulCost(w: MatrixShape, path: MatmulPath, batch: number): Pat
       if (path === 'factorised') {
         add(prepare, 0, 1, 0);
         modeProductsCost(apply, batch, w.inModes, inRanks);
-        add(apply, 2 * batch * rin * rout, 1, 0);
+        add(apply, 2 * batch * rin * rout, 1, 0, rin * rout);
         modeProductsCost(apply, batch, outRanks, w.outModes);
       } else {
         add(prepare, 0, 2, 0);
         modeProductsCost(prepare, 1, [...inRanks, ...outRanks], [...w.inModes, ...w.outModes]);
+        add(prepare, 0, 0, 0, 0, n * m);
         Object.assign(apply, denseMatmulCost(batch, n, m));
       }
       break;

@@ -12,6 +12,10 @@ export interface Calibration {
   flopsPerMs: number;
   /** Elements per millisecond moved by a transpose. */
   movedPerMs: number;
+  /** Elements per millisecond of a matMul's right-hand side read when the left has one row. */
+  readPerMs: number;
+  /** Elements per millisecond of a fresh right-hand side prepared by the backend's matMul. */
+  packPerMs: number;
 }
 
 const calibrations = new Map<string, Calibration>();
@@ -40,7 +44,10 @@ export function calibrate(options: { force?: boolean } = {}): Calibration {
   const tiny = tf.ones([1, 4]);
   const a = tf.randomNormal([256, 512], 0, 1, 'float32', 1);
   const b = tf.randomNormal([512, 512], 0, 1, 'float32', 2);
-  const big = tf.randomNormal([512, 1024], 0, 1, 'float32', 3);
+  const row = tf.randomNormal([1, 512], 0, 1, 'float32', 3);
+  // The transposes of the contractions: a tall 2-D one and a 4-D one keeping inner rows together.
+  const tall = tf.randomNormal([32768, 12], 0, 1, 'float32', 4);
+  const blocks = tf.randomNormal([16, 32, 16, 48], 0, 1, 'float32', 5);
   const chain = 50;
   const overheadMs =
     timeMs(5, () =>
@@ -50,14 +57,21 @@ export function calibrate(options: { force?: boolean } = {}): Calibration {
         return t;
       }),
     ) / (chain * 1.5);
-  const matmulMs = Math.max(timeMs(5, () => tf.matMul(a, b)) - overheadMs, 1e-6);
-  const transposeMs = Math.max(timeMs(5, () => tf.transpose(big)) - overheadMs, 1e-6);
-  tf.dispose([tiny, a, b, big]);
+  const net = (msValue: number): number => Math.max(msValue - overheadMs, 1e-6);
+  const matmulMs = net(timeMs(5, () => tf.matMul(a, b)));
+  const rowMs = net(timeMs(10, () => tf.matMul(row, b)));
+  const copyMs = net(timeMs(10, () => tf.add(b, 0)));
+  const freshMs = net(timeMs(10, () => tf.tidy(() => tf.matMul(row, tf.add(b, 0)))));
+  const transposeMs = net(timeMs(5, () => tf.transpose(tall))) + net(timeMs(5, () => tf.transpose(blocks, [0, 2, 1, 3])));
+  tf.dispose([tiny, a, b, row, tall, blocks]);
+  const flopsPerMs = (2 * 256 * 512 * 512) / matmulMs;
   const calibration: Calibration = {
     backend,
     overheadMs,
-    flopsPerMs: (2 * 256 * 512 * 512) / matmulMs,
-    movedPerMs: (512 * 1024) / transposeMs,
+    flopsPerMs,
+    movedPerMs: (tall.size + blocks.size) / transposeMs,
+    readPerMs: (512 * 512) / Math.max(rowMs - (2 * 512 * 512) / flopsPerMs, 1e-6),
+    packPerMs: (512 * 512) / Math.max(freshMs - copyMs - rowMs - overheadMs, 1e-6),
   };
   calibrations.set(backend, calibration);
   return calibration;
@@ -65,7 +79,13 @@ export function calibrate(options: { force?: boolean } = {}): Calibration {
 
 /** Predicted milliseconds of a cost under a calibration. */
 export function estimateMs(cost: CostEstimate, c: Calibration): number {
-  return cost.ops * c.overheadMs + cost.flops / c.flopsPerMs + cost.moved / c.movedPerMs;
+  return (
+    cost.ops * c.overheadMs +
+    cost.flops / c.flopsPerMs +
+    cost.moved / c.movedPerMs +
+    cost.read / c.readPerMs +
+    cost.packed / c.packPerMs
+  );
 }
 
 export interface PlanOptions {

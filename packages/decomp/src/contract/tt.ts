@@ -4,27 +4,37 @@ import type { TtMatrix, TtTensor } from '../formats/tt.js';
 import type { NdArray } from '../ndarray.js';
 import { type Core, type Ops, opsFor, tidyFor } from '../ops.js';
 
-/** The dense (prod n_k, prod m_k) matrix of a TT-matrix. */
+/**
+ * The dense (prod n_k, prod m_k) matrix of a TT-matrix. The cores are merged by halves (see
+ * mergeTtCores), so that the last and largest transpose keeps whole rows of the right half's output
+ * modes together: far cheaper than interleaving one mode at a time.
+ */
 export function ttMatrixToDense(w: TtMatrix<tf.Tensor>): tf.Tensor2D;
 export function ttMatrixToDense(w: TtMatrix<NdArray>): NdArray;
 export function ttMatrixToDense<C extends Core>(w: TtMatrix<C>): C {
   const first = w.cores[0]!;
   const ops = opsFor(first);
   return tidyFor(first, () => {
-    // res holds (N_<=k, M_<=k, r_k) as a (N_<=k * M_<=k, r_k) matrix.
-    let res = ops.reshape(first, [w.inModes[0]! * w.outModes[0]!, w.ranks[1]!]);
-    let np = w.inModes[0]!;
-    let mp = w.outModes[0]!;
-    for (let k = 1; k < w.cores.length; k++) {
-      const [r0, n, m, r1] = w.cores[k]!.shape as [number, number, number, number];
-      const prod = ops.matMul(res, ops.reshape(w.cores[k]!, [r0, n * m * r1]));
-      res = ops.transpose(ops.reshape(prod, [np, mp, n, m, r1]), [0, 2, 1, 3, 4]);
-      np *= n;
-      mp *= m;
-      res = ops.reshape(res, [np * mp, r1]);
-    }
-    return ops.reshape(res, [np, mp]);
+    const merged = mergeTtCores(ops, w.cores);
+    return ops.reshape(merged, [merged.shape[1]!, merged.shape[2]!]);
   });
+}
+
+/**
+ * Merges consecutive TT-matrix cores (r_a, n, m, r_b) into one core (r_0, prod n, prod m, r_end):
+ * the two halves are merged recursively, then joined by one matMul and one transpose that
+ * interleaves their row and column indices.
+ */
+export function mergeTtCores<C extends Core>(ops: Ops<C>, cores: readonly C[]): C {
+  if (cores.length === 1) return cores[0]!;
+  const half = Math.ceil(cores.length / 2);
+  const a = mergeTtCores(ops, cores.slice(0, half));
+  const b = mergeTtCores(ops, cores.slice(half));
+  const [r0, na, ma, s] = a.shape as [number, number, number, number];
+  const [, nb, mb, re] = b.shape as [number, number, number, number];
+  const prod = ops.matMul(ops.reshape(a, [r0 * na * ma, s]), ops.reshape(b, [s, nb * mb * re]));
+  const joined = ops.transpose(ops.reshape(prod, [r0 * na, ma, nb, mb * re]), [0, 2, 1, 3]);
+  return ops.reshape(joined, [r0, na * nb, ma * mb, re]);
 }
 
 /** The dense tensor of shape (n_1..n_d) of a TT tensor. */

@@ -1,0 +1,97 @@
+import * as tf from '@tensorflow/tfjs-core';
+import { describeEachBackend } from '@tensorized/test-utils';
+import { describe, expect, it } from 'vitest';
+import {
+  type Calibration,
+  calibrate,
+  estimateMs,
+  type MatrixShape,
+  matmulCost,
+  planMatmul,
+  prepareMatmul,
+  totalCost,
+  ttMatrixInit,
+} from './index.js';
+
+const prod = (xs: readonly number[]): number => xs.reduce((a, b) => a * b, 1);
+const paperW: MatrixShape = { kind: 'tt-matrix', inModes: [4, 4, 4, 4], outModes: [8, 4, 4, 12], ranks: [1, 11, 11, 11, 1] };
+
+describe('cost model', () => {
+  it('TT contraction FLOPs: sum_k 2 B r_{k-1} r_k n_k m_k (product of the other open modes) (PAPER.md)', () => {
+    for (const batch of [1, 16]) {
+      const { inModes: n, outModes: m, ranks: r } = paperW as Extract<MatrixShape, { kind: 'tt-matrix' }>;
+      // Cores are contracted last to first: at core k the open modes are i_<k and j_>k.
+      let expected = 0;
+      for (let k = 0; k < 4; k++) {
+        expected += 2 * batch * r[k]! * r[k + 1]! * n[k]! * m[k]! * prod(n.slice(0, k)) * prod(m.slice(k + 1));
+      }
+      const cost = matmulCost(paperW, 'factorised', batch);
+      expect(cost.apply.flops).toBe(expected);
+      expect(cost.prepare.flops).toBe(0);
+    }
+  });
+
+  it('rebuild FLOPs: forming W once (cores merged by halves), then 2 B N M per use', () => {
+    const cost = matmulCost(paperW, 'rebuild', 16);
+    expect(cost.apply.flops).toBe(2 * 16 * 256 * 1536);
+    // Merged by halves: (n1 m1 x r1)(r1 x n2 m2 r2), (r2 n3 m3 x r3)(r3 x n4 m4), then
+    // (n1n2 m1m2 x r2)(r2 x n3n4 m3m4).
+    const expected =
+      2 * (4 * 8) * 11 * (4 * 4 * 11) + 2 * (11 * 4 * 4) * 11 * (4 * 12) + 2 * (16 * 32) * 11 * (16 * 48);
+    expect(cost.prepare.flops).toBe(expected);
+    expect(totalCost(cost, 3).flops).toBe(expected + 3 * 2 * 16 * 256 * 1536);
+  });
+
+  it('CP and Tucker: the bottleneck FLOPs', () => {
+    const cp: MatrixShape = { kind: 'cp-matrix', inModes: [4, 4, 4, 4], outModes: [8, 4, 4, 12], rank: 50 };
+    expect(matmulCost(cp, 'factorised', 8).apply.flops).toBe(2 * 8 * 50 * (256 + 1536));
+    const tucker: MatrixShape = { kind: 'tucker-matrix', inModes: [4, 4], outModes: [8, 6], inRanks: [2, 3] };
+    // x (B x 16) -> (B x 6) by two mode products, core (6 x 6), expand to (B x 48).
+    const b = 5;
+    const expected = 2 * b * 4 * 4 * 3 + 2 * b * 4 * 3 * 2 + 2 * b * 6 * 6 + (2 * b * 2 * 3 * 6 + 2 * b * 6 * 2 * 8);
+    expect(matmulCost(tucker, 'factorised', b).apply.flops).toBe(expected);
+  });
+});
+
+describe('planMatmul', () => {
+  const flopsOnly: Calibration = { backend: 'test', overheadMs: 0, flopsPerMs: 1e6, movedPerMs: Infinity, readPerMs: Infinity, packPerMs: Infinity };
+  const overheadOnly: Calibration = { backend: 'test', overheadMs: 1, flopsPerMs: Infinity, movedPerMs: Infinity, readPerMs: Infinity, packPerMs: Infinity };
+
+  it('picks the path with fewer FLOPs when op overhead is free', () => {
+    const plan = planMatmul(paperW, { batch: 1, calibration: flopsOnly });
+    expect(plan.cost.factorised.flops).toBeLessThan(plan.cost.rebuild.flops);
+    expect(plan.path).toBe('factorised');
+    expect(plan.ms.factorised).toBeCloseTo(plan.cost.factorised.flops / 1e6, 12);
+  });
+
+  it('picks the path with fewer ops when only overhead counts, and amortises the rebuild over uses', () => {
+    const plan = planMatmul(paperW, { batch: 16, uses: 64, calibration: overheadOnly });
+    expect(plan.cost.rebuild.ops).toBeLessThan(plan.cost.factorised.ops);
+    expect(plan.path).toBe('rebuild');
+    expect(plan.ms.rebuild).toBe(estimateMs(plan.cost.rebuild, overheadOnly));
+  });
+
+  it('rejects a bad batch or uses', () => {
+    expect(() => planMatmul(paperW, { batch: 0, calibration: flopsOnly })).toThrow(
+      /planMatmul: batch must be a positive integer, got 0/,
+    );
+    expect(() => planMatmul(paperW, { batch: 2, uses: 1.5, calibration: flopsOnly })).toThrow(/uses must be a positive integer/);
+  });
+});
+
+describeEachBackend('calibrate', () => {
+  it('measures positive speeds once per backend, without leaking', () => {
+    const before = tf.memory().numTensors;
+    const c = calibrate({ force: true });
+    expect(c.backend).toBe(tf.getBackend());
+    for (const v of [c.overheadMs, c.flopsPerMs, c.movedPerMs, c.readPerMs, c.packPerMs]) expect(v).toBeGreaterThan(0);
+    expect(calibrate()).toBe(c);
+    expect(tf.memory().numTensors).toBe(before);
+  });
+
+  it('prepareMatmul refuses an unknown path', () => {
+    const w = ttMatrixInit({ inModes: [2, 2], outModes: [2, 2], ranks: [1, 2, 1] }, { seed: 1 });
+    expect(() => prepareMatmul(w, 'fast' as never)).toThrow(/prepareMatmul: path must be 'factorised' or 'rebuild', got "fast"/);
+    tf.dispose([...w.cores]);
+  });
+});
