@@ -8,6 +8,7 @@ export default defineConfig({
   resolve: { conditions },
   ssr: { resolve: { conditions, externalConditions: conditions } },
   test: {
+    reporters: ['default', './vitest.summary.ts'],
     projects: ['packages/*', 'tooling/*', 'apps/*'].map((glob) => ({
       extends: true,
       test: {

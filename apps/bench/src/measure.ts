@@ -1,4 +1,4 @@
-import * as tf from '@tensorflow/tfjs-core';
+import type * as tf from '@tensorflow/tfjs-core';
 
 function runOnce(fn: () => tf.Tensor): void {
   const out = fn();

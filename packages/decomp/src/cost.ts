@@ -103,7 +103,9 @@ export function matmulCost(w: MatrixShape, path: MatmulPath, batch: number): Pat
     case 'tt-matrix': {
       const r = w.ranks;
       if (path === 'factorised') {
-        w.inModes.forEach((nk, k) => add(prepare, 0, 2, r[k]! * nk * w.outModes[k]! * r[k + 1]!));
+        w.inModes.forEach((nk, k) => {
+          add(prepare, 0, 2, r[k]! * nk * w.outModes[k]! * r[k + 1]!);
+        });
         let size = batch * n;
         for (let k = d - 1; k >= 0; k--) {
           const rows = size / (w.inModes[k]! * r[k + 1]!);

@@ -41,17 +41,17 @@ export function targetStd(std: InitStd | undefined, inSize: number, outSize: num
  */
 export function ttCoreStd(ranks: readonly number[], target = AUTHORS_STD): number {
   const d = ranks.length - 1;
-  return Math.pow(target ** 2 / prod(ranks), 1 / (2 * d));
+  return (target ** 2 / prod(ranks)) ** (1 / (2 * d));
 }
 
 /** Std of every CP factor: s = (target / sqrt(R))^(1/(2d)) for d input and d output factors. */
 export function cpFactorStd(rank: number, d: number, target = AUTHORS_STD): number {
-  return Math.pow(target / Math.sqrt(rank), 1 / (2 * d));
+  return (target / Math.sqrt(rank)) ** (1 / (2 * d));
 }
 
 /** Std of the Tucker core and factors: s = (target / sqrt(prod of the 2d core dims))^(1/(2d+1)). */
 export function tuckerFactorStd(coreShape: readonly number[], target = AUTHORS_STD): number {
-  return Math.pow(target / Math.sqrt(prod(coreShape)), 1 / (coreShape.length + 1));
+  return (target / Math.sqrt(prod(coreShape))) ** (1 / (coreShape.length + 1));
 }
 
 function normal(shape: number[], std: number, seed: number | undefined, k: number): tf.Tensor {

@@ -44,9 +44,9 @@ export function checkTuckerMatrixSpec(
 ): [number[], number[]] {
   const d = checkModes(fn, spec, sizes);
   const outRanks = spec.outRanks ?? spec.inRanks;
-  for (const [arg, ranks, modes] of [
-    ['inRanks', spec.inRanks, spec.inModes],
-    ['outRanks', outRanks, spec.outModes],
+  for (const [arg, ranks] of [
+    ['inRanks', spec.inRanks],
+    ['outRanks', outRanks],
   ] as const) {
     checkPositiveInts(fn, arg, ranks);
     check(

@@ -1,6 +1,6 @@
 // Direct, loop-by-loop evaluations of the formulas in PAPER.md, written without the package's
 // contraction code, to check it against.
-import { type NdArray, Rng } from '../src/index.js';
+import type { NdArray, Rng } from '../src/index.js';
 
 export const prod = (xs: readonly number[]): number => xs.reduce((a, b) => a * b, 1);
 
@@ -64,8 +64,8 @@ export function cpMatrixDenseRef(inF: readonly NdArray[], outF: readonly NdArray
       let s = 0;
       for (let r = 0; r < rank; r++) {
         let p = weights ? weights.data[r]! : 1;
-        inF.forEach((f, k) => (p *= at(f, [ii[k]!, r])));
-        outF.forEach((f, k) => (p *= at(f, [jj[k]!, r])));
+        for (const [k, f] of inF.entries()) p *= at(f, [ii[k]!, r]);
+        for (const [k, f] of outF.entries()) p *= at(f, [jj[k]!, r]);
         s += p;
       }
       out[i * m + j] = s;
@@ -85,7 +85,7 @@ export function tuckerDenseRef(core: NdArray, factors: readonly NdArray[]): NdAr
     for (let c = 0; c < core.data.length; c++) {
       const ss = unravel(c, core.shape);
       let p = core.data[c]!;
-      factors.forEach((f, k) => (p *= at(f, [ii[k]!, ss[k]!])));
+      for (const [k, f] of factors.entries()) p *= at(f, [ii[k]!, ss[k]!]);
       s += p;
     }
     out[i] = s;

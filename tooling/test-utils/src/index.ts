@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { type BackendInfo, type BackendName, installedBackends, useBackend } from '@tensorized/backends';
-import { afterAll, beforeAll, describe, expect } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 /** Backends a test run covers: every installed one, or those named in TENSORIZED_TEST_BACKENDS. */
 export function testBackends(): BackendName[] {
@@ -25,7 +25,9 @@ export function describeEachBackend(title: string, specs: (ctx: BackendContext) 
   const available = testBackends();
   for (const name of ['wasm', 'node', 'cpu'] as const) {
     if (!available.includes(name)) {
-      describe.skip(`${title} [${name}: not installed]`, () => {});
+      describe(`${title} [${name}]`, () => {
+        it.skip(`skipped: the ${name} backend is not installed (or not selected by TENSORIZED_TEST_BACKENDS)`, () => {});
+      });
       continue;
     }
     describe(`${title} [${name}]`, () => {

@@ -1,5 +1,5 @@
 import { check, fmt } from '../errors.js';
-import { type NdArray } from '../ndarray.js';
+import type { NdArray } from '../ndarray.js';
 import { type Core, toNdArray } from '../ops.js';
 import { checkFinite } from '../validate.js';
 

@@ -124,7 +124,7 @@ describe('factorised matmul in float64 equals x times the reference dense matrix
         w.kind === 'tt-matrix' ? ttMatmul(x, w) : w.kind === 'cp-matrix' ? cpMatmul(x, w) : tuckerMatmul(x, w);
       const ref = matMulRef(x, dense);
       expect(y.shape).toEqual(ref.shape);
-      y.data.forEach((v, i) => expect(v).toBeCloseTo(ref.data[i]!, 10));
+      for (const [i, v] of y.data.entries()) expect(v).toBeCloseTo(ref.data[i]!, 10);
     });
   }
 });
