@@ -121,3 +121,5 @@ export function finiteDifferences(
   }
   return grad;
 }
+
+export { useBackend } from '@tensorized/backends';

@@ -1,0 +1,28 @@
+export { CellError, type CellErrorCode } from './errors.js';
+export {
+  type CellConfig,
+  type CellKind,
+  type WeightSpec,
+  type WeightFormat,
+  foldGates,
+  gateCount,
+  planMatrices,
+} from './config.js';
+export { type AppliedWeight, type VariableFactory, WeightMatrix } from './weight.js';
+export {
+  RecurrentCell,
+  createCell,
+  type SequenceOptions,
+  type SequenceResult,
+  type StepResult,
+} from './cell.js';
+export { MODEL_NAMES, type ModelName, type PaperCellOptions, paperCellConfig } from './presets.js';
+export { type BudgetProposal, type BudgetRequest, balancedModes, proposeConfig } from './budget.js';
+export { type NamedArray, decodeSafetensors, encodeSafetensors } from './safetensors.js';
+export {
+  WEIGHTS_FORMAT_VERSION,
+  cellFromSafetensors,
+  cellToSafetensors,
+  configFromSafetensors,
+  loadCellWeights,
+} from './serialize.js';

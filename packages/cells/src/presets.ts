@@ -1,0 +1,50 @@
+import type { CellConfig, CellKind, WeightSpec } from './config.js';
+
+/** The model names of the paper's comparison (and their LSTM forms). */
+export const MODEL_NAMES = ['gru', 'cp-gru', 'tucker-gru', 'tt-gru', 'lstm', 'cp-lstm', 'tucker-lstm', 'tt-lstm'] as const;
+export type ModelName = (typeof MODEL_NAMES)[number];
+
+export interface PaperCellOptions {
+  /** Default 256 = 4x4x4x4 (PAPER.md). */
+  inputSize?: number;
+  inputModes?: readonly number[];
+  /** Default 512 = 8x4x4x4. */
+  hiddenSize?: number;
+  hiddenModes?: readonly number[];
+  /** TT ranks (default (1, 11, 11, 11, 1)) or Tucker ranks (default (2, 4, 2, 4)). */
+  ranks?: readonly number[];
+  /** CP rank (default 80). */
+  rank?: number;
+  init?: CellConfig['init'];
+  seed?: number;
+  matmulPath?: CellConfig['matmulPath'];
+}
+
+/**
+ * The cell configuration of a named model with the paper's sizes and ranks, unless overridden:
+ * input 256 = 4x4x4x4, hidden 512 = 8x4x4x4, TT ranks (1,11,11,11,1), CP R = 80, Tucker (2,4,2,4).
+ */
+export function paperCellConfig(model: ModelName, options: PaperCellOptions = {}): CellConfig {
+  const [formatName, kindName] = model.includes('-') ? (model.split('-') as [string, string]) : ['dense', model];
+  const kind = kindName as CellKind;
+  let spec: WeightSpec;
+  if (formatName === 'tt') spec = { format: 'tt', ranks: options.ranks ?? [1, 11, 11, 11, 1] };
+  else if (formatName === 'cp') spec = { format: 'cp', rank: options.rank ?? 80 };
+  else if (formatName === 'tucker') spec = { format: 'tucker', ranks: options.ranks ?? [2, 4, 2, 4] };
+  else spec = { format: 'dense' };
+  const config: CellConfig = {
+    kind,
+    inputSize: options.inputSize ?? 256,
+    hiddenSize: options.hiddenSize ?? 512,
+    input: spec,
+    recurrent: spec,
+  };
+  if (spec.format !== 'dense') {
+    config.inputModes = options.inputModes ?? (options.inputSize === undefined ? [4, 4, 4, 4] : undefined);
+    config.hiddenModes = options.hiddenModes ?? (options.hiddenSize === undefined ? [8, 4, 4, 4] : undefined);
+  }
+  if (options.init !== undefined) config.init = options.init;
+  if (options.seed !== undefined) config.seed = options.seed;
+  if (options.matmulPath !== undefined) config.matmulPath = options.matmulPath;
+  return config;
+}

@@ -1,0 +1,65 @@
+import * as tf from '@tensorflow/tfjs-core';
+import { type RecurrentCell, createCell } from './cell.js';
+import type { CellConfig } from './config.js';
+import { CellError, check } from './errors.js';
+import { type NamedArray, decodeSafetensors, encodeSafetensors } from './safetensors.js';
+
+/** The version of the weight file layout written by cellToSafetensors. */
+export const WEIGHTS_FORMAT_VERSION = '1';
+
+/**
+ * The cell's weights as safetensors bytes, its configuration in the metadata
+ * (`tensorized.config`, JSON). Tensor names are those of `cell.namedVariables()`: `W`, `U` (dense,
+ * shape (in, gates*hidden), gates stacked r, z, n for a GRU and i, f, g, o for an LSTM), or
+ * `W.core0..` (TT, (r, n, m, r)), `W.in0.., W.out0..` (CP, (n, R)), `W.core, W.in0.., W.out0..`
+ * (Tucker); `bW`, `bU`.
+ */
+export function cellToSafetensors(cell: RecurrentCell, extraMetadata: Record<string, string> = {}): Uint8Array {
+  const tensors: Array<[string, NamedArray]> = cell
+    .namedVariables()
+    .map(([name, v]) => [name, { shape: [...v.shape], data: v.dataSync() as Float32Array }]);
+  return encodeSafetensors(tensors, {
+    ...extraMetadata,
+    format: 'tensorized',
+    'tensorized.version': WEIGHTS_FORMAT_VERSION,
+    'tensorized.config': JSON.stringify(cell.config),
+  });
+}
+
+/** The configuration stored in a weight file. */
+export function configFromSafetensors(bytes: Uint8Array): CellConfig {
+  const { metadata } = decodeSafetensors(bytes);
+  const json = metadata['tensorized.config'];
+  check(typeof json === 'string', 'BAD_WEIGHTS', () => 'configFromSafetensors: the file has no tensorized.config metadata (not written by cellToSafetensors)');
+  try {
+    return JSON.parse(json) as CellConfig;
+  } catch (e) {
+    throw new CellError('BAD_WEIGHTS', `configFromSafetensors: tensorized.config is not valid JSON (${(e as Error).message})`);
+  }
+}
+
+/** Loads weights into an existing cell: every variable must be present with its shape. */
+export function loadCellWeights(cell: RecurrentCell, bytes: Uint8Array): void {
+  const { tensors } = decodeSafetensors(bytes);
+  const names = cell.namedVariables().map(([n]) => n);
+  const missing = names.filter((n) => !tensors.has(n));
+  check(missing.length === 0, 'BAD_WEIGHTS', () => `loadCellWeights: the file lacks ${missing.join(', ')}`);
+  const values = tf.tidy(() => Object.fromEntries(names.map((n) => [n, tf.tensor(tensors.get(n)!.data, tensors.get(n)!.shape)])));
+  try {
+    cell.setWeights(values);
+  } finally {
+    tf.dispose(Object.values(values));
+  }
+}
+
+/** A new cell from a weight file written by cellToSafetensors: same configuration, same weights. */
+export function cellFromSafetensors(bytes: Uint8Array): RecurrentCell {
+  const cell = createCell(configFromSafetensors(bytes));
+  try {
+    loadCellWeights(cell, bytes);
+  } catch (e) {
+    cell.dispose();
+    throw e;
+  }
+  return cell;
+}
