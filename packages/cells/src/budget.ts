@@ -13,7 +13,12 @@ export function balancedModes(n: number, d: number): number[] {
   check(Number.isInteger(n) && n > 0 && Number.isInteger(d) && d > 0, 'INVALID_CONFIG', () => `balancedModes: n and d must be positive integers, got ${n} and ${d}`);
   const primes: number[] = [];
   let rest = n;
-  for (let p = 2; p * p <= rest; p++) while (rest % p === 0) (primes.push(p), (rest /= p));
+  for (let p = 2; p * p <= rest; p++) {
+    while (rest % p === 0) {
+      primes.push(p);
+      rest /= p;
+    }
+  }
   if (rest > 1) primes.push(rest);
   const modes = new Array<number>(d).fill(1);
   for (const p of primes.sort((a, b) => b - a)) {

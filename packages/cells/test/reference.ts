@@ -66,7 +66,7 @@ export function referenceRun(
   const { H, N } = w;
   const out = new Float64Array(B * T * H);
   for (let b = 0; b < B; b++) {
-    let state = kind === 'gru' ? [new Float64Array(H)] : [new Float64Array(H), new Float64Array(H)];
+    let state: Float64Array[] = kind === 'gru' ? [new Float64Array(H)] : [new Float64Array(H), new Float64Array(H)];
     for (let t = 0; t < T; t++) {
       const x = Array.prototype.slice.call(inputs, (b * T + t) * N, (b * T + t + 1) * N) as number[];
       if (!mask || mask[b * T + t]) state = referenceStep(kind, w, x, state);
