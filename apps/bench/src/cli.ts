@@ -2,6 +2,7 @@
 import { parseArgs } from 'node:util';
 import { type BackendRequest, useBackend } from '@tensorized/backends';
 import { runDemo } from './demo.js';
+import { cellSpeedTable, runCellSpeed } from './speed_cells.js';
 import { decompSpeedTable, runDecompSpeed } from './speed_decomp.js';
 
 const USAGE = `Usage: tensorized-bench <command> [options]
@@ -9,6 +10,7 @@ const USAGE = `Usage: tensorized-bench <command> [options]
 Commands:
   demo                 a short tour of the math core (compression, factorised matmul)
   speed decomp         ms per call and FLOPs: dense, TT contraction, rebuild + dense, planner's pick
+  speed cells          ms per step of the paper's GRU, CP-GRU, Tucker-GRU, TT-GRU (inference, training)
 
 Options:
   --backend <name>     wasm (default), node, cpu or auto
@@ -39,7 +41,7 @@ async function main(argv: string[]): Promise<void> {
   const minMs = Number(values['min-ms']);
   if (!(minMs > 0)) throw new UsageError(`--min-ms must be a positive number, got '${values['min-ms']}'`);
   const command = positionals.join(' ');
-  if (command !== 'demo' && command !== 'speed decomp') throw new UsageError(`unknown command '${command}'`);
+  if (!['demo', 'speed decomp', 'speed cells'].includes(command)) throw new UsageError(`unknown command '${command}'`);
 
   const info = await useBackend(backend);
   const log = (line: string): void => void process.stdout.write(`${line}\n`);
@@ -48,14 +50,24 @@ async function main(argv: string[]): Promise<void> {
     runDemo(log);
     return;
   }
+  if (command === 'speed cells') {
+    const rows = runCellSpeed({
+      minMs,
+      onRow: (r) => {
+        if (process.stderr.isTTY) process.stderr.write(`\r${r.model}      `);
+      },
+    });
+    if (process.stderr.isTTY) process.stderr.write('\r\x1b[K');
+    log(cellSpeedTable(rows));
+    return;
+  }
   const rows = runDecompSpeed({
     minMs,
     onRow: (r) => {
-      if (!process.stdout.isTTY) return;
-      process.stderr.write(`\r${r.matrix} rank ${r.rank} B ${r.batch}      `);
+      if (process.stderr.isTTY) process.stderr.write(`\r${r.matrix} rank ${r.rank} B ${r.batch}      `);
     },
   });
-  if (process.stdout.isTTY) process.stderr.write('\r\x1b[K');
+  if (process.stderr.isTTY) process.stderr.write('\r\x1b[K');
   log(decompSpeedTable(rows));
   const ok = rows.filter((r) => r.pickWithin10).length;
   log(`\nplanner's pick within 10% of the faster path: ${ok}/${rows.length} cases (${((100 * ok) / rows.length).toFixed(0)}%; target 90%)`);

@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { type CellConfig, type CellKind, gateCount, planMatrices } from './config.js';
 import { check } from './errors.js';
+import { stackLeading, unstackLeading } from './unstack.js';
 import { type AppliedWeight, defaultVariable, type VariableFactory, WeightMatrix } from './weight.js';
 
 export interface StepResult {
@@ -88,7 +89,7 @@ export class RecurrentCell {
     const batch = x.shape[0];
     this.checkState('step', state, batch);
     return tf.tidy(() => {
-      const w = this.W.prepare(batch, 1, this.config.matmulPath);
+      const w = this.W.prepare(batch, 1);
       const u = this.U.prepare(batch, 1, this.config.matmulPath);
       const a = tf.add(w.apply(x), this.bW) as tf.Tensor2D;
       const next = this.gateStep(a, state, u);
@@ -117,12 +118,14 @@ export class RecurrentCell {
     if (initialState) this.checkState('run', initialState, batch);
     return tf.tidy(() => {
       const path = this.config.matmulPath;
-      const w = this.W.prepare(batch * steps, 1, path);
+      // W is applied once to all B x T inputs: always the planner's choice.
+      const w = this.W.prepare(batch * steps, 1);
       const flat = tf.reshape(inputs, [batch * steps, this.inputSize]) as tf.Tensor2D;
       const projected = tf.reshape(tf.add(w.apply(flat), this.bW), [batch, steps, this.gates * this.hiddenSize]);
       w.dispose();
-      const a = tf.unstack(projected, 1) as tf.Tensor2D[];
-      const m = mask ? (tf.unstack(tf.reshape(tf.cast(mask, 'float32'), [batch, steps, 1]), 1) as tf.Tensor2D[]) : undefined;
+      // Time-major, then split by halving (see unstackLeading).
+      const a = unstackLeading(tf.transpose(projected, [1, 0, 2])) as tf.Tensor2D[];
+      const m = mask ? (unstackLeading(tf.reshape(tf.transpose(tf.cast(mask, 'float32')), [steps, batch, 1])) as tf.Tensor2D[]) : undefined;
       const u = this.U.prepare(batch, steps, path);
       let state: tf.Tensor2D[] = initialState ? [...initialState] : this.initialState(batch);
       const outputs: tf.Tensor2D[] = [];
@@ -133,7 +136,7 @@ export class RecurrentCell {
         outputs.push(state[0]!);
       }
       u.dispose();
-      return { outputs: tf.stack(outputs, 1) as tf.Tensor3D, state };
+      return { outputs: tf.transpose(stackLeading(outputs), [1, 0, 2]) as tf.Tensor3D, state };
     });
   }
 

@@ -38,7 +38,8 @@ export interface CellConfig {
   seed?: number;
   /**
    * How U is applied over a sequence: 'auto' (default) lets the decomp planner choose per batch
-   * between contracting the factors every step and rebuilding U once; or force one of them.
+   * between contracting the factors every step and rebuilding U once; or force one of them. (W,
+   * applied once to all time steps, always takes the planner's choice.)
    */
   matmulPath?: 'auto' | MatmulPath;
 }

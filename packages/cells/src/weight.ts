@@ -5,6 +5,7 @@ import {
   type InitStd,
   type MatmulPath,
   type MatrixFormat,
+  matMul2d,
   matrixToDense,
   paramCount,
   planMatmul,
@@ -108,7 +109,7 @@ export class WeightMatrix {
   prepare(batch: number, uses: number, path: 'auto' | MatmulPath = 'auto'): AppliedWeight {
     if (!this.format) {
       const w = this.variables[0]![1] as tf.Tensor2D;
-      return { path: 'dense', apply: (x) => tf.matMul(x, w), dispose: () => {} };
+      return { path: 'dense', apply: (x) => matMul2d(x, w), dispose: () => {} };
     }
     const chosen = path === 'auto' ? planMatmul(this.format, { batch, uses }).path : path;
     return prepareMatmul(this.format, chosen);

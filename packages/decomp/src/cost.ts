@@ -139,12 +139,18 @@ export function matmulCost(w: MatrixShape, path: MatmulPath, batch: number): Pat
       const inRanks = w.inRanks;
       const outRanks = w.outRanks ?? w.inRanks;
       const rin = prod(inRanks);
-      const rout = prod(outRanks);
       if (path === 'factorised') {
+        // K_A by Kronecker products, C K_B^T by mode products; then two matMuls per use.
+        let rows = w.inModes[0]!;
+        let cols = inRanks[0]!;
+        for (let k = 1; k < d; k++) {
+          rows *= w.inModes[k]!;
+          cols *= inRanks[k]!;
+          add(prepare, rows * cols, 5, rows * cols);
+        }
         add(prepare, 0, 1, 0);
-        modeProductsCost(apply, batch, w.inModes, inRanks);
-        add(apply, 2 * batch * rin * rout, 1, 0, rin * rout);
-        modeProductsCost(apply, batch, outRanks, w.outModes);
+        modeProductsCost(prepare, rin, outRanks, w.outModes);
+        add(apply, 2 * batch * rin * (n + m), 2, 0, rin * (n + m));
       } else {
         add(prepare, 0, 2, 0);
         modeProductsCost(prepare, 1, [...inRanks, ...outRanks], [...w.inModes, ...w.outModes]);

@@ -1,8 +1,9 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { cpMatmulPrepared, cpMatrixToDense, prepareCpFactors } from './contract/cp.js';
 import { checkBatchInput, prepareTtCores, ttMatmulPrepared, ttMatrixToDense } from './contract/tt.js';
-import { prepareTuckerCore, tuckerMatmulPrepared, tuckerMatrixToDense } from './contract/tucker.js';
+import { prepareTuckerFactors, tuckerMatmulPrepared, tuckerMatrixToDense } from './contract/tucker.js';
 import type { MatmulPath } from './cost.js';
+import { matMul2d } from './mat_mul.js';
 import { check, fmt } from './errors.js';
 import type { MatrixFormat } from './formats/matrix.js';
 import { tfOps } from './ops.js';
@@ -52,7 +53,7 @@ export function prepareMatmul(w: MatrixFormat, path: MatmulPath): PreparedMatmul
     held = [dense];
     apply = (x) => {
       checkBatchInput('PreparedMatmul.apply', x, inSize);
-      return tf.matMul(x, dense);
+      return matMul2d(x, dense);
     };
   } else {
     switch (w.kind) {
@@ -69,9 +70,9 @@ export function prepareMatmul(w: MatrixFormat, path: MatmulPath): PreparedMatmul
         break;
       }
       case 'tucker-matrix': {
-        const core = tf.tidy(() => prepareTuckerCore(tfOps, w));
-        held = [core];
-        apply = (x) => tf.tidy(() => tuckerMatmulPrepared(tfOps, x, w, core) as tf.Tensor2D);
+        const factors = tf.tidy(() => prepareTuckerFactors(tfOps, w));
+        held = factors;
+        apply = (x) => tf.tidy(() => tuckerMatmulPrepared(tfOps, x, w, factors) as tf.Tensor2D);
         break;
       }
     }

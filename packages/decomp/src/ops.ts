@@ -1,4 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
+import { matMul2d } from './mat_mul.js';
 import {
   isNdArray,
   matMulNd,
@@ -24,12 +25,14 @@ export interface Ops<T extends Core> {
   /** a (p x R) with column r multiplied by w[r]. */
   scaleColumns(a: T, w: T): T;
   ones(shape: readonly number[]): T;
+  /** Kronecker product: (p x r), (q x s) -> (pq x rs), entry [i q + j, a s + b] = A[i, a] B[j, b]. */
+  kron(a: T, b: T): T;
 }
 
 export const tfOps: Ops<tf.Tensor> = {
   reshape: (x, shape) => tf.reshape(x, [...shape]),
   transpose: (x, perm) => tf.transpose(x, [...perm]),
-  matMul: (a, b, ta = false, tb = false) => tf.matMul(a as tf.Tensor2D, b as tf.Tensor2D, ta, tb),
+  matMul: (a, b, ta = false, tb = false) => matMul2d(a as tf.Tensor2D, b as tf.Tensor2D, ta, tb),
   khatriRao: (a, b) => {
     const [p, r] = a.shape as [number, number];
     const q = b.shape[0]!;
@@ -37,6 +40,11 @@ export const tfOps: Ops<tf.Tensor> = {
   },
   scaleColumns: (a, w) => tf.mul(a, tf.reshape(w, [1, -1])),
   ones: (shape) => tf.ones([...shape]),
+  kron: (a, b) => {
+    const [p, r] = a.shape as [number, number];
+    const [q, s] = b.shape as [number, number];
+    return tf.reshape(tf.mul(tf.reshape(a, [p, 1, r, 1]), tf.reshape(b, [1, q, 1, s])), [p * q, r * s]);
+  },
 };
 
 export const f64Ops: Ops<NdArray> = {
@@ -58,6 +66,16 @@ export const f64Ops: Ops<NdArray> = {
     return { shape: [...a.shape], data: out };
   },
   ones: (shape) => ({ shape: [...shape], data: new Float64Array(sizeOf(shape)).fill(1) }),
+  kron: (a, b) => {
+    const [p, r] = a.shape as [number, number];
+    const [q, s] = b.shape as [number, number];
+    const out = new Float64Array(p * q * r * s);
+    for (let i = 0; i < p; i++)
+      for (let j = 0; j < q; j++)
+        for (let x = 0; x < r; x++)
+          for (let y = 0; y < s; y++) out[(i * q + j) * r * s + x * s + y] = a.data[i * r + x]! * b.data[j * s + y]!;
+    return { shape: [p * q, r * s], data: out };
+  },
 };
 
 /** The primitives for the storage `x` is in. */

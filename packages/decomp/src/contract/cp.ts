@@ -31,8 +31,8 @@ export function cpMatrixToDense<C extends Core>(w: CpMatrix<C>): C {
   const first = w.inFactors[0]!;
   const ops = opsFor(first);
   return tidyFor(first, () => {
-    const [a, b] = prepareCpFactors(ops, w);
-    return ops.matMul(a, b, false, true);
+    const [a, bt] = prepareCpFactors(ops, w);
+    return ops.matMul(a, bt);
   });
 }
 
@@ -47,14 +47,17 @@ export function cpMatmul<C extends Core>(x: C, w: CpMatrix<C>): C {
   return tidyFor(x, () => cpMatmulPrepared(ops, x, w, prepareCpFactors(ops, w)));
 }
 
-/** KR(A) diag(w) (N x R) and KR(B) (M x R): built once per batch when W is applied many times. */
+/**
+ * KR(A) diag(w) (N x R) and KR(B)^T (R x M): built once per batch when W is applied many times, so
+ * that each product is two plain matMuls.
+ */
 export function prepareCpFactors<C extends Core>(ops: Ops<C>, w: CpMatrix<C>): [C, C] {
   let a = khatriRaoAll(ops, w.inFactors);
   if (w.weights !== undefined) a = ops.scaleColumns(a, w.weights);
-  return [a, khatriRaoAll(ops, w.outFactors)];
+  return [a, ops.transpose(khatriRaoAll(ops, w.outFactors), [1, 0])];
 }
 
-export function cpMatmulPrepared<C extends Core>(ops: Ops<C>, x: C, w: CpMatrix<C>, [a, b]: readonly [C, C]): C {
+export function cpMatmulPrepared<C extends Core>(ops: Ops<C>, x: C, w: CpMatrix<C>, [a, bt]: readonly [C, C]): C {
   checkBatchInput('cpMatmul', x, w.inModes.reduce((p, q) => p * q, 1));
-  return ops.matMul(ops.matMul(x, a), b, false, true);
+  return ops.matMul(ops.matMul(x, a), bt);
 }

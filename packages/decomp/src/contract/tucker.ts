@@ -32,23 +32,30 @@ export function tuckerMatrixToDense<C extends Core>(w: TuckerMatrix<C>): C {
 }
 
 /**
- * y = x W for x (B, prod n_k) without forming W: project the input onto the input factors, apply
- * the core as an (prod inRanks x prod outRanks) matrix, expand with the output factors.
+ * y = x W for x (B, prod n_k) without forming W: W = K_A C K_B^T with K_A = A_1 (x) ... (x) A_d
+ * (N x prod inRanks) and K_B likewise, so x W = (x K_A)(C K_B^T): two products through the
+ * (prod inRanks)-wide bottleneck. Returns (B, prod m_k).
  */
 export function tuckerMatmul(x: tf.Tensor2D, w: TuckerMatrix<tf.Tensor>): tf.Tensor2D;
 export function tuckerMatmul(x: NdArray, w: TuckerMatrix<NdArray>): NdArray;
 export function tuckerMatmul<C extends Core>(x: C, w: TuckerMatrix<C>): C {
   const ops = opsFor(x);
-  return tidyFor(x, () => tuckerMatmulPrepared(ops, x, w, prepareTuckerCore(ops, w)));
+  return tidyFor(x, () => tuckerMatmulPrepared(ops, x, w, prepareTuckerFactors(ops, w)));
 }
 
-/** The core as a (prod inRanks x prod outRanks) matrix. */
-export function prepareTuckerCore<C extends Core>(ops: Ops<C>, w: TuckerMatrix<C>): C {
-  return ops.reshape(w.core, [prod(w.inRanks), prod(w.outRanks)]);
+/**
+ * K_A = A_1 (x) ... (x) A_d (N x prod inRanks) and C K_B^T (prod inRanks x M): built once per batch
+ * when W is applied many times, so that each product is two plain matMuls.
+ */
+export function prepareTuckerFactors<C extends Core>(ops: Ops<C>, w: TuckerMatrix<C>): [C, C] {
+  let basis = w.inFactors[0]!;
+  for (let k = 1; k < w.inFactors.length; k++) basis = ops.kron(basis, w.inFactors[k]!);
+  const rin = prod(w.inRanks);
+  const core = ops.reshape(w.core, [rin, prod(w.outRanks)]);
+  return [basis, modeProducts(ops, core, w.outRanks, w.outFactors, true)];
 }
 
-export function tuckerMatmulPrepared<C extends Core>(ops: Ops<C>, x: C, w: TuckerMatrix<C>, core: C): C {
+export function tuckerMatmulPrepared<C extends Core>(ops: Ops<C>, x: C, w: TuckerMatrix<C>, [basis, map]: readonly [C, C]): C {
   checkBatchInput('tuckerMatmul', x, prod(w.inModes));
-  const z = modeProducts(ops, x, w.inModes, w.inFactors);
-  return modeProducts(ops, ops.matMul(z, core), w.outRanks, w.outFactors, true);
+  return ops.matMul(ops.matMul(x, basis), map);
 }

@@ -1,0 +1,15 @@
+import { useBackend } from '@tensorized/backends';
+import * as tf from '@tensorflow/tfjs-core';
+await useBackend('wasm');
+const t = (name, f, n=20) => { tf.tidy(f); const t0 = performance.now(); for (let i=0;i<n;i++) { const r = f(); r.dispose(); } const t1 = performance.now(); console.log(name, ((t1-t0)/n).toFixed(2), 'ms'); };
+const a = tf.randomNormal([512, 16]); const b = tf.randomNormal([16, 1536]);
+t('persistent (512x16)@(16x1536)', () => tf.matMul(a, b));
+t('fresh b', () => tf.tidy(() => tf.matMul(a, tf.add(b, 0))));
+t('fresh a', () => tf.tidy(() => tf.matMul(tf.add(a, 0), b)));
+const a2 = tf.randomNormal([512, 64]); const b2 = tf.randomNormal([64, 1536]);
+t('persistent K=64', () => tf.matMul(a2, b2));
+const a3 = tf.randomNormal([16, 512]); const b3 = tf.randomNormal([512, 1536]);
+t('persistent (16x512)@(512x1536)', () => tf.matMul(a3, b3));
+t('add 786k', () => tf.add(a2, 0));
+t('zeros 786k', () => tf.zeros([512,1536]));
+t('add out 786k', () => tf.add(tf.zeros([512,1]), tf.zeros([1,1536])));

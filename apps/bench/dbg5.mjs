@@ -1,0 +1,17 @@
+import { useBackend } from '@tensorized/backends';
+import * as tf from '@tensorflow/tfjs-core';
+await useBackend('wasm');
+const t = (name, f, n=10) => { tf.dispose(f()); const t0 = performance.now(); for (let i=0;i<n;i++) { tf.dispose(f()); } console.log(name, ((performance.now()-t0)/n).toFixed(2), 'ms'); };
+const p = tf.randomNormal([64,16,1536]);
+t('unstack0', () => tf.unstack(p, 0));
+const q = tf.reshape(p, [64, 16*1536]);
+t('split0', () => tf.split(p, 64, 0));
+t('slices', () => { const r = []; for (let i=0;i<64;i++) r.push(tf.slice(p, [i,0,0],[1,-1,-1])); return r; });
+t('gather rows', () => { const r = []; for (let i=0;i<64;i++) r.push(tf.gather(q, [i])); return r; });
+t('2d row slices', () => { const r = []; for (let i=0;i<64;i++) r.push(tf.reshape(tf.slice(q, [i,0],[1,-1]), [16,1536])); return r; });
+t('unstack 2d', () => tf.unstack(q, 0));
+const q2 = tf.reshape(p, [64*16, 1536]);
+t('2d block slices', () => { const r = []; for (let i=0;i<64;i++) r.push(tf.slice(q2, [i*16,0],[16,-1])); return r; });
+t('block slices disposed at once', () => { let r; for (let i=0;i<64;i++) { r?.dispose(); r = tf.slice(q2, [i*16,0],[16,-1]); } return r; });
+const small = tf.randomNormal([16*4, 1536]);
+t('block slices of small src', () => { const r = []; for (let i=0;i<64;i++) r.push(tf.slice(small, [(i%4)*16,0],[16,-1])); return r; });

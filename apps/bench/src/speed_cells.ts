@@ -1,0 +1,82 @@
+import * as tf from '@tensorflow/tfjs-core';
+import { createCell, type ModelName, paperCellConfig, type RecurrentCell } from '@tensorized/cells';
+import { msPerCallEach } from './measure.js';
+import { markdownTable, ms } from './table.js';
+
+/** The paper's configurations (input 256 = 4x4x4x4, hidden 512 = 8x4x4x4). */
+export const CELL_MODELS: Array<[string, ModelName, Parameters<typeof paperCellConfig>[1]]> = [
+  ['GRU (dense)', 'gru', {}],
+  ['CP-GRU R=80', 'cp-gru', { rank: 80 }],
+  ['Tucker-GRU (2,4,2,4)', 'tucker-gru', { ranks: [2, 4, 2, 4] }],
+  ['TT-GRU ranks 11', 'tt-gru', { ranks: [1, 11, 11, 11, 1] }],
+];
+
+export interface CellSpeedRow {
+  model: string;
+  params: number;
+  bytes: number;
+  inferMs: Record<1 | 16, number>;
+  trainMs: number;
+  path: string;
+}
+
+const T_INFER = 64;
+
+/**
+ * Per model: ms per time step of inference (a run over 64 steps, divided by 64) at batch 1 and 16,
+ * and ms of one training step (forward + backward over 16 sequences of 64 steps).
+ */
+export function runCellSpeed(options: { minMs?: number; onRow?: (row: CellSpeedRow) => void } = {}): CellSpeedRow[] {
+  const rows: CellSpeedRow[] = [];
+  for (const [label, model, opts] of CELL_MODELS) {
+    const cell: RecurrentCell = createCell(paperCellConfig(model, { ...opts, seed: 1 }));
+    const x1 = tf.randomNormal([1, T_INFER, 256], 0, 1, 'float32', 1) as tf.Tensor3D;
+    const x16 = tf.randomNormal([16, T_INFER, 256], 0, 1, 'float32', 2) as tf.Tensor3D;
+    const probe = tf.randomNormal([16, T_INFER, 512], 0, 1, 'float32', 3);
+    const vars = cell.trainableVariables;
+    const timing = msPerCallEach(
+      {
+        infer1: () => tf.tidy(() => cell.run(x1).outputs),
+        infer16: () => tf.tidy(() => cell.run(x16).outputs),
+        train: () =>
+          tf.tidy(() => {
+            const { value, grads } = tf.variableGrads(() => tf.mean(tf.mul(cell.run(x16).outputs, probe)), vars);
+            tf.dispose(Object.values(grads));
+            return value;
+          }),
+      },
+      { minMs: options.minMs ?? 1000, rounds: 3 },
+    );
+    const path = cell.U.format ? (cell.U.prepare(16, T_INFER).path as string) : 'dense';
+    const row: CellSpeedRow = {
+      model: label,
+      params: cell.paramCount(),
+      bytes: 4 * cell.paramCountFull(),
+      inferMs: { 1: timing.infer1 / T_INFER, 16: timing.infer16 / T_INFER },
+      trainMs: timing.train,
+      path,
+    };
+    rows.push(row);
+    options.onRow?.(row);
+    tf.dispose([x1, x16, probe]);
+    cell.dispose();
+  }
+  return rows;
+}
+
+export function cellSpeedTable(rows: readonly CellSpeedRow[]): string {
+  const dense = rows[0]!;
+  return markdownTable(
+    ['model', 'RNN params', 'weight bytes', 'U path (B=16, T=64)', 'infer ms/step B=1', 'infer ms/step B=16', 'train ms/step B=16 T=64', 'train vs dense'],
+    rows.map((r) => [
+      r.model,
+      r.params,
+      r.bytes,
+      r.path,
+      ms(r.inferMs[1]),
+      ms(r.inferMs[16]),
+      ms(r.trainMs),
+      `${(r.trainMs / dense.trainMs).toFixed(2)}x`,
+    ]),
+  );
+}
