@@ -1,0 +1,35 @@
+export { DatasetError, type DatasetErrorCode } from './errors.js';
+export {
+  HIGHEST_NOTE,
+  KEYS,
+  LOWEST_NOTE,
+  type PolyphonicDataset,
+  SPLIT_NAMES,
+  type Split,
+  type SplitName,
+  datasetFromSplits,
+  keysAt,
+  sequenceLength,
+  splitBytes,
+  splitFromNotes,
+} from './piano_roll.js';
+export { type NumpyDtype, type PickleValue, readPickle } from './pickle.js';
+export { parsePolyphonicJson, readPolyphonicJsonGz, readPolyphonicPickle } from './read.js';
+export { type SplitStats, splitStats } from './stats.js';
+export { type Batch, type BatchOptions, type Piece, batches, makeBatch, piecesOf, planBatches } from './batching.js';
+export { type SyntheticOptions, syntheticDataset } from './synthetic.js';
+export {
+  DATASET_NAMES,
+  type DatasetInfo,
+  type DatasetName,
+  type LoadOptions,
+  type LocateOptions,
+  ORIGINAL_BASE_URL,
+  POLYPHONIC_DATASETS,
+  defaultCacheDir,
+  downloadOriginal,
+  findDatasetFile,
+  loadPolyphonic,
+  readDatasetFile,
+  searchDirs,
+} from './registry.js';
