@@ -72,7 +72,7 @@ describe('batches', () => {
     const plan = planBatches(split, { batchSize: 64, maxLength: 6, shuffle: false }).flat();
     expect(Math.max(...plan.map((p) => p.frames))).toBeLessThanOrEqual(6);
     const first = plan.filter((p) => p.sequence === 0);
-    first.slice(1).forEach((p, i) => expect(p.start).toBe(first[i]!.start + first[i]!.frames));
+    for (const [i, p] of first.slice(1).entries()) expect(p.start).toBe(first[i]!.start + first[i]!.frames);
   });
 
   it('a sequence of one frame gives no pairs; bad options are refused', () => {

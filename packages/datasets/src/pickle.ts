@@ -52,10 +52,16 @@ export function readPickle(bytes: Uint8Array, source = 'pickle'): PickleValue {
   const need = (n: number): void => {
     if (pos + n > bytes.length) fail(`truncated at byte ${pos} (needed ${n} more bytes)`);
   };
-  const u8 = (): number => (need(1), bytes[pos++]!);
-  const u16 = (): number => (need(2), (pos += 2), view.getUint16(pos - 2, true));
-  const u32 = (): number => (need(4), (pos += 4), view.getUint32(pos - 4, true));
-  const i32 = (): number => (need(4), (pos += 4), view.getInt32(pos - 4, true));
+  /** Advances over n bytes and returns where they start. */
+  const take = (n: number): number => {
+    need(n);
+    pos += n;
+    return pos - n;
+  };
+  const u8 = (): number => bytes[take(1)]!;
+  const u16 = (): number => view.getUint16(take(2), true);
+  const u32 = (): number => view.getUint32(take(4), true);
+  const i32 = (): number => view.getInt32(take(4), true);
   const latin1 = (n: number): string => {
     need(n);
     let s = '';

@@ -23,7 +23,7 @@ export function integrityTable(): IntegrityRow[] {
   const text = readFileSync(join(POLYPHONIC_DIR, 'README.md'), 'utf8');
   const rows: IntegrityRow[] = [];
   for (const line of text.split('\n')) {
-    const cells = line.split('|').map((c) => c.trim()).filter((c, i, all) => i > 0 && i < all.length - 1);
+    const cells = line.split('|').map((c) => c.trim()).slice(1, -1);
     if (cells.length !== 7 || !/^\d+$/.test(cells[2]!)) continue;
     const [lo, hi] = cells[4]!.split(/[–-]/).map(Number);
     rows.push({
