@@ -1,83 +1,225 @@
 #!/usr/bin/env node
+import { existsSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { type BackendRequest, useBackend } from '@tensorized/backends';
+import { CellError, MODEL_NAMES, type ModelName, planMatrices } from '@tensorized/cells';
+import { DATASET_NAMES, type DatasetName, findDatasetFile, loadPolyphonic } from '@tensorized/datasets';
+import { runDefaultComparison } from './default_run.js';
 import { runDemo } from './demo.js';
+import { paperGrid, readResults, runGrid } from './grid.js';
+import { progressReporter } from './progress.js';
+import { writeReport } from './report.js';
 import { cellSpeedTable, runCellSpeed } from './speed_cells.js';
 import { decompSpeedTable, runDecompSpeed } from './speed_decomp.js';
+import { cellConfigOf, type RunConfig, train } from './train.js';
 
-const USAGE = `Usage: tensorized-bench <command> [options]
+const USAGE = `Usage: tensorized-bench [command] [options]
 
 Commands:
-  demo                 a short tour of the math core (compression, factorised matmul)
-  speed decomp         ms per call and FLOPs: dense, TT contraction, rebuild + dense, planner's pick
-  speed cells          ms per step of the paper's GRU, CP-GRU, Tucker-GRU, TT-GRU (inference, training)
+  (none), compare      the built-in default: GRU, CP-GRU, Tucker-GRU and TT-GRU on the synthetic dataset
+  train                one model on one dataset, with checkpoints (--resume continues a killed run)
+  grid                 the paper's protocol over datasets x models x lr x dropout; resumable
+  report               tables (Markdown, CSV), SVG plots and an HTML page from a grid's results.jsonl
+  speed decomp|cells   benchmarks of the factorised matmuls or of the cells
+  demo                 a short tour of the math core
 
 Options:
-  --backend <name>     wasm (default), node, cpu or auto
-  --min-ms <n>         time spent measuring each figure (speed; default 200)
-  -h, --help           this text
+  --backend <name>       wasm (default), node, cpu or auto
+  --dataset <name>       synthetic (default), ${DATASET_NAMES.join(', ')}
+  --datasets <a,b>       grid: datasets (default jsb)
+  --model <name>         ${MODEL_NAMES.join(', ')} (default tt-gru)
+  --models <a,b>         grid: models (default all four GRUs)
+  --ranks <1,r,..,1>     TT ranks (d + 1 numbers) or Tucker ranks (d numbers)
+  --rank <R>             CP rank
+  --input-modes <4,4,4,4> --hidden-modes <8,4,4,4> --hidden-size <512>
+  --lr <x> --dropout <p> --batch-size <n> --epochs <n> --seed <n> --clip <x> --max-length <frames>
+  --data-dir <dir>       where the dataset files are (else TENSORIZED_DATA_DIR)
+  --download             fetch a missing original pickle into the cache
+  --out-dir <dir>        where runs, checkpoints and reports go (default runs/...)
+  --resume               train: continue from the checkpoint in --out-dir
+  --results <file>       report: the results.jsonl to read (default runs/grid/results.jsonl)
+  --min-ms <n>           speed: time spent on each figure
+  -h, --help
 `;
 
 class UsageError extends Error {}
 
-async function main(argv: string[]): Promise<void> {
-  const { values, positionals } = parseArgs({
+const list = (name: string, value: string | undefined): number[] | undefined => {
+  if (value === undefined) return undefined;
+  const xs = value.split(',').map((s) => Number(s.trim()));
+  if (xs.some((x) => !Number.isFinite(x))) throw new UsageError(`--${name} must be comma-separated numbers, got '${value}'`);
+  return xs;
+};
+const num = (name: string, value: string | undefined, fallback: number, check: (x: number) => boolean = (x) => x > 0): number => {
+  if (value === undefined) return fallback;
+  const x = Number(value);
+  if (!Number.isFinite(x) || !check(x)) throw new UsageError(`--${name} got '${value}', which is not allowed here`);
+  return x;
+};
+const modelName = (m: string): ModelName => {
+  if (!(MODEL_NAMES as readonly string[]).includes(m)) throw new UsageError(`unknown model '${m}'; expected one of ${MODEL_NAMES.join(', ')}`);
+  return m as ModelName;
+};
+const datasetName = (d: string): DatasetName | 'synthetic' => {
+  if (d !== 'synthetic' && !(DATASET_NAMES as readonly string[]).includes(d)) throw new UsageError(`unknown dataset '${d}'; expected synthetic or one of ${DATASET_NAMES.join(', ')}`);
+  return d as DatasetName | 'synthetic';
+};
+
+export async function main(argv: string[]): Promise<void> {
+  const { values: v, positionals } = parseArgs({
     args: argv,
     allowPositionals: true,
     options: {
       backend: { type: 'string', default: 'wasm' },
-      'min-ms': { type: 'string', default: '200' },
+      dataset: { type: 'string', default: 'synthetic' },
+      datasets: { type: 'string', default: 'jsb' },
+      model: { type: 'string', default: 'tt-gru' },
+      models: { type: 'string' },
+      ranks: { type: 'string' },
+      rank: { type: 'string' },
+      'input-modes': { type: 'string' },
+      'hidden-modes': { type: 'string' },
+      'hidden-size': { type: 'string' },
+      lr: { type: 'string' },
+      dropout: { type: 'string' },
+      'batch-size': { type: 'string' },
+      epochs: { type: 'string' },
+      seed: { type: 'string' },
+      clip: { type: 'string' },
+      'max-length': { type: 'string' },
+      'data-dir': { type: 'string' },
+      download: { type: 'boolean', default: false },
+      'out-dir': { type: 'string' },
+      resume: { type: 'boolean', default: false },
+      results: { type: 'string' },
+      'min-ms': { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
   });
-  if (values.help || positionals.length === 0) {
+  if (v.help) {
     process.stdout.write(USAGE);
     return;
   }
-  const backend = values.backend as BackendRequest;
-  if (!['wasm', 'node', 'cpu', 'auto'].includes(backend)) {
-    throw new UsageError(`--backend must be one of wasm, node, cpu, auto; got '${values.backend}'`);
+  const command = positionals.join(' ') || 'compare';
+  const known = ['compare', 'train', 'grid', 'report', 'speed decomp', 'speed cells', 'demo'];
+  if (!known.includes(command)) throw new UsageError(`unknown command '${command}'`);
+  const backend = v.backend as BackendRequest;
+  if (!['wasm', 'node', 'cpu', 'auto'].includes(backend)) throw new UsageError(`--backend must be one of wasm, node, cpu, auto; got '${v.backend}'`);
+  const log = (line: string): void => void process.stdout.write(`${line}\n`);
+  const loadOptions = { ...(v['data-dir'] ? { dataDir: v['data-dir'] } : {}), download: v.download };
+
+  // Everything is checked before any work starts (and before the backend loads).
+  let runConfig: RunConfig | undefined;
+  if (command === 'train') {
+    const model = modelName(v.model);
+    runConfig = {
+      dataset: datasetName(v.dataset),
+      model,
+      lr: num('lr', v.lr, 5e-3),
+      dropout: num('dropout', v.dropout, 0.2, (x) => x >= 0 && x < 1),
+      batchSize: num('batch-size', v['batch-size'], model.startsWith('tt') ? 8 : 16, Number.isInteger),
+      epochs: num('epochs', v.epochs, 50, Number.isInteger),
+      seed: num('seed', v.seed, 1, Number.isInteger),
+      clip: num('clip', v.clip, 5),
+    };
+    const ranks = list('ranks', v.ranks);
+    if (ranks) runConfig.ranks = ranks;
+    if (v.rank !== undefined) runConfig.rank = num('rank', v.rank, 80, Number.isInteger);
+    const im = list('input-modes', v['input-modes']);
+    if (im) runConfig.inputModes = im;
+    const hm = list('hidden-modes', v['hidden-modes']);
+    if (hm) runConfig.hiddenModes = hm;
+    if (v['hidden-size'] !== undefined) runConfig.hiddenSize = num('hidden-size', v['hidden-size'], 512, Number.isInteger);
+    if (v['max-length'] !== undefined) runConfig.maxLength = num('max-length', v['max-length'], 0, Number.isInteger);
+    try {
+      planMatrices(cellConfigOf(runConfig));
+    } catch (e) {
+      if (e instanceof CellError) throw new UsageError(`the model does not fit: ${e.message}`);
+      throw e;
+    }
+    if (runConfig.dataset !== 'synthetic' && !v.download && !findDatasetFile(runConfig.dataset, loadOptions)) {
+      // loadPolyphonic's message says which file to put where.
+      await loadPolyphonic(runConfig.dataset, loadOptions).catch((e: Error) => {
+        throw new UsageError(e.message);
+      });
+    }
   }
-  const minMs = Number(values['min-ms']);
-  if (!(minMs > 0)) throw new UsageError(`--min-ms must be a positive number, got '${values['min-ms']}'`);
-  const command = positionals.join(' ');
-  if (!['demo', 'speed decomp', 'speed cells'].includes(command)) throw new UsageError(`unknown command '${command}'`);
+  let gridRuns: RunConfig[] | undefined;
+  if (command === 'grid') {
+    const datasets = v.datasets.split(',').map((d) => datasetName(d.trim()));
+    const models = v.models?.split(',').map((m) => modelName(m.trim()));
+    gridRuns = paperGrid({ datasets, ...(models ? { models } : {}), ...(v.epochs ? { epochs: num('epochs', v.epochs, 50, Number.isInteger) } : {}), seed: num('seed', v.seed, 1, Number.isInteger) });
+    for (const d of datasets) {
+      if (d !== 'synthetic' && !v.download && !findDatasetFile(d, loadOptions)) {
+        await loadPolyphonic(d, loadOptions).catch((e: Error) => {
+          throw new UsageError(e.message);
+        });
+      }
+    }
+  }
+  const resultsPath = v.results ?? 'runs/grid/results.jsonl';
+  if (command === 'report' && !existsSync(resultsPath)) throw new UsageError(`no results at ${resultsPath}; run 'grid' first or name the file with --results`);
+
+  if (command === 'report') {
+    const results = readResults(resultsPath);
+    const files = await writeReport(results, v['out-dir'] ?? 'runs/report');
+    log(`${results.length} runs -> ${files.markdown}, ${files.csv}, ${files.html}, ${files.svgs.length} plots`);
+    return;
+  }
 
   const info = await useBackend(backend);
-  const log = (line: string): void => void process.stdout.write(`${line}\n`);
-  log(`backend: ${info.name} (SIMD ${info.simd ? 'on' : 'off'}, ${info.threads} thread${info.threads > 1 ? 's' : ''}; ${Object.entries(info.versions).map(([k, v]) => `${k} ${v}`).join(', ')})\n`);
-  if (command === 'demo') {
-    runDemo(log);
-    return;
+  log(`backend: ${info.name} (SIMD ${info.simd ? 'on' : 'off'}, ${info.threads} thread${info.threads > 1 ? 's' : ''}; ${Object.entries(info.versions).map(([k, x]) => `${k} ${x}`).join(', ')})\n`);
+  const progress = progressReporter();
+  const onProgress = progress.update;
+  const logLine = (line: string): void => {
+    progress.done();
+    log(line);
+  };
+  const minMs = num('min-ms', v['min-ms'], 200);
+  switch (command) {
+    case 'demo':
+      runDemo(log);
+      return;
+    case 'compare':
+      await runDefaultComparison({ epochs: num('epochs', v.epochs, 6, Number.isInteger), outDir: v['out-dir'] ?? 'runs/default', log: logLine, onProgress });
+      return;
+    case 'train': {
+      const config = runConfig!;
+      const data = await loadPolyphonic(config.dataset, { ...loadOptions, seed: 1 });
+      const outDir = v['out-dir'] ?? `runs/train/${config.dataset}-${config.model}`;
+      const r = await train(config, data, { outDir, resume: v.resume, log: logLine, onProgress });
+      progress.done();
+      log(`\n${config.model} on ${config.dataset}: ${r.rnnParams} RNN parameters; test NLL ${r.best.testNll.toFixed(3)} (accuracy ${r.best.testAccuracy.toFixed(3)}) at the best-validation epoch ${r.best.epoch} of ${r.epochs}; checkpoints in ${outDir}`);
+      return;
+    }
+    case 'grid': {
+      const outDir = v['out-dir'] ?? 'runs/grid';
+      await runGrid(gridRuns!, (d) => loadPolyphonic(d as DatasetName, loadOptions), outDir, { log: logLine, onProgress });
+      progress.done();
+      log(`results in ${outDir}/results.jsonl`);
+      return;
+    }
+    case 'speed cells':
+      log(cellSpeedTable(runCellSpeed({ minMs })));
+      return;
+    case 'speed decomp': {
+      const rows = runDecompSpeed({ minMs });
+      log(decompSpeedTable(rows));
+      const ok = rows.filter((r) => r.pickWithin10).length;
+      log(`\nplanner's pick within 10% of the faster path: ${ok}/${rows.length} cases (${((100 * ok) / rows.length).toFixed(0)}%; target 90%)`);
+      return;
+    }
   }
-  if (command === 'speed cells') {
-    const rows = runCellSpeed({
-      minMs,
-      onRow: (r) => {
-        if (process.stderr.isTTY) process.stderr.write(`\r${r.model}      `);
-      },
-    });
-    if (process.stderr.isTTY) process.stderr.write('\r\x1b[K');
-    log(cellSpeedTable(rows));
-    return;
-  }
-  const rows = runDecompSpeed({
-    minMs,
-    onRow: (r) => {
-      if (process.stderr.isTTY) process.stderr.write(`\r${r.matrix} rank ${r.rank} B ${r.batch}      `);
-    },
-  });
-  if (process.stderr.isTTY) process.stderr.write('\r\x1b[K');
-  log(decompSpeedTable(rows));
-  const ok = rows.filter((r) => r.pickWithin10).length;
-  log(`\nplanner's pick within 10% of the faster path: ${ok}/${rows.length} cases (${((100 * ok) / rows.length).toFixed(0)}%; target 90%)`);
 }
 
-main(process.argv.slice(2)).catch((error: unknown) => {
-  if (error instanceof UsageError || (error as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')) {
-    process.stderr.write(`tensorized-bench: ${(error as Error).message}\n\n${USAGE}`);
-    process.exit(2);
-  }
-  process.stderr.write(`tensorized-bench: ${(error as Error).message}\n`);
-  process.exit(1);
-});
+const isMain = process.argv[1] !== undefined && import.meta.url === new URL(`file://${process.argv[1]}`).href;
+if (isMain) {
+  main(process.argv.slice(2)).catch((error: unknown) => {
+    if (error instanceof UsageError || (error as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')) {
+      process.stderr.write(`tensorized-bench: ${(error as Error).message}\n\nRun 'tensorized-bench --help' for the options.\n`);
+      process.exit(2);
+    }
+    process.stderr.write(`tensorized-bench: ${(error as Error).message}\n`);
+    process.exit(1);
+  });
+}

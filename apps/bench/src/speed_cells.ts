@@ -47,7 +47,7 @@ export function runCellSpeed(options: { minMs?: number; onRow?: (row: CellSpeedR
       },
       { minMs: options.minMs ?? 1000, rounds: 3 },
     );
-    const path = cell.U.format ? (cell.U.prepare(16, T_INFER).path as string) : 'dense';
+    const path = cell.U.plannedPath(16, T_INFER);
     const row: CellSpeedRow = {
       model: label,
       params: cell.paramCount(),

@@ -5,9 +5,9 @@ import {
   type InitStd,
   type MatmulPath,
   type MatrixFormat,
+  type MatrixShape,
   matMul2d,
   matrixToDense,
-  paramCount,
   planMatmul,
   prepareMatmul,
   targetStd,
@@ -45,7 +45,12 @@ export class WeightMatrix {
   /** Named variables in a fixed order. */
   readonly variables: ReadonlyArray<readonly [string, tf.Variable]>;
   /** The factorised format over the variables (absent for a dense weight). */
-  readonly format: MatrixFormat | undefined;
+  get format(): MatrixFormat | undefined {
+    return this.formatOf?.();
+  }
+  private readonly formatOf: (() => MatrixFormat) | undefined;
+  /** Kind and sizes of the factorised format, for planning. */
+  readonly shape: MatrixShape | undefined;
 
   constructor(plan: MatrixPlan, init: InitStd | undefined, seed: number | undefined, makeVariable: VariableFactory = defaultVariable) {
     this.name = plan.name;
@@ -75,7 +80,11 @@ export class WeightMatrix {
         });
       } else {
         const w = tuckerMatrixInit({ ...modes, inRanks: spec.ranks, ...(spec.outRanks ? { outRanks: spec.outRanks } : {}) }, options);
-        named.push([`${n}.core`, w.core]);
+        // The core is stored as a (prod inRanks x prod outRanks) matrix: with d = 4 it has 8 axes,
+        // and the wasm backend's elementwise kernels (an optimizer's updates) handle at most 6.
+        const c = w.core;
+        named.push([`${n}.core`, tf.reshape(c, [c.shape.slice(0, c.shape.length / 2).reduce((a, b) => a * b, 1), -1])]);
+        c.dispose();
         w.inFactors.forEach((f, k) => {
           named.push([`${n}.in${k}`, f]);
         });
@@ -89,17 +98,42 @@ export class WeightMatrix {
       t.dispose();
       return [name, v] as const;
     });
-    this.format = spec.format === 'dense' ? undefined : formatOver(spec.format, this.variables.map(([, v]) => v), plan.inModes!.length);
+    const vs = this.variables.map(([, v]) => v);
+    const d = plan.inModes?.length ?? 0;
+    const modes = { inModes: plan.inModes ?? [], outModes: plan.outModes ?? [] };
+    this.shape =
+      spec.format === 'tt'
+        ? { kind: 'tt-matrix', ...modes, ranks: spec.ranks }
+        : spec.format === 'cp'
+          ? { kind: 'cp-matrix', ...modes, rank: spec.rank }
+          : spec.format === 'tucker'
+            ? { kind: 'tucker-matrix', ...modes, inRanks: spec.ranks, outRanks: spec.outRanks ?? spec.ranks }
+            : undefined;
+    if (spec.format === 'tt') {
+      const f = ttMatrix(vs, { checkFinite: false });
+      this.formatOf = () => f;
+    } else if (spec.format === 'cp') {
+      const f = cpMatrix(vs.slice(0, d), vs.slice(d, 2 * d), undefined, { checkFinite: false });
+      this.formatOf = () => f;
+    } else if (spec.format === 'tucker') {
+      const inRanks = spec.ranks;
+      const outRanks = spec.outRanks ?? spec.ranks;
+      // A fresh reshape of the stored core each time: callers use it inside tidy or gradient scopes.
+      this.formatOf = () => tuckerMatrix(tf.reshape(vs[0]!, [...inRanks, ...outRanks]), vs.slice(1, 1 + d), vs.slice(1 + d), { checkFinite: false });
+    }
   }
 
   /** Stored values of this matrix. */
   paramCount(): number {
-    return this.format ? paramCount(this.format) : this.inSize * this.outSize;
+    return this.variables.reduce((n, [, v]) => n + v.size, 0);
   }
 
   /** The dense (inSize x outSize) matrix. */
   toDense(): tf.Tensor2D {
-    return this.format ? matrixToDense(this.format) : (tf.clone(this.variables[0]![1]) as tf.Tensor2D);
+    return tf.tidy(() => {
+      const format = this.format;
+      return format ? matrixToDense(format) : (tf.clone(this.variables[0]![1]) as tf.Tensor2D);
+    });
   }
 
   /**
@@ -107,22 +141,21 @@ export class WeightMatrix {
    * one forced. Call inside the function being differentiated, so gradients reach the factors.
    */
   prepare(batch: number, uses: number, path: 'auto' | MatmulPath = 'auto'): AppliedWeight {
-    if (!this.format) {
+    const format = this.format;
+    if (!format) {
       const w = this.variables[0]![1] as tf.Tensor2D;
       return { path: 'dense', apply: (x) => matMul2d(x, w), dispose: () => {} };
     }
-    const chosen = path === 'auto' ? planMatmul(this.format, { batch, uses }).path : path;
-    return prepareMatmul(this.format, chosen);
+    return prepareMatmul(format, this.plannedPath(batch, uses, path) as MatmulPath);
+  }
+
+  /** The path prepare() takes for these sizes (from the sizes alone: no tensor is made). */
+  plannedPath(batch: number, uses: number, path: 'auto' | MatmulPath = 'auto'): MatmulPath | 'dense' {
+    if (!this.shape) return 'dense';
+    return path === 'auto' ? planMatmul(this.shape, { batch, uses }).path : path;
   }
 
   dispose(): void {
     for (const [, v] of this.variables) v.dispose();
   }
-}
-
-function formatOver(kind: 'tt' | 'cp' | 'tucker', vs: tf.Variable[], d: number): MatrixFormat {
-  const opts = { checkFinite: false };
-  if (kind === 'tt') return ttMatrix(vs, opts);
-  if (kind === 'cp') return cpMatrix(vs.slice(0, d), vs.slice(d, 2 * d), undefined, opts);
-  return tuckerMatrix(vs[0]!, vs.slice(1, 1 + d), vs.slice(1 + d), opts);
 }

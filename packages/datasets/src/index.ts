@@ -15,7 +15,7 @@ export {
 } from './piano_roll.js';
 export { type NumpyDtype, type PickleValue, readPickle } from './pickle.js';
 export { parsePolyphonicJson, readPolyphonicJsonGz, readPolyphonicPickle } from './read.js';
-export { type SplitStats, splitStats } from './stats.js';
+export { independentNotesNll, type SplitStats, splitStats } from './stats.js';
 export { type Batch, type BatchOptions, type Piece, batches, makeBatch, piecesOf, planBatches } from './batching.js';
 export { type SyntheticOptions, syntheticDataset } from './synthetic.js';
 export {

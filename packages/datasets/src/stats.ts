@@ -15,6 +15,31 @@ export interface SplitStats {
   maxLength: number;
 }
 
+/**
+ * NLL per frame (binary cross-entropy, natural log, summed over the 88 keys) on `test` of the model
+ * that plays each key independently with its frequency in `train` (add-one smoothed): the baseline
+ * a sequence model must beat. Frames 1..T-1 of each sequence, as in training.
+ */
+export function independentNotesNll(train: Split, test: Split): number {
+  const p = new Float64Array(KEYS).fill(1);
+  for (const k of train.keys) p[k]! += 1;
+  for (let k = 0; k < KEYS; k++) p[k] = p[k]! / (train.stepCount + 2);
+  const offBits = p.reduce((s, v) => s - Math.log(1 - v), 0);
+  let total = 0;
+  let frames = 0;
+  for (let q = 0; q < test.sequenceCount; q++) {
+    for (let s = test.seqStart[q]! + 1; s < test.seqStart[q + 1]!; s++) {
+      total += offBits;
+      for (let i = test.stepStart[s]!; i < test.stepStart[s + 1]!; i++) {
+        const k = test.keys[i]!;
+        total += -Math.log(p[k]!) + Math.log(1 - p[k]!);
+      }
+      frames++;
+    }
+  }
+  return total / frames;
+}
+
 export function splitStats(split: Split): SplitStats {
   let min = KEYS;
   let max = -1;

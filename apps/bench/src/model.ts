@@ -1,0 +1,63 @@
+import * as tf from '@tensorflow/tfjs-core';
+import { type CellConfig, createCell, type RecurrentCell } from '@tensorized/cells';
+import { KEYS } from '@tensorized/datasets';
+
+/**
+ * The model of PAPER.md: Linear(88 -> input) + LeakyReLU(0.1) -> recurrent cell -> dropout ->
+ * Linear(hidden -> 88) -> sigmoid (the sigmoid lives in the loss, which takes logits).
+ */
+export class PolyphonicModel {
+  readonly cell: RecurrentCell;
+  readonly inW: tf.Variable;
+  readonly inB: tf.Variable;
+  readonly outW: tf.Variable;
+  readonly outB: tf.Variable;
+
+  constructor(readonly cellConfig: CellConfig, seed: number) {
+    this.cell = createCell({ ...cellConfig, seed });
+    // PyTorch's default for nn.Linear: U(-1/sqrt(fan_in), 1/sqrt(fan_in)) for weights and biases.
+    const linear = (fanIn: number, fanOut: number, s: number): [tf.Variable, tf.Variable] =>
+      tf.tidy(() => {
+        const bound = 1 / Math.sqrt(fanIn);
+        return [tf.variable(tf.randomUniform([fanIn, fanOut], -bound, bound, 'float32', s)), tf.variable(tf.randomUniform([fanOut], -bound, bound, 'float32', s + 1))];
+      });
+    [this.inW, this.inB] = linear(KEYS, cellConfig.inputSize, seed + 5000);
+    [this.outW, this.outB] = linear(cellConfig.hiddenSize, KEYS, seed + 6000);
+  }
+
+  /** Variables by name, in a fixed order: `in.W`, `in.b`, `cell.<name>`..., `out.W`, `out.b`. */
+  namedVariables(): Array<[string, tf.Variable]> {
+    return [
+      ['in.W', this.inW],
+      ['in.b', this.inB],
+      ...this.cell.namedVariables().map(([n, v]) => [`cell.${n}`, v] as [string, tf.Variable]),
+      ['out.W', this.outW],
+      ['out.b', this.outB],
+    ];
+  }
+
+  /**
+   * Logits (B*T, 88) for inputs (B, T, 88) and mask (B, T). Dropout (rate, seeded) applies to the
+   * cell's outputs when `dropout` > 0: pass it while training only.
+   */
+  logits(inputs: tf.Tensor3D, mask: tf.Tensor2D, dropout = 0, seed = 0): tf.Tensor2D {
+    return tf.tidy(() => {
+      const [B, T] = inputs.shape;
+      const x = tf.leakyRelu(tf.add(tf.matMul(tf.reshape(inputs, [B * T, KEYS]) as tf.Tensor2D, this.inW as tf.Tensor2D), this.inB), 0.1);
+      const h = this.cell.run(tf.reshape(x, [B, T, this.cellConfig.inputSize]) as tf.Tensor3D, { mask }).outputs;
+      let flat = tf.reshape(h, [B * T, this.cellConfig.hiddenSize]) as tf.Tensor2D;
+      if (dropout > 0) flat = tf.dropout(flat, dropout, undefined, seed) as tf.Tensor2D;
+      return tf.add(tf.matMul(flat, this.outW as tf.Tensor2D), this.outB) as tf.Tensor2D;
+    });
+  }
+
+  /** RNN parameters counted the paper's way. */
+  rnnParams(): number {
+    return this.cell.paramCount();
+  }
+
+  dispose(): void {
+    this.cell.dispose();
+    tf.dispose([this.inW, this.inB, this.outW, this.outB]);
+  }
+}

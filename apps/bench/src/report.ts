@@ -1,0 +1,108 @@
+import { mkdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import { writeAtomic } from './checkpoint.js';
+import type { ResultLine } from './grid.js';
+import { lineChart, type Series } from './svg.js';
+import { markdownTable } from './table.js';
+
+const COLORS: Record<string, string> = { 'gru': '#222222', 'cp-gru': '#d95f02', 'tucker-gru': '#7570b3', 'tt-gru': '#1b9e77', 'lstm': '#666666', 'cp-lstm': '#e6ab02', 'tucker-lstm': '#a6761d', 'tt-lstm': '#66a61e' };
+
+/** The configuration without its training hyperparameters: what the grid selects over. */
+function shapeOf(r: ResultLine): string {
+  const c = r.config;
+  return `${c.dataset} ${c.model} ${c.ranks ? `(${c.ranks.join(',')})` : c.rank !== undefined ? `R=${c.rank}` : 'dense'}${c.hiddenSize ? ` h${c.hiddenSize}` : ''}`;
+}
+
+/** Per dataset and model shape, the grid point with the lowest validation NLL (never test). */
+export function selectOnValidation(results: readonly ResultLine[]): ResultLine[] {
+  const best = new Map<string, ResultLine>();
+  for (const r of results) {
+    const k = shapeOf(r);
+    const cur = best.get(k);
+    if (!cur || r.best.validNll < cur.best.validNll) best.set(k, r);
+  }
+  return [...best.values()].sort((a, b) => a.config.dataset.localeCompare(b.config.dataset) || a.rnnParams - b.rnnParams);
+}
+
+function configText(r: ResultLine): string {
+  const c = r.config;
+  return c.ranks ? `ranks (${c.ranks.join(',')})` : c.rank !== undefined ? `R = ${c.rank}` : 'dense';
+}
+
+export interface ReportFiles {
+  markdown: string;
+  csv: string;
+  html: string;
+  svgs: string[];
+}
+
+/** Writes results.md, results.csv, one NLL-vs-parameters plot and one learning-curve plot per dataset, and index.html. */
+export async function writeReport(results: readonly ResultLine[], outDir: string): Promise<ReportFiles> {
+  await mkdir(outDir, { recursive: true });
+  const selected = selectOnValidation(results);
+  const header = ['dataset', 'model', 'configuration', 'RNN params', 'lr', 'dropout', 'epochs', 'best epoch', 'valid NLL', 'test NLL', 'test acc.', 's/epoch'];
+  const rows = selected.map((r) => [
+    r.config.dataset,
+    r.config.model,
+    configText(r),
+    r.rnnParams,
+    r.config.lr,
+    r.config.dropout,
+    `${r.epochs}${r.epochs < (r.config.model === 'gru' ? 100 : 50) ? ' (shortened)' : ''}`,
+    r.best.epoch,
+    r.best.validNll.toFixed(3),
+    r.best.testNll.toFixed(3),
+    r.best.testAccuracy.toFixed(3),
+    r.secondsPerEpoch.toFixed(1),
+  ]);
+  const markdown = `${markdownTable(header, rows)}\n`;
+  const csv = `${[header, ...rows].map((r) => r.map((c) => (/[",]/.test(String(c)) ? `"${String(c).replace(/"/g, '""')}"` : String(c))).join(',')).join('\n')}\n`;
+  const files: ReportFiles = { markdown: join(outDir, 'results.md'), csv: join(outDir, 'results.csv'), html: join(outDir, 'index.html'), svgs: [] };
+  await writeAtomic(files.markdown, markdown);
+  await writeAtomic(files.csv, csv);
+  const sections: string[] = [];
+  for (const dataset of [...new Set(selected.map((r) => r.config.dataset))]) {
+    const mine = selected.filter((r) => r.config.dataset === dataset);
+    const byModel = new Map<string, ResultLine[]>();
+    for (const r of mine) byModel.set(r.config.model, [...(byModel.get(r.config.model) ?? []), r]);
+    const series: Series[] = [...byModel].map(([model, rs]) => ({
+      name: model,
+      color: COLORS[model] ?? '#999',
+      points: rs.map((r) => [r.rnnParams, r.best.testNll] as [number, number]),
+      markersOnly: rs.length === 1,
+    }));
+    const nllSvg = lineChart(series, { title: `${dataset}: test NLL against RNN parameters`, xLabel: 'RNN parameters (log scale)', yLabel: 'test NLL per frame', xLog: true });
+    const curves: Series[] = mine.map((r, i) => ({
+      name: `${r.config.model} ${configText(r)}`.slice(0, 24),
+      color: shade(COLORS[r.config.model] ?? '#999999', i),
+      points: r.history.map((h) => [h.epoch, h.valid.nll] as [number, number]),
+    }));
+    const curveSvg = lineChart(curves, { title: `${dataset}: validation NLL per epoch`, xLabel: 'epoch', yLabel: 'valid NLL per frame' });
+    const nllPath = join(outDir, `${dataset}-nll-vs-params.svg`);
+    const curvePath = join(outDir, `${dataset}-learning-curves.svg`);
+    await writeAtomic(nllPath, nllSvg);
+    await writeAtomic(curvePath, curveSvg);
+    files.svgs.push(nllPath, curvePath);
+    sections.push(`<h2>${dataset}</h2>\n<div class="plots">${nllSvg}\n${curveSvg}</div>`);
+  }
+  const table = `<table><thead><tr>${header.map((h) => `<th>${h}</th>`).join('')}</tr></thead><tbody>${rows.map((r) => `<tr>${r.map((c) => `<td>${c}</td>`).join('')}</tr>`).join('')}</tbody></table>`;
+  const html = `<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>tensorized: results</title>
+<style>body{font-family:sans-serif;margin:24px;color:#222}table{border-collapse:collapse;font-size:13px}td,th{border:1px solid #ccc;padding:3px 8px;text-align:right}th{background:#f4f4f4}.plots{display:flex;flex-wrap:wrap;gap:12px}</style>
+</head><body>
+<h1>tensorized: compressed GRUs on polyphonic music</h1>
+<p>Test NLL per frame at the epoch of best validation NLL; each configuration's learning rate and dropout chosen on validation. ${results.length} runs.</p>
+${table}
+${sections.join('\n')}
+</body></html>
+`;
+  await writeAtomic(files.html, html);
+  return files;
+}
+
+/** Lighter variants of a colour for several runs of one model. */
+function shade(hex: string, i: number): string {
+  const f = 1 - 0.18 * (i % 4);
+  const c = [1, 3, 5].map((p) => Math.round(Number.parseInt(hex.slice(p, p + 2), 16) * f + 255 * (1 - f)));
+  return `#${c.map((v) => v.toString(16).padStart(2, '0')).join('')}`;
+}
