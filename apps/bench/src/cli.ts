@@ -31,7 +31,7 @@ Options:
   --models <a,b>         grid: models (default all four GRUs)
   --ranks <1,r,..,1>     TT ranks (d + 1 numbers) or Tucker ranks (d numbers)
   --rank <R>             CP rank
-  --input-modes <4,4,4,4> --hidden-modes <8,4,4,4> --hidden-size <512>
+  --input-size <256> --input-modes <4,4,4,4> --hidden-size <512> --hidden-modes <8,4,4,4>
   --lr <x> --dropout <p> --batch-size <n> --epochs <n> --seed <n> --clip <x> --max-length <frames>
   --data-dir <dir>       where the dataset files are (else TENSORIZED_DATA_DIR)
   --download             fetch a missing original pickle into the cache
@@ -80,6 +80,7 @@ export async function main(argv: string[]): Promise<void> {
       'input-modes': { type: 'string' },
       'hidden-modes': { type: 'string' },
       'hidden-size': { type: 'string' },
+      'input-size': { type: 'string' },
       lr: { type: 'string' },
       dropout: { type: 'string' },
       'batch-size': { type: 'string' },
@@ -129,6 +130,7 @@ export async function main(argv: string[]): Promise<void> {
     if (im) runConfig.inputModes = im;
     const hm = list('hidden-modes', v['hidden-modes']);
     if (hm) runConfig.hiddenModes = hm;
+    if (v['input-size'] !== undefined) runConfig.inputSize = num('input-size', v['input-size'], 256, Number.isInteger);
     if (v['hidden-size'] !== undefined) runConfig.hiddenSize = num('hidden-size', v['hidden-size'], 512, Number.isInteger);
     if (v['max-length'] !== undefined) runConfig.maxLength = num('max-length', v['max-length'], 0, Number.isInteger);
     try {

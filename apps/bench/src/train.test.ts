@@ -1,0 +1,117 @@
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, readdirSync, statSync, truncateSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import * as tf from '@tensorflow/tfjs-core';
+import { syntheticDataset } from '@tensorized/datasets';
+import { useBackend } from '@tensorized/test-utils';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { CheckpointError, loadCheckpoint } from './checkpoint.js';
+import { type ResultLine, runKey } from './grid.js';
+import { writeReport } from './report.js';
+import { type RunConfig, type RunResult, train } from './train.js';
+
+const temp = (): string => mkdtempSync(join(tmpdir(), 'tensorized-bench-'));
+const data = syntheticDataset({ seed: 2, train: 24, valid: 8, test: 8 });
+
+// Small versions of the paper's four models: input 16 = 2x2x2x2, hidden 32 = 4x2x2x2.
+const small = (model: RunConfig['model'], extra: Partial<RunConfig> = {}): RunConfig => ({
+  dataset: 'synthetic',
+  model,
+  inputSize: 16,
+  inputModes: [2, 2, 2, 2],
+  hiddenSize: 32,
+  hiddenModes: [4, 2, 2, 2],
+  ...(model === 'tt-gru' ? { ranks: [1, 3, 3, 3, 1] } : model === 'tucker-gru' ? { ranks: [2, 2, 2, 2] } : model === 'cp-gru' ? { rank: 6 } : {}),
+  lr: 1e-2,
+  dropout: 0.2,
+  batchSize: 8,
+  epochs: 3,
+  seed: 1,
+  clip: 5,
+  ...extra,
+});
+
+beforeAll(async () => {
+  await useBackend('wasm');
+});
+
+describe('train', () => {
+  const results: RunResult[] = [];
+  for (const model of ['gru', 'cp-gru', 'tucker-gru', 'tt-gru'] as const) {
+    it(`${model}: training on the synthetic dataset lowers the validation NLL, without leaking tensors`, async () => {
+      const before = tf.memory().numTensors;
+      const r = await train(small(model), data, { outDir: temp() });
+      expect(tf.memory().numTensors).toBe(before);
+      expect(r.history.length).toBe(3);
+      expect(r.best.validNll).toBeLessThan(r.history[0]!.valid.nll - 0.5);
+      expect(r.history.every((h) => Number.isFinite(h.train.nll) && h.framesPerSecond > 0)).toBe(true);
+      results.push(r);
+    });
+  }
+
+  it('a run stopped after an epoch and resumed equals an uninterrupted run, number for number', async () => {
+    const config = small('tt-gru');
+    const whole = await train(config, data, { outDir: temp() });
+    const dir = temp();
+    const first = await train(config, data, { outDir: dir, stopAfterEpochs: 1 });
+    expect(first.epochs).toBe(1);
+    const resumed = await train(config, data, { outDir: dir, resume: true });
+    const strip = (r: RunResult) => r.history.map((h) => [h.train.nll, h.valid.nll, h.test.nll, h.valid.accuracy]);
+    expect(strip(resumed)).toEqual(strip(whole));
+    expect(resumed.best).toEqual(whole.best);
+  });
+
+  it('a truncated or corrupt checkpoint is refused with a clear error and left as it was', async () => {
+    const dir = temp();
+    await train(small('cp-gru', { epochs: 1 }), data, { outDir: dir });
+    const path = join(dir, 'checkpoint.safetensors');
+    const size = statSync(path).size;
+    const bytes = readFileSync(path);
+    bytes[bytes.length - 10] = bytes[bytes.length - 10]! ^ 0x55;
+    writeFileSync(path, bytes);
+    await expect(loadCheckpoint(path)).rejects.toThrow(/checkpoint .* is corrupt \(its data does not match its sha256\); it was not used/);
+    truncateSync(path, size - 100);
+    await expect(train(small('cp-gru', { epochs: 2 }), data, { outDir: dir, resume: true })).rejects.toThrow(CheckpointError);
+    await expect(loadCheckpoint(path)).rejects.toThrow(/is truncated or corrupt/);
+    expect(statSync(path).size).toBe(size - 100);
+    expect(readdirSync(dir).filter((f) => f.endsWith('.tmp'))).toEqual([]);
+  });
+
+  it('report writes the table, CSV, SVG plots and an HTML page', async () => {
+    expect(results.length).toBe(4);
+    const lines: ResultLine[] = results.map((r) => ({ ...r, key: runKey(r.config), secondsPerEpoch: 1 }));
+    const dir = temp();
+    const files = await writeReport(lines, dir);
+    const md = readFileSync(files.markdown, 'utf8');
+    for (const m of ['gru', 'cp-gru', 'tucker-gru', 'tt-gru']) expect(md).toContain(`| ${m}`);
+    expect(readFileSync(files.csv, 'utf8').split('\n')[0]).toBe('dataset,model,configuration,RNN params,lr,dropout,epochs,best epoch,valid NLL,test NLL,test acc.,s/epoch');
+    expect(files.svgs.map((f) => f.split('/').at(-1))).toEqual(['synthetic-nll-vs-params.svg', 'synthetic-learning-curves.svg']);
+    for (const f of files.svgs) expect(readFileSync(f, 'utf8')).toMatch(/^<svg[\s\S]*<polyline|^<svg[\s\S]*<circle/);
+    const html = readFileSync(files.html, 'utf8');
+    expect(html).toContain('<table>');
+    expect((html.match(/<svg/g) ?? []).length).toBe(2);
+  });
+});
+
+const cli = join(dirname(fileURLToPath(import.meta.url)), '..', 'dist', 'cli.js');
+
+describe.skipIf(!existsSync(cli))('command line', () => {
+  const run = (...args: string[]) => spawnSync(process.execPath, [cli, ...args], { encoding: 'utf8', env: { ...process.env, TENSORIZED_DATA_DIR: temp(), TENSORIZED_CACHE_DIR: temp() } });
+
+  it.each<[string[], RegExp]>([
+    [['train', '--model', 'rnn-gru'], /unknown model 'rnn-gru'; expected one of gru, cp-gru/],
+    [['train', '--model', 'tt-gru', '--ranks', '1,11,11,1'], /the model does not fit: .*ranks must have d \+ 1 = 5 entries/],
+    [['train', '--dataset', 'nottingham', '--epochs', '1'], /dataset 'nottingham' not found .* Put the original 'Nottingham.pickle'/],
+    [['train', '--dataset', 'bach'], /unknown dataset 'bach'/],
+    [['train', '--lr', 'fast'], /--lr got 'fast'/],
+    [['fly'], /unknown command 'fly'/],
+    [['--colour'], /Unknown option '--colour'/],
+  ])('%j is refused with a clear message and exit status 2, before any work', (args, message) => {
+    const r = run(...args);
+    expect(r.status).toBe(2);
+    expect(r.stderr).toMatch(message);
+    expect(r.stdout).not.toMatch(/backend:/); // nothing started
+  });
+});
