@@ -46,8 +46,10 @@ export function paperGrid(options: GridOptions): RunConfig[] {
     if (wanted.has('tt-gru')) for (const r of [5, 8, 11]) shapes.push({ model: 'tt-gru', ranks: [1, r, r, r, 1], batchSize: 8 });
     if (wanted.has('cp-gru')) for (const rank of [50, 80, 110]) shapes.push({ model: 'cp-gru', rank, batchSize: 16 });
     if (wanted.has('tucker-gru')) for (const ranks of [[2, 2, 2, 2], [2, 4, 2, 4]]) shapes.push({ model: 'tucker-gru', ranks, batchSize: 16 });
-    for (const shape of shapes) {
-      for (const lr of lrs) for (const dropout of dropouts) runs.push({ ...base, ...shape, lr, dropout, epochs: options.epochs ?? 50 });
+    // Every shape at the first grid point before any shape at the second, and so on: an interrupted
+    // grid has a full comparison at one setting early.
+    for (const dropout of dropouts) {
+      for (const lr of lrs) for (const shape of shapes) runs.push({ ...base, ...shape, lr, dropout, epochs: options.epochs ?? 50 });
     }
   }
   return runs;

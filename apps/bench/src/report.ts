@@ -73,7 +73,7 @@ export async function writeReport(results: readonly ResultLine[], outDir: string
     }));
     const nllSvg = lineChart(series, { title: `${dataset}: test NLL against RNN parameters`, xLabel: 'RNN parameters (log scale)', yLabel: 'test NLL per frame', xLog: true });
     const curves: Series[] = mine.map((r, i) => ({
-      name: `${r.config.model} ${configText(r)}`.slice(0, 24),
+      name: `${r.config.model} ${configText(r)}`.slice(0, 32),
       color: shade(COLORS[r.config.model] ?? '#999999', i),
       points: r.history.map((h) => [h.epoch, h.valid.nll] as [number, number]),
     }));

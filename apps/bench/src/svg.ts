@@ -29,7 +29,7 @@ function ticks(lo: number, hi: number, count: number): number[] {
 export function lineChart(series: readonly Series[], o: ChartOptions): string {
   const W = o.width ?? 640;
   const H = o.height ?? 400;
-  const m = { l: 64, r: 170, t: 40, b: 52 };
+  const m = { l: 64, r: 220, t: 40, b: 52 };
   const all = series.flatMap((s) => s.points);
   const fx = (x: number): number => (o.xLog ? Math.log10(x) : x);
   const xs = all.map(([x]) => fx(x));
@@ -50,7 +50,10 @@ export function lineChart(series: readonly Series[], o: ChartOptions): string {
     `<line x1="${m.l}" y1="${H - m.b}" x2="${W - m.r}" y2="${H - m.b}" stroke="#333"/>`,
     `<line x1="${m.l}" y1="${m.t}" x2="${m.l}" y2="${H - m.b}" stroke="#333"/>`,
   ];
-  const xTicks = o.xLog ? ticks(Math.ceil(x0), Math.floor(x1), 6).filter(Number.isInteger).map((e) => 10 ** e) : ticks(x0, x1, 6);
+  // Log axis: decades, and 2x and 5x marks when fewer than three decades show.
+  const decades = o.xLog ? Array.from({ length: Math.floor(x1) - Math.floor(x0) + 1 }, (_, i) => Math.floor(x0) + i) : [];
+  const logTicks = decades.flatMap((e) => (decades.length < 3 ? [1, 2, 5] : [1]).map((f) => f * 10 ** e)).filter((t) => Math.log10(t) >= x0 && Math.log10(t) <= x1);
+  const xTicks = o.xLog ? logTicks : ticks(x0, x1, 6);
   for (const t of xTicks) {
     const x = px(t);
     parts.push(`<line x1="${x}" y1="${H - m.b}" x2="${x}" y2="${H - m.b + 5}" stroke="#333"/><text x="${x}" y="${H - m.b + 18}" text-anchor="middle">${t >= 1000 ? `${t / 1000}k` : t}</text>`);

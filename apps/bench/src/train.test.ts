@@ -1,6 +1,7 @@
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, readdirSync, statSync, truncateSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
+import { inflateSync } from 'node:zlib';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as tf from '@tensorflow/tfjs-core';
@@ -13,6 +14,9 @@ import { writeReport } from './report.js';
 import { type RunConfig, type RunResult, train } from './train.js';
 
 const temp = (): string => mkdtempSync(join(tmpdir(), 'tensorized-bench-'));
+const SCREENSHOT = join(dirname(fileURLToPath(import.meta.url)), '..', 'scripts', 'screenshot-report.sh');
+const CHROMIUM = ['/usr/bin/chromium', '/usr/bin/chromium-browser'].some((p) => existsSync(p));
+let reportHtml = '';
 const data = syntheticDataset({ seed: 2, train: 24, valid: 8, test: 8 });
 
 // Small versions of the paper's four models: input 16 = 2x2x2x2, hidden 32 = 4x2x2x2.
@@ -92,6 +96,26 @@ describe('train', () => {
     const html = readFileSync(files.html, 'utf8');
     expect(html).toContain('<table>');
     expect((html.match(/<svg/g) ?? []).length).toBe(2);
+    reportHtml = files.html;
+  });
+
+  it.skipIf(!CHROMIUM)('the report page renders in headless Chromium (screenshot)', () => {
+    if (!CHROMIUM) return;
+    const png = join(temp(), 'report.png');
+    const r = spawnSync('bash', [SCREENSHOT, reportHtml, png, '1000,1400'], { encoding: 'utf8' });
+    expect(r.status, r.stderr).toBe(0);
+    const bytes = readFileSync(png);
+    expect(bytes.subarray(1, 4).toString('latin1')).toBe('PNG');
+    expect([bytes.readUInt32BE(16), bytes.readUInt32BE(20)]).toEqual([1000, 1400]);
+    // Decode the image data: a rendered page has many distinct pixel values, a blank one has one.
+    const idat: Buffer[] = [];
+    for (let at = 8; at < bytes.length; ) {
+      const length = bytes.readUInt32BE(at);
+      if (bytes.subarray(at + 4, at + 8).toString('latin1') === 'IDAT') idat.push(bytes.subarray(at + 8, at + 8 + length));
+      at += 12 + length;
+    }
+    const raw = inflateSync(Buffer.concat(idat));
+    expect(new Set(raw).size).toBeGreaterThan(20);
   });
 });
 
