@@ -1,6 +1,6 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { readFile, rename, rm, writeFile } from 'node:fs/promises';
-import * as tf from '@tensorflow/tfjs-core';
+import type * as tf from '@tensorflow/tfjs-core';
 import { decodeSafetensors, encodeSafetensors, type NamedArray } from '@tensorized/cells';
 
 export class CheckpointError extends Error {

@@ -10,6 +10,8 @@ import { paperGrid, readResults, runGrid } from './grid.js';
 import { progressReporter } from './progress.js';
 import { writeReport } from './report.js';
 import { cellSpeedTable, runCellSpeed } from './speed_cells.js';
+import { epochSpeedTable, runEpochSpeed } from './speed_epoch.js';
+import { calibrate } from '@tensorized/decomp';
 import { decompSpeedTable, runDecompSpeed } from './speed_decomp.js';
 import { cellConfigOf, type RunConfig, train } from './train.js';
 
@@ -21,6 +23,7 @@ Commands:
   grid                 the paper's protocol over datasets x models x lr x dropout; resumable
   report               tables (Markdown, CSV), SVG plots and an HTML page from a grid's results.jsonl
   speed decomp|cells   benchmarks of the factorised matmuls or of the cells
+  speed epoch          one training epoch per paper model on --dataset: seconds, GFLOP/s, FLOP floor
   demo                 a short tour of the math core
 
 Options:
@@ -102,7 +105,7 @@ export async function main(argv: string[]): Promise<void> {
     return;
   }
   const command = positionals.join(' ') || 'compare';
-  const known = ['compare', 'train', 'grid', 'report', 'speed decomp', 'speed cells', 'demo'];
+  const known = ['compare', 'train', 'grid', 'report', 'speed decomp', 'speed cells', 'speed epoch', 'demo'];
   if (!known.includes(command)) throw new UsageError(`unknown command '${command}'`);
   const backend = v.backend as BackendRequest;
   if (!['wasm', 'node', 'cpu', 'auto'].includes(backend)) throw new UsageError(`--backend must be one of wasm, node, cpu, auto; got '${v.backend}'`);
@@ -199,6 +202,15 @@ export async function main(argv: string[]): Promise<void> {
       await runGrid(gridRuns!, (d) => loadPolyphonic(d as DatasetName, loadOptions), outDir, { log: logLine, onProgress });
       progress.done();
       log(`results in ${outDir}/results.jsonl`);
+      return;
+    }
+    case 'speed epoch': {
+      const dataset = datasetName(v.dataset);
+      const data = await loadPolyphonic(dataset, { ...loadOptions, seed: 1 });
+      const configs = paperGrid({ datasets: [dataset], lrs: [5e-3], dropouts: [0.2] }).filter((c) => !c.ranks || c.ranks.includes(11) || c.model === 'tucker-gru');
+      const chosen = configs.filter((c) => c.model !== 'cp-gru' || c.rank === 80).filter((c) => c.model !== 'tucker-gru' || c.ranks?.[1] === 4);
+      const rows = await runEpochSpeed(chosen, data, (r) => logLine(`${r.model}: ${r.trainSeconds.toFixed(1)} s`));
+      log(epochSpeedTable(rows, calibrate().flopsPerMs / 1e6));
       return;
     }
     case 'speed cells':

@@ -140,11 +140,14 @@ export async function train(config: RunConfig, data: PolyphonicDataset, options:
         throw new CheckpointError(`the checkpoint in ${options.outDir} was made with another configuration; use another output directory or drop --resume`);
       }
       const values = new Map([...loaded.tensors].map(([n, t]) => [n, tf.tensor(t.data, t.shape)] as const));
-      const missing = names.filter((n) => !values.has(n));
-      if (missing.length) throw new CheckpointError(`checkpoint ${checkpointPath} lacks ${missing.join(', ')}`);
-      named.forEach(([n, v]) => v.assign(values.get(n)!));
-      adam.restore(names, values, loaded.state.adamStep);
-      tf.dispose([...values.values()]);
+      try {
+        const missing = [...names, ...adam.state(names).map(([n]) => n)].filter((n) => !values.has(n));
+        if (missing.length) throw new CheckpointError(`checkpoint ${checkpointPath} lacks ${missing.join(', ')}; it was not used`);
+        for (const [n, v] of named) v.assign(values.get(n)!);
+        adam.restore(names, values, loaded.state.adamStep);
+      } finally {
+        tf.dispose([...values.values()]);
+      }
       state = loaded.state;
       log(`resumed from ${checkpointPath} after epoch ${state.epoch}`);
     }

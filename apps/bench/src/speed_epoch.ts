@@ -1,0 +1,85 @@
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { calibrate, matmulCost, totalCost } from '@tensorized/decomp';
+import { KEYS, type PolyphonicDataset, planBatches } from '@tensorized/datasets';
+import { createCell } from '@tensorized/cells';
+import { markdownTable } from './table.js';
+import { cellConfigOf, type RunConfig, train } from './train.js';
+
+export interface EpochSpeedRow {
+  model: string;
+  params: number;
+  trainSeconds: number;
+  epochSeconds: number;
+  framesPerSecond: number;
+  /** Forward + backward FLOPs of the training epoch (padding included). */
+  flops: number;
+  gflops: number;
+  /** The same FLOPs at the speed of a large dense matMul on this backend. */
+  floorSeconds: number;
+}
+
+/**
+ * FLOPs of one training epoch: per batch, the matMuls of the input layer, W over all B x T inputs,
+ * U at every step (each by the path the planner takes), and the output layer; the backward pass
+ * costs twice the forward's matMuls.
+ */
+export function epochFlops(config: RunConfig, data: PolyphonicDataset): number {
+  const cell = createCell(cellConfigOf(config));
+  const N = cell.inputSize;
+  const H = cell.hiddenSize;
+  let forward = 0;
+  for (const pieces of planBatches(data.splits.train, { batchSize: config.batchSize, seed: config.seed, bucket: true })) {
+    const B = pieces.length;
+    const T = Math.max(...pieces.map((p) => p.frames));
+    forward += 2 * B * T * (KEYS * N + H * KEYS);
+    for (const [w, batch, uses] of [[cell.W, B * T, 1], [cell.U, B, T]] as const) {
+      const path = w.plannedPath(batch, uses);
+      forward += path === 'dense' ? uses * 2 * batch * w.inSize * w.outSize : totalCost(matmulCost(w.shape!, path, batch), uses).flops;
+    }
+  }
+  cell.dispose();
+  return 3 * forward;
+}
+
+/** Trains each model for one epoch on a dataset and compares its speed with the FLOP floor. */
+export async function runEpochSpeed(configs: readonly RunConfig[], data: PolyphonicDataset, onRow?: (r: EpochSpeedRow) => void): Promise<EpochSpeedRow[]> {
+  const flopsPerSecond = calibrate({ force: true }).flopsPerMs * 1000;
+  const rows: EpochSpeedRow[] = [];
+  for (const config of configs) {
+    const r = await train({ ...config, epochs: 1 }, data, { outDir: mkdtempSync(join(tmpdir(), 'tensorized-epoch-')) });
+    const h = r.history[0]!;
+    const flops = epochFlops(config, data);
+    const row: EpochSpeedRow = {
+      model: `${config.model}${config.ranks ? ` (${config.ranks.join(',')})` : config.rank ? ` R=${config.rank}` : ''}`,
+      params: r.rnnParams,
+      trainSeconds: h.trainSeconds,
+      epochSeconds: h.seconds,
+      framesPerSecond: h.framesPerSecond,
+      flops,
+      gflops: flops / h.trainSeconds / 1e9,
+      floorSeconds: flops / flopsPerSecond,
+    };
+    rows.push(row);
+    onRow?.(row);
+  }
+  return rows;
+}
+
+export function epochSpeedTable(rows: readonly EpochSpeedRow[], matmulGflops: number): string {
+  return markdownTable(
+    ['model', 'RNN params', 'train s/epoch', 'with eval s/epoch', 'frames/s', 'GFLOP/epoch', 'GFLOP/s', `floor s (at ${matmulGflops.toFixed(1)} GFLOP/s)`, 'vs floor'],
+    rows.map((r) => [
+      r.model,
+      r.params,
+      r.trainSeconds.toFixed(1),
+      r.epochSeconds.toFixed(1),
+      Math.round(r.framesPerSecond),
+      (r.flops / 1e9).toFixed(1),
+      r.gflops.toFixed(1),
+      r.floorSeconds.toFixed(1),
+      `${(r.trainSeconds / r.floorSeconds).toFixed(2)}x`,
+    ]),
+  );
+}
