@@ -209,7 +209,9 @@ export async function main(argv: string[]): Promise<void> {
       const data = await loadPolyphonic(dataset, { ...loadOptions, seed: 1 });
       const configs = paperGrid({ datasets: [dataset], lrs: [5e-3], dropouts: [0.2] }).filter((c) => !c.ranks || c.ranks.includes(11) || c.model === 'tucker-gru');
       const chosen = configs.filter((c) => c.model !== 'cp-gru' || c.rank === 80).filter((c) => c.model !== 'tucker-gru' || c.ranks?.[1] === 4);
-      const rows = await runEpochSpeed(chosen, data, (r) => logLine(`${r.model}: ${r.trainSeconds.toFixed(1)} s`));
+      // The same batch size for every model, so that the epochs compare.
+      const batchSize = num('batch-size', v['batch-size'], 16, Number.isInteger);
+      const rows = await runEpochSpeed(chosen.map((c) => ({ ...c, batchSize })), data, (r) => logLine(`${r.model}: ${r.trainSeconds.toFixed(1)} s`));
       log(epochSpeedTable(rows, calibrate().flopsPerMs / 1e6));
       return;
     }

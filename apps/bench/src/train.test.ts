@@ -51,6 +51,8 @@ describe('train', () => {
       expect(r.history.length).toBe(3);
       expect(r.best.validNll).toBeLessThan(r.history[0]!.valid.nll - 0.5);
       expect(r.history.every((h) => Number.isFinite(h.train.nll) && h.framesPerSecond > 0)).toBe(true);
+      // No tensor is left behind from one epoch to the next.
+      expect(new Set(r.history.map((h) => h.numTensors)).size).toBe(1);
       results.push(r);
     });
   }

@@ -40,6 +40,10 @@ export interface EpochRecord {
   seconds: number;
   trainSeconds: number;
   framesPerSecond: number;
+  /** tf.memory().numTensors after the epoch: constant across epochs when nothing leaks. */
+  numTensors: number;
+  /** Resident set size of the process after the epoch, MiB. */
+  rssMiB: number;
 }
 
 export interface RunState {
@@ -185,6 +189,8 @@ export async function train(config: RunConfig, data: PolyphonicDataset, options:
         seconds: (performance.now() - t0) / 1000,
         trainSeconds,
         framesPerSecond: trainSums.frames / trainSeconds,
+        numTensors: tf.memory().numTensors,
+        rssMiB: process.memoryUsage().rss / 2 ** 20,
       };
       const improved = !state.best || validM.nll < state.best.validNll;
       state = {
