@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { type CellConfig, type CellKind, gateCount, planMatrices } from './config.js';
 import { check } from './errors.js';
+import { gruSequence } from './gru_sequence.js';
 import { stackLeading, unstackLeading } from './unstack.js';
 import { type AppliedWeight, defaultVariable, type VariableFactory, WeightMatrix } from './weight.js';
 
@@ -128,6 +129,15 @@ export class RecurrentCell {
       const m = mask ? (unstackLeading(tf.reshape(tf.transpose(tf.cast(mask, 'float32')), [steps, batch, 1])) as tf.Tensor2D[]) : undefined;
       const u = this.U.prepare(batch, steps, path);
       let state: tf.Tensor2D[] = initialState ? [...initialState] : this.initialState(batch);
+      if (this.kind === 'gru' && u.chain) {
+        // The fused recurrence with its own backward pass (see gru_sequence.ts).
+        const timeMajor = tf.transpose(projected, [1, 0, 2]) as tf.Tensor3D;
+        const maskTM = mask ? (tf.reshape(tf.transpose(tf.cast(mask, 'float32')), [steps, batch, 1]) as tf.Tensor3D) : undefined;
+        const hs = gruSequence(timeMajor, state[0]!, this.bU as tf.Tensor1D, u.chain, maskTM);
+        u.dispose();
+        const last = tf.reshape(tf.slice(hs, [steps - 1, 0, 0], [1, -1, -1]), [batch, this.hiddenSize]) as tf.Tensor2D;
+        return { outputs: tf.transpose(hs, [1, 0, 2]) as tf.Tensor3D, state: [last] };
+      }
       const outputs: tf.Tensor2D[] = [];
       for (let t = 0; t < steps; t++) {
         const next = this.gateStep(a[t]!, state, u);

@@ -30,6 +30,8 @@ export const defaultVariable: VariableFactory = (_name, initial) => tf.variable(
 export interface AppliedWeight {
   readonly path: MatmulPath | 'dense';
   apply(x: tf.Tensor2D): tf.Tensor2D;
+  /** The plain matrices whose product the weight is, when it is one (see PreparedMatmul.chain). */
+  readonly chain: readonly tf.Tensor2D[] | undefined;
   dispose(): void;
 }
 
@@ -144,7 +146,7 @@ export class WeightMatrix {
     const format = this.format;
     if (!format) {
       const w = this.variables[0]![1] as tf.Tensor2D;
-      return { path: 'dense', apply: (x) => matMul2d(x, w), dispose: () => {} };
+      return { path: 'dense', apply: (x) => matMul2d(x, w), chain: [w], dispose: () => {} };
     }
     return prepareMatmul(format, this.plannedPath(batch, uses, path) as MatmulPath);
   }

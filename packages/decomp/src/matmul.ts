@@ -34,6 +34,12 @@ export interface PreparedMatmul {
   readonly outSize: number;
   /** x (B x N) -> (B x M). */
   apply(x: tf.Tensor2D): tf.Tensor2D;
+  /**
+   * When the product is a chain of plain matrices, x W = x M_1 ... M_k, those matrices (the rebuilt
+   * W; CP's and Tucker's two bottleneck factors), so that callers can fuse steps; undefined for a
+   * TT contraction.
+   */
+  readonly chain: readonly tf.Tensor2D[] | undefined;
   /** Frees the prepared tensors (not the factors of W). */
   dispose(): void;
 }
@@ -48,9 +54,11 @@ export function prepareMatmul(w: MatrixFormat, path: MatmulPath): PreparedMatmul
   const outSize = prod(w.outModes);
   let held: tf.Tensor[];
   let apply: (x: tf.Tensor2D) => tf.Tensor2D;
+  let chain: tf.Tensor2D[] | undefined;
   if (path === 'rebuild') {
     const dense = matrixToDense(w);
     held = [dense];
+    chain = [dense];
     apply = (x) => {
       checkBatchInput('PreparedMatmul.apply', x, inSize);
       return matMul2d(x, dense);
@@ -66,18 +74,20 @@ export function prepareMatmul(w: MatrixFormat, path: MatmulPath): PreparedMatmul
       case 'cp-matrix': {
         const factors = tf.tidy(() => prepareCpFactors(tfOps, w));
         held = factors;
+        chain = factors as tf.Tensor2D[];
         apply = (x) => tf.tidy(() => cpMatmulPrepared(tfOps, x, w, factors) as tf.Tensor2D);
         break;
       }
       case 'tucker-matrix': {
         const factors = tf.tidy(() => prepareTuckerFactors(tfOps, w));
         held = factors;
+        chain = factors as tf.Tensor2D[];
         apply = (x) => tf.tidy(() => tuckerMatmulPrepared(tfOps, x, w, factors) as tf.Tensor2D);
         break;
       }
     }
   }
-  return { path, inSize, outSize, apply, dispose: () => tf.dispose(held) };
+  return { path, inSize, outSize, apply, chain, dispose: () => tf.dispose(held) };
 }
 
 /** x W by contracting the factors (ttMatmul, cpMatmul or tuckerMatmul). */
