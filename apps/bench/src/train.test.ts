@@ -1,4 +1,4 @@
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, readdirSync, statSync, truncateSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { inflateSync } from 'node:zlib';
@@ -125,6 +125,29 @@ const cli = join(dirname(fileURLToPath(import.meta.url)), '..', 'dist', 'cli.js'
 
 describe.skipIf(!existsSync(cli))('command line', () => {
   const run = (...args: string[]) => spawnSync(process.execPath, [cli, ...args], { encoding: 'utf8', env: { ...process.env, TENSORIZED_DATA_DIR: temp(), TENSORIZED_CACHE_DIR: temp() } });
+
+  it('a run killed (SIGKILL) after its first checkpoint and resumed with --resume ends where an uninterrupted run does', async () => {
+    const args = ['train', '--dataset', 'synthetic', '--model', 'cp-gru', '--rank', '4', '--input-size', '16', '--input-modes', '2,2,2,2', '--hidden-size', '32', '--hidden-modes', '4,2,2,2', '--epochs', '3', '--batch-size', '8'];
+    const whole = temp();
+    expect(run(...args, '--out-dir', whole).status).toBe(0);
+    const killed = temp();
+    const child = spawn(process.execPath, [cli, ...args, '--out-dir', killed], { stdio: 'ignore' });
+    await new Promise<void>((done) => {
+      const poll = setInterval(() => {
+        if (existsSync(join(killed, 'history.json'))) {
+          clearInterval(poll);
+          child.kill('SIGKILL');
+          done();
+        }
+      }, 20);
+    });
+    await new Promise((done) => child.on('exit', done));
+    const partial = JSON.parse(readFileSync(join(killed, 'history.json'), 'utf8')) as unknown[];
+    expect(partial.length).toBeLessThan(3);
+    expect(run(...args, '--out-dir', killed, '--resume').status).toBe(0);
+    const nll = (dir: string) => (JSON.parse(readFileSync(join(dir, 'history.json'), 'utf8')) as Array<{ valid: { nll: number } }>).map((h) => h.valid.nll);
+    expect(nll(killed)).toEqual(nll(whole));
+  });
 
   it.each<[string[], RegExp]>([
     [['train', '--model', 'rnn-gru'], /unknown model 'rnn-gru'; expected one of gru, cp-gru/],
