@@ -24,8 +24,10 @@ export function gruSequence(a: tf.Tensor3D, h0: tf.Tensor2D, bU: tf.Tensor1D, ch
     const mats = rest.slice(0, k) as tf.Tensor2D[];
     const m = mask ? (unstackLeading(rest[k]!) as tf.Tensor2D[]) : undefined;
     const steps = unstackLeading(aIn!) as tf.Tensor2D[];
-    // Saved per step: h_{t-1}, r, z, n, (U h + b_U)_n, and the chain's intermediate products.
-    const saved: tf.Tensor[] = [];
+    // Kept for the backward pass, per kind over all steps: h_{t-1}, r, z, n, (U h + b_U)_n, and the
+    // chain's intermediate products. (customGrad copies what it saves: a few stacked tensors cost
+    // far less than T small ones.)
+    const kinds: tf.Tensor2D[][] = Array.from({ length: 5 + k - 1 }, () => []);
     const outputs: tf.Tensor2D[] = [];
     let h = hIn as tf.Tensor2D;
     for (let t = 0; t < T; t++) {
@@ -44,25 +46,24 @@ export function gruSequence(a: tf.Tensor3D, h0: tf.Tensor2D, bU: tf.Tensor1D, ch
       const n = tf.tanh(tf.add(tf.slice(at, [0, 2 * H], [-1, H]), tf.mul(r, un)));
       let next = tf.add(n, tf.mul(z, tf.sub(h, n))) as tf.Tensor2D;
       if (m) next = tf.add(h, tf.mul(m[t]!, tf.sub(next, h))) as tf.Tensor2D;
-      saved.push(h, r, z, n, un, ...inter);
+      for (const [j, x] of [h, r, z, n, un, ...inter].entries()) kinds[j]!.push(x as tf.Tensor2D);
       outputs.push(next);
       h = next;
     }
-    save([...mats, ...(m ?? []), ...saved]);
+    save([...mats, ...(mask ? [rest[k]!] : []), ...kinds.map((list) => tf.stack(list))]);
     return {
       value: tf.stack(outputs) as tf.Tensor3D,
-      gradFunc: (dy: tf.Tensor, kept: tf.Tensor[]) => backward(dy as tf.Tensor3D, kept, k, T, H, Boolean(mask)),
+      gradFunc: (dy: tf.Tensor, kept: tf.Tensor[]) => backward(dy as tf.Tensor3D, kept, k, T, Boolean(mask)),
     };
   }) as Parameters<typeof tf.customGrad>[0]);
   return op(a, h0, bU, ...chain, ...(mask ? [mask] : [])) as tf.Tensor3D;
 }
 
-function backward(dy: tf.Tensor3D, kept: tf.Tensor[], k: number, T: number, H: number, masked: boolean): tf.Tensor[] {
+function backward(dy: tf.Tensor3D, kept: tf.Tensor[], k: number, T: number, masked: boolean): tf.Tensor[] {
   const mats = kept.slice(0, k) as tf.Tensor2D[];
-  const m = masked ? (kept.slice(k, k + T) as tf.Tensor2D[]) : undefined;
-  const per = 5 + (k - 1);
-  const base = k + (masked ? T : 0);
-  const at = (t: number, j: number): tf.Tensor2D => kept[base + t * per + j] as tf.Tensor2D;
+  const m = masked ? (unstackLeading(kept[k]!) as tf.Tensor2D[]) : undefined;
+  const kinds = kept.slice(k + (masked ? 1 : 0)).map((s) => unstackLeading(s) as tf.Tensor2D[]);
+  const at = (t: number, j: number): tf.Tensor2D => kinds[j]![t]!;
   const matsT = mats.map((w) => tf.transpose(w));
   const dOut = unstackLeading(dy) as tf.Tensor2D[];
   const dA: tf.Tensor2D[] = new Array(T);
@@ -96,10 +97,11 @@ function backward(dy: tf.Tensor3D, kept: tf.Tensor[], k: number, T: number, H: n
   const dU = tf.concat(g[k - 1]!, 0);
   const dMats = mats.map((_, i) => {
     // Inputs of M_{i+1} at every step, stacked: h_{t-1} for M_1, the chain's products after it.
-    const inputs = tf.concat(Array.from({ length: T }, (_, t) => at(t, i === 0 ? 0 : 4 + i)), 0);
+    const stacked = kept[k + (masked ? 1 : 0) + (i === 0 ? 0 : 4 + i)]!;
+    const inputs = tf.reshape(stacked, [-1, stacked.shape[2]!]);
     return tf.matMul(tf.transpose(inputs), tf.concat(g[i]!, 0));
   });
   // Column sums as a product with ones: a reduction over the leading axis is slow on wasm.
   const dBias = tf.reshape(tf.matMul(tf.ones([1, dU.shape[0]!]), dU), [-1]);
-  return [tf.stack(dA), dh!, dBias, ...dMats, ...(m ? [tf.zerosLike(tf.stack(m))] : [])];
+  return [tf.stack(dA), dh!, dBias, ...dMats, ...(masked ? [tf.zerosLike(kept[k]!)] : [])];
 }
