@@ -1,0 +1,40 @@
+// Fills docs/results.md from docs/results.md.in: the report's table, the state of unfinished runs
+// (from their history.json) and the epoch-speed table (a file produced by `pnpm bench speed epoch`).
+// Usage: node docs/update-results.mjs <epoch-speed-output.txt>
+import { existsSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+
+const root = new URL('..', import.meta.url).pathname;
+const template = readFileSync(join(root, 'docs/results.md.in'), 'utf8');
+const report = join(root, 'results/report/results.md');
+const results = existsSync(report) ? readFileSync(report, 'utf8').trim() : '(no run has finished yet)';
+
+const histories = [];
+const walk = (dir) => {
+  for (const f of readdirSync(dir)) {
+    const p = join(dir, f);
+    if (statSync(p).isDirectory()) walk(p);
+    else if (f === 'history.json') histories.push(p);
+  }
+};
+for (const d of ['results/grid', 'results/other']) if (existsSync(join(root, d))) walk(join(root, d));
+const done = new Set(
+  existsSync(join(root, 'results/grid/results.jsonl'))
+    ? readFileSync(join(root, 'results/grid/results.jsonl'), 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l).key)
+    : [],
+);
+const rows = histories
+  .map((p) => ({ key: p.slice(join(root, 'results/').length, -'/history.json'.length), h: JSON.parse(readFileSync(p, 'utf8')) }))
+  .filter(({ key }) => !done.has(key.replace(/^grid\//, '')))
+  .map(({ key, h }) => {
+    const best = h.reduce((a, b) => (b.valid.nll < a.valid.nll ? b : a));
+    const last = h[h.length - 1];
+    return `| ${key} | ${last.epoch} | ${best.epoch} | ${best.valid.nll.toFixed(3)} | ${best.test.nll.toFixed(3)} | ${best.test.accuracy.toFixed(3)} | ${(h.reduce((s, x) => s + x.seconds, 0) / h.length).toFixed(1)} |`;
+  });
+const progress = rows.length
+  ? `Unfinished runs as they stood when this page was made (epochs done so far; test NLL at the best validation epoch so far):\n\n| run | epochs done | best epoch | valid NLL | test NLL | test acc. | s/epoch |\n| --- | ---: | ---: | ---: | ---: | ---: | ---: |\n${rows.join('\n')}`
+  : '';
+const epochFile = process.argv[2];
+const epoch = epochFile && existsSync(epochFile) ? readFileSync(epochFile, 'utf8').split('\n').filter((l) => l.startsWith('|')).join('\n') : '(not measured)';
+writeFileSync(join(root, 'docs/results.md'), template.replace('@@RESULTS@@', results).replace('@@PROGRESS@@', progress).replace('@@EPOCH@@', epoch));
+console.log(`docs/results.md: ${results.split('\n').length} result lines, ${rows.length} unfinished runs`);
