@@ -41,13 +41,28 @@ export class PolyphonicModel {
    * cell's outputs when `dropout` > 0: pass it while training only.
    */
   logits(inputs: tf.Tensor3D, mask: tf.Tensor2D, dropout = 0, seed = 0): tf.Tensor2D {
+    return this.window(inputs, mask, undefined, dropout, seed).logits;
+  }
+
+  /**
+   * Logits of a window of time steps that continues from `state` (the cell's state after the
+   * previous window; zeros when absent), and the state after it: long pieces are evaluated window by
+   * window with the state carried across, exactly as if whole.
+   */
+  window(
+    inputs: tf.Tensor3D,
+    mask: tf.Tensor2D,
+    state?: readonly tf.Tensor2D[],
+    dropout = 0,
+    seed = 0,
+  ): { logits: tf.Tensor2D; state: tf.Tensor2D[] } {
     return tf.tidy(() => {
       const [B, T] = inputs.shape;
       const x = tf.leakyRelu(tf.add(tf.matMul(tf.reshape(inputs, [B * T, KEYS]) as tf.Tensor2D, this.inW as tf.Tensor2D), this.inB), 0.1);
-      const h = this.cell.run(tf.reshape(x, [B, T, this.cellConfig.inputSize]) as tf.Tensor3D, { mask }).outputs;
-      let flat = tf.reshape(h, [B * T, this.cellConfig.hiddenSize]) as tf.Tensor2D;
+      const run = this.cell.run(tf.reshape(x, [B, T, this.cellConfig.inputSize]) as tf.Tensor3D, { mask, ...(state ? { initialState: state } : {}) });
+      let flat = tf.reshape(run.outputs, [B * T, this.cellConfig.hiddenSize]) as tf.Tensor2D;
       if (dropout > 0) flat = tf.dropout(flat, dropout, undefined, seed) as tf.Tensor2D;
-      return tf.add(tf.matMul(flat, this.outW as tf.Tensor2D), this.outB) as tf.Tensor2D;
+      return { logits: tf.add(tf.matMul(flat, this.outW as tf.Tensor2D), this.outB) as tf.Tensor2D, state: run.state };
     });
   }
 

@@ -11,7 +11,8 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { CheckpointError, loadCheckpoint } from './checkpoint.js';
 import { type ResultLine, runKey } from './grid.js';
 import { writeReport } from './report.js';
-import { type RunConfig, type RunResult, train } from './train.js';
+import { PolyphonicModel } from './model.js';
+import { cellConfigOf, evaluate, type RunConfig, type RunResult, train } from './train.js';
 
 const temp = (): string => mkdtempSync(join(tmpdir(), 'tensorized-bench-'));
 const SCREENSHOT = join(dirname(fileURLToPath(import.meta.url)), '..', 'scripts', 'screenshot-report.sh');
@@ -56,6 +57,21 @@ describe('train', () => {
       results.push(r);
     });
   }
+
+  it('evaluating long pieces window by window, the state carried across, gives the NLL of whole pieces', () => {
+    for (const model of ['gru', 'tt-gru'] as const) {
+      const m = new PolyphonicModel(cellConfigOf(small(model)), 3);
+      const before = tf.memory().numTensors;
+      const whole = evaluate(m, data.splits.valid, 4, 10_000);
+      const windowed = evaluate(m, data.splits.valid, 4, 7);
+      expect(tf.memory().numTensors).toBe(before);
+      expect(windowed.frames).toBe(whole.frames);
+      expect(windowed.nll).toBeCloseTo(whole.nll, 0);
+      expect(Math.abs(windowed.nll / whole.nll - 1)).toBeLessThan(1e-5);
+      expect([windowed.tp, windowed.fp, windowed.fn]).toEqual([whole.tp, whole.fp, whole.fn]);
+      m.dispose();
+    }
+  });
 
   it('a run stopped after an epoch and resumed equals an uninterrupted run, number for number', async () => {
     const config = small('tt-gru');

@@ -3,7 +3,7 @@ import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { type CellConfig, type ModelName, paperCellConfig } from '@tensorized/cells';
-import { type DatasetName, makeBatch, type PolyphonicDataset, planBatches, type Split } from '@tensorized/datasets';
+import { type DatasetName, KEYS, makeBatch, type PolyphonicDataset, planBatches, type Split } from '@tensorized/datasets';
 import { Adam } from './adam.js';
 import { CheckpointError, loadCheckpoint, saveCheckpoint, writeAtomic } from './checkpoint.js';
 import { addSums, batchSums, emptySums, type FrameSums, frameNll, summarise } from './metrics.js';
@@ -105,15 +105,33 @@ function batchTensors(split: Split, pieces: ReturnType<typeof planBatches>[numbe
   };
 }
 
-/** The metric sums of a split, without dropout or gradients. */
-export function evaluate(model: PolyphonicModel, split: Split, batchSize: number, maxLength?: number): FrameSums {
+/**
+ * The metric sums of a split, without dropout or gradients, over whole pieces: a piece longer than
+ * `window` frames is run window by window with the state carried across (bounded memory, exact NLL).
+ */
+export function evaluate(model: PolyphonicModel, split: Split, batchSize: number, window = 256): FrameSums {
   let sums = emptySums();
-  for (const pieces of planBatches(split, { batchSize, shuffle: false, bucket: true, ...(maxLength ? { maxLength } : {}) })) {
-    const t = batchTensors(split, pieces);
-    const logits = model.logits(t.inputs, t.mask);
-    const flatMask = tf.reshape(t.mask, [-1]) as tf.Tensor1D;
-    sums = addSums(sums, batchSums(logits, t.targets, flatMask));
-    tf.dispose([logits, flatMask, t.inputs, t.targets, t.mask]);
+  for (const pieces of planBatches(split, { batchSize, shuffle: false, bucket: true })) {
+    const b = makeBatch(split, pieces);
+    let state: tf.Tensor2D[] | undefined;
+    for (let t0 = 0; t0 < b.length; t0 += window) {
+      const w = Math.min(window, b.length - t0);
+      // Rows t0 .. t0 + w of every piece, copied on the host (a slice on wasm copies the whole input).
+      const part = (data: Float32Array, width: number): Float32Array => {
+        const out = new Float32Array(b.batchSize * w * width);
+        for (let r = 0; r < b.batchSize; r++) out.set(data.subarray((r * b.length + t0) * width, (r * b.length + t0 + w) * width), r * w * width);
+        return out;
+      };
+      const inputs = tf.tensor3d(part(b.inputs, KEYS), [b.batchSize, w, KEYS]);
+      const targets = tf.tensor2d(part(b.targets, KEYS), [b.batchSize * w, KEYS]);
+      const mask = tf.tensor2d(part(b.mask, 1), [b.batchSize, w]);
+      const out = model.window(inputs, mask, state);
+      const flatMask = tf.reshape(mask, [-1]) as tf.Tensor1D;
+      sums = addSums(sums, batchSums(out.logits, targets, flatMask));
+      tf.dispose([out.logits, flatMask, inputs, targets, mask, ...(state ?? [])]);
+      state = out.state;
+    }
+    tf.dispose(state ?? []);
   }
   return sums;
 }
@@ -179,8 +197,8 @@ export async function train(config: RunConfig, data: PolyphonicDataset, options:
       }
       const trainSeconds = (performance.now() - t0) / 1000;
       const evalBatch = Math.max(config.batchSize, 32);
-      const validM = summarise(evaluate(model, valid, evalBatch, config.maxLength));
-      const testM = summarise(evaluate(model, test, evalBatch, config.maxLength));
+      const validM = summarise(evaluate(model, valid, evalBatch));
+      const testM = summarise(evaluate(model, test, evalBatch));
       const record: EpochRecord = {
         epoch: epoch + 1,
         train: { nll: trainSums.nll / trainSums.frames, accuracy: Number.NaN },
