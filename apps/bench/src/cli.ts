@@ -6,7 +6,7 @@ import { CellError, MODEL_NAMES, type ModelName, planMatrices } from '@tensorize
 import { DATASET_NAMES, type DatasetName, findDatasetFile, loadPolyphonic } from '@tensorized/datasets';
 import { runDefaultComparison } from './default_run.js';
 import { runDemo } from './demo.js';
-import { paperGrid, readResults, runGrid } from './grid.js';
+import { appendResult, paperGrid, readResults, runGrid } from './grid.js';
 import { progressReporter } from './progress.js';
 import { writeReport } from './report.js';
 import { cellSpeedTable, runCellSpeed } from './speed_cells.js';
@@ -40,7 +40,8 @@ Options:
   --download             fetch a missing original pickle into the cache
   --out-dir <dir>        where runs, checkpoints and reports go (default runs/...)
   --resume               train: continue from the checkpoint in --out-dir
-  --results <file>       report: the results.jsonl to read (default runs/grid/results.jsonl)
+  --results <file>       report: the results.jsonl to read (default runs/grid/results.jsonl);
+                         train: append the finished run to it
   --min-ms <n>           speed: time spent on each figure
   -h, --help
 `;
@@ -194,6 +195,11 @@ export async function main(argv: string[]): Promise<void> {
       const outDir = v['out-dir'] ?? `runs/train/${config.dataset}-${config.model}`;
       const r = await train(config, data, { outDir, resume: v.resume, log: logLine, onProgress });
       progress.done();
+      if (v.results && r.epochs === config.epochs) {
+        // A finished run joins a results file that `report` reads, like a grid's.
+        await appendResult(v.results, r);
+        log(`appended to ${v.results}`);
+      }
       log(`\n${config.model} on ${config.dataset}: ${r.rnnParams} RNN parameters; test NLL ${r.best.testNll.toFixed(3)} (accuracy ${r.best.testAccuracy.toFixed(3)}) at the best-validation epoch ${r.best.epoch} of ${r.epochs}; checkpoints in ${outDir}`);
       return;
     }

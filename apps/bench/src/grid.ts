@@ -1,6 +1,6 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { appendFile, mkdir } from 'node:fs/promises';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import type { ModelName } from '@tensorized/cells';
 import type { PolyphonicDataset } from '@tensorized/datasets';
 import { type RunConfig, type RunResult, type TrainOptions, train } from './train.js';
@@ -55,6 +55,18 @@ export function paperGrid(options: GridOptions): RunConfig[] {
   return runs;
 }
 
+/** Appends a finished run to a results.jsonl file (one JSON line). */
+export async function appendResult(path: string, result: RunResult): Promise<ResultLine> {
+  const line: ResultLine = {
+    key: runKey(result.config),
+    ...result,
+    secondsPerEpoch: result.history.reduce((s, h) => s + h.seconds, 0) / result.history.length,
+  };
+  await mkdir(dirname(path), { recursive: true });
+  await appendFile(path, `${JSON.stringify(line)}\n`);
+  return line;
+}
+
 /** The result lines written so far (a half-written last line, from a kill, is ignored). */
 export function readResults(path: string): ResultLine[] {
   if (!existsSync(path)) return [];
@@ -94,10 +106,8 @@ export async function runGrid(
     log(`[${i + 1}/${runs.length}] ${key}`);
     const data = await load(run.dataset);
     const result = await train(run, data, { ...options, outDir: join(outDir, key), resume: true });
-    const line: ResultLine = { key, ...result, secondsPerEpoch: result.history.reduce((s, h) => s + h.seconds, 0) / result.history.length };
     if (result.epochs < run.epochs) break; // stopped early (tests): not a finished run
-    await appendFile(resultsPath, `${JSON.stringify(line)}\n`);
-    finished.push(line);
+    finished.push(await appendResult(resultsPath, result));
   }
   return finished;
 }
