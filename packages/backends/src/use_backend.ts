@@ -67,8 +67,8 @@ async function loadBackendPackage(name: BackendName): Promise<void> {
   if (!isBackendInstalled(name)) {
     const hint =
       name === 'node'
-        ? `Install it with \`npm install @tensorflow/tfjs-node@${tf.version_core}\` (it downloads libtensorflow ` +
-          `while installing, so it needs access to storage.googleapis.com), or use 'wasm', which works everywhere.`
+        ? `Install it with \`npm install @tensorflow/tfjs-node@${tf.version_core}\` (its install script downloads ` +
+          `libtensorflow, so it needs network access beyond the npm registry), or use 'wasm', which works everywhere.`
         : `Install it with \`npm install ${pkg}@${tf.version_core}\`, or use 'wasm', which works everywhere.`;
     throw new BackendError('BACKEND_NOT_INSTALLED', `useBackend: backend '${name}' needs ${pkg}, which is not installed. ${hint}`);
   }
