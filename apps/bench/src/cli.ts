@@ -22,7 +22,7 @@ Commands:
   train                one model on one dataset, with checkpoints (--resume continues a killed run)
   grid                 the paper's protocol over datasets x models x lr x dropout; resumable
   report               tables (Markdown, CSV), SVG plots and an HTML page from a grid's results.jsonl
-  speed decomp|cells   benchmarks of the factorised matmuls or of the cells
+  speed [decomp|cells] benchmarks of the factorised matmuls and of the cells (both when none is named)
   speed epoch          one training epoch per paper model on --dataset: seconds, GFLOP/s, FLOP floor
   demo                 a short tour of the math core
 
@@ -106,7 +106,7 @@ export async function main(argv: string[]): Promise<void> {
     return;
   }
   const command = positionals.join(' ') || 'compare';
-  const known = ['compare', 'train', 'grid', 'report', 'speed decomp', 'speed cells', 'speed epoch', 'demo'];
+  const known = ['compare', 'train', 'grid', 'report', 'speed', 'speed decomp', 'speed cells', 'speed epoch', 'demo'];
   if (!known.includes(command)) throw new UsageError(`unknown command '${command}'`);
   const backend = v.backend as BackendRequest;
   if (!['wasm', 'node', 'cpu', 'auto'].includes(backend)) throw new UsageError(`--backend must be one of wasm, node, cpu, auto; got '${v.backend}'`);
@@ -221,14 +221,16 @@ export async function main(argv: string[]): Promise<void> {
       log(epochSpeedTable(rows, calibrate().flopsPerMs / 1e6));
       return;
     }
+    case 'speed':
     case 'speed cells':
-      log(cellSpeedTable(runCellSpeed({ minMs })));
-      return;
     case 'speed decomp': {
-      const rows = runDecompSpeed({ minMs });
-      log(decompSpeedTable(rows));
-      const ok = rows.filter((r) => r.pickWithin10).length;
-      log(`\nplanner's pick within 10% of the faster path: ${ok}/${rows.length} cases (${((100 * ok) / rows.length).toFixed(0)}%; target 90%)`);
+      if (command !== 'speed cells') {
+        const rows = runDecompSpeed({ minMs });
+        log(`Factorised matmuls (ms per call):\n\n${decompSpeedTable(rows)}`);
+        const ok = rows.filter((r) => r.pickWithin10).length;
+        log(`\nplanner's pick within 10% of the faster path: ${ok}/${rows.length} cases (${((100 * ok) / rows.length).toFixed(0)}%; target 90%)\n`);
+      }
+      if (command !== 'speed decomp') log(`Cells, the paper's configuration:\n\n${cellSpeedTable(runCellSpeed({ minMs }))}`);
       return;
     }
   }
