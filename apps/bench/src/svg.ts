@@ -56,7 +56,7 @@ export function lineChart(series: readonly Series[], o: ChartOptions): string {
   const xTicks = o.xLog ? logTicks : ticks(x0, x1, 6);
   for (const t of xTicks) {
     const x = px(t);
-    parts.push(`<line x1="${x}" y1="${H - m.b}" x2="${x}" y2="${H - m.b + 5}" stroke="#333"/><text x="${x}" y="${H - m.b + 18}" text-anchor="middle">${t >= 1000 ? `${t / 1000}k` : t}</text>`);
+    parts.push(`<line x1="${x}" y1="${H - m.b}" x2="${x}" y2="${H - m.b + 5}" stroke="#333"/><text x="${x}" y="${H - m.b + 18}" text-anchor="middle">${t >= 1e6 ? `${t / 1e6}M` : t >= 1000 ? `${t / 1000}k` : t}</text>`);
   }
   for (const t of ticks(y0, y1, 6)) {
     const y = py(t);
