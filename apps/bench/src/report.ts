@@ -13,10 +13,24 @@ function shapeOf(r: ResultLine): string {
   return `${c.dataset} ${c.model} ${c.ranks ? `(${c.ranks.join(',')})` : c.rank !== undefined ? `R=${c.rank}` : 'dense'}${c.hiddenSize ? ` h${c.hiddenSize}` : ''}`;
 }
 
+/**
+ * One line per run: a run extended with `train --resume --epochs <more>` appends a line at each
+ * length; the longest stands for the run.
+ */
+export function longestOfEachRun(results: readonly ResultLine[]): ResultLine[] {
+  const longest = new Map<string, ResultLine>();
+  for (const r of results) {
+    const k = JSON.stringify({ ...r.config, epochs: 0 });
+    const cur = longest.get(k);
+    if (!cur || r.epochs > cur.epochs) longest.set(k, r);
+  }
+  return [...longest.values()];
+}
+
 /** Per dataset and model shape, the grid point with the lowest validation NLL (never test). */
 export function selectOnValidation(results: readonly ResultLine[]): ResultLine[] {
   const best = new Map<string, ResultLine>();
-  for (const r of results) {
+  for (const r of longestOfEachRun(results)) {
     const k = shapeOf(r);
     const cur = best.get(k);
     if (!cur || r.best.validNll < cur.best.validNll) best.set(k, r);
@@ -26,7 +40,8 @@ export function selectOnValidation(results: readonly ResultLine[]): ResultLine[]
 
 function configText(r: ResultLine): string {
   const c = r.config;
-  return c.ranks ? `ranks (${c.ranks.join(',')})` : c.rank !== undefined ? `R = ${c.rank}` : 'dense';
+  const shape = c.ranks ? `ranks (${c.ranks.join(',')})` : c.rank !== undefined ? `R = ${c.rank}` : 'dense';
+  return c.maxLength ? `${shape}, trained in chunks of ${c.maxLength}` : shape;
 }
 
 export interface ReportFiles {
@@ -91,7 +106,7 @@ export async function writeReport(results: readonly ResultLine[], outDir: string
 <style>body{font-family:sans-serif;margin:24px;color:#222}table{border-collapse:collapse;font-size:13px}td,th{border:1px solid #ccc;padding:3px 8px;text-align:right}th{background:#f4f4f4}.plots{display:flex;flex-wrap:wrap;gap:12px}</style>
 </head><body>
 <h1>tensorized: compressed GRUs on polyphonic music</h1>
-<p>Test NLL per frame at the epoch of best validation NLL; each configuration's learning rate and dropout chosen on validation. ${results.length} runs.</p>
+<p>Test NLL per frame at the epoch of best validation NLL; each configuration's learning rate and dropout chosen on validation. ${longestOfEachRun(results).length} runs.</p>
 ${table}
 ${sections.join('\n')}
 </body></html>

@@ -85,6 +85,27 @@ describe('train', () => {
     expect(resumed.best).toEqual(whole.best);
   });
 
+  it('a run extended with --epochs on resume equals one trained that long from the start; the report keeps the longest', async () => {
+    const config = small('cp-gru');
+    const whole = await train(config, data, { outDir: temp() });
+    const dir = temp();
+    const short = await train({ ...config, epochs: 2 }, data, { outDir: dir });
+    expect(short.epochs).toBe(2);
+    const extended = await train(config, data, { outDir: dir, resume: true });
+    expect(extended.config.epochs).toBe(3);
+    expect(extended.history.map((h) => h.valid.nll)).toEqual(whole.history.map((h) => h.valid.nll));
+    expect(extended.best).toEqual(whole.best);
+    // Anything but the epochs is still refused.
+    await expect(train({ ...config, lr: 2e-2 }, data, { outDir: dir, resume: true })).rejects.toThrow(/another configuration/);
+    const lines = [short, extended].map((r) => ({ ...r, key: runKey(r.config), secondsPerEpoch: 1 }));
+    const out = temp();
+    const files = await writeReport(lines, out);
+    const md = readFileSync(files.markdown, 'utf8').trim().split('\n');
+    expect(md.length).toBe(3);
+    expect(md[2]).toContain('| 3 (shortened) |');
+    expect(readFileSync(files.html, 'utf8')).toContain(' 1 runs.');
+  });
+
   it('a truncated or corrupt checkpoint is refused with a clear error and left as it was', async () => {
     const dir = temp();
     await train(small('cp-gru', { epochs: 1 }), data, { outDir: dir });

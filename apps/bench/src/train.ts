@@ -75,7 +75,10 @@ export interface Progress {
 
 export interface TrainOptions {
   outDir: string;
-  /** Continue from outDir's checkpoint (default: start over, replacing it). */
+  /**
+   * Continue from outDir's checkpoint (default: start over, replacing it). The configuration must be
+   * the checkpoint's except for `epochs`, which may be raised to extend a run.
+   */
   resume?: boolean;
   log?: (line: string) => void;
   onProgress?: (p: Progress) => void;
@@ -158,7 +161,8 @@ export async function train(config: RunConfig, data: PolyphonicDataset, options:
   try {
     if (options.resume && existsSync(checkpointPath)) {
       const loaded = await loadCheckpoint<RunState>(checkpointPath);
-      if (JSON.stringify(loaded.state.config) !== JSON.stringify(config)) {
+      // Only the number of epochs may change on resume: raising it extends a finished or shortened run.
+      if (JSON.stringify({ ...loaded.state.config, epochs: 0 }) !== JSON.stringify({ ...config, epochs: 0 })) {
         throw new CheckpointError(`the checkpoint in ${options.outDir} was made with another configuration; use another output directory or drop --resume`);
       }
       const values = new Map([...loaded.tensors].map(([n, t]) => [n, tf.tensor(t.data, t.shape)] as const));
@@ -170,7 +174,7 @@ export async function train(config: RunConfig, data: PolyphonicDataset, options:
       } finally {
         tf.dispose([...values.values()]);
       }
-      state = loaded.state;
+      state = { ...loaded.state, config };
       log(`resumed from ${checkpointPath} after epoch ${state.epoch}`);
     }
     const { train: trainSplit, valid, test } = data.splits;
