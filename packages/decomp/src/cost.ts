@@ -1,3 +1,4 @@
+import { ttStageLayout } from './contract/tt.js';
 import type { MatrixShape } from './formats/matrix.js';
 
 const prod = (xs: readonly number[]): number => xs.reduce((a, b) => a * b, 1);
@@ -91,9 +92,10 @@ function mergeTtCoresCost(
 
 /**
  * The cost of applying W (B x N -> B x M) by `path`, as it is computed in this package: factorised is
- * ttMatmul / cpMatmul / tuckerMatmul, rebuild is the *ToDense function followed by one dense matMul.
+ * ttMatmul / cpMatmul / tuckerMatmul (for a TT-matrix with its cores merged by `groups`, default one
+ * core per group), rebuild is the *ToDense function followed by one dense matMul.
  */
-export function matmulCost(w: MatrixShape, path: MatmulPath, batch: number): PathCost {
+export function matmulCost(w: MatrixShape, path: MatmulPath, batch: number, options: { groups?: readonly number[] } = {}): PathCost {
   const n = prod(w.inModes);
   const m = prod(w.outModes);
   const prepare = zero();
@@ -103,18 +105,30 @@ export function matmulCost(w: MatrixShape, path: MatmulPath, batch: number): Pat
     case 'tt-matrix': {
       const r = w.ranks;
       if (path === 'factorised') {
-        w.inModes.forEach((nk, k) => {
-          add(prepare, 0, 2, r[k]! * nk * w.outModes[k]! * r[k + 1]!);
-        });
-        let size = batch * n;
-        for (let k = d - 1; k >= 0; k--) {
-          const rows = size / (w.inModes[k]! * r[k + 1]!);
-          const out = rows * r[k]! * w.outModes[k]!;
-          const coreSize = r[k]! * w.inModes[k]! * w.outModes[k]! * r[k + 1]!;
-          add(apply, 2 * rows * coreSize, 4, out, coreSize);
-          size = out;
+        const groups = options.groups ?? w.inModes.map(() => 1);
+        // Cores merged by groups (contract/tt.ts groupTtCores), laid out, packed by the backend.
+        const gn: number[] = [];
+        const gm: number[] = [];
+        const gr: number[] = [r[0]!];
+        let lo = 0;
+        for (const g of groups) {
+          const [ng, mg] = mergeTtCoresCost(prepare, w.inModes, w.outModes, r, lo, lo + g);
+          gn.push(ng);
+          gm.push(mg);
+          lo += g;
+          gr.push(r[lo]!);
+          const size = r[lo - g]! * ng * mg * r[lo]!;
+          add(prepare, 0, 2, size, 0, size);
         }
-        add(apply, 0, 2, batch * m);
+        // Per use (ttStages): per core an optional transpose, one matMul, reshapes.
+        for (let k = 0; k < gn.length; k++) {
+          const rows = batch * prod(gm.slice(0, k)) * prod(gn.slice(k + 1));
+          const inner = gn[k]! * gr[k]!;
+          const coreSize = inner * gm[k]! * gr[k + 1]!;
+          const { needed } = ttStageLayout(k, gn, gm, gr);
+          add(apply, 2 * rows * coreSize, needed ? 4 : 2, needed ? rows * inner : 0, coreSize);
+        }
+        add(apply, 0, 1, 0);
       } else {
         add(prepare, 0, 1, 0);
         mergeTtCoresCost(prepare, w.inModes, w.outModes, r, 0, d);

@@ -20,7 +20,19 @@ export { type TuckerTensor, type TuckerMatrix, tuckerTensor, tuckerMatrix } from
 export type { MatrixFormat, MatrixShape, TtMatrixSpec, CpMatrixSpec, TuckerMatrixSpec } from './formats/matrix.js';
 export { convertFormat } from './formats/convert.js';
 
-export { ttToDense, ttMatrixToDense, ttMatmul } from './contract/tt.js';
+export {
+  applyStages,
+  applyView,
+  groupTtCores,
+  type MatmulStage,
+  type StagedMatmul,
+  ttMatmul,
+  ttMatrixToDense,
+  ttStages,
+  ttToDense,
+  unapplyView,
+  type ViewOp,
+} from './contract/tt.js';
 export { cpToDense, cpMatrixToDense, cpMatmul } from './contract/cp.js';
 export { tuckerToDense, tuckerMatrixToDense, tuckerMatmul } from './contract/tucker.js';
 export { modeProducts } from './contract/mode_products.js';
@@ -30,6 +42,7 @@ export {
   plannedMatmul,
   prepareMatmul,
   type PreparedMatmul,
+  type PrepareOptions,
 } from './matmul.js';
 
 export {

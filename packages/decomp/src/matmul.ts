@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { cpMatmulPrepared, cpMatrixToDense, prepareCpFactors } from './contract/cp.js';
-import { checkBatchInput, prepareTtCores, ttMatmulPrepared, ttMatrixToDense } from './contract/tt.js';
-import { prepareTuckerFactors, tuckerMatmulPrepared, tuckerMatrixToDense } from './contract/tucker.js';
+import { cpMatrixToDense, prepareCpFactors } from './contract/cp.js';
+import { applyStages, checkBatchInput, checkTtGroups, type StagedMatmul, ttMatrixToDense, ttStages } from './contract/tt.js';
+import { prepareTuckerFactors, tuckerMatrixToDense } from './contract/tucker.js';
 import type { MatmulPath } from './cost.js';
 import { matMul2d } from './mat_mul.js';
 import { check, fmt } from './errors.js';
@@ -28,23 +28,34 @@ export function matrixToDense(w: MatrixFormat): tf.Tensor2D {
  * rebuilt dense matrix ('rebuild'). Create it once per batch of sequences (inside the function you
  * differentiate, so gradients reach the factors), apply it at every step, dispose it afterwards.
  */
-export interface PreparedMatmul {
+export interface PreparedMatmul extends StagedMatmul<tf.Tensor2D> {
   readonly path: MatmulPath;
+  /** For a factorised TT-matrix: how many consecutive cores were merged into each contracted core. */
+  readonly groups: readonly number[] | undefined;
   readonly inSize: number;
   readonly outSize: number;
   /** x (B x N) -> (B x M). */
   apply(x: tf.Tensor2D): tf.Tensor2D;
   /**
-   * When the product is a chain of plain matrices, x W = x M_1 ... M_k, those matrices (the rebuilt
-   * W; CP's and Tucker's two bottleneck factors), so that callers can fuse steps; undefined for a
-   * TT contraction.
+   * The product as stages (StagedMatmul): x W = outView(... view_1(view_0(x) M_0) M_1 ...), where
+   * the views only reshape and transpose. A rebuilt W is one stage; CP and Tucker are their two
+   * bottleneck factors without views; a TT-matrix is one stage per (merged) core. Callers can
+   * fuse and differentiate steps with it (see @tensorized/cells' fused GRU).
    */
-  readonly chain: readonly tf.Tensor2D[] | undefined;
+  readonly stages: readonly { readonly view: StagedMatmul['outView']; readonly matrix: tf.Tensor2D }[];
   /** Frees the prepared tensors (not the factors of W). */
   dispose(): void;
 }
 
-export function prepareMatmul(w: MatrixFormat, path: MatmulPath): PreparedMatmul {
+export interface PrepareOptions {
+  /**
+   * TT-matrix, factorised path: consecutive cores merged into each contracted core (sizes summing
+   * to d). Default: one core per group; planMatmul returns the grouping it predicts fastest.
+   */
+  groups?: readonly number[];
+}
+
+export function prepareMatmul(w: MatrixFormat, path: MatmulPath, options: PrepareOptions = {}): PreparedMatmul {
   check(
     path === 'factorised' || path === 'rebuild',
     'INVALID_ARGUMENT',
@@ -52,42 +63,38 @@ export function prepareMatmul(w: MatrixFormat, path: MatmulPath): PreparedMatmul
   );
   const inSize = prod(w.inModes);
   const outSize = prod(w.outModes);
-  let held: tf.Tensor[];
-  let apply: (x: tf.Tensor2D) => tf.Tensor2D;
-  let chain: tf.Tensor2D[] | undefined;
-  if (path === 'rebuild') {
-    const dense = matrixToDense(w);
-    held = [dense];
-    chain = [dense];
-    apply = (x) => {
-      checkBatchInput('PreparedMatmul.apply', x, inSize);
-      return matMul2d(x, dense);
-    };
-  } else {
-    switch (w.kind) {
-      case 'tt-matrix': {
-        const cores = tf.tidy(() => prepareTtCores(tfOps, w));
-        held = cores;
-        apply = (x) => tf.tidy(() => ttMatmulPrepared(tfOps, x, w, cores) as tf.Tensor2D);
-        break;
-      }
-      case 'cp-matrix': {
-        const factors = tf.tidy(() => prepareCpFactors(tfOps, w));
-        held = factors;
-        chain = factors as tf.Tensor2D[];
-        apply = (x) => tf.tidy(() => cpMatmulPrepared(tfOps, x, w, factors) as tf.Tensor2D);
-        break;
-      }
-      case 'tucker-matrix': {
-        const factors = tf.tidy(() => prepareTuckerFactors(tfOps, w));
-        held = factors;
-        chain = factors as tf.Tensor2D[];
-        apply = (x) => tf.tidy(() => tuckerMatmulPrepared(tfOps, x, w, factors) as tf.Tensor2D);
-        break;
-      }
-    }
+  let groups: number[] | undefined;
+  if (w.kind === 'tt-matrix' && path === 'factorised') {
+    groups = options.groups ? [...options.groups] : w.cores.map(() => 1);
+    checkTtGroups('prepareMatmul', groups, w.cores.length);
   }
-  return { path, inSize, outSize, apply, chain, dispose: () => tf.dispose(held) };
+  const make = (): StagedMatmul<tf.Tensor2D> => {
+    if (path === 'rebuild') return { stages: [{ view: [], matrix: matrixToDense(w) }], outView: [] };
+    switch (w.kind) {
+      case 'tt-matrix':
+        return ttStages(tfOps, w, groups) as StagedMatmul<tf.Tensor2D>;
+      case 'cp-matrix':
+        return { stages: (prepareCpFactors(tfOps, w) as tf.Tensor2D[]).map((matrix) => ({ view: [], matrix })), outView: [] };
+      case 'tucker-matrix':
+        return { stages: (prepareTuckerFactors(tfOps, w) as tf.Tensor2D[]).map((matrix) => ({ view: [], matrix })), outView: [] };
+    }
+  };
+  // tidy keeps the matrices (tensors anywhere in the returned object) and frees the intermediates.
+  const staged = tf.tidy(() => make() as unknown as tf.TensorContainer) as unknown as StagedMatmul<tf.Tensor2D>;
+  const held = staged.stages.map((s) => s.matrix);
+  return {
+    path,
+    groups,
+    inSize,
+    outSize,
+    stages: staged.stages,
+    outView: staged.outView,
+    apply: (x) => {
+      checkBatchInput('PreparedMatmul.apply', x, inSize);
+      return tf.tidy(() => applyStages(tfOps, x, staged) as tf.Tensor2D);
+    },
+    dispose: () => tf.dispose(held),
+  };
 }
 
 /** x W by contracting the factors (ttMatmul, cpMatmul or tuckerMatmul). */
@@ -108,7 +115,7 @@ export function plannedMatmul(
 ): tf.Tensor2D {
   checkBatchInput('plannedMatmul', x, prod(w.inModes));
   const plan = planMatmul(w, { batch: x.shape[0], ...options });
-  const prepared = prepareMatmul(w, plan.path);
+  const prepared = prepareMatmul(w, plan.path, plan.groups ? { groups: plan.groups } : {});
   try {
     return prepared.apply(x);
   } finally {

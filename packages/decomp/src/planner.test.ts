@@ -20,15 +20,26 @@ describe('cost model', () => {
   it('TT contraction FLOPs: sum_k 2 B r_{k-1} r_k n_k m_k (product of the other open modes) (PAPER.md)', () => {
     for (const batch of [1, 16]) {
       const { inModes: n, outModes: m, ranks: r } = paperW as Extract<MatrixShape, { kind: 'tt-matrix' }>;
-      // Cores are contracted last to first: at core k the open modes are i_<k and j_>k.
+      // Cores are contracted first to last: at core k the open modes are j_<k and i_>k.
       let expected = 0;
       for (let k = 0; k < 4; k++) {
-        expected += 2 * batch * r[k]! * r[k + 1]! * n[k]! * m[k]! * prod(n.slice(0, k)) * prod(m.slice(k + 1));
+        expected += 2 * batch * r[k]! * r[k + 1]! * n[k]! * m[k]! * prod(m.slice(0, k)) * prod(n.slice(k + 1));
       }
       const cost = matmulCost(paperW, 'factorised', batch);
       expect(cost.apply.flops).toBe(expected);
       expect(cost.prepare.flops).toBe(0);
     }
+  });
+
+  it('TT with cores merged by groups: merging FLOPs once, then the merged cores contracted per use', () => {
+    // Groups (2, 2): cores (1, 16, 32, 11) and (11, 16, 48, 1).
+    const cost = matmulCost(paperW, 'factorised', 16, { groups: [2, 2] });
+    expect(cost.prepare.flops).toBe(2 * (4 * 8) * 11 * (4 * 4 * 11) + 2 * (11 * 4 * 4) * 11 * (4 * 12));
+    // Core 1 sees rows (B, i_34), core 2 rows (B, j_12).
+    expect(cost.apply.flops).toBe(2 * (16 * 16) * (16 * 32 * 11) + 2 * (16 * 32) * (16 * 11 * 48));
+    expect(cost.prepare.packed).toBe(16 * 32 * 11 + 11 * 16 * 48);
+    // Four groups of one is the default.
+    expect(matmulCost(paperW, 'factorised', 16, { groups: [1, 1, 1, 1] })).toEqual(matmulCost(paperW, 'factorised', 16));
   });
 
   it('rebuild FLOPs: forming W once (cores merged by halves), then 2 B N M per use', () => {
@@ -69,6 +80,22 @@ describe('planMatmul', () => {
     expect(plan.cost.rebuild.ops).toBeLessThan(plan.cost.factorised.ops);
     expect(plan.path).toBe('rebuild');
     expect(plan.ms.rebuild).toBe(estimateMs(plan.cost.rebuild, overheadOnly));
+  });
+
+  it('plans a TT-matrix with the grouping of its cores that it predicts fastest', () => {
+    for (const calibration of [flopsOnly, overheadOnly]) {
+      const plan = planMatmul(paperW, { batch: 16, uses: 64, calibration });
+      expect(plan.groups).toBeDefined();
+      expect(plan.groups!.reduce((a, b) => a + b, 0)).toBe(4);
+      for (const groups of [[1, 1, 1, 1], [2, 2], [1, 3], [3, 1], [1, 1, 2], [2, 1, 1], [1, 2, 1]]) {
+        const other = estimateMs(totalCost(matmulCost(paperW, 'factorised', 16, { groups }), 64), calibration);
+        expect(plan.ms.factorised).toBeLessThanOrEqual(other);
+      }
+    }
+    // Only overhead: the fewest ops is two merged halves' worth of stages, never four.
+    expect(planMatmul(paperW, { batch: 1, uses: 64, calibration: overheadOnly }).groups!.length).toBe(2);
+    // CP and Tucker have no grouping.
+    expect(planMatmul({ kind: 'cp-matrix', inModes: [4, 4], outModes: [4, 4], rank: 3 }, { batch: 1, calibration: flopsOnly }).groups).toBeUndefined();
   });
 
   it('rejects a bad batch or uses', () => {

@@ -99,15 +99,43 @@ export interface PlanOptions {
 
 export interface MatmulPlan {
   path: MatmulPath;
+  /**
+   * For a TT-matrix: the grouping of its cores that the factorised path uses (the fastest predicted
+   * of all ways to merge consecutive cores; see prepareMatmul's `groups`).
+   */
+  groups?: number[];
   batch: number;
   uses: number;
   cost: Record<MatmulPath, CostEstimate>;
   ms: Record<MatmulPath, number>;
 }
 
+/** Every way to split d consecutive cores into groups (compositions of d), more than one group each. */
+function compositions(d: number): number[][] {
+  if (d === 1) return [[1]];
+  const out: number[][] = [];
+  for (let mask = 0; mask < 2 ** (d - 1); mask++) {
+    const groups: number[] = [];
+    let size = 1;
+    for (let i = 0; i < d - 1; i++) {
+      if (mask & (1 << i)) {
+        size++;
+      } else {
+        groups.push(size);
+        size = 1;
+      }
+    }
+    groups.push(size);
+    // One group is the whole matrix rebuilt: the 'rebuild' path.
+    if (groups.length > 1) out.push(groups);
+  }
+  return out;
+}
+
 /**
  * Chooses between contracting the factors at every use and rebuilding the dense matrix once, by
- * predicted time on the running backend.
+ * predicted time on the running backend. For a TT-matrix the factorised path is planned with the
+ * fastest grouping of its cores (consecutive cores merged once per preparation).
  */
 export function planMatmul(w: MatrixShape, options: PlanOptions): MatmulPlan {
   const { batch, uses = 1 } = options;
@@ -122,10 +150,21 @@ export function planMatmul(w: MatrixShape, options: PlanOptions): MatmulPlan {
     () => `planMatmul: uses must be a positive integer, got ${fmt(uses)}`,
   );
   const c = options.calibration ?? calibrate();
-  const cost = {
-    factorised: totalCost(matmulCost(w, 'factorised', batch), uses),
-    rebuild: totalCost(matmulCost(w, 'rebuild', batch), uses),
-  };
+  let groups: number[] | undefined;
+  let factorised = totalCost(matmulCost(w, 'factorised', batch), uses);
+  if (w.kind === 'tt-matrix') {
+    let best = Number.POSITIVE_INFINITY;
+    for (const g of compositions(w.inModes.length)) {
+      const cost = totalCost(matmulCost(w, 'factorised', batch, { groups: g }), uses);
+      const msValue = estimateMs(cost, c);
+      if (msValue < best) {
+        best = msValue;
+        groups = g;
+        factorised = cost;
+      }
+    }
+  }
+  const cost = { factorised, rebuild: totalCost(matmulCost(w, 'rebuild', batch), uses) };
   const ms = { factorised: estimateMs(cost.factorised, c), rebuild: estimateMs(cost.rebuild, c) };
-  return { path: ms.factorised <= ms.rebuild ? 'factorised' : 'rebuild', batch, uses, cost, ms };
+  return { path: ms.factorised <= ms.rebuild ? 'factorised' : 'rebuild', ...(groups ? { groups } : {}), batch, uses, cost, ms };
 }

@@ -2,6 +2,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { describeEachBackend, expectClose, expectNoLeak, finiteDifferences } from '@tensorized/test-utils';
 import { describe, expect, it } from 'vitest';
 import {
+  applyView,
   cpMatmul,
   cpMatrix,
   cpMatrixToDense,
@@ -11,12 +12,15 @@ import {
   type NdArray,
   plannedMatmul,
   prepareMatmul,
+  f64Ops,
   Rng,
   toTensor,
   ttMatmul,
   ttMatrix,
   ttMatrixToDense,
+  ttStages,
   tuckerMatmul,
+  unapplyView,
   tuckerMatrix,
   tuckerMatrixToDense,
 } from '../index.js';
@@ -125,8 +129,42 @@ describe('factorised matmul in float64 equals x times the reference dense matrix
       const ref = matMulRef(x, dense);
       expect(y.shape).toEqual(ref.shape);
       for (const [i, v] of y.data.entries()) expect(v).toBeCloseTo(ref.data[i]!, 10);
+      // A TT-matrix: every way of merging consecutive cores gives the same product.
+      if (w.kind === 'tt-matrix') {
+        for (const groups of compositions(w.cores.length)) {
+          const yg = ttMatmul(x, w, groups);
+          for (const [i, v] of yg.data.entries()) expect(v).toBeCloseTo(ref.data[i]!, 10);
+        }
+      }
     });
   }
+});
+
+/** Every split of d consecutive cores into groups. */
+function compositions(d: number): number[][] {
+  if (d === 0) return [[]];
+  const out: number[][] = [];
+  for (let first = 1; first <= d; first++) for (const rest of compositions(d - first)) out.push([first, ...rest]);
+  return out;
+}
+
+describe('views (the layout steps of a staged product)', () => {
+  it('unapplyView undoes applyView; groups that do not cover the cores are refused', () => {
+    const rng = new Rng(5);
+    const w = CASES[2]!.make(rng).w as Extract<MatrixFormat<NdArray>, { kind: 'tt-matrix' }>;
+    const staged = ttStages(f64Ops, w);
+    let v = randn(rng, [5, 12]);
+    for (const stage of staged.stages) {
+      const laid = applyView(f64Ops, v, stage.view);
+      const back = unapplyView(f64Ops, laid, stage.view, v.shape);
+      expect(back.shape).toEqual(v.shape);
+      expect([...back.data]).toEqual([...v.data]);
+      v = f64Ops.matMul(laid, stage.matrix);
+    }
+    expect(staged.stages.some((st) => st.view.some((op) => 'transpose' in op))).toBe(true);
+    expect(() => ttStages(f64Ops, w, [1, 1])).toThrow(/groups must be positive integers that sum to the number of cores \(3\), got \[1, 1\]/);
+    expect(() => ttStages(f64Ops, w, [0, 3])).toThrow(/groups must be positive integers/);
+  });
 });
 
 describeEachBackend('factorised matmul', (ctx) => {
@@ -150,6 +188,14 @@ describeEachBackend('factorised matmul', (ctx) => {
             const prepared = prepareMatmul(w, path);
             ys.push(prepared.apply(x), prepared.apply(x));
             prepared.dispose();
+          }
+          if (w.kind === 'tt-matrix') {
+            for (const groups of compositions(w.cores.length)) {
+              const prepared = prepareMatmul(w, 'factorised', { groups });
+              expect(prepared.groups).toEqual(groups);
+              ys.push(prepared.apply(x));
+              prepared.dispose();
+            }
           }
           for (const y of ys) expectClose(y, ref.data, opts);
           tf.dispose([...outputs, ...ys]);
@@ -184,6 +230,32 @@ describeEachBackend('factorised matmul', (ctx) => {
       disposeFormat(w);
     });
   }
+
+  it('TT with cores merged in groups (2, 2) and (1, 3): gradients match central finite differences', async () => {
+    const rng = new Rng(9);
+    const { w: w64, dense } = CASES[3]!.make(rng);
+    const x = toTensor(randn(rng, [2, dense.shape[0]!])) as tf.Tensor2D;
+    const probe = toTensor(randn(rng, [2, dense.shape[1]!]));
+    const w = convertFormat(w64, 'tensor');
+    const { tensors, rebuild } = factorsOf(w);
+    for (const groups of [[2, 2], [1, 3]]) {
+      const loss = (ts: tf.Tensor[]): tf.Scalar =>
+        tf.tidy(() => {
+          const prepared = prepareMatmul(rebuild(ts), 'factorised', { groups });
+          return tf.sum(tf.mul(prepared.apply(x), probe));
+        });
+      await expectNoLeak(() => {
+        const grads = tf.grads((...ts: tf.Tensor[]) => loss(ts))(tensors);
+        tensors.forEach((t, k) => {
+          const fd = finiteDifferences((v) => loss(tensors.map((u, j) => (j === k ? v : u))), t, 1e-2);
+          expectClose(grads[k]!, fd, { rtol: 1e-2, atol: 1e-2 * Math.max(1, ...fd.map(Math.abs)) });
+        });
+        tf.dispose(grads);
+      });
+    }
+    tf.dispose([x, probe]);
+    disposeFormat(w);
+  });
 
   it('rejects an input whose width is not the product of the input modes', () => {
     const w = convertFormat(CASES[2]!.make(new Rng(1)).w, 'tensor');

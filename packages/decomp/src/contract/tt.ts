@@ -58,44 +58,162 @@ export function ttToDense<C extends Core>(t: TtTensor<C>): C {
 }
 
 /**
- * y = x W for x of shape (B, prod n_k), without forming W: the input is contracted with one core at
- * a time, last core first (one matMul and one 2-D transpose per core). Returns (B, prod m_k).
+ * One reshape or transpose: a layout change without arithmetic. A leading -1 in a reshape stands for
+ * the batch (whatever is left).
  */
-export function ttMatmul(x: tf.Tensor2D, w: TtMatrix<tf.Tensor>): tf.Tensor2D;
-export function ttMatmul(x: NdArray, w: TtMatrix<NdArray>): NdArray;
-export function ttMatmul<C extends Core>(x: C, w: TtMatrix<C>): C {
-  const ops = opsFor(x);
-  return tidyFor(x, () => ttMatmulPrepared(ops, x, w, prepareTtCores(ops, w)));
+export type ViewOp = { readonly reshape: readonly number[] } | { readonly transpose: readonly number[] };
+
+/**
+ * One matMul of a staged product: the running value is laid out by `view` (reshapes and transposes
+ * only), then multiplied by `matrix`. Every contraction of this package is such a chain of stages,
+ * so that a caller can differentiate it by hand (see @tensorized/cells' fused GRU).
+ */
+export interface MatmulStage<C extends Core = tf.Tensor> {
+  readonly view: readonly ViewOp[];
+  readonly matrix: C;
+}
+
+/** A product x W = outView(view_k(... view_1(view_0(x) M_0) M_1 ...) M_k). */
+export interface StagedMatmul<C extends Core = tf.Tensor> {
+  readonly stages: readonly MatmulStage<C>[];
+  /** Lays the last matMul's output out as (B, M). */
+  readonly outView: readonly ViewOp[];
+}
+
+export function applyView<C extends Core>(ops: Ops<C>, x: C, view: readonly ViewOp[]): C {
+  const shapes = viewShapes(x.shape, view);
+  let y = x;
+  view.forEach((op, i) => {
+    y = 'reshape' in op ? ops.reshape(y, shapes[i + 1]!) : ops.transpose(y, op.transpose);
+  });
+  return y;
+}
+
+/** The shapes a view passes through, from its input's shape (the -1 resolved). */
+function viewShapes(shape: readonly number[], view: readonly ViewOp[]): number[][] {
+  const shapes = [[...shape]];
+  let cur = [...shape];
+  const size = cur.reduce((a, b) => a * b, 1);
+  for (const op of view) {
+    if ('reshape' in op) {
+      const known = op.reshape.reduce((a, b) => (b === -1 ? a : a * b), 1);
+      cur = op.reshape.map((d) => (d === -1 ? size / known : d));
+    } else {
+      cur = op.transpose.map((a) => cur[a]!);
+    }
+    shapes.push(cur);
+  }
+  return shapes;
 }
 
 /**
- * The cores laid out for ttMatmulPrepared: core k as an (n_k r_k) x (r_{k-1} m_k) matrix. Done once
- * per batch of sequences when the same matrix is applied at every time step.
+ * The inverse of applyView: `g`, shaped like the view's output, back to `inputShape` (what a
+ * gradient does through a view).
  */
-export function prepareTtCores<C extends Core>(ops: Ops<C>, w: TtMatrix<C>): C[] {
-  return w.cores.map((core) => {
-    const [r0, nk, mk, r1] = core.shape as [number, number, number, number];
-    return ops.reshape(ops.transpose(core, [1, 3, 0, 2]), [nk * r1, r0 * mk]);
-  });
+export function unapplyView<C extends Core>(ops: Ops<C>, g: C, view: readonly ViewOp[], inputShape: readonly number[]): C {
+  const shapes = viewShapes(inputShape, view);
+  let y = g;
+  for (let i = view.length - 1; i >= 0; i--) {
+    const op = view[i]!;
+    if ('reshape' in op) {
+      y = ops.reshape(y, shapes[i]!);
+    } else {
+      const inverse = new Array<number>(op.transpose.length);
+      op.transpose.forEach((a, j) => {
+        inverse[a] = j;
+      });
+      y = ops.transpose(y, inverse);
+    }
+  }
+  return y;
 }
 
-export function ttMatmulPrepared<C extends Core>(ops: Ops<C>, x: C, w: TtMatrix<C>, cores: readonly C[]): C {
-  const n = w.inModes.reduce((a, b) => a * b, 1);
-  checkBatchInput('ttMatmul', x, n);
-  const batch = x.shape[0]!;
-  let state = x;
-  let size = batch * n;
-  for (let k = cores.length - 1; k >= 0; k--) {
-    const [r0, mk, r1] = [w.ranks[k]!, w.outModes[k]!, w.ranks[k + 1]!];
-    const rows = size / (w.inModes[k]! * r1);
-    // The state's trailing (i_k, a_k) is contracted with the core.
-    state = ops.matMul(ops.reshape(state, [rows, w.inModes[k]! * r1]), cores[k]!);
-    // Rotate j_k to the front; the next (i_{k-1}, a_{k-1}) become the trailing axes.
-    state = ops.transpose(ops.reshape(state, [rows * r0, mk]), [1, 0]);
-    size = rows * r0 * mk;
+/** x (B, N) times a staged product. */
+export function applyStages<C extends Core>(ops: Ops<C>, x: C, staged: StagedMatmul<C>): C {
+  let y = x;
+  for (const stage of staged.stages) y = ops.matMul(applyView(ops, y, stage.view), stage.matrix);
+  return applyView(ops, y, staged.outView);
+}
+
+/** Checks a grouping of d cores into consecutive groups (positive sizes that sum to d). */
+export function checkTtGroups(fn: string, groups: readonly number[], d: number): void {
+  check(
+    groups.length > 0 && groups.every((g) => Number.isInteger(g) && g > 0) && groups.reduce((a, b) => a + b, 0) === d,
+    'INVALID_ARGUMENT',
+    () => `${fn}: groups must be positive integers that sum to the number of cores (${d}), got ${fmt(groups)}`,
+  );
+}
+
+/** The TT-matrix whose cores are consecutive groups of w's cores, each merged (mergeTtCores). */
+export function groupTtCores<C extends Core>(ops: Ops<C>, w: TtMatrix<C>, groups: readonly number[]): TtMatrix<C> {
+  checkTtGroups('groupTtCores', groups, w.cores.length);
+  const cores: C[] = [];
+  const inModes: number[] = [];
+  const outModes: number[] = [];
+  const ranks: number[] = [w.ranks[0]!];
+  let k = 0;
+  for (const g of groups) {
+    cores.push(mergeTtCores(ops, w.cores.slice(k, k + g)));
+    inModes.push(w.inModes.slice(k, k + g).reduce((a, b) => a * b, 1));
+    outModes.push(w.outModes.slice(k, k + g).reduce((a, b) => a * b, 1));
+    k += g;
+    ranks.push(w.ranks[k]!);
   }
-  const m = w.outModes.reduce((a, b) => a * b, 1);
-  return ops.transpose(ops.reshape(state, [m, batch]), [1, 0]);
+  return { kind: 'tt-matrix', inModes, outModes, ranks, cores };
+}
+
+/**
+ * The transpose before core k of ttStages: the value (B prod m_<k-1, dims...) is permuted by `perm`.
+ * At core 0 (r_0 = 1) the input is (B, n_0, rest); later, (.., n_k, rest, m_{k-1}, r_k). `needed`
+ * is false when the transpose moves only axes of size 1 (it would copy the data unchanged).
+ */
+export function ttStageLayout(
+  k: number,
+  inModes: readonly number[],
+  outModes: readonly number[],
+  ranks: readonly number[],
+): { dims: number[]; perm: number[]; needed: boolean } {
+  const nk = inModes[k]!;
+  const rest = inModes.slice(k + 1).reduce((a, b) => a * b, 1);
+  const dims = k === 0 ? [nk, rest] : [nk, rest, outModes[k - 1]!, ranks[k]!];
+  const perm = k === 0 ? [0, 2, 1] : [0, 3, 2, 1, 4];
+  const moved = perm.slice(1).filter((a) => dims[a - 1]! > 1);
+  return { dims, perm, needed: moved.some((a, i) => i > 0 && a < moved[i - 1]!) };
+}
+
+/**
+ * The stages of y = x W for a TT-matrix, its cores contracted first to last with the batch axis
+ * kept in front: at core k the value is (B prod m_<k, n_k, prod n_>k, r_k) laid out as rows of
+ * (n_k r_k), times core k as an (n_k r_k) x (m_k r_{k+1}) matrix. One transpose and one matMul per
+ * core; the output's rows are already (B, m_1 .. m_d). With `groups`, consecutive cores are merged
+ * first (groupTtCores): fewer, larger matMuls and fewer transposes.
+ */
+export function ttStages<C extends Core>(ops: Ops<C>, w: TtMatrix<C>, groups?: readonly number[]): StagedMatmul<C> {
+  const g = groups ? groupTtCores(ops, w, groups) : w;
+  const d = g.cores.length;
+  const stages: MatmulStage<C>[] = [];
+  for (let k = 0; k < d; k++) {
+    const [rk, nk, mk, rk1] = [g.ranks[k]!, g.inModes[k]!, g.outModes[k]!, g.ranks[k + 1]!];
+    // Core (r_k, n_k, m_k, r_{k+1}) -> rows (n_k, r_k), columns (m_k, r_{k+1}).
+    const matrix = ops.reshape(ops.transpose(g.cores[k]!, [1, 0, 2, 3]), [nk * rk, mk * rk1]);
+    // The previous output is (B prod m_<k-1, n_k, rest, m_{k-1}, r_k): m_{k-1} moves to the front.
+    const { dims, perm, needed } = ttStageLayout(k, g.inModes, g.outModes, g.ranks);
+    const view: ViewOp[] = needed ? [{ reshape: [-1, ...dims] }, { transpose: perm }, { reshape: [-1, nk * rk] }] : [{ reshape: [-1, nk * rk] }];
+    stages.push({ view, matrix });
+  }
+  const m = g.outModes.reduce((a, b) => a * b, 1);
+  return { stages, outView: [{ reshape: [-1, m] }] };
+}
+
+/**
+ * y = x W for x of shape (B, prod n_k), without forming W (see ttStages). Returns (B, prod m_k).
+ */
+export function ttMatmul(x: tf.Tensor2D, w: TtMatrix<tf.Tensor>, groups?: readonly number[]): tf.Tensor2D;
+export function ttMatmul(x: NdArray, w: TtMatrix<NdArray>, groups?: readonly number[]): NdArray;
+export function ttMatmul<C extends Core>(x: C, w: TtMatrix<C>, groups?: readonly number[]): C {
+  const ops = opsFor(x);
+  checkBatchInput('ttMatmul', x, w.inModes.reduce((a, b) => a * b, 1));
+  return tidyFor(x, () => applyStages(ops, x, ttStages(ops, w, groups)));
 }
 
 export function checkBatchInput(fn: string, x: Core, n: number): void {
