@@ -8,3 +8,4 @@ export {
   isBackendInstalled,
   installedBackends,
 } from './use_backend.js';
+export { installWasmKernelFixes } from './wasm_kernels.js';

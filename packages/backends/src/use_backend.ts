@@ -2,6 +2,7 @@ import { createRequire } from 'node:module';
 import { availableParallelism } from 'node:os';
 import * as tf from '@tensorflow/tfjs-core';
 import { BackendError } from './errors.js';
+import { installWasmKernelFixes } from './wasm_kernels.js';
 
 /** The backends this project supports: WebAssembly (SIMD), native TensorFlow, pure JavaScript. */
 export type BackendName = 'wasm' | 'node' | 'cpu';
@@ -110,6 +111,7 @@ export async function useBackend(which: BackendRequest = 'auto'): Promise<Backen
   if (!ok || tf.getBackend() !== tfName) {
     throw new BackendError('BACKEND_INIT_FAILED', `useBackend: backend '${name}' failed to start (tf.setBackend returned false)`);
   }
+  if (name === 'wasm') installWasmKernelFixes();
   const simd = name === 'wasm' && tf.env().getBool('WASM_HAS_SIMD_SUPPORT');
   const threads =
     name === 'wasm'

@@ -1,4 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
+import { addBias } from '@tensorized/decomp';
 import { type CellConfig, type CellKind, gateCount, planMatrices } from './config.js';
 import { check } from './errors.js';
 import { gruSequence } from './gru_sequence.js';
@@ -92,7 +93,7 @@ export class RecurrentCell {
     return tf.tidy(() => {
       const w = this.W.prepare(batch, 1);
       const u = this.U.prepare(batch, 1, this.config.matmulPath);
-      const a = tf.add(w.apply(x), this.bW) as tf.Tensor2D;
+      const a = addBias(w.apply(x), this.bW as tf.Tensor1D);
       const next = this.gateStep(a, state, u);
       w.dispose();
       u.dispose();
@@ -122,22 +123,22 @@ export class RecurrentCell {
       // W is applied once to all B x T inputs: always the planner's choice.
       const w = this.W.prepare(batch * steps, 1);
       const flat = tf.reshape(inputs, [batch * steps, this.inputSize]) as tf.Tensor2D;
-      const projected = tf.reshape(tf.add(w.apply(flat), this.bW), [batch, steps, this.gates * this.hiddenSize]);
+      const projected = tf.reshape(addBias(w.apply(flat), this.bW as tf.Tensor1D), [batch, steps, this.gates * this.hiddenSize]);
       w.dispose();
-      // Time-major, then split by halving (see unstackLeading).
-      const a = unstackLeading(tf.transpose(projected, [1, 0, 2])) as tf.Tensor2D[];
-      const m = mask ? (unstackLeading(tf.reshape(tf.transpose(tf.cast(mask, 'float32')), [steps, batch, 1])) as tf.Tensor2D[]) : undefined;
       const u = this.U.prepare(batch, steps, path);
       let state: tf.Tensor2D[] = initialState ? [...initialState] : this.initialState(batch);
-      if (this.kind === 'gru' && u.chain) {
+      if (this.kind === 'gru') {
         // The fused recurrence with its own backward pass (see gru_sequence.ts).
         const timeMajor = tf.transpose(projected, [1, 0, 2]) as tf.Tensor3D;
         const maskTM = mask ? (tf.reshape(tf.transpose(tf.cast(mask, 'float32')), [steps, batch, 1]) as tf.Tensor3D) : undefined;
-        const hs = gruSequence(timeMajor, state[0]!, this.bU as tf.Tensor1D, u.chain, maskTM);
+        const hs = gruSequence(timeMajor, state[0]!, this.bU as tf.Tensor1D, u.stages, u.outView, maskTM);
         u.dispose();
         const last = tf.reshape(tf.slice(hs, [steps - 1, 0, 0], [1, -1, -1]), [batch, this.hiddenSize]) as tf.Tensor2D;
         return { outputs: tf.transpose(hs, [1, 0, 2]) as tf.Tensor3D, state: [last] };
       }
+      // Time-major, then split by halving (see unstackLeading).
+      const a = unstackLeading(tf.transpose(projected, [1, 0, 2])) as tf.Tensor2D[];
+      const m = mask ? (unstackLeading(tf.reshape(tf.transpose(tf.cast(mask, 'float32')), [steps, batch, 1])) as tf.Tensor2D[]) : undefined;
       const outputs: tf.Tensor2D[] = [];
       for (let t = 0; t < steps; t++) {
         const next = this.gateStep(a[t]!, state, u);
@@ -154,7 +155,7 @@ export class RecurrentCell {
   private gateStep(a: tf.Tensor2D, state: readonly tf.Tensor2D[], u: AppliedWeight): tf.Tensor2D[] {
     const H = this.hiddenSize;
     const h = state[0]!;
-    const uh = tf.add(u.apply(h), this.bU) as tf.Tensor2D;
+    const uh = addBias(u.apply(h), this.bU as tf.Tensor1D);
     if (this.kind === 'gru') {
       const rz = tf.sigmoid(tf.add(tf.slice(a, [0, 0], [-1, 2 * H]), tf.slice(uh, [0, 0], [-1, 2 * H])));
       const r = tf.slice(rz, [0, 0], [-1, H]);

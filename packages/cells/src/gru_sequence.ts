@@ -1,23 +1,40 @@
 import * as tf from '@tensorflow/tfjs-core';
+import { applyView, columnSums, type MatmulStage, matMulTransposeA, tfOps, unapplyView, type ViewOp } from '@tensorized/decomp';
 import { unstackLeading } from './unstack.js';
 
 /**
  * The GRU recurrence over a whole sequence as one differentiable op with its backward pass written
- * out (backpropagation through time), for U given as a chain of plain matrices
- * U = M_1 ... M_k (dense: U; CP and Tucker: their two bottleneck factors; a rebuilt U).
+ * out (backpropagation through time), for U given as matMul stages with layout views
+ * (PreparedMatmul.stages): U h = outView(view_k(... view_1(view_0(h) M_1) ...) M_k). Dense U and a
+ * rebuilt U are one stage; CP and Tucker are their two bottleneck factors; a contracted TT-matrix
+ * is one stage per (merged) core, its views reshapes and transposes.
  *
- * Why: left to autodiff, every step adds a (hidden x 3 hidden) gradient of U and a matMul to make
- * it; here the weight gradients are one matMul per M_i over all steps at once,
- * dM_i = [c^{i-1}_1 .. c^{i-1}_T]^T [g^i_1 .. g^i_T], and the backward pass uses no transposed matMul
- * kernels (slow on wasm).
+ * Why: left to autodiff, every step adds a gradient of every matrix and a matMul to make it; here
+ * the weight gradients are one matMul per M_i over all steps at once,
+ * dM_i = [c^i_1 .. c^i_T]^T [g^i_1 .. g^i_T] (c^i: the laid-out input of M_i, g^i: the gradient of
+ * its output), a view's gradient is its inverse layout, and the backward pass uses no transposed
+ * matMul kernels (slow on wasm).
  *
  * a: (T, B, 3H) time-major input projections x_t W + b_W; h0: (B, H); bU: (3H); mask: (T, B, 1) or
  * none. Returns the states h_1..h_T, (T, B, H); a masked step keeps the previous state.
  */
-export function gruSequence(a: tf.Tensor3D, h0: tf.Tensor2D, bU: tf.Tensor1D, chain: readonly tf.Tensor2D[], mask?: tf.Tensor3D): tf.Tensor3D {
-  const k = chain.length;
+export function gruSequence(
+  a: tf.Tensor3D,
+  h0: tf.Tensor2D,
+  bU: tf.Tensor1D,
+  stages: readonly MatmulStage<tf.Tensor2D>[],
+  outView: readonly ViewOp[],
+  mask?: tf.Tensor3D,
+): tf.Tensor3D {
+  const k = stages.length;
   const H = h0.shape[1];
   const T = a.shape[0];
+  const views = stages.map((s) => s.view);
+  // The first stage's laid-out input is h itself when it has no view (dense, CP, Tucker).
+  const keepsFirst = views[0]!.length > 0;
+  // Shapes of each stage's input before its view, and of the last stage's output.
+  const inShapes: number[][] = [];
+  let lastShape: number[] = [];
   const op = tf.customGrad(((...args: Array<tf.Tensor | tf.GradSaveFunc>) => {
     const save = args[args.length - 1] as tf.GradSaveFunc;
     const [aIn, hIn, bIn, ...rest] = args.slice(0, -1) as tf.Tensor[];
@@ -25,20 +42,23 @@ export function gruSequence(a: tf.Tensor3D, h0: tf.Tensor2D, bU: tf.Tensor1D, ch
     const m = mask ? (unstackLeading(rest[k]!) as tf.Tensor2D[]) : undefined;
     const steps = unstackLeading(aIn!) as tf.Tensor2D[];
     // Kept for the backward pass, per kind over all steps: h_{t-1}, r, z, n, (U h + b_U)_n, and the
-    // chain's intermediate products. (customGrad copies what it saves: a few stacked tensors cost
-    // far less than T small ones.)
-    const kinds: tf.Tensor2D[][] = Array.from({ length: 5 + k - 1 }, () => []);
+    // laid-out inputs of the stages (from the first or second on). customGrad copies what it saves:
+    // a few stacked tensors cost far less than T small ones.
+    const kinds: tf.Tensor[][] = Array.from({ length: 5 + (keepsFirst ? k : k - 1) }, () => []);
     const outputs: tf.Tensor2D[] = [];
     let h = hIn as tf.Tensor2D;
     for (let t = 0; t < T; t++) {
       const at = steps[t]!;
-      let c: tf.Tensor2D = h;
-      const inter: tf.Tensor2D[] = [];
+      let c: tf.Tensor = h;
+      const laidInputs: tf.Tensor[] = [];
       for (let i = 0; i < k; i++) {
-        c = tf.matMul(c, mats[i]!);
-        if (i < k - 1) inter.push(c);
+        if (t === 0) inShapes[i] = [...c.shape];
+        const laid = applyView(tfOps, c, views[i]!);
+        if (i > 0 || keepsFirst) laidInputs.push(laid);
+        c = tf.matMul(laid as tf.Tensor2D, mats[i]!);
       }
-      const u = tf.add(c, bIn!) as tf.Tensor2D;
+      if (t === 0) lastShape = [...c.shape];
+      const u = tf.add(applyView(tfOps, c, outView), bIn!) as tf.Tensor2D;
       const rz = tf.sigmoid(tf.add(tf.slice(at, [0, 0], [-1, 2 * H]), tf.slice(u, [0, 0], [-1, 2 * H])));
       const r = tf.slice(rz, [0, 0], [-1, H]);
       const z = tf.slice(rz, [0, H], [-1, H]);
@@ -46,28 +66,42 @@ export function gruSequence(a: tf.Tensor3D, h0: tf.Tensor2D, bU: tf.Tensor1D, ch
       const n = tf.tanh(tf.add(tf.slice(at, [0, 2 * H], [-1, H]), tf.mul(r, un)));
       let next = tf.add(n, tf.mul(z, tf.sub(h, n))) as tf.Tensor2D;
       if (m) next = tf.add(h, tf.mul(m[t]!, tf.sub(next, h))) as tf.Tensor2D;
-      for (const [j, x] of [h, r, z, n, un, ...inter].entries()) kinds[j]!.push(x as tf.Tensor2D);
+      for (const [j, x] of [h, r, z, n, un, ...laidInputs].entries()) kinds[j]!.push(x);
       outputs.push(next);
       h = next;
     }
     save([...mats, ...(mask ? [rest[k]!] : []), ...kinds.map((list) => tf.stack(list))]);
     return {
       value: tf.stack(outputs) as tf.Tensor3D,
-      gradFunc: (dy: tf.Tensor, kept: tf.Tensor[]) => backward(dy as tf.Tensor3D, kept, k, T, Boolean(mask)),
+      gradFunc: (dy: tf.Tensor, kept: tf.Tensor[]) => backward(dy as tf.Tensor3D, kept, { k, T, masked: Boolean(mask), keepsFirst, views, outView, inShapes, lastShape }),
     };
   }) as Parameters<typeof tf.customGrad>[0]);
-  return op(a, h0, bU, ...chain, ...(mask ? [mask] : [])) as tf.Tensor3D;
+  return op(a, h0, bU, ...stages.map((s) => s.matrix), ...(mask ? [mask] : [])) as tf.Tensor3D;
 }
 
-function backward(dy: tf.Tensor3D, kept: tf.Tensor[], k: number, T: number, masked: boolean): tf.Tensor[] {
+interface Layout {
+  k: number;
+  T: number;
+  masked: boolean;
+  keepsFirst: boolean;
+  views: ReadonlyArray<readonly ViewOp[]>;
+  outView: readonly ViewOp[];
+  inShapes: readonly number[][];
+  lastShape: readonly number[];
+}
+
+function backward(dy: tf.Tensor3D, kept: tf.Tensor[], L: Layout): tf.Tensor[] {
+  const { k, T, masked } = L;
   const mats = kept.slice(0, k) as tf.Tensor2D[];
   const m = masked ? (unstackLeading(kept[k]!) as tf.Tensor2D[]) : undefined;
-  const kinds = kept.slice(k + (masked ? 1 : 0)).map((s) => unstackLeading(s) as tf.Tensor2D[]);
+  const stacked = kept.slice(k + (masked ? 1 : 0));
+  const kinds = stacked.slice(0, 5).map((s) => unstackLeading(s) as tf.Tensor2D[]);
   const at = (t: number, j: number): tf.Tensor2D => kinds[j]![t]!;
   const matsT = mats.map((w) => tf.transpose(w));
   const dOut = unstackLeading(dy) as tf.Tensor2D[];
   const dA: tf.Tensor2D[] = new Array(T);
-  // g[i][t]: gradient with respect to the output of M_{i+1} at step t (g[k-1] is d(U h)).
+  const dU: tf.Tensor2D[] = new Array(T);
+  // g[i][t]: gradient with respect to the output of M_{i+1} at step t.
   const g: tf.Tensor2D[][] = Array.from({ length: k }, () => new Array<tf.Tensor2D>(T));
   let dh: tf.Tensor2D | undefined;
   for (let t = T - 1; t >= 0; t--) {
@@ -87,21 +121,21 @@ function backward(dy: tf.Tensor3D, kept: tf.Tensor[], k: number, T: number, mask
     const dPreR = tf.mul(dr, tf.mul(r, tf.sub(1, r)));
     const dPreZ = tf.mul(dz, tf.mul(z, tf.sub(1, z)));
     dA[t] = tf.concat([dPreR, dPreZ, dPreN], 1) as tf.Tensor2D;
-    let gi = tf.concat([dPreR, dPreZ, tf.mul(dPreN, r)], 1) as tf.Tensor2D;
+    dU[t] = tf.concat([dPreR, dPreZ, tf.mul(dPreN, r)], 1) as tf.Tensor2D;
+    let gi = unapplyView(tfOps, dU[t]!, L.outView, L.lastShape) as tf.Tensor2D;
     for (let i = k - 1; i >= 0; i--) {
       g[i]![t] = gi;
-      gi = tf.matMul(gi, matsT[i]!);
+      gi = unapplyView(tfOps, tf.matMul(gi, matsT[i]!), L.views[i]!, L.inShapes[i]!) as tf.Tensor2D;
     }
     dh = tf.add(carry, gi) as tf.Tensor2D;
   }
-  const dU = tf.concat(g[k - 1]!, 0);
   const dMats = mats.map((_, i) => {
-    // Inputs of M_{i+1} at every step, stacked: h_{t-1} for M_1, the chain's products after it.
-    const stacked = kept[k + (masked ? 1 : 0) + (i === 0 ? 0 : 4 + i)]!;
-    const inputs = tf.reshape(stacked, [-1, stacked.shape[2]!]);
-    return tf.matMul(tf.transpose(inputs), tf.concat(g[i]!, 0));
+    // Laid-out inputs of M_{i+1} at every step, stacked: h_{t-1} when the first stage has no view.
+    const inputs = i === 0 && !L.keepsFirst ? stacked[0]! : stacked[5 + i - (L.keepsFirst ? 0 : 1)]!;
+    const rows = tf.reshape(inputs, [-1, mats[i]!.shape[0]]);
+    return matMulTransposeA(rows as tf.Tensor2D, tf.concat(g[i]!, 0));
   });
-  // Column sums as a product with ones: a reduction over the leading axis is slow on wasm.
-  const dBias = tf.reshape(tf.matMul(tf.ones([1, dU.shape[0]!]), dU), [-1]);
+  // (A reduction over the leading axis is slow on wasm: see columnSums.)
+  const dBias = columnSums(tf.concat(dU, 0) as tf.Tensor2D);
   return [tf.stack(dA), dh!, dBias, ...dMats, ...(masked ? [tf.zerosLike(kept[k]!)] : [])];
 }

@@ -1,18 +1,15 @@
 import * as tf from '@tensorflow/tfjs-core';
 
 /**
- * tf.unstack along the leading axis, by halving: [x_0..x_{n-1}]. The wasm backend's Slice (which
- * Unpack and Split use) copies its whole input before taking the slice, so n slices of one tensor
- * of size S move n S values (64 steps of a 16 x 1536 projection: 100+ ms). Halving moves
- * 2 S log2(n); the gradient is the same (the pieces' gradients are padded back and summed).
+ * tf.unstack along the leading axis: [x_0..x_{n-1}], one slice each. (On wasm, tf.unstack's Unpack
+ * kernel copies its whole input once per piece; Slice does not once @tensorized/backends has
+ * installed its wasm kernel fixes, so n slices move the input once.)
  */
 export function unstackLeading(x: tf.Tensor, n = x.shape[0]!): tf.Tensor[] {
-  if (n === 1) return [tf.reshape(x, x.shape.slice(1))];
-  const half = Math.floor(n / 2);
-  const rest = x.shape.slice(1).map(() => -1);
-  const first = tf.slice(x, [0, ...rest.map(() => 0)], [half, ...rest]);
-  const second = tf.slice(x, [half, ...rest.map(() => 0)], [n - half, ...rest]);
-  return [...unstackLeading(first, half), ...unstackLeading(second, n - half)];
+  const rest = x.shape.slice(1);
+  const begin = rest.map(() => 0);
+  const size = rest.map(() => -1);
+  return Array.from({ length: n }, (_, i) => tf.reshape(tf.slice(x, [i, ...begin], [1, ...size]), rest));
 }
 
 /**

@@ -4,8 +4,10 @@ import {
   cpMatrixInit,
   type InitStd,
   type MatmulPath,
+  type MatmulStage,
   type MatrixFormat,
   type MatrixShape,
+  type ViewOp,
   matMul2d,
   matrixToDense,
   planMatmul,
@@ -30,8 +32,9 @@ export const defaultVariable: VariableFactory = (_name, initial) => tf.variable(
 export interface AppliedWeight {
   readonly path: MatmulPath | 'dense';
   apply(x: tf.Tensor2D): tf.Tensor2D;
-  /** The plain matrices whose product the weight is, when it is one (see PreparedMatmul.chain). */
-  readonly chain: readonly tf.Tensor2D[] | undefined;
+  /** The product as matMul stages with layout views (see PreparedMatmul.stages in @tensorized/decomp). */
+  readonly stages: readonly MatmulStage<tf.Tensor2D>[];
+  readonly outView: readonly ViewOp[];
   dispose(): void;
 }
 
@@ -146,15 +149,31 @@ export class WeightMatrix {
     const format = this.format;
     if (!format) {
       const w = this.variables[0]![1] as tf.Tensor2D;
-      return { path: 'dense', apply: (x) => matMul2d(x, w), chain: [w], dispose: () => {} };
+      return { path: 'dense', apply: (x) => matMul2d(x, w), stages: [{ view: [], matrix: w }], outView: [], dispose: () => {} };
     }
-    return prepareMatmul(format, this.plannedPath(batch, uses, path) as MatmulPath);
+    if (path === 'auto' && this.shape) {
+      const plan = planMatmul(this.shape, { batch, uses });
+      return prepareMatmul(format, plan.path, plan.groups ? { groups: plan.groups } : {});
+    }
+    // A forced factorised path merges the TT cores as the planner would.
+    const groups = path === 'factorised' && this.shape ? planMatmul(this.shape, { batch, uses }).groups : undefined;
+    return prepareMatmul(format, path as MatmulPath, groups ? { groups } : {});
   }
 
-  /** The path prepare() takes for these sizes (from the sizes alone: no tensor is made). */
+  /**
+   * The path prepare() takes for these sizes (from the sizes alone: no tensor is made), with the
+   * grouping of a TT-matrix's cores given by plannedGroups.
+   */
   plannedPath(batch: number, uses: number, path: 'auto' | MatmulPath = 'auto'): MatmulPath | 'dense' {
     if (!this.shape) return 'dense';
     return path === 'auto' ? planMatmul(this.shape, { batch, uses }).path : path;
+  }
+
+  /** The TT cores merged per group when prepare() contracts this matrix (undefined otherwise). */
+  plannedGroups(batch: number, uses: number, path: 'auto' | MatmulPath = 'auto'): number[] | undefined {
+    if (!this.shape || this.shape.kind !== 'tt-matrix') return undefined;
+    const plan = planMatmul(this.shape, { batch, uses });
+    return (path === 'auto' ? plan.path : path) === 'factorised' ? plan.groups : undefined;
   }
 
   dispose(): void {

@@ -1,0 +1,68 @@
+import * as tf from '@tensorflow/tfjs-core';
+
+/** What this module uses of the wasm backend (BackendWasm in @tensorflow/tfjs-backend-wasm). */
+interface WasmBackendLike {
+  makeOutput(shape: number[], dtype: tf.DataType): tf.TensorInfo;
+  typedArrayFromHeap(t: tf.TensorInfo): Float32Array | Int32Array | Uint8Array;
+}
+
+let installed = false;
+
+/**
+ * Slice for the wasm backend without its whole-input copy. TF.js 4.22's wasm Slice reads its input
+ * with `readSync`, which copies the entire input out of the WebAssembly heap into a fresh JS buffer
+ * before taking the slice: the cost of a slice grows with the input, not the output (64 slices of a
+ * 64 x 16 x 512 tensor took 120 ms; a GRU's gate slices and per-step unstacking spent a fifth of a
+ * training step there). This kernel reads the input through a view of the heap instead and copies
+ * only the sliced values. Same results (tested against the cpu backend's Slice); strings and
+ * everything else go to the original kernel.
+ */
+function sliceKernel(original: tf.KernelFunc): tf.KernelFunc {
+  return (args) => {
+    const x = args.inputs.x as tf.TensorInfo;
+    const { begin, size } = args.attrs as unknown as { begin: number | number[]; size: number | number[] };
+    if (x.dtype === 'string') return original(args);
+    const backend = args.backend as unknown as WasmBackendLike;
+    const [b, s] = tf.slice_util.parseSliceParams(x as tf.TensorInfo as tf.Tensor, begin, size) as [number[], number[]];
+    const out = backend.makeOutput(s, x.dtype);
+    const total = s.reduce((p, q) => p * q, 1);
+    if (total === 0) return out;
+    // Views taken after makeOutput, which may grow (and so replace) the heap's buffer.
+    const xv = backend.typedArrayFromHeap(x);
+    const ov = backend.typedArrayFromHeap(out);
+    const strides = tf.util.computeStrides(x.shape);
+    const rank = x.shape.length;
+    if (tf.slice_util.isSliceContinous(x.shape, b, s)) {
+      const offset = rank === 0 ? 0 : tf.slice_util.computeFlatOffset(b, strides);
+      ov.set(xv.subarray(offset, offset + total));
+      return out;
+    }
+    // Copy runs along the last axis, walking the other axes like an odometer.
+    const inner = s[rank - 1]!;
+    const index = new Array<number>(rank - 1).fill(0);
+    for (let o = 0; o < total; o += inner) {
+      let offset = b[rank - 1]!;
+      for (let a = 0; a < rank - 1; a++) offset += (b[a]! + index[a]!) * strides[a]!;
+      ov.set(xv.subarray(offset, offset + inner), o);
+      for (let a = rank - 2; a >= 0; a--) {
+        if (++index[a]! < s[a]!) break;
+        index[a] = 0;
+      }
+    }
+    return out;
+  };
+}
+
+/**
+ * Replaces kernels of the wasm backend that are correct but needlessly slow (see sliceKernel).
+ * useBackend('wasm') calls it; call it yourself after tf.setBackend('wasm') if you start the
+ * backend another way. Idempotent.
+ */
+export function installWasmKernelFixes(): void {
+  if (installed) return;
+  const config = tf.getKernel('Slice', 'wasm');
+  if (!config) return;
+  tf.unregisterKernel('Slice', 'wasm');
+  tf.registerKernel({ ...config, kernelFunc: sliceKernel(config.kernelFunc) });
+  installed = true;
+}
