@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import {
   calibrate,
-  factorisedMatmul,
+  prepareMatmul,
   matmulCost,
   paramCount,
   planMatmul,
@@ -29,6 +29,8 @@ export interface DecompSpeedRow {
   flops: { dense: number; factorised: number; rebuild: number };
   ms: { dense: number; factorised: number; rebuild: number };
   pick: 'factorised' | 'rebuild';
+  /** How the planner merges the TT cores for the contraction, e.g. '2+2'. */
+  groups: string;
   pickWithin10: boolean;
 }
 
@@ -48,15 +50,17 @@ export function runDecompSpeed(options: { minMs?: number; onRow?: (row: DecompSp
       const shape = { kind: 'tt-matrix' as const, ...spec };
       for (const batch of DECOMP_BATCHES) {
         const x = tf.randomNormal([batch, dense.shape[0]], 0, 1, 'float32', 2) as tf.Tensor2D;
+        // The TT contraction with the cores merged as the planner would merge them.
+        const plan = planMatmul(shape, { batch, calibration });
+        const groups = plan.groups ? { groups: plan.groups } : {};
         const timing = msPerCallEach(
           {
             dense: () => tf.matMul(x, dense),
-            factorised: () => factorisedMatmul(x, w),
+            factorised: () => tf.tidy(() => prepareMatmul(w, 'factorised', groups).apply(x)),
             rebuild: () => tf.tidy(() => tf.matMul(x, ttMatrixToDense(w))),
           },
           options,
         );
-        const plan = planMatmul(shape, { batch, calibration });
         const best = Math.min(timing.factorised, timing.rebuild);
         const row: DecompSpeedRow = {
           matrix: m.name,
@@ -65,11 +69,12 @@ export function runDecompSpeed(options: { minMs?: number; onRow?: (row: DecompSp
           params: paramCount(w),
           flops: {
             dense: 2 * batch * dense.shape[0] * dense.shape[1],
-            factorised: totalCost(matmulCost(shape, 'factorised', batch)).flops,
+            factorised: totalCost(matmulCost(shape, 'factorised', batch, groups)).flops,
             rebuild: totalCost(matmulCost(shape, 'rebuild', batch)).flops,
           },
           ms: timing,
           pick: plan.path,
+          groups: plan.groups?.join('+') ?? '',
           pickWithin10: timing[plan.path] <= 1.1 * best,
         };
         rows.push(row);
@@ -84,12 +89,13 @@ export function runDecompSpeed(options: { minMs?: number; onRow?: (row: DecompSp
 
 export function decompSpeedTable(rows: readonly DecompSpeedRow[]): string {
   return markdownTable(
-    ['matrix', 'TT rank', 'B', 'TT params', 'dense FLOPs', 'TT FLOPs', 'rebuild FLOPs', 'dense ms', 'TT ms', 'rebuild+dense ms', 'pick', 'pick ms', 'pick ok'],
+    ['matrix', 'TT rank', 'B', 'TT params', 'TT groups', 'dense FLOPs', 'TT FLOPs', 'rebuild FLOPs', 'dense ms', 'TT ms', 'rebuild+dense ms', 'pick', 'pick ms', 'pick ok'],
     rows.map((r) => [
       r.matrix,
       r.rank,
       r.batch,
       r.params,
+      r.groups,
       si(r.flops.dense),
       si(r.flops.factorised),
       si(r.flops.rebuild),

@@ -36,7 +36,8 @@ export function epochFlops(config: RunConfig, data: PolyphonicDataset): number {
     forward += 2 * B * T * (KEYS * N + H * KEYS);
     for (const [w, batch, uses] of [[cell.W, B * T, 1], [cell.U, B, T]] as const) {
       const path = w.plannedPath(batch, uses);
-      forward += path === 'dense' ? uses * 2 * batch * w.inSize * w.outSize : totalCost(matmulCost(w.shape!, path, batch), uses).flops;
+      const groups = w.plannedGroups(batch, uses);
+      forward += path === 'dense' ? uses * 2 * batch * w.inSize * w.outSize : totalCost(matmulCost(w.shape!, path, batch, groups ? { groups } : {}), uses).flops;
     }
   }
   cell.dispose();

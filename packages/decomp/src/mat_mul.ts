@@ -1,13 +1,18 @@
 import * as tf from '@tensorflow/tfjs-core';
 
 /**
- * A^T B for 2-D tensors (the weight gradient of a product) with plain matMul kernels, in the
- * orientation that makes XNNPACK repack the smaller operand: its matMul repacks a fresh right-hand
- * side at about 6.5 ns per element, four times the cost of moving it in a transpose. A^T B when B
- * is the smaller (A made explicitly transposed), else (B^T A)^T.
+ * A^T B for 2-D tensors A (N x k), B (N x m) (the weight gradient of a product) with plain matMul
+ * kernels. Usually A is transposed and B is the right-hand side, which XNNPACK repacks (about 6.5 ns
+ * per element). When B is much wider than A, (B^T A)^T is cheaper: it repacks the narrow A and
+ * transposes B, at the price of transposing the (k x m) result, which is slow on wasm for wide
+ * results (measured, wasm: TT stage gradients 16384 x 32 by 16384 x 352 take 50 ms against 60;
+ * the dense dU = H^T G, 1024 x 512 by 1024 x 1536, takes 74 ms the usual way against 81).
  */
 export function matMulTransposeA(a: tf.Tensor2D, b: tf.Tensor2D): tf.Tensor2D {
-  return tf.tidy(() => (b.size <= a.size ? tf.matMul(tf.transpose(a), b) : tf.transpose(tf.matMul(tf.transpose(b), a)))) as tf.Tensor2D;
+  const [n, k] = a.shape;
+  const m = b.shape[1];
+  const flip = n * (m - k) > 5 * k * m;
+  return tf.tidy(() => (flip ? tf.transpose(tf.matMul(tf.transpose(b), a)) : tf.matMul(tf.transpose(a), b))) as tf.Tensor2D;
 }
 
 /**
@@ -53,12 +58,26 @@ export function matMul2d(a: tf.Tensor2D, b: tf.Tensor2D, transposeA = false, tra
 }
 
 /**
- * Sums of the columns of x (N x M), as (M): x^T times a column of ones. Both obvious ways are slow
- * on wasm for a fresh x: a Sum over the leading axis (11 ms for 1024 x 1536) and ones (1 x N) times
- * x (XNNPACK repacks x: 10 ms); transposing x and multiplying by ones takes about 3 ms.
+ * Sums of the columns of x (N x M), as (M), by halving: the top half of the rows plus the bottom
+ * half, until one row is left. On wasm the obvious ways are slow for a fresh 1024 x 1536 x: a Sum
+ * over the leading axis (8 ms; it transposes), ones (1 x N) times x (5 ms; XNNPACK repacks x), x^T
+ * times ones (10 ms; a wide 2-D transpose). Halving reads x about twice: under 1 ms.
  */
 export function columnSums(x: tf.Tensor2D): tf.Tensor1D {
-  return tf.tidy(() => tf.reshape(tf.matMul(tf.transpose(x), tf.ones([x.shape[0], 1])), [-1]) as tf.Tensor1D);
+  return tf.tidy(() => {
+    let y: tf.Tensor2D = x;
+    let odd: tf.Tensor2D | undefined;
+    while (y.shape[0] > 1) {
+      const n = y.shape[0];
+      const h = Math.floor(n / 2);
+      if (n % 2) {
+        const last = tf.slice(y, [n - 1, 0], [1, -1]);
+        odd = odd ? (tf.add(odd, last) as tf.Tensor2D) : last;
+      }
+      y = tf.add(tf.slice(y, [0, 0], [h, -1]), tf.slice(y, [h, 0], [h, -1])) as tf.Tensor2D;
+    }
+    return tf.reshape(odd ? tf.add(y, odd) : y, [-1]) as tf.Tensor1D;
+  });
 }
 
 /** x + b for x (N x M) and a bias b (M), whose gradient for b is columnSums(dy). */
