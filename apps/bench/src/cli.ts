@@ -10,8 +10,7 @@ import { appendResult, paperGrid, readResults, runGrid } from './grid.js';
 import { progressReporter } from './progress.js';
 import { writeReport } from './report.js';
 import { cellSpeedTable, runCellSpeed } from './speed_cells.js';
-import { epochSpeedTable, runEpochSpeed } from './speed_epoch.js';
-import { calibrate } from '@tensorized/decomp';
+import { epochSpeedTable, largeMatmulGflops, runEpochSpeed } from './speed_epoch.js';
 import { decompSpeedTable, runDecompSpeed } from './speed_decomp.js';
 import { cellConfigOf, type RunConfig, train } from './train.js';
 
@@ -217,8 +216,10 @@ export async function main(argv: string[]): Promise<void> {
       const chosen = configs.filter((c) => c.model !== 'cp-gru' || c.rank === 80).filter((c) => c.model !== 'tucker-gru' || c.ranks?.[1] === 4);
       // The same batch size for every model, so that the epochs compare.
       const batchSize = num('batch-size', v['batch-size'], 16, Number.isInteger);
-      const rows = await runEpochSpeed(chosen.map((c) => ({ ...c, batchSize })), data, (r) => logLine(`${r.model}: ${r.trainSeconds.toFixed(1)} s`));
-      log(epochSpeedTable(rows, calibrate().flopsPerMs / 1e6));
+      const gflops = largeMatmulGflops();
+      logLine(`a large matMul (1024 x 1024 x 1024, best of 15): ${gflops.toFixed(1)} GFLOP/s`);
+      const rows = await runEpochSpeed(chosen.map((c) => ({ ...c, batchSize })), data, (r) => logLine(`${r.model}: ${r.trainSeconds.toFixed(1)} s`), gflops);
+      log(epochSpeedTable(rows, gflops));
       return;
     }
     case 'speed':

@@ -93,41 +93,44 @@ interface Layout {
 function backward(dy: tf.Tensor3D, kept: tf.Tensor[], L: Layout): tf.Tensor[] {
   const { k, T, masked } = L;
   const mats = kept.slice(0, k) as tf.Tensor2D[];
-  const m = masked ? (unstackLeading(kept[k]!) as tf.Tensor2D[]) : undefined;
+  const maskAll = masked ? kept[k]! : undefined;
   const stacked = kept.slice(k + (masked ? 1 : 0));
-  const kinds = stacked.slice(0, 5).map((s) => unstackLeading(s) as tf.Tensor2D[]);
-  const at = (t: number, j: number): tf.Tensor2D => kinds[j]![t]!;
+  const [hS, rS, zS, nS, unS] = stacked.slice(0, 5) as tf.Tensor3D[];
+  const [B, H] = [hS!.shape[1], hS!.shape[2]];
+  // The coefficients of the step's elementwise chain rule, for all steps at once (T x B x H):
+  // h' = n + z (h - n) with n = tanh(a_n + r u_n) and r, z = sigmoid(a + u), so for dNext = dL/dh':
+  // dPreN = dNext (1 - z)(1 - n^2), dPreZ = dNext (h - n) z (1 - z), dPreR = dPreN u_n r (1 - r),
+  // and the state's own share dNext z. A masked step (m = 0) passes the whole gradient through.
+  const oneMinusZ = tf.sub(1, zS!);
+  let cN = tf.mul(oneMinusZ, tf.sub(1, tf.square(nS!)));
+  let cZ = tf.mul(tf.sub(hS!, nS!), tf.mul(zS!, oneMinusZ));
+  const cR = tf.mul(unS!, tf.mul(rS!, tf.sub(1, rS!)));
+  let cH: tf.Tensor = zS!;
+  if (maskAll) {
+    cN = tf.mul(cN, maskAll);
+    cZ = tf.mul(cZ, maskAll);
+    cH = tf.add(tf.mul(zS!, maskAll), tf.sub(1, maskAll));
+  }
+  const [cNs, cZs, cRs, cHs, rs] = [cN, cZ, cR, cH, rS!].map((c) => unstackLeading(c) as tf.Tensor2D[]) as [tf.Tensor2D[], tf.Tensor2D[], tf.Tensor2D[], tf.Tensor2D[], tf.Tensor2D[]];
   const matsT = mats.map((w) => tf.transpose(w));
   const dOut = unstackLeading(dy) as tf.Tensor2D[];
-  const dA: tf.Tensor2D[] = new Array(T);
+  const dPreN: tf.Tensor2D[] = new Array(T);
   const dU: tf.Tensor2D[] = new Array(T);
   // g[i][t]: gradient with respect to the output of M_{i+1} at step t.
   const g: tf.Tensor2D[][] = Array.from({ length: k }, () => new Array<tf.Tensor2D>(T));
   let dh: tf.Tensor2D | undefined;
   for (let t = T - 1; t >= 0; t--) {
-    const [hPrev, r, z, n, un] = [at(t, 0), at(t, 1), at(t, 2), at(t, 3), at(t, 4)];
     const total = dh ? (tf.add(dh, dOut[t]!) as tf.Tensor2D) : dOut[t]!;
-    // A masked step passed the state through: h_t = h_{t-1} + m (h'_t - h_{t-1}).
-    const dNext = m ? (tf.mul(total, m[t]!) as tf.Tensor2D) : total;
-    let carry = m ? (tf.sub(total, dNext) as tf.Tensor2D) : undefined;
-    // h' = n + z (h - n)
-    const dn = tf.mul(dNext, tf.sub(1, z));
-    const dz = tf.mul(dNext, tf.sub(hPrev, n));
-    const direct = tf.mul(dNext, z) as tf.Tensor2D;
-    carry = carry ? (tf.add(carry, direct) as tf.Tensor2D) : direct;
-    // n = tanh(a_n + r u_n); r, z = sigmoid(a + u)
-    const dPreN = tf.mul(dn, tf.sub(1, tf.square(n)));
-    const dr = tf.mul(dPreN, un);
-    const dPreR = tf.mul(dr, tf.mul(r, tf.sub(1, r)));
-    const dPreZ = tf.mul(dz, tf.mul(z, tf.sub(1, z)));
-    dA[t] = tf.concat([dPreR, dPreZ, dPreN], 1) as tf.Tensor2D;
-    dU[t] = tf.concat([dPreR, dPreZ, tf.mul(dPreN, r)], 1) as tf.Tensor2D;
+    const dn = tf.mul(total, cNs[t]!) as tf.Tensor2D;
+    dPreN[t] = dn;
+    // d(U h + b_U) = [dPreR, dPreZ, dPreN r]
+    dU[t] = tf.concat([tf.mul(dn, cRs[t]!), tf.mul(total, cZs[t]!), tf.mul(dn, rs[t]!)], 1) as tf.Tensor2D;
     let gi = unapplyView(tfOps, dU[t]!, L.outView, L.lastShape) as tf.Tensor2D;
     for (let i = k - 1; i >= 0; i--) {
       g[i]![t] = gi;
       gi = unapplyView(tfOps, tf.matMul(gi, matsT[i]!), L.views[i]!, L.inShapes[i]!) as tf.Tensor2D;
     }
-    dh = tf.add(carry, gi) as tf.Tensor2D;
+    dh = tf.add(tf.mul(total, cHs[t]!), gi) as tf.Tensor2D;
   }
   const dMats = mats.map((_, i) => {
     // Laid-out inputs of M_{i+1} at every step, stacked: h_{t-1} when the first stage has no view.
@@ -135,7 +138,10 @@ function backward(dy: tf.Tensor3D, kept: tf.Tensor[], L: Layout): tf.Tensor[] {
     const rows = tf.reshape(inputs, [-1, mats[i]!.shape[0]]);
     return matMulTransposeA(rows as tf.Tensor2D, tf.concat(g[i]!, 0));
   });
+  const dUAll = tf.concat(dU, 0) as tf.Tensor2D;
+  // d(x W + b_W) = [dPreR, dPreZ, dPreN]: the first two gates as for U.
+  const dA = tf.reshape(tf.concat([tf.slice(dUAll, [0, 0], [-1, 2 * H]), tf.concat(dPreN, 0)], 1), [T, B, 3 * H]);
   // (A reduction over the leading axis is slow on wasm: see columnSums.)
-  const dBias = columnSums(tf.concat(dU, 0) as tf.Tensor2D);
-  return [tf.stack(dA), dh!, dBias, ...dMats, ...(masked ? [tf.zerosLike(kept[k]!)] : [])];
+  const dBias = columnSums(dUAll);
+  return [dA, dh!, dBias, ...dMats, ...(masked ? [tf.zerosLike(kept[k]!)] : [])];
 }

@@ -171,7 +171,7 @@ export class WeightMatrix {
 
   /** The TT cores merged per group when prepare() contracts this matrix (undefined otherwise). */
   plannedGroups(batch: number, uses: number, path: 'auto' | MatmulPath = 'auto'): number[] | undefined {
-    if (!this.shape || this.shape.kind !== 'tt-matrix') return undefined;
+    if (this.shape?.kind !== 'tt-matrix') return undefined;
     const plan = planMatmul(this.shape, { batch, uses });
     return (path === 'auto' ? plan.path : path) === 'factorised' ? plan.groups : undefined;
   }

@@ -3,7 +3,6 @@ import { cpMatrixToDense, prepareCpFactors } from './contract/cp.js';
 import { applyStages, checkBatchInput, checkTtGroups, type StagedMatmul, ttMatrixToDense, ttStages } from './contract/tt.js';
 import { prepareTuckerFactors, tuckerMatrixToDense } from './contract/tucker.js';
 import type { MatmulPath } from './cost.js';
-import { matMul2d } from './mat_mul.js';
 import { check, fmt } from './errors.js';
 import type { MatrixFormat } from './formats/matrix.js';
 import { tfOps } from './ops.js';
