@@ -47,7 +47,7 @@ export function runCellSpeed(options: { minMs?: number; onRow?: (row: CellSpeedR
       },
       { minMs: options.minMs ?? 1000, rounds: 3 },
     );
-    const path = cell.U.plannedPath(16, T_INFER);
+    const path = cell.U.plannedPath(16, T_INFER, 'auto', true);
     const row: CellSpeedRow = {
       model: label,
       params: cell.paramCount(),
@@ -67,7 +67,7 @@ export function runCellSpeed(options: { minMs?: number; onRow?: (row: CellSpeedR
 export function cellSpeedTable(rows: readonly CellSpeedRow[]): string {
   const dense = rows[0]!;
   return markdownTable(
-    ['model', 'RNN params', 'weight bytes', 'U path (B=16, T=64)', 'infer ms/step B=1', 'infer ms/step B=16', 'train ms/step B=16 T=64', 'train vs dense'],
+    ['model', 'RNN params', 'weight bytes', 'U path, training (B=16, T=64)', 'infer ms/step B=1', 'infer ms/step B=16', 'train ms/step B=16 T=64', 'train vs dense'],
     rows.map((r) => [
       r.model,
       r.params,

@@ -161,14 +161,18 @@ describe('train', () => {
 const cli = join(dirname(fileURLToPath(import.meta.url)), '..', 'dist', 'cli.js');
 
 describe.skipIf(!existsSync(cli))('command line', () => {
-  const run = (...args: string[]) => spawnSync(process.execPath, [cli, ...args], { encoding: 'utf8', env: { ...process.env, TENSORIZED_DATA_DIR: temp(), TENSORIZED_CACHE_DIR: temp() } });
+  // One calibration for every process: the planner's paths, and so the rounding, are the same in
+  // each (a resumed run also restores the killed run's calibration from its checkpoint).
+  const calibration = JSON.stringify({ overheadMs: 0.003, flopsPerMs: 2.5e7, movedPerMs: 8e5, readPerMs: 2e7, packPerMs: 2.5e5 });
+  const env = { ...process.env, TENSORIZED_DATA_DIR: temp(), TENSORIZED_CACHE_DIR: temp(), TENSORIZED_CALIBRATION: calibration };
+  const run = (...args: string[]) => spawnSync(process.execPath, [cli, ...args], { encoding: 'utf8', env });
 
   it('a run killed (SIGKILL) after its first checkpoint and resumed with --resume ends where an uninterrupted run does', async () => {
     const args = ['train', '--dataset', 'synthetic', '--model', 'cp-gru', '--rank', '4', '--input-size', '16', '--input-modes', '2,2,2,2', '--hidden-size', '32', '--hidden-modes', '4,2,2,2', '--epochs', '3', '--batch-size', '8'];
     const whole = temp();
     expect(run(...args, '--out-dir', whole).status).toBe(0);
     const killed = temp();
-    const child = spawn(process.execPath, [cli, ...args, '--out-dir', killed], { stdio: 'ignore' });
+    const child = spawn(process.execPath, [cli, ...args, '--out-dir', killed], { stdio: 'ignore', env });
     await new Promise<void>((done) => {
       const poll = setInterval(() => {
         if (existsSync(join(killed, 'history.json'))) {

@@ -3,6 +3,7 @@ import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { type CellConfig, type ModelName, paperCellConfig } from '@tensorized/cells';
+import { type Calibration, calibrate, setCalibration } from '@tensorized/decomp';
 import { type DatasetName, KEYS, makeBatch, type PolyphonicDataset, planBatches, type Split } from '@tensorized/datasets';
 import { Adam } from './adam.js';
 import { CheckpointError, loadCheckpoint, saveCheckpoint, writeAtomic } from './checkpoint.js';
@@ -55,6 +56,11 @@ export interface RunState {
   best: { epoch: number; validNll: number; testNll: number; testAccuracy: number } | null;
   adamStep: number;
   rnnParams: number;
+  /**
+   * The planner's calibration of the backend the run started on: restored on resume, so that the
+   * resumed process takes the same paths (and rounds the same way) as the one that was killed.
+   */
+  calibration?: Calibration;
 }
 
 export interface RunResult {
@@ -157,7 +163,7 @@ export async function train(config: RunConfig, data: PolyphonicDataset, options:
   const names = named.map(([n]) => n);
   const vars = named.map(([, v]) => v);
   const adam = new Adam(vars, { lr: config.lr, clip: config.clip });
-  let state: RunState = { version: 1, config, epoch: 0, history: [], best: null, adamStep: 0, rnnParams: model.rnnParams() };
+  let state: RunState = { version: 1, config, epoch: 0, history: [], best: null, adamStep: 0, rnnParams: model.rnnParams(), calibration: calibrate() };
   try {
     if (options.resume && existsSync(checkpointPath)) {
       const loaded = await loadCheckpoint<RunState>(checkpointPath);
@@ -175,6 +181,8 @@ export async function train(config: RunConfig, data: PolyphonicDataset, options:
         tf.dispose([...values.values()]);
       }
       state = { ...loaded.state, config };
+      if (state.calibration?.backend === tf.getBackend()) setCalibration(state.calibration);
+      else state.calibration = calibrate();
       log(`resumed from ${checkpointPath} after epoch ${state.epoch}`);
     }
     const { train: trainSplit, valid, test } = data.splits;

@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { applyView, columnSums, type MatmulStage, matMulTransposeA, tfOps, unapplyView, type ViewOp } from '@tensorized/decomp';
 import { unstackLeading } from './unstack.js';
+import { recordingGradients } from './weight.js';
 
 /**
  * The GRU recurrence over a whole sequence as one differentiable op with its backward pass written
@@ -35,20 +36,19 @@ export function gruSequence(
   // Shapes of each stage's input before its view, and of the last stage's output.
   const inShapes: number[][] = [];
   let lastShape: number[] = [];
-  const op = tf.customGrad(((...args: Array<tf.Tensor | tf.GradSaveFunc>) => {
-    const save = args[args.length - 1] as tf.GradSaveFunc;
-    const [aIn, hIn, bIn, ...rest] = args.slice(0, -1) as tf.Tensor[];
-    const mats = rest.slice(0, k) as tf.Tensor2D[];
-    const m = mask ? (unstackLeading(rest[k]!) as tf.Tensor2D[]) : undefined;
-    const steps = unstackLeading(aIn!) as tf.Tensor2D[];
-    // Kept for the backward pass, per kind over all steps: h_{t-1}, r, z, n, (U h + b_U)_n, and the
-    // laid-out inputs of the stages (from the first or second on). customGrad copies what it saves:
-    // a few stacked tensors cost far less than T small ones.
-    const kinds: tf.Tensor[][] = Array.from({ length: 5 + (keepsFirst ? k : k - 1) }, () => []);
+  // Runs the recurrence; with `record`, keeps what the backward pass needs, per kind over all steps:
+  // h_{t-1}, r, z, n, (U h + b_U)_n, and the laid-out inputs of the stages (from the first or second
+  // on). customGrad copies what it saves: a few stacked tensors cost far less than T small ones.
+  const forward = (aIn: tf.Tensor, hIn: tf.Tensor2D, bIn: tf.Tensor, mats: readonly tf.Tensor2D[], maskIn: tf.Tensor | undefined, record: boolean) => {
+    const m = maskIn ? (unstackLeading(maskIn) as tf.Tensor2D[]) : undefined;
+    // b_U of the r and z gates joins the input projections once for all steps.
+    const aRZ = unstackLeading(tf.add(tf.slice(aIn, [0, 0, 0], [-1, -1, 2 * H]), tf.slice(bIn, [0], [2 * H]))) as tf.Tensor2D[];
+    const aN = unstackLeading(tf.slice(aIn, [0, 0, 2 * H], [-1, -1, H])) as tf.Tensor2D[];
+    const bN = tf.slice(bIn, [2 * H], [H]);
+    const kinds: tf.Tensor[][] = record ? Array.from({ length: 5 + (keepsFirst ? k : k - 1) }, () => []) : [];
     const outputs: tf.Tensor2D[] = [];
-    let h = hIn as tf.Tensor2D;
+    let h = hIn;
     for (let t = 0; t < T; t++) {
-      const at = steps[t]!;
       let c: tf.Tensor = h;
       const laidInputs: tf.Tensor[] = [];
       for (let i = 0; i < k; i++) {
@@ -58,25 +58,37 @@ export function gruSequence(
         c = tf.matMul(laid as tf.Tensor2D, mats[i]!);
       }
       if (t === 0) lastShape = [...c.shape];
-      const u = tf.add(applyView(tfOps, c, outView), bIn!) as tf.Tensor2D;
-      const rz = tf.sigmoid(tf.add(tf.slice(at, [0, 0], [-1, 2 * H]), tf.slice(u, [0, 0], [-1, 2 * H])));
+      const u = applyView(tfOps, c, outView) as tf.Tensor2D;
+      const rz = tf.sigmoid(tf.add(aRZ[t]!, tf.slice(u, [0, 0], [-1, 2 * H])));
       const r = tf.slice(rz, [0, 0], [-1, H]);
       const z = tf.slice(rz, [0, H], [-1, H]);
-      const un = tf.slice(u, [0, 2 * H], [-1, H]);
-      const n = tf.tanh(tf.add(tf.slice(at, [0, 2 * H], [-1, H]), tf.mul(r, un)));
+      const un = tf.add(tf.slice(u, [0, 2 * H], [-1, H]), bN);
+      const n = tf.tanh(tf.add(aN[t]!, tf.mul(r, un)));
       let next = tf.add(n, tf.mul(z, tf.sub(h, n))) as tf.Tensor2D;
       if (m) next = tf.add(h, tf.mul(m[t]!, tf.sub(next, h))) as tf.Tensor2D;
-      for (const [j, x] of [h, r, z, n, un, ...laidInputs].entries()) kinds[j]!.push(x);
+      if (record) for (const [j, x] of [h, r, z, n, un, ...laidInputs].entries()) kinds[j]!.push(x);
       outputs.push(next);
       h = next;
     }
+    return { outputs, kinds };
+  };
+  const matrices = stages.map((s) => s.matrix);
+  // Without a gradient tape (inference), nothing is kept for a backward pass.
+  if (!recordingGradients()) {
+    return tf.tidy(() => tf.stack(forward(a, h0, bU, matrices, mask, false).outputs) as tf.Tensor3D);
+  }
+  const op = tf.customGrad(((...args: Array<tf.Tensor | tf.GradSaveFunc>) => {
+    const save = args[args.length - 1] as tf.GradSaveFunc;
+    const [aIn, hIn, bIn, ...rest] = args.slice(0, -1) as tf.Tensor[];
+    const mats = rest.slice(0, k) as tf.Tensor2D[];
+    const { outputs, kinds } = forward(aIn!, hIn as tf.Tensor2D, bIn!, mats, mask ? rest[k] : undefined, true);
     save([...mats, ...(mask ? [rest[k]!] : []), ...kinds.map((list) => tf.stack(list))]);
     return {
       value: tf.stack(outputs) as tf.Tensor3D,
       gradFunc: (dy: tf.Tensor, kept: tf.Tensor[]) => backward(dy as tf.Tensor3D, kept, { k, T, masked: Boolean(mask), keepsFirst, views, outView, inShapes, lastShape }),
     };
   }) as Parameters<typeof tf.customGrad>[0]);
-  return op(a, h0, bU, ...stages.map((s) => s.matrix), ...(mask ? [mask] : [])) as tf.Tensor3D;
+  return op(a, h0, bU, ...matrices, ...(mask ? [mask] : [])) as tf.Tensor3D;
 }
 
 interface Layout {
@@ -118,6 +130,12 @@ function backward(dy: tf.Tensor3D, kept: tf.Tensor[], L: Layout): tf.Tensor[] {
   const dU: tf.Tensor2D[] = new Array(T);
   // g[i][t]: gradient with respect to the output of M_{i+1} at step t.
   const g: tf.Tensor2D[][] = Array.from({ length: k }, () => new Array<tf.Tensor2D>(T));
+  // The laid-out inputs of a stage with a view (a contracted TT core) at every step; such a stage's
+  // gradient is accumulated step by step (see below), a plain one's taken in one product at the end.
+  const stageInputs = (i: number): tf.Tensor => (i === 0 && !L.keepsFirst ? stacked[0]! : stacked[5 + i - (L.keepsFirst ? 0 : 1)]!);
+  const perStep = mats.map((_, i) => L.views[i]!.length > 0);
+  const laidPerStep = mats.map((_, i) => (perStep[i] ? (unstackLeading(stageInputs(i)) as tf.Tensor2D[]) : undefined));
+  const dMatsAcc: Array<tf.Tensor2D | undefined> = mats.map(() => undefined);
   let dh: tf.Tensor2D | undefined;
   for (let t = T - 1; t >= 0; t--) {
     const total = dh ? (tf.add(dh, dOut[t]!) as tf.Tensor2D) : dOut[t]!;
@@ -127,15 +145,22 @@ function backward(dy: tf.Tensor3D, kept: tf.Tensor[], L: Layout): tf.Tensor[] {
     dU[t] = tf.concat([tf.mul(dn, cRs[t]!), tf.mul(total, cZs[t]!), tf.mul(dn, rs[t]!)], 1) as tf.Tensor2D;
     let gi = unapplyView(tfOps, dU[t]!, L.outView, L.lastShape) as tf.Tensor2D;
     for (let i = k - 1; i >= 0; i--) {
-      g[i]![t] = gi;
+      if (perStep[i]) {
+        // A TT core's gradient: one product per step is cheaper than one over all steps here, whose
+        // tall operands XNNPACK repacks or transposes whole (measured: 50 + 57 ms against about 30).
+        const d = matMulTransposeA(laidPerStep[i]![t]!, gi);
+        dMatsAcc[i] = dMatsAcc[i] ? (tf.add(dMatsAcc[i]!, d) as tf.Tensor2D) : d;
+      } else {
+        g[i]![t] = gi;
+      }
       gi = unapplyView(tfOps, tf.matMul(gi, matsT[i]!), L.views[i]!, L.inShapes[i]!) as tf.Tensor2D;
     }
     dh = tf.add(tf.mul(total, cHs[t]!), gi) as tf.Tensor2D;
   }
   const dMats = mats.map((_, i) => {
+    if (perStep[i]) return dMatsAcc[i]!;
     // Laid-out inputs of M_{i+1} at every step, stacked: h_{t-1} when the first stage has no view.
-    const inputs = i === 0 && !L.keepsFirst ? stacked[0]! : stacked[5 + i - (L.keepsFirst ? 0 : 1)]!;
-    const rows = tf.reshape(inputs, [-1, mats[i]!.shape[0]]);
+    const rows = tf.reshape(stageInputs(i), [-1, mats[i]!.shape[0]]);
     return matMulTransposeA(rows as tf.Tensor2D, tf.concat(g[i]!, 0));
   });
   const dUAll = tf.concat(dU, 0) as tf.Tensor2D;

@@ -28,6 +28,15 @@ export type VariableFactory = (name: string, initial: tf.Tensor) => tf.Variable;
 
 export const defaultVariable: VariableFactory = (_name, initial) => tf.variable(initial, true);
 
+/**
+ * Whether TF.js is recording a gradient tape (inside tf.grad, variableGrads and the like). Uses the
+ * engine's own test; if a TF.js version lacked it, the answer is 'yes', which is always safe.
+ */
+export function recordingGradients(): boolean {
+  const engine = tf.engine() as unknown as { isTapeOn?: () => boolean };
+  return engine.isTapeOn ? engine.isTapeOn() : true;
+}
+
 /** A weight matrix applied to a batch: `apply` per use, `dispose` afterwards. */
 export interface AppliedWeight {
   readonly path: MatmulPath | 'dense';
@@ -151,28 +160,26 @@ export class WeightMatrix {
       const w = this.variables[0]![1] as tf.Tensor2D;
       return { path: 'dense', apply: (x) => matMul2d(x, w), stages: [{ view: [], matrix: w }], outView: [], dispose: () => {} };
     }
-    if (path === 'auto' && this.shape) {
-      const plan = planMatmul(this.shape, { batch, uses });
-      return prepareMatmul(format, plan.path, plan.groups ? { groups: plan.groups } : {});
-    }
+    // Under a gradient tape the planner counts the backward pass too.
+    const plan = planMatmul(this.shape!, { batch, uses, backward: recordingGradients() });
+    const chosen = path === 'auto' ? plan.path : path;
     // A forced factorised path merges the TT cores as the planner would.
-    const groups = path === 'factorised' && this.shape ? planMatmul(this.shape, { batch, uses }).groups : undefined;
-    return prepareMatmul(format, path as MatmulPath, groups ? { groups } : {});
+    return prepareMatmul(format, chosen, chosen === 'factorised' && plan.groups ? { groups: plan.groups } : {});
   }
 
   /**
-   * The path prepare() takes for these sizes (from the sizes alone: no tensor is made), with the
-   * grouping of a TT-matrix's cores given by plannedGroups.
+   * The path prepare() takes for these sizes (from the sizes alone: no tensor is made); `backward`
+   * as under a gradient tape (training).
    */
-  plannedPath(batch: number, uses: number, path: 'auto' | MatmulPath = 'auto'): MatmulPath | 'dense' {
+  plannedPath(batch: number, uses: number, path: 'auto' | MatmulPath = 'auto', backward = false): MatmulPath | 'dense' {
     if (!this.shape) return 'dense';
-    return path === 'auto' ? planMatmul(this.shape, { batch, uses }).path : path;
+    return path === 'auto' ? planMatmul(this.shape, { batch, uses, backward }).path : path;
   }
 
   /** The TT cores merged per group when prepare() contracts this matrix (undefined otherwise). */
-  plannedGroups(batch: number, uses: number, path: 'auto' | MatmulPath = 'auto'): number[] | undefined {
+  plannedGroups(batch: number, uses: number, path: 'auto' | MatmulPath = 'auto', backward = false): number[] | undefined {
     if (this.shape?.kind !== 'tt-matrix') return undefined;
-    const plan = planMatmul(this.shape, { batch, uses });
+    const plan = planMatmul(this.shape, { batch, uses, backward });
     return (path === 'auto' ? plan.path : path) === 'factorised' ? plan.groups : undefined;
   }
 

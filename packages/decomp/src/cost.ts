@@ -93,14 +93,22 @@ function mergeTtCoresCost(
 /**
  * The cost of applying W (B x N -> B x M) by `path`, as it is computed in this package: factorised is
  * ttMatmul / cpMatmul / tuckerMatmul (for a TT-matrix with its cores merged by `groups`, default one
- * core per group), rebuild is the *ToDense function followed by one dense matMul.
+ * core per group), rebuild is the *ToDense function followed by one dense matMul. With `backward`,
+ * the cost of the backward pass of a training step is added.
  */
-export function matmulCost(w: MatrixShape, path: MatmulPath, batch: number, options: { groups?: readonly number[] } = {}): PathCost {
+export function matmulCost(
+  w: MatrixShape,
+  path: MatmulPath,
+  batch: number,
+  options: { groups?: readonly number[]; backward?: boolean } = {},
+): PathCost {
   const n = prod(w.inModes);
   const m = prod(w.outModes);
   const prepare = zero();
   const apply = zero();
   const d = w.inModes.length;
+  // The products of one use as (rows, inner, outer, elements its view transposes), for the backward.
+  const products: Array<[number, number, number, number]> = [];
   switch (w.kind) {
     case 'tt-matrix': {
       const r = w.ranks;
@@ -127,6 +135,7 @@ export function matmulCost(w: MatrixShape, path: MatmulPath, batch: number, opti
           const coreSize = inner * gm[k]! * gr[k + 1]!;
           const { needed } = ttStageLayout(k, gn, gm, gr);
           add(apply, 2 * rows * coreSize, needed ? 4 : 2, needed ? rows * inner : 0, coreSize);
+          products.push([rows, inner, gm[k]! * gr[k + 1]!, needed ? rows * inner : 0]);
         }
         add(apply, 0, 1, 0);
       } else {
@@ -143,6 +152,7 @@ export function matmulCost(w: MatrixShape, path: MatmulPath, batch: number, opti
       if (w.weights !== undefined) add(prepare, n * w.rank, 2, n * w.rank);
       if (path === 'factorised') {
         add(apply, 2 * batch * w.rank * (n + m), 2, 0, w.rank * (n + m));
+        products.push([batch, n, w.rank, 0], [batch, w.rank, m, 0]);
       } else {
         add(prepare, 2 * n * m * w.rank, 1, 0, m * w.rank, n * m);
         Object.assign(apply, denseMatmulCost(batch, n, m));
@@ -165,6 +175,7 @@ export function matmulCost(w: MatrixShape, path: MatmulPath, batch: number, opti
         add(prepare, 0, 1, 0);
         modeProductsCost(prepare, rin, outRanks, w.outModes);
         add(apply, 2 * batch * rin * (n + m), 2, 0, rin * (n + m));
+        products.push([batch, n, rin, 0], [batch, rin, m, 0]);
       } else {
         add(prepare, 0, 2, 0);
         modeProductsCost(prepare, 1, [...inRanks, ...outRanks], [...w.inModes, ...w.outModes]);
@@ -172,6 +183,19 @@ export function matmulCost(w: MatrixShape, path: MatmulPath, batch: number, opti
         Object.assign(apply, denseMatmulCost(batch, n, m));
       }
       break;
+    }
+  }
+  if (products.length === 0) products.push([batch, n, m, 0]); // rebuild: one dense product
+  if (options.backward) {
+    // Per use, per product y = x M: the input's gradient g M^T and M's gradient x^T g (both FLOPs of
+    // the forward), the view's inverse transpose, x transposed and g repacked for x^T g (see
+    // matMulTransposeA); once per preparation, M^T made and packed, and the preparation's own
+    // backward (about twice its forward).
+    const [pf, po, pm] = [prepare.flops, prepare.ops, prepare.moved];
+    add(prepare, 2 * pf, 2 * po, 2 * pm);
+    for (const [rows, inner, outer, viewMoved] of products) {
+      add(prepare, 0, 1, inner * outer, 0, inner * outer);
+      add(apply, 4 * rows * inner * outer, viewMoved > 0 ? 6 : 4, viewMoved + rows * inner, inner * outer, rows * outer);
     }
   }
   return { prepare, apply };

@@ -58,6 +58,7 @@ export {
   type MatmulPlan,
   type PlanOptions,
   calibrate,
+  setCalibration,
   estimateMs,
   planMatmul,
 } from './planner.js';

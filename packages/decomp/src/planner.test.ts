@@ -9,6 +9,7 @@ import {
   matmulCost,
   planMatmul,
   prepareMatmul,
+  setCalibration,
   totalCost,
   ttMatrixInit,
 } from './index.js';
@@ -107,6 +108,14 @@ describe('planMatmul', () => {
 });
 
 describeEachBackend('calibrate', () => {
+  it('setCalibration pins the calibration (validated); calibrate({ force }) measures again', () => {
+    const pinned: Calibration = { backend: tf.getBackend(), overheadMs: 0.01, flopsPerMs: 1e7, movedPerMs: 1e6, readPerMs: 1e7, packPerMs: 1e5 };
+    setCalibration(pinned);
+    expect(calibrate()).toEqual(pinned);
+    expect(() => setCalibration({ ...pinned, flopsPerMs: -1 })).toThrow(/setCalibration: expected \{ backend, overheadMs, flopsPerMs/);
+    expect(calibrate({ force: true })).not.toEqual(pinned);
+  });
+
   it('measures positive speeds once per backend, without leaking', () => {
     const before = tf.memory().numTensors;
     const c = calibrate({ force: true });

@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { type CostEstimate, type MatmulPath, matmulCost, totalCost } from './cost.js';
-import { check, fmt } from './errors.js';
+import { check, DecompError, fmt } from './errors.js';
 import type { MatrixShape } from './formats/matrix.js';
 
 /** Measured speeds of the running backend, from which a cost becomes milliseconds. */
@@ -20,27 +20,66 @@ export interface Calibration {
 
 const calibrations = new Map<string, Calibration>();
 
+/**
+ * Uses `c` for its backend from now on instead of measuring: plans, and so the numbers a model
+ * computes (paths differ in rounding), then repeat exactly, e.g. when a training run resumes in
+ * another process. The environment variable TENSORIZED_CALIBRATION (a Calibration as JSON) does the
+ * same for every process that reads it.
+ */
+export function setCalibration(c: Calibration): void {
+  const fields = ['overheadMs', 'flopsPerMs', 'movedPerMs', 'readPerMs', 'packPerMs'] as const;
+  check(
+    typeof c.backend === 'string' && fields.every((f) => typeof c[f] === 'number' && c[f] > 0),
+    'INVALID_ARGUMENT',
+    () => `setCalibration: expected { backend, ${fields.join(', ')} } with positive numbers, got ${JSON.stringify(c)}`,
+  );
+  calibrations.set(c.backend, { ...c });
+}
+
+function pinnedCalibration(backend: string): Calibration | undefined {
+  const text = (globalThis as { process?: { env?: Record<string, string | undefined> } }).process?.env?.TENSORIZED_CALIBRATION;
+  if (!text) return undefined;
+  let c: Calibration;
+  try {
+    c = { ...(JSON.parse(text) as Calibration), backend };
+  } catch {
+    throw new DecompError('INVALID_ARGUMENT', `TENSORIZED_CALIBRATION must be a Calibration as JSON, got ${text}`);
+  }
+  setCalibration(c);
+  return c;
+}
+
+/** Milliseconds per run of `run`: the median of 5 trials of `repeats` runs each, after a warm-up. */
 function timeMs(repeats: number, run: () => tf.Tensor): number {
   run().dispose(); // warm-up: kernels compiled, memory pooled
-  const t0 = performance.now();
-  let last: tf.Tensor | undefined;
-  for (let i = 0; i < repeats; i++) {
-    last?.dispose();
-    last = run();
+  const trials: number[] = [];
+  for (let trial = 0; trial < 5; trial++) {
+    const t0 = performance.now();
+    let last: tf.Tensor | undefined;
+    for (let i = 0; i < repeats; i++) {
+      last?.dispose();
+      last = run();
+    }
+    last!.dataSync();
+    last!.dispose();
+    trials.push((performance.now() - t0) / repeats);
   }
-  last!.dataSync();
-  last!.dispose();
-  return (performance.now() - t0) / repeats;
+  return trials.sort((a, b) => a - b)[2]!;
 }
 
 /**
- * Measures the running backend once (about 0.1 to 0.5 s) and remembers the result per backend name;
- * `force` measures again.
+ * Measures the running backend once (about 0.5 s) and remembers the result per backend name;
+ * `force` measures again. Each figure is a median of five trials (the machine may be shared).
  */
 export function calibrate(options: { force?: boolean } = {}): Calibration {
   const backend = tf.getBackend();
   const known = calibrations.get(backend);
   if (known && !options.force) return known;
+  const pinned = pinnedCalibration(backend);
+  if (pinned) {
+    calibrations.set(backend, pinned);
+    return pinned;
+  }
   const tiny = tf.ones([1, 4]);
   const a = tf.randomNormal([256, 512], 0, 1, 'float32', 1);
   const b = tf.randomNormal([512, 512], 0, 1, 'float32', 2);
@@ -49,29 +88,33 @@ export function calibrate(options: { force?: boolean } = {}): Calibration {
   const tall = tf.randomNormal([32768, 12], 0, 1, 'float32', 4);
   const blocks = tf.randomNormal([16, 32, 16, 48], 0, 1, 'float32', 5);
   const chain = 50;
+  // The ops of a contraction are kernels and reshapes, about half each: the chain alternates them.
   const overheadMs =
-    timeMs(5, () =>
+    timeMs(4, () =>
       tf.tidy(() => {
         let t = tiny;
-        for (let i = 0; i < chain; i++) t = i % 2 ? tf.reshape(tf.add(t, 1), [1, 4]) : tf.mul(t, 1.0001);
+        for (let i = 0; i < chain; i++) t = i % 2 ? tf.reshape(t, [1, 4]) : tf.neg(t);
         return t;
       }),
-    ) / (chain * 1.5);
+    ) / chain;
   const net = (msValue: number): number => Math.max(msValue - overheadMs, 1e-6);
   const matmulMs = net(timeMs(5, () => tf.matMul(a, b)));
-  const rowMs = net(timeMs(10, () => tf.matMul(row, b)));
-  const copyMs = net(timeMs(10, () => tf.add(b, 0)));
-  const freshMs = net(timeMs(10, () => tf.tidy(() => tf.matMul(row, tf.add(b, 0)))));
+  const rowMs = net(timeMs(20, () => tf.matMul(row, b)));
+  const copyMs = net(timeMs(10, () => tf.neg(b)));
+  const freshMs = net(timeMs(10, () => tf.tidy(() => tf.matMul(row, tf.neg(b)))));
   const transposeMs = net(timeMs(5, () => tf.transpose(tall))) + net(timeMs(5, () => tf.transpose(blocks, [0, 2, 1, 3])));
   tf.dispose([tiny, a, b, row, tall, blocks]);
   const flopsPerMs = (2 * 256 * 512 * 512) / matmulMs;
+  // A single-row product is bounded by reading the matrix; at least a quarter of its time is
+  // taken as reading, so that a noisy measurement cannot make reads free.
+  const readMs = Math.max(rowMs - (2 * 512 * 512) / flopsPerMs, rowMs / 4);
   const calibration: Calibration = {
     backend,
     overheadMs,
     flopsPerMs,
     movedPerMs: (tall.size + blocks.size) / transposeMs,
-    readPerMs: (512 * 512) / Math.max(rowMs - (2 * 512 * 512) / flopsPerMs, 1e-6),
-    packPerMs: (512 * 512) / Math.max(freshMs - copyMs - rowMs - overheadMs, 1e-6),
+    readPerMs: (512 * 512) / readMs,
+    packPerMs: (512 * 512) / Math.max(freshMs - copyMs - rowMs - overheadMs, rowMs),
   };
   calibrations.set(backend, calibration);
   return calibration;
@@ -93,6 +136,8 @@ export interface PlanOptions {
   batch: number;
   /** How many products with the same W follow one preparation (e.g. time steps). Default 1. */
   uses?: number;
+  /** Plan for a training step: the backward pass's cost counts too (default false). */
+  backward?: boolean;
   /** Speeds to plan with; default: calibrate() on the running backend. */
   calibration?: Calibration;
 }
@@ -151,11 +196,12 @@ export function planMatmul(w: MatrixShape, options: PlanOptions): MatmulPlan {
   );
   const c = options.calibration ?? calibrate();
   let groups: number[] | undefined;
-  let factorised = totalCost(matmulCost(w, 'factorised', batch), uses);
+  const backward = options.backward ?? false;
+  let factorised = totalCost(matmulCost(w, 'factorised', batch, { backward }), uses);
   if (w.kind === 'tt-matrix') {
     let best = Number.POSITIVE_INFINITY;
     for (const g of compositions(w.inModes.length)) {
-      const cost = totalCost(matmulCost(w, 'factorised', batch, { groups: g }), uses);
+      const cost = totalCost(matmulCost(w, 'factorised', batch, { groups: g, backward }), uses);
       const msValue = estimateMs(cost, c);
       if (msValue < best) {
         best = msValue;
@@ -164,7 +210,7 @@ export function planMatmul(w: MatrixShape, options: PlanOptions): MatmulPlan {
       }
     }
   }
-  const cost = { factorised, rebuild: totalCost(matmulCost(w, 'rebuild', batch), uses) };
+  const cost = { factorised, rebuild: totalCost(matmulCost(w, 'rebuild', batch, { backward }), uses) };
   const ms = { factorised: estimateMs(cost.factorised, c), rebuild: estimateMs(cost.rebuild, c) };
   return { path: ms.factorised <= ms.rebuild ? 'factorised' : 'rebuild', ...(groups ? { groups } : {}), batch, uses, cost, ms };
 }
