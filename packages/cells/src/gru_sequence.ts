@@ -130,12 +130,7 @@ function backward(dy: tf.Tensor3D, kept: tf.Tensor[], L: Layout): tf.Tensor[] {
   const dU: tf.Tensor2D[] = new Array(T);
   // g[i][t]: gradient with respect to the output of M_{i+1} at step t.
   const g: tf.Tensor2D[][] = Array.from({ length: k }, () => new Array<tf.Tensor2D>(T));
-  // The laid-out inputs of a stage with a view (a contracted TT core) at every step; such a stage's
-  // gradient is accumulated step by step (see below), a plain one's taken in one product at the end.
   const stageInputs = (i: number): tf.Tensor => (i === 0 && !L.keepsFirst ? stacked[0]! : stacked[5 + i - (L.keepsFirst ? 0 : 1)]!);
-  const perStep = mats.map((_, i) => L.views[i]!.length > 0);
-  const laidPerStep = mats.map((_, i) => (perStep[i] ? (unstackLeading(stageInputs(i)) as tf.Tensor2D[]) : undefined));
-  const dMatsAcc: Array<tf.Tensor2D | undefined> = mats.map(() => undefined);
   let dh: tf.Tensor2D | undefined;
   for (let t = T - 1; t >= 0; t--) {
     const total = dh ? (tf.add(dh, dOut[t]!) as tf.Tensor2D) : dOut[t]!;
@@ -145,20 +140,12 @@ function backward(dy: tf.Tensor3D, kept: tf.Tensor[], L: Layout): tf.Tensor[] {
     dU[t] = tf.concat([tf.mul(dn, cRs[t]!), tf.mul(total, cZs[t]!), tf.mul(dn, rs[t]!)], 1) as tf.Tensor2D;
     let gi = unapplyView(tfOps, dU[t]!, L.outView, L.lastShape) as tf.Tensor2D;
     for (let i = k - 1; i >= 0; i--) {
-      if (perStep[i]) {
-        // A TT core's gradient: one product per step is cheaper than one over all steps here, whose
-        // tall operands XNNPACK repacks or transposes whole (measured: 50 + 57 ms against about 30).
-        const d = matMulTransposeA(laidPerStep[i]![t]!, gi);
-        dMatsAcc[i] = dMatsAcc[i] ? (tf.add(dMatsAcc[i]!, d) as tf.Tensor2D) : d;
-      } else {
-        g[i]![t] = gi;
-      }
+      g[i]![t] = gi;
       gi = unapplyView(tfOps, tf.matMul(gi, matsT[i]!), L.views[i]!, L.inShapes[i]!) as tf.Tensor2D;
     }
     dh = tf.add(tf.mul(total, cHs[t]!), gi) as tf.Tensor2D;
   }
   const dMats = mats.map((_, i) => {
-    if (perStep[i]) return dMatsAcc[i]!;
     // Laid-out inputs of M_{i+1} at every step, stacked: h_{t-1} when the first stage has no view.
     const rows = tf.reshape(stageInputs(i), [-1, mats[i]!.shape[0]]);
     return matMulTransposeA(rows as tf.Tensor2D, tf.concat(g[i]!, 0));
