@@ -17,7 +17,9 @@ const walk = (dir) => {
     else if (f === 'history.json') histories.push(p);
   }
 };
-for (const d of ['results/grid', 'results/other']) if (existsSync(join(root, d))) walk(join(root, d));
+// The other datasets' runs are in the report's table at their latest round; the grid's unfinished
+// runs are listed here.
+for (const d of ['results/grid']) if (existsSync(join(root, d))) walk(join(root, d));
 const done = new Set(
   existsSync(join(root, 'results/grid/results.jsonl'))
     ? readFileSync(join(root, 'results/grid/results.jsonl'), 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l).key)
