@@ -41,6 +41,10 @@ export function gruSequence(
   // on). customGrad copies what it saves: a few stacked tensors cost far less than T small ones.
   const forward = (aIn: tf.Tensor, hIn: tf.Tensor2D, bIn: tf.Tensor, mats: readonly tf.Tensor2D[], maskIn: tf.Tensor | undefined, record: boolean) => {
     const m = maskIn ? (unstackLeading(maskIn) as tf.Tensor2D[]) : undefined;
+    // Steps at which no sequence is padded need no masking (with length-bucketed batches, most).
+    const mValues = maskIn?.dataSync();
+    const batch = hIn.shape[0];
+    const padded = (t: number): boolean => mValues !== undefined && mValues.subarray(t * batch, (t + 1) * batch).some((x) => x !== 1);
     // b_U of the r and z gates joins the input projections once for all steps.
     const aRZ = unstackLeading(tf.add(tf.slice(aIn, [0, 0, 0], [-1, -1, 2 * H]), tf.slice(bIn, [0], [2 * H]))) as tf.Tensor2D[];
     const aN = unstackLeading(tf.slice(aIn, [0, 0, 2 * H], [-1, -1, H])) as tf.Tensor2D[];
@@ -65,7 +69,7 @@ export function gruSequence(
       const un = tf.add(tf.slice(u, [0, 2 * H], [-1, H]), bN);
       const n = tf.tanh(tf.add(aN[t]!, tf.mul(r, un)));
       let next = tf.add(n, tf.mul(z, tf.sub(h, n))) as tf.Tensor2D;
-      if (m) next = tf.add(h, tf.mul(m[t]!, tf.sub(next, h))) as tf.Tensor2D;
+      if (m && padded(t)) next = tf.add(h, tf.mul(m[t]!, tf.sub(next, h))) as tf.Tensor2D;
       if (record) for (const [j, x] of [h, r, z, n, un, ...laidInputs].entries()) kinds[j]!.push(x);
       outputs.push(next);
       h = next;
