@@ -24,43 +24,42 @@ const T_INFER = 64;
 
 /**
  * Per model: ms per time step of inference (a run over 64 steps, divided by 64) at batch 1 and 16,
- * and ms of one training step (forward + backward over 16 sequences of 64 steps).
+ * and ms of one training step (forward + backward over 16 sequences of 64 steps). All models are
+ * measured in the same alternating rounds (see msPerCallEach), so that drifts of a shared machine
+ * hit them alike and their ratios hold.
  */
 export function runCellSpeed(options: { minMs?: number; onRow?: (row: CellSpeedRow) => void } = {}): CellSpeedRow[] {
-  const rows: CellSpeedRow[] = [];
-  for (const [label, model, opts] of CELL_MODELS) {
-    const cell: RecurrentCell = createCell(paperCellConfig(model, { ...opts, seed: 1 }));
-    const x1 = tf.randomNormal([1, T_INFER, 256], 0, 1, 'float32', 1) as tf.Tensor3D;
-    const x16 = tf.randomNormal([16, T_INFER, 256], 0, 1, 'float32', 2) as tf.Tensor3D;
-    const probe = tf.randomNormal([16, T_INFER, 512], 0, 1, 'float32', 3);
+  const x1 = tf.randomNormal([1, T_INFER, 256], 0, 1, 'float32', 1) as tf.Tensor3D;
+  const x16 = tf.randomNormal([16, T_INFER, 256], 0, 1, 'float32', 2) as tf.Tensor3D;
+  const probe = tf.randomNormal([16, T_INFER, 512], 0, 1, 'float32', 3);
+  const cells = CELL_MODELS.map(([, model, opts]) => createCell(paperCellConfig(model, { ...opts, seed: 1 })) as RecurrentCell);
+  const fns: Record<string, () => tf.Tensor> = {};
+  cells.forEach((cell, i) => {
     const vars = cell.trainableVariables;
-    const timing = msPerCallEach(
-      {
-        infer1: () => tf.tidy(() => cell.run(x1).outputs),
-        infer16: () => tf.tidy(() => cell.run(x16).outputs),
-        train: () =>
-          tf.tidy(() => {
-            const { value, grads } = tf.variableGrads(() => tf.mean(tf.mul(cell.run(x16).outputs, probe)), vars);
-            tf.dispose(Object.values(grads));
-            return value;
-          }),
-      },
-      { minMs: options.minMs ?? 1000, rounds: 3 },
-    );
-    const path = cell.U.plannedPath(16, T_INFER, 'auto', true);
+    fns[`infer1-${i}`] = () => tf.tidy(() => cell.run(x1).outputs);
+    fns[`infer16-${i}`] = () => tf.tidy(() => cell.run(x16).outputs);
+    fns[`train-${i}`] = () =>
+      tf.tidy(() => {
+        const { value, grads } = tf.variableGrads(() => tf.mean(tf.mul(cell.run(x16).outputs, probe)), vars);
+        tf.dispose(Object.values(grads));
+        return value;
+      });
+  });
+  const timing = msPerCallEach(fns, { minMs: options.minMs ?? 1000, rounds: 6 });
+  const rows: CellSpeedRow[] = cells.map((cell, i) => {
     const row: CellSpeedRow = {
-      model: label,
+      model: CELL_MODELS[i]![0],
       params: cell.paramCount(),
       bytes: 4 * cell.paramCountFull(),
-      inferMs: { 1: timing.infer1 / T_INFER, 16: timing.infer16 / T_INFER },
-      trainMs: timing.train,
-      path,
+      inferMs: { 1: timing[`infer1-${i}`]! / T_INFER, 16: timing[`infer16-${i}`]! / T_INFER },
+      trainMs: timing[`train-${i}`]!,
+      path: cell.U.plannedPath(16, T_INFER, 'auto', true),
     };
-    rows.push(row);
     options.onRow?.(row);
-    tf.dispose([x1, x16, probe]);
-    cell.dispose();
-  }
+    return row;
+  });
+  tf.dispose([x1, x16, probe]);
+  for (const cell of cells) cell.dispose();
   return rows;
 }
 
