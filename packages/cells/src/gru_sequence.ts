@@ -44,7 +44,7 @@ export function gruSequence(
     // Steps at which no sequence is padded need no masking (with length-bucketed batches, most).
     const mValues = maskIn?.dataSync();
     const batch = hIn.shape[0];
-    const padded = (t: number): boolean => mValues !== undefined && mValues.subarray(t * batch, (t + 1) * batch).some((x) => x !== 1);
+    const padded = (t: number): boolean => mValues?.subarray(t * batch, (t + 1) * batch).some((x) => x !== 1) ?? false;
     // b_U of the r and z gates joins the input projections once for all steps.
     const aRZ = unstackLeading(tf.add(tf.slice(aIn, [0, 0, 0], [-1, -1, 2 * H]), tf.slice(bIn, [0], [2 * H]))) as tf.Tensor2D[];
     const aN = unstackLeading(tf.slice(aIn, [0, 0, 2 * H], [-1, -1, H])) as tf.Tensor2D[];

@@ -26,6 +26,9 @@ export function matrixToDense(w: MatrixFormat): tf.Tensor2D {
  * W made ready to multiply many inputs: the factors laid out for contraction ('factorised') or the
  * rebuilt dense matrix ('rebuild'). Create it once per batch of sequences (inside the function you
  * differentiate, so gradients reach the factors), apply it at every step, dispose it afterwards.
+ * It is also the product as stages (StagedMatmul): a rebuilt W is one stage; CP and Tucker are their
+ * two bottleneck factors without views; a TT-matrix is one stage per (merged) core. Callers can fuse
+ * and differentiate steps with them (see @tensorized/cells' fused GRU).
  */
 export interface PreparedMatmul extends StagedMatmul<tf.Tensor2D> {
   readonly path: MatmulPath;
@@ -35,13 +38,6 @@ export interface PreparedMatmul extends StagedMatmul<tf.Tensor2D> {
   readonly outSize: number;
   /** x (B x N) -> (B x M). */
   apply(x: tf.Tensor2D): tf.Tensor2D;
-  /**
-   * The product as stages (StagedMatmul): x W = outView(... view_1(view_0(x) M_0) M_1 ...), where
-   * the views only reshape and transpose. A rebuilt W is one stage; CP and Tucker are their two
-   * bottleneck factors without views; a TT-matrix is one stage per (merged) core. Callers can
-   * fuse and differentiate steps with it (see @tensorized/cells' fused GRU).
-   */
-  readonly stages: readonly { readonly view: StagedMatmul['outView']; readonly matrix: tf.Tensor2D }[];
   /** Frees the prepared tensors (not the factors of W). */
   dispose(): void;
 }
