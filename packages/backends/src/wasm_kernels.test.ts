@@ -53,4 +53,36 @@ describe('wasm kernel fixes', () => {
     expect(Array.from(g.dataSync())).toEqual([0, 1, 2, 0, 3, 4]);
     tf.dispose([x, g]);
   });
+
+  it('matMul with one right-hand side reshaped to several shapes (and transposed) gives the right products', async () => {
+    await useBackend('wasm');
+    const before = tf.memory().numTensors;
+    const x = tf.tensor1d(Float32Array.from({ length: 192 }, (_, i) => Math.sin(i)));
+    // Reference product on the host.
+    const ref = (a: tf.Tensor2D, b: tf.Tensor2D, tb: boolean): number[] => {
+      const [m, k] = a.shape;
+      const n = tb ? b.shape[0] : b.shape[1];
+      const av = a.dataSync();
+      const bv = b.dataSync();
+      const out: number[] = [];
+      for (let i = 0; i < m; i++)
+        for (let j = 0; j < n; j++) {
+          let s = 0;
+          for (let q = 0; q < k; q++) s += av[i * k + q]! * bv[tb ? j * k + q : q * n + j]!;
+          out.push(s);
+        }
+      return out;
+    };
+    // TF.js 4.22 cached the packed operator under x's data id: the second shape read out of bounds.
+    for (const [rows, k, n, tb] of [[3, 4, 48, false], [2, 16, 12, false], [5, 16, 12, false], [2, 12, 16, true], [3, 4, 48, false], [1, 96, 2, false]] as const) {
+      const a = tf.tensor2d(Float32Array.from({ length: rows * k }, (_, i) => Math.cos(i)), [rows, k]);
+      const b = tf.reshape(x, tb ? [n, k] : [k, n]) as tf.Tensor2D;
+      const y = tf.matMul(a, b, false, tb);
+      const expected = ref(a, b, tb);
+      for (const [i, v] of Array.from(y.dataSync()).entries()) expect(v).toBeCloseTo(expected[i]!, 4);
+      tf.dispose([a, b, y]);
+    }
+    x.dispose();
+    expect(tf.memory().numTensors).toBe(before);
+  });
 });

@@ -4,6 +4,7 @@ import * as tf from '@tensorflow/tfjs-core';
 interface WasmBackendLike {
   makeOutput(shape: number[], dtype: tf.DataType): tf.TensorInfo;
   typedArrayFromHeap(t: tf.TensorInfo): Float32Array | Int32Array | Uint8Array;
+  disposeData(dataId: object, force?: boolean): boolean;
 }
 
 let installed = false;
@@ -54,7 +55,37 @@ function sliceKernel(original: tf.KernelFunc): tf.KernelFunc {
 }
 
 /**
- * Replaces kernels of the wasm backend that are correct but needlessly slow (see sliceKernel).
+ * MatMul for the wasm backend that survives a right-hand side seen before in another shape. TF.js
+ * 4.22's wasm BatchMatMul caches the XNNPACK operator (with b packed) under b's data id; when the same
+ * data comes back reshaped (reshape shares data: say a gradient viewed as 4 x 48 and then as 16 x 12),
+ * the cached operator is reused with the old dimensions and reads and writes out of bounds: wrong
+ * results, then "memory access out of bounds" or an abort. This kernel remembers the shape each
+ * right-hand side was first multiplied in and hands the original kernel a fresh copy (a new data id)
+ * whenever the shape differs. The copy costs one pass over b; the operator is packed afresh anyway.
+ */
+function matMulKernel(original: tf.KernelFunc, rhs: string): tf.KernelFunc {
+  const seen = new WeakMap<object, string>();
+  return (args) => {
+    const b = args.inputs[rhs] as tf.TensorInfo | undefined;
+    if (!b) return original(args);
+    const key = `${b.shape.join('x')}${(args.attrs as { transposeB?: boolean }).transposeB ? 'T' : ''}`;
+    const first = seen.get(b.dataId);
+    if (first === undefined) seen.set(b.dataId, key);
+    if (first === undefined || first === key) return original(args);
+    const backend = args.backend as unknown as WasmBackendLike;
+    const copy = backend.makeOutput([...b.shape], b.dtype);
+    backend.typedArrayFromHeap(copy).set(backend.typedArrayFromHeap(b));
+    try {
+      return original({ ...args, inputs: { ...args.inputs, [rhs]: copy } });
+    } finally {
+      backend.disposeData(copy.dataId, true);
+    }
+  };
+}
+
+/**
+ * Replaces kernels of the wasm backend that are wrong (see matMulKernel) or correct but needlessly
+ * slow (see sliceKernel).
  * useBackend('wasm') calls it; call it yourself after tf.setBackend('wasm') if you start the
  * backend another way. Idempotent.
  */
@@ -64,5 +95,11 @@ export function installWasmKernelFixes(): void {
   if (!config) return;
   tf.unregisterKernel('Slice', 'wasm');
   tf.registerKernel({ ...config, kernelFunc: sliceKernel(config.kernelFunc) });
+  for (const name of ['BatchMatMul', '_FusedMatMul']) {
+    const mm = tf.getKernel(name, 'wasm');
+    if (!mm) continue;
+    tf.unregisterKernel(name, 'wasm');
+    tf.registerKernel({ ...mm, kernelFunc: matMulKernel(mm.kernelFunc, 'b') });
+  }
   installed = true;
 }

@@ -131,7 +131,7 @@ export class RecurrentCell {
         // The fused recurrence with its own backward pass (see gru_sequence.ts).
         const timeMajor = tf.transpose(projected, [1, 0, 2]) as tf.Tensor3D;
         const maskTM = mask ? (tf.reshape(tf.transpose(tf.cast(mask, 'float32')), [steps, batch, 1]) as tf.Tensor3D) : undefined;
-        const hs = gruSequence(timeMajor, state[0]!, this.bU as tf.Tensor1D, u.stages, u.outView, maskTM);
+        const hs = gruSequence(timeMajor, state[0]!, this.bU as tf.Tensor1D, u, maskTM);
         u.dispose();
         const last = tf.reshape(tf.slice(hs, [steps - 1, 0, 0], [1, -1, -1]), [batch, this.hiddenSize]) as tf.Tensor2D;
         return { outputs: tf.transpose(hs, [1, 0, 2]) as tf.Tensor3D, state: [last] };

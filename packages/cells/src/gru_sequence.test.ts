@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { prepareMatmul, ttMatrix, ttMatrixToDense } from '@tensorized/decomp';
+import { cpMatrix, cpMatrixToDense, prepareMatmul, ttMatrix, ttMatrixToDense } from '@tensorized/decomp';
 import { describeEachBackend, expectClose, expectNoLeak } from '@tensorized/test-utils';
 import { expect, it } from 'vitest';
 import { gruSequence } from './gru_sequence.js';
@@ -25,7 +25,7 @@ function reference(a: tf.Tensor3D, h0: tf.Tensor2D, bU: tf.Tensor1D, U: tf.Tenso
 }
 
 describeEachBackend('gruSequence over TT stages', () => {
-  it('every grouping of the cores: outputs and all gradients equal the step-by-step reference under autodiff', async () => {
+  it('every grouping of the cores, both weight-gradient routes: outputs and all gradients equal the step-by-step reference under autodiff', async () => {
     // Hidden 8 = 2x2x2, U: 8 -> 24 = 2x2x6 (three gates folded into the last mode), ranks (1,3,2,1).
     const shapes = [
       [1, 2, 2, 3],
@@ -44,11 +44,11 @@ describeEachBackend('gruSequence over TT stages', () => {
       const w = ttMatrix(xs.slice(3), { checkFinite: false });
       return tf.sum(tf.mul(reference(xs[0] as tf.Tensor3D, xs[1] as tf.Tensor2D, xs[2] as tf.Tensor1D, ttMatrixToDense(w), mask), probe));
     };
-    for (const groups of [[1, 1, 1], [2, 1], [1, 2]]) {
+    for (const [groups, weightGradient] of [[1, 1, 1], [2, 1], [1, 2]].flatMap((g) => (['stages', 'dense'] as const).map((r) => [g, r] as const))) {
       await expectNoLeak(() => {
         const fusedLoss = (...xs: tf.Tensor[]): tf.Scalar => {
           const prepared = prepareMatmul(ttMatrix(xs.slice(3), { checkFinite: false }), 'factorised', { groups });
-          const hs = gruSequence(xs[0] as tf.Tensor3D, xs[1] as tf.Tensor2D, xs[2] as tf.Tensor1D, prepared.stages, prepared.outView, mask);
+          const hs = gruSequence(xs[0] as tf.Tensor3D, xs[1] as tf.Tensor2D, xs[2] as tf.Tensor1D, prepared, mask, { weightGradient });
           prepared.dispose();
           return tf.sum(tf.mul(hs, probe));
         };
@@ -63,5 +63,41 @@ describeEachBackend('gruSequence over TT stages', () => {
       });
     }
     tf.dispose([...args, mask, probe]);
+  });
+
+  it('CP factors (a chain of two plain matrices), both weight-gradient routes, equal the reference; a dense route over views it cannot invert is refused', async () => {
+    // Hidden 6 = 2x3, U: 6 -> 18 = 2x9, rank 4.
+    const factors = [[2, 4], [3, 4], [2, 4], [9, 4]].map((s, i) => tf.randomNormal(s, 0, 0.4, 'float32', 20 + i));
+    const [T, B] = [3, 2];
+    const a = tf.randomNormal([T, B, 18], 0, 1, 'float32', 5) as tf.Tensor3D;
+    const h0 = tf.randomNormal([B, 6], 0, 0.5, 'float32', 6) as tf.Tensor2D;
+    const bU = tf.randomNormal([18], 0, 0.3, 'float32', 7) as tf.Tensor1D;
+    const mask = tf.tensor3d([1, 1, 1, 0, 1, 1], [T, B, 1]);
+    const probe = tf.randomNormal([T, B, 6], 0, 1, 'float32', 8);
+    const args = [a, h0, bU, ...factors];
+    const cp = (xs: tf.Tensor[]) => cpMatrix(xs.slice(3, 5), xs.slice(5, 7), undefined, { checkFinite: false });
+    const refLoss = (...xs: tf.Tensor[]): tf.Scalar =>
+      tf.sum(tf.mul(reference(xs[0] as tf.Tensor3D, xs[1] as tf.Tensor2D, xs[2] as tf.Tensor1D, cpMatrixToDense(cp(xs)), mask), probe));
+    for (const weightGradient of ['stages', 'dense'] as const) {
+      await expectNoLeak(() => {
+        const fusedLoss = (...xs: tf.Tensor[]): tf.Scalar => {
+          const prepared = prepareMatmul(cp(xs), 'factorised');
+          const hs = gruSequence(xs[0] as tf.Tensor3D, xs[1] as tf.Tensor2D, xs[2] as tf.Tensor1D, prepared, mask, { weightGradient });
+          prepared.dispose();
+          return tf.sum(tf.mul(hs, probe));
+        };
+        const fused = tf.valueAndGrads(fusedLoss)(args);
+        const ref = tf.valueAndGrads(refLoss)(args);
+        expectClose(fused.value, ref.value.dataSync(), { rtol: 1e-4, atol: 1e-4 });
+        fused.grads.forEach((g, i) => {
+          expectClose(g, ref.grads[i]!.dataSync(), { rtol: 1e-3, atol: 1e-4 });
+        });
+        tf.dispose([fused.value, ref.value, ...fused.grads, ...ref.grads]);
+      });
+    }
+    const U = tf.randomNormal([3, 9], 0, 1, 'float32', 9);
+    const viewed = { stages: [{ view: [{ reshape: [-1, 3] }], matrix: U as tf.Tensor2D }], outView: [{ reshape: [-1, 18] }] };
+    expect(() => gruSequence(a, h0, bU, viewed, undefined, { weightGradient: 'dense' })).toThrow(/weightGradient 'dense' needs TT stages/);
+    tf.dispose([...args, mask, probe, U]);
   });
 });

@@ -1,5 +1,18 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { applyView, columnSums, type MatmulStage, matMulTransposeA, tfOps, unapplyView, type ViewOp } from '@tensorized/decomp';
+import {
+  applyView,
+  columnSums,
+  hasDenseGradient,
+  matMulTransposeA,
+  planWeightGradient,
+  type StagedMatmul,
+  stageGradientsFromDense,
+  tfOps,
+  unapplyView,
+  type ViewOp,
+  type WeightGradientRoute,
+} from '@tensorized/decomp';
+import { check } from './errors.js';
 import { unstackLeading } from './unstack.js';
 import { recordingGradients } from './weight.js';
 
@@ -14,7 +27,10 @@ import { recordingGradients } from './weight.js';
  * the weight gradients are one matMul per M_i over all steps at once,
  * dM_i = [c^i_1 .. c^i_T]^T [g^i_1 .. g^i_T] (c^i: the laid-out input of M_i, g^i: the gradient of
  * its output), a view's gradient is its inverse layout, and the backward pass uses no transposed
- * matMul kernels (slow on wasm).
+ * matMul kernels (slow on wasm). Where the stages allow it (TT stages, plain factors), the weight
+ * gradients can instead come from the whole U's gradient dU = [h_0 .. h_{T-1}]^T [d(Uh)_1 .. d(Uh)_T]
+ * (one product, as for a dense U) by stageGradientsFromDense; nothing per stage is kept then. The
+ * planner's cost model picks the route (planWeightGradient) unless `weightGradient` forces one.
  *
  * a: (T, B, 3H) time-major input projections x_t W + b_W; h0: (B, H); bU: (3H); mask: (T, B, 1) or
  * none. Returns the states h_1..h_T, (T, B, H); a masked step keeps the previous state.
@@ -23,16 +39,26 @@ export function gruSequence(
   a: tf.Tensor3D,
   h0: tf.Tensor2D,
   bU: tf.Tensor1D,
-  stages: readonly MatmulStage<tf.Tensor2D>[],
-  outView: readonly ViewOp[],
+  staged: StagedMatmul<tf.Tensor2D>,
   mask?: tf.Tensor3D,
+  options: { weightGradient?: 'auto' | WeightGradientRoute } = {},
 ): tf.Tensor3D {
+  const { stages, outView } = staged;
   const k = stages.length;
   const H = h0.shape[1];
   const T = a.shape[0];
   const views = stages.map((s) => s.view);
   // The first stage's laid-out input is h itself when it has no view (dense, CP, Tucker).
   const keepsFirst = views[0]!.length > 0;
+  const forced = options.weightGradient ?? 'auto';
+  check(
+    forced !== 'dense' || hasDenseGradient(staged),
+    'INVALID_CONFIG',
+    () => "gruSequence: weightGradient 'dense' needs TT stages (ttStages) or plain matrices without views",
+  );
+  const route: WeightGradientRoute = forced !== 'auto' ? forced : recordingGradients() ? planWeightGradient(staged, h0.shape[0], T).route : 'stages';
+  // The laid-out stage inputs are kept only for the per-stage route.
+  const keepsLaid = route === 'stages';
   // Shapes of each stage's input before its view, and of the last stage's output.
   const inShapes: number[][] = [];
   let lastShape: number[] = [];
@@ -49,7 +75,7 @@ export function gruSequence(
     const aRZ = unstackLeading(tf.add(tf.slice(aIn, [0, 0, 0], [-1, -1, 2 * H]), tf.slice(bIn, [0], [2 * H]))) as tf.Tensor2D[];
     const aN = unstackLeading(tf.slice(aIn, [0, 0, 2 * H], [-1, -1, H])) as tf.Tensor2D[];
     const bN = tf.slice(bIn, [2 * H], [H]);
-    const kinds: tf.Tensor[][] = record ? Array.from({ length: 5 + (keepsFirst ? k : k - 1) }, () => []) : [];
+    const kinds: tf.Tensor[][] = record ? Array.from({ length: 5 + (keepsLaid ? (keepsFirst ? k : k - 1) : 0) }, () => []) : [];
     const outputs: tf.Tensor2D[] = [];
     let h = hIn;
     for (let t = 0; t < T; t++) {
@@ -58,7 +84,7 @@ export function gruSequence(
       for (let i = 0; i < k; i++) {
         if (t === 0) inShapes[i] = [...c.shape];
         const laid = applyView(tfOps, c, views[i]!);
-        if (i > 0 || keepsFirst) laidInputs.push(laid);
+        if (keepsLaid && (i > 0 || keepsFirst)) laidInputs.push(laid);
         c = tf.matMul(laid as tf.Tensor2D, mats[i]!);
       }
       if (t === 0) lastShape = [...c.shape];
@@ -89,7 +115,8 @@ export function gruSequence(
     save([...mats, ...(mask ? [rest[k]!] : []), ...kinds.map((list) => tf.stack(list))]);
     return {
       value: tf.stack(outputs) as tf.Tensor3D,
-      gradFunc: (dy: tf.Tensor, kept: tf.Tensor[]) => backward(dy as tf.Tensor3D, kept, { k, T, masked: Boolean(mask), keepsFirst, views, outView, inShapes, lastShape }),
+      gradFunc: (dy: tf.Tensor, kept: tf.Tensor[]) =>
+        backward(dy as tf.Tensor3D, kept, { k, T, masked: Boolean(mask), keepsFirst, views, outView, inShapes, lastShape, route, staged }),
     };
   }) as Parameters<typeof tf.customGrad>[0]);
   return op(a, h0, bU, ...matrices, ...(mask ? [mask] : [])) as tf.Tensor3D;
@@ -104,6 +131,8 @@ interface Layout {
   outView: readonly ViewOp[];
   inShapes: readonly number[][];
   lastShape: readonly number[];
+  route: WeightGradientRoute;
+  staged: StagedMatmul<tf.Tensor2D>;
 }
 
 function backward(dy: tf.Tensor3D, kept: tf.Tensor[], L: Layout): tf.Tensor[] {
@@ -144,17 +173,21 @@ function backward(dy: tf.Tensor3D, kept: tf.Tensor[], L: Layout): tf.Tensor[] {
     dU[t] = tf.concat([tf.mul(dn, cRs[t]!), tf.mul(total, cZs[t]!), tf.mul(dn, rs[t]!)], 1) as tf.Tensor2D;
     let gi = unapplyView(tfOps, dU[t]!, L.outView, L.lastShape) as tf.Tensor2D;
     for (let i = k - 1; i >= 0; i--) {
-      g[i]![t] = gi;
+      if (L.route === 'stages') g[i]![t] = gi;
       gi = unapplyView(tfOps, tf.matMul(gi, matsT[i]!), L.views[i]!, L.inShapes[i]!) as tf.Tensor2D;
     }
     dh = tf.add(tf.mul(total, cHs[t]!), gi) as tf.Tensor2D;
   }
-  const dMats = mats.map((_, i) => {
-    // Laid-out inputs of M_{i+1} at every step, stacked: h_{t-1} when the first stage has no view.
-    const rows = tf.reshape(stageInputs(i), [-1, mats[i]!.shape[0]]);
-    return matMulTransposeA(rows as tf.Tensor2D, tf.concat(g[i]!, 0));
-  });
   const dUAll = tf.concat(dU, 0) as tf.Tensor2D;
+  const dMats =
+    L.route === 'dense'
+      ? // dU = [h_0 .. h_{T-1}]^T [d(Uh)_1 .. d(Uh)_T], then each stage's share.
+        stageGradientsFromDense(tfOps, L.staged, matMulTransposeA(tf.reshape(hS!, [-1, H]) as tf.Tensor2D, dUAll), mats)
+      : mats.map((_, i) => {
+          // Laid-out inputs of M_{i+1} at every step, stacked: h_{t-1} when the first stage has no view.
+          const rows = tf.reshape(stageInputs(i), [-1, mats[i]!.shape[0]]);
+          return matMulTransposeA(rows as tf.Tensor2D, tf.concat(g[i]!, 0));
+        });
   // d(x W + b_W) = [dPreR, dPreZ, dPreN]: the first two gates as for U.
   const dA = tf.reshape(tf.concat([tf.slice(dUAll, [0, 0], [-1, 2 * H]), tf.concat(dPreN, 0)], 1), [T, B, 3 * H]);
   // (A reduction over the leading axis is slow on wasm: see columnSums.)

@@ -4,10 +4,9 @@ import {
   cpMatrixInit,
   type InitStd,
   type MatmulPath,
-  type MatmulStage,
+  type StagedMatmul,
   type MatrixFormat,
   type MatrixShape,
-  type ViewOp,
   matMul2d,
   matrixToDense,
   planMatmul,
@@ -38,12 +37,10 @@ export function recordingGradients(): boolean {
 }
 
 /** A weight matrix applied to a batch: `apply` per use, `dispose` afterwards. */
-export interface AppliedWeight {
+/** The product as matMul stages with layout views (see PreparedMatmul.stages in @tensorized/decomp). */
+export interface AppliedWeight extends StagedMatmul<tf.Tensor2D> {
   readonly path: MatmulPath | 'dense';
   apply(x: tf.Tensor2D): tf.Tensor2D;
-  /** The product as matMul stages with layout views (see PreparedMatmul.stages in @tensorized/decomp). */
-  readonly stages: readonly MatmulStage<tf.Tensor2D>[];
-  readonly outView: readonly ViewOp[];
   dispose(): void;
 }
 

@@ -33,6 +33,7 @@ export {
   unapplyView,
   type ViewOp,
 } from './contract/tt.js';
+export { hasDenseGradient, stageGradientsFromDense, stageShapes, weightGradientCosts } from './contract/stage_gradients.js';
 export { cpToDense, cpMatrixToDense, cpMatmul } from './contract/cp.js';
 export { tuckerToDense, tuckerMatrixToDense, tuckerMatmul } from './contract/tucker.js';
 export { modeProducts } from './contract/mode_products.js';
@@ -61,6 +62,8 @@ export {
   setCalibration,
   estimateMs,
   planMatmul,
+  planWeightGradient,
+  type WeightGradientRoute,
 } from './planner.js';
 
 export {

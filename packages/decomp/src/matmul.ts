@@ -84,6 +84,7 @@ export function prepareMatmul(w: MatrixFormat, path: MatmulPath, options: Prepar
     outSize,
     stages: staged.stages,
     outView: staged.outView,
+    ...(staged.tt ? { tt: staged.tt } : {}),
     apply: (x) => {
       checkBatchInput('PreparedMatmul.apply', x, inSize);
       return tf.tidy(() => applyStages(tfOps, x, staged) as tf.Tensor2D);

@@ -1,7 +1,10 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { type CostEstimate, type MatmulPath, matmulCost, totalCost } from './cost.js';
 import { check, DecompError, fmt } from './errors.js';
+import { weightGradientCosts } from './contract/stage_gradients.js';
+import type { StagedMatmul } from './contract/tt.js';
 import type { MatrixShape } from './formats/matrix.js';
+import type { Core } from './ops.js';
 
 /** Measured speeds of the running backend, from which a cost becomes milliseconds. */
 export interface Calibration {
@@ -213,4 +216,23 @@ export function planMatmul(w: MatrixShape, options: PlanOptions): MatmulPlan {
   const cost = { factorised, rebuild: totalCost(matmulCost(w, 'rebuild', batch, { backward }), uses) };
   const ms = { factorised: estimateMs(cost.factorised, c), rebuild: estimateMs(cost.rebuild, c) };
   return { path: ms.factorised <= ms.rebuild ? 'factorised' : 'rebuild', ...(groups ? { groups } : {}), batch, uses, cost, ms };
+}
+
+/** How a fused recurrence forms the weight gradients of a staged product (see weightGradientCosts). */
+export type WeightGradientRoute = 'stages' | 'dense';
+
+/**
+ * The faster predicted route to the weight gradients of `staged` used `uses` times on `batch` rows:
+ * per-stage products over all uses, or one dense dW over all uses and stageGradientsFromDense.
+ */
+export function planWeightGradient<C extends Core>(
+  staged: StagedMatmul<C>,
+  batch: number,
+  uses: number,
+  options: { calibration?: Calibration } = {},
+): { route: WeightGradientRoute; ms: { stages: number; dense: number | undefined } } {
+  const c = options.calibration ?? calibrate();
+  const costs = weightGradientCosts(staged, batch, uses);
+  const ms = { stages: estimateMs(costs.stages, c), dense: costs.dense ? estimateMs(costs.dense, c) : undefined };
+  return { route: ms.dense !== undefined && ms.dense <= ms.stages ? 'dense' : 'stages', ms };
 }

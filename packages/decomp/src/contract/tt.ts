@@ -78,6 +78,11 @@ export interface StagedMatmul<C extends Core = tf.Tensor> {
   readonly stages: readonly MatmulStage<C>[];
   /** Lays the last matMul's output out as (B, M). */
   readonly outView: readonly ViewOp[];
+  /**
+   * Set by ttStages: the modes and ranks of the (merged) cores whose matrices the stages are, which
+   * stageGradientsFromDense needs.
+   */
+  readonly tt?: { readonly inModes: readonly number[]; readonly outModes: readonly number[]; readonly ranks: readonly number[] };
 }
 
 export function applyView<C extends Core>(ops: Ops<C>, x: C, view: readonly ViewOp[]): C {
@@ -202,7 +207,7 @@ export function ttStages<C extends Core>(ops: Ops<C>, w: TtMatrix<C>, groups?: r
     stages.push({ view, matrix });
   }
   const m = g.outModes.reduce((a, b) => a * b, 1);
-  return { stages, outView: [{ reshape: [-1, m] }] };
+  return { stages, outView: [{ reshape: [-1, m] }], tt: { inModes: [...g.inModes], outModes: [...g.outModes], ranks: [...g.ranks] } };
 }
 
 /**
