@@ -53,7 +53,7 @@ export function runCellSpeed(options: { minMs?: number; onRow?: (row: CellSpeedR
       bytes: 4 * cell.paramCountFull(),
       inferMs: { 1: timing[`infer1-${i}`]! / T_INFER, 16: timing[`infer16-${i}`]! / T_INFER },
       trainMs: timing[`train-${i}`]!,
-      path: cell.U.plannedPath(16, T_INFER, 'auto', true),
+      path: uPathText(cell),
     };
     options.onRow?.(row);
     return row;
@@ -63,10 +63,20 @@ export function runCellSpeed(options: { minMs?: number; onRow?: (row: CellSpeedR
   return rows;
 }
 
+/** U's path in a training step: dense, rebuilt or factorised (with the TT cores merged), and for a
+ * factorised U whether its gradient comes from the summed dU or factor by factor (see gruSequence). */
+function uPathText(cell: RecurrentCell): string {
+  const path = cell.U.plannedPath(16, T_INFER, 'auto', true);
+  if (path !== 'factorised') return path;
+  const groups = cell.U.plannedGroups(16, T_INFER, 'auto', true);
+  const route = cell.U.plannedWeightGradient(16, T_INFER) === 'dense' ? 'gradient from dU' : 'gradient per factor';
+  return `factorised${groups ? ` (cores ${groups.join('+')})` : ''}, ${route}`;
+}
+
 export function cellSpeedTable(rows: readonly CellSpeedRow[]): string {
   const dense = rows[0]!;
   return markdownTable(
-    ['model', 'RNN params', 'weight bytes', 'U path, training (B=16, T=64)', 'infer ms/step B=1', 'infer ms/step B=16', 'train ms/step B=16 T=64', 'train vs dense'],
+    ['model', 'RNN params', 'weight bytes', 'U in training (B=16, T=64)', 'infer ms/step B=1', 'infer ms/step B=16', 'train ms/step B=16 T=64', 'train vs dense'],
     rows.map((r) => [
       r.model,
       r.params,

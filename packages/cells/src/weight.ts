@@ -10,12 +10,14 @@ import {
   matMul2d,
   matrixToDense,
   planMatmul,
+  planWeightGradient,
   prepareMatmul,
   targetStd,
   ttMatrix,
   ttMatrixInit,
   tuckerMatrix,
   tuckerMatrixInit,
+  type WeightGradientRoute,
 } from '@tensorized/decomp';
 import type { MatrixPlan } from './config.js';
 
@@ -178,6 +180,24 @@ export class WeightMatrix {
     if (this.shape?.kind !== 'tt-matrix') return undefined;
     const plan = planMatmul(this.shape, { batch, uses, backward });
     return (path === 'auto' ? plan.path : path) === 'factorised' ? plan.groups : undefined;
+  }
+
+  /**
+   * How the fused GRU forms this matrix's gradient when trained over `uses` steps of `batch` rows
+   * (see planWeightGradient in @tensorized/decomp): 'dense' sums dU over the steps and derives the
+   * factors' gradients from it, 'stages' sums each factor's gradient over the steps.
+   */
+  plannedWeightGradient(batch: number, uses: number, path: 'auto' | MatmulPath = 'auto'): WeightGradientRoute {
+    const format = this.format;
+    if (!format) return 'dense';
+    const chosen = this.plannedPath(batch, uses, path, true) as MatmulPath;
+    const groups = this.plannedGroups(batch, uses, path, true);
+    const prepared = prepareMatmul(format, chosen, groups ? { groups } : {});
+    try {
+      return planWeightGradient(prepared, batch, uses).route;
+    } finally {
+      prepared.dispose();
+    }
   }
 
   dispose(): void {

@@ -113,6 +113,11 @@ describeEachBackend('calibrate', () => {
     setCalibration(pinned);
     expect(calibrate()).toEqual(pinned);
     expect(() => setCalibration({ ...pinned, flopsPerMs: -1 })).toThrow(/setCalibration: expected \{ backend, overheadMs, flopsPerMs/);
+    expect(() => setCalibration({ ...pinned, widePerMs: 0 })).toThrow(/widePerMs \(optional\)/);
+    // A calibration saved before widePerMs existed: layout transposes' speed stands in for it.
+    const wideCost = { flops: 0, ops: 0, moved: 0, read: 0, packed: 0, wide: 1e6 };
+    expect(estimateMs(wideCost, pinned)).toBeCloseTo(1, 10);
+    expect(estimateMs(wideCost, { ...pinned, widePerMs: 2e5 })).toBeCloseTo(5, 10);
     expect(calibrate({ force: true })).not.toEqual(pinned);
   });
 
@@ -136,7 +141,7 @@ describeEachBackend('calibrate', () => {
     const before = tf.memory().numTensors;
     const c = calibrate({ force: true });
     expect(c.backend).toBe(tf.getBackend());
-    for (const v of [c.overheadMs, c.flopsPerMs, c.movedPerMs, c.readPerMs, c.packPerMs]) expect(v).toBeGreaterThan(0);
+    for (const v of [c.overheadMs, c.flopsPerMs, c.movedPerMs, c.readPerMs, c.packPerMs, c.widePerMs]) expect(v).toBeGreaterThan(0);
     expect(calibrate()).toBe(c);
     expect(tf.memory().numTensors).toBe(before);
   });

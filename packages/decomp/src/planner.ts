@@ -19,6 +19,11 @@ export interface Calibration {
   readPerMs: number;
   /** Elements per millisecond of a fresh right-hand side prepared by the backend's matMul. */
   packPerMs: number;
+  /**
+   * Elements per millisecond of a full transpose of a large matrix (CostEstimate.wide). Absent in
+   * calibrations saved by older versions: `movedPerMs` stands in.
+   */
+  widePerMs?: number;
 }
 
 const calibrations = new Map<string, Calibration>();
@@ -32,9 +37,11 @@ const calibrations = new Map<string, Calibration>();
 export function setCalibration(c: Calibration): void {
   const fields = ['overheadMs', 'flopsPerMs', 'movedPerMs', 'readPerMs', 'packPerMs'] as const;
   check(
-    typeof c.backend === 'string' && fields.every((f) => typeof c[f] === 'number' && c[f] > 0),
+    typeof c.backend === 'string' &&
+      fields.every((f) => typeof c[f] === 'number' && c[f] > 0) &&
+      (c.widePerMs === undefined || (typeof c.widePerMs === 'number' && c.widePerMs > 0)),
     'INVALID_ARGUMENT',
-    () => `setCalibration: expected { backend, ${fields.join(', ')} } with positive numbers, got ${JSON.stringify(c)}`,
+    () => `setCalibration: expected { backend, ${fields.join(', ')}, widePerMs (optional) } with positive numbers, got ${JSON.stringify(c)}`,
   );
   calibrations.set(c.backend, { ...c });
 }
@@ -90,6 +97,7 @@ export function calibrate(options: { force?: boolean } = {}): Calibration {
   // The transposes of the contractions: a tall 2-D one and a 4-D one keeping inner rows together.
   const tall = tf.randomNormal([32768, 12], 0, 1, 'float32', 4);
   const blocks = tf.randomNormal([16, 32, 16, 48], 0, 1, 'float32', 5);
+  const wide = tf.randomNormal([512, 1024], 0, 1, 'float32', 6);
   const chain = 50;
   // The ops of a contraction are kernels and reshapes, about half each: the chain alternates them.
   const overheadMs =
@@ -106,7 +114,8 @@ export function calibrate(options: { force?: boolean } = {}): Calibration {
   const copyMs = net(timeMs(10, () => tf.neg(b)));
   const freshMs = net(timeMs(10, () => tf.tidy(() => tf.matMul(row, tf.neg(b)))));
   const transposeMs = net(timeMs(5, () => tf.transpose(tall))) + net(timeMs(5, () => tf.transpose(blocks, [0, 2, 1, 3])));
-  tf.dispose([tiny, a, b, row, tall, blocks]);
+  const wideMs = net(timeMs(2, () => tf.transpose(wide)));
+  tf.dispose([tiny, a, b, row, tall, blocks, wide]);
   const flopsPerMs = (2 * 256 * 512 * 512) / matmulMs;
   // A single-row product is bounded by reading the matrix; at least a quarter of its time is
   // taken as reading, so that a noisy measurement cannot make reads free.
@@ -118,6 +127,7 @@ export function calibrate(options: { force?: boolean } = {}): Calibration {
     movedPerMs: (tall.size + blocks.size) / transposeMs,
     readPerMs: (512 * 512) / readMs,
     packPerMs: (512 * 512) / Math.max(freshMs - copyMs - rowMs - overheadMs, rowMs),
+    widePerMs: (512 * 1024) / wideMs,
   };
   calibrations.set(backend, calibration);
   return calibration;
@@ -130,7 +140,8 @@ export function estimateMs(cost: CostEstimate, c: Calibration): number {
     cost.flops / c.flopsPerMs +
     cost.moved / c.movedPerMs +
     cost.read / c.readPerMs +
-    cost.packed / c.packPerMs
+    cost.packed / c.packPerMs +
+    (cost.wide ?? 0) / (c.widePerMs ?? c.movedPerMs)
   );
 }
 

@@ -120,12 +120,9 @@ export function stageShapes<C extends Core>(staged: StagedMatmul<C>, batch: numb
 }
 
 /**
- * Relative cost per element, against the calibrated `moved` rate (measured on a mix of a tall 2-D
- * transpose and one that keeps rows together), of a full 2-D transpose of a large matrix and of a
- * plain copy (stack, concat). Measured on wasm: a 16384 x 352 or 1024 x 1536 transpose takes 4 to 7
- * ns per element, the calibration's mix about 1.2, a stack or concat 0.35.
+ * A plain copy (stack, concat) per element, against the calibrated `moved` rate of layout
+ * transposes (measured on wasm: 0.35 ns against about 1.2).
  */
-const WIDE_TRANSPOSE = 4;
 const COPY = 0.3;
 
 /**
@@ -136,7 +133,7 @@ function transposeAProduct(acc: CostEstimate, rows: number, k: number, m: number
   const flip = rows * (m - k) > 5 * k * m;
   acc.flops += 2 * rows * k * m;
   acc.ops += 3;
-  acc.moved += WIDE_TRANSPOSE * (flip ? rows * m + k * m : rows * k);
+  acc.wide = (acc.wide ?? 0) + (flip ? rows * m + k * m : rows * k);
   acc.packed += flip ? rows * k : rows * m;
 }
 
