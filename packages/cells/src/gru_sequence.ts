@@ -75,6 +75,7 @@ export function gruSequence(
     const aRZ = unstackLeading(tf.add(tf.slice(aIn, [0, 0, 0], [-1, -1, 2 * H]), tf.slice(bIn, [0], [2 * H]))) as tf.Tensor2D[];
     const aN = unstackLeading(tf.slice(aIn, [0, 0, 2 * H], [-1, -1, H])) as tf.Tensor2D[];
     const bN = tf.slice(bIn, [2 * H], [H]);
+    const tanh = tanhFor(tf.getBackend());
     const kinds: tf.Tensor[][] = record ? Array.from({ length: 5 + (keepsLaid ? (keepsFirst ? k : k - 1) : 0) }, () => []) : [];
     const outputs: tf.Tensor2D[] = [];
     let h = hIn;
@@ -93,7 +94,7 @@ export function gruSequence(
       const r = tf.slice(rz, [0, 0], [-1, H]);
       const z = tf.slice(rz, [0, H], [-1, H]);
       const un = tf.add(tf.slice(u, [0, 2 * H], [-1, H]), bN);
-      const n = tf.tanh(tf.add(aN[t]!, tf.mul(r, un)));
+      const n = tanh(tf.add(aN[t]!, tf.mul(r, un)));
       let next = tf.add(n, tf.mul(z, tf.sub(h, n))) as tf.Tensor2D;
       if (m && padded(t)) next = tf.add(h, tf.mul(m[t]!, tf.sub(next, h))) as tf.Tensor2D;
       if (record) for (const [j, x] of [h, r, z, n, un, ...laidInputs].entries()) kinds[j]!.push(x);
@@ -120,6 +121,18 @@ export function gruSequence(
     };
   }) as Parameters<typeof tf.customGrad>[0]);
   return op(a, h0, bU, ...matrices, ...(mask ? [mask] : [])) as tf.Tensor3D;
+}
+
+/**
+ * tanh for the recurrence. On wasm, TF.js 4.22's Tanh kernel is a scalar loop, 7x slower than its
+ * Sigmoid (measured on 16 x 512: 171 us against 25), so there tanh(x) = 2 sigmoid(2x) - 1 (72 us as
+ * four ops; the two agree to 2e-7). Other backends use tf.tanh.
+ */
+function tanhFor(backend: string): (x: tf.Tensor) => tf.Tensor {
+  if (backend !== 'wasm') return (x) => tf.tanh(x);
+  const two = tf.scalar(2);
+  const one = tf.scalar(1);
+  return (x) => tf.sub(tf.mul(tf.sigmoid(tf.mul(x, two)), two), one);
 }
 
 interface Layout {
