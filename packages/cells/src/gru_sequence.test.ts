@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { cpMatrix, cpMatrixToDense, prepareMatmul, ttMatrix, ttMatrixToDense } from '@tensorized/decomp';
+import { cpMatrix, cpMatrixToDense, prepareMatmul, type StagedMatmul, ttMatrix, ttMatrixToDense } from '@tensorized/decomp';
 import { describeEachBackend, expectClose, expectNoLeak } from '@tensorized/test-utils';
 import { expect, it } from 'vitest';
 import { gruSequence } from './gru_sequence.js';
@@ -24,6 +24,37 @@ function reference(a: tf.Tensor3D, h0: tf.Tensor2D, bU: tf.Tensor1D, U: tf.Tenso
   return tf.stack(out) as tf.Tensor3D;
 }
 
+/**
+ * The fused recurrence (over the stages `prepare` makes from the factors xs[3..]) against the
+ * step-by-step reference under autodiff: the loss sum(h * probe) and its gradients w.r.t. every
+ * argument, without leaking.
+ */
+async function expectFusedMatchesReference(
+  args: tf.Tensor[],
+  mask: tf.Tensor3D,
+  probe: tf.Tensor,
+  prepare: (factors: tf.Tensor[]) => StagedMatmul<tf.Tensor2D> & { dispose(): void },
+  dense: (factors: tf.Tensor[]) => tf.Tensor2D,
+  weightGradient: 'stages' | 'dense',
+): Promise<void> {
+  const unpack = (xs: tf.Tensor[]) => [xs[0] as tf.Tensor3D, xs[1] as tf.Tensor2D, xs[2] as tf.Tensor1D] as const;
+  const refLoss = (...xs: tf.Tensor[]): tf.Scalar => tf.sum(tf.mul(reference(...unpack(xs), dense(xs.slice(3)), mask), probe));
+  const fusedLoss = (...xs: tf.Tensor[]): tf.Scalar => {
+    const prepared = prepare(xs.slice(3));
+    const hs = gruSequence(...unpack(xs), prepared, mask, { weightGradient });
+    prepared.dispose();
+    return tf.sum(tf.mul(hs, probe));
+  };
+  await expectNoLeak(() => {
+    const fused = tf.valueAndGrads(fusedLoss)(args);
+    const ref = tf.valueAndGrads(refLoss)(args);
+    expectClose(fused.value, ref.value.dataSync(), { rtol: 1e-4, atol: 1e-4 });
+    expect(fused.grads.length).toBe(args.length);
+    for (const [i, g] of fused.grads.entries()) expectClose(g, ref.grads[i]!.dataSync(), { rtol: 1e-3, atol: 1e-4 });
+    tf.dispose([fused.value, ref.value, ...fused.grads, ...ref.grads]);
+  });
+}
+
 describeEachBackend('gruSequence over TT stages', () => {
   it('every grouping of the cores, both weight-gradient routes: outputs and all gradients equal the step-by-step reference under autodiff', async () => {
     // Hidden 8 = 2x2x2, U: 8 -> 24 = 2x2x6 (three gates folded into the last mode), ranks (1,3,2,1).
@@ -40,27 +71,11 @@ describeEachBackend('gruSequence over TT stages', () => {
     const mask = tf.tensor3d([1, 1, 1, 1, 0, 1, 1, 1, 0, 1, 1, 0], [T, B, 1]);
     const probe = tf.randomNormal([T, B, 8], 0, 1, 'float32', 4);
     const args = [a, h0, bU, ...cores];
-    const refLoss = (...xs: tf.Tensor[]): tf.Scalar => {
-      const w = ttMatrix(xs.slice(3), { checkFinite: false });
-      return tf.sum(tf.mul(reference(xs[0] as tf.Tensor3D, xs[1] as tf.Tensor2D, xs[2] as tf.Tensor1D, ttMatrixToDense(w), mask), probe));
-    };
-    for (const [groups, weightGradient] of [[1, 1, 1], [2, 1], [1, 2]].flatMap((g) => (['stages', 'dense'] as const).map((r) => [g, r] as const))) {
-      await expectNoLeak(() => {
-        const fusedLoss = (...xs: tf.Tensor[]): tf.Scalar => {
-          const prepared = prepareMatmul(ttMatrix(xs.slice(3), { checkFinite: false }), 'factorised', { groups });
-          const hs = gruSequence(xs[0] as tf.Tensor3D, xs[1] as tf.Tensor2D, xs[2] as tf.Tensor1D, prepared, mask, { weightGradient });
-          prepared.dispose();
-          return tf.sum(tf.mul(hs, probe));
-        };
-        const fused = tf.valueAndGrads(fusedLoss)(args);
-        const ref = tf.valueAndGrads(refLoss)(args);
-        expectClose(fused.value, ref.value.dataSync(), { rtol: 1e-4, atol: 1e-4 });
-        expect(fused.grads.length).toBe(args.length);
-        fused.grads.forEach((g, i) => {
-          expectClose(g, ref.grads[i]!.dataSync(), { rtol: 1e-3, atol: 1e-4 });
-        });
-        tf.dispose([fused.value, ref.value, ...fused.grads, ...ref.grads]);
-      });
+    const tt = (xs: tf.Tensor[]) => ttMatrix(xs, { checkFinite: false });
+    for (const groups of [[1, 1, 1], [2, 1], [1, 2]]) {
+      for (const weightGradient of ['stages', 'dense'] as const) {
+        await expectFusedMatchesReference(args, mask, probe, (xs) => prepareMatmul(tt(xs), 'factorised', { groups }), (xs) => ttMatrixToDense(tt(xs)), weightGradient);
+      }
     }
     tf.dispose([...args, mask, probe]);
   });
@@ -75,25 +90,9 @@ describeEachBackend('gruSequence over TT stages', () => {
     const mask = tf.tensor3d([1, 1, 1, 0, 1, 1], [T, B, 1]);
     const probe = tf.randomNormal([T, B, 6], 0, 1, 'float32', 8);
     const args = [a, h0, bU, ...factors];
-    const cp = (xs: tf.Tensor[]) => cpMatrix(xs.slice(3, 5), xs.slice(5, 7), undefined, { checkFinite: false });
-    const refLoss = (...xs: tf.Tensor[]): tf.Scalar =>
-      tf.sum(tf.mul(reference(xs[0] as tf.Tensor3D, xs[1] as tf.Tensor2D, xs[2] as tf.Tensor1D, cpMatrixToDense(cp(xs)), mask), probe));
+    const cp = (xs: tf.Tensor[]) => cpMatrix(xs.slice(0, 2), xs.slice(2, 4), undefined, { checkFinite: false });
     for (const weightGradient of ['stages', 'dense'] as const) {
-      await expectNoLeak(() => {
-        const fusedLoss = (...xs: tf.Tensor[]): tf.Scalar => {
-          const prepared = prepareMatmul(cp(xs), 'factorised');
-          const hs = gruSequence(xs[0] as tf.Tensor3D, xs[1] as tf.Tensor2D, xs[2] as tf.Tensor1D, prepared, mask, { weightGradient });
-          prepared.dispose();
-          return tf.sum(tf.mul(hs, probe));
-        };
-        const fused = tf.valueAndGrads(fusedLoss)(args);
-        const ref = tf.valueAndGrads(refLoss)(args);
-        expectClose(fused.value, ref.value.dataSync(), { rtol: 1e-4, atol: 1e-4 });
-        fused.grads.forEach((g, i) => {
-          expectClose(g, ref.grads[i]!.dataSync(), { rtol: 1e-3, atol: 1e-4 });
-        });
-        tf.dispose([fused.value, ref.value, ...fused.grads, ...ref.grads]);
-      });
+      await expectFusedMatchesReference(args, mask, probe, (xs) => prepareMatmul(cp(xs), 'factorised'), (xs) => cpMatrixToDense(cp(xs)), weightGradient);
     }
     const U = tf.randomNormal([3, 9], 0, 1, 'float32', 9);
     const viewed = { stages: [{ view: [{ reshape: [-1, 3] }], matrix: U as tf.Tensor2D }], outView: [{ reshape: [-1, 18] }] };
