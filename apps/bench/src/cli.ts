@@ -22,7 +22,7 @@ Commands:
   grid                 the paper's protocol over datasets x models x lr x dropout; resumable
   report               tables (Markdown, CSV), SVG plots and an HTML page from a grid's results.jsonl
   speed [decomp|cells] benchmarks of the factorised matmuls and of the cells (both when none is named)
-  speed epoch          one training epoch per paper model on --dataset: seconds, GFLOP/s, FLOP floor
+  speed epoch          two training epochs per paper model on --dataset (the second timed): seconds, GFLOP/s, FLOP floor
   demo                 a short tour of the math core
 
 Options:
