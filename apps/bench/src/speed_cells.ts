@@ -66,9 +66,10 @@ export function runCellSpeed(options: { minMs?: number; onRow?: (row: CellSpeedR
 /** U's path in a training step: dense, rebuilt or factorised (with the TT cores merged), and for a
  * factorised U whether its gradient comes from the summed dU or factor by factor (see gruSequence). */
 function uPathText(cell: RecurrentCell): string {
-  const path = cell.U.plannedPath(16, T_INFER, 'auto', true);
+  const fused = cell.kind === 'gru';
+  const path = cell.U.plannedPath(16, T_INFER, 'auto', true, fused);
   if (path !== 'factorised') return path;
-  const groups = cell.U.plannedGroups(16, T_INFER, 'auto', true);
+  const groups = cell.U.plannedGroups(16, T_INFER, 'auto', true, fused);
   const route = cell.U.plannedWeightGradient(16, T_INFER) === 'dense' ? 'gradient from dU' : 'gradient per factor';
   return `factorised${groups ? ` (cores ${groups.join('+')})` : ''}, ${route}`;
 }

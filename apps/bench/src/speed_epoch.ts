@@ -38,9 +38,9 @@ export function epochFlops(config: RunConfig, data: PolyphonicDataset): number {
     const B = pieces.length;
     const T = Math.max(...pieces.map((p) => p.frames));
     forward += 2 * B * T * (KEYS * N + H * KEYS);
-    for (const [w, batch, uses] of [[cell.W, B * T, 1], [cell.U, B, T]] as const) {
-      const path = w.plannedPath(batch, uses, 'auto', true);
-      const groups = w.plannedGroups(batch, uses, 'auto', true);
+    for (const [w, batch, uses, fused] of [[cell.W, B * T, 1, false], [cell.U, B, T, cell.kind === 'gru']] as const) {
+      const path = w.plannedPath(batch, uses, 'auto', true, fused);
+      const groups = w.plannedGroups(batch, uses, 'auto', true, fused);
       forward += path === 'dense' ? uses * 2 * batch * w.inSize * w.outSize : totalCost(matmulCost(w.shape!, path, batch, groups ? { groups } : {}), uses).flops;
     }
   }

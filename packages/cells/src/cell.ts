@@ -125,7 +125,8 @@ export class RecurrentCell {
       const flat = tf.reshape(inputs, [batch * steps, this.inputSize]) as tf.Tensor2D;
       const projected = tf.reshape(addBias(w.apply(flat), this.bW as tf.Tensor1D), [batch, steps, this.gates * this.hiddenSize]);
       w.dispose();
-      const u = this.U.prepare(batch, steps, path);
+      // The GRU's recurrence forms U's gradients itself (gruSequence); the LSTM's goes through autodiff.
+      const u = this.U.prepare(batch, steps, path, { fusedGradient: this.kind === 'gru' });
       let state: tf.Tensor2D[] = initialState ? [...initialState] : this.initialState(batch);
       if (this.kind === 'gru') {
         // The fused recurrence with its own backward pass (see gru_sequence.ts).

@@ -38,8 +38,10 @@ export function recordingGradients(): boolean {
   return engine.isTapeOn ? engine.isTapeOn() : true;
 }
 
-/** A weight matrix applied to a batch: `apply` per use, `dispose` afterwards. */
-/** The product as matMul stages with layout views (see PreparedMatmul.stages in @tensorized/decomp). */
+/**
+ * A weight matrix applied to a batch: `apply` per use, `dispose` afterwards; also the product as
+ * matMul stages with layout views (see PreparedMatmul.stages in @tensorized/decomp).
+ */
 export interface AppliedWeight extends StagedMatmul<tf.Tensor2D> {
   readonly path: MatmulPath | 'dense';
   apply(x: tf.Tensor2D): tf.Tensor2D;
@@ -152,15 +154,17 @@ export class WeightMatrix {
   /**
    * Makes the matrix ready for `uses` products with `batch` rows each: the planner's path, or the
    * one forced. Call inside the function being differentiated, so gradients reach the factors.
+   * `fusedGradient`: the caller forms the weight gradients itself over all uses (the fused GRU),
+   * which the planner counts when a gradient is being recorded (see planMatmul).
    */
-  prepare(batch: number, uses: number, path: 'auto' | MatmulPath = 'auto'): AppliedWeight {
+  prepare(batch: number, uses: number, path: 'auto' | MatmulPath = 'auto', options: { fusedGradient?: boolean } = {}): AppliedWeight {
     const format = this.format;
     if (!format) {
       const w = this.variables[0]![1] as tf.Tensor2D;
       return { path: 'dense', apply: (x) => matMul2d(x, w), stages: [{ view: [], matrix: w }], outView: [], dispose: () => {} };
     }
     // Under a gradient tape the planner counts the backward pass too.
-    const plan = planMatmul(this.shape!, { batch, uses, backward: recordingGradients() });
+    const plan = planMatmul(this.shape!, { batch, uses, backward: recordingGradients(), fusedGradient: options.fusedGradient ?? false });
     const chosen = path === 'auto' ? plan.path : path;
     // A forced factorised path merges the TT cores as the planner would.
     return prepareMatmul(format, chosen, chosen === 'factorised' && plan.groups ? { groups: plan.groups } : {});
@@ -168,17 +172,17 @@ export class WeightMatrix {
 
   /**
    * The path prepare() takes for these sizes (from the sizes alone: no tensor is made); `backward`
-   * as under a gradient tape (training).
+   * as under a gradient tape (training), `fusedGradient` as prepare's option.
    */
-  plannedPath(batch: number, uses: number, path: 'auto' | MatmulPath = 'auto', backward = false): MatmulPath | 'dense' {
+  plannedPath(batch: number, uses: number, path: 'auto' | MatmulPath = 'auto', backward = false, fusedGradient = false): MatmulPath | 'dense' {
     if (!this.shape) return 'dense';
-    return path === 'auto' ? planMatmul(this.shape, { batch, uses, backward }).path : path;
+    return path === 'auto' ? planMatmul(this.shape, { batch, uses, backward, fusedGradient }).path : path;
   }
 
   /** The TT cores merged per group when prepare() contracts this matrix (undefined otherwise). */
-  plannedGroups(batch: number, uses: number, path: 'auto' | MatmulPath = 'auto', backward = false): number[] | undefined {
+  plannedGroups(batch: number, uses: number, path: 'auto' | MatmulPath = 'auto', backward = false, fusedGradient = false): number[] | undefined {
     if (this.shape?.kind !== 'tt-matrix') return undefined;
-    const plan = planMatmul(this.shape, { batch, uses, backward });
+    const plan = planMatmul(this.shape, { batch, uses, backward, fusedGradient });
     return (path === 'auto' ? plan.path : path) === 'factorised' ? plan.groups : undefined;
   }
 
@@ -190,8 +194,8 @@ export class WeightMatrix {
   plannedWeightGradient(batch: number, uses: number, path: 'auto' | MatmulPath = 'auto'): WeightGradientRoute {
     const format = this.format;
     if (!format) return 'dense';
-    const chosen = this.plannedPath(batch, uses, path, true) as MatmulPath;
-    const groups = this.plannedGroups(batch, uses, path, true);
+    const chosen = this.plannedPath(batch, uses, path, true, true) as MatmulPath;
+    const groups = this.plannedGroups(batch, uses, path, true, true);
     const prepared = prepareMatmul(format, chosen, groups ? { groups } : {});
     try {
       return planWeightGradient(prepared, batch, uses).route;

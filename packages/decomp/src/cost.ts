@@ -101,13 +101,17 @@ function mergeTtCoresCost(
  * The cost of applying W (B x N -> B x M) by `path`, as it is computed in this package: factorised is
  * ttMatmul / cpMatmul / tuckerMatmul (for a TT-matrix with its cores merged by `groups`, default one
  * core per group), rebuild is the *ToDense function followed by one dense matMul. With `backward`,
- * the cost of the backward pass of a training step is added.
+ * the cost of the backward pass of a training step is added: by default each use's products get
+ * their weight gradients x^T g (autodiff, or a fused recurrence summing per stage); with
+ * `denseWeightGradient` a fused recurrence instead sums dW = x^T g of the whole matrix per use and
+ * takes the factors' gradients from it once (stageGradientsFromDense; see @tensorized/cells'
+ * gruSequence).
  */
 export function matmulCost(
   w: MatrixShape,
   path: MatmulPath,
   batch: number,
-  options: { groups?: readonly number[]; backward?: boolean } = {},
+  options: { groups?: readonly number[]; backward?: boolean; denseWeightGradient?: boolean } = {},
 ): PathCost {
   const n = prod(w.inModes);
   const m = prod(w.outModes);
@@ -116,6 +120,8 @@ export function matmulCost(
   const d = w.inModes.length;
   // The products of one use as (rows, inner, outer, elements its view transposes), for the backward.
   const products: Array<[number, number, number, number]> = [];
+  // FLOPs of the factors' gradients from a dense dW (stageGradientsFromDense), for the backward.
+  let closedFormFlops = 0;
   switch (w.kind) {
     case 'tt-matrix': {
       const r = w.ranks;
@@ -143,6 +149,8 @@ export function matmulCost(
           const { needed } = ttStageLayout(k, gn, gm, gr);
           add(apply, 2 * rows * coreSize, needed ? 4 : 2, needed ? rows * inner : 0, coreSize);
           products.push([rows, inner, gm[k]! * gr[k + 1]!, needed ? rows * inner : 0]);
+          const before = prod(gn.slice(0, k)) * prod(gm.slice(0, k));
+          closedFormFlops += (k > 0 ? 2 * n * m * gr[k]! : 0) + (k < gn.length - 1 ? (2 * n * m * gr[k]! * gr[k + 1]!) / before : 0);
         }
         add(apply, 0, 1, 0);
       } else {
@@ -160,6 +168,7 @@ export function matmulCost(
       if (path === 'factorised') {
         add(apply, 2 * batch * w.rank * (n + m), 2, 0, w.rank * (n + m));
         products.push([batch, n, w.rank, 0], [batch, w.rank, m, 0]);
+        closedFormFlops = 4 * n * m * w.rank;
       } else {
         add(prepare, 2 * n * m * w.rank, 1, 0, m * w.rank, n * m);
         Object.assign(apply, denseMatmulCost(batch, n, m));
@@ -183,6 +192,7 @@ export function matmulCost(
         modeProductsCost(prepare, rin, outRanks, w.outModes);
         add(apply, 2 * batch * rin * (n + m), 2, 0, rin * (n + m));
         products.push([batch, n, rin, 0], [batch, rin, m, 0]);
+        closedFormFlops = 4 * n * m * rin;
       } else {
         add(prepare, 0, 2, 0);
         modeProductsCost(prepare, 1, [...inRanks, ...outRanks], [...w.inModes, ...w.outModes]);
@@ -195,14 +205,28 @@ export function matmulCost(
   if (products.length === 0) products.push([batch, n, m, 0]); // rebuild: one dense product
   if (options.backward) {
     // Per use, per product y = x M: the input's gradient g M^T and M's gradient x^T g (both FLOPs of
-    // the forward), the view's inverse transpose, x transposed and g repacked for x^T g (see
-    // matMulTransposeA); once per preparation, M^T made and packed, and the preparation's own
-    // backward (about twice its forward).
+    // the forward), the view's inverse transpose, x transposed (a wide transpose) and g repacked for
+    // x^T g (see matMulTransposeA); once per preparation, M^T made and packed, and the
+    // preparation's own backward (about twice its forward).
     const [pf, po, pm] = [prepare.flops, prepare.ops, prepare.moved];
     add(prepare, 2 * pf, 2 * po, 2 * pm);
+    const dense = options.denseWeightGradient === true;
     for (const [rows, inner, outer, viewMoved] of products) {
       add(prepare, 0, 1, inner * outer, 0, inner * outer);
-      add(apply, 4 * rows * inner * outer, viewMoved > 0 ? 6 : 4, viewMoved + rows * inner, inner * outer, rows * outer);
+      if (dense) {
+        // The input's gradient only; the stages' shares of dW are small products once (below).
+        add(apply, 2 * rows * inner * outer, viewMoved > 0 ? 4 : 2, viewMoved, inner * outer);
+      } else {
+        add(apply, 4 * rows * inner * outer, viewMoved > 0 ? 6 : 4, viewMoved, inner * outer, rows * outer);
+        apply.wide = (apply.wide ?? 0) + rows * inner;
+      }
+    }
+    if (dense) {
+      // dW = x^T g per use (matMulTransposeA: x transposed, g repacked); once, dW interleaved and
+      // each stage's gradient from it (two small products per TT core, one per CP or Tucker factor).
+      add(apply, 2 * batch * n * m, 1, 0, 0, batch * m);
+      apply.wide = (apply.wide ?? 0) + batch * n;
+      add(prepare, closedFormFlops, 4 * products.length, n * m, 0, n * m * products.length);
     }
   }
   return { prepare, apply };

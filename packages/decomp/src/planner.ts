@@ -59,7 +59,12 @@ function pinnedCalibration(backend: string): Calibration | undefined {
   return c;
 }
 
-/** Milliseconds per run of `run`: the median of 5 trials of `repeats` runs each, after a warm-up. */
+/**
+ * Milliseconds per run of `run`: the fastest of 5 trials of `repeats` runs each, after a warm-up.
+ * On a shared machine noise only ever adds time, and the medians of earlier versions still let a
+ * busy neighbour make single-row products look 100x slower than they are (measured: 3e5 instead
+ * of 2e7 elements per ms read), which flipped plans for a whole training run.
+ */
 function timeMs(repeats: number, run: () => tf.Tensor): number {
   run().dispose(); // warm-up: kernels compiled, memory pooled
   const trials: number[] = [];
@@ -74,14 +79,36 @@ function timeMs(repeats: number, run: () => tf.Tensor): number {
     last!.dispose();
     trials.push((performance.now() - t0) / repeats);
   }
-  return trials.sort((a, b) => a - b)[2]!;
+  return Math.min(...trials);
+}
+
+/**
+ * Runs `fn` with TF.js's gradient tape off. The first plan of a training step is made inside the
+ * function being differentiated; measured there, every timed op was also recorded on the tape, which
+ * made single-row products look 100x slower (2.8e5 instead of 2.7e7 elements per ms read) and
+ * flipped plans (a TT-GRU with ranks 32 contracted its cores where rebuilding U is 25% faster).
+ */
+function withoutTape<T>(fn: () => T): T {
+  const state = (tf.engine() as unknown as { state?: { gradientDepth?: number } }).state;
+  const depth = state?.gradientDepth ?? 0;
+  if (!state || depth === 0) return fn();
+  state.gradientDepth = 0;
+  try {
+    return fn();
+  } finally {
+    state.gradientDepth = depth;
+  }
 }
 
 /**
  * Measures the running backend once (about 0.5 s) and remembers the result per backend name;
- * `force` measures again. Each figure is a median of five trials (the machine may be shared).
+ * `force` measures again. Each figure is the fastest of five trials (the machine may be shared).
  */
 export function calibrate(options: { force?: boolean } = {}): Calibration {
+  return withoutTape(() => measureCalibration(options));
+}
+
+function measureCalibration(options: { force?: boolean }): Calibration {
   const backend = tf.getBackend();
   const known = calibrations.get(backend);
   if (known && !options.force) return known;
@@ -152,6 +179,12 @@ export interface PlanOptions {
   uses?: number;
   /** Plan for a training step: the backward pass's cost counts too (default false). */
   backward?: boolean;
+  /**
+   * With `backward`: the caller forms the weight gradients itself over all uses and can take them
+   * from a dense dW (like @tensorized/cells' fused GRU, see planWeightGradient), so the factorised
+   * path is costed with the cheaper of per-stage and dense-dW gradients. Default false (autodiff).
+   */
+  fusedGradient?: boolean;
   /** Speeds to plan with; default: calibrate() on the running backend. */
   calibration?: Calibration;
 }
@@ -211,11 +244,17 @@ export function planMatmul(w: MatrixShape, options: PlanOptions): MatmulPlan {
   const c = options.calibration ?? calibrate();
   let groups: number[] | undefined;
   const backward = options.backward ?? false;
-  let factorised = totalCost(matmulCost(w, 'factorised', batch, { backward }), uses);
+  // The factorised path's cost for a grouping: with a fused gradient, by the cheaper route.
+  const factorisedCost = (g?: number[]): CostEstimate => {
+    const routes = backward && options.fusedGradient ? [false, true] : [false];
+    const costs = routes.map((denseWeightGradient) => totalCost(matmulCost(w, 'factorised', batch, { ...(g ? { groups: g } : {}), backward, denseWeightGradient }), uses));
+    return costs.reduce((a, b) => (estimateMs(b, c) < estimateMs(a, c) ? b : a));
+  };
+  let factorised = factorisedCost();
   if (w.kind === 'tt-matrix') {
     let best = Number.POSITIVE_INFINITY;
     for (const g of compositions(w.inModes.length)) {
-      const cost = totalCost(matmulCost(w, 'factorised', batch, { groups: g, backward }), uses);
+      const cost = factorisedCost(g);
       const msValue = estimateMs(cost, c);
       if (msValue < best) {
         best = msValue;
