@@ -34,13 +34,21 @@ describe('speed epoch', () => {
     expect(epochFlops(dense, data)).toBe(3 * forward);
   });
 
-  it('times the second epoch and reports it against the floor', async () => {
-    const rows = await runEpochSpeed([dense], data, undefined, 10);
+  it('times the second epoch, keeps the fastest of the rounds, and reports it against the floor', async () => {
+    const seen: number[] = [];
+    const rows = await runEpochSpeed([dense], data, (r) => seen.push(r.trainSeconds), 10, 2);
+    expect(rows.length).toBe(1);
+    expect(seen.length).toBe(2);
     const [row] = rows;
+    expect(row!.trainSeconds).toBe(Math.min(...seen));
     expect(row!.trainSeconds).toBeGreaterThan(0);
     expect(row!.firstTrainSeconds).toBeGreaterThan(0);
     expect(row!.floorSeconds).toBeCloseTo(row!.flops / 10e9, 12);
     expect(row!.gflops).toBeCloseTo(row!.flops / row!.trainSeconds / 1e9, 9);
     expect(epochSpeedTable(rows, 10)).toMatch(/\| gru +\| +\d+ \|/);
+  });
+
+  it('refuses a number of rounds that is not a positive integer', async () => {
+    await expect(runEpochSpeed([dense], data, undefined, 10, 0)).rejects.toThrow(/rounds must be a positive integer, got 0/);
   });
 });
