@@ -85,4 +85,47 @@ describe('wasm kernel fixes', () => {
     x.dispose();
     expect(tf.memory().numTensors).toBe(before);
   });
+
+  it('Transpose on wasm equals an element-by-element transpose: block swaps of large tensors (the fast path), size-1 axes, other permutations, float32 and int32', async () => {
+    await useBackend('wasm');
+    const before = tf.memory().numTensors;
+    const reference = (data: Float32Array | Int32Array, shape: number[], perm: number[]): number[] => {
+      const strides = shape.map((_, a) => shape.slice(a + 1).reduce((p, q) => p * q, 1));
+      const outShape = perm.map((a) => shape[a]!);
+      const total = data.length;
+      const out: number[] = [];
+      for (let o = 0; o < total; o++) {
+        let rem = o;
+        let offset = 0;
+        for (let a = outShape.length - 1; a >= 0; a--) {
+          offset += (rem % outShape[a]!) * strides[perm[a]!]!;
+          rem = Math.floor(rem / outShape[a]!);
+        }
+        out.push(data[offset]!);
+      }
+      return out;
+    };
+    const cases: Array<[number[], number[]]> = [
+      [[130, 257], [1, 0]],
+      [[8, 17, 150], [2, 0, 1]],
+      [[8, 17, 150], [1, 2, 0]],
+      [[1, 129, 1, 140], [3, 2, 0, 1]],
+      [[6, 5, 7, 101], [2, 3, 0, 1]],
+      [[16, 32, 40], [0, 2, 1]],
+      [[40, 30, 20], [2, 1, 0]],
+      [[3, 4], [1, 0]],
+    ];
+    for (const [shape, perm] of cases) {
+      for (const dtype of ['float32', 'int32'] as const) {
+        const size = shape.reduce((p, q) => p * q, 1);
+        const values = dtype === 'int32' ? Int32Array.from({ length: size }, (_, i) => i - 50) : Float32Array.from({ length: size }, (_, i) => i * 0.25 - 3);
+        const x = tf.tensor(values, shape, dtype);
+        const y = tf.transpose(x, perm);
+        expect(y.shape).toEqual(perm.map((a) => shape[a]!));
+        expect(Array.from(y.dataSync())).toEqual(reference(values, shape, perm));
+        tf.dispose([x, y]);
+      }
+    }
+    expect(tf.memory().numTensors).toBe(before);
+  });
 });
