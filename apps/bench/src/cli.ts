@@ -1,12 +1,15 @@
 #!/usr/bin/env node
+import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
+import { createInterface } from 'node:readline';
+import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { type BackendRequest, useBackend } from '@tensorized/backends';
 import { CellError, MODEL_NAMES, type ModelName, planMatrices } from '@tensorized/cells';
 import { DATASET_NAMES, type DatasetName, findDatasetFile, loadPolyphonic } from '@tensorized/datasets';
 import { runDefaultComparison } from './default_run.js';
 import { runDemo } from './demo.js';
-import { appendResult, paperGrid, readResults, runGrid } from './grid.js';
+import { appendResult, type GridPoint, paperGrid, readResults, runGrid, selectedPoints, shardOf } from './grid.js';
 import { progressReporter } from './progress.js';
 import { writeReport } from './report.js';
 import { cellSpeedTable, runCellSpeed } from './speed_cells.js';
@@ -34,7 +37,18 @@ Options:
   --ranks <1,r,..,1>     TT ranks (d + 1 numbers) or Tucker ranks (d numbers)
   --rank <R>             CP rank
   --input-size <256> --input-modes <4,4,4,4> --hidden-size <512> --hidden-modes <8,4,4,4>
-  --lr <x> --dropout <p> --batch-size <n> --epochs <n> --seed <n> --clip <x> --max-length <frames>
+  --lr <x> --dropout <p> --batch-size <n> --epochs <n> --seed <n> --clip <x>
+                         (grid: --lr, --dropout, --batch-size take comma-separated lists: the grid's axes)
+  --max-length <frames>  cut longer pieces into chunks of this many frames, each from a zero state
+  --window <frames>      truncated BPTT: whole pieces in windows of this many frames, the state carried
+                         from one window to the next (gradients stop at the boundary)
+  --patience <P>         early stopping: end a run when validation has not improved for P epochs
+  --seeds <1,2,3>        grid: run every configuration once per seed (default --seed)
+  --select-on <dataset>  grid: one run per configuration, at the lr/dropout/batch whose seed-1 run on
+                         <dataset> (in the grid's results.jsonl) has the lowest validation NLL
+  --shard <i/n>          grid: run only the i-th of n disjoint shares of the runs (for array jobs)
+  --jobs <k>             grid: k worker processes that share the runs (default 1)
+  --overwrite            train: replace the run already in --out-dir
   --data-dir <dir>       where the dataset files are (else TENSORIZED_DATA_DIR)
   --download             fetch a missing original pickle into the cache
   --out-dir <dir>        where runs, checkpoints and reports go (default runs/...)
@@ -60,6 +74,7 @@ const num = (name: string, value: string | undefined, fallback: number, check: (
   if (!Number.isFinite(x) || !check(x)) throw new UsageError(`--${name} got '${value}', which is not allowed here`);
   return x;
 };
+const positiveInt = (x: number): boolean => Number.isInteger(x) && x > 0;
 const modelName = (m: string): ModelName => {
   if (!(MODEL_NAMES as readonly string[]).includes(m)) throw new UsageError(`unknown model '${m}'; expected one of ${MODEL_NAMES.join(', ')}`);
   return m as ModelName;
@@ -92,6 +107,13 @@ export async function main(argv: string[]): Promise<void> {
       seed: { type: 'string' },
       clip: { type: 'string' },
       'max-length': { type: 'string' },
+      window: { type: 'string' },
+      patience: { type: 'string' },
+      seeds: { type: 'string' },
+      'select-on': { type: 'string' },
+      shard: { type: 'string' },
+      jobs: { type: 'string' },
+      overwrite: { type: 'boolean', default: false },
       'data-dir': { type: 'string' },
       download: { type: 'boolean', default: false },
       'out-dir': { type: 'string' },
@@ -137,7 +159,9 @@ export async function main(argv: string[]): Promise<void> {
     if (hm) runConfig.hiddenModes = hm;
     if (v['input-size'] !== undefined) runConfig.inputSize = num('input-size', v['input-size'], 256, Number.isInteger);
     if (v['hidden-size'] !== undefined) runConfig.hiddenSize = num('hidden-size', v['hidden-size'], 512, Number.isInteger);
-    if (v['max-length'] !== undefined) runConfig.maxLength = num('max-length', v['max-length'], 0, Number.isInteger);
+    if (v['max-length'] !== undefined) runConfig.maxLength = num('max-length', v['max-length'], 0, positiveInt);
+    if (v.window !== undefined) runConfig.window = num('window', v.window, 0, positiveInt);
+    if (v.patience !== undefined) runConfig.patience = num('patience', v.patience, 0, positiveInt);
     try {
       planMatrices(cellConfigOf(runConfig));
     } catch (e) {
@@ -155,7 +179,47 @@ export async function main(argv: string[]): Promise<void> {
   if (command === 'grid') {
     const datasets = v.datasets.split(',').map((d) => datasetName(d.trim()));
     const models = v.models?.split(',').map((m) => modelName(m.trim()));
-    gridRuns = paperGrid({ datasets, ...(models ? { models } : {}), ...(v.epochs ? { epochs: num('epochs', v.epochs, 50, Number.isInteger) } : {}), seed: num('seed', v.seed, 1, Number.isInteger) });
+    const gridOut = v['out-dir'] ?? 'runs/grid';
+    const numbers = (name: string, value: string | undefined, check: (x: number) => boolean, expected: string): number[] | undefined => {
+      const xs = list(name, value);
+      const bad = xs?.find((x) => !check(x));
+      if (bad !== undefined) throw new UsageError(`--${name} got ${bad} in '${value}'; expected ${expected}`);
+      return xs;
+    };
+    const lrs = numbers('lr', v.lr, (x) => x > 0, 'learning rates > 0');
+    const dropouts = numbers('dropout', v.dropout, (x) => x >= 0 && x < 1, 'dropout rates in [0, 1)');
+    const batchSizes = numbers('batch-size', v['batch-size'], positiveInt, 'positive integers');
+    const seeds = numbers('seeds', v.seeds ?? v.seed, Number.isInteger, 'integers');
+    let points: Map<string, GridPoint> | undefined;
+    if (v['select-on'] !== undefined) {
+      if (lrs || dropouts || batchSizes) throw new UsageError('--select-on takes lr, dropout and batch size from the selected runs; drop --lr, --dropout and --batch-size');
+      const on = datasetName(v['select-on']);
+      points = selectedPoints(readResults(join(gridOut, 'results.jsonl')), on);
+      if (points.size === 0) throw new UsageError(`--select-on ${on}: ${join(gridOut, 'results.jsonl')} has no seed-1 runs on ${on} to select from; run the grid on ${on} first`);
+    }
+    try {
+      gridRuns = paperGrid({
+        datasets,
+        ...(models ? { models } : {}),
+        ...(v.epochs ? { epochs: num('epochs', v.epochs, 50, positiveInt) } : {}),
+        ...(lrs ? { lrs } : {}),
+        ...(dropouts ? { dropouts } : {}),
+        ...(batchSizes ? { batchSizes } : {}),
+        ...(seeds ? { seeds } : {}),
+        ...(points ? { points } : {}),
+        ...(v['max-length'] !== undefined ? { maxLength: num('max-length', v['max-length'], 0, positiveInt) } : {}),
+        ...(v.window !== undefined ? { window: num('window', v.window, 0, positiveInt) } : {}),
+        ...(v.patience !== undefined ? { patience: num('patience', v.patience, 0, positiveInt) } : {}),
+      });
+    } catch (e) {
+      throw new UsageError(`--select-on ${v['select-on']}: ${(e as Error).message}; run those configurations on it first or drop them with --models`);
+    }
+    if (v.shard !== undefined) {
+      const m = /^(\d+)\/(\d+)$/.exec(v.shard);
+      const [i, n] = m ? [Number(m[1]), Number(m[2])] : [0, 0];
+      if (!m || i < 1 || i > n) throw new UsageError(`--shard got '${v.shard}'; expected i/n with 1 <= i <= n, e.g. 1/4`);
+      gridRuns = shardOf(gridRuns, i, n);
+    }
     for (const d of datasets) {
       if (d !== 'synthetic' && !v.download && !findDatasetFile(d, loadOptions)) {
         await loadPolyphonic(d, loadOptions).catch((e: Error) => {
@@ -174,6 +238,15 @@ export async function main(argv: string[]): Promise<void> {
     return;
   }
 
+  if (command === 'grid' && v.jobs !== undefined && num('jobs', v.jobs, 1, positiveInt) > 1) {
+    // k workers over the same grid: each takes the next run that no other holds (run directories
+    // are locked), so the k processes keep k cores busy until the grid is done.
+    const jobs = num('jobs', v.jobs, 1, positiveInt);
+    const rest = argv.filter((a, i) => a !== '--jobs' && argv[i - 1] !== '--jobs' && !a.startsWith('--jobs='));
+    log(`grid: ${gridRuns!.length} runs, ${jobs} worker processes`);
+    process.exitCode = await runWorkers(jobs, rest, log);
+    return;
+  }
   const info = await useBackend(backend);
   log(`backend: ${info.name} (SIMD ${info.simd ? 'on' : 'off'}, ${info.threads} thread${info.threads > 1 ? 's' : ''}; ${Object.entries(info.versions).map(([k, x]) => `${k} ${x}`).join(', ')})\n`);
   const progress = progressReporter();
@@ -194,9 +267,9 @@ export async function main(argv: string[]): Promise<void> {
       const config = runConfig!;
       const data = await loadPolyphonic(config.dataset, { ...loadOptions, seed: 1 });
       const outDir = v['out-dir'] ?? `runs/train/${config.dataset}-${config.model}`;
-      const r = await train(config, data, { outDir, resume: v.resume, log: logLine, onProgress });
+      const r = await train(config, data, { outDir, resume: v.resume, overwrite: v.overwrite, log: logLine, onProgress });
       progress.done();
-      if (v.results && r.epochs === config.epochs) {
+      if (v.results && (r.epochs === config.epochs || r.stoppedEarly)) {
         // A finished run joins a results file that `report` reads, like a grid's.
         await appendResult(v.results, r);
         log(`appended to ${v.results}`);
@@ -239,6 +312,22 @@ export async function main(argv: string[]): Promise<void> {
       return;
     }
   }
+}
+
+/** Starts `count` copies of this CLI with `args`, their output prefixed; resolves to the worst exit status. */
+function runWorkers(count: number, args: string[], log: (line: string) => void): Promise<number> {
+  const children = Array.from({ length: count }, (_, i) => {
+    const child = spawn(process.execPath, [process.argv[1]!, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+    for (const stream of [child.stdout, child.stderr]) {
+      createInterface({ input: stream }).on('line', (line) => log(`[worker ${i + 1}] ${line}`));
+    }
+    return child;
+  });
+  const stop = (signal: NodeJS.Signals): void => {
+    for (const c of children) c.kill(signal);
+  };
+  process.once('SIGINT', stop).once('SIGTERM', stop);
+  return Promise.all(children.map((c) => new Promise<number>((done) => c.on('exit', (code, signal) => done(code ?? (signal ? 1 : 0)))))).then((codes) => Math.max(...codes));
 }
 
 const isMain = process.argv[1] !== undefined && import.meta.url === new URL(`file://${process.argv[1]}`).href;

@@ -18,7 +18,7 @@ export async function runDefaultComparison(
     options.log(`== ${model}`);
     const config: RunConfig = { dataset: 'synthetic', model, lr: 1e-2, dropout: 0.2, batchSize: 16, epochs: options.epochs, seed: 1, clip: 5 };
     const t0 = performance.now();
-    const r = await train(config, data, { outDir: join(options.outDir, model), log: options.log, ...(options.onProgress ? { onProgress: options.onProgress } : {}) });
+    const r = await train(config, data, { outDir: join(options.outDir, model), overwrite: true, log: options.log, ...(options.onProgress ? { onProgress: options.onProgress } : {}) });
     results.push(r);
     options.log(`   ${((performance.now() - t0) / 1000).toFixed(1)} s\n`);
   }

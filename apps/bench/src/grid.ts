@@ -3,6 +3,7 @@ import { appendFile, mkdir } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import type { ModelName } from '@tensorized/cells';
 import type { PolyphonicDataset } from '@tensorized/datasets';
+import { RunLockedError } from './run_lock.js';
 import { type RunConfig, type RunResult, type TrainOptions, train } from './train.js';
 
 /** One line of results.jsonl. */
@@ -15,8 +16,17 @@ export interface ResultLine extends RunResult {
 export function runKey(c: RunConfig): string {
   const shape = c.ranks ? `r${c.ranks.join('-')}` : c.rank !== undefined ? `R${c.rank}` : 'dense';
   const sizes = c.hiddenSize ? `-h${c.hiddenSize}` : '';
-  return `${c.dataset}/${c.model}-${shape}${sizes}-lr${c.lr}-do${c.dropout}-b${c.batchSize}-e${c.epochs}-s${c.seed}${c.maxLength ? `-L${c.maxLength}` : ''}`;
+  const tail = `${c.maxLength ? `-L${c.maxLength}` : ''}${c.window ? `-W${c.window}` : ''}${c.patience !== undefined ? `-p${c.patience}` : ''}`;
+  return `${c.dataset}/${c.model}-${shape}${sizes}-lr${c.lr}-do${c.dropout}-b${c.batchSize}-e${c.epochs}-s${c.seed}${tail}`;
 }
+
+/** A configuration without its dataset and training hyperparameters: what a grid selects over. */
+export function shapeKey(c: Pick<RunConfig, 'model' | 'ranks' | 'rank' | 'hiddenSize'>): string {
+  return `${c.model} ${c.ranks ? `(${c.ranks.join(',')})` : c.rank !== undefined ? `R=${c.rank}` : 'dense'}${c.hiddenSize ? ` h${c.hiddenSize}` : ''}`;
+}
+
+/** The training point a configuration was selected at (on some dataset's validation NLL). */
+export type GridPoint = Pick<RunConfig, 'lr' | 'dropout' | 'batchSize'>;
 
 export interface GridOptions {
   datasets: string[];
@@ -25,7 +35,19 @@ export interface GridOptions {
   epochs?: number;
   lrs?: number[];
   dropouts?: number[];
-  seed?: number;
+  /** Batch sizes (default the paper's: 16, 8 for TT); a list makes them a grid axis. */
+  batchSizes?: number[];
+  /** Seeds (default [1]): every configuration is run once per seed. */
+  seeds?: number[];
+  /**
+   * Instead of the lr x dropout grid, one run per configuration at the point given here (by
+   * {@link shapeKey}), e.g. the point selected on another dataset's validation NLL. Configurations
+   * without an entry are an error.
+   */
+  points?: ReadonlyMap<string, GridPoint>;
+  maxLength?: number;
+  window?: number;
+  patience?: number;
 }
 
 /**
@@ -34,25 +56,75 @@ export interface GridOptions {
  * TT ranks (1, r, r, r, 1) for r in {5, 8, 11}, CP R in {50, 80, 110}, Tucker (2,2,2,2) and (2,4,2,4).
  */
 export function paperGrid(options: GridOptions): RunConfig[] {
-  const seed = options.seed ?? 1;
+  const seeds = options.seeds ?? [1];
   const lrs = options.lrs ?? [5e-3, 1e-2];
   const dropouts = options.dropouts ?? [0.2, 0.5];
   const wanted = new Set(options.models ?? ['gru', 'cp-gru', 'tucker-gru', 'tt-gru']);
+  const extra: Partial<RunConfig> = {
+    ...(options.maxLength !== undefined ? { maxLength: options.maxLength } : {}),
+    ...(options.window !== undefined ? { window: options.window } : {}),
+    ...(options.patience !== undefined ? { patience: options.patience } : {}),
+  };
   const runs: RunConfig[] = [];
-  for (const dataset of options.datasets) {
-    const base = { dataset: dataset as RunConfig['dataset'], clip: 5, seed };
-    if (wanted.has('gru')) runs.push({ ...base, model: 'gru', lr: 2.5e-3, dropout: 0.3, batchSize: 16, epochs: options.epochs ?? 100 });
-    const shapes: Array<Pick<RunConfig, 'model' | 'ranks' | 'rank' | 'batchSize'>> = [];
-    if (wanted.has('tt-gru')) for (const r of [5, 8, 11]) shapes.push({ model: 'tt-gru', ranks: [1, r, r, r, 1], batchSize: 8 });
-    if (wanted.has('cp-gru')) for (const rank of [50, 80, 110]) shapes.push({ model: 'cp-gru', rank, batchSize: 16 });
-    if (wanted.has('tucker-gru')) for (const ranks of [[2, 2, 2, 2], [2, 4, 2, 4]]) shapes.push({ model: 'tucker-gru', ranks, batchSize: 16 });
-    // Every shape at the first grid point before any shape at the second, and so on: an interrupted
-    // grid has a full comparison at one setting early.
-    for (const dropout of dropouts) {
-      for (const lr of lrs) for (const shape of shapes) runs.push({ ...base, ...shape, lr, dropout, epochs: options.epochs ?? 50 });
+  for (const seed of seeds) {
+    for (const dataset of options.datasets) {
+      const base = { dataset: dataset as RunConfig['dataset'], clip: 5, seed };
+      type Shape = Pick<RunConfig, 'model' | 'ranks' | 'rank' | 'batchSize'>;
+      const dense: Shape[] = wanted.has('gru') ? [{ model: 'gru', batchSize: 16 }] : [];
+      const shapes: Shape[] = [];
+      if (wanted.has('tt-gru')) for (const r of [5, 8, 11]) shapes.push({ model: 'tt-gru', ranks: [1, r, r, r, 1], batchSize: 8 });
+      if (wanted.has('cp-gru')) for (const rank of [50, 80, 110]) shapes.push({ model: 'cp-gru', rank, batchSize: 16 });
+      if (wanted.has('tucker-gru')) for (const ranks of [[2, 2, 2, 2], [2, 4, 2, 4]]) shapes.push({ model: 'tucker-gru', ranks, batchSize: 16 });
+      if (options.points) {
+        for (const shape of [...dense, ...shapes]) {
+          const point = options.points.get(shapeKey(shape));
+          if (!point) throw new Error(`no selected training point for ${shapeKey(shape)}`);
+          runs.push({ ...base, ...shape, ...point, epochs: options.epochs ?? (shape.model === 'gru' ? 100 : 50), ...extra });
+        }
+        continue;
+      }
+      const batchSizes = (shape: Shape): number[] => options.batchSizes ?? [shape.batchSize];
+      for (const shape of dense) {
+        for (const batchSize of batchSizes(shape)) runs.push({ ...base, ...shape, lr: 2.5e-3, dropout: 0.3, batchSize, epochs: options.epochs ?? 100, ...extra });
+      }
+      // Every shape at the first grid point before any shape at the second, and so on: an interrupted
+      // grid has a full comparison at one setting early.
+      for (const dropout of dropouts) {
+        for (const lr of lrs) {
+          for (const shape of shapes) {
+            for (const batchSize of batchSizes(shape)) runs.push({ ...base, ...shape, lr, dropout, batchSize, epochs: options.epochs ?? 50, ...extra });
+          }
+        }
+      }
     }
   }
   return runs;
+}
+
+/**
+ * Per configuration ({@link shapeKey}), the training point whose run on `dataset` has the lowest
+ * validation NLL in `results` (seed 1 only, so that further seeds do not move the selection).
+ */
+export function selectedPoints(results: readonly ResultLine[], dataset: string): Map<string, GridPoint> {
+  const best = new Map<string, ResultLine>();
+  for (const r of results) {
+    if (r.config.dataset !== dataset || r.config.seed !== 1 || r.config.maxLength || r.config.window) continue;
+    const k = shapeKey(r.config);
+    const cur = best.get(k);
+    if (!cur || r.best.validNll < cur.best.validNll) best.set(k, r);
+  }
+  return new Map([...best].map(([k, r]) => [k, { lr: r.config.lr, dropout: r.config.dropout, batchSize: r.config.batchSize }]));
+}
+
+/**
+ * Shard `index` (1-based) of `count`: every count-th run of the list, so that the shards are disjoint,
+ * cover the grid, and depend only on the list (not on which shard starts first).
+ */
+export function shardOf<T>(runs: readonly T[], index: number, count: number): T[] {
+  if (!Number.isInteger(count) || count < 1 || !Number.isInteger(index) || index < 1 || index > count) {
+    throw new RangeError(`shard must be i/n with 1 <= i <= n, got ${index}/${count}`);
+  }
+  return runs.filter((_, k) => k % count === index - 1);
 }
 
 /** Appends a finished run to a results.jsonl file (one JSON line). */
@@ -84,7 +156,9 @@ export function readResults(path: string): ResultLine[] {
 
 /**
  * Runs every configuration not yet in results.jsonl (each resumable from its own checkpoint) and
- * appends one JSON line per finished run.
+ * appends one JSON line per finished run. Several processes may work through one grid at once (on
+ * one machine or on a shared file system): each run directory is locked by the process training it,
+ * the others skip it, and results.jsonl is re-read before every run.
  */
 export async function runGrid(
   runs: readonly RunConfig[],
@@ -95,18 +169,34 @@ export async function runGrid(
   const log = options.log ?? (() => {});
   await mkdir(outDir, { recursive: true });
   const resultsPath = join(outDir, 'results.jsonl');
-  const done = new Set(readResults(resultsPath).map((r) => r.key));
   const finished: ResultLine[] = [];
   for (const [i, run] of runs.entries()) {
     const key = runKey(run);
-    if (done.has(key)) {
+    if (readResults(resultsPath).some((r) => r.key === key)) {
       log(`[${i + 1}/${runs.length}] ${key}: done before, skipped`);
       continue;
     }
     log(`[${i + 1}/${runs.length}] ${key}`);
     const data = await load(run.dataset);
-    const result = await train(run, data, { ...options, outDir: join(outDir, key), resume: true });
-    if (result.epochs < run.epochs) break; // stopped early (tests): not a finished run
+    let result: RunResult;
+    try {
+      // The lock is taken inside train; the results are read again under it, in case another
+      // process finished this run meanwhile.
+      result = await train(run, data, {
+        ...options,
+        outDir: join(outDir, key),
+        resume: 'if-present',
+        skipIf: () => readResults(resultsPath).some((r) => r.key === key),
+      });
+    } catch (e) {
+      if (e instanceof RunLockedError) {
+        log(`[${i + 1}/${runs.length}] ${key}: being trained by process ${e.holder.pid} on ${e.holder.host}, skipped`);
+        continue;
+      }
+      throw e;
+    }
+    if (result.skipped) continue;
+    if (result.epochs < run.epochs && !result.stoppedEarly) break; // stopped early (tests): not a finished run
     finished.push(await appendResult(resultsPath, result));
   }
   return finished;

@@ -73,6 +73,51 @@ describe('train', () => {
     }
   });
 
+  it('truncated BPTT: a window longer than every piece is whole-piece training, number for number', async () => {
+    const longest = Math.max(...Array.from({ length: data.splits.train.sequenceCount }, (_, q) => data.splits.train.seqStart[q + 1]! - data.splits.train.seqStart[q]!));
+    for (const model of ['gru', 'tt-gru'] as const) {
+      const whole = await train(small(model, { epochs: 2 }), data, { outDir: temp() });
+      const windowed = await train(small(model, { epochs: 2, window: longest + 5 }), data, { outDir: temp() });
+      const strip = (r: RunResult) => r.history.map((h) => [h.train.nll, h.valid.nll, h.test.nll]);
+      expect(strip(windowed)).toEqual(strip(whole));
+    }
+  });
+
+  it('truncated BPTT: with the weights held (lr 0, no dropout), the NLL summed over windows is the whole-piece NLL', async () => {
+    for (const model of ['gru', 'cp-gru'] as const) {
+      const before = tf.memory().numTensors;
+      const whole = await train(small(model, { epochs: 1, lr: 0, dropout: 0 }), data, { outDir: temp() });
+      const windowed = await train(small(model, { epochs: 1, lr: 0, dropout: 0, window: 5 }), data, { outDir: temp() });
+      expect(tf.memory().numTensors).toBe(before);
+      const gap = Math.abs(windowed.history[0]!.train.nll / whole.history[0]!.train.nll - 1);
+      expect(gap).toBeLessThan(2e-6);
+      // The state is carried: chunks that start from zeros (an untrained model barely uses its state)
+      // differ from whole pieces by ten times more than the windows do.
+      const chunked = await train(small(model, { epochs: 1, lr: 0, dropout: 0, maxLength: 5 }), data, { outDir: temp() });
+      expect(Math.abs(chunked.history[0]!.train.nll / whole.history[0]!.train.nll - 1)).toBeGreaterThan(10 * gap);
+    }
+  });
+
+  it('truncated BPTT trains: windows of 4 frames lower the validation NLL', async () => {
+    const r = await train(small('tt-gru', { window: 4 }), data, { outDir: temp() });
+    expect(r.best.validNll).toBeLessThan(r.history[0]!.valid.nll - 0.3);
+  });
+
+  it('early stopping ends a run once validation has not improved for `patience` epochs, and says so', async () => {
+    // lr 0.3 makes validation worse after the first epochs.
+    const config = small('cp-gru', { epochs: 12, lr: 0.3, patience: 2 });
+    const lines: string[] = [];
+    const r = await train(config, data, { outDir: temp(), log: (l) => lines.push(l) });
+    expect(r.stoppedEarly).toBe(true);
+    expect(r.epochs).toBe(r.best.epoch + 2);
+    expect(r.epochs).toBeLessThan(12);
+    expect(lines.at(-1)).toMatch(new RegExp(`stopped early after epoch ${r.epochs}: no better validation NLL for 2 epochs \\(best at epoch ${r.best.epoch}\\)`));
+    // Without patience the same run goes on, and agrees on the epochs both trained.
+    const full = await train({ ...config, patience: undefined as unknown as number }, data, { outDir: temp() });
+    expect(full.epochs).toBe(12);
+    expect(full.history.slice(0, r.epochs).map((h) => h.valid.nll)).toEqual(r.history.map((h) => h.valid.nll));
+  });
+
   it('a run stopped after an epoch and resumed equals an uninterrupted run, number for number', async () => {
     const config = small('tt-gru');
     const whole = await train(config, data, { outDir: temp() });

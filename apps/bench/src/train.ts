@@ -4,11 +4,12 @@ import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { type CellConfig, type ModelName, paperCellConfig } from '@tensorized/cells';
 import { type Calibration, calibrate, setCalibration } from '@tensorized/decomp';
-import { type DatasetName, KEYS, makeBatch, type PolyphonicDataset, planBatches, type Split } from '@tensorized/datasets';
+import { type Batch, type DatasetName, KEYS, makeBatch, type PolyphonicDataset, planBatches, type Split } from '@tensorized/datasets';
 import { Adam } from './adam.js';
 import { CheckpointError, loadCheckpoint, saveCheckpoint, writeAtomic } from './checkpoint.js';
 import { addSums, batchSums, emptySums, type FrameSums, frameNll, summarise } from './metrics.js';
 import { PolyphonicModel } from './model.js';
+import { lockRunDir } from './run_lock.js';
 
 /** Everything that defines a training run (JSON). */
 export interface RunConfig {
@@ -29,8 +30,16 @@ export interface RunConfig {
   seed: number;
   /** Gradient-norm clipping (PAPER.md: 5). */
   clip: number;
-  /** Cut longer pieces into chunks of this many frames (default: whole pieces). */
+  /** Cut longer pieces into chunks of this many frames, each from a zero state (default: whole pieces). */
   maxLength?: number;
+  /**
+   * Truncated backpropagation through time: train whole pieces in windows of this many frames, each
+   * starting from the previous window's final state (gradients stop at the boundary), one Adam step
+   * per window (default: one window per batch).
+   */
+  window?: number;
+  /** Early stopping: end the run when validation has not improved for this many epochs (default off). */
+  patience?: number;
 }
 
 export interface EpochRecord {
@@ -61,12 +70,18 @@ export interface RunState {
    * resumed process takes the same paths (and rounds the same way) as the one that was killed.
    */
   calibration?: Calibration;
+  /** Set when early stopping ended the run: the epoch after which it stopped. */
+  stoppedEarly?: number;
 }
 
 export interface RunResult {
   config: RunConfig;
   rnnParams: number;
   epochs: number;
+  /** The run ended early (config.patience epochs without a better validation NLL). */
+  stoppedEarly?: boolean;
+  /** Nothing was done: `skipIf` said so once the run directory was locked. */
+  skipped?: boolean;
   best: NonNullable<RunState['best']>;
   history: EpochRecord[];
 }
@@ -85,7 +100,11 @@ export interface TrainOptions {
    * Continue from outDir's checkpoint (default: start over, replacing it). The configuration must be
    * the checkpoint's except for `epochs`, which may be raised to extend a run.
    */
-  resume?: boolean;
+  resume?: boolean | 'if-present';
+  /** Start over in a directory that already holds a run, replacing it (default: refuse). */
+  overwrite?: boolean;
+  /** Checked once the run directory is locked: when true, nothing is trained (the result says skipped). */
+  skipIf?: () => boolean;
   log?: (line: string) => void;
   onProgress?: (p: Progress) => void;
   /** Stop (as if killed) after this many epochs of this call: for tests of resuming. */
@@ -103,14 +122,26 @@ export function cellConfigOf(config: RunConfig): CellConfig {
   return paperCellConfig(config.model, o);
 }
 
-/** A batch as tensors: inputs (B, T, 88), targets (B*T, 88), mask (B, T) and its flat view. */
-function batchTensors(split: Split, pieces: ReturnType<typeof planBatches>[number]) {
-  const b = makeBatch(split, pieces);
+/**
+ * Frames t0 .. t0 + w of every row of a batch as tensors: inputs (B, w, 88), targets (B*w, 88),
+ * mask (B, w), and the number of real frames among them. Copied on the host (a slice on wasm copies
+ * the whole input).
+ */
+export function windowTensors(b: Batch, t0: number, w: number) {
+  const part = (data: Float32Array, width: number): Float32Array => {
+    if (t0 === 0 && w === b.length) return data;
+    const out = new Float32Array(b.batchSize * w * width);
+    for (let r = 0; r < b.batchSize; r++) out.set(data.subarray((r * b.length + t0) * width, (r * b.length + t0 + w) * width), r * w * width);
+    return out;
+  };
+  const mask = part(b.mask, 1);
+  let frames = 0;
+  for (const m of mask) frames += m;
   return {
-    frames: b.frames,
-    inputs: tf.tensor3d(b.inputs, [b.batchSize, b.length, 88]),
-    targets: tf.tensor2d(b.targets, [b.batchSize * b.length, 88]),
-    mask: tf.tensor2d(b.mask, [b.batchSize, b.length]),
+    frames,
+    inputs: tf.tensor3d(part(b.inputs, KEYS), [b.batchSize, w, KEYS]),
+    targets: tf.tensor2d(part(b.targets, KEYS), [b.batchSize * w, KEYS]),
+    mask: tf.tensor2d(mask, [b.batchSize, w]),
   };
 }
 
@@ -124,20 +155,11 @@ export function evaluate(model: PolyphonicModel, split: Split, batchSize: number
     const b = makeBatch(split, pieces);
     let state: tf.Tensor2D[] | undefined;
     for (let t0 = 0; t0 < b.length; t0 += window) {
-      const w = Math.min(window, b.length - t0);
-      // Rows t0 .. t0 + w of every piece, copied on the host (a slice on wasm copies the whole input).
-      const part = (data: Float32Array, width: number): Float32Array => {
-        const out = new Float32Array(b.batchSize * w * width);
-        for (let r = 0; r < b.batchSize; r++) out.set(data.subarray((r * b.length + t0) * width, (r * b.length + t0 + w) * width), r * w * width);
-        return out;
-      };
-      const inputs = tf.tensor3d(part(b.inputs, KEYS), [b.batchSize, w, KEYS]);
-      const targets = tf.tensor2d(part(b.targets, KEYS), [b.batchSize * w, KEYS]);
-      const mask = tf.tensor2d(part(b.mask, 1), [b.batchSize, w]);
-      const out = model.window(inputs, mask, state);
-      const flatMask = tf.reshape(mask, [-1]) as tf.Tensor1D;
-      sums = addSums(sums, batchSums(out.logits, targets, flatMask));
-      tf.dispose([out.logits, flatMask, inputs, targets, mask, ...(state ?? [])]);
+      const t = windowTensors(b, t0, Math.min(window, b.length - t0));
+      const out = model.window(t.inputs, t.mask, state);
+      const flatMask = tf.reshape(t.mask, [-1]) as tf.Tensor1D;
+      sums = addSums(sums, batchSums(out.logits, t.targets, flatMask));
+      tf.dispose([out.logits, flatMask, t.inputs, t.targets, t.mask, ...(state ?? [])]);
       state = out.state;
     }
     tf.dispose(state ?? []);
@@ -145,8 +167,12 @@ export function evaluate(model: PolyphonicModel, split: Split, batchSize: number
   return sums;
 }
 
+/** The files of a run directory. */
+export const RUN_FILES = ['checkpoint.safetensors', 'best.safetensors', 'history.json'] as const;
+
 /** A seed per (run seed, epoch, batch) for dropout: a resumed run draws the same masks. */
-const dropoutSeed = (seed: number, epoch: number, batch: number): number => (seed * 1_000_003 + epoch * 10_007 + batch) % 2_147_483_647;
+const dropoutSeed = (seed: number, epoch: number, batch: number, window: number): number =>
+  (seed * 1_000_003 + epoch * 10_007 + batch + window * 7_919_993) % 2_147_483_647;
 
 /**
  * Trains one model on one dataset (PAPER.md's protocol): Adam with gradient-norm clipping, NLL per
@@ -155,8 +181,18 @@ const dropoutSeed = (seed: number, epoch: number, batch: number): number => (see
  * depend only on (seed, epoch, batch), and the checkpoint holds the weights and Adam's state.
  */
 export async function train(config: RunConfig, data: PolyphonicDataset, options: TrainOptions): Promise<RunResult> {
-  const log = options.log ?? (() => {});
   await mkdir(options.outDir, { recursive: true });
+  const release = lockRunDir(options.outDir);
+  try {
+    if (options.skipIf?.()) return { config, rnnParams: 0, epochs: 0, best: { epoch: 0, validNll: Number.NaN, testNll: Number.NaN, testAccuracy: Number.NaN }, history: [], skipped: true };
+    return await trainLocked(config, data, options);
+  } finally {
+    release();
+  }
+}
+
+async function trainLocked(config: RunConfig, data: PolyphonicDataset, options: TrainOptions): Promise<RunResult> {
+  const log = options.log ?? (() => {});
   const checkpointPath = join(options.outDir, 'checkpoint.safetensors');
   const model = new PolyphonicModel(cellConfigOf(config), config.seed);
   const named = model.namedVariables();
@@ -164,8 +200,15 @@ export async function train(config: RunConfig, data: PolyphonicDataset, options:
   const vars = named.map(([, v]) => v);
   const adam = new Adam(vars, { lr: config.lr, clip: config.clip });
   let state: RunState = { version: 1, config, epoch: 0, history: [], best: null, adamStep: 0, rnnParams: model.rnnParams(), calibration: calibrate() };
+  const present = RUN_FILES.filter((f) => existsSync(join(options.outDir, f)));
+  if (options.resume === true && !present.includes('checkpoint.safetensors')) {
+    throw new CheckpointError(`--resume: there is no checkpoint in ${options.outDir} to resume from; drop --resume to start a new run`);
+  }
+  if (!options.resume && present.length > 0 && !options.overwrite) {
+    throw new CheckpointError(`${options.outDir} already holds a run (${present.join(', ')}); resume it with --resume, replace it with --overwrite, or use another --out-dir`);
+  }
   try {
-    if (options.resume && existsSync(checkpointPath)) {
+    if (options.resume && present.includes('checkpoint.safetensors')) {
       const loaded = await loadCheckpoint<RunState>(checkpointPath);
       // Only the number of epochs may change on resume: raising it extends a finished or shortened run.
       if (JSON.stringify({ ...loaded.state.config, epochs: 0 }) !== JSON.stringify({ ...config, epochs: 0 })) {
@@ -187,25 +230,39 @@ export async function train(config: RunConfig, data: PolyphonicDataset, options:
     }
     const { train: trainSplit, valid, test } = data.splits;
     let ran = 0;
-    while (state.epoch < config.epochs) {
+    while (state.epoch < config.epochs && state.stoppedEarly === undefined) {
       if (options.stopAfterEpochs !== undefined && ran >= options.stopAfterEpochs) break;
       const epoch = state.epoch;
       const t0 = performance.now();
       const plan = planBatches(trainSplit, { batchSize: config.batchSize, seed: config.seed, epoch, bucket: true, ...(config.maxLength ? { maxLength: config.maxLength } : {}) });
       let trainSums = emptySums();
       for (const [i, pieces] of plan.entries()) {
-        const t = batchTensors(trainSplit, pieces);
-        const flatMask = tf.reshape(t.mask, [-1]) as tf.Tensor1D;
-        const { value, grads } = tf.variableGrads(() => {
-          const logits = model.logits(t.inputs, t.mask, config.dropout, dropoutSeed(config.seed, epoch, i));
-          return tf.div(tf.sum(frameNll(logits, t.targets, flatMask)), t.frames) as tf.Scalar;
-        }, vars);
-        adam.apply(vars.map((v) => grads[v.name]!));
-        const loss = value.dataSync()[0]!;
-        trainSums = addSums(trainSums, { nll: loss * t.frames, frames: t.frames, tp: 0, fp: 0, fn: 0 });
-        tf.dispose([value, ...Object.values(grads), flatMask, t.inputs, t.targets, t.mask]);
-        if (!Number.isFinite(loss)) throw new Error(`training diverged: the loss is ${loss} at epoch ${epoch + 1}, batch ${i + 1}`);
-        options.onProgress?.({ epoch: epoch + 1, epochs: config.epochs, batch: i + 1, batches: plan.length, loss });
+        const b = makeBatch(trainSplit, pieces);
+        const window = config.window ?? b.length;
+        // Truncated BPTT: each window starts from the state the previous one ended in, as a constant
+        // (the gradient stops at the boundary); one Adam step per window.
+        let carried: tf.Tensor2D[] | undefined;
+        for (let w = 0, t0 = 0; t0 < b.length; w++, t0 += window) {
+          const t = windowTensors(b, t0, Math.min(window, b.length - t0));
+          const flatMask = tf.reshape(t.mask, [-1]) as tf.Tensor1D;
+          let next: tf.Tensor2D[] = [];
+          const { value, grads } = tf.variableGrads(() => {
+            const out = model.window(t.inputs, t.mask, carried, config.dropout, dropoutSeed(config.seed, epoch, i, w));
+            next = out.state.map((x) => tf.keep(x));
+            return tf.div(tf.sum(frameNll(out.logits, t.targets, flatMask)), t.frames) as tf.Scalar;
+          }, vars);
+          adam.apply(vars.map((v) => grads[v.name]!));
+          const loss = value.dataSync()[0]!;
+          trainSums = addSums(trainSums, { nll: loss * t.frames, frames: t.frames, tp: 0, fp: 0, fn: 0 });
+          tf.dispose([value, ...Object.values(grads), flatMask, t.inputs, t.targets, t.mask, ...(carried ?? [])]);
+          carried = next;
+          if (!Number.isFinite(loss)) {
+            tf.dispose(carried);
+            throw new Error(`training diverged: the loss is ${loss} at epoch ${epoch + 1}, batch ${i + 1}`);
+          }
+        }
+        tf.dispose(carried ?? []);
+        options.onProgress?.({ epoch: epoch + 1, epochs: config.epochs, batch: i + 1, batches: plan.length, loss: trainSums.nll / trainSums.frames });
       }
       const trainSeconds = (performance.now() - t0) / 1000;
       const evalBatch = Math.max(config.batchSize, 32);
@@ -230,6 +287,8 @@ export async function train(config: RunConfig, data: PolyphonicDataset, options:
         best: improved ? { epoch: epoch + 1, validNll: validM.nll, testNll: testM.nll, testAccuracy: testM.accuracy } : state.best,
         adamStep: adam.step,
       };
+      const sinceBest = state.epoch - state.best!.epoch;
+      if (config.patience !== undefined && sinceBest >= config.patience && state.epoch < config.epochs) state.stoppedEarly = state.epoch;
       await saveCheckpoint(checkpointPath, [...named, ...adam.state(names)], state);
       if (improved) await saveCheckpoint(join(options.outDir, 'best.safetensors'), named, state);
       await writeAtomic(join(options.outDir, 'history.json'), `${JSON.stringify(state.history, null, 1)}\n`);
@@ -237,9 +296,17 @@ export async function train(config: RunConfig, data: PolyphonicDataset, options:
         `epoch ${record.epoch}/${config.epochs}  train ${record.train.nll.toFixed(3)}  valid ${validM.nll.toFixed(3)} (acc ${validM.accuracy.toFixed(3)})  ` +
           `test ${testM.nll.toFixed(3)} (acc ${testM.accuracy.toFixed(3)})  ${record.seconds.toFixed(1)} s  ${Math.round(record.framesPerSecond)} frames/s${improved ? '  *best' : ''}`,
       );
+      if (state.stoppedEarly !== undefined) log(`stopped early after epoch ${state.epoch}: no better validation NLL for ${config.patience} epochs (best at epoch ${state.best!.epoch})`);
       ran++;
     }
-    return { config, rnnParams: state.rnnParams, epochs: state.epoch, best: state.best!, history: state.history };
+    return {
+      config,
+      rnnParams: state.rnnParams,
+      epochs: state.epoch,
+      best: state.best!,
+      history: state.history,
+      ...(state.stoppedEarly !== undefined ? { stoppedEarly: true } : {}),
+    };
   } finally {
     adam.dispose();
     model.dispose();
