@@ -159,7 +159,7 @@ describe('train', () => {
     const bytes = readFileSync(path);
     bytes[bytes.length - 10] = bytes[bytes.length - 10]! ^ 0x55;
     writeFileSync(path, bytes);
-    await expect(loadCheckpoint(path)).rejects.toThrow(/checkpoint .* is corrupt \(its data does not match its sha256\); it was not used/);
+    await expect(loadCheckpoint(path)).rejects.toThrow(/checkpoint .* is corrupt \(the file does not match its sha256\); it was not used/);
     truncateSync(path, size - 100);
     await expect(train(small('cp-gru', { epochs: 2 }), data, { outDir: dir, resume: true })).rejects.toThrow(CheckpointError);
     await expect(loadCheckpoint(path)).rejects.toThrow(/is truncated or corrupt/);

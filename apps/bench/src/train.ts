@@ -1,12 +1,14 @@
 import { existsSync } from 'node:fs';
-import { mkdir } from 'node:fs/promises';
+import { mkdir, readFile } from 'node:fs/promises';
+import { createHash } from 'node:crypto';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { type CellConfig, type ModelName, paperCellConfig } from '@tensorized/cells';
 import { type Calibration, calibrate, setCalibration } from '@tensorized/decomp';
 import { type Batch, type DatasetName, KEYS, makeBatch, type PolyphonicDataset, planBatches, type Split } from '@tensorized/datasets';
 import { Adam } from './adam.js';
-import { CheckpointError, loadCheckpoint, saveCheckpoint, writeAtomic } from './checkpoint.js';
+import { CheckpointError, encodeCheckpoint, loadCheckpoint, removeOrphanTemps, saveCheckpoint, writeAtomic } from './checkpoint.js';
+import { validateRunState } from './run_state.js';
 import { addSums, batchSums, emptySums, type FrameSums, frameNll, summarise } from './metrics.js';
 import { PolyphonicModel } from './model.js';
 import { lockRunDir } from './run_lock.js';
@@ -57,8 +59,11 @@ export interface EpochRecord {
 }
 
 export interface RunState {
-  version: 1;
+  /** 1: best weights only in best.safetensors; 2: also in the checkpoint (`best/<name>`). */
+  version: 1 | 2;
   config: RunConfig;
+  /** sha256 of the dataset's splits (version 2): a resume with other data is refused. */
+  dataHash?: string;
   /** Epochs completed. */
   epoch: number;
   history: EpochRecord[];
@@ -167,6 +172,16 @@ export function evaluate(model: PolyphonicModel, split: Split, batchSize: number
   return sums;
 }
 
+/** sha256 of a dataset's three splits (their key, step and sequence arrays). */
+export function datasetHash(data: PolyphonicDataset): string {
+  const hash = createHash('sha256');
+  for (const name of ['train', 'valid', 'test'] as const) {
+    const split = data.splits[name];
+    for (const a of [split.seqStart, split.stepStart, split.keys]) hash.update(new Uint8Array(a.buffer, a.byteOffset, a.byteLength));
+  }
+  return hash.digest('hex');
+}
+
 /** The files of a run directory. */
 export const RUN_FILES = ['checkpoint.safetensors', 'best.safetensors', 'history.json'] as const;
 
@@ -193,40 +208,71 @@ export async function train(config: RunConfig, data: PolyphonicDataset, options:
 
 async function trainLocked(config: RunConfig, data: PolyphonicDataset, options: TrainOptions): Promise<RunResult> {
   const log = options.log ?? (() => {});
-  const checkpointPath = join(options.outDir, 'checkpoint.safetensors');
+  const dir = options.outDir;
+  const checkpointPath = join(dir, 'checkpoint.safetensors');
+  const present = RUN_FILES.filter((f) => existsSync(join(dir, f)));
+  if (options.resume === true && !present.includes('checkpoint.safetensors')) {
+    throw new CheckpointError(`--resume: there is no checkpoint in ${dir} to resume from; drop --resume to start a new run`);
+  }
+  if (!options.resume && present.length > 0 && !options.overwrite) {
+    throw new CheckpointError(`${dir} already holds a run (${present.join(', ')}); resume it with --resume, replace it with --overwrite, or use another --out-dir`);
+  }
+  const orphans = await removeOrphanTemps(dir);
+  if (orphans.length) log(`removed ${orphans.length} temporary file${orphans.length > 1 ? 's' : ''} left by a killed process: ${orphans.join(', ')}`);
+  const dataHash = datasetHash(data);
+  if (data.splits.train.stepCount - data.splits.train.sequenceCount < 1) {
+    throw new RangeError(`the training split of ${data.name} has no frame to predict (every sequence is shorter than 2 steps)`);
+  }
   const model = new PolyphonicModel(cellConfigOf(config), config.seed);
   const named = model.namedVariables();
   const names = named.map(([n]) => n);
   const vars = named.map(([, v]) => v);
   const adam = new Adam(vars, { lr: config.lr, clip: config.clip });
-  let state: RunState = { version: 1, config, epoch: 0, history: [], best: null, adamStep: 0, rnnParams: model.rnnParams(), calibration: calibrate() };
-  const present = RUN_FILES.filter((f) => existsSync(join(options.outDir, f)));
-  if (options.resume === true && !present.includes('checkpoint.safetensors')) {
-    throw new CheckpointError(`--resume: there is no checkpoint in ${options.outDir} to resume from; drop --resume to start a new run`);
-  }
-  if (!options.resume && present.length > 0 && !options.overwrite) {
-    throw new CheckpointError(`${options.outDir} already holds a run (${present.join(', ')}); resume it with --resume, replace it with --overwrite, or use another --out-dir`);
-  }
+  // The best-validation weights, kept in memory and in the checkpoint (best.safetensors is a copy);
+  // allocated from the start, so that the tensor count is the same after every epoch.
+  let bestWeights: tf.Tensor[] = vars.map((v) => tf.clone(v));
+  let state: RunState = { version: 2, config, dataHash, epoch: 0, history: [], best: null, adamStep: 0, rnnParams: model.rnnParams(), calibration: calibrate() };
   try {
     if (options.resume && present.includes('checkpoint.safetensors')) {
-      const loaded = await loadCheckpoint<RunState>(checkpointPath);
+      const loaded = await loadCheckpoint<RunState>(checkpointPath, validateRunState);
       // Only the number of epochs may change on resume: raising it extends a finished or shortened run.
       if (JSON.stringify({ ...loaded.state.config, epochs: 0 }) !== JSON.stringify({ ...config, epochs: 0 })) {
-        throw new CheckpointError(`the checkpoint in ${options.outDir} was made with another configuration; use another output directory or drop --resume`);
+        throw new CheckpointError(`the checkpoint in ${dir} was made with another configuration; use another output directory or drop --resume`);
       }
-      const values = new Map([...loaded.tensors].map(([n, t]) => [n, tf.tensor(t.data, t.shape)] as const));
+      if (loaded.state.dataHash !== undefined && loaded.state.dataHash !== dataHash) {
+        throw new CheckpointError(`the checkpoint in ${dir} was made with other data (sha256 ${loaded.state.dataHash.slice(0, 12)}..., these files give ${dataHash.slice(0, 12)}...); resume with the data it was trained on, or start a new run`);
+      }
+      const tensors = new Map(loaded.tensors);
+      if (loaded.state.version === 1 && loaded.state.best) {
+        // Checkpoints from before version 2 keep the best weights only in best.safetensors.
+        const best = await loadCheckpoint<RunState>(join(dir, 'best.safetensors')).catch(() => undefined);
+        if (best?.state.epoch !== loaded.state.best.epoch) {
+          throw new CheckpointError(`${dir}: best.safetensors is not from the checkpoint's best epoch ${loaded.state.best.epoch} (an older checkpoint format, killed between writes); the best weights are lost: start the run again`);
+        }
+        for (const n of names) if (best.tensors.has(n)) tensors.set(`${BEST}${n}`, best.tensors.get(n)!);
+      }
+      const wanted = [...names, ...adam.state(names).map(([n]) => n), ...(loaded.state.best ? names.map((n) => `${BEST}${n}`) : [])];
+      const missing = wanted.filter((n) => !tensors.has(n));
+      if (missing.length) throw new CheckpointError(`checkpoint ${checkpointPath} lacks ${missing.join(', ')}; it was not used`);
+      const shapeOff = named.find(([n, v]) => JSON.stringify(tensors.get(n)!.shape) !== JSON.stringify(v.shape));
+      if (shapeOff) throw new CheckpointError(`checkpoint ${checkpointPath} has '${shapeOff[0]}' of shape [${tensors.get(shapeOff[0])!.shape.join(', ')}], the model needs [${shapeOff[1].shape.join(', ')}]; it was not used`);
+      const values = new Map(wanted.map((n) => [n, tf.tensor(tensors.get(n)!.data, tensors.get(n)!.shape)] as const));
       try {
-        const missing = [...names, ...adam.state(names).map(([n]) => n)].filter((n) => !values.has(n));
-        if (missing.length) throw new CheckpointError(`checkpoint ${checkpointPath} lacks ${missing.join(', ')}; it was not used`);
         for (const [n, v] of named) v.assign(values.get(n)!);
         adam.restore(names, values, loaded.state.adamStep);
+        if (loaded.state.best) {
+          tf.dispose(bestWeights);
+          bestWeights = names.map((n) => tf.clone(values.get(`${BEST}${n}`)!));
+        }
       } finally {
         tf.dispose([...values.values()]);
       }
-      state = { ...loaded.state, config };
+      state = { ...loaded.state, version: 2, dataHash, config };
       if (state.calibration?.backend === tf.getBackend()) setCalibration(state.calibration);
       else state.calibration = calibrate();
       log(`resumed from ${checkpointPath} after epoch ${state.epoch}`);
+      // A kill between the checkpoint and its copies leaves the copies one epoch behind: repair them.
+      for (const fixed of await repairCopies(dir, state, names, bestWeights)) log(`repaired ${fixed} from the checkpoint`);
     }
     const { train: trainSplit, valid, test } = data.splits;
     let ran = 0;
@@ -280,6 +326,10 @@ async function trainLocked(config: RunConfig, data: PolyphonicDataset, options: 
         rssMiB: process.memoryUsage().rss / 2 ** 20,
       };
       const improved = !state.best || validM.nll < state.best.validNll;
+      if (improved) {
+        tf.dispose(bestWeights);
+        bestWeights = vars.map((v) => tf.clone(v));
+      }
       state = {
         ...state,
         epoch: epoch + 1,
@@ -289,9 +339,11 @@ async function trainLocked(config: RunConfig, data: PolyphonicDataset, options: 
       };
       const sinceBest = state.epoch - state.best!.epoch;
       if (config.patience !== undefined && sinceBest >= config.patience && state.epoch < config.epochs) state.stoppedEarly = state.epoch;
-      await saveCheckpoint(checkpointPath, [...named, ...adam.state(names)], state);
-      if (improved) await saveCheckpoint(join(options.outDir, 'best.safetensors'), named, state);
-      await writeAtomic(join(options.outDir, 'history.json'), `${JSON.stringify(state.history, null, 1)}\n`);
+      // The checkpoint is the run (weights, Adam, best weights, history); written first, it is the
+      // commit point. best.safetensors and history.json are copies of it, written after.
+      await saveCheckpoint(checkpointPath, [...named, ...adam.state(names), ...names.map((n, i) => [`${BEST}${n}`, bestWeights[i]!] as const)], state);
+      if (improved) await writeBestCopy(dir, state, names, bestWeights);
+      await writeHistoryCopy(dir, state);
       log(
         `epoch ${record.epoch}/${config.epochs}  train ${record.train.nll.toFixed(3)}  valid ${validM.nll.toFixed(3)} (acc ${validM.accuracy.toFixed(3)})  ` +
           `test ${testM.nll.toFixed(3)} (acc ${testM.accuracy.toFixed(3)})  ${record.seconds.toFixed(1)} s  ${Math.round(record.framesPerSecond)} frames/s${improved ? '  *best' : ''}`,
@@ -308,7 +360,71 @@ async function trainLocked(config: RunConfig, data: PolyphonicDataset, options: 
       ...(state.stoppedEarly !== undefined ? { stoppedEarly: true } : {}),
     };
   } finally {
+    tf.dispose(bestWeights);
     adam.dispose();
     model.dispose();
   }
+}
+
+/** Names of the best-validation weights in a checkpoint. */
+const BEST = 'best/';
+
+/** What best.safetensors holds besides the weights: the run up to its best epoch. */
+export interface BestState {
+  version: 2;
+  config: RunConfig;
+  dataHash?: string;
+  rnnParams: number;
+  /** The best epoch. */
+  epoch: number;
+  best: NonNullable<RunState['best']>;
+  history: EpochRecord[];
+}
+
+/** The state of best.safetensors: a function of the checkpoint's state, the same at every later epoch. */
+function bestState(state: RunState): BestState {
+  const best = state.best!;
+  return {
+    version: 2,
+    config: state.config,
+    ...(state.dataHash ? { dataHash: state.dataHash } : {}),
+    rnnParams: state.rnnParams,
+    epoch: best.epoch,
+    best,
+    history: state.history.slice(0, best.epoch),
+  };
+}
+
+async function writeBestCopy(dir: string, state: RunState, names: readonly string[], weights: readonly tf.Tensor[]): Promise<void> {
+  await saveCheckpoint(join(dir, 'best.safetensors'), names.map((n, i) => [n, weights[i]!] as const), bestState(state));
+}
+
+const historyText = (state: RunState): string => `${JSON.stringify(state.history, null, 1)}\n`;
+
+async function writeHistoryCopy(dir: string, state: RunState): Promise<void> {
+  await writeAtomic(join(dir, 'history.json'), historyText(state));
+}
+
+/**
+ * Rewrites best.safetensors and history.json where they are not the copies of the checkpoint's
+ * state (missing, unreadable, or from another epoch); returns the names of the files rewritten.
+ */
+export async function repairCopies(dir: string, state: RunState, names: readonly string[], bestWeights: readonly tf.Tensor[]): Promise<string[]> {
+  const fixed: string[] = [];
+  if (state.best) {
+    const want = encodeCheckpoint(names.map((n, i) => [n, bestWeights[i]!] as const), bestState(state));
+    const have = await readFile(join(dir, 'best.safetensors')).catch(() => undefined);
+    // The copy must hold the checkpoint's best weights and state; its timing fields are the same
+    // numbers, so a copy written by the epoch itself is byte-identical.
+    if (!have || Buffer.compare(have, Buffer.from(want)) !== 0) {
+      await writeAtomic(join(dir, 'best.safetensors'), want);
+      fixed.push('best.safetensors');
+    }
+  }
+  const history = await readFile(join(dir, 'history.json'), 'utf8').catch(() => undefined);
+  if (history !== historyText(state)) {
+    await writeHistoryCopy(dir, state);
+    fixed.push('history.json');
+  }
+  return fixed;
 }

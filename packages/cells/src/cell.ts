@@ -118,8 +118,19 @@ export class RecurrentCell {
       );
     }
     if (initialState) this.checkState('run', initialState, batch);
+    // The mask is read once (B x T values): it must be 0/1, and padded steps are known on the host.
+    const maskValues = mask?.dataSync();
+    const badMask = maskValues?.findIndex((m) => m !== 0 && m !== 1) ?? -1;
+    check(badMask < 0, 'SHAPE_MISMATCH', () => `run: mask must hold only 0 and 1, got ${maskValues![badMask]} at [${Math.floor(badMask / steps)}, ${badMask % steps}]`);
+    const padded = maskValues?.includes(0) ?? false;
     return tf.tidy(() => {
       const path = this.config.matmulPath;
+      // Padded steps select zeros instead of their inputs (a product with the mask would let a NaN in
+      // padding through: 0 x NaN is NaN); their outputs keep the previous state.
+      if (padded) {
+        const keep = tf.cast(tf.broadcastTo(tf.reshape(mask!, [batch, steps, 1]), inputs.shape), 'bool');
+        inputs = tf.where(keep, inputs, tf.zerosLike(inputs)) as tf.Tensor3D;
+      }
       // W is applied once to all B x T inputs: always the planner's choice.
       const w = this.W.prepare(batch * steps, 1);
       const flat = tf.reshape(inputs, [batch * steps, this.inputSize]) as tf.Tensor2D;
@@ -203,6 +214,12 @@ export class RecurrentCell {
   }
 
   private checkInput(fn: string, x: tf.Tensor, rank: number): void {
+    check(!x.isDisposed, 'SHAPE_MISMATCH', () => `${fn}: the input tensor has been disposed`);
+    check(
+      x.shape.slice(0, -1).every((d) => d > 0),
+      'SHAPE_MISMATCH',
+      () => `${fn}: input must have at least one ${rank === 2 ? 'row' : 'sequence and one step'}, got shape [${x.shape.join(', ')}]`,
+    );
     check(
       x.shape.length === rank && x.shape[rank - 1] === this.inputSize,
       'SHAPE_MISMATCH',

@@ -1,3 +1,4 @@
+import { check } from './errors.js';
 import type { CellConfig, CellKind, WeightSpec } from './config.js';
 
 /** The model names of the paper's comparison (and their LSTM forms). */
@@ -25,6 +26,7 @@ export interface PaperCellOptions {
  * input 256 = 4x4x4x4, hidden 512 = 8x4x4x4, TT ranks (1,11,11,11,1), CP R = 80, Tucker (2,4,2,4).
  */
 export function paperCellConfig(model: ModelName, options: PaperCellOptions = {}): CellConfig {
+  check((MODEL_NAMES as readonly string[]).includes(model), 'INVALID_CONFIG', () => `paperCellConfig: model must be one of ${MODEL_NAMES.join(', ')}, got ${JSON.stringify(model)}`);
   const [formatName, kindName] = model.includes('-') ? (model.split('-') as [string, string]) : ['dense', model];
   const kind = kindName as CellKind;
   let spec: WeightSpec;

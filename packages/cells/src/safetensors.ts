@@ -38,38 +38,67 @@ export function encodeSafetensors(tensors: ReadonlyArray<readonly [string, Named
   return out;
 }
 
-/** Decodes a safetensors file of float32 tensors; anything malformed is a CellError. */
+/**
+ * Decodes a safetensors file of float32 tensors; anything malformed is a CellError naming the tensor.
+ * The header is validated in full: every entry an object with dtype F32, a shape of non-negative
+ * integers and data_offsets [begin, end] whose length is 4 x the shape's product; the byte ranges
+ * tile the data exactly (contiguous, non-overlapping, nothing left over); metadata values are strings.
+ */
 export function decodeSafetensors(bytes: Uint8Array): { tensors: Map<string, NamedArray>; metadata: Record<string, string> } {
   const bad = (why: string): CellError => new CellError('BAD_WEIGHTS', `decodeSafetensors: ${why}`);
   if (bytes.length < 8) throw bad(`file is ${bytes.length} bytes, shorter than the 8-byte header length`);
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const headerLength = Number(view.getBigUint64(0, true));
   if (headerLength > bytes.length - 8) throw bad(`header length ${headerLength} exceeds the file (${bytes.length} bytes): truncated or not safetensors`);
-  let header: Record<string, unknown>;
+  let header: unknown;
   try {
-    header = JSON.parse(new TextDecoder().decode(bytes.subarray(8, 8 + headerLength))) as Record<string, unknown>;
+    header = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(bytes.subarray(8, 8 + headerLength)));
   } catch (e) {
     throw bad(`header is not valid JSON (${(e as Error).message})`);
   }
+  if (typeof header !== 'object' || header === null || Array.isArray(header)) throw bad('header is not a JSON object');
   const dataStart = 8 + headerLength;
   const dataLength = bytes.length - dataStart;
-  const tensors = new Map<string, NamedArray>();
   let metadata: Record<string, string> = {};
-  for (const [name, entry] of Object.entries(header)) {
+  const entries: Array<{ name: string; shape: number[]; begin: number; end: number }> = [];
+  for (const [name, entry] of Object.entries(header as Record<string, unknown>)) {
     if (name === '__metadata__') {
+      if (typeof entry !== 'object' || entry === null || Array.isArray(entry) || !Object.values(entry).every((x) => typeof x === 'string')) {
+        throw bad('__metadata__ must be an object of strings');
+      }
       metadata = entry as Record<string, string>;
       continue;
     }
+    if (typeof entry !== 'object' || entry === null) throw bad(`'${name}' is ${JSON.stringify(entry)}, not a tensor entry {dtype, shape, data_offsets}`);
     const e = entry as { dtype?: unknown; shape?: unknown; data_offsets?: unknown };
     if (e.dtype !== 'F32') throw bad(`'${name}' has dtype ${JSON.stringify(e.dtype)}; only F32 is supported`);
-    const shape = e.shape as number[];
-    const [begin, end] = e.data_offsets as [number, number];
-    const size = Array.isArray(shape) ? shape.reduce((a, b) => a * b, 1) : Number.NaN;
-    if (!(Number.isInteger(begin) && Number.isInteger(end) && begin >= 0 && end <= dataLength && end - begin === 4 * size)) {
-      throw bad(`'${name}' has byte range ${JSON.stringify(e.data_offsets)} that does not fit shape ${JSON.stringify(shape)} in ${dataLength} data bytes: truncated or corrupt`);
+    const shape = e.shape;
+    if (!Array.isArray(shape) || !shape.every((d) => Number.isSafeInteger(d) && d >= 0)) {
+      throw bad(`'${name}' has shape ${JSON.stringify(shape)}; expected an array of non-negative integers`);
     }
+    const offsets = e.data_offsets;
+    if (!Array.isArray(offsets) || offsets.length !== 2 || !offsets.every((o) => Number.isSafeInteger(o) && o >= 0)) {
+      throw bad(`'${name}' has data_offsets ${JSON.stringify(offsets)}; expected [begin, end], non-negative integers`);
+    }
+    const [begin, end] = offsets as [number, number];
+    const size = (shape as number[]).reduce((a, b) => a * b, 1);
+    if (end - begin !== 4 * size) throw bad(`'${name}' has ${end - begin} data bytes (data_offsets ${JSON.stringify(offsets)}) for shape ${JSON.stringify(shape)}, which needs ${4 * size}`);
+    if (end > dataLength) throw bad(`'${name}' has data_offsets ${JSON.stringify(offsets)} beyond the ${dataLength} data bytes: truncated or corrupt`);
+    entries.push({ name, shape: shape as number[], begin, end });
+  }
+  // The byte ranges must tile the data buffer: no overlap, no gap, nothing after the last.
+  let at = 0;
+  for (const e of [...entries].sort((a, b) => a.begin - b.begin || a.end - b.end)) {
+    if (e.begin !== at) {
+      throw bad(`'${e.name}' starts at data byte ${e.begin} where ${at} was expected: ${e.begin < at ? 'it overlaps the tensor before it' : 'there is a gap before it'}`);
+    }
+    at = e.end;
+  }
+  if (at !== dataLength) throw bad(`the tensors cover ${at} of ${dataLength} data bytes: ${dataLength - at} bytes are unaccounted for`);
+  const tensors = new Map<string, NamedArray>();
+  for (const { name, shape, begin, end } of entries) {
     // Copy so that the result is aligned and independent of the input buffer.
-    const data = new Float32Array(size);
+    const data = new Float32Array((end - begin) / 4);
     new Uint8Array(data.buffer).set(bytes.subarray(dataStart + begin, dataStart + end));
     tensors.set(name, { shape: [...shape], data });
   }

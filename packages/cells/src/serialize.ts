@@ -44,6 +44,10 @@ export function loadCellWeights(cell: RecurrentCell, bytes: Uint8Array): void {
   const names = cell.namedVariables().map(([n]) => n);
   const missing = names.filter((n) => !tensors.has(n));
   check(missing.length === 0, 'BAD_WEIGHTS', () => `loadCellWeights: the file lacks ${missing.join(', ')}`);
+  for (const n of names) {
+    const bad = tensors.get(n)!.data.findIndex((x) => !Number.isFinite(x));
+    check(bad < 0, 'BAD_WEIGHTS', () => `loadCellWeights: '${n}' holds ${tensors.get(n)!.data[bad]} at flat index ${bad}; weights must be finite`);
+  }
   const values = tf.tidy(() => Object.fromEntries(names.map((n) => [n, tf.tensor(tensors.get(n)!.data, tensors.get(n)!.shape)])));
   try {
     cell.setWeights(values);

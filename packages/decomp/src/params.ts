@@ -54,6 +54,14 @@ export function checkTuckerMatrixSpec(
       'INVALID_RANK',
       () => `${fn}: ${arg} must have d = ${d} entries, got ${fmt(ranks)}`,
     );
+    // A factor A_k (n_k x r_k) with r_k > n_k only adds redundant parameters.
+    const modes = arg === 'inRanks' ? spec.inModes : spec.outModes;
+    const over = ranks.findIndex((r, k) => r > modes[k]!);
+    check(
+      over < 0,
+      'INVALID_RANK',
+      () => `${fn}: ${arg}[${over}] = ${ranks[over]} exceeds its mode size ${modes[over]} (${arg === 'inRanks' ? 'inModes' : 'outModes'} ${fmt(modes)}); a Tucker rank must be at most its mode`,
+    );
   }
   return [[...spec.inRanks], [...outRanks]];
 }

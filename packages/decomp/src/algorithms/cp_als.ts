@@ -8,7 +8,7 @@ import { matMulNd, type NdArray, relativeError, unfold } from '../ndarray.js';
 import { type Core, f64Ops } from '../ops.js';
 import { Rng } from '../random.js';
 import { checkPositiveInt } from '../validate.js';
-import { checkIterOptions, inputTensor } from './options.js';
+import { checkIterOptions, scaledInput } from './options.js';
 
 export interface CpAlsOptions {
   rank: number;
@@ -42,8 +42,17 @@ export function cpAls(x: Core, options: CpAlsOptions): CpAlsResult {
   checkPositiveInt(fn, 'rank', rank);
   checkIterOptions(fn, maxIter, tol);
   check(init === 'svd' || init === 'random', 'INVALID_ARGUMENT', () => `${fn}: init must be 'svd' or 'random', got ${fmt(init)}`);
-  const t = inputTensor(fn, x, 2);
+  const { t, scale } = scaledInput(fn, x, 2);
   const d = t.shape.length;
+  if (scale === 0) {
+    // The zero tensor is its own exact decomposition: zero weights, unit columns.
+    const factors = t.shape.map((n) => {
+      const a = { shape: [n, rank], data: new Float64Array(n * rank) };
+      for (let j = 0; j < rank; j++) a.data[(j % n) * rank + j] = 1;
+      return a;
+    });
+    return { cp: cpTensor(factors, { shape: [rank], data: new Float64Array(rank) }, { checkFinite: false }), iterations: 0, converged: true, relativeError: 0 };
+  }
   const rng = new Rng(seed);
   const unfoldings = t.shape.map((_, k) => unfold(t, k));
   const factors: NdArray[] = t.shape.map((n, k) => {
@@ -78,6 +87,7 @@ export function cpAls(x: Core, options: CpAlsOptions): CpAlsResult {
     converged = Math.abs(error - next) < tol || next < 1e-14;
     error = next;
   }
+  for (let j = 0; j < rank; j++) weights.data[j]! *= scale;
   return {
     cp: cpTensor(factors, weights, { checkFinite: false }),
     iterations,

@@ -54,3 +54,16 @@ export function checkIterOptions(fn: string, maxIter: unknown, tol: unknown): vo
     () => `${fn}: tol must be a number >= 0, got ${fmt(tol)}`,
   );
 }
+
+/**
+ * The input scaled to a largest magnitude of 1, and that scale (0 for an all-zero tensor): the
+ * algorithms work on the scaled copy, so that squared norms neither overflow (data near 1e200) nor
+ * underflow, and multiply the scale back into their result.
+ */
+export function scaledInput(fn: string, x: Core, minOrder = 1): { t: NdArray; scale: number } {
+  const t = inputTensor(fn, x, minOrder);
+  let scale = 0;
+  for (const v of t.data) scale = Math.max(scale, Math.abs(v));
+  if (scale !== 0 && scale !== 1) for (let i = 0; i < t.data.length; i++) t.data[i]! /= scale;
+  return { t, scale };
+}

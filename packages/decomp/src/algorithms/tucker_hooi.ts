@@ -1,8 +1,9 @@
 import { modeProducts } from '../contract/mode_products.js';
 import { type TuckerTensor, tuckerTensor } from '../formats/tucker.js';
-import { frobeniusNorm, type NdArray, reshapeNd, unfold } from '../ndarray.js';
+import { tuckerToDense } from '../contract/tucker.js';
+import { frobeniusNorm, type NdArray, relativeError as relativeErrorOf, reshapeNd, unfold } from '../ndarray.js';
 import { type Core, f64Ops } from '../ops.js';
-import { checkIterOptions, inputTensor } from './options.js';
+import { checkIterOptions, scaledInput } from './options.js';
 import { checkTuckerRanks, leadingLeftVectors, projectCore, type TuckerOptions } from './tucker_hosvd.js';
 
 export interface TuckerHooiOptions extends TuckerOptions {
@@ -33,11 +34,12 @@ function identity(n: number): NdArray {
 export function tuckerHooi(x: Core, options: TuckerHooiOptions): TuckerHooiResult {
   const fn = 'tuckerHooi';
   const { ranks, maxIter = 100, tol = 1e-12 } = options ?? ({} as TuckerHooiOptions);
-  const t = inputTensor(fn, x);
+  const { t, scale } = scaledInput(fn, x);
   checkTuckerRanks(fn, ranks, t.shape);
   checkIterOptions(fn, maxIter, tol);
   const norm = frobeniusNorm(t);
-  // With orthonormal factors ||X - X_hat||^2 = ||X||^2 - ||core||^2.
+  // With orthonormal factors ||X - X_hat||^2 = ||X||^2 - ||core||^2: cheap, for the iteration only
+  // (it loses its digits near zero; the reported error is computed from the reconstruction).
   const errorOf = (core: NdArray): number =>
     norm === 0 ? 0 : Math.sqrt(Math.max(0, norm ** 2 - frobeniusNorm(core) ** 2)) / norm;
   const factors = ranks.map((r, k) => leadingLeftVectors(unfold(t, k), r));
@@ -67,5 +69,8 @@ export function tuckerHooi(x: Core, options: TuckerHooiOptions): TuckerHooiResul
     error = next;
     core = nextCore;
   }
-  return { tucker: tuckerTensor(core, factors, { checkFinite: false }), iterations, converged, relativeError: error };
+  const result = tuckerTensor(core, factors, { checkFinite: false });
+  const relativeError = scale === 0 ? 0 : relativeErrorOf(tuckerToDense(result), t);
+  for (let i = 0; i < core.data.length; i++) core.data[i]! *= scale;
+  return { tucker: result, iterations, converged, relativeError };
 }
