@@ -9,13 +9,15 @@ import { CellError, MODEL_NAMES, type ModelName, planMatrices } from '@tensorize
 import { DATASET_NAMES, type DatasetName, findDatasetFile, loadPolyphonic } from '@tensorized/datasets';
 import { runDefaultComparison } from './default_run.js';
 import { runDemo } from './demo.js';
-import { appendResult, type GridPoint, paperGrid, readResults, runGrid, selectedPoints, shardOf } from './grid.js';
+import { estimateGrid, estimateTable } from './eta.js';
+import { releaseHeldLocks } from './run_lock.js';
+import { appendResult, type GridPoint, MergeError, mergeResults, paperGrid, readResults, runGrid, runKey, selectedPoints, shardOf } from './grid.js';
 import { progressReporter } from './progress.js';
 import { writeReport } from './report.js';
 import { cellSpeedTable, runCellSpeed } from './speed_cells.js';
 import { epochSpeedTable, largeMatmulGflops, runEpochSpeed } from './speed_epoch.js';
 import { decompSpeedTable, runDecompSpeed } from './speed_decomp.js';
-import { cellConfigOf, type RunConfig, train } from './train.js';
+import { cellConfigOf, MemoryBoundError, type RunConfig, train } from './train.js';
 
 const USAGE = `Usage: tensorized-bench [command] [options]
 
@@ -23,6 +25,7 @@ Commands:
   (none), compare      the built-in default: GRU, CP-GRU, Tucker-GRU and TT-GRU on the synthetic dataset
   train                one model on one dataset, with checkpoints (--resume continues a killed run)
   grid                 the paper's protocol over datasets x models x lr x dropout; resumable
+  grid merge <f>...    merge results.jsonl files (of shards) into --out-dir's results.jsonl
   report               tables (Markdown, CSV), SVG plots and an HTML page from a grid's results.jsonl
   speed [decomp|cells] benchmarks of the factorised matmuls and of the cells (both when none is named)
   speed epoch          two training epochs per paper model on --dataset (the second timed): seconds, GFLOP/s, FLOP floor
@@ -48,6 +51,7 @@ Options:
                          <dataset> (in the grid's results.jsonl) has the lowest validation NLL
   --shard <i/n>          grid: run only the i-th of n disjoint shares of the runs (for array jobs)
   --jobs <k>             grid: k worker processes that share the runs (default 1)
+  --eta                  grid: print the estimate of the grid's hours (a short measured probe) and stop
   --overwrite            train: replace the run already in --out-dir
   --data-dir <dir>       where the dataset files are (else TENSORIZED_DATA_DIR)
   --download             fetch a missing original pickle into the cache
@@ -68,13 +72,38 @@ const list = (name: string, value: string | undefined): number[] | undefined => 
   if (xs.some((x) => !Number.isFinite(x))) throw new UsageError(`--${name} must be comma-separated numbers, got '${value}'`);
   return xs;
 };
-const num = (name: string, value: string | undefined, fallback: number, check: (x: number) => boolean = (x) => x > 0): number => {
+/** A rule for a numeric option: the test and what it expects, for the message. */
+interface Rule {
+  ok: (x: number) => boolean;
+  expected: string;
+}
+const POSITIVE: Rule = { ok: (x) => x > 0, expected: 'a number > 0' };
+const POSITIVE_INT: Rule = { ok: (x) => Number.isInteger(x) && x > 0, expected: 'a positive integer' };
+const INT: Rule = { ok: Number.isInteger, expected: 'an integer' };
+const RATE: Rule = { ok: (x) => x >= 0 && x < 1, expected: 'a rate in [0, 1)' };
+const num = (name: string, value: string | undefined, fallback: number, rule: Rule = POSITIVE): number => {
   if (value === undefined) return fallback;
-  const x = Number(value);
-  if (!Number.isFinite(x) || !check(x)) throw new UsageError(`--${name} got '${value}', which is not allowed here`);
+  const x = value.trim() === '' ? Number.NaN : Number(value);
+  if (!Number.isFinite(x) || !rule.ok(x)) throw new UsageError(`--${name} got '${value}'; expected ${rule.expected}`);
   return x;
 };
-const positiveInt = (x: number): boolean => Number.isInteger(x) && x > 0;
+const positiveInt = POSITIVE_INT.ok;
+
+/** The options each command reads (besides --backend, --help); any other option given is an error. */
+const MODEL_OPTIONS = ['model', 'ranks', 'rank', 'input-size', 'input-modes', 'hidden-size', 'hidden-modes'];
+const TRAINING = ['lr', 'dropout', 'batch-size', 'epochs', 'clip', 'max-length', 'window', 'patience', 'data-dir', 'download', 'out-dir'];
+const COMMAND_OPTIONS: Record<string, readonly string[]> = {
+  compare: ['epochs', 'out-dir'],
+  train: ['dataset', ...MODEL_OPTIONS, ...TRAINING, 'seed', 'resume', 'overwrite', 'results'],
+  grid: ['datasets', 'models', ...TRAINING, 'seed', 'seeds', 'select-on', 'shard', 'jobs', 'eta'],
+  report: ['results', 'out-dir'],
+  'grid merge': ['out-dir'],
+  speed: ['min-ms'],
+  'speed decomp': ['min-ms'],
+  'speed cells': ['min-ms'],
+  'speed epoch': ['dataset', 'batch-size', 'rounds', 'data-dir', 'download'],
+  demo: [],
+};
 const modelName = (m: string): ModelName => {
   if (!(MODEL_NAMES as readonly string[]).includes(m)) throw new UsageError(`unknown model '${m}'; expected one of ${MODEL_NAMES.join(', ')}`);
   return m as ModelName;
@@ -85,9 +114,10 @@ const datasetName = (d: string): DatasetName | 'synthetic' => {
 };
 
 export async function main(argv: string[]): Promise<void> {
-  const { values: v, positionals } = parseArgs({
+  const { values: v, positionals, tokens } = parseArgs({
     args: argv,
     allowPositionals: true,
+    tokens: true,
     options: {
       backend: { type: 'string', default: 'wasm' },
       dataset: { type: 'string', default: 'synthetic' },
@@ -113,6 +143,7 @@ export async function main(argv: string[]): Promise<void> {
       'select-on': { type: 'string' },
       shard: { type: 'string' },
       jobs: { type: 'string' },
+      eta: { type: 'boolean', default: false },
       overwrite: { type: 'boolean', default: false },
       'data-dir': { type: 'string' },
       download: { type: 'boolean', default: false },
@@ -128,9 +159,17 @@ export async function main(argv: string[]): Promise<void> {
     process.stdout.write(USAGE);
     return;
   }
-  const command = positionals.join(' ') || 'compare';
-  const known = ['compare', 'train', 'grid', 'report', 'speed', 'speed decomp', 'speed cells', 'speed epoch', 'demo'];
+  // `grid merge <results.jsonl>...`: the files are positionals after the command.
+  const merging = positionals[0] === 'grid' && positionals[1] === 'merge';
+  const command = merging ? 'grid merge' : positionals.join(' ') || 'compare';
+  const known = ['compare', 'train', 'grid', 'grid merge', 'report', 'speed', 'speed decomp', 'speed cells', 'speed epoch', 'demo'];
   if (!known.includes(command)) throw new UsageError(`unknown command '${command}'`);
+  const given = new Set<string>(tokens.flatMap((t) => (t.kind === 'option' ? [t.name] : [])));
+  for (const name of given) {
+    if (name !== 'backend' && name !== 'help' && !COMMAND_OPTIONS[command]!.includes(name)) {
+      throw new UsageError(`--${name} does not apply to '${command}'; its options are ${COMMAND_OPTIONS[command]!.map((o) => `--${o}`).join(', ') || 'none'}`);
+    }
+  }
   const backend = v.backend as BackendRequest;
   if (!['wasm', 'node', 'cpu', 'auto'].includes(backend)) throw new UsageError(`--backend must be one of wasm, node, cpu, auto; got '${v.backend}'`);
   const log = (line: string): void => void process.stdout.write(`${line}\n`);
@@ -144,24 +183,31 @@ export async function main(argv: string[]): Promise<void> {
       dataset: datasetName(v.dataset),
       model,
       lr: num('lr', v.lr, 5e-3),
-      dropout: num('dropout', v.dropout, 0.2, (x) => x >= 0 && x < 1),
-      batchSize: num('batch-size', v['batch-size'], model.startsWith('tt') ? 8 : 16, Number.isInteger),
-      epochs: num('epochs', v.epochs, 50, Number.isInteger),
-      seed: num('seed', v.seed, 1, Number.isInteger),
+      dropout: num('dropout', v.dropout, 0.2, RATE),
+      batchSize: num('batch-size', v['batch-size'], model.startsWith('tt') ? 8 : 16, POSITIVE_INT),
+      epochs: num('epochs', v.epochs, 50, POSITIVE_INT),
+      seed: num('seed', v.seed, 1, INT),
       clip: num('clip', v.clip, 5),
     };
+    const format = model.includes('-') ? model.split('-')[0]! : 'dense';
+    const inapplicable = [
+      ...(format !== 'cp' && given.has('rank') ? ['--rank (CP models only)'] : []),
+      ...(format !== 'tt' && format !== 'tucker' && given.has('ranks') ? ['--ranks (TT and Tucker models only)'] : []),
+      ...(format === 'dense' ? ['input-modes', 'hidden-modes'].filter((o) => given.has(o)).map((o) => `--${o} (factorised models only)`) : []),
+    ];
+    if (inapplicable.length) throw new UsageError(`${inapplicable.join(', ')} does not apply to --model ${model}`);
     const ranks = list('ranks', v.ranks);
     if (ranks) runConfig.ranks = ranks;
-    if (v.rank !== undefined) runConfig.rank = num('rank', v.rank, 80, Number.isInteger);
+    if (v.rank !== undefined) runConfig.rank = num('rank', v.rank, 80, POSITIVE_INT);
     const im = list('input-modes', v['input-modes']);
     if (im) runConfig.inputModes = im;
     const hm = list('hidden-modes', v['hidden-modes']);
     if (hm) runConfig.hiddenModes = hm;
-    if (v['input-size'] !== undefined) runConfig.inputSize = num('input-size', v['input-size'], 256, Number.isInteger);
-    if (v['hidden-size'] !== undefined) runConfig.hiddenSize = num('hidden-size', v['hidden-size'], 512, Number.isInteger);
-    if (v['max-length'] !== undefined) runConfig.maxLength = num('max-length', v['max-length'], 0, positiveInt);
-    if (v.window !== undefined) runConfig.window = num('window', v.window, 0, positiveInt);
-    if (v.patience !== undefined) runConfig.patience = num('patience', v.patience, 0, positiveInt);
+    if (v['input-size'] !== undefined) runConfig.inputSize = num('input-size', v['input-size'], 256, POSITIVE_INT);
+    if (v['hidden-size'] !== undefined) runConfig.hiddenSize = num('hidden-size', v['hidden-size'], 512, POSITIVE_INT);
+    if (v['max-length'] !== undefined) runConfig.maxLength = num('max-length', v['max-length'], 0, POSITIVE_INT);
+    if (v.window !== undefined) runConfig.window = num('window', v.window, 0, POSITIVE_INT);
+    if (v.patience !== undefined) runConfig.patience = num('patience', v.patience, 0, POSITIVE_INT);
     try {
       planMatrices(cellConfigOf(runConfig));
     } catch (e) {
@@ -201,15 +247,15 @@ export async function main(argv: string[]): Promise<void> {
       gridRuns = paperGrid({
         datasets,
         ...(models ? { models } : {}),
-        ...(v.epochs ? { epochs: num('epochs', v.epochs, 50, positiveInt) } : {}),
+        ...(v.epochs ? { epochs: num('epochs', v.epochs, 50, POSITIVE_INT) } : {}),
         ...(lrs ? { lrs } : {}),
         ...(dropouts ? { dropouts } : {}),
         ...(batchSizes ? { batchSizes } : {}),
         ...(seeds ? { seeds } : {}),
         ...(points ? { points } : {}),
-        ...(v['max-length'] !== undefined ? { maxLength: num('max-length', v['max-length'], 0, positiveInt) } : {}),
-        ...(v.window !== undefined ? { window: num('window', v.window, 0, positiveInt) } : {}),
-        ...(v.patience !== undefined ? { patience: num('patience', v.patience, 0, positiveInt) } : {}),
+        ...(v['max-length'] !== undefined ? { maxLength: num('max-length', v['max-length'], 0, POSITIVE_INT) } : {}),
+        ...(v.window !== undefined ? { window: num('window', v.window, 0, POSITIVE_INT) } : {}),
+        ...(v.patience !== undefined ? { patience: num('patience', v.patience, 0, POSITIVE_INT) } : {}),
       });
     } catch (e) {
       throw new UsageError(`--select-on ${v['select-on']}: ${(e as Error).message}; run those configurations on it first or drop them with --models`);
@@ -228,40 +274,61 @@ export async function main(argv: string[]): Promise<void> {
       }
     }
   }
+  const compareEpochs = num('epochs', command === 'compare' ? v.epochs : undefined, 6, POSITIVE_INT);
   const resultsPath = v.results ?? 'runs/grid/results.jsonl';
   if (command === 'report' && !existsSync(resultsPath)) throw new UsageError(`no results at ${resultsPath}; run 'grid' first or name the file with --results`);
 
+  if (command === 'grid merge') {
+    const sources = positionals.slice(2);
+    if (sources.length === 0) throw new UsageError('grid merge needs the results files to merge: grid merge <results.jsonl>... [--out-dir <dir>]');
+    const target = join(v['out-dir'] ?? 'runs/grid', 'results.jsonl');
+    try {
+      const { lines, added } = await mergeResults(target, sources);
+      log(`${target}: ${lines} runs (${added} new)`);
+    } catch (e) {
+      if (e instanceof MergeError) throw new UsageError(e.message);
+      throw e;
+    }
+    return;
+  }
   if (command === 'report') {
-    const results = readResults(resultsPath);
+    const results = readResults(resultsPath, (n, why) => process.stderr.write(`${resultsPath}: line ${n} skipped (${why})\n`));
     const files = await writeReport(results, v['out-dir'] ?? 'runs/report');
     log(`${results.length} runs -> ${files.markdown}, ${files.csv}, ${files.html}, ${files.svgs.length} plots`);
     return;
   }
 
-  if (command === 'grid' && v.jobs !== undefined && num('jobs', v.jobs, 1, positiveInt) > 1) {
+  const info = await useBackend(backend);
+  log(`backend: ${info.name} (SIMD ${info.simd ? 'on' : 'off'}, ${info.threads} thread${info.threads > 1 ? 's' : ''}; ${Object.entries(info.versions).map(([k, x]) => `${k} ${x}`).join(', ')})\n`);
+  const jobs = num('jobs', v.jobs, 1, POSITIVE_INT);
+  if (command === 'grid' && process.env['TENSORIZED_GRID_WORKER'] === undefined) {
+    // What the grid will cost, before it starts (workers of --jobs skip this: their parent printed it).
+    const loadData = (d: string) => loadPolyphonic(d as DatasetName, loadOptions);
+    const estimate = await estimateGrid(gridRuns!, runKey, loadData, v['out-dir'] ?? 'runs/grid');
+    log(`${estimateTable(estimate, jobs)}\n`);
+    if (v.eta) return;
+  }
+  if (command === 'grid' && jobs > 1) {
     // k workers over the same grid: each takes the next run that no other holds (run directories
     // are locked), so the k processes keep k cores busy until the grid is done.
-    const jobs = num('jobs', v.jobs, 1, positiveInt);
     const rest = argv.filter((a, i) => a !== '--jobs' && argv[i - 1] !== '--jobs' && !a.startsWith('--jobs='));
     log(`grid: ${gridRuns!.length} runs, ${jobs} worker processes`);
     process.exitCode = await runWorkers(jobs, rest, log);
     return;
   }
-  const info = await useBackend(backend);
-  log(`backend: ${info.name} (SIMD ${info.simd ? 'on' : 'off'}, ${info.threads} thread${info.threads > 1 ? 's' : ''}; ${Object.entries(info.versions).map(([k, x]) => `${k} ${x}`).join(', ')})\n`);
   const progress = progressReporter();
   const onProgress = progress.update;
   const logLine = (line: string): void => {
     progress.done();
     log(line);
   };
-  const minMs = num('min-ms', v['min-ms'], 200);
+  const minMs = num('min-ms', v['min-ms'], 200, POSITIVE);
   switch (command) {
     case 'demo':
       runDemo(log);
       return;
     case 'compare':
-      await runDefaultComparison({ epochs: num('epochs', v.epochs, 6, Number.isInteger), outDir: v['out-dir'] ?? 'runs/default', log: logLine, onProgress });
+      await runDefaultComparison({ epochs: compareEpochs, outDir: v['out-dir'] ?? 'runs/default', log: logLine, onProgress });
       return;
     case 'train': {
       const config = runConfig!;
@@ -290,10 +357,10 @@ export async function main(argv: string[]): Promise<void> {
       const configs = paperGrid({ datasets: [dataset], lrs: [5e-3], dropouts: [0.2] }).filter((c) => !c.ranks || c.ranks.includes(11) || c.model === 'tucker-gru');
       const chosen = configs.filter((c) => c.model !== 'cp-gru' || c.rank === 80).filter((c) => c.model !== 'tucker-gru' || c.ranks?.[1] === 4);
       // The same batch size for every model, so that the epochs compare.
-      const batchSize = num('batch-size', v['batch-size'], 16, Number.isInteger);
+      const batchSize = num('batch-size', v['batch-size'], 16, POSITIVE_INT);
       const gflops = largeMatmulGflops();
       logLine(`a large matMul (1024 x 1024 x 1024, best of 15): ${gflops.toFixed(1)} GFLOP/s`);
-      const rounds = num('rounds', v.rounds, 2, (x) => Number.isInteger(x) && x > 0);
+      const rounds = num('rounds', v.rounds, 2, POSITIVE_INT);
       const rows = await runEpochSpeed(chosen.map((c) => ({ ...c, batchSize })), data, (r) => logLine(`${r.model}: ${r.trainSeconds.toFixed(2)} s`), gflops, rounds);
       log(`the fastest second epoch of ${rounds} round${rounds > 1 ? 's' : ''} per model (the models take turns):`);
       log(epochSpeedTable(rows, gflops));
@@ -317,7 +384,7 @@ export async function main(argv: string[]): Promise<void> {
 /** Starts `count` copies of this CLI with `args`, their output prefixed; resolves to the worst exit status. */
 function runWorkers(count: number, args: string[], log: (line: string) => void): Promise<number> {
   const children = Array.from({ length: count }, (_, i) => {
-    const child = spawn(process.execPath, [process.argv[1]!, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [process.argv[1]!, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, TENSORIZED_GRID_WORKER: String(i + 1) } });
     for (const stream of [child.stdout, child.stderr]) {
       createInterface({ input: stream }).on('line', (line) => log(`[worker ${i + 1}] ${line}`));
     }
@@ -326,14 +393,22 @@ function runWorkers(count: number, args: string[], log: (line: string) => void):
   const stop = (signal: NodeJS.Signals): void => {
     for (const c of children) c.kill(signal);
   };
-  process.once('SIGINT', stop).once('SIGTERM', stop);
+  process.prependOnceListener('SIGINT', stop).prependOnceListener('SIGTERM', stop);
   return Promise.all(children.map((c) => new Promise<number>((done) => c.on('exit', (code, signal) => done(code ?? (signal ? 1 : 0)))))).then((codes) => Math.max(...codes));
 }
 
 const isMain = process.argv[1] !== undefined && import.meta.url === new URL(`file://${process.argv[1]}`).href;
 if (isMain) {
+  // A preempted or interrupted job frees the run directories it holds, so that its runs resume at once
+  // elsewhere (a scheduler's requeue; the checkpoints of finished epochs are kept).
+  for (const [signal, code] of [['SIGTERM', 143], ['SIGINT', 130]] as const) {
+    process.on(signal, () => {
+      releaseHeldLocks();
+      process.exit(code);
+    });
+  }
   main(process.argv.slice(2)).catch((error: unknown) => {
-    if (error instanceof UsageError || (error as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')) {
+    if (error instanceof UsageError || error instanceof MemoryBoundError || (error as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')) {
       process.stderr.write(`tensorized-bench: ${(error as Error).message}\n\nRun 'tensorized-bench --help' for the options.\n`);
       process.exit(2);
     }

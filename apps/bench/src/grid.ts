@@ -3,6 +3,7 @@ import { appendFile, mkdir } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import type { ModelName } from '@tensorized/cells';
 import type { PolyphonicDataset } from '@tensorized/datasets';
+import { writeAtomic } from './checkpoint.js';
 import { RunLockedError } from './run_lock.js';
 import { type RunConfig, type RunResult, type TrainOptions, train } from './train.js';
 
@@ -139,19 +140,80 @@ export async function appendResult(path: string, result: RunResult): Promise<Res
   return line;
 }
 
-/** The result lines written so far (a half-written last line, from a kill, is ignored). */
-export function readResults(path: string): ResultLine[] {
+/** Why a results line is not a finished run's line, or undefined when it is one. */
+function invalidLine(x: unknown): string | undefined {
+  const r = x as Partial<ResultLine> | null;
+  if (typeof r !== 'object' || r === null) return 'not a JSON object';
+  if (typeof r.key !== 'string') return 'no key';
+  if (typeof r.config !== 'object' || r.config === null) return 'no config';
+  if (r.key !== runKey(r.config)) return `its key is not its configuration's (${runKey(r.config)})`;
+  if (!Number.isInteger(r.epochs) || (r.epochs as number) < 1) return `epochs ${JSON.stringify(r.epochs)}`;
+  if (typeof r.best !== 'object' || r.best === null || !Number.isFinite(r.best.testNll) || !Number.isFinite(r.best.validNll)) return 'no best epoch';
+  if (!Array.isArray(r.history)) return 'no history';
+  return undefined;
+}
+
+/**
+ * The result lines written so far. A half-written last line (from a kill) is ignored; any other line
+ * that is not a finished run's is skipped and reported to `onSkip` (by line number and why).
+ */
+export function readResults(path: string, onSkip?: (line: number, why: string) => void): ResultLine[] {
   if (!existsSync(path)) return [];
   const out: ResultLine[] = [];
-  for (const line of readFileSync(path, 'utf8').split('\n')) {
-    if (!line.trim()) continue;
+  const lines = readFileSync(path, 'utf8').split('\n');
+  lines.forEach((line, i) => {
+    if (!line.trim()) return;
+    let parsed: unknown;
     try {
-      out.push(JSON.parse(line) as ResultLine);
+      parsed = JSON.parse(line);
     } catch {
-      // an interrupted append
+      if (i < lines.length - 1 && lines.slice(i + 1).some((l) => l.trim())) onSkip?.(i + 1, 'not JSON');
+      return; // the last line: an interrupted append
     }
-  }
+    const why = invalidLine(parsed);
+    if (why) onSkip?.(i + 1, why);
+    else out.push(parsed as ResultLine);
+  });
   return out;
+}
+
+export class MergeError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'MergeError';
+  }
+}
+
+/**
+ * Merges results files (e.g. of a grid's shards) into `target`: one line per key, in the order first
+ * seen (target's lines first). Idempotent: merging a file again adds nothing. Two lines of one key
+ * with different configurations are refused (nothing is written); of one configuration, the run with
+ * more epochs is kept. Written atomically. Returns the number of lines and how many were new.
+ */
+export async function mergeResults(target: string, sources: readonly string[]): Promise<{ lines: number; added: number }> {
+  const merged = new Map<string, { line: ResultLine; from: string }>();
+  let before = 0;
+  for (const file of [target, ...sources]) {
+    if (file !== target && !existsSync(file)) throw new MergeError(`grid merge: ${file} does not exist`);
+    const skipped: string[] = [];
+    const lines = readResults(file, (n, why) => skipped.push(`line ${n} (${why})`));
+    if (skipped.length) throw new MergeError(`grid merge: ${file} has lines that are not finished runs: ${skipped.join(', ')}`);
+    for (const line of lines) {
+      const seen = merged.get(line.key);
+      if (!seen) {
+        merged.set(line.key, { line, from: file });
+        continue;
+      }
+      if (JSON.stringify(seen.line.config) !== JSON.stringify(line.config)) {
+        throw new MergeError(`grid merge: key ${line.key} has different configurations in ${seen.from} and ${file}; nothing was written`);
+      }
+      if (line.epochs > seen.line.epochs) merged.set(line.key, { line, from: file });
+    }
+    if (file === target) before = merged.size;
+  }
+  await mkdir(dirname(target), { recursive: true });
+  await writeAtomic(target, [...merged.values()].map(({ line }) => `${JSON.stringify(line)}\n`).join(''));
+  return { lines: merged.size, added: merged.size - before };
 }
 
 /**

@@ -1,17 +1,21 @@
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { writeAtomic } from './checkpoint.js';
-import type { ResultLine } from './grid.js';
+import { type ResultLine, shapeKey } from './grid.js';
 import { lineChart, type Series } from './svg.js';
 import { markdownTable } from './table.js';
 
 const COLORS: Record<string, string> = { 'gru': '#222222', 'cp-gru': '#d95f02', 'tucker-gru': '#7570b3', 'tt-gru': '#1b9e77', 'lstm': '#666666', 'cp-lstm': '#e6ab02', 'tucker-lstm': '#a6761d', 'tt-lstm': '#66a61e' };
 
-/** The configuration without its training hyperparameters: what the grid selects over. */
+/** The configuration without its training hyperparameters and seed: what the grid selects over. */
 function shapeOf(r: ResultLine): string {
   const c = r.config;
-  return `${c.dataset} ${c.model} ${c.ranks ? `(${c.ranks.join(',')})` : c.rank !== undefined ? `R=${c.rank}` : 'dense'}${c.hiddenSize ? ` h${c.hiddenSize}` : ''}`;
+  const protocol = `${c.maxLength ? ` L${c.maxLength}` : ''}${c.window ? ` W${c.window}` : ''}${c.patience !== undefined ? ` p${c.patience}` : ''}`;
+  return `${c.dataset} ${shapeKey(c)}${protocol}`;
 }
+
+/** A configuration at one training point, all seeds alike: the key without its seed. */
+const pointOf = (r: ResultLine): string => JSON.stringify({ ...r.config, seed: 0, epochs: 0 });
 
 /**
  * One line per run: a run extended with `train --resume --epochs <more>` appends a line at each
@@ -27,21 +31,45 @@ export function longestOfEachRun(results: readonly ResultLine[]): ResultLine[] {
   return [...longest.values()];
 }
 
-/** Per dataset and model shape, the grid point with the lowest validation NLL (never test). */
+/**
+ * Per dataset and model shape, the grid point with the lowest validation NLL (never test), chosen
+ * among the runs of the lowest seed present (seed 1 in the grid), so that further seeds of the
+ * chosen point do not move the choice.
+ */
 export function selectOnValidation(results: readonly ResultLine[]): ResultLine[] {
+  const runs = longestOfEachRun(results);
+  const firstSeed = new Map<string, number>();
+  for (const r of runs) firstSeed.set(shapeOf(r), Math.min(firstSeed.get(shapeOf(r)) ?? Infinity, r.config.seed));
   const best = new Map<string, ResultLine>();
-  for (const r of longestOfEachRun(results)) {
+  for (const r of runs) {
     const k = shapeOf(r);
+    if (r.config.seed !== firstSeed.get(k)) continue;
     const cur = best.get(k);
     if (!cur || r.best.validNll < cur.best.validNll) best.set(k, r);
   }
   return [...best.values()].sort((a, b) => a.config.dataset.localeCompare(b.config.dataset) || a.rnnParams - b.rnnParams);
 }
 
+/** Test NLL over the seeds of a selected run's training point: every seed's, their mean and sample standard deviation. */
+export function seedSpread(selected: ResultLine, results: readonly ResultLine[]): { seeds: number[]; testNlls: number[]; mean: number; sd: number } {
+  const same = longestOfEachRun(results)
+    .filter((r) => pointOf(r) === pointOf(selected))
+    .sort((a, b) => a.config.seed - b.config.seed);
+  const testNlls = same.map((r) => r.best.testNll);
+  const mean = testNlls.reduce((a, b) => a + b, 0) / testNlls.length;
+  const sd = testNlls.length > 1 ? Math.sqrt(testNlls.reduce((a, b) => a + (b - mean) ** 2, 0) / (testNlls.length - 1)) : Number.NaN;
+  return { seeds: same.map((r) => r.config.seed), testNlls, mean, sd };
+}
+
 function configText(r: ResultLine): string {
   const c = r.config;
   const shape = c.ranks ? `ranks (${c.ranks.join(',')})` : c.rank !== undefined ? `R = ${c.rank}` : 'dense';
-  return c.maxLength ? `${shape}, trained in chunks of ${c.maxLength}` : shape;
+  const protocol = [
+    ...(c.maxLength ? [`chunks of ${c.maxLength}`] : []),
+    ...(c.window ? [`BPTT windows of ${c.window}`] : []),
+    ...(c.patience !== undefined ? [`patience ${c.patience}`] : []),
+  ];
+  return protocol.length ? `${shape}, ${protocol.join(', ')}` : shape;
 }
 
 export interface ReportFiles {
@@ -55,19 +83,22 @@ export interface ReportFiles {
 export async function writeReport(results: readonly ResultLine[], outDir: string): Promise<ReportFiles> {
   await mkdir(outDir, { recursive: true });
   const selected = selectOnValidation(results);
-  const header = ['dataset', 'model', 'configuration', 'RNN params', 'lr', 'dropout', 'epochs', 'best epoch', 'valid NLL', 'test NLL', 'test acc.', 's/epoch'];
-  const rows = selected.map((r) => [
+  const header = ['dataset', 'model', 'configuration', 'RNN params', 'lr', 'dropout', 'epochs', 'best epoch', 'valid NLL', 'test NLL', 'test acc.', 'seeds', 'test NLL mean ± sd', 's/epoch'];
+  const spreads = selected.map((r) => seedSpread(r, results));
+  const rows = selected.map((r, i) => [
     r.config.dataset,
     r.config.model,
     configText(r),
     r.rnnParams,
     r.config.lr,
     r.config.dropout,
-    `${r.epochs}${r.epochs < (r.config.model === 'gru' ? 100 : 50) ? ' (shortened)' : ''}`,
+    `${r.epochs}${r.stoppedEarly ? ' (early stop)' : r.epochs < (r.config.model === 'gru' ? 100 : 50) ? ' (shortened)' : ''}`,
     r.best.epoch,
     r.best.validNll.toFixed(3),
     r.best.testNll.toFixed(3),
     r.best.testAccuracy.toFixed(3),
+    spreads[i]!.seeds.length,
+    spreads[i]!.seeds.length > 1 ? `${spreads[i]!.mean.toFixed(3)} ± ${spreads[i]!.sd.toFixed(3)}` : '',
     r.secondsPerEpoch.toFixed(1),
   ]);
   const markdown = `${markdownTable(header, rows)}\n`;
@@ -83,7 +114,8 @@ export async function writeReport(results: readonly ResultLine[], outDir: string
     const series: Series[] = [...byModel].map(([model, rs]) => ({
       name: model,
       color: COLORS[model] ?? '#999',
-      points: rs.map((r) => [r.rnnParams, r.best.testNll] as [number, number]),
+      // The mean over seeds where there are several (the selected run's own figure otherwise).
+      points: rs.map((r) => [r.rnnParams, seedSpread(r, results).mean] as [number, number]),
       markersOnly: rs.length === 1,
     }));
     const nllSvg = lineChart(series, { title: `${dataset}: test NLL against RNN parameters`, xLabel: 'RNN parameters (log scale)', yLabel: 'test NLL per frame', xLog: true });

@@ -1,5 +1,5 @@
 import { hostname } from 'node:os';
-import { closeSync, openSync, readFileSync, rmSync, writeSync } from 'node:fs';
+import { closeSync, openSync, readFileSync, rmSync, statSync, utimesSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 
 /** Who holds a run directory. */
@@ -37,10 +37,32 @@ function readHolder(path: string): LockHolder | undefined {
   }
 }
 
+/** Locks of this process, released on SIGTERM/SIGINT by releaseHeldLocks (see the CLI). */
+const held = new Set<() => void>();
+
+/** Releases every lock this process holds (for a signal handler: a preempted job frees its runs). */
+export function releaseHeldLocks(): void {
+  for (const release of [...held]) release();
+}
+
+/** Marks the lock as alive (its mtime): a lock of another host not touched for this long is stale. */
+export function touchLock(dir: string): void {
+  const now = new Date();
+  try {
+    utimesSync(join(dir, 'lock'), now, now);
+  } catch {
+    // gone: nothing to mark
+  }
+}
+
+/** Hours after which a lock held by another host, not touched since, is taken over (TENSORIZED_LOCK_STALE_HOURS, default 6). */
+const staleMs = (): number => Number(process.env['TENSORIZED_LOCK_STALE_HOURS'] ?? 6) * 3_600_000;
+
 /**
  * Takes `dir/lock` (created exclusively, holding the pid and host), so that a second process cannot
- * train into the same run directory. A lock whose holder is gone (same host, pid not running, or an
- * unreadable lock file from a kill mid-write) is taken over. Returns the release function.
+ * train into the same run directory. A lock whose holder is gone is taken over: on this host, its
+ * pid is not running; from another host (a shared file system), it was not touched (touchLock, once
+ * per epoch) for TENSORIZED_LOCK_STALE_HOURS. Returns the release function.
  */
 export function lockRunDir(dir: string): () => void {
   const path = join(dir, 'lock');
@@ -52,7 +74,17 @@ export function lockRunDir(dir: string): () => void {
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
       const holder = readHolder(path);
-      if (holder && (holder.host !== me.host || alive(holder.pid)) && holder.pid !== process.pid) throw new RunLockedError(dir, holder);
+      const age = (() => {
+        try {
+          return Date.now() - statSync(path).mtimeMs;
+        } catch {
+          return 0;
+        }
+      })();
+      // Held: by a live process of this host, or by another host within the stale time. An
+      // unreadable lock younger than a few seconds may be another process's, mid-write.
+      const live = holder ? (holder.host === me.host ? alive(holder.pid) && holder.pid !== process.pid : age < staleMs()) : age < 5000;
+      if (live) throw new RunLockedError(dir, holder ?? { pid: 0, host: 'unknown', since: 'just now' });
       rmSync(path, { force: true }); // stale: its process is gone
       continue;
     }
@@ -62,11 +94,14 @@ export function lockRunDir(dir: string): () => void {
       closeSync(fd);
     }
     let released = false;
-    return () => {
+    const release = (): void => {
       if (released) return;
       released = true;
+      held.delete(release);
       if (readHolder(path)?.pid === process.pid) rmSync(path, { force: true });
     };
+    held.add(release);
+    return release;
   }
   throw new Error(`could not take the lock ${path}`);
 }

@@ -31,7 +31,7 @@ export function validateRunState(state: unknown): void {
   num('config.clip', c['clip'], (x) => x > 0, 'a number > 0');
   const positiveInts = (path: string, x: unknown): void => {
     if (!Array.isArray(x) || x.length === 0) fail(path, x, 'a non-empty array of positive integers');
-    (x as unknown[]).forEach((v, i) => int(`${path}[${i}]`, v, 1));
+    for (const [i, v] of (x as unknown[]).entries()) int(`${path}[${i}]`, v, 1);
   };
   optional(c, 'ranks', positiveInts);
   optional(c, 'inputModes', positiveInts);

@@ -174,7 +174,7 @@ describe('train', () => {
     const files = await writeReport(lines, dir);
     const md = readFileSync(files.markdown, 'utf8');
     for (const m of ['gru', 'cp-gru', 'tucker-gru', 'tt-gru']) expect(md).toContain(`| ${m}`);
-    expect(readFileSync(files.csv, 'utf8').split('\n')[0]).toBe('dataset,model,configuration,RNN params,lr,dropout,epochs,best epoch,valid NLL,test NLL,test acc.,s/epoch');
+    expect(readFileSync(files.csv, 'utf8').split('\n')[0]).toBe('dataset,model,configuration,RNN params,lr,dropout,epochs,best epoch,valid NLL,test NLL,test acc.,seeds,test NLL mean ± sd,s/epoch');
     expect(files.svgs.map((f) => f.split('/').at(-1))).toEqual(['synthetic-nll-vs-params.svg', 'synthetic-learning-curves.svg']);
     for (const f of files.svgs) expect(readFileSync(f, 'utf8')).toMatch(/^<svg[\s\S]*<polyline|^<svg[\s\S]*<circle/);
     const html = readFileSync(files.html, 'utf8');

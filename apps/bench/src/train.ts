@@ -11,7 +11,7 @@ import { CheckpointError, encodeCheckpoint, loadCheckpoint, removeOrphanTemps, s
 import { validateRunState } from './run_state.js';
 import { addSums, batchSums, emptySums, type FrameSums, frameNll, summarise } from './metrics.js';
 import { PolyphonicModel } from './model.js';
-import { lockRunDir } from './run_lock.js';
+import { lockRunDir, touchLock } from './run_lock.js';
 
 /** Everything that defines a training run (JSON). */
 export interface RunConfig {
@@ -106,6 +106,8 @@ export interface TrainOptions {
    * the checkpoint's except for `epochs`, which may be raised to extend a run.
    */
   resume?: boolean | 'if-present';
+  /** The most bytes a training step may hold (default DEFAULT_MEMORY_LIMIT): larger configurations are refused before training. */
+  memoryLimitBytes?: number;
   /** Start over in a directory that already holds a run, replacing it (default: refuse). */
   overwrite?: boolean;
   /** Checked once the run directory is locked: when true, nothing is trained (the result says skipped). */
@@ -172,6 +174,51 @@ export function evaluate(model: PolyphonicModel, split: Split, batchSize: number
   return sums;
 }
 
+/** The most a training step may hold by default: the wasm heap ends at 4 GiB, with copies beside the tape. */
+export const DEFAULT_MEMORY_LIMIT = 2.5 * 2 ** 30;
+
+export class MemoryBoundError extends RangeError {
+  constructor(message: string) {
+    super(message);
+    this.name = 'MemoryBoundError';
+  }
+}
+
+/**
+ * Refuses, before any training, a configuration whose longest training window would hold more than
+ * `limit` bytes at once: the gradient tape grows with batch x window frames. The bytes per frame come
+ * from two short measured steps (tf.profile's peak at 8 and 16 frames), so they hold for any model.
+ */
+export async function checkTrainingMemory(model: PolyphonicModel, config: RunConfig, split: Split, limit: number): Promise<void> {
+  let longest = 0;
+  for (let q = 0; q < split.sequenceCount; q++) longest = Math.max(longest, split.seqStart[q + 1]! - split.seqStart[q]! - 1);
+  const frames = Math.min(longest, config.window ?? Infinity, config.maxLength ?? Infinity);
+  const rows = Math.min(config.batchSize, split.sequenceCount);
+  if (rows * frames <= 4096) return; // far below any limit: not worth a probe
+  const vars = model.namedVariables().map(([, v]) => v);
+  const peak = async (length: number): Promise<number> => {
+    const inputs = tf.zeros([rows, length, KEYS]) as tf.Tensor3D;
+    const mask = tf.ones([rows, length]) as tf.Tensor2D;
+    const info = await tf.profile(() => {
+      const { value, grads } = tf.variableGrads(() => tf.sum(model.logits(inputs, mask, config.dropout, 1)) as tf.Scalar, vars);
+      tf.dispose([value, ...Object.values(grads)]);
+    });
+    tf.dispose([inputs, mask]);
+    return info.peakBytes;
+  };
+  const [p8, p16] = [await peak(8), await peak(16)];
+  const perFrame = Math.max(0, (p16 - p8) / 8);
+  const need = p8 + perFrame * (frames - 8);
+  if (need > limit) {
+    const fits = Math.max(1, Math.floor((limit - p8) / perFrame) + 8);
+    const gib = (x: number) => `${(x / 2 ** 30).toFixed(1)} GiB`;
+    throw new MemoryBoundError(
+      `training ${config.model} on pieces of up to ${frames} frames at batch ${rows} would hold about ${gib(need)} at once (measured: ${(perFrame / rows / 1024).toFixed(0)} KiB per frame of a sequence), ` +
+        `more than the ${gib(limit)} allowed; train in windows with --window ${Math.min(200, fits)} (truncated BPTT, the state carried across; at most ${fits} frames fit) or cut the pieces with --max-length`,
+    );
+  }
+}
+
 /** sha256 of a dataset's three splits (their key, step and sequence arrays). */
 export function datasetHash(data: PolyphonicDataset): string {
   const hash = createHash('sha256');
@@ -224,6 +271,12 @@ async function trainLocked(config: RunConfig, data: PolyphonicDataset, options: 
     throw new RangeError(`the training split of ${data.name} has no frame to predict (every sequence is shorter than 2 steps)`);
   }
   const model = new PolyphonicModel(cellConfigOf(config), config.seed);
+  try {
+    await checkTrainingMemory(model, config, data.splits.train, options.memoryLimitBytes ?? DEFAULT_MEMORY_LIMIT);
+  } catch (e) {
+    model.dispose();
+    throw e;
+  }
   const named = model.namedVariables();
   const names = named.map(([n]) => n);
   const vars = named.map(([, v]) => v);
@@ -344,6 +397,7 @@ async function trainLocked(config: RunConfig, data: PolyphonicDataset, options: 
       await saveCheckpoint(checkpointPath, [...named, ...adam.state(names), ...names.map((n, i) => [`${BEST}${n}`, bestWeights[i]!] as const)], state);
       if (improved) await writeBestCopy(dir, state, names, bestWeights);
       await writeHistoryCopy(dir, state);
+      touchLock(dir);
       log(
         `epoch ${record.epoch}/${config.epochs}  train ${record.train.nll.toFixed(3)}  valid ${validM.nll.toFixed(3)} (acc ${validM.accuracy.toFixed(3)})  ` +
           `test ${testM.nll.toFixed(3)} (acc ${testM.accuracy.toFixed(3)})  ${record.seconds.toFixed(1)} s  ${Math.round(record.framesPerSecond)} frames/s${improved ? '  *best' : ''}`,

@@ -110,19 +110,25 @@ export function frobeniusNorm(x: NdArray): number {
   return Math.sqrt(s);
 }
 
-/** ||a - b||_F / ||b||_F. */
+/**
+ * ||a - b||_F / ||b||_F, with both scaled by b's largest magnitude first, so that the squares neither
+ * overflow nor underflow (data near 1e200 or 1e-200). 0 when both are zero.
+ */
 export function relativeError(approx: NdArray, exact: NdArray): number {
   check(
     approx.data.length === exact.data.length,
     'SHAPE_MISMATCH',
     () => `relativeError: sizes differ: ${fmt(approx.shape)} vs ${fmt(exact.shape)}`,
   );
+  let scale = 0;
+  for (const v of exact.data) scale = Math.max(scale, Math.abs(v));
+  if (scale === 0) return approx.data.every((v) => v === 0) ? 0 : Infinity;
   let num = 0;
   let den = 0;
   for (let i = 0; i < exact.data.length; i++) {
-    const d = approx.data[i]! - exact.data[i]!;
+    const d = approx.data[i]! / scale - exact.data[i]! / scale;
     num += d * d;
-    den += exact.data[i]! * exact.data[i]!;
+    den += (exact.data[i]! / scale) ** 2;
   }
   return Math.sqrt(num / den);
 }

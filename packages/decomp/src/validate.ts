@@ -51,6 +51,7 @@ export function checkModesMatch(fn: string, arg: string, modes: readonly number[
 }
 
 export function checkRank(fn: string, arg: string, x: Core, rank: number): void {
+  check(!(x as { isDisposed?: boolean }).isDisposed, 'INVALID_ARGUMENT', () => `${fn}: ${arg} has been disposed`);
   check(
     x.shape.length === rank,
     'SHAPE_MISMATCH',

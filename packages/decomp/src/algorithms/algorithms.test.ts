@@ -215,3 +215,39 @@ describe('tuckerHosvd and tuckerHooi', () => {
     expect(prod(x.shape)).toBe(60);
   });
 });
+
+describe('degenerate inputs (issue 11, item 7)', () => {
+  const rng = new Rng(5);
+  const x: NdArray = { shape: [4, 5, 3], data: rng.normalArray(60) };
+  const scaled = (t: NdArray, s: number): NdArray => ({ shape: t.shape, data: t.data.map((v) => v * s) });
+
+  it('cpAls of the zero tensor is exact (error 0, converged), not NaN', () => {
+    const r = cpAls({ shape: [3, 4, 2], data: new Float64Array(24) }, { rank: 2 });
+    expect(r.relativeError).toBe(0);
+    expect(r.converged).toBe(true);
+    expect(Array.from(cpToDense(r.cp).data).every((v) => v === 0)).toBe(true);
+  });
+
+  it('cpAls and tuckerHooi on data scaled by 1e200 (and 1e-200) give the errors of the unscaled data, and factors that rebuild it', () => {
+    const cp = cpAls(x, { rank: 3, maxIter: 50 });
+    const tucker = tuckerHooi(x, { ranks: [2, 3, 2] });
+    for (const s of [1e200, 1e-200]) {
+      const cpS = cpAls(scaled(x, s), { rank: 3, maxIter: 50 });
+      expect(Number.isFinite(cpS.relativeError)).toBe(true);
+      expect(cpS.relativeError).toBeCloseTo(cp.relativeError, 10);
+      expect(relativeError(cpToDense(cpS.cp), scaled(x, s))).toBeCloseTo(cpS.relativeError, 10);
+      const tS = tuckerHooi(scaled(x, s), { ranks: [2, 3, 2] });
+      expect(tS.relativeError).toBeCloseTo(tucker.relativeError, 10);
+      expect(relativeError(tuckerToDense(tS.tucker), scaled(x, s))).toBeCloseTo(tS.relativeError, 10);
+    }
+  });
+
+  it('tuckerHooi reports the error of the factors it returns, also near zero', () => {
+    // Exactly multilinear rank (2, 2, 2): the error is rounding, ~1e-16, not the 1e-8 of sqrt(||X||^2 - ||G||^2).
+    const core = tuckerHosvd(x, { ranks: [2, 2, 2] });
+    const exact = tuckerToDense(core);
+    const r = tuckerHooi(exact, { ranks: [2, 2, 2] });
+    expect(r.relativeError).toBeLessThan(1e-13);
+    expect(Math.abs(r.relativeError - relativeError(tuckerToDense(r.tucker), exact))).toBeLessThan(1e-16);
+  });
+});

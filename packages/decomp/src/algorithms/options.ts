@@ -61,9 +61,10 @@ export function checkIterOptions(fn: string, maxIter: unknown, tol: unknown): vo
  * underflow, and multiply the scale back into their result.
  */
 export function scaledInput(fn: string, x: Core, minOrder = 1): { t: NdArray; scale: number } {
-  const t = inputTensor(fn, x, minOrder);
+  const input = inputTensor(fn, x, minOrder);
   let scale = 0;
-  for (const v of t.data) scale = Math.max(scale, Math.abs(v));
-  if (scale !== 0 && scale !== 1) for (let i = 0; i < t.data.length; i++) t.data[i]! /= scale;
-  return { t, scale };
+  for (const v of input.data) scale = Math.max(scale, Math.abs(v));
+  if (scale === 0 || scale === 1) return { t: input, scale };
+  // A copy: the caller's array is left as it was.
+  return { t: { shape: [...input.shape], data: input.data.map((v) => v / scale) }, scale };
 }

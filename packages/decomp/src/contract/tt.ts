@@ -222,6 +222,7 @@ export function ttMatmul<C extends Core>(x: C, w: TtMatrix<C>, groups?: readonly
 }
 
 export function checkBatchInput(fn: string, x: Core, n: number): void {
+  check(!(x as { isDisposed?: boolean }).isDisposed, 'INVALID_ARGUMENT', () => `${fn}: x has been disposed`);
   check(
     x.shape.length === 2 && x.shape[1] === n && x.shape[0]! > 0,
     'SHAPE_MISMATCH',
