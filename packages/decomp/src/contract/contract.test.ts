@@ -11,6 +11,7 @@ import {
   matrixToDense,
   type NdArray,
   plannedMatmul,
+  ttMatrixInit,
   prepareMatmul,
   f64Ops,
   Rng,
@@ -265,5 +266,15 @@ describeEachBackend('factorised matmul', (ctx) => {
     expect(tf.memory().numTensors).toBe(before);
     tf.dispose(x);
     disposeFormat(w);
+  });
+});
+
+describeEachBackend('bad input to the matmuls (issue 11, item 7)', () => {
+  it('a disposed x gets an error that says so, not a TypeError', () => {
+    const w = ttMatrixInit({ inModes: [2, 3], outModes: [3, 2], ranks: [1, 2, 1] });
+    const x = tf.ones([4, 6]) as tf.Tensor2D;
+    x.dispose();
+    expect(() => plannedMatmul(x, w)).toThrow(/plannedMatmul: x has been disposed/);
+    tf.dispose([...w.cores]);
   });
 });
