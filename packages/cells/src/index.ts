@@ -26,3 +26,4 @@ export {
   configFromSafetensors,
   loadCellWeights,
 } from './serialize.js';
+export { type CompressCellOptions, type CompressCellResult, type CompressSpec, compressCell } from './compress.js';

@@ -95,3 +95,11 @@ export { type TtMatrixFromDenseOptions, ttMatrixFromDense } from './algorithms/t
 export { type CpAlsOptions, type CpAlsResult, cpAls } from './algorithms/cp_als.js';
 export { type TuckerOptions, tuckerHosvd } from './algorithms/tucker_hosvd.js';
 export { type TuckerHooiOptions, type TuckerHooiResult, tuckerHooi } from './algorithms/tucker_hooi.js';
+export {
+  type CompressedMatrix,
+  type CompressFormat,
+  type CompressMatrixOptions,
+  type CompressReport,
+  type CompressTrial,
+  compressMatrix,
+} from './algorithms/compress.js';

@@ -65,11 +65,27 @@ export function cpAls(x: Core, options: CpAlsOptions): CpAlsResult {
     return a;
   });
   let weights: NdArray = { shape: [rank], data: new Float64Array(rank).fill(1) };
+  // MTTKRP (X_(k) times the Khatri-Rao product of the other factors) for every mode. Order >= 4: by
+  // halves, X seen as a (left modes x right modes) matrix: one product with the right half's
+  // Khatri-Rao serves every left mode (and the other way round), so a sweep costs two passes over X
+  // instead of one per mode (the Khatri-Rao product of all others is never formed).
+  const h = d >= 4 ? Math.floor(d / 2) : 0;
+  const sizeOf = (modes: readonly number[]) => modes.reduce((a, b) => a * b, 1);
+  const asMatrix: NdArray | undefined = h ? { shape: [sizeOf(t.shape.slice(0, h)), sizeOf(t.shape.slice(h))], data: t.data } : undefined;
+  let half: NdArray | undefined;
+  const mttkrp = (k: number): NdArray => {
+    if (!asMatrix) return matMulNd(unfoldings[k]!, khatriRaoAll(f64Ops, factors.filter((_, j) => j !== k)));
+    if (k === 0) half = matMulNd(asMatrix, khatriRaoAll(f64Ops, factors.slice(h)));
+    if (k === h) half = matMulNd(asMatrix, khatriRaoAll(f64Ops, factors.slice(0, h)), true, false);
+    return k < h ? contractOthers(half!, factors.slice(0, h), k, rank) : contractOthers(half!, factors.slice(h), k - h, rank);
+  };
+  const norm2 = t.data.reduce((a, v) => a + v * v, 0);
   let error = Infinity;
   let iterations = 0;
   let converged = false;
   while (iterations < maxIter && !converged) {
     iterations++;
+    let last: NdArray | undefined;
     for (let k = 0; k < d; k++) {
       const others = factors.filter((_, j) => j !== k);
       const gram = new Matrix(rank, rank).fill(1);
@@ -77,16 +93,30 @@ export function cpAls(x: Core, options: CpAlsOptions): CpAlsResult {
         const g = matMulNd(f, f, true, false);
         for (let i = 0; i < rank; i++) for (let j = 0; j < rank; j++) gram.set(i, j, gram.get(i, j) * g.data[i * rank + j]!);
       }
-      const mttkrp = matMulNd(unfoldings[k]!, khatriRaoAll(f64Ops, others));
+      const m = mttkrp(k);
       const pinv = pseudoInverse(gram);
-      const solved = matMulNd(mttkrp, { shape: [rank, rank], data: Float64Array.from(pinv.to1DArray()) });
+      const solved = matMulNd(m, { shape: [rank, rank], data: Float64Array.from(pinv.to1DArray()) });
       weights = normaliseColumns(solved);
       factors[k] = solved;
+      if (k === d - 1) last = m;
     }
-    const next = relativeError(cpToDense(cpTensor(factors, weights, { checkFinite: false })), t);
-    converged = Math.abs(error - next) < tol || next < 1e-14;
+    // ||X - X^||^2 = ||X||^2 - 2 <X, X^> + ||X^||^2, from the last mode's MTTKRP and the Grams: cheap,
+    // for the convergence test (the reported error is computed from the rebuilt tensor at the end).
+    const fl = factors[d - 1]!;
+    let inner = 0;
+    for (let i = 0; i < fl.shape[0]!; i++) for (let r = 0; r < rank; r++) inner += weights.data[r]! * fl.data[i * rank + r]! * last!.data[i * rank + r]!;
+    const had = new Float64Array(rank * rank).fill(1);
+    for (const f of factors) {
+      const g = matMulNd(f, f, true, false);
+      for (let i = 0; i < rank * rank; i++) had[i]! *= g.data[i]!;
+    }
+    let self = 0;
+    for (let i = 0; i < rank; i++) for (let j = 0; j < rank; j++) self += weights.data[i]! * weights.data[j]! * had[i * rank + j]!;
+    const next = Math.sqrt(Math.max(0, norm2 - 2 * inner + self) / norm2);
+    converged = Math.abs(error - next) < tol || next < 1e-7;
     error = next;
   }
+  error = relativeError(cpToDense(cpTensor(factors, weights, { checkFinite: false })), t);
   for (let j = 0; j < rank; j++) weights.data[j]! *= scale;
   return {
     cp: cpTensor(factors, weights, { checkFinite: false }),
@@ -94,6 +124,34 @@ export function cpAls(x: Core, options: CpAlsOptions): CpAlsResult {
     converged,
     relativeError: error,
   };
+}
+
+/**
+ * For T (prod s_j x R) over modes of sizes s_0..s_{m-1} (first slowest) and factors F_j (s_j x R):
+ * out[i_k, r] = sum over the other indices of T[i, r] prod_{j != k} F_j[i_j, r].
+ */
+function contractOthers(t: NdArray, factors: readonly NdArray[], k: number, rank: number): NdArray {
+  const sizes = factors.map((f) => f.shape[0]!);
+  const out = new Float64Array(sizes[k]! * rank);
+  const idx = new Array<number>(sizes.length).fill(0);
+  const row = new Float64Array(rank);
+  for (let p = 0; p < t.shape[0]!; p++) {
+    row.fill(1);
+    for (let j = 0; j < sizes.length; j++) {
+      if (j === k) continue;
+      const f = factors[j]!.data;
+      const base = idx[j]! * rank;
+      for (let r = 0; r < rank; r++) row[r]! *= f[base + r]!;
+    }
+    const o = idx[k]! * rank;
+    const tp = p * rank;
+    for (let r = 0; r < rank; r++) out[o + r]! += t.data[tp + r]! * row[r]!;
+    for (let j = sizes.length - 1; j >= 0; j--) {
+      if (++idx[j]! < sizes[j]!) break;
+      idx[j] = 0;
+    }
+  }
+  return { shape: [sizes[k]!, rank], data: out };
 }
 
 /** Scales each column of a to unit norm in place and returns the norms (zero columns keep norm 1). */
