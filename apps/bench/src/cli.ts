@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
+import { mkdir } from 'node:fs/promises';
 import { createInterface } from 'node:readline';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -9,6 +10,8 @@ import { CellError, MODEL_NAMES, type ModelName, planMatrices } from '@tensorize
 import { DATASET_NAMES, type DatasetName, findDatasetFile, loadPolyphonic } from '@tensorized/datasets';
 import { runDefaultComparison } from './default_run.js';
 import { runDemo } from './demo.js';
+import { type CompressRunOptions, type CompressTarget, compressChart, compressTable, runCompress } from './compress.js';
+import { loadCheckpoint, writeAtomic } from './checkpoint.js';
 import { estimateGrid, estimateTable } from './eta.js';
 import { releaseHeldLocks } from './run_lock.js';
 import { appendResult, type GridPoint, MergeError, mergeResults, paperGrid, readResults, runGrid, runKey, selectedPoints, shardOf } from './grid.js';
@@ -27,6 +30,7 @@ Commands:
   grid                 the paper's protocol over datasets x models x lr x dropout; resumable
   grid merge <f>...    merge results.jsonl files (of shards) into --out-dir's results.jsonl
   report               tables (Markdown, CSV), SVG plots and an HTML page from a grid's results.jsonl
+  compress             a trained dense model (--from) to TT, CP and Tucker at --budgets, then fine-tuned
   speed [decomp|cells] benchmarks of the factorised matmuls and of the cells (both when none is named)
   speed epoch          two training epochs per paper model on --dataset (the second timed): seconds, GFLOP/s, FLOP floor
   demo                 a short tour of the math core
@@ -53,6 +57,10 @@ Options:
   --jobs <k>             grid: k worker processes that share the runs (default 1)
   --eta                  grid: print the estimate of the grid's hours (a short measured probe) and stop
   --overwrite            train: replace the run already in --out-dir
+  --from <checkpoint>    compress: a dense GRU/LSTM's best.safetensors or checkpoint.safetensors
+  --formats <tt,cp,..>   compress: the formats (default tt,cp,tucker)
+  --budgets <n,..>       compress: RNN parameter budgets (default 4096,7168,11392, the paper's TT-GRUs)
+  --fine-tune-epochs <k> compress: epochs of fine-tuning after the conversion (default 20)
   --data-dir <dir>       where the dataset files are (else TENSORIZED_DATA_DIR)
   --download             fetch a missing original pickle into the cache
   --out-dir <dir>        where runs, checkpoints and reports go (default runs/...)
@@ -103,6 +111,7 @@ const COMMAND_OPTIONS: Record<string, readonly string[]> = {
   'speed cells': ['min-ms'],
   'speed epoch': ['dataset', 'batch-size', 'rounds', 'data-dir', 'download'],
   demo: [],
+  compress: ['from', 'dataset', 'formats', 'budgets', 'fine-tune-epochs', 'input-modes', 'hidden-modes', 'lr', 'dropout', 'batch-size', 'seed', 'window', 'data-dir', 'download', 'out-dir', 'results'],
 };
 const modelName = (m: string): ModelName => {
   if (!(MODEL_NAMES as readonly string[]).includes(m)) throw new UsageError(`unknown model '${m}'; expected one of ${MODEL_NAMES.join(', ')}`);
@@ -145,6 +154,10 @@ export async function main(argv: string[]): Promise<void> {
       jobs: { type: 'string' },
       eta: { type: 'boolean', default: false },
       overwrite: { type: 'boolean', default: false },
+      from: { type: 'string' },
+      formats: { type: 'string' },
+      budgets: { type: 'string' },
+      'fine-tune-epochs': { type: 'string' },
       'data-dir': { type: 'string' },
       download: { type: 'boolean', default: false },
       'out-dir': { type: 'string' },
@@ -162,7 +175,7 @@ export async function main(argv: string[]): Promise<void> {
   // `grid merge <results.jsonl>...`: the files are positionals after the command.
   const merging = positionals[0] === 'grid' && positionals[1] === 'merge';
   const command = merging ? 'grid merge' : positionals.join(' ') || 'compare';
-  const known = ['compare', 'train', 'grid', 'grid merge', 'report', 'speed', 'speed decomp', 'speed cells', 'speed epoch', 'demo'];
+  const known = ['compare', 'train', 'grid', 'grid merge', 'report', 'compress', 'speed', 'speed decomp', 'speed cells', 'speed epoch', 'demo'];
   if (!known.includes(command)) throw new UsageError(`unknown command '${command}'`);
   const given = new Set<string>(tokens.flatMap((t) => (t.kind === 'option' ? [t.name] : [])));
   for (const name of given) {
@@ -274,6 +287,45 @@ export async function main(argv: string[]): Promise<void> {
       }
     }
   }
+  let compressArgs: Omit<CompressRunOptions, 'data' | 'log' | 'onProgress' | 'scratch'> | undefined;
+  if (command === 'compress') {
+    if (!v.from) throw new UsageError('compress needs --from <checkpoint>: a dense model trained by train or grid (its best.safetensors)');
+    if (!existsSync(v.from)) throw new UsageError(`--from ${v.from}: no such file`);
+    const formats = (v.formats ?? 'tt,cp,tucker').split(',').map((f) => f.trim());
+    const badFormat = formats.find((f) => !['tt', 'cp', 'tucker'].includes(f));
+    if (badFormat !== undefined) throw new UsageError(`--formats got '${badFormat}'; expected tt, cp or tucker`);
+    const budgets = list('budgets', v.budgets) ?? [4096, 7168, 11392];
+    const badBudget = budgets.find((b) => !POSITIVE_INT.ok(b));
+    if (badBudget !== undefined) throw new UsageError(`--budgets got ${badBudget}; expected positive integers (RNN parameters)`);
+    compressArgs = {
+      from: v.from,
+      formats: formats as CompressTarget[],
+      budgets,
+      fineTuneEpochs: num('fine-tune-epochs', v['fine-tune-epochs'], 20, { ok: (x) => Number.isInteger(x) && x >= 0, expected: 'an integer >= 0' }),
+      lr: num('lr', v.lr, 2.5e-3),
+      dropout: num('dropout', v.dropout, 0.5, RATE),
+      batchSize: num('batch-size', v['batch-size'], 16, POSITIVE_INT),
+      seed: num('seed', v.seed, 1, INT),
+      ...(v.window !== undefined ? { window: num('window', v.window, 0, POSITIVE_INT) } : {}),
+      outDir: v['out-dir'] ?? 'runs/compress',
+    };
+    const im = list('input-modes', v['input-modes']);
+    if (im) compressArgs.inputModes = im;
+    const hm = list('hidden-modes', v['hidden-modes']);
+    if (hm) compressArgs.hiddenModes = hm;
+    // The dataset the dense model was trained on, unless named.
+    if (!given.has('dataset')) {
+      const { state } = await loadCheckpoint<{ config?: { dataset?: string } }>(v.from).catch((e: Error) => {
+        throw new UsageError(`--from ${v.from}: ${e.message}`);
+      });
+      v.dataset = state.config?.dataset ?? 'synthetic';
+    }
+    if (datasetName(v.dataset) !== 'synthetic' && !v.download && !findDatasetFile(v.dataset as DatasetName, loadOptions)) {
+      await loadPolyphonic(v.dataset as DatasetName, loadOptions).catch((e: Error) => {
+        throw new UsageError(e.message);
+      });
+    }
+  }
   const compareEpochs = num('epochs', command === 'compare' ? v.epochs : undefined, 6, POSITIVE_INT);
   const resultsPath = v.results ?? 'runs/grid/results.jsonl';
   if (command === 'report' && !existsSync(resultsPath)) throw new UsageError(`no results at ${resultsPath}; run 'grid' first or name the file with --results`);
@@ -349,6 +401,21 @@ export async function main(argv: string[]): Promise<void> {
       await runGrid(gridRuns!, (d) => loadPolyphonic(d as DatasetName, loadOptions), outDir, { log: logLine, onProgress });
       progress.done();
       log(`results in ${outDir}/results.jsonl`);
+      return;
+    }
+    case 'compress': {
+      const a = compressArgs!;
+      const data = await loadPolyphonic(v.dataset as DatasetName, { ...loadOptions, seed: 1 });
+      const scratchPath = v.results ?? 'results/grid/results.jsonl';
+      const scratch = existsSync(scratchPath) ? readResults(scratchPath) : undefined;
+      const rows = await runCompress({ ...a, data, log: logLine, onProgress, ...(scratch ? { scratch } : {}) });
+      progress.done();
+      const table = compressTable(rows, a.fineTuneEpochs);
+      await mkdir(a.outDir, { recursive: true });
+      await writeAtomic(join(a.outDir, 'compress.md'), `${table}\n`);
+      await writeAtomic(join(a.outDir, 'compress.json'), `${JSON.stringify(rows, null, 1)}\n`);
+      await writeAtomic(join(a.outDir, `${v.dataset}-compress.svg`), compressChart(rows, v.dataset));
+      log(`\n${table}\n\nin ${a.outDir}: compress.md, compress.json, ${v.dataset}-compress.svg${scratch ? ` (from scratch: ${scratchPath})` : ''}`);
       return;
     }
     case 'speed epoch': {

@@ -148,7 +148,7 @@ ${sections.join('\n')}
 }
 
 /** Lighter variants of a colour for several runs of one model. */
-function shade(hex: string, i: number): string {
+export function shade(hex: string, i: number): string {
   const f = 1 - 0.18 * (i % 4);
   const c = [1, 3, 5].map((p) => Math.round(Number.parseInt(hex.slice(p, p + 2), 16) * f + 255 * (1 - f)));
   return `#${c.map((v) => v.toString(16).padStart(2, '0')).join('')}`;

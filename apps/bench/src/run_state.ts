@@ -4,23 +4,29 @@ import { MODEL_NAMES } from '@tensorized/cells';
  * The schema of a checkpoint's state (RunState in train.ts), checked on load: a state that passes
  * is one that training could have written. Throws an Error naming the first field that does not.
  */
+const fail = (path: string, value: unknown, expected: string): never => {
+  throw new Error(`${path} is ${JSON.stringify(value)}; expected ${expected}`);
+};
+const obj = (path: string, x: unknown): Record<string, unknown> =>
+  typeof x === 'object' && x !== null && !Array.isArray(x) ? (x as Record<string, unknown>) : fail(path, x, 'an object');
+const int = (path: string, x: unknown, min: number): number => (Number.isSafeInteger(x) && (x as number) >= min ? (x as number) : fail(path, x, `an integer >= ${min}`));
+const num = (path: string, x: unknown, ok: (v: number) => boolean, expected: string): number => (typeof x === 'number' && ok(x) ? x : fail(path, x, expected));
+const finite = (path: string, x: unknown): number => num(path, x, Number.isFinite, 'a finite number');
+
 export function validateRunState(state: unknown): void {
-  const fail = (path: string, value: unknown, expected: string): never => {
-    throw new Error(`${path} is ${JSON.stringify(value)}; expected ${expected}`);
-  };
-  const obj = (path: string, x: unknown): Record<string, unknown> =>
-    typeof x === 'object' && x !== null && !Array.isArray(x) ? (x as Record<string, unknown>) : fail(path, x, 'an object');
-  const int = (path: string, x: unknown, min: number): number => (Number.isSafeInteger(x) && (x as number) >= min ? (x as number) : fail(path, x, `an integer >= ${min}`));
-  const num = (path: string, x: unknown, ok: (v: number) => boolean, expected: string): number =>
-    typeof x === 'number' && ok(x) ? x : fail(path, x, expected);
-  const finite = (path: string, x: unknown): number => num(path, x, Number.isFinite, 'a finite number');
+  const s = obj('state', state);
+  if (s['version'] !== 1 && s['version'] !== 2) fail('version', s['version'], '1 or 2');
+  const epochs = validateRunConfig(s['config']);
+  if (s['dataHash'] !== undefined && !(typeof s['dataHash'] === 'string' && /^[0-9a-f]{64}$/.test(s['dataHash']))) fail('dataHash', s['dataHash'], 'a sha256 in hex');
+  validateProgress(s, epochs);
+}
+
+/** The schema of a run's configuration (RunConfig); returns its epochs. */
+export function validateRunConfig(config: unknown): number {
+  const c = obj('config', config);
   const optional = (o: Record<string, unknown>, key: string, check: (path: string, x: unknown) => unknown): void => {
     if (o[key] !== undefined) check(`config.${key}`, o[key]);
   };
-
-  const s = obj('state', state);
-  if (s['version'] !== 1 && s['version'] !== 2) fail('version', s['version'], '1 or 2');
-  const c = obj('config', s['config']);
   if (typeof c['dataset'] !== 'string' || c['dataset'] === '') fail('config.dataset', c['dataset'], 'a dataset name');
   if (!(MODEL_NAMES as readonly unknown[]).includes(c['model'])) fail('config.model', c['model'], `one of ${MODEL_NAMES.join(', ')}`);
   num('config.lr', c['lr'], (x) => x >= 0 && Number.isFinite(x), 'a learning rate >= 0');
@@ -37,8 +43,15 @@ export function validateRunState(state: unknown): void {
   optional(c, 'inputModes', positiveInts);
   optional(c, 'hiddenModes', positiveInts);
   for (const key of ['rank', 'inputSize', 'hiddenSize', 'maxLength', 'window', 'patience']) optional(c, key, (p, x) => int(p, x, 1));
-  if (s['dataHash'] !== undefined && !(typeof s['dataHash'] === 'string' && /^[0-9a-f]{64}$/.test(s['dataHash']))) fail('dataHash', s['dataHash'], 'a sha256 in hex');
+  if (c['weights'] !== undefined) {
+    const w = obj('config.weights', c['weights']);
+    for (const k of ['input', 'recurrent']) if (typeof obj(`config.weights.${k}`, w[k])['format'] !== 'string') fail(`config.weights.${k}.format`, (w[k] as { format?: unknown }).format, 'a format name');
+  }
+  if (c['initialWeights'] !== undefined && !(typeof c['initialWeights'] === 'string' && /^[0-9a-f]{64}$/.test(c['initialWeights']))) fail('config.initialWeights', c['initialWeights'], 'a sha256 in hex');
+  return epochs;
+}
 
+function validateProgress(s: Record<string, unknown>, epochs: number): void {
   const epoch = int('epoch', s['epoch'], 0);
   if (epoch > epochs) fail('epoch', epoch, `at most config.epochs = ${epochs}`);
   const history = Array.isArray(s['history']) ? (s['history'] as unknown[]) : fail('history', s['history'], 'an array');

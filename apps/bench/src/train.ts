@@ -3,7 +3,7 @@ import { mkdir, readFile } from 'node:fs/promises';
 import { createHash } from 'node:crypto';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
-import { type CellConfig, type ModelName, paperCellConfig } from '@tensorized/cells';
+import { type CellConfig, type ModelName, paperCellConfig, type WeightSpec } from '@tensorized/cells';
 import { type Calibration, calibrate, setCalibration } from '@tensorized/decomp';
 import { type Batch, type DatasetName, KEYS, makeBatch, type PolyphonicDataset, planBatches, type Split } from '@tensorized/datasets';
 import { Adam } from './adam.js';
@@ -42,6 +42,10 @@ export interface RunConfig {
   window?: number;
   /** Early stopping: end the run when validation has not improved for this many epochs (default off). */
   patience?: number;
+  /** W's and U's formats in full (as createCell takes them), in place of ranks/rank: e.g. a compressed model's. */
+  weights?: { input: WeightSpec; recurrent: WeightSpec };
+  /** sha256 of the weights the run started from (TrainOptions.initialWeights), instead of a random initialisation. */
+  initialWeights?: string;
 }
 
 export interface EpochRecord {
@@ -108,6 +112,11 @@ export interface TrainOptions {
   resume?: boolean | 'if-present';
   /** The most bytes a training step may hold (default DEFAULT_MEMORY_LIMIT): larger configurations are refused before training. */
   memoryLimitBytes?: number;
+  /**
+   * The weights a new run starts from, by variable name (`in.W`, `cell.W.core0`, ...; every variable):
+   * for fine-tuning. config.initialWeights must be their sha256 (initialWeightsHash). Not used on resume.
+   */
+  initialWeights?: ReadonlyMap<string, tf.Tensor>;
   /** Start over in a directory that already holds a run, replacing it (default: refuse). */
   overwrite?: boolean;
   /** Checked once the run directory is locked: when true, nothing is trained (the result says skipped). */
@@ -126,7 +135,8 @@ export function cellConfigOf(config: RunConfig): CellConfig {
   if (config.inputModes) o.inputModes = config.inputModes;
   if (config.hiddenSize !== undefined) o.hiddenSize = config.hiddenSize;
   if (config.hiddenModes) o.hiddenModes = config.hiddenModes;
-  return paperCellConfig(config.model, o);
+  const cell = paperCellConfig(config.model, o);
+  return config.weights ? { ...cell, input: config.weights.input, recurrent: config.weights.recurrent } : cell;
 }
 
 /**
@@ -219,6 +229,16 @@ export async function checkTrainingMemory(model: PolyphonicModel, config: RunCon
   }
 }
 
+/** sha256 of named weights (names and float32 data, in name order): what config.initialWeights holds. */
+export function initialWeightsHash(weights: ReadonlyMap<string, tf.Tensor>): string {
+  const hash = createHash('sha256');
+  for (const name of [...weights.keys()].sort()) {
+    const data = weights.get(name)!.dataSync() as Float32Array;
+    hash.update(name).update(new Uint8Array(data.buffer, data.byteOffset, data.byteLength));
+  }
+  return hash.digest('hex');
+}
+
 /** sha256 of a dataset's three splits (their key, step and sequence arrays). */
 export function datasetHash(data: PolyphonicDataset): string {
   const hash = createHash('sha256');
@@ -286,6 +306,14 @@ async function trainLocked(config: RunConfig, data: PolyphonicDataset, options: 
   let bestWeights: tf.Tensor[] = vars.map((v) => tf.clone(v));
   let state: RunState = { version: 2, config, dataHash, epoch: 0, history: [], best: null, adamStep: 0, rnnParams: model.rnnParams(), calibration: calibrate() };
   try {
+    if (options.initialWeights && !(options.resume && present.includes('checkpoint.safetensors'))) {
+      const missing = names.filter((n) => !options.initialWeights!.has(n));
+      if (missing.length) throw new RangeError(`initialWeights lacks ${missing.join(', ')}`);
+      if (config.initialWeights !== initialWeightsHash(options.initialWeights)) throw new RangeError('config.initialWeights must be the sha256 of options.initialWeights (initialWeightsHash)');
+      for (const [n, v] of named) v.assign(options.initialWeights.get(n)!);
+      tf.dispose(bestWeights);
+      bestWeights = vars.map((v) => tf.clone(v));
+    }
     if (options.resume && present.includes('checkpoint.safetensors')) {
       const loaded = await loadCheckpoint<RunState>(checkpointPath, validateRunState);
       // Only the number of epochs may change on resume: raising it extends a finished or shortened run.
