@@ -137,9 +137,9 @@ export class RecurrentCell {
       const projected = tf.reshape(addBias(w.apply(flat), this.bW as tf.Tensor1D), [batch, steps, this.gates * this.hiddenSize]);
       w.dispose();
       // The GRU's recurrence forms U's gradients itself (gruSequence); the LSTM's goes through autodiff.
-      const u = this.U.prepare(batch, steps, path, { fusedGradient: this.kind === 'gru' });
+      const u = this.U.prepare(batch, steps, path, { fusedGradient: this.kind === 'gru' && this.fusable });
       let state: tf.Tensor2D[] = initialState ? [...initialState] : this.initialState(batch);
-      if (this.kind === 'gru') {
+      if (this.kind === 'gru' && this.fusable) {
         // The fused recurrence with its own backward pass (see gru_sequence.ts).
         const timeMajor = tf.transpose(projected, [1, 0, 2]) as tf.Tensor3D;
         const maskTM = mask ? (tf.reshape(tf.transpose(tf.cast(mask, 'float32')), [steps, batch, 1]) as tf.Tensor3D) : undefined;
@@ -163,13 +163,38 @@ export class RecurrentCell {
     });
   }
 
+  /**
+   * Whether the fused GRU recurrence (gru_sequence.ts) computes this cell: the paper's GRU (reset
+   * after U, sigmoid gates). The other GRU variants run step by step through autodiff, like the LSTM.
+   */
+  private get fusable(): boolean {
+    return this.config.resetAfter !== false && (this.config.recurrentActivation ?? 'sigmoid') === 'sigmoid';
+  }
+
+  /** The gates' activation. */
+  private gate(x: tf.Tensor): tf.Tensor {
+    // hardSigmoid as TF.js defines it: max(0, min(1, 0.2 x + 0.5)).
+    return this.config.recurrentActivation === 'hardSigmoid' ? tf.clipByValue(tf.add(tf.mul(x, 0.2), 0.5), 0, 1) : tf.sigmoid(x);
+  }
+
   /** The gate equations of PAPER.md, given a = x W + b_W for this step. */
   private gateStep(a: tf.Tensor2D, state: readonly tf.Tensor2D[], u: AppliedWeight): tf.Tensor2D[] {
     const H = this.hiddenSize;
     const h = state[0]!;
+    if (this.kind === 'gru' && this.config.resetAfter === false) {
+      // Reset gate before U (TF.js, Keras 1): n = tanh(a_n + (r * h) U_n + b_U,n). U is applied
+      // twice: to h for the gates, to r * h for the candidate (its r, z columns unused there).
+      const uh = addBias(u.apply(h), this.bU as tf.Tensor1D);
+      const rz = this.gate(tf.add(tf.slice(a, [0, 0], [-1, 2 * H]), tf.slice(uh, [0, 0], [-1, 2 * H])));
+      const r = tf.slice(rz, [0, 0], [-1, H]);
+      const z = tf.slice(rz, [0, H], [-1, H]);
+      const urh = addBias(u.apply(tf.mul(r, h) as tf.Tensor2D), this.bU as tf.Tensor1D);
+      const n = tf.tanh(tf.add(tf.slice(a, [0, 2 * H], [-1, H]), tf.slice(urh, [0, 2 * H], [-1, H])));
+      return [tf.add(n, tf.mul(z, tf.sub(h, n))) as tf.Tensor2D];
+    }
     const uh = addBias(u.apply(h), this.bU as tf.Tensor1D);
     if (this.kind === 'gru') {
-      const rz = tf.sigmoid(tf.add(tf.slice(a, [0, 0], [-1, 2 * H]), tf.slice(uh, [0, 0], [-1, 2 * H])));
+      const rz = this.gate(tf.add(tf.slice(a, [0, 0], [-1, 2 * H]), tf.slice(uh, [0, 0], [-1, 2 * H])));
       const r = tf.slice(rz, [0, 0], [-1, H]);
       const z = tf.slice(rz, [0, H], [-1, H]);
       // Reset gate applied after U (PyTorch/cuDNN): n = tanh(a_n + r * (U h + b_U)_n).
@@ -179,11 +204,11 @@ export class RecurrentCell {
     }
     const c = state[1]!;
     const s = tf.add(a, uh);
-    const gatesIF = tf.sigmoid(tf.slice(s, [0, 0], [-1, 2 * H]));
+    const gatesIF = this.gate(tf.slice(s, [0, 0], [-1, 2 * H]));
     const i = tf.slice(gatesIF, [0, 0], [-1, H]);
     const f = tf.slice(gatesIF, [0, H], [-1, H]);
     const g = tf.tanh(tf.slice(s, [0, 2 * H], [-1, H]));
-    const o = tf.sigmoid(tf.slice(s, [0, 3 * H], [-1, H]));
+    const o = this.gate(tf.slice(s, [0, 3 * H], [-1, H]));
     const cNext = tf.add(tf.mul(f, c), tf.mul(i, g)) as tf.Tensor2D;
     return [tf.mul(o, tf.tanh(cNext)) as tf.Tensor2D, cNext];
   }

@@ -42,6 +42,13 @@ export interface CellConfig {
    * applied once to all time steps, always takes the planner's choice.)
    */
   matmulPath?: 'auto' | MatmulPath;
+  /**
+   * GRU only: where the reset gate acts. true (default; PyTorch, cuDNN, Keras' reset_after=True):
+   * n = tanh(a_n + r * (U h + b_U)_n). false (TF.js' and Keras 1's GRU): n = tanh(a_n + (r * h) U_n + b_U,n).
+   */
+  resetAfter?: boolean;
+  /** The gates' activation: 'sigmoid' (default) or 'hardSigmoid' (max(0, min(1, 0.2 x + 0.5)), TF.js' and Keras' default). */
+  recurrentActivation?: 'sigmoid' | 'hardSigmoid';
 }
 
 /** Stacked gates: GRU (r, z, n), LSTM (i, f, g, o). */
@@ -87,6 +94,17 @@ export function planMatrices(config: CellConfig): [MatrixPlan, MatrixPlan] {
   check(typeof config === 'object' && config !== null, 'INVALID_CONFIG', () => 'createCell: config must be an object');
   check(config.kind === 'gru' || config.kind === 'lstm', 'INVALID_CONFIG', () => `createCell: kind must be 'gru' or 'lstm', got ${JSON.stringify(config.kind)}`);
   checkPositiveInt('inputSize', config.inputSize);
+  check(
+    config.resetAfter === undefined || typeof config.resetAfter === 'boolean',
+    'INVALID_CONFIG',
+    () => `createCell: resetAfter must be true or false, got ${JSON.stringify(config.resetAfter)}`,
+  );
+  check(config.resetAfter === undefined || config.kind === 'gru', 'INVALID_CONFIG', () => 'createCell: resetAfter applies to a GRU only (kind gru)');
+  check(
+    config.recurrentActivation === undefined || config.recurrentActivation === 'sigmoid' || config.recurrentActivation === 'hardSigmoid',
+    'INVALID_CONFIG',
+    () => `createCell: recurrentActivation must be 'sigmoid' or 'hardSigmoid', got ${JSON.stringify(config.recurrentActivation)}`,
+  );
   checkPositiveInt('hiddenSize', config.hiddenSize);
   const gates = gateCount(config.kind);
   const out = gates * config.hiddenSize;

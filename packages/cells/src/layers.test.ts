@@ -2,8 +2,8 @@ import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 import { describeEachBackend, expectClose } from '@tensorized/test-utils';
 import { expect, it } from 'vitest';
-import { paperCellConfig } from './index.js';
-import { TensorizedRNNCell } from './layers.js';
+import { compressCell, paperCellConfig } from './index.js';
+import { fromLayersRnn, TensorizedRNNCell } from './layers.js';
 
 describeEachBackend('tfjs-layers adapter', () => {
   it('a tf.sequential with an RNN over a TT-GRU cell fits, saves to memory, loads and predicts identically', async () => {
@@ -41,5 +41,69 @@ describeEachBackend('tfjs-layers adapter', () => {
 
   it('rejects a bad cell configuration when the layer is made', () => {
     expect(() => new TensorizedRNNCell({ cell: paperCellConfig('tt-gru', { ranks: [1, 11, 11, 1] }) })).toThrow(/ranks must have d \+ 1 = 5 entries/);
+  });
+});
+
+describeEachBackend('fromLayersRnn', () => {
+  for (const [kind, make] of [
+    ['gru', (o: Record<string, unknown>) => tfl.layers.gru(o as never)],
+    ['lstm', (o: Record<string, unknown>) => tfl.layers.lstm(o as never)],
+  ] as const) {
+    for (const [seed, units, inputs, activation] of [
+      [1, 6, 5, 'hardSigmoid'],
+      [2, 9, 3, 'sigmoid'],
+      [3, 4, 8, 'hardSigmoid'],
+    ] as const) {
+      it(`${kind}, ${units} units, ${inputs} inputs, ${activation}: the cell's outputs equal the layer's predict`, () => {
+        const layer = make({ units, returnSequences: true, recurrentActivation: activation, inputShape: [7, inputs], kernelInitializer: tfl.initializers.randomNormal({ stddev: 0.6, seed }), recurrentInitializer: tfl.initializers.randomNormal({ stddev: 0.6, seed: seed + 1 }), biasInitializer: tfl.initializers.randomNormal({ stddev: 0.4, seed: seed + 2 }) });
+        const model = tfl.sequential({ layers: [layer] });
+        const x = tf.randomNormal([4, 7, inputs], 0, 1, 'float32', seed + 3) as tf.Tensor3D;
+        const expected = model.predict(x) as tf.Tensor;
+        const cell = fromLayersRnn(layer);
+        expect(cell.config.recurrentActivation).toBe(activation);
+        if (kind === 'gru') expect(cell.config.resetAfter).toBe(false);
+        const { outputs, state } = cell.run(x);
+        expectClose(outputs, expected, { atol: 1e-5, rtol: 1e-4 });
+        tf.dispose([x, expected, outputs, ...state]);
+        cell.dispose();
+        model.dispose();
+      });
+    }
+  }
+
+  it('refuses what it cannot represent: another layer, another activation, an unbuilt layer', () => {
+    expect(() => fromLayersRnn(tfl.layers.dense({ units: 3 }) as never)).toThrow(/must be a tf.layers.gru, tf.layers.lstm or an RNN over a GRUCell\/LSTMCell, got "Dense"/);
+    const relu = tfl.layers.gru({ units: 3, activation: 'relu', inputShape: [2, 2] });
+    tfl.sequential({ layers: [relu] });
+    expect(() => fromLayersRnn(relu)).toThrow(/activation must be tanh, got "relu"/);
+    expect(() => fromLayersRnn(tfl.layers.gru({ units: 3 }))).toThrow(/the layer has no weights yet/);
+  });
+});
+
+describeEachBackend('a tf.layers.gru, compressed, back in a model', () => {
+  it('fromLayersRnn + compressCell + TensorizedRNNCell: same outputs as the compressed cell, then model.fit lowers the loss', async () => {
+    const gru = tfl.layers.gru({ units: 8, returnSequences: true, inputShape: [6, 12], kernelInitializer: tfl.initializers.randomNormal({ stddev: 0.4, seed: 1 }) });
+    const original = tfl.sequential({ layers: [gru] });
+    const x = tf.randomNormal([16, 6, 12], 0, 1, 'float32', 4) as tf.Tensor3D;
+    (original.predict(x) as tf.Tensor).dispose();
+    const dense = fromLayersRnn(gru);
+    const { cell: small } = compressCell(dense, { input: { format: 'tt', ranks: [1, 2, 2, 1] }, recurrent: { format: 'tt', ranks: [1, 2, 2, 1] }, inputModes: [2, 3, 2], hiddenModes: [2, 2, 2] });
+    const layer = new TensorizedRNNCell({ cell: small.config });
+    const model = tfl.sequential({ layers: [tfl.layers.rnn({ cell: layer, returnSequences: true, inputShape: [6, 12] })] });
+    model.layers[0]!.setWeights(small.namedVariables().map(([, v]) => v));
+    const fromModel = model.predict(x) as tf.Tensor;
+    const { outputs, state } = small.run(x);
+    expectClose(fromModel, outputs, { atol: 1e-5, rtol: 1e-4 });
+    // Fine-tune towards the original layer's outputs.
+    const target = original.predict(x) as tf.Tensor;
+    model.compile({ optimizer: tf.train.adam(0.01), loss: 'meanSquaredError' });
+    const history = await model.fit(x, target, { epochs: 15, batchSize: 16, verbose: 0 });
+    const losses = history.history['loss'] as number[];
+    expect(losses.at(-1)!).toBeLessThan(losses[0]!);
+    tf.dispose([x, fromModel, outputs, ...state, target]);
+    dense.dispose();
+    small.dispose();
+    model.dispose();
+    original.dispose();
   });
 });

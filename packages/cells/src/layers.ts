@@ -2,6 +2,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { initializers, layers } from '@tensorflow/tfjs-layers';
 import { type RecurrentCell, createCell } from './cell.js';
 import type { CellConfig } from './config.js';
+import { CellError } from './errors.js';
 import { planMatrices } from './config.js';
 
 /** Arguments of TensorizedRNNCell: the cell configuration plus the usual layer arguments. */
@@ -71,3 +72,55 @@ tf.serialization.registerClass(TensorizedRNNCell);
 export function tensorizedRNNCell(args: TensorizedRNNCellArgs): TensorizedRNNCell {
   return new TensorizedRNNCell(args);
 }
+
+/**
+ * A dense tensorized cell that computes exactly what a `tf.layers.gru` or `tf.layers.lstm` (or a
+ * `tf.layers.rnn` over a GRUCell/LSTMCell) computes, with its weights: for compressCell, or to run
+ * the layer's recurrence with RecurrentCell.run. TF.js' GRU applies the reset gate before U and
+ * orders its gates (z, r, h); the cell takes `resetAfter: false` and the columns reordered to
+ * (r, z, n). Both layers' default recurrent activation, hardSigmoid, becomes
+ * `recurrentActivation: 'hardSigmoid'`. The activation must be tanh; the layer must be built.
+ */
+export function fromLayersRnn(layer: tfLayer): RecurrentCell {
+  const fn = 'fromLayersRnn';
+  const className = (layer as { getClassName?: () => string }).getClassName?.();
+  const rnnCell = className === 'RNN' ? ((layer as unknown as { cell: tfLayer }).cell as tfLayer) : layer;
+  const cellClass = (rnnCell as { getClassName?: () => string }).getClassName?.();
+  const kind = cellClass === 'GRU' || cellClass === 'GRUCell' ? 'gru' : cellClass === 'LSTM' || cellClass === 'LSTMCell' ? 'lstm' : undefined;
+  if (!kind) throw new CellError('INVALID_CONFIG', `${fn}: layer must be a tf.layers.gru, tf.layers.lstm or an RNN over a GRUCell/LSTMCell, got ${JSON.stringify(className ?? typeof layer)}`);
+  const config = rnnCell.getConfig() as Record<string, unknown>;
+  const activationName = (a: unknown): string => (typeof a === 'string' ? a : ((a as { className?: string; getClassName?: () => string } | undefined)?.getClassName?.() ?? String(a))).toLowerCase();
+  const activation = activationName(config['activation']);
+  if (activation !== 'tanh') throw new CellError('INVALID_CONFIG', `${fn}: activation must be tanh, got ${JSON.stringify(config['activation'])}`);
+  const recurrent = activationName(config['recurrentActivation']).replace(/_/g, '');
+  if (recurrent !== 'sigmoid' && recurrent !== 'hardsigmoid') {
+    throw new CellError('INVALID_CONFIG', `${fn}: recurrentActivation must be sigmoid or hardSigmoid, got ${JSON.stringify(config['recurrentActivation'])}`);
+  }
+  if (config['resetAfter'] === true) throw new CellError('INVALID_CONFIG', `${fn}: resetAfter true is not a TF.js GRU (a Keras GRU with reset_after=True is not a TF.js layer)`);
+  const weights = layer.getWeights();
+  if (weights.length === 0) throw new CellError('INVALID_CONFIG', `${fn}: the layer has no weights yet; build it (call it on an input or predict once) first`);
+  const [kernel, recurrentKernel, bias] = weights as [tf.Tensor2D, tf.Tensor2D, tf.Tensor1D | undefined];
+  const H = recurrentKernel.shape[0];
+  const N = kernel.shape[0];
+  const cell = createCell({
+    kind,
+    inputSize: N,
+    hiddenSize: H,
+    input: { format: 'dense' },
+    recurrent: { format: 'dense' },
+    ...(kind === 'gru' ? { resetAfter: false } : {}),
+    recurrentActivation: recurrent === 'sigmoid' ? 'sigmoid' : 'hardSigmoid',
+  });
+  // GRU: TF.js columns (z, r, h) to ours (r, z, n). LSTM: both (i, f, c/g, o).
+  const block = (t: tf.Tensor, g: number): tf.Tensor => (t.rank === 1 ? tf.slice(t, [g * H], [H]) : tf.slice(t, [0, g * H], [-1, H]));
+  const reorder = (t: tf.Tensor): tf.Tensor => (kind === 'lstm' ? tf.clone(t) : tf.concat([block(t, 1), block(t, 0), block(t, 2)], -1));
+  const values = tf.tidy(() => ({ W: reorder(kernel), U: reorder(recurrentKernel), bW: bias ? reorder(bias) : tf.zeros([cell.gates * H]), bU: tf.zeros([cell.gates * H]) }));
+  try {
+    cell.setWeights(values);
+  } finally {
+    tf.dispose(Object.values(values));
+  }
+  return cell;
+}
+
+type tfLayer = ReturnType<typeof layers.gru>;
