@@ -1,5 +1,6 @@
 // Fills docs/results.md from docs/results.md.in: the report's table, the state of unfinished runs
-// (from their history.json) and the epoch-speed table (a file produced by `pnpm bench speed epoch`).
+// (from their history.json), the compression table (`pnpm bench compress`, results/compress/jsb) and
+// the epoch-speed table (a file produced by `pnpm bench speed epoch`).
 // Usage: node docs/update-results.mjs <epoch-speed-output.txt>
 import { existsSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -38,5 +39,10 @@ const progress = rows.length
   : '';
 const epochFile = process.argv[2];
 const epoch = epochFile && existsSync(epochFile) ? readFileSync(epochFile, 'utf8').split('\n').filter((l) => l.startsWith('|')).join('\n') : '(not measured)';
-writeFileSync(join(root, 'docs/results.md'), template.replace('@@RESULTS@@', results).replace('@@PROGRESS@@', progress).replace('@@EPOCH@@', epoch));
+const compressFile = join(root, 'results/compress/jsb/compress.md');
+const compress = existsSync(compressFile) ? readFileSync(compressFile, 'utf8').trim() : '(not run yet)';
+writeFileSync(
+  join(root, 'docs/results.md'),
+  template.replace('@@RESULTS@@', results).replace('@@PROGRESS@@', progress).replace('@@EPOCH@@', epoch).replace('@@COMPRESS@@', compress),
+);
 console.log(`docs/results.md: ${results.split('\n').length} result lines, ${rows.length} unfinished runs`);

@@ -1,4 +1,3 @@
-import { EigenvalueDecomposition, Matrix } from 'ml-matrix';
 import { cpMatrixToDense } from '../contract/cp.js';
 import { ttMatrixToDense } from '../contract/tt.js';
 import { tuckerMatrixToDense } from '../contract/tucker.js';
@@ -10,6 +9,7 @@ import { type NdArray, relativeError, reshapeNd } from '../ndarray.js';
 import type { Core } from '../ops.js';
 import { cpMatrixParamCount, ttMatrixParamCount, tuckerMatrixParamCount } from '../params.js';
 import { checkModesMatch, checkPositiveInt, checkPositiveInts } from '../validate.js';
+import { unfoldingSpectrum } from '../linalg/gram.js';
 import { cpAls } from './cp_als.js';
 import { checkEps, inputTensor } from './options.js';
 import { ttMatrixFromDense } from './tt_matrix_from_dense.js';
@@ -208,7 +208,7 @@ function searchCandidates(format: CompressFormat, spec: { inModes: number[]; out
   // up to a cap; the few with the lowest bound are fitted by HOOI.
   const modes = [...inModes, ...outModes];
   const t = reshapeNd(x, modes);
-  const spectra = modes.map((_, k) => unfoldingEnergies(t, k));
+  const spectra = modes.map((_, k) => unfoldingSpectrum(t, k).energies);
   const tails = spectra.map((e) => e.map((_, r) => e.slice(r).reduce((a, b) => a + b, 0)));
   const ranks = new Array<number>(2 * d).fill(1);
   if (!within(ranks)) return [];
@@ -237,27 +237,4 @@ function searchCandidates(format: CompressFormat, spec: { inModes: number[]; out
   };
   visit(0);
   return best.map((b) => b.ranks);
-}
-
-/** The squared singular values of the mode-k unfolding of t (descending), from its Gram matrix. */
-function unfoldingEnergies(t: NdArray, k: number): number[] {
-  const n = t.shape[k]!;
-  const after = t.shape.slice(k + 1).reduce((a, b) => a * b, 1);
-  const before = t.data.length / (n * after);
-  // G = X_(k) X_(k)^T, accumulated without forming the unfolding.
-  const g = new Float64Array(n * n);
-  for (let b = 0; b < before; b++) {
-    for (let i = 0; i < n; i++) {
-      const rowI = (b * n + i) * after;
-      for (let j = i; j < n; j++) {
-        const rowJ = (b * n + j) * after;
-        let s = 0;
-        for (let a = 0; a < after; a++) s += t.data[rowI + a]! * t.data[rowJ + a]!;
-        g[i * n + j]! += s;
-      }
-    }
-  }
-  const gram = new Matrix(n, n);
-  for (let i = 0; i < n; i++) for (let j = 0; j < n; j++) gram.set(i, j, g[Math.min(i, j) * n + Math.max(i, j)]!);
-  return new EigenvalueDecomposition(gram, { assumeSymmetric: true }).realEigenvalues.map((e) => Math.max(0, e)).sort((a, b) => b - a);
 }

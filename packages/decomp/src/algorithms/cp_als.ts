@@ -3,7 +3,7 @@ import { khatriRaoAll } from '../contract/cp.js';
 import { cpToDense } from '../contract/cp.js';
 import { check, fmt } from '../errors.js';
 import { type CpTensor, cpTensor } from '../formats/cp.js';
-import { svd } from '../linalg/svd.js';
+import { unfoldingSpectrum } from '../linalg/gram.js';
 import { matMulNd, type NdArray, relativeError, unfold } from '../ndarray.js';
 import { type Core, f64Ops } from '../ops.js';
 import { Rng } from '../random.js';
@@ -54,11 +54,13 @@ export function cpAls(x: Core, options: CpAlsOptions): CpAlsResult {
     return { cp: cpTensor(factors, { shape: [rank], data: new Float64Array(rank) }, { checkFinite: false }), iterations: 0, converged: true, relativeError: 0 };
   }
   const rng = new Rng(seed);
-  const unfoldings = t.shape.map((_, k) => unfold(t, k));
+  // The unfoldings are kept only for the MTTKRP of order < 4 (by halves otherwise).
+  const unfoldings = d < 4 ? t.shape.map((_, k) => unfold(t, k)) : [];
   const factors: NdArray[] = t.shape.map((n, k) => {
     const a = { shape: [n, rank], data: rng.normalArray(n * rank) };
     if (init === 'svd') {
-      const { u } = svd(unfoldings[k]!);
+      // Leading left singular vectors of the unfolding, from its small Gram matrix (n_k x n_k).
+      const u = unfoldingSpectrum(t, k).vectors;
       const cols = Math.min(rank, u.shape[1]!);
       for (let i = 0; i < n; i++) for (let j = 0; j < cols; j++) a.data[i * rank + j] = u.data[i * u.shape[1]! + j]!;
     }
@@ -116,7 +118,12 @@ export function cpAls(x: Core, options: CpAlsOptions): CpAlsResult {
     converged = Math.abs(error - next) < tol || next < 1e-7;
     error = next;
   }
-  error = relativeError(cpToDense(cpTensor(factors, weights, { checkFinite: false })), t);
+  // The reported error from the rebuilt tensor; by halves for order >= 4 (left Khatri-Rao x diag(w)
+  // x right Khatri-Rao^T), which never forms the (size x R) Khatri-Rao product of all modes.
+  const rebuilt = asMatrix
+    ? { shape: t.shape, data: matMulNd(scaleColumns(khatriRaoAll(f64Ops, factors.slice(0, h)), weights), khatriRaoAll(f64Ops, factors.slice(h)), false, true).data }
+    : cpToDense(cpTensor(factors, weights, { checkFinite: false }));
+  error = relativeError(rebuilt, t);
   for (let j = 0; j < rank; j++) weights.data[j]! *= scale;
   return {
     cp: cpTensor(factors, weights, { checkFinite: false }),
@@ -152,6 +159,12 @@ function contractOthers(t: NdArray, factors: readonly NdArray[], k: number, rank
     }
   }
   return { shape: [sizes[k]!, rank], data: out };
+}
+
+/** a with column r multiplied by w_r (a copy). */
+function scaleColumns(a: NdArray, w: NdArray): NdArray {
+  const r = a.shape[1]!;
+  return { shape: a.shape, data: a.data.map((v, i) => v * w.data[i % r]!) };
 }
 
 /** Scales each column of a to unit norm in place and returns the norms (zero columns keep norm 1). */
