@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { initializers, layers } from '@tensorflow/tfjs-layers';
+import { initializers, type LayersModel, layers, loadLayersModel as tfLoadLayersModel } from '@tensorflow/tfjs-layers';
 import { type RecurrentCell, createCell } from './cell.js';
 import type { CellConfig } from './config.js';
 import { CellError } from './errors.js';
@@ -124,3 +124,77 @@ export function fromLayersRnn(layer: tfLayer): RecurrentCell {
 }
 
 type tfLayer = ReturnType<typeof layers.gru>;
+type tfLayersModel = LayersModel;
+
+type Json = Record<string, unknown>;
+
+/**
+ * `tf.loadLayersModel` for models that TF.js refuses: a tfjs-converter layers-model (model.json and
+ * its weights; a URL, an IOHandler such as `tf.io.fromMemory`, or the artifacts themselves) whose
+ * Keras GRU layers have `reset_after=True` (the TF2 Keras default; TF.js' GRU does not support it,
+ * tfjs issues 4621 and 5728) loads with each such layer replaced by an RNN over a dense
+ * TensorizedRNNCell that computes exactly Keras' GRU: h = z h' + (1 - z) n,
+ * n = tanh(x W_h + b_ih + r (h U_h + b_hh)), gates (z, r, h) reordered to the cell's (r, z, n), the
+ * two biases (input, recurrent) to bW and bU. `hard_sigmoid` is Keras 2's max(0, min(1, 0.2 x + 0.5)).
+ * Every other layer is left to tfjs-layers. The result trains with `model.fit` and saves like any
+ * LayersModel; compress its cell with compressCell and fromLayersRnn's recipe.
+ */
+export async function loadLayersModel(source: string | tf.io.IOHandler | tf.io.ModelArtifacts): Promise<tfLayersModel> {
+  const fn = 'loadLayersModel';
+  const artifacts: tf.io.ModelArtifacts =
+    typeof source === 'string' ? await tf.io.http(source).load!() : 'load' in source && typeof source.load === 'function' ? await source.load() : (source as tf.io.ModelArtifacts);
+  if (!artifacts?.modelTopology || !artifacts.weightSpecs || !artifacts.weightData) {
+    throw new CellError('BAD_WEIGHTS', `${fn}: expected a layers-model (model topology, weight specs and weight data), got ${artifacts ? Object.keys(artifacts).join(', ') : String(artifacts)}`);
+  }
+  const topology = structuredClone(artifacts.modelTopology) as Json;
+  const modelConfig = ((topology['model_config'] as Json | undefined) ?? topology) as Json;
+  const layersList = (modelConfig['config'] as Json | undefined)?.['layers'];
+  if (!Array.isArray(layersList)) throw new CellError('BAD_WEIGHTS', `${fn}: the model topology has no layers list (config.layers)`);
+  const weights = tf.io.decodeWeights(artifacts.weightData as ArrayBuffer, artifacts.weightSpecs);
+  for (const layer of layersList as Json[]) {
+    const config = layer['config'] as Json;
+    if (layer['class_name'] !== 'GRU' || config['reset_after'] !== true) continue;
+    const name = config['name'] as string;
+    const units = config['units'] as number;
+    const activation = config['activation'];
+    const recurrent = config['recurrent_activation'];
+    if (activation !== 'tanh') throw new CellError('INVALID_CONFIG', `${fn}: GRU layer '${name}' has activation ${JSON.stringify(activation)}; only tanh is supported`);
+    if (recurrent !== 'sigmoid' && recurrent !== 'hard_sigmoid') throw new CellError('INVALID_CONFIG', `${fn}: GRU layer '${name}' has recurrent_activation ${JSON.stringify(recurrent)}; expected sigmoid or hard_sigmoid`);
+    if (config['use_bias'] === false) throw new CellError('INVALID_CONFIG', `${fn}: GRU layer '${name}' has use_bias false; not supported`);
+    const find = (suffix: string) => {
+      const key = Object.keys(weights).find((k) => k === `${name}/${suffix}` || (k.startsWith(`${name}/`) && k.endsWith(`/${suffix}`)));
+      if (!key) throw new CellError('BAD_WEIGHTS', `${fn}: GRU layer '${name}' has no weight ${suffix} (weights: ${Object.keys(weights).filter((k) => k.startsWith(`${name}/`)).join(', ') || 'none'})`);
+      const t = weights[key]!;
+      delete weights[key];
+      return t;
+    };
+    const [kernel, recurrentKernel, bias] = [find('kernel'), find('recurrent_kernel'), find('bias')];
+    if (bias.shape.length !== 2 || bias.shape[0] !== 2) throw new CellError('BAD_WEIGHTS', `${fn}: GRU layer '${name}' with reset_after has bias of shape [${bias.shape.join(', ')}]; expected [2, ${3 * units}]`);
+    const H = units;
+    const block = (t: tf.Tensor, g: number): tf.Tensor => (t.rank === 1 ? tf.slice(t, [g * H], [H]) : tf.slice(t, [0, g * H], [-1, H]));
+    const reorder = (t: tf.Tensor): tf.Tensor => tf.concat([block(t, 1), block(t, 0), block(t, 2)], -1);
+    const [bIn, bRec] = tf.unstack(bias);
+    weights[`${name}/W`] = reorder(kernel);
+    weights[`${name}/U`] = reorder(recurrentKernel);
+    weights[`${name}/bW`] = reorder(bIn!);
+    weights[`${name}/bU`] = reorder(bRec!);
+    tf.dispose([kernel, recurrentKernel, bias, bIn!, bRec!]);
+    const keep = ['name', 'trainable', 'batch_input_shape', 'dtype', 'return_sequences', 'return_state', 'go_backwards', 'stateful', 'unroll'];
+    layer['class_name'] = 'RNN';
+    layer['config'] = {
+      ...Object.fromEntries(keep.filter((k) => k in config).map((k) => [k, config[k]])),
+      cell: {
+        class_name: 'TensorizedRNNCell',
+        config: {
+          name: `${name}_cell`,
+          trainable: config['trainable'] ?? true,
+          // Pythonic keys, as the converter writes them: tfjs-layers turns them into camelCase.
+          cell: { kind: 'gru', input_size: kernel.shape[0], hidden_size: H, input: { format: 'dense' }, recurrent: { format: 'dense' }, reset_after: true, recurrent_activation: recurrent === 'sigmoid' ? 'sigmoid' : 'hardSigmoid' },
+        },
+      },
+    };
+  }
+  const encoded = await tf.io.encodeWeights(weights);
+  tf.dispose(Object.values(weights));
+  return tfLoadLayersModel(tf.io.fromMemory({ ...artifacts, modelTopology: topology, weightSpecs: encoded.specs, weightData: encoded.data }));
+}
