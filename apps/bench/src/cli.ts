@@ -18,6 +18,7 @@ import { appendResult, type GridPoint, MergeError, mergeResults, paperGrid, read
 import { progressReporter } from './progress.js';
 import { writeReport } from './report.js';
 import { cellSpeedTable, runCellSpeed } from './speed_cells.js';
+import { compressSpeedTable, runCompressSpeed } from './speed_compress.js';
 import { epochSpeedTable, largeMatmulGflops, runEpochSpeed } from './speed_epoch.js';
 import { decompSpeedTable, runDecompSpeed } from './speed_decomp.js';
 import { cellConfigOf, MemoryBoundError, type RunConfig, train } from './train.js';
@@ -32,6 +33,7 @@ Commands:
   report               tables (Markdown, CSV), SVG plots and an HTML page from a grid's results.jsonl
   compress             a trained dense model (--from) to TT, CP and Tucker at --budgets, then fine-tuned
   speed [decomp|cells] benchmarks of the factorised matmuls and of the cells (both when none is named)
+  speed compress       compressMatrix at the paper's sizes: each format at a 5,000-parameter budget
   speed epoch          two training epochs per paper model on --dataset (the second timed): seconds, GFLOP/s, FLOP floor
   demo                 a short tour of the math core
 
@@ -109,6 +111,7 @@ const COMMAND_OPTIONS: Record<string, readonly string[]> = {
   speed: ['min-ms'],
   'speed decomp': ['min-ms'],
   'speed cells': ['min-ms'],
+  'speed compress': [],
   'speed epoch': ['dataset', 'batch-size', 'rounds', 'data-dir', 'download'],
   demo: [],
   compress: ['from', 'dataset', 'formats', 'budgets', 'fine-tune-epochs', 'input-modes', 'hidden-modes', 'lr', 'dropout', 'batch-size', 'seed', 'window', 'data-dir', 'download', 'out-dir', 'results'],
@@ -175,7 +178,7 @@ export async function main(argv: string[]): Promise<void> {
   // `grid merge <results.jsonl>...`: the files are positionals after the command.
   const merging = positionals[0] === 'grid' && positionals[1] === 'merge';
   const command = merging ? 'grid merge' : positionals.join(' ') || 'compare';
-  const known = ['compare', 'train', 'grid', 'grid merge', 'report', 'compress', 'speed', 'speed decomp', 'speed cells', 'speed epoch', 'demo'];
+  const known = ['compare', 'train', 'grid', 'grid merge', 'report', 'compress', 'speed', 'speed decomp', 'speed cells', 'speed epoch', 'speed compress', 'demo'];
   if (!known.includes(command)) throw new UsageError(`unknown command '${command}'`);
   const given = new Set<string>(tokens.flatMap((t) => (t.kind === 'option' ? [t.name] : [])));
   for (const name of given) {
@@ -416,6 +419,10 @@ export async function main(argv: string[]): Promise<void> {
       await writeAtomic(join(a.outDir, 'compress.json'), `${JSON.stringify(rows, null, 1)}\n`);
       await writeAtomic(join(a.outDir, `${v.dataset}-compress.svg`), compressChart(rows, v.dataset));
       log(`\n${table}\n\nin ${a.outDir}: compress.md, compress.json, ${v.dataset}-compress.svg${scratch ? ` (from scratch: ${scratchPath})` : ''}`);
+      return;
+    }
+    case 'speed compress': {
+      log(`compressMatrix (float64, on the CPU), random N(0, 1) matrices:\n\n${compressSpeedTable(runCompressSpeed())}`);
       return;
     }
     case 'speed epoch': {

@@ -17,6 +17,7 @@ import {
   tuckerHooi,
   tuckerHosvd,
   tuckerToDense,
+  svd,
 } from '../index.js';
 import { cpMatrixDenseRef, prod, randn, ttMatrixDenseRef, tuckerDenseRef } from '../../test/reference.js';
 
@@ -249,5 +250,19 @@ describe('degenerate inputs (issue 11, item 7)', () => {
     const r = tuckerHooi(exact, { ranks: [2, 2, 2] });
     expect(r.relativeError).toBeLessThan(1e-13);
     expect(Math.abs(r.relativeError - relativeError(tuckerToDense(r.tucker), exact))).toBeLessThan(1e-16);
+  });
+});
+
+describe('TT-SVD with a rank cap takes the Gram-matrix SVD', () => {
+  it('on a matrix it gives the best rank-r approximation (the Eckart-Young error from a full SVD)', () => {
+    const rng = new Rng(9);
+    for (const [m, n, r] of [[12, 40, 3], [40, 12, 5], [30, 30, 7]] as const) {
+      const x: NdArray = { shape: [m, n], data: rng.normalArray(m * n) };
+      const tt = ttSvd(x, { maxRank: r });
+      expect(tt.ranks).toEqual([1, r, 1]);
+      const s = svd(x).s;
+      const tail = Math.sqrt(s.slice(r).reduce((a, v) => a + v * v, 0) / s.reduce((a, v) => a + v * v, 0));
+      expect(Math.abs(relativeError(ttToDense(tt), x) - tail)).toBeLessThan(1e-12);
+    }
   });
 });

@@ -1,7 +1,7 @@
 import { modeProducts } from '../contract/mode_products.js';
 import { check, fmt } from '../errors.js';
 import { type TuckerTensor, tuckerTensor } from '../formats/tucker.js';
-import { svd, truncateSvd } from '../linalg/svd.js';
+import { gramSvd, svd, truncateSvd } from '../linalg/svd.js';
 import { type NdArray, reshapeNd, unfold } from '../ndarray.js';
 import { type Core, f64Ops } from '../ops.js';
 import { checkPositiveInts } from '../validate.js';
@@ -35,8 +35,16 @@ export function projectCore(t: NdArray, factors: readonly NdArray[]): NdArray {
   return reshapeNd(modeProducts(f64Ops, reshapeNd(t, [1, t.data.length]), t.shape, factors), ranks);
 }
 
-/** Leading r left singular vectors of a matrix. */
+/**
+ * Leading r left singular vectors of a matrix: from its Gram matrix (gramSvd) where the r-th
+ * singular value is resolved there, else from the full SVD.
+ */
 export function leadingLeftVectors(a: NdArray, r: number): NdArray {
+  const rank = Math.min(r, ...a.shape);
+  if (rank === r && r < Math.min(...a.shape)) {
+    const fast = gramSvd(a, () => r);
+    if (fast) return fast.u;
+  }
   return truncateSvd(svd(a), r).u;
 }
 

@@ -1,5 +1,5 @@
-import { Matrix, SingularValueDecomposition } from 'ml-matrix';
-import type { NdArray } from '../ndarray.js';
+import { EigenvalueDecomposition, Matrix, SingularValueDecomposition } from 'ml-matrix';
+import { matMulNd, type NdArray } from '../ndarray.js';
 
 /** Thin SVD A = U diag(s) Vt of an (m x n) array, singular values in decreasing order. */
 export interface Svd {
@@ -62,4 +62,46 @@ export function scaleRows(s: Float64Array, vt: NdArray): NdArray {
 export function scaleCols(u: NdArray, s: Float64Array): NdArray {
   const k = u.shape[1]!;
   return { shape: [...u.shape], data: u.data.map((v, i) => v * s[i % k]!) };
+}
+
+/**
+ * The leading part of an SVD from the Gram matrix of the shorter side: A A^T (m x m) when m <= n,
+ * else A^T A. Its eigenvalues are the squared singular values, so it costs one product of A with
+ * itself and an eigensolver of the small side, where a full SVD of a wide matrix costs far more; but
+ * it resolves singular values only down to about 1e-8 of the largest (the squares lose half the
+ * digits). `rank(s)` picks how many to keep from the singular values; undefined is returned where a
+ * kept one is below that resolution, and the caller takes the full SVD.
+ */
+export function gramSvd(a: NdArray, rank: (s: Float64Array) => number): Svd | undefined {
+  const [m, n] = a.shape as [number, number];
+  const wide = m <= n;
+  const g = wide ? matMulNd(a, a, false, true) : matMulNd(a, a, true, false);
+  const k = wide ? m : n;
+  const mat = new Matrix(k, k);
+  for (let i = 0; i < k; i++) for (let j = 0; j < k; j++) mat.set(i, j, g.data[i * k + j]!);
+  const dec = new EigenvalueDecomposition(mat, { assumeSymmetric: true });
+  const order = dec.realEigenvalues.map((e, i) => [e, i] as const).sort((x, y) => y[0] - x[0]);
+  const s = Float64Array.from(order, ([e]) => Math.sqrt(Math.max(0, e)));
+  const r = rank(s);
+  if (!(s[r - 1]! > 1e-7 * s[0]!)) return undefined;
+  const vecs = dec.eigenvectorMatrix;
+  // The kept eigenvectors: U (m x r) when wide, else V (n x r).
+  const e = new Float64Array(k * r);
+  for (let i = 0; i < k; i++) for (let j = 0; j < r; j++) e[i * r + j] = vecs.get(i, order[j]![1]);
+  const kept = { shape: [k, r], data: e };
+  const sr = s.slice(0, r);
+  if (wide) {
+    // Vt = diag(1/s) U^T A.
+    const uta = matMulNd(kept, a, true, false);
+    return { u: kept, s: sr, vt: scaleRows(Float64Array.from(sr, (x) => 1 / x), uta) };
+  }
+  // U = A V diag(1/s).
+  const av = matMulNd(a, kept);
+  return { u: scaleCols(av, Float64Array.from(sr, (x) => 1 / x)), s: sr, vt: { shape: [r, n], data: transposeData(kept.data, n, r) } };
+}
+
+function transposeData(d: Float64Array, rows: number, cols: number): Float64Array {
+  const out = new Float64Array(rows * cols);
+  for (let i = 0; i < rows; i++) for (let j = 0; j < cols; j++) out[j * rows + i] = d[i * cols + j]!;
+  return out;
 }
