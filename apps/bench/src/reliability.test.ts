@@ -339,6 +339,16 @@ describe.skipIf(!existsSync(cli))('command line (issue 11)', () => {
 });
 
 describe('grid helpers', () => {
+  it('what the user sets on grid is in every run and its key (item 1: --max-length, lr, dropout, batch lists were dropped)', () => {
+    const runs = paperGrid({ datasets: ['musedata'], models: ['cp-gru'], lrs: [0.02], dropouts: [0.1], batchSizes: [4, 32], maxLength: 200, window: 100, patience: 3, epochs: 7 });
+    expect(runs).toHaveLength(3 * 2);
+    for (const r of runs) {
+      expect([r.lr, r.dropout, r.maxLength, r.window, r.patience, r.epochs]).toEqual([0.02, 0.1, 200, 100, 3, 7]);
+      expect(runKey(r)).toMatch(/-lr0\.02-do0\.1-b(4|32)-e7-s1-L200-W100-p3$/);
+    }
+    expect(new Set(runs.map(runKey)).size).toBe(runs.length);
+  });
+
   it('shards are disjoint, cover the grid, and do not depend on the order they start in', () => {
     const runs = paperGrid({ datasets: ['jsb', 'musedata'], seeds: [1, 2] });
     const keys = runs.map(runKey);
