@@ -1,7 +1,7 @@
 import { modeProducts } from '../contract/mode_products.js';
 import { type TuckerTensor, tuckerTensor } from '../formats/tucker.js';
 import { tuckerToDense } from '../contract/tucker.js';
-import { frobeniusNorm, type NdArray, relativeError as relativeErrorOf, reshapeNd, unfold } from '../ndarray.js';
+import { frobeniusNorm, type NdArray, relativeError as relativeErrorOf, reshapeNd, transposeNd, unfold } from '../ndarray.js';
 import { type Core, f64Ops } from '../ops.js';
 import { checkIterOptions, scaledInput } from './options.js';
 import { checkTuckerRanks, leadingLeftVectors, projectCore, type TuckerOptions } from './tucker_hosvd.js';
@@ -48,14 +48,40 @@ export function tuckerHooi(x: Core, options: TuckerHooiOptions): TuckerHooiResul
   let iterations = 0;
   let converged = false;
   const flat = reshapeNd(t, [1, t.data.length]);
+  const D = t.shape.length;
+  // Order >= 4: by halves. The projection of X on one half's factors is formed once per half-sweep
+  // and serves every mode of the other half, so a sweep makes two passes over X instead of one per
+  // mode. The right half works on X transposed to (right modes, left modes), made once, so that its
+  // first products (on the left modes, last there) shrink the tensor before the identities apply.
+  const h = D >= 4 ? Math.floor(D / 2) : 0;
+  const leftSize = t.shape.slice(0, h).reduce((a, b) => a * b, 1);
+  const flipped = h ? reshapeNd(transposeNd(reshapeNd(t, [leftSize, t.data.length / leftSize]), [1, 0]), [1, t.data.length]) : undefined;
+  const updateHalf = (z: NdArray, dims: number[], modes: number[], first: number): void => {
+    // z: X projected on the other half, dims: its modes (this half's sizes, then the other's ranks).
+    modes.forEach((k, i) => {
+      const mats = dims.map((n, j) => (j < modes.length && j !== i ? factors[first + j]! : identity(n)));
+      const y = reshapeNd(modeProducts(f64Ops, z, dims, mats), mats.map((m) => m.shape[1]!));
+      factors[k] = leadingLeftVectors(unfold(y, i), ranks[k]!);
+    });
+  };
   while (iterations < maxIter && !converged) {
     iterations++;
     const previous = factors.slice();
-    for (let k = 0; k < t.shape.length; k++) {
-      const mats = factors.map((f, j) => (j === k ? identity(t.shape[k]!) : f));
-      const projShape = mats.map((m) => m.shape[1]!);
-      const y = reshapeNd(modeProducts(f64Ops, flat, t.shape, mats), projShape);
-      factors[k] = leadingLeftVectors(unfold(y, k), ranks[k]!);
+    if (h) {
+      const left = Array.from({ length: h }, (_, k) => k);
+      const right = Array.from({ length: D - h }, (_, k) => h + k);
+      const zl = modeProducts(f64Ops, flat, t.shape, t.shape.map((n, j) => (j < h ? identity(n) : factors[j]!)));
+      updateHalf(zl, [...t.shape.slice(0, h), ...ranks.slice(h)], left, 0);
+      const flippedShape = [...t.shape.slice(h), ...t.shape.slice(0, h)];
+      const zr = modeProducts(f64Ops, flipped!, flippedShape, flippedShape.map((n, j) => (j < D - h ? identity(n) : factors[j - (D - h)]!)));
+      updateHalf(zr, [...t.shape.slice(h), ...ranks.slice(0, h)], right, h);
+    } else {
+      for (let k = 0; k < t.shape.length; k++) {
+        const mats = factors.map((f, j) => (j === k ? identity(t.shape[k]!) : f));
+        const projShape = mats.map((m) => m.shape[1]!);
+        const y = reshapeNd(modeProducts(f64Ops, flat, t.shape, mats), projShape);
+        factors[k] = leadingLeftVectors(unfold(y, k), ranks[k]!);
+      }
     }
     const nextCore = projectCore(t, factors);
     const next = errorOf(nextCore);
