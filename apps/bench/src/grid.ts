@@ -5,7 +5,7 @@ import type { ModelName } from '@tensorized/cells';
 import type { PolyphonicDataset } from '@tensorized/datasets';
 import { writeAtomic } from './checkpoint.js';
 import { RunLockedError } from './run_lock.js';
-import { type RunConfig, type RunResult, type TrainOptions, train } from './train.js';
+import { canonicalJson, type RunConfig, type RunResult, type TrainOptions, train } from './train.js';
 
 /** One line of results.jsonl. */
 export interface ResultLine extends RunResult {
@@ -204,7 +204,7 @@ export async function mergeResults(target: string, sources: readonly string[]): 
         merged.set(line.key, { line, from: file });
         continue;
       }
-      if (JSON.stringify(seen.line.config) !== JSON.stringify(line.config)) {
+      if (canonicalJson(seen.line.config) !== canonicalJson(line.config)) {
         throw new MergeError(`grid merge: key ${line.key} has different configurations in ${seen.from} and ${file}; nothing was written`);
       }
       if (line.epochs > seen.line.epochs) merged.set(line.key, { line, from: file });

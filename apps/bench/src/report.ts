@@ -2,6 +2,7 @@ import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { writeAtomic } from './checkpoint.js';
 import { type ResultLine, shapeKey } from './grid.js';
+import { canonicalJson } from './train.js';
 import { lineChart, type Series } from './svg.js';
 import { markdownTable } from './table.js';
 
@@ -15,7 +16,7 @@ function shapeOf(r: ResultLine): string {
 }
 
 /** A configuration at one training point, all seeds alike: the key without its seed. */
-const pointOf = (r: ResultLine): string => JSON.stringify({ ...r.config, seed: 0, epochs: 0 });
+const pointOf = (r: ResultLine): string => canonicalJson({ ...r.config, seed: 0, epochs: 0 });
 
 /**
  * One line per run: a run extended with `train --resume --epochs <more>` appends a line at each
@@ -24,7 +25,7 @@ const pointOf = (r: ResultLine): string => JSON.stringify({ ...r.config, seed: 0
 export function longestOfEachRun(results: readonly ResultLine[]): ResultLine[] {
   const longest = new Map<string, ResultLine>();
   for (const r of results) {
-    const k = JSON.stringify({ ...r.config, epochs: 0 });
+    const k = canonicalJson({ ...r.config, epochs: 0 });
     const cur = longest.get(k);
     if (!cur || r.epochs > cur.epochs) longest.set(k, r);
   }

@@ -249,6 +249,13 @@ export function datasetHash(data: PolyphonicDataset): string {
   return hash.digest('hex');
 }
 
+/** JSON with the keys of every object sorted: equal for equal configurations, however they were built. */
+export function canonicalJson(value: unknown): string {
+  return JSON.stringify(value, (_, v: unknown) =>
+    v && typeof v === 'object' && !Array.isArray(v) ? Object.fromEntries(Object.entries(v as Record<string, unknown>).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) : v,
+  );
+}
+
 /** The files of a run directory. */
 export const RUN_FILES = ['checkpoint.safetensors', 'best.safetensors', 'history.json'] as const;
 
@@ -317,7 +324,7 @@ async function trainLocked(config: RunConfig, data: PolyphonicDataset, options: 
     if (options.resume && present.includes('checkpoint.safetensors')) {
       const loaded = await loadCheckpoint<RunState>(checkpointPath, validateRunState);
       // Only the number of epochs may change on resume: raising it extends a finished or shortened run.
-      if (JSON.stringify({ ...loaded.state.config, epochs: 0 }) !== JSON.stringify({ ...config, epochs: 0 })) {
+      if (canonicalJson({ ...loaded.state.config, epochs: 0 }) !== canonicalJson({ ...config, epochs: 0 })) {
         throw new CheckpointError(`the checkpoint in ${dir} was made with another configuration; use another output directory or drop --resume`);
       }
       if (loaded.state.dataHash !== undefined && loaded.state.dataHash !== dataHash) {
