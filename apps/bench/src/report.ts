@@ -119,7 +119,7 @@ export async function writeReport(results: readonly ResultLine[], outDir: string
       points: rs.map((r) => [r.rnnParams, seedSpread(r, results).mean] as [number, number]),
       markersOnly: rs.length === 1,
     }));
-    const nllSvg = lineChart(series, { title: `${dataset}: test NLL against RNN parameters`, xLabel: 'RNN parameters (log scale)', yLabel: 'test NLL per frame', xLog: true });
+    const nllSvg = lineChart(series, { title: `${dataset}: test NLL (mean over seeds) against RNN parameters`, xLabel: 'RNN parameters (log scale)', yLabel: 'test NLL per frame', xLog: true });
     const curves: Series[] = mine.map((r, i) => ({
       name: `${r.config.model} ${configText(r)}`.slice(0, 32),
       color: shade(COLORS[r.config.model] ?? '#999999', i),
