@@ -74,7 +74,7 @@ def main():
             ("tt ranks 1,8,8,8,1", lambda: tt_matrix(w, inm, outm, [8, 8, 8])),
             ("tt full (no cap)", lambda: tt_matrix(w, inm, outm, [10**9] * 3)),
             ("cp R 50, 20 sweeps", lambda: cp_als(x, 50, 20)),
-            ("tucker 2,4,2,4|2,4,2,4, 10 sweeps", lambda: hooi(x, [2, 4, 2, 4, 2, 4, 2, 4], 10)),
+            ("tucker 2,4,2,4 / 2,4,2,4, 10 sweeps", lambda: hooi(x, [2, 4, 2, 4, 2, 4, 2, 4], 10)),
         ]
         for case, fn in cases:
             best = float("inf")

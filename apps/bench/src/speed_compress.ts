@@ -23,7 +23,7 @@ const CASES: Array<[string, Omit<CompressMatrixOptions, 'inModes' | 'outModes'>]
   ['tt ranks 1,8,8,8,1', { format: 'tt', ranks: [1, 8, 8, 8, 1] }],
   ['tt full (no cap)', { format: 'tt', eps: 1e-12 }],
   ['cp R 50, 20 sweeps', { format: 'cp', rank: 50, maxIter: 20, tol: 0 }],
-  ['tucker 2,4,2,4|2,4,2,4, 10 sweeps', { format: 'tucker', ranks: [2, 4, 2, 4, 2, 4, 2, 4], maxIter: 10 }],
+  ['tucker 2,4,2,4 / 2,4,2,4, 10 sweeps', { format: 'tucker', ranks: [2, 4, 2, 4, 2, 4, 2, 4], maxIter: 10 }],
   ['tt budget 5000 (search)', { format: 'tt', budget: 5000 }],
   ['cp budget 5000 (search)', { format: 'cp', budget: 5000, maxIter: 20 }],
   ['tucker budget 5000 (search)', { format: 'tucker', budget: 5000 }],
