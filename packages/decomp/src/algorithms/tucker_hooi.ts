@@ -4,7 +4,7 @@ import { tuckerToDense } from '../contract/tucker.js';
 import { frobeniusNorm, type NdArray, relativeError as relativeErrorOf, reshapeNd, transposeNd, unfold } from '../ndarray.js';
 import { type Core, f64Ops } from '../ops.js';
 import { checkIterOptions, scaledInput } from './options.js';
-import { checkTuckerRanks, leadingLeftVectors, projectCore, type TuckerOptions } from './tucker_hosvd.js';
+import { checkTuckerRanks, leadingLeftVectors, leadingModeVectors, projectCore, type TuckerOptions } from './tucker_hosvd.js';
 
 export interface TuckerHooiOptions extends TuckerOptions {
   /** Default 100. */
@@ -42,7 +42,7 @@ export function tuckerHooi(x: Core, options: TuckerHooiOptions): TuckerHooiResul
   // (it loses its digits near zero; the reported error is computed from the reconstruction).
   const errorOf = (core: NdArray): number =>
     norm === 0 ? 0 : Math.sqrt(Math.max(0, norm ** 2 - frobeniusNorm(core) ** 2)) / norm;
-  const factors = ranks.map((r, k) => leadingLeftVectors(unfold(t, k), r));
+  const factors = ranks.map((r, k) => leadingModeVectors(t, k, r));
   let core = projectCore(t, factors);
   let error = errorOf(core);
   let iterations = 0;
@@ -64,6 +64,7 @@ export function tuckerHooi(x: Core, options: TuckerHooiOptions): TuckerHooiResul
       factors[k] = leadingLeftVectors(unfold(y, i), ranks[k]!);
     });
   };
+  let coreOfSweep: NdArray | undefined;
   while (iterations < maxIter && !converged) {
     iterations++;
     const previous = factors.slice();
@@ -74,7 +75,12 @@ export function tuckerHooi(x: Core, options: TuckerHooiOptions): TuckerHooiResul
       updateHalf(zl, [...t.shape.slice(0, h), ...ranks.slice(h)], left, 0);
       const flippedShape = [...t.shape.slice(h), ...t.shape.slice(0, h)];
       const zr = modeProducts(f64Ops, flipped!, flippedShape, flippedShape.map((n, j) => (j < D - h ? identity(n) : factors[j - (D - h)]!)));
-      updateHalf(zr, [...t.shape.slice(h), ...ranks.slice(0, h)], right, h);
+      const zrDims = [...t.shape.slice(h), ...ranks.slice(0, h)];
+      updateHalf(zr, zrDims, right, h);
+      // The core from zr (no third pass over X): project its right modes, then put the left ranks first.
+      const flippedCore = modeProducts(f64Ops, zr, zrDims, zrDims.map((n, j) => (j < D - h ? factors[h + j]! : identity(n))));
+      const rightRanks = ranks.slice(h).reduce((a, b) => a * b, 1);
+      coreOfSweep = reshapeNd(transposeNd(reshapeNd(flippedCore, [rightRanks, flippedCore.data.length / rightRanks]), [1, 0]), [...ranks]);
     } else {
       for (let k = 0; k < t.shape.length; k++) {
         const mats = factors.map((f, j) => (j === k ? identity(t.shape[k]!) : f));
@@ -83,7 +89,8 @@ export function tuckerHooi(x: Core, options: TuckerHooiOptions): TuckerHooiResul
         factors[k] = leadingLeftVectors(unfold(y, k), ranks[k]!);
       }
     }
-    const nextCore = projectCore(t, factors);
+    const nextCore = coreOfSweep ?? projectCore(t, factors);
+    coreOfSweep = undefined;
     const next = errorOf(nextCore);
     if (next > error) {
       // Rounding can make a converged sweep a hair worse: keep the better factors.

@@ -1,6 +1,7 @@
 import { modeProducts } from '../contract/mode_products.js';
 import { check, fmt } from '../errors.js';
 import { type TuckerTensor, tuckerTensor } from '../formats/tucker.js';
+import { unfoldingSpectrum } from '../linalg/gram.js';
 import { gramSvd, svd, truncateSvd } from '../linalg/svd.js';
 import { type NdArray, reshapeNd, unfold } from '../ndarray.js';
 import { type Core, f64Ops } from '../ops.js';
@@ -49,12 +50,30 @@ export function leadingLeftVectors(a: NdArray, r: number): NdArray {
 }
 
 /**
+ * Leading r left singular vectors of the mode-k unfolding of t, from its Gram matrix accumulated in
+ * place (no unfolding is formed), or from the SVD of the unfolding where the r-th singular value is
+ * below the Gram matrix's resolution (1e-7 of the largest).
+ */
+export function leadingModeVectors(t: NdArray, k: number, r: number): NdArray {
+  const n = t.shape[k]!;
+  if (r < n) {
+    const { energies, vectors } = unfoldingSpectrum(t, k);
+    if (energies[r - 1]! > 1e-14 * energies[0]!) {
+      const out = new Float64Array(n * r);
+      for (let i = 0; i < n; i++) for (let j = 0; j < r; j++) out[i * r + j] = vectors.data[i * n + j]!;
+      return { shape: [n, r], data: out };
+    }
+  }
+  return leadingLeftVectors(unfold(t, k), r);
+}
+
+/**
  * Truncated higher-order SVD (De Lathauwer et al. 2000): U_k = leading r_k left singular vectors of
  * the mode-k unfolding, core = X x_k U_k^T. Float64.
  */
 export function tuckerHosvd(x: Core, options: TuckerOptions): TuckerTensor<NdArray> {
   const t = inputTensor('tuckerHosvd', x);
   checkTuckerRanks('tuckerHosvd', options?.ranks, t.shape);
-  const factors = options.ranks.map((r, k) => leadingLeftVectors(unfold(t, k), r));
+  const factors = options.ranks.map((r, k) => leadingModeVectors(t, k, r));
   return tuckerTensor(projectCore(t, factors), factors, { checkFinite: false });
 }
