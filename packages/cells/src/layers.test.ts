@@ -107,3 +107,11 @@ describeEachBackend('a tf.layers.gru, compressed, back in a model', () => {
     original.dispose();
   });
 });
+
+describeEachBackend('TensorizedRNNCell options', () => {
+  it('refuses options it would ignore, naming them (units: 32 left the size at 16 before)', () => {
+    const cell = paperCellConfig('tt-gru', { inputSize: 8, inputModes: [2, 4], hiddenSize: 16, hiddenModes: [4, 4], ranks: [1, 3, 1] });
+    expect(() => new TensorizedRNNCell({ cell, units: 32 } as never)).toThrow(/'units' is not an option of this cell .*: units is cell.hiddenSize \(16\)/);
+    expect(() => new TensorizedRNNCell({ cell, activation: 'relu', returnSequences: true } as never)).toThrow(/'activation', 'returnSequences' are not an option/);
+  });
+});

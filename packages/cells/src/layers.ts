@@ -25,6 +25,15 @@ export class TensorizedRNNCell extends layers.RNNCell {
   private cell: RecurrentCell | undefined;
 
   constructor(args: TensorizedRNNCellArgs) {
+    // Everything a TF.js user might pass is used or refused: the sizes and formats live in `cell`.
+    // (customObjects comes from tfjs-layers' own deserialisation.)
+    const unknown = Object.keys(args ?? {}).filter((k) => !['cell', 'name', 'trainable', 'dtype', 'customObjects'].includes(k));
+    if (unknown.length) {
+      throw new CellError(
+        'INVALID_CONFIG',
+        `TensorizedRNNCell: ${unknown.map((k) => `'${k}'`).join(', ')} ${unknown.length > 1 ? 'are' : 'is'} not an option of this cell (it takes cell, name, trainable); sizes, formats and activations go in cell (a CellConfig)${unknown.includes('units') ? `: units is cell.hiddenSize (${args.cell?.hiddenSize})` : ''}`,
+      );
+    }
     super({ ...(args.name ? { name: args.name } : {}), ...(args.trainable !== undefined ? { trainable: args.trainable } : {}) });
     planMatrices(args.cell); // validate now, not at build time
     this.cellConfig = structuredClone(args.cell);

@@ -24,9 +24,9 @@ export function encodeSafetensors(tensors: ReadonlyArray<readonly [string, Named
     header[name] = { dtype: 'F32', shape: t.shape, data_offsets: [offset, offset + 4 * size] };
     offset += 4 * size;
   }
-  let json = JSON.stringify(header);
-  json += ' '.repeat((8 - (Buffer.byteLength(json) % 8)) % 8);
-  const headerBytes = new TextEncoder().encode(json);
+  // Padded with spaces to a multiple of 8 bytes (TextEncoder, not Buffer: this runs in browsers too).
+  const unpadded = new TextEncoder().encode(JSON.stringify(header));
+  const headerBytes = new TextEncoder().encode(JSON.stringify(header) + ' '.repeat((8 - (unpadded.length % 8)) % 8));
   const out = new Uint8Array(8 + headerBytes.length + offset);
   new DataView(out.buffer).setBigUint64(0, BigInt(headerBytes.length), true);
   out.set(headerBytes, 8);
