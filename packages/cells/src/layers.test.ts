@@ -3,7 +3,7 @@ import * as tfl from '@tensorflow/tfjs-layers';
 import { describeEachBackend, expectClose } from '@tensorized/test-utils';
 import { expect, it } from 'vitest';
 import { compressCell, paperCellConfig } from './index.js';
-import { fromLayersRnn, TensorizedRNNCell } from './layers.js';
+import { fromLayersRnn, TensorizedRNNCell, tensorizedGru, tensorizedLstm } from './layers.js';
 
 describeEachBackend('tfjs-layers adapter', () => {
   it('a tf.sequential with an RNN over a TT-GRU cell fits, saves to memory, loads and predicts identically', async () => {
@@ -113,5 +113,44 @@ describeEachBackend('TensorizedRNNCell options', () => {
     const cell = paperCellConfig('tt-gru', { inputSize: 8, inputModes: [2, 4], hiddenSize: 16, hiddenModes: [4, 4], ranks: [1, 3, 1] });
     expect(() => new TensorizedRNNCell({ cell, units: 32 } as never)).toThrow(/'units' is not an option of this cell .*: units is cell.hiddenSize \(16\)/);
     expect(() => new TensorizedRNNCell({ cell, activation: 'relu', returnSequences: true } as never)).toThrow(/'activation', 'returnSequences' are not an option/);
+  });
+});
+
+describeEachBackend('tensorizedGru and tensorizedLstm', () => {
+  for (const [name, make] of [
+    ['tensorizedGru', tensorizedGru],
+    ['tensorizedLstm', tensorizedLstm],
+  ] as const) {
+    it(`${name}: used like tf.layers.gru, it fits, saves, loads and predicts identically; the input size comes from the input`, async () => {
+      const layer = make({ units: 8, format: 'tt', ranks: [1, 2, 2, 1], returnSequences: false, seed: 3, init: 'glorot' });
+      const model = tfl.sequential({ layers: [tfl.layers.inputLayer({ inputShape: [5, 12] }), layer, tfl.layers.dense({ units: 1 })] });
+      const cell = (layer as unknown as { cell: TensorizedRNNCell }).cell;
+      expect(cell.cellConfig.inputSize).toBe(12);
+      expect(cell.cellConfig.inputModes).toEqual([3, 2, 2]);
+      expect(cell.cellConfig.hiddenModes).toEqual([2, 2, 2]);
+      model.compile({ optimizer: tf.train.adam(0.02), loss: 'meanSquaredError' });
+      const x = tf.randomNormal([32, 5, 12], 0, 1, 'float32', 3);
+      const y = tf.sum(tf.slice(x, [0, 0, 0], [-1, -1, 1]), 1);
+      const h = await model.fit(x, y, { epochs: 15, batchSize: 32, verbose: 0 });
+      expect((h.history['loss'] as number[]).at(-1)!).toBeLessThan((h.history['loss'] as number[])[0]!);
+      let saved: tf.io.ModelArtifacts | undefined;
+      await model.save(tf.io.withSaveHandler(async (a) => {
+        saved = a;
+        return { modelArtifactsInfo: { dateSaved: new Date(), modelTopologyType: 'JSON' } };
+      }));
+      const loaded = await tfl.loadLayersModel(tf.io.fromMemory(saved!));
+      const [a, b] = [model.predict(x) as tf.Tensor, loaded.predict(x) as tf.Tensor];
+      expectClose(b, a, { atol: 0, rtol: 0 });
+      tf.dispose([x, y, a, b]);
+      model.dispose();
+      loaded.dispose();
+    });
+  }
+
+  it('refuses options that do not apply and missing ranks, naming them', () => {
+    expect(() => tensorizedGru({ units: 8, format: 'tt', ranks: [1, 2, 1], kernelInitializer: 'zeros' } as never)).toThrow(/tensorizedGru: 'kernelInitializer' is not an option of this layer; it takes units, format/);
+    expect(() => tensorizedGru({ units: 8, format: 'cp' })).toThrow(/format 'cp' needs rank/);
+    expect(() => tensorizedLstm({ units: 8, format: 'dense', resetAfter: false })).toThrow(/resetAfter applies to a GRU only/);
+    expect(() => tensorizedGru({ units: 0, format: 'dense' })).toThrow(/units must be a positive integer, got 0/);
   });
 });

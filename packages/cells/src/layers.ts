@@ -1,13 +1,21 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { initializers, type LayersModel, layers, loadLayersModel as tfLoadLayersModel } from '@tensorflow/tfjs-layers';
 import { type RecurrentCell, createCell } from './cell.js';
-import type { CellConfig } from './config.js';
+import type { CellConfig, WeightSpec } from './config.js';
+import { balancedModes } from './budget.js';
+
+/** A tfjs-layers shape: dimensions, null where the batch goes. */
+type Shape = Array<number | null>;
 import { CellError } from './errors.js';
 import { planMatrices } from './config.js';
 
-/** Arguments of TensorizedRNNCell: the cell configuration plus the usual layer arguments. */
+/**
+ * Arguments of TensorizedRNNCell: the cell configuration plus the usual layer arguments. The
+ * configuration may leave out `inputSize` (and `inputModes`): they are taken from the input at build
+ * time (the modes as balancedModes of the input size, one per hidden mode).
+ */
 export interface TensorizedRNNCellArgs {
-  cell: CellConfig;
+  cell: CellConfig | (Omit<CellConfig, 'inputSize'> & { inputSize?: number });
   name?: string;
   trainable?: boolean;
 }
@@ -21,8 +29,13 @@ export interface TensorizedRNNCellArgs {
 export class TensorizedRNNCell extends layers.RNNCell {
   static className = 'TensorizedRNNCell';
   readonly stateSize: number | number[];
-  readonly cellConfig: CellConfig;
+  private config: CellConfig;
   private cell: RecurrentCell | undefined;
+
+  /** The cell's configuration (complete once built: the input size comes from the input). */
+  get cellConfig(): CellConfig {
+    return this.config;
+  }
 
   constructor(args: TensorizedRNNCellArgs) {
     // Everything a TF.js user might pass is used or refused: the sizes and formats live in `cell`.
@@ -35,15 +48,23 @@ export class TensorizedRNNCell extends layers.RNNCell {
       );
     }
     super({ ...(args.name ? { name: args.name } : {}), ...(args.trainable !== undefined ? { trainable: args.trainable } : {}) });
-    planMatrices(args.cell); // validate now, not at build time
-    this.cellConfig = structuredClone(args.cell);
+    // Validate now, not at build time (with a stand-in input size when the input decides it).
+    planMatrices(completeInput(args.cell, args.cell.inputSize ?? defaultInputSize(args.cell)));
+    this.config = structuredClone(args.cell) as CellConfig;
     const h = args.cell.hiddenSize;
     this.stateSize = args.cell.kind === 'gru' ? h : [h, h];
   }
 
-  override build(): void {
+  override build(inputShape?: Shape | Shape[]): void {
     if (this.built) return;
-    this.cell = createCell(this.cellConfig, {
+    if (this.config.inputSize === undefined) {
+      const shape = (Array.isArray(inputShape?.[0]) ? inputShape[0] : inputShape) as Shape | undefined;
+      const n = shape?.[shape.length - 1];
+      if (typeof n !== 'number') throw new CellError('INVALID_CONFIG', `TensorizedRNNCell: the input size is not known at build (input shape ${JSON.stringify(inputShape)}); give the layer an inputShape or the cell an inputSize`);
+      this.config = completeInput(this.config, n);
+      planMatrices(this.config);
+    }
+    this.cell = createCell(this.config, {
       // A layer weight, so that tfjs-layers trains, saves and loads it; filled with the cell's own
       // initial value (the paper's initialisers), not a layers initializer.
       makeVariable: (name, initial) => {
@@ -71,11 +92,115 @@ export class TensorizedRNNCell extends layers.RNNCell {
   }
 
   override getConfig(): tf.serialization.ConfigDict {
-    return { ...super.getConfig(), cell: this.cellConfig as unknown as tf.serialization.ConfigDictValue };
+    return { ...super.getConfig(), cell: this.config as unknown as tf.serialization.ConfigDictValue };
   }
 }
 
 tf.serialization.registerClass(TensorizedRNNCell);
+
+/** A configuration with its input size (and, for a factorised W without them, balanced input modes). */
+function completeInput(config: TensorizedRNNCellArgs['cell'], inputSize: number): CellConfig {
+  const needsModes = config.input.format !== 'dense' && !config.inputModes;
+  const d = config.hiddenModes?.length ?? 4;
+  return { ...config, inputSize, ...(needsModes ? { inputModes: balancedModes(inputSize, d) } : {}) } as CellConfig;
+}
+
+/** A stand-in input size for validating a configuration before the input is known: 2^d. */
+function defaultInputSize(config: TensorizedRNNCellArgs['cell']): number {
+  return config.inputModes ? config.inputModes.reduce((a, b) => a * b, 1) : 2 ** (config.hiddenModes?.length ?? 4);
+}
+
+/** Options of tensorizedGru and tensorizedLstm: the tfjs-layers RNN options that apply, and the cell's format. */
+export interface TensorizedRnnLayerArgs {
+  units: number;
+  /** W's and U's format (default 'tt'). */
+  format?: 'dense' | 'tt' | 'cp' | 'tucker';
+  /** TT: d + 1 ranks (r_0 = r_d = 1); Tucker: d ranks. Required for those formats. */
+  ranks?: number[];
+  /** Tucker: output ranks, when not the same as `ranks`. */
+  outRanks?: number[];
+  /** CP rank. Required for CP. */
+  rank?: number;
+  /** Factorisations of the input size and of units (default: balanced, d = the ranks' d, else 4). */
+  inputModes?: number[];
+  hiddenModes?: number[];
+  /** GRU only: false is TF.js' own GRU (reset gate before U). Default true. */
+  resetAfter?: boolean;
+  recurrentActivation?: 'sigmoid' | 'hardSigmoid';
+  init?: CellConfig['init'];
+  seed?: number;
+  returnSequences?: boolean;
+  returnState?: boolean;
+  goBackwards?: boolean;
+  stateful?: boolean;
+  unroll?: boolean;
+  inputShape?: Shape;
+  batchInputShape?: Shape;
+  batchSize?: number;
+  name?: string;
+  trainable?: boolean;
+}
+
+const LAYER_OPTIONS = ['units', 'format', 'ranks', 'outRanks', 'rank', 'inputModes', 'hiddenModes', 'resetAfter', 'recurrentActivation', 'init', 'seed', 'returnSequences', 'returnState', 'goBackwards', 'stateful', 'unroll', 'inputShape', 'batchInputShape', 'batchSize', 'name', 'trainable'];
+const RNN_OPTIONS = ['returnSequences', 'returnState', 'goBackwards', 'stateful', 'unroll', 'inputShape', 'batchInputShape', 'batchSize', 'name', 'trainable'] as const;
+
+function tensorizedRnn(kind: 'gru' | 'lstm', fn: string, args: TensorizedRnnLayerArgs): ReturnType<typeof layers.rnn> {
+  const unknown = Object.keys(args ?? {}).filter((k) => !LAYER_OPTIONS.includes(k));
+  if (unknown.length) throw new CellError('INVALID_CONFIG', `${fn}: ${unknown.map((k) => `'${k}'`).join(', ')} ${unknown.length > 1 ? 'are not options' : 'is not an option'} of this layer; it takes ${LAYER_OPTIONS.join(', ')}`);
+  if (!Number.isInteger(args.units) || args.units < 1) throw new CellError('INVALID_CONFIG', `${fn}: units must be a positive integer, got ${JSON.stringify(args.units)}`);
+  if (kind === 'lstm' && args.resetAfter !== undefined) throw new CellError('INVALID_CONFIG', `${fn}: resetAfter applies to a GRU only`);
+  const format = args.format ?? 'tt';
+  const need = (ok: boolean, what: string) => {
+    if (!ok) throw new CellError('INVALID_CONFIG', `${fn}: format '${format}' needs ${what}`);
+  };
+  let spec: WeightSpec;
+  if (format === 'tt') {
+    need(Array.isArray(args.ranks), 'ranks (d + 1 numbers, e.g. [1, 4, 4, 1])');
+    spec = { format, ranks: args.ranks! };
+  } else if (format === 'cp') {
+    need(args.rank !== undefined, 'rank (a positive integer)');
+    spec = { format, rank: args.rank! };
+  } else if (format === 'tucker') {
+    need(Array.isArray(args.ranks), 'ranks (d numbers)');
+    spec = { format, ranks: args.ranks!, ...(args.outRanks ? { outRanks: args.outRanks } : {}) };
+  } else if (format === 'dense') {
+    spec = { format };
+  } else {
+    throw new CellError('INVALID_CONFIG', `${fn}: format must be 'dense', 'tt', 'cp' or 'tucker', got ${JSON.stringify(format)}`);
+  }
+  const d = format === 'tt' ? args.ranks!.length - 1 : format === 'tucker' ? args.ranks!.length : (args.hiddenModes?.length ?? 4);
+  const declared = args.inputShape?.[args.inputShape.length - 1] ?? args.batchInputShape?.[args.batchInputShape.length - 1] ?? undefined;
+  const cell: TensorizedRNNCellArgs['cell'] = {
+    kind,
+    hiddenSize: args.units,
+    ...(typeof declared === 'number' ? { inputSize: declared } : {}),
+    ...(format !== 'dense' ? { hiddenModes: args.hiddenModes ?? balancedModes(args.units, d) } : {}),
+    ...(args.inputModes ? { inputModes: args.inputModes } : {}),
+    input: spec,
+    recurrent: spec,
+    ...(args.resetAfter !== undefined ? { resetAfter: args.resetAfter } : {}),
+    ...(args.recurrentActivation !== undefined ? { recurrentActivation: args.recurrentActivation } : {}),
+    ...(args.init !== undefined ? { init: args.init } : {}),
+    ...(args.seed !== undefined ? { seed: args.seed } : {}),
+  };
+  const rnnArgs = Object.fromEntries(RNN_OPTIONS.filter((k) => args[k] !== undefined).map((k) => [k, args[k]]));
+  return layers.rnn({ ...rnnArgs, cell: new TensorizedRNNCell({ cell: typeof declared === 'number' ? completeInput(cell, declared) : cell }) });
+}
+
+/**
+ * A GRU layer with factorised weights, as `tf.layers.gru` is used: `tensorizedGru({ units: 512,
+ * format: 'tt', ranks: [1, 11, 11, 11, 1], returnSequences: true, inputShape: [T, 256] })`. An RNN
+ * layer over a TensorizedRNNCell: it trains with model.fit, saves and loads like any layer. Options
+ * that do not apply are refused, naming them.
+ */
+export function tensorizedGru(args: TensorizedRnnLayerArgs): ReturnType<typeof layers.rnn> {
+  return tensorizedRnn('gru', 'tensorizedGru', args);
+}
+
+/** The LSTM form of tensorizedGru. */
+export function tensorizedLstm(args: TensorizedRnnLayerArgs): ReturnType<typeof layers.rnn> {
+  return tensorizedRnn('lstm', 'tensorizedLstm', args);
+}
 
 /** A tfjs-layers RNN cell for a cell configuration. */
 export function tensorizedRNNCell(args: TensorizedRNNCellArgs): TensorizedRNNCell {
