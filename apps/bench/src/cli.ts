@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { type BackendRequest, useBackend } from '@tensorized/backends';
 import { CellError, MODEL_NAMES, type ModelName, planMatrices } from '@tensorized/cells';
+import { calibrate } from '@tensorized/decomp';
 import { DATASET_NAMES, type DatasetName, findDatasetFile, loadPolyphonic } from '@tensorized/datasets';
 import { runDefaultComparison } from './default_run.js';
 import { runDemo } from './demo.js';
@@ -33,6 +34,8 @@ Commands:
   report               tables (Markdown, CSV), SVG plots and an HTML page from a grid's results.jsonl
   compress             a trained dense model (--from) to TT, CP and Tucker at --budgets, then fine-tuned
   speed [decomp|cells] benchmarks of the factorised matmuls and of the cells (both when none is named)
+  calibrate            measure the running backend's speeds for the planner (JSON; the checked-in
+                       profiles in packages/decomp/src/profiles.ts come from it)
   speed compress       compressMatrix at the paper's sizes: each format at a 5,000-parameter budget
   speed epoch          two training epochs per paper model on --dataset (the second timed): seconds, GFLOP/s, FLOP floor
   demo                 a short tour of the math core
@@ -112,6 +115,7 @@ const COMMAND_OPTIONS: Record<string, readonly string[]> = {
   'speed decomp': ['min-ms'],
   'speed cells': ['min-ms'],
   'speed compress': [],
+  calibrate: [],
   'speed epoch': ['dataset', 'batch-size', 'rounds', 'data-dir', 'download'],
   demo: [],
   compress: ['from', 'dataset', 'formats', 'budgets', 'fine-tune-epochs', 'input-modes', 'hidden-modes', 'lr', 'dropout', 'batch-size', 'seed', 'window', 'data-dir', 'download', 'out-dir', 'results'],
@@ -178,7 +182,7 @@ export async function main(argv: string[]): Promise<void> {
   // `grid merge <results.jsonl>...`: the files are positionals after the command.
   const merging = positionals[0] === 'grid' && positionals[1] === 'merge';
   const command = merging ? 'grid merge' : positionals.join(' ') || 'compare';
-  const known = ['compare', 'train', 'grid', 'grid merge', 'report', 'compress', 'speed', 'speed decomp', 'speed cells', 'speed epoch', 'speed compress', 'demo'];
+  const known = ['compare', 'train', 'grid', 'grid merge', 'report', 'compress', 'speed', 'speed decomp', 'speed cells', 'speed epoch', 'speed compress', 'calibrate', 'demo'];
   if (!known.includes(command)) throw new UsageError(`unknown command '${command}'`);
   const given = new Set<string>(tokens.flatMap((t) => (t.kind === 'option' ? [t.name] : [])));
   for (const name of given) {
@@ -419,6 +423,13 @@ export async function main(argv: string[]): Promise<void> {
       await writeAtomic(join(a.outDir, 'compress.json'), `${JSON.stringify(rows, null, 1)}\n`);
       await writeAtomic(join(a.outDir, `${v.dataset}-compress.svg`), compressChart(rows, v.dataset));
       log(`\n${table}\n\nin ${a.outDir}: compress.md, compress.json, ${v.dataset}-compress.svg${scratch ? ` (from scratch: ${scratchPath})` : ''}`);
+      return;
+    }
+    case 'calibrate': {
+      // The fastest of three measurements (by FLOP rate): the machine may be shared.
+      const runs = [0, 1, 2].map(() => calibrate({ force: true }));
+      const best = runs.reduce((a, b) => (b.flopsPerMs > a.flopsPerMs ? b : a));
+      log(JSON.stringify(best));
       return;
     }
     case 'speed compress': {

@@ -65,6 +65,7 @@ export {
   planWeightGradient,
   type WeightGradientRoute,
 } from './planner.js';
+export { COST_PROFILES } from './profiles.js';
 
 export {
   ttMatrixParamCount,

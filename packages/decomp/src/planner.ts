@@ -5,6 +5,7 @@ import { weightGradientCosts } from './contract/stage_gradients.js';
 import type { StagedMatmul } from './contract/tt.js';
 import type { MatrixShape } from './formats/matrix.js';
 import type { Core } from './ops.js';
+import { COST_PROFILES } from './profiles.js';
 
 /** Measured speeds of the running backend, from which a cost becomes milliseconds. */
 export interface Calibration {
@@ -48,7 +49,7 @@ export function setCalibration(c: Calibration): void {
 
 function pinnedCalibration(backend: string): Calibration | undefined {
   const text = (globalThis as { process?: { env?: Record<string, string | undefined> } }).process?.env?.TENSORIZED_CALIBRATION;
-  if (!text) return undefined;
+  if (!text || text === 'measure') return undefined;
   let c: Calibration;
   try {
     c = { ...(JSON.parse(text) as Calibration), backend };
@@ -101,21 +102,31 @@ function withoutTape<T>(fn: () => T): T {
 }
 
 /**
- * Measures the running backend once (about 0.5 s) and remembers the result per backend name;
- * `force` measures again. Each figure is the fastest of five trials (the machine may be shared).
+ * The speeds the planner plans with on the running backend, remembered per backend name. By
+ * default the checked-in cost profile of the backend (COST_PROFILES), so that plans, and so the
+ * numbers a model computes, are the same on every machine; a calibration set by setCalibration or
+ * TENSORIZED_CALIBRATION (JSON) wins. Measuring the running machine (about 0.5 s; each figure the
+ * fastest of five trials) is an opt-in: `measure: true`, `force: true` (measure again), or
+ * TENSORIZED_CALIBRATION=measure; a backend without a profile is always measured.
  */
-export function calibrate(options: { force?: boolean } = {}): Calibration {
+export function calibrate(options: { force?: boolean; measure?: boolean } = {}): Calibration {
   return withoutTape(() => measureCalibration(options));
 }
 
-function measureCalibration(options: { force?: boolean }): Calibration {
+function measureCalibration(options: { force?: boolean; measure?: boolean }): Calibration {
   const backend = tf.getBackend();
   const known = calibrations.get(backend);
-  if (known && !options.force) return known;
+  if (known && !options.force && !(options.measure && known === COST_PROFILES[backend])) return known;
   const pinned = pinnedCalibration(backend);
   if (pinned) {
     calibrations.set(backend, pinned);
     return pinned;
+  }
+  const envMeasure = (globalThis as { process?: { env?: Record<string, string | undefined> } }).process?.env?.TENSORIZED_CALIBRATION === 'measure';
+  const profile = COST_PROFILES[backend];
+  if (profile && !options.force && !options.measure && !envMeasure) {
+    calibrations.set(backend, profile);
+    return profile;
   }
   const tiny = tf.ones([1, 4]);
   const a = tf.randomNormal([256, 512], 0, 1, 'float32', 1);
