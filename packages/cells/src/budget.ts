@@ -2,11 +2,12 @@ import {
   cpMatrixParamCount,
   ttMatrixParamCount,
   tuckerMatrixParamCount,
+  prod,
 } from '@tensorized/decomp';
 import { type CellConfig, type CellKind, foldGates, gateCount, type WeightSpec } from './config.js';
 import { CellError, check } from './errors.js';
 
-const prod = (xs: readonly number[]): number => xs.reduce((a, b) => a * b, 1);
+
 
 /** Splits n into d factors as equal as possible, largest first: 512 -> [8, 4, 4, 4]. */
 export function balancedModes(n: number, d: number): number[] {

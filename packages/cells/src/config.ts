@@ -5,6 +5,7 @@ import {
   DecompError,
   type InitStd,
   type MatmulPath,
+  prod,
 } from '@tensorized/decomp';
 import { CellError, check } from './errors.js';
 
@@ -61,7 +62,7 @@ export function foldGates(hiddenModes: readonly number[], gates: number): number
   return [...hiddenModes.slice(0, -1), gates * hiddenModes[hiddenModes.length - 1]!];
 }
 
-const prod = (xs: readonly number[]): number => xs.reduce((a, b) => a * b, 1);
+
 
 function rethrow(fn: () => void): void {
   try {

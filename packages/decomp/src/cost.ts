@@ -1,7 +1,7 @@
 import { ttStageLayout } from './contract/tt.js';
 import type { MatrixShape } from './formats/matrix.js';
 
-const prod = (xs: readonly number[]): number => xs.reduce((a, b) => a * b, 1);
+import { prod } from './prod.js';
 
 /**
  * What a computation costs: floating-point operations, TF.js ops launched, elements moved by

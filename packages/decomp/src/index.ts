@@ -11,7 +11,7 @@ export {
   unfold,
 } from './ndarray.js';
 export { type Core, type Ops, tfOps, f64Ops, toNdArray, toTensor } from './ops.js';
-export { addBias, columnSums, matMul2d, matMulTransposeA, matMulTransposeB } from './mat_mul.js';
+export { addBias, columnSums, matMul2d, matMulTransposeA, matMulTransposeB } from './gradient_matmul.js';
 export { Rng } from './random.js';
 
 export { type FormatOptions, type TtTensor, type TtMatrix, ttTensor, ttMatrix } from './formats/tt.js';
@@ -104,3 +104,4 @@ export {
   type CompressTrial,
   compressMatrix,
 } from './algorithms/compress.js';
+export { prod } from './prod.js';

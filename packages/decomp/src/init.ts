@@ -6,7 +6,7 @@ import { type TtMatrix, ttMatrix } from './formats/tt.js';
 import { type TuckerMatrix, tuckerMatrix } from './formats/tucker.js';
 import { checkCpMatrixSpec, checkTtMatrixSpec, checkTuckerMatrixSpec } from './params.js';
 
-const prod = (xs: readonly number[]): number => xs.reduce((a, b) => a * b, 1);
+import { prod } from './prod.js';
 
 /** The authors' rule: every entry of the rebuilt matrix has standard deviation 0.05. */
 export const AUTHORS_STD = 0.05;

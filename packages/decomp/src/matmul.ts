@@ -8,7 +8,7 @@ import type { MatrixFormat } from './formats/matrix.js';
 import { tfOps } from './ops.js';
 import { type Calibration, planMatmul } from './planner.js';
 
-const prod = (xs: readonly number[]): number => xs.reduce((a, b) => a * b, 1);
+import { prod } from './prod.js';
 
 /** The dense (N x M) matrix of any factorised matrix format. */
 export function matrixToDense(w: MatrixFormat): tf.Tensor2D {

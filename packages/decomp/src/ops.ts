@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { matMul2d } from './mat_mul.js';
+import { matMul2d } from './gradient_matmul.js';
 import {
   isNdArray,
   matMulNd,

@@ -3,7 +3,7 @@ import type { CpMatrixSpec, MatrixFormat, TtMatrixSpec, TuckerMatrixSpec } from 
 import type { Core } from './ops.js';
 import { checkModesMatch, checkPositiveInt, checkPositiveInts, checkTtRanks } from './validate.js';
 
-const prod = (xs: readonly number[]): number => xs.reduce((a, b) => a * b, 1);
+import { prod } from './prod.js';
 const sum = (xs: readonly number[]): number => xs.reduce((a, b) => a + b, 0);
 
 /** Optional sizes the modes must multiply to. */

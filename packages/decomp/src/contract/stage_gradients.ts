@@ -3,7 +3,7 @@ import { check, fmt } from '../errors.js';
 import type { Core, Ops } from '../ops.js';
 import type { StagedMatmul } from './tt.js';
 
-const prod = (xs: readonly number[]): number => xs.reduce((a, b) => a * b, 1);
+import { prod } from '../prod.js';
 
 /**
  * Whether stageGradientsFromDense can handle `staged`: TT stages (from ttStages) or a chain of

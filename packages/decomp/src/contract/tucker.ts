@@ -5,7 +5,7 @@ import { type Core, type Ops, opsFor, tidyFor } from '../ops.js';
 import { modeProducts } from './mode_products.js';
 import { checkBatchInput } from './tt.js';
 
-const prod = (xs: readonly number[]): number => xs.reduce((a, b) => a * b, 1);
+import { prod } from '../prod.js';
 
 /** The dense tensor (n_1..n_d) of a Tucker tensor: G x_1 U_1 ... x_d U_d. */
 export function tuckerToDense(t: TuckerTensor<tf.Tensor>): tf.Tensor;
