@@ -20,6 +20,7 @@ import { progressReporter } from './progress.js';
 import { writeReport } from './report.js';
 import { cellSpeedTable, runCellSpeed } from './speed_cells.js';
 import { compressSpeedTable, runCompressSpeed } from './speed_compress.js';
+import { framesToMidi, loadModel, pianoRollSvg, pieceFrames, samplePiece } from './sample.js';
 import { epochSpeedTable, largeMatmulGflops, runEpochSpeed } from './speed_epoch.js';
 import { decompSpeedTable, runDecompSpeed } from './speed_decomp.js';
 import { cellConfigOf, MemoryBoundError, type RunConfig, train } from './train.js';
@@ -33,6 +34,7 @@ Commands:
   grid merge <f>...    merge results.jsonl files (of shards) into --out-dir's results.jsonl
   report               tables (Markdown, CSV), SVG plots and an HTML page from a grid's results.jsonl
   compress             a trained dense model (--from) to TT, CP and Tucker at --budgets, then fine-tuned
+  sample               generate a piece from a trained model (--from) as MIDI (--out piece.mid) and an SVG piano roll
   speed [decomp|cells] benchmarks of the factorised matmuls and of the cells (both when none is named)
   calibrate            measure the running backend's speeds for the planner (JSON; the checked-in
                        profiles in packages/decomp/src/profiles.ts come from it)
@@ -66,6 +68,10 @@ Options:
   --formats <tt,cp,..>   compress: the formats (default tt,cp,tucker)
   --budgets <n,..>       compress: RNN parameter budgets (default 4096,7168,11392, the paper's TT-GRUs)
   --fine-tune-epochs <k> compress: epochs of fine-tuning after the conversion (default 20)
+  --out <file.mid>       sample: the MIDI file to write (an SVG piano roll beside it)
+  --length <frames>      sample: frames to generate (default 128)
+  --temperature <t>      sample: > 0; below 1 sharper, above 1 more random (default 1)
+  --primer-piece <q>     sample: start from piece q of the model's dataset's test split (--primer-frames, default 16)
   --data-dir <dir>       where the dataset files are (else TENSORIZED_DATA_DIR)
   --download             fetch a missing original pickle into the cache
   --out-dir <dir>        where runs, checkpoints and reports go (default runs/...)
@@ -116,6 +122,7 @@ const COMMAND_OPTIONS: Record<string, readonly string[]> = {
   'speed cells': ['min-ms'],
   'speed compress': [],
   calibrate: [],
+  sample: ['from', 'out', 'length', 'temperature', 'seed', 'primer-piece', 'primer-frames', 'data-dir', 'download'],
   'speed epoch': ['dataset', 'batch-size', 'rounds', 'data-dir', 'download'],
   demo: [],
   compress: ['from', 'dataset', 'formats', 'budgets', 'fine-tune-epochs', 'input-modes', 'hidden-modes', 'lr', 'dropout', 'batch-size', 'seed', 'window', 'data-dir', 'download', 'out-dir', 'results'],
@@ -165,6 +172,11 @@ export async function main(argv: string[]): Promise<void> {
       formats: { type: 'string' },
       budgets: { type: 'string' },
       'fine-tune-epochs': { type: 'string' },
+      out: { type: 'string' },
+      length: { type: 'string' },
+      temperature: { type: 'string' },
+      'primer-piece': { type: 'string' },
+      'primer-frames': { type: 'string' },
       'data-dir': { type: 'string' },
       download: { type: 'boolean', default: false },
       'out-dir': { type: 'string' },
@@ -182,7 +194,7 @@ export async function main(argv: string[]): Promise<void> {
   // `grid merge <results.jsonl>...`: the files are positionals after the command.
   const merging = positionals[0] === 'grid' && positionals[1] === 'merge';
   const command = merging ? 'grid merge' : positionals.join(' ') || 'compare';
-  const known = ['compare', 'train', 'grid', 'grid merge', 'report', 'compress', 'speed', 'speed decomp', 'speed cells', 'speed epoch', 'speed compress', 'calibrate', 'demo'];
+  const known = ['compare', 'train', 'grid', 'grid merge', 'report', 'compress', 'speed', 'speed decomp', 'speed cells', 'speed epoch', 'speed compress', 'calibrate', 'sample', 'demo'];
   if (!known.includes(command)) throw new UsageError(`unknown command '${command}'`);
   const given = new Set<string>(tokens.flatMap((t) => (t.kind === 'option' ? [t.name] : [])));
   for (const name of given) {
@@ -333,6 +345,22 @@ export async function main(argv: string[]): Promise<void> {
       });
     }
   }
+  if (command === 'sample') {
+    if (!v.from) throw new UsageError('sample needs --from <checkpoint>: a model trained by train or grid (its best.safetensors)');
+    if (!existsSync(v.from)) throw new UsageError(`--from ${v.from}: no such file`);
+    if (!v.out) throw new UsageError('sample needs --out <piece.mid>');
+    if (!v.out.endsWith('.mid')) throw new UsageError(`--out got '${v.out}'; expected a file name ending in .mid`);
+    if (given.has('primer-frames') && !given.has('primer-piece')) throw new UsageError('--primer-frames needs --primer-piece');
+  }
+  const sampleOptions = command === 'sample'
+    ? {
+        length: num('length', v.length, 128, POSITIVE_INT),
+        temperature: num('temperature', v.temperature, 1, POSITIVE),
+        seed: num('seed', v.seed, 1, INT),
+        primerPiece: v['primer-piece'] !== undefined ? num('primer-piece', v['primer-piece'], 0, { ok: (x) => Number.isInteger(x) && x >= 0, expected: 'an integer >= 0' }) : undefined,
+        primerFrames: num('primer-frames', v['primer-frames'], 16, POSITIVE_INT),
+      }
+    : undefined;
   const compareEpochs = num('epochs', command === 'compare' ? v.epochs : undefined, 6, POSITIVE_INT);
   const resultsPath = v.results ?? 'runs/grid/results.jsonl';
   if (command === 'report' && !existsSync(resultsPath)) throw new UsageError(`no results at ${resultsPath}; run 'grid' first or name the file with --results`);
@@ -423,6 +451,34 @@ export async function main(argv: string[]): Promise<void> {
       await writeAtomic(join(a.outDir, 'compress.json'), `${JSON.stringify(rows, null, 1)}\n`);
       await writeAtomic(join(a.outDir, `${v.dataset}-compress.svg`), compressChart(rows, v.dataset));
       log(`\n${table}\n\nin ${a.outDir}: compress.md, compress.json, ${v.dataset}-compress.svg${scratch ? ` (from scratch: ${scratchPath})` : ''}`);
+      return;
+    }
+    case 'sample': {
+      const o = sampleOptions!;
+      const { model, config } = await loadModel(v.from!).catch((e: Error) => {
+        throw new UsageError(`--from ${v.from}: ${e.message}`);
+      });
+      try {
+        let primer: number[][] | undefined;
+        if (o.primerPiece !== undefined) {
+          if (config.dataset === 'synthetic') throw new UsageError('--primer-piece: the model was trained on the synthetic dataset, which has no pieces to prime from');
+          const data = await loadPolyphonic(config.dataset, loadOptions);
+          try {
+            primer = pieceFrames(data.splits.test, o.primerPiece, o.primerFrames);
+          } catch (e) {
+            throw new UsageError(`--primer-piece: ${(e as Error).message} (the test split of ${config.dataset})`);
+          }
+        }
+        const t0 = performance.now();
+        const frames = samplePiece(model, { length: o.length, temperature: o.temperature, seed: o.seed, ...(primer ? { primer } : {}) });
+        const ms = (performance.now() - t0) / o.length;
+        const svgPath = v.out!.replace(/\.mid$/, '.svg');
+        await writeAtomic(v.out!, framesToMidi(frames));
+        await writeAtomic(svgPath, pianoRollSvg(frames, primer?.length ?? 0));
+        log(`${frames.length} frames (${primer?.length ?? 0} of primer) from ${config.model} (${model.rnnParams()} RNN parameters) at temperature ${o.temperature}: ${v.out} and ${svgPath}; ${ms.toFixed(2)} ms per generated frame`);
+      } finally {
+        model.dispose();
+      }
       return;
     }
     case 'calibrate': {
