@@ -8,7 +8,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as tf from '@tensorflow/tfjs-core';
 import { encodeSafetensors } from '@tensorized/cells';
-import { COST_PROFILES } from '@tensorized/decomp';
+import { COST_PROFILES, Rng } from '@tensorized/decomp';
 import { datasetFromSplits, keysAt, type Split, syntheticDataset } from '@tensorized/datasets';
 import { useBackend } from '@tensorized/test-utils';
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -41,18 +41,6 @@ beforeAll(async () => {
   await useBackend('wasm');
 });
 
-/** A random generator for the fuzz cases (mulberry32). */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 describe('checkpoints (issue 11, item 3)', () => {
   it('fuzz: every one-bit flip in a real checkpoint, header or data, is refused with a CheckpointError naming the file', { timeout: 600_000 }, async () => {
     const dir = temp();
@@ -61,7 +49,8 @@ describe('checkpoints (issue 11, item 3)', () => {
     const original = new Uint8Array(readFileSync(path));
     const headerEnd = 8 + Number(new DataView(original.buffer).getBigUint64(0, true));
     // 400 cases in the suite; more with TENSORIZED_FUZZ_CASES (pnpm --filter @tensorized/bench fuzz:checkpoint).
-    const next = rng(Number(process.env['TENSORIZED_FUZZ_SEED'] ?? 11));
+    const rng = new Rng(Number(process.env['TENSORIZED_FUZZ_SEED'] ?? 11));
+    const next = () => rng.uniform();
     const cases = 2 * Math.round(Number(process.env['TENSORIZED_FUZZ_CASES'] ?? 400) / 2);
     let header = 0;
     for (let c = 0; c < cases; c++) {

@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { KEYS, keysAt, type Split } from '@tensorized/datasets';
+import { Rng } from '@tensorized/decomp';
 import midiFile, { type MidiData, type MidiEvent } from 'midi-file';
 import { CheckpointError, loadCheckpoint } from './checkpoint.js';
 import { PolyphonicModel } from './model.js';
@@ -20,18 +21,6 @@ export interface SampleOptions {
   primer?: number[][];
 }
 
-/** A small seeded generator (mulberry32): the same seed draws the same piece. */
-function uniform(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 export function checkSampleOptions(o: SampleOptions): void {
   if (!(Number.isFinite(o.temperature) && o.temperature > 0)) throw new RangeError(`temperature must be a finite number > 0, got ${o.temperature}`);
   if (!(Number.isInteger(o.length) && o.length > 0)) throw new RangeError(`length must be a positive integer, got ${o.length}`);
@@ -44,7 +33,8 @@ export function checkSampleOptions(o: SampleOptions): void {
  */
 export function samplePiece(model: PolyphonicModel, o: SampleOptions): number[][] {
   checkSampleOptions(o);
-  const next = uniform(o.seed);
+  const rng = new Rng(o.seed);
+  const next = () => rng.uniform();
   const frames: number[][] = [...(o.primer ?? []).map((f) => [...f])];
   let state: tf.Tensor2D[] | undefined;
   const oneFrame = (keys: readonly number[]): tf.Tensor3D => {
