@@ -1,5 +1,5 @@
 import { existsSync } from 'node:fs';
-import { mkdir, readFile } from 'node:fs/promises';
+import { mkdir, readFile, rm } from 'node:fs/promises';
 import { createHash } from 'node:crypto';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
@@ -291,6 +291,9 @@ async function trainLocked(config: RunConfig, data: PolyphonicDataset, options: 
   if (!options.resume && present.length > 0 && !options.overwrite) {
     throw new CheckpointError(`${dir} already holds a run (${present.join(', ')}); resume it with --resume, replace it with --overwrite, or use another --out-dir`);
   }
+  // Told to overwrite: the old run goes first, so that a kill before the first epoch cannot leave
+  // a directory that mixes two runs.
+  if (!options.resume && options.overwrite) await Promise.all(present.map((f) => rm(join(dir, f), { force: true })));
   const orphans = await removeOrphanTemps(dir);
   if (orphans.length) log(`removed ${orphans.length} temporary file${orphans.length > 1 ? 's' : ''} left by a killed process: ${orphans.join(', ')}`);
   const dataHash = datasetHash(data);
