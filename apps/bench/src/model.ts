@@ -67,6 +67,24 @@ export class PolyphonicModel {
     });
   }
 
+  /**
+   * Frame-by-frame inference (generation): the cell's W and U prepared once (RecurrentCell.stepper),
+   * each call takes a batch of frames (B, 88) and the state, and gives the logits (B, 88) and the
+   * next state. Dispose it when done.
+   */
+  stepper(batch: number): { step(frames: tf.Tensor2D, state?: readonly tf.Tensor2D[]): { logits: tf.Tensor2D; state: tf.Tensor2D[] }; dispose(): void } {
+    const cell = this.cell.stepper(batch);
+    return {
+      step: (frames, state) =>
+        tf.tidy(() => {
+          const x = tf.leakyRelu(addBias(matMul2d(frames, this.inW as tf.Tensor2D), this.inB as tf.Tensor1D), 0.1) as tf.Tensor2D;
+          const out = cell.step(x, state ?? this.cell.initialState(batch));
+          return { logits: addBias(matMul2d(out.output, this.outW as tf.Tensor2D), this.outB as tf.Tensor1D), state: out.state };
+        }),
+      dispose: () => cell.dispose(),
+    };
+  }
+
   /** RNN parameters counted the paper's way. */
   rnnParams(): number {
     return this.cell.paramCount();

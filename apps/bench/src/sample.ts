@@ -37,25 +37,26 @@ export function samplePiece(model: PolyphonicModel, o: SampleOptions): number[][
   const next = () => rng.uniform();
   const frames: number[][] = [...(o.primer ?? []).map((f) => [...f])];
   let state: tf.Tensor2D[] | undefined;
-  const oneFrame = (keys: readonly number[]): tf.Tensor3D => {
+  const oneFrame = (keys: readonly number[]): tf.Tensor2D => {
     const x = new Float32Array(KEYS);
     for (const k of keys) x[k] = 1;
-    return tf.tensor3d(x, [1, 1, KEYS]);
+    return tf.tensor2d(x, [1, KEYS]);
   };
-  const mask = tf.ones([1, 1]) as tf.Tensor2D;
+  // W and U prepared once for the whole piece (a stepper), not once per frame.
+  const stepper = model.stepper(1);
   try {
     // Feed the primer but its last frame; the last (or a silent start) gives the first prediction.
     const start = frames.length ? frames : [[]];
     for (const keys of start.slice(0, -1)) {
       const x = oneFrame(keys);
-      const out = model.window(x, mask, state);
+      const out = stepper.step(x, state);
       tf.dispose([x, out.logits, ...(state ?? [])]);
       state = out.state;
     }
     let input = start[start.length - 1]!;
     for (let t = 0; t < o.length; t++) {
       const x = oneFrame(input);
-      const out = model.window(x, mask, state);
+      const out = stepper.step(x, state);
       const logits = out.logits.dataSync();
       tf.dispose([x, out.logits, ...(state ?? [])]);
       state = out.state;
@@ -65,7 +66,8 @@ export function samplePiece(model: PolyphonicModel, o: SampleOptions): number[][
       input = keys;
     }
   } finally {
-    tf.dispose([mask, ...(state ?? [])]);
+    stepper.dispose();
+    tf.dispose(state ?? []);
   }
   return frames;
 }

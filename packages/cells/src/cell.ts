@@ -102,6 +102,33 @@ export class RecurrentCell {
   }
 
   /**
+   * A step function with W and U prepared once for `uses` steps at this batch size (the planner
+   * picks each matrix's path for that many uses: contracted every step, or rebuilt once), for
+   * driving the recurrence step by step: generation, streaming. For inference: prepared outside a
+   * gradient tape, the products do not differentiate to the variables. Dispose it when done.
+   */
+  stepper(batch: number, uses = 1000): { step(x: tf.Tensor2D, state: readonly tf.Tensor2D[]): StepResult; dispose(): void } {
+    check(Number.isInteger(batch) && batch > 0, 'SHAPE_MISMATCH', () => `stepper: batch must be a positive integer, got ${JSON.stringify(batch)}`);
+    const w = this.W.prepare(batch, uses);
+    const u = this.U.prepare(batch, uses, this.config.matmulPath);
+    return {
+      step: (x, state) => {
+        this.checkInput('step', x, 2);
+        check(x.shape[0] === batch, 'SHAPE_MISMATCH', () => `step: this stepper was prepared for batch ${batch}, got x of shape [${x.shape.join(', ')}]`);
+        this.checkState('step', state, batch);
+        return tf.tidy(() => {
+          const next = this.gateStep(addBias(w.apply(x), this.bW as tf.Tensor1D), state, u);
+          return { output: next[0]!, state: next };
+        });
+      },
+      dispose: () => {
+        w.dispose();
+        u.dispose();
+      },
+    };
+  }
+
+  /**
    * Runs over inputs (B, T, inputSize). The input projection of all T steps is one product before
    * the recurrence; U is prepared once per call (contracted per step or rebuilt once, as the planner
    * or `matmulPath` says).

@@ -104,3 +104,35 @@ describe('presets', () => {
     expect(() => createCell(paperCellConfig('tucker-gru', { ranks: [2, 2, 2, 99] }))).toThrow(/inRanks\[3\] = 99 exceeds its mode size 4/);
   });
 });
+
+describeEachBackend('stepper', () => {
+  for (const [name, config] of [
+    ['dense', { ...small, input: { format: 'dense' }, recurrent: { format: 'dense' } }],
+    ['tt/cp', small],
+  ] as Array<[string, CellConfig]>) {
+    it(`${name}: W and U prepared once give the steps of step(), without leaking`, () => {
+      const cell = createCell(config);
+      const stepper = cell.stepper(2, 50);
+      const before = tf.memory().numTensors;
+      let a = cell.initialState(2);
+      let b = cell.initialState(2);
+      for (let t = 0; t < 5; t++) {
+        const x = tf.randomNormal([2, 12], 0, 1, 'float32', t) as tf.Tensor2D;
+        const ra = cell.step(x, a);
+        const rb = stepper.step(x, b);
+        const [da, db] = [ra.output.dataSync(), rb.output.dataSync()];
+        for (let i = 0; i < da.length; i++) expect(Math.abs(da[i]! - db[i]!)).toBeLessThan(1e-5);
+        tf.dispose([x, ...a, ...b]);
+        a = ra.state;
+        b = rb.state;
+      }
+      tf.dispose([...a, ...b]);
+      expect(tf.memory().numTensors).toBe(before);
+      const [x3, s3] = [tf.zeros([3, 12]) as tf.Tensor2D, cell.initialState(3)];
+      expect(() => stepper.step(x3, s3)).toThrow(/prepared for batch 2/);
+      tf.dispose([x3, ...s3]);
+      stepper.dispose();
+      cell.dispose();
+    });
+  }
+});
