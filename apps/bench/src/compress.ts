@@ -120,7 +120,8 @@ export async function runCompress(o: CompressRunOptions): Promise<CompressRow[]>
         history.forEach((h) => {
           if (h.valid.nll < best.validNll) best = { epoch: h.epoch, validNll: h.valid.nll, testNll: h.test.nll };
         });
-        const rnnParams = createCellParams(conversion.config);
+        // The paper's count: W + U + one bias.
+        const rnnParams = conversion.reports.W.params + conversion.reports.U.params + gateCount(kind) * hiddenSize;
         rows.push({
           format,
           budget,
@@ -140,15 +141,6 @@ export async function runCompress(o: CompressRunOptions): Promise<CompressRow[]>
     }
   }
   return rows;
-}
-
-function createCellParams(config: RunConfig): number {
-  const cell = createCell(cellConfigOf(config));
-  try {
-    return cell.paramCount();
-  } finally {
-    cell.dispose();
-  }
 }
 
 /** The dense cell of a checkpoint, compressed; the model's other weights kept. */

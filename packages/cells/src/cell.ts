@@ -208,24 +208,15 @@ export class RecurrentCell {
   private gateStep(a: tf.Tensor2D, state: readonly tf.Tensor2D[], u: AppliedWeight): tf.Tensor2D[] {
     const H = this.hiddenSize;
     const h = state[0]!;
-    if (this.kind === 'gru' && this.config.resetAfter === false) {
-      // Reset gate before U (TF.js, Keras 1): n = tanh(a_n + (r * h) U_n + b_U,n). U is applied
-      // twice: to h for the gates, to r * h for the candidate (its r, z columns unused there).
-      const uh = addBias(u.apply(h), this.bU as tf.Tensor1D);
-      const rz = this.gate(tf.add(tf.slice(a, [0, 0], [-1, 2 * H]), tf.slice(uh, [0, 0], [-1, 2 * H])));
-      const r = tf.slice(rz, [0, 0], [-1, H]);
-      const z = tf.slice(rz, [0, H], [-1, H]);
-      const urh = addBias(u.apply(tf.mul(r, h) as tf.Tensor2D), this.bU as tf.Tensor1D);
-      const n = tf.tanh(tf.add(tf.slice(a, [0, 2 * H], [-1, H]), tf.slice(urh, [0, 2 * H], [-1, H])));
-      return [tf.add(n, tf.mul(z, tf.sub(h, n))) as tf.Tensor2D];
-    }
     const uh = addBias(u.apply(h), this.bU as tf.Tensor1D);
     if (this.kind === 'gru') {
       const rz = this.gate(tf.add(tf.slice(a, [0, 0], [-1, 2 * H]), tf.slice(uh, [0, 0], [-1, 2 * H])));
       const r = tf.slice(rz, [0, 0], [-1, H]);
       const z = tf.slice(rz, [0, H], [-1, H]);
-      // Reset gate applied after U (PyTorch/cuDNN): n = tanh(a_n + r * (U h + b_U)_n).
-      const n = tf.tanh(tf.add(tf.slice(a, [0, 2 * H], [-1, H]), tf.mul(r, tf.slice(uh, [0, 2 * H], [-1, H]))));
+      // Reset gate after U (default; PyTorch/cuDNN): n = tanh(a_n + r * (U h + b_U)_n). Before U
+      // (resetAfter false; TF.js, Keras 1): n = tanh(a_n + ((r * h) U + b_U)_n), a second product.
+      const un = this.config.resetAfter === false ? tf.slice(addBias(u.apply(tf.mul(r, h) as tf.Tensor2D), this.bU as tf.Tensor1D), [0, 2 * H], [-1, H]) : tf.mul(r, tf.slice(uh, [0, 2 * H], [-1, H]));
+      const n = tf.tanh(tf.add(tf.slice(a, [0, 2 * H], [-1, H]), un));
       // h' = (1 - z) n + z h = n + z (h - n)
       return [tf.add(n, tf.mul(z, tf.sub(h, n))) as tf.Tensor2D];
     }

@@ -246,8 +246,7 @@ export function fromLayersRnn(layer: tfLayer): RecurrentCell {
     recurrentActivation: recurrent === 'sigmoid' ? 'sigmoid' : 'hardSigmoid',
   });
   // GRU: TF.js columns (z, r, h) to ours (r, z, n). LSTM: both (i, f, c/g, o).
-  const block = (t: tf.Tensor, g: number): tf.Tensor => (t.rank === 1 ? tf.slice(t, [g * H], [H]) : tf.slice(t, [0, g * H], [-1, H]));
-  const reorder = (t: tf.Tensor): tf.Tensor => (kind === 'lstm' ? tf.clone(t) : tf.concat([block(t, 1), block(t, 0), block(t, 2)], -1));
+  const reorder = (t: tf.Tensor): tf.Tensor => (kind === 'lstm' ? tf.clone(t) : zrhToRzn(t, H));
   const values = tf.tidy(() => ({ W: reorder(kernel), U: reorder(recurrentKernel), bW: bias ? reorder(bias) : tf.zeros([cell.gates * H]), bU: tf.zeros([cell.gates * H]) }));
   try {
     cell.setWeights(values);
@@ -258,6 +257,12 @@ export function fromLayersRnn(layer: tfLayer): RecurrentCell {
 }
 
 type tfLayer = ReturnType<typeof layers.gru>;
+
+/** A GRU's gate blocks (last axis, H each) from TF.js' and Keras' order (z, r, h) to the cells' (r, z, n). */
+function zrhToRzn(t: tf.Tensor, H: number): tf.Tensor {
+  const block = (g: number): tf.Tensor => (t.rank === 1 ? tf.slice(t, [g * H], [H]) : tf.slice(t, [0, g * H], [-1, H]));
+  return tf.tidy(() => tf.concat([block(1), block(0), block(2)], -1));
+}
 type tfLayersModel = LayersModel;
 
 type Json = Record<string, unknown>;
@@ -305,8 +310,7 @@ export async function loadLayersModel(source: string | tf.io.IOHandler | tf.io.M
     const [kernel, recurrentKernel, bias] = [find('kernel'), find('recurrent_kernel'), find('bias')];
     if (bias.shape.length !== 2 || bias.shape[0] !== 2) throw new CellError('BAD_WEIGHTS', `${fn}: GRU layer '${name}' with reset_after has bias of shape [${bias.shape.join(', ')}]; expected [2, ${3 * units}]`);
     const H = units;
-    const block = (t: tf.Tensor, g: number): tf.Tensor => (t.rank === 1 ? tf.slice(t, [g * H], [H]) : tf.slice(t, [0, g * H], [-1, H]));
-    const reorder = (t: tf.Tensor): tf.Tensor => tf.concat([block(t, 1), block(t, 0), block(t, 2)], -1);
+    const reorder = (t: tf.Tensor): tf.Tensor => zrhToRzn(t, H);
     const [bIn, bRec] = tf.unstack(bias);
     weights[`${name}/W`] = reorder(kernel);
     weights[`${name}/U`] = reorder(recurrentKernel);
