@@ -35,7 +35,7 @@ export class Adam {
     const scale = norm > this.clip ? this.clip / (norm + 1e-6) : 1;
     tf.tidy(() => {
       grads.forEach((grad, i) => {
-        // All on flat views: the wasm backend's elementwise kernels handle at most 6 axes.
+        // All on flat views: one kernel shape for every variable, whatever its rank.
         const flat = (t: tf.Tensor): tf.Tensor1D => tf.reshape(t, [-1]);
         const g = scale === 1 ? flat(grad) : tf.mul(flat(grad), scale);
         const m = tf.add(tf.mul(flat(this.m[i]!), this.beta1), tf.mul(g, 1 - this.beta1));

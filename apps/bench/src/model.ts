@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { addBias, matMul2d } from '@tensorized/decomp';
+import { addBias } from '@tensorized/decomp';
 import { type CellConfig, createCell, type RecurrentCell } from '@tensorized/cells';
 import { KEYS } from '@tensorized/datasets';
 
@@ -59,11 +59,11 @@ export class PolyphonicModel {
   ): { logits: tf.Tensor2D; state: tf.Tensor2D[] } {
     return tf.tidy(() => {
       const [B, T] = inputs.shape;
-      const x = tf.leakyRelu(addBias(matMul2d(tf.reshape(inputs, [B * T, KEYS]) as tf.Tensor2D, this.inW as tf.Tensor2D), this.inB as tf.Tensor1D), 0.1);
+      const x = tf.leakyRelu(addBias(tf.matMul(tf.reshape(inputs, [B * T, KEYS]) as tf.Tensor2D, this.inW as tf.Tensor2D), this.inB as tf.Tensor1D), 0.1);
       const run = this.cell.run(tf.reshape(x, [B, T, this.cellConfig.inputSize]) as tf.Tensor3D, { mask, ...(state ? { initialState: state } : {}) });
       let flat = tf.reshape(run.outputs, [B * T, this.cellConfig.hiddenSize]) as tf.Tensor2D;
       if (dropout > 0) flat = tf.dropout(flat, dropout, undefined, seed) as tf.Tensor2D;
-      return { logits: addBias(matMul2d(flat, this.outW as tf.Tensor2D), this.outB as tf.Tensor1D), state: run.state };
+      return { logits: addBias(tf.matMul(flat, this.outW as tf.Tensor2D), this.outB as tf.Tensor1D), state: run.state };
     });
   }
 
@@ -77,9 +77,9 @@ export class PolyphonicModel {
     return {
       step: (frames, state) =>
         tf.tidy(() => {
-          const x = tf.leakyRelu(addBias(matMul2d(frames, this.inW as tf.Tensor2D), this.inB as tf.Tensor1D), 0.1) as tf.Tensor2D;
+          const x = tf.leakyRelu(addBias(tf.matMul(frames, this.inW as tf.Tensor2D), this.inB as tf.Tensor1D), 0.1) as tf.Tensor2D;
           const out = cell.step(x, state ?? this.cell.initialState(batch));
-          return { logits: addBias(matMul2d(out.output, this.outW as tf.Tensor2D), this.outB as tf.Tensor1D), state: out.state };
+          return { logits: addBias(tf.matMul(out.output, this.outW as tf.Tensor2D), this.outB as tf.Tensor1D), state: out.state };
         }),
       dispose: () => cell.dispose(),
     };

@@ -1,4 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
+import { storedShape } from '@tensorized/cells';
 import { KEYS, keysAt, type Split } from '@tensorized/datasets';
 import { Rng } from '@tensorized/decomp';
 import midiFile, { type MidiData, type MidiEvent } from 'midi-file';
@@ -144,8 +145,9 @@ export async function loadModel(path: string): Promise<{ model: PolyphonicModel;
     for (const [name, v] of model.namedVariables()) {
       const t = tensors.get(name);
       if (!t) throw new CheckpointError(`${path} lacks the weight ${name} of a ${state.config.model} model`);
-      if (JSON.stringify(t.shape) !== JSON.stringify(v.shape)) throw new CheckpointError(`${path}: ${name} has shape [${t.shape.join(', ')}], the model needs [${v.shape.join(', ')}]`);
-      tf.tidy(() => v.assign(tf.tensor(t.data, t.shape)));
+      const shape = storedShape(name, t.shape, v.shape);
+      if (JSON.stringify(shape) !== JSON.stringify(v.shape)) throw new CheckpointError(`${path}: ${name} has shape [${t.shape.join(', ')}], the model needs [${v.shape.join(', ')}]`);
+      tf.tidy(() => v.assign(tf.tensor(t.data, shape)));
     }
   } catch (e) {
     model.dispose();

@@ -8,7 +8,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { syntheticDataset } from '@tensorized/datasets';
 import { useBackend } from '@tensorized/test-utils';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { CheckpointError, loadCheckpoint } from './checkpoint.js';
+import { CheckpointError, loadCheckpoint, saveCheckpoint } from './checkpoint.js';
 import { type ResultLine, runKey } from './grid.js';
 import { writeReport } from './report.js';
 import { PolyphonicModel } from './model.js';
@@ -128,6 +128,27 @@ describe('train', () => {
     const strip = (r: RunResult) => r.history.map((h) => [h.train.nll, h.valid.nll, h.test.nll, h.valid.accuracy]);
     expect(strip(resumed)).toEqual(strip(whole));
     expect(resumed.best).toEqual(whole.best);
+  });
+
+  it('a Tucker-GRU checkpoint of the older layout (2-D cores, their Adam moments and best copies too) resumes number for number', async () => {
+    const config = small('tucker-gru');
+    const whole = await train(config, data, { outDir: temp() });
+    const dir = temp();
+    await train(config, data, { outDir: dir, stopAfterEpochs: 1 });
+    const path = join(dir, 'checkpoint.safetensors');
+    const { tensors, state } = await loadCheckpoint<unknown>(path);
+    const cores = [...tensors.keys()].filter((n) => n.endsWith('.core'));
+    expect(cores.length).toBe(8);
+    const rewritten = [...tensors].map(([n, t]) => {
+      const shape = n.endsWith('.core') ? [t.shape.slice(0, t.shape.length / 2).reduce((a, b) => a * b, 1), -1] : t.shape;
+      return [n, tf.reshape(tf.tensor(t.data, t.shape), shape)] as const;
+    });
+    expect(rewritten.find(([n]) => n === 'cell.U.core')![1].shape).toEqual([16, 16]);
+    await saveCheckpoint(path, rewritten, state);
+    tf.dispose(rewritten.map(([, t]) => t));
+    const resumed = await train(config, data, { outDir: dir, resume: true });
+    const strip = (r: RunResult) => r.history.map((h) => [h.train.nll, h.valid.nll, h.test.nll]);
+    expect(strip(resumed)).toEqual(strip(whole));
   });
 
   it('a run extended with --epochs on resume equals one trained that long from the start; the report keeps the longest', async () => {

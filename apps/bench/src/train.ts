@@ -3,7 +3,7 @@ import { mkdir, readFile, rm } from 'node:fs/promises';
 import { createHash } from 'node:crypto';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
-import { type CellConfig, type ModelName, paperCellConfig, type WeightSpec } from '@tensorized/cells';
+import { type CellConfig, type ModelName, paperCellConfig, storedShape, type WeightSpec } from '@tensorized/cells';
 import { type Calibration, calibrate, setCalibration } from '@tensorized/decomp';
 import { type Batch, type DatasetName, KEYS, makeBatch, type PolyphonicDataset, planBatches, type Split } from '@tensorized/datasets';
 import { Adam } from './adam.js';
@@ -345,9 +345,14 @@ async function trainLocked(config: RunConfig, data: PolyphonicDataset, options: 
       const wanted = [...names, ...adam.state(names).map(([n]) => n), ...(loaded.state.best ? names.map((n) => `${BEST}${n}`) : [])];
       const missing = wanted.filter((n) => !tensors.has(n));
       if (missing.length) throw new CheckpointError(`checkpoint ${checkpointPath} lacks ${missing.join(', ')}; it was not used`);
-      const shapeOff = named.find(([n, v]) => JSON.stringify(tensors.get(n)!.shape) !== JSON.stringify(v.shape));
-      if (shapeOff) throw new CheckpointError(`checkpoint ${checkpointPath} has '${shapeOff[0]}' of shape [${tensors.get(shapeOff[0])!.shape.join(', ')}], the model needs [${shapeOff[1].shape.join(', ')}]; it was not used`);
-      const values = new Map(wanted.map((n) => [n, tf.tensor(tensors.get(n)!.data, tensors.get(n)!.shape)] as const));
+      // The shape each stored tensor is read in: its variable's (a Tucker core of an older checkpoint
+      // is stored 2-D; see storedShape), for the weights, their Adam moments and the best weights.
+      const shapeOfVar = new Map(named.map(([n, v]) => [n, v.shape]));
+      const varOf = (n: string): string => n.replace(/^(adam\.[mv]\/|best\/)/, '');
+      const readShape = (n: string): number[] => storedShape(n, tensors.get(n)!.shape, shapeOfVar.get(varOf(n))!);
+      const shapeOff = wanted.find((n) => JSON.stringify(readShape(n)) !== JSON.stringify(shapeOfVar.get(varOf(n))));
+      if (shapeOff) throw new CheckpointError(`checkpoint ${checkpointPath} has '${shapeOff}' of shape [${tensors.get(shapeOff)!.shape.join(', ')}], the model needs [${shapeOfVar.get(varOf(shapeOff))!.join(', ')}]; it was not used`);
+      const values = new Map(wanted.map((n) => [n, tf.tensor(tensors.get(n)!.data, readShape(n))] as const));
       try {
         for (const [n, v] of named) v.assign(values.get(n)!);
         adam.restore(names, values, loaded.state.adamStep);

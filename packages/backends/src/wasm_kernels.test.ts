@@ -128,4 +128,144 @@ describe('wasm kernel fixes', () => {
     }
     expect(tf.memory().numTensors).toBe(before);
   });
+
+  it('matMul with transposed operands (2-D with either orientation, batched, fused with a bias) equals a float64 product, and so do its gradients', async () => {
+    await useBackend('wasm');
+    const before = tf.memory().numTensors;
+    const values = (n: number, phase: number): Float32Array => Float32Array.from({ length: n }, (_, i) => Math.sin(0.37 * i + phase));
+    /** op(A) op(B) per batch on the host, A and B given in their stored layouts. */
+    const ref = (a: tf.Tensor, b: tf.Tensor, ta: boolean, tb: boolean): number[] => {
+      const [ar, ac] = a.shape.slice(-2) as [number, number];
+      const [br, bc] = b.shape.slice(-2) as [number, number];
+      const [m, k] = ta ? [ac, ar] : [ar, ac];
+      const n = tb ? br : bc;
+      const batch = a.size / (ar * ac);
+      const av = a.dataSync();
+      const bv = b.dataSync();
+      const out: number[] = [];
+      for (let p = 0; p < batch; p++)
+        for (let i = 0; i < m; i++)
+          for (let j = 0; j < n; j++) {
+            let s = 0;
+            for (let q = 0; q < k; q++) s += av[p * ar * ac + (ta ? q * ac + i : i * ac + q)]! * bv[p * br * bc + (tb ? j * bc + q : q * bc + j)]!;
+            out.push(s);
+          }
+      return out;
+    };
+    // A^T B with B much wider than A (flipped) and not; A B^T with A the smaller (flipped) and not; both.
+    const cases: Array<[number[], number[], boolean, boolean]> = [
+      [[64, 3], [64, 40], true, false],
+      [[64, 30], [64, 20], true, false],
+      [[4, 24], [30, 24], false, true],
+      [[50, 24], [6, 24], false, true],
+      [[7, 5], [9, 7], true, true],
+      [[3, 8, 5], [3, 8, 6], true, false],
+      [[2, 4, 6], [2, 5, 6], false, true],
+    ];
+    for (const [as, bs, ta, tb] of cases) {
+      const a = tf.tensor(values(as.reduce((p, q) => p * q, 1), 0.1), as);
+      const b = tf.tensor(values(bs.reduce((p, q) => p * q, 1), 0.7), bs);
+      const y = tf.matMul(a, b, ta, tb);
+      const expected = ref(a, b, ta, tb);
+      for (const [i, v] of Array.from(y.dataSync()).entries()) expect(v).toBeCloseTo(expected[i]!, 4);
+      tf.dispose([a, b, y]);
+    }
+    // Fused with a bias (the layers' Dense): the transpose is explicit, the bias still added.
+    const a = tf.tensor2d(values(12, 0.2), [4, 3]);
+    const b = tf.tensor2d(values(15, 0.4), [5, 3]);
+    const bias = tf.tensor1d([1, 2, 3, 4, 5]);
+    const fused = tf.fused.matMul({ a, b, transposeB: true, bias });
+    const plain = ref(a, b, false, true);
+    for (const [i, v] of Array.from(fused.dataSync()).entries()) expect(v).toBeCloseTo(plain[i]! + (i % 5) + 1, 4);
+    // Gradients (which ask for both transposed products) against the same products on the host.
+    const dy = tf.tensor2d(values(20, 0.9), [4, 5]);
+    const [da, db] = tf.grads((x: tf.Tensor, w: tf.Tensor) => tf.sum(tf.mul(tf.matMul(x, w, false, true), dy)))([a, b]);
+    const daRef = ref(dy, b, false, false);
+    const dbRef = ref(dy, a, true, false);
+    for (const [i, v] of Array.from(da!.dataSync()).entries()) expect(v).toBeCloseTo(daRef[i]!, 4);
+    for (const [i, v] of Array.from(db!.dataSync()).entries()) expect(v).toBeCloseTo(dbRef[i]!, 4);
+    tf.dispose([a, b, bias, fused, dy, da!, db!]);
+    expect(tf.memory().numTensors).toBe(before);
+  });
+
+  it('Tanh on wasm agrees with Math.tanh to 3e-7 over a wide range, and its gradient is 1 - tanh^2', async () => {
+    await useBackend('wasm');
+    const before = tf.memory().numTensors;
+    const xs = Float32Array.from({ length: 4001 }, (_, i) => (i - 2000) / 100);
+    const x = tf.tensor1d(xs);
+    const y = tf.tanh(x);
+    let worst = 0;
+    for (const [i, v] of Array.from(y.dataSync()).entries()) worst = Math.max(worst, Math.abs(v - Math.tanh(xs[i]!)));
+    expect(worst).toBeLessThan(3e-7);
+    const g = tf.grad((v: tf.Tensor) => tf.sum(tf.tanh(v)))(x);
+    for (const [i, v] of Array.from(g.dataSync()).entries()) expect(v).toBeCloseTo(1 - Math.tanh(xs[i]!) ** 2, 5);
+    tf.dispose([x, y, g]);
+    expect(tf.memory().numTensors).toBe(before);
+  });
+
+  it('binary elementwise ops and Pad on tensors of 7 and 8 axes (beyond XNNPACK) equal a float64 reference, broadcasting included', async () => {
+    await useBackend('wasm');
+    const before = tf.memory().numTensors;
+    const shape = [2, 3, 2, 1, 2, 2, 3, 2];
+    const n = shape.reduce((p, q) => p * q, 1);
+    const av = Float32Array.from({ length: n }, (_, i) => Math.sin(i) + 0.1);
+    const a = tf.tensor(av, shape);
+    /** f applied elementwise with b broadcast against shape (b's shape aligned right). */
+    const reference = (bv: Float32Array, bShape: number[], f: (x: number, y: number) => number): number[] => {
+      const aligned = [...Array<number>(shape.length - bShape.length).fill(1), ...bShape];
+      const strides = aligned.map((_, i) => aligned.slice(i + 1).reduce((p, q) => p * q, 1));
+      return Array.from(av, (x, o) => {
+        let rem = o;
+        let offset = 0;
+        for (let i = shape.length - 1; i >= 0; i--) {
+          const c = rem % shape[i]!;
+          rem = Math.floor(rem / shape[i]!);
+          if (aligned[i]! > 1) offset += c * strides[i]!;
+        }
+        return f(x, bv[offset]!);
+      });
+    };
+    const ops: Array<[string, (x: tf.Tensor, y: tf.Tensor) => tf.Tensor, (x: number, y: number) => number]> = [
+      ['add', tf.add, (x, y) => x + y],
+      ['sub', tf.sub, (x, y) => x - y],
+      ['mul', tf.mul, (x, y) => x * y],
+      ['div', tf.div, (x, y) => x / y],
+      ['squaredDifference', tf.squaredDifference, (x, y) => (x - y) ** 2],
+    ];
+    for (const bShape of [shape, [], [2], [2, 1, 1, 1, 3, 1], [2, 1, 1, 1, 1, 1, 1, 2]]) {
+      const bv = Float32Array.from({ length: bShape.reduce((p, q) => p * q, 1) }, (_, i) => 1.5 + Math.cos(i));
+      const b = tf.tensor(bv, bShape);
+      for (const [name, op, f] of ops) {
+        const y = op(a, b);
+        expect(y.shape, name).toEqual(shape);
+        const expected = reference(bv, bShape, f);
+        for (const [i, v] of Array.from(y.dataSync()).entries()) expect(v, `${name} with [${bShape}] at ${i}`).toBeCloseTo(expected[i]!, 5);
+        y.dispose();
+      }
+      b.dispose();
+    }
+    // 7 axes, the other operand in front.
+    const seven = tf.reshape(a, [2, 3, 2, 2, 2, 3, 2]);
+    const one = tf.scalar(1);
+    const s = tf.sub(one, seven);
+    for (const [i, v] of Array.from(s.dataSync()).entries()) expect(v).toBeCloseTo(1 - av[i]!, 6);
+    // Pad of 8 axes: zeros around the padded axes, the values in place.
+    const p = tf.pad(a, [[0, 0], [1, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 1]]);
+    expect(p.shape).toEqual([2, 4, 2, 1, 2, 2, 3, 3]);
+    const pv = p.dataSync();
+    const pStrides = p.shape.map((_, i) => p.shape.slice(i + 1).reduce((q, r) => q * r, 1));
+    for (let o = 0; o < n; o++) {
+      let rem = o;
+      let offset = 0;
+      for (let i = shape.length - 1; i >= 0; i--) {
+        const c = rem % shape[i]!;
+        rem = Math.floor(rem / shape[i]!);
+        offset += (c + (i === 1 ? 1 : 0)) * pStrides[i]!;
+      }
+      expect(pv[offset]).toBeCloseTo(av[o]!, 6);
+    }
+    expect(Array.from(pv).reduce((q, r) => q + r, 0)).toBeCloseTo(Array.from(av).reduce((q, r) => q + r, 0), 3);
+    tf.dispose([a, seven, one, s, p]);
+    expect(tf.memory().numTensors).toBe(before);
+  });
 });

@@ -1,4 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
+// Registers the wasm backend and its kernels, so that the fixes below can be installed as soon as this
+// package is imported (and a plain tf.setBackend('wasm') gets them too).
+import '@tensorflow/tfjs-backend-wasm';
 
 /** What this module uses of the wasm backend (BackendWasm in @tensorflow/tfjs-backend-wasm). */
 interface WasmBackendLike {
@@ -8,6 +11,11 @@ interface WasmBackendLike {
 }
 
 let installed = false;
+
+const count = (shape: readonly number[]): number => shape.reduce((p, q) => p * q, 1);
+
+/** The same data seen with another shape of the same size (what the Reshape kernel returns). */
+const viewed = (x: tf.TensorInfo, shape: number[]): tf.TensorInfo => ({ dataId: x.dataId, shape, dtype: x.dtype });
 
 /**
  * Slice for the wasm backend without its whole-input copy. TF.js 4.22's wasm Slice reads its input
@@ -26,7 +34,7 @@ function sliceKernel(original: tf.KernelFunc): tf.KernelFunc {
     const backend = args.backend as unknown as WasmBackendLike;
     const [b, s] = tf.slice_util.parseSliceParams(x as tf.TensorInfo as tf.Tensor, begin, size) as [number[], number[]];
     const out = backend.makeOutput(s, x.dtype);
-    const total = s.reduce((p, q) => p * q, 1);
+    const total = count(s);
     if (total === 0) return out;
     // Views taken after makeOutput, which may grow (and so replace) the heap's buffer.
     const xv = backend.typedArrayFromHeap(x);
@@ -124,8 +132,8 @@ function transposeKernel(original: tf.KernelFunc): tf.KernelFunc {
   return (args) => {
     const x = args.inputs.x as tf.TensorInfo;
     const perm = (args.attrs as unknown as { perm: number[] }).perm;
-    const size = x.shape.reduce((p, q) => p * q, 1);
-    if ((x.dtype !== 'float32' && x.dtype !== 'int32') || size < 16384) return original(args);
+    const n0 = count(x.shape);
+    if ((x.dtype !== 'float32' && x.dtype !== 'int32') || n0 < 16384) return original(args);
     // The permutation among the axes longer than 1, renumbered.
     const kept = x.shape.map((d, a) => (d > 1 ? a : -1)).filter((a) => a >= 0);
     const reduced = perm.filter((a) => x.shape[a]! > 1).map((a) => kept.indexOf(a));
@@ -133,8 +141,8 @@ function transposeKernel(original: tf.KernelFunc): tf.KernelFunc {
     const k = reduced[0] ?? 0;
     if (n < 2 || k === 0 || !reduced.every((a, i) => a === (k + i) % n)) return original(args);
     const dims = kept.map((a) => x.shape[a]!);
-    const R = dims.slice(0, k).reduce((p, q) => p * q, 1);
-    const C = size / R;
+    const R = count(dims.slice(0, k));
+    const C = n0 / R;
     const backend = args.backend as unknown as WasmBackendLike;
     const out = backend.makeOutput(
       perm.map((a) => x.shape[a]!),
@@ -146,28 +154,191 @@ function transposeKernel(original: tf.KernelFunc): tf.KernelFunc {
   };
 }
 
+/** Runs the wasm kernel registered under `name` (the fixed one, once installed). */
+function run(name: string, backend: WasmBackendLike, inputs: tf.NamedTensorInfoMap, attrs: tf.NamedAttrMap = {}): tf.TensorInfo {
+  const kernel = tf.getKernel(name, 'wasm');
+  if (!kernel) throw new Error(`@tensorized/backends: the wasm backend has no ${name} kernel`);
+  return kernel.kernelFunc({ inputs, backend: backend as never, attrs }) as tf.TensorInfo;
+}
+
+/** x with its last two axes swapped, as a fresh tensor. */
+function swapLastTwo(x: tf.TensorInfo, backend: WasmBackendLike): tf.TensorInfo {
+  const r = x.shape.length;
+  const perm = [...Array(r - 2).keys(), r - 1, r - 2];
+  return run('Transpose', backend, { x }, { perm });
+}
+
 /**
- * Replaces kernels of the wasm backend that are wrong (see matMulKernel) or correct but needlessly
- * slow (see sliceKernel, transposeKernel).
- * useBackend('wasm') calls it; call it yourself after tf.setBackend('wasm') if you start the
- * backend another way. Idempotent.
+ * matMul with transposed operands for the wasm backend. TF.js 4.22's wasm kernels with transposeA or
+ * transposeB set run about 10x slower than plain ones (measured: the recurrent weight gradient
+ * h^T dY took 15 ms per step against 1.4 ms), and the gradient of every matMul asks for them. This
+ * kernel transposes explicitly (with the blocked Transpose below) and multiplies plainly, choosing the
+ * cheaper orientation for the two products a gradient needs (one 2-D product, no batch):
+ * - A^T B for A (n x k), B (n x m): usually A is transposed and B is the right-hand side, which
+ *   XNNPACK repacks (about 6.5 ns per element). When B is much wider than A, (B^T A)^T is cheaper: it
+ *   repacks the narrow A and transposes B, at the price of transposing the (k x m) result (measured:
+ *   TT stage gradients 16384 x 32 by 16384 x 352 take 50 ms against 60; the dense dU = H^T G,
+ *   1024 x 512 by 1024 x 1536, 74 ms the usual way against 81).
+ * - A B^T for A (n x k), B (m x k): (B A^T)^T when A (a few rows of a recurrent state) is the smaller,
+ *   so that the fixed B stays on the left; else A (B^T) with B transposed.
+ * Both transposed, or batched products: each transposed operand is transposed explicitly.
+ */
+function transposedMatMulKernel(original: tf.KernelFunc, name: string): tf.KernelFunc {
+  return (args) => {
+    const attrs = args.attrs as { transposeA?: boolean; transposeB?: boolean };
+    const { transposeA = false, transposeB = false } = attrs;
+    if (!transposeA && !transposeB) return original(args);
+    const backend = args.backend as unknown as WasmBackendLike;
+    const a = args.inputs.a as tf.TensorInfo;
+    const b = args.inputs.b as tf.TensorInfo;
+    const plain = (x: tf.TensorInfo, y: tf.TensorInfo): tf.TensorInfo =>
+      original({ ...args, inputs: { ...args.inputs, a: x, b: y }, attrs: { ...args.attrs, transposeA: false, transposeB: false } }) as tf.TensorInfo;
+    const fresh: tf.TensorInfo[] = [];
+    const keep = (t: tf.TensorInfo): tf.TensorInfo => {
+      fresh.push(t);
+      return t;
+    };
+    try {
+      const twoD = name === 'BatchMatMul' && a.shape.length === 2 && b.shape.length === 2;
+      if (twoD && transposeA !== transposeB) {
+        let flip: boolean;
+        if (transposeA) {
+          const [n, k] = a.shape as [number, number];
+          const m = b.shape[1]!;
+          flip = n * (m - k) > 5 * k * m;
+        } else flip = count(a.shape) <= count(b.shape);
+        if (flip) {
+          // (op(A) op(B)) = (op(B)^T op(A)^T)^T, where op(X)^T is X itself when op transposes.
+          const left = transposeB ? b : keep(swapLastTwo(b, backend));
+          const right = transposeA ? a : keep(swapLastTwo(a, backend));
+          return swapLastTwo(keep(plain(left, right)), backend);
+        }
+      }
+      return plain(transposeA ? keep(swapLastTwo(a, backend)) : a, transposeB ? keep(swapLastTwo(b, backend)) : b);
+    } finally {
+      for (const t of fresh) backend.disposeData(t.dataId, true);
+    }
+  };
+}
+
+/**
+ * Tanh for the wasm backend. TF.js 4.22's wasm Tanh is a scalar loop, several times slower than its
+ * (XNNPACK, SIMD) Sigmoid: measured on 16 x 512, about 130 us against 10 to 30. This kernel computes
+ * tanh(x) = 2 sigmoid(2x) - 1 with the Sigmoid kernel and two passes on views of the heap (about 45 us;
+ * agrees with tanh to 2e-7, tested).
+ */
+function tanhKernel(original: tf.KernelFunc): tf.KernelFunc {
+  return (args) => {
+    const x = args.inputs.x as tf.TensorInfo;
+    if (x.dtype !== 'float32') return original(args);
+    const backend = args.backend as unknown as WasmBackendLike;
+    const doubled = backend.makeOutput([...x.shape], 'float32');
+    try {
+      const xv = backend.typedArrayFromHeap(x);
+      const dv = backend.typedArrayFromHeap(doubled);
+      for (let i = 0; i < dv.length; i++) dv[i] = 2 * xv[i]!;
+      const out = run('Sigmoid', backend, { x: doubled });
+      const ov = backend.typedArrayFromHeap(out);
+      for (let i = 0; i < ov.length; i++) ov[i] = 2 * ov[i]! - 1;
+      return out;
+    } finally {
+      backend.disposeData(doubled.dataId, true);
+    }
+  };
+}
+
+/** The most axes TF.js 4.22's wasm (XNNPACK) binary kernels handle; beyond it they return garbage. */
+const MAX_XNN_RANK = 6;
+
+/**
+ * Binary elementwise kernels (Add, Sub, Multiply, RealDiv, SquaredDifference) for the wasm backend on
+ * tensors of more than 6 axes. TF.js 4.22 hands them to XNNPACK, whose setup fails beyond 6 axes, and
+ * the kernel returns uninitialised memory without an error (a Tucker core of 4 modes has 8 axes, and
+ * so does every optimizer update of it). This kernel merges neighbouring axes that broadcast alike
+ * (both full in an operand, or both of size 1) before the call, which leaves 1 or 2 axes for equal
+ * shapes or a scalar, and views the result in the full shape.
+ */
+function rankSafeBinaryKernel(original: tf.KernelFunc, name: string): tf.KernelFunc {
+  return (args) => {
+    const a = args.inputs.a as tf.TensorInfo;
+    const b = args.inputs.b as tf.TensorInfo;
+    if (a.shape.length <= MAX_XNN_RANK && b.shape.length <= MAX_XNN_RANK) return original(args);
+    const outShape = tf.backend_util.assertAndGetBroadcastShape(a.shape, b.shape);
+    const r = outShape.length;
+    const aligned = [a, b].map((t) => [...Array<number>(r - t.shape.length).fill(1), ...t.shape]);
+    const groups: Array<{ out: number; dims: number[]; kinds: string }> = [];
+    outShape.forEach((d, i) => {
+      if (d === 1) return;
+      const kinds = aligned.map((s) => (s[i] === 1 ? '1' : 'f')).join('');
+      const last = groups[groups.length - 1];
+      if (last && last.kinds === kinds) {
+        last.out *= d;
+        last.dims = last.dims.map((x, j) => x * aligned[j]![i]!);
+      } else groups.push({ out: d, dims: aligned.map((s) => s[i]!), kinds });
+    });
+    if (groups.length > MAX_XNN_RANK) {
+      throw new Error(`@tensorized/backends: wasm ${name} of shapes [${a.shape}] and [${b.shape}] needs more than ${MAX_XNN_RANK} axes`);
+    }
+    const shapeOf = (j: number): number[] => (groups.length ? groups.map((g) => g.dims[j]!) : [1]);
+    const out = original({ ...args, inputs: { a: viewed(a, shapeOf(0)), b: viewed(b, shapeOf(1)) } }) as tf.TensorInfo;
+    return viewed(out, outShape);
+  };
+}
+
+/**
+ * PadV2 for the wasm backend on tensors of more than 6 axes (the wasm kernel hands them to XNNPACK,
+ * which fails the same way): an axis without padding is merged into the axis before it, whose
+ * padding then counts whole rows of the merged axes.
+ */
+function rankSafePadKernel(original: tf.KernelFunc): tf.KernelFunc {
+  return (args) => {
+    const x = args.inputs.x as tf.TensorInfo;
+    const { paddings } = args.attrs as unknown as { paddings: Array<[number, number]> };
+    if (x.shape.length <= MAX_XNN_RANK) return original(args);
+    const dims: number[] = [];
+    const pads: Array<[number, number]> = [];
+    x.shape.forEach((d, i) => {
+      const [before, after] = paddings[i]!;
+      if (dims.length && before === 0 && after === 0) {
+        const j = dims.length - 1;
+        dims[j]! *= d;
+        pads[j] = [pads[j]![0] * d, pads[j]![1] * d];
+      } else {
+        dims.push(d);
+        pads.push([before, after]);
+      }
+    });
+    if (dims.length > MAX_XNN_RANK) return original(args);
+    const outShape = x.shape.map((d, i) => d + paddings[i]![0] + paddings[i]![1]);
+    const out = original({ ...args, inputs: { x: viewed(x, dims) }, attrs: { ...args.attrs, paddings: pads } }) as tf.TensorInfo;
+    return viewed(out, outShape);
+  };
+}
+
+/** Replaces the wasm kernel `name` by `wrap(original)`, keeping its setup. */
+function replace(name: string, wrap: (original: tf.KernelFunc) => tf.KernelFunc): void {
+  const config = tf.getKernel(name, 'wasm');
+  if (!config) return;
+  tf.unregisterKernel(name, 'wasm');
+  tf.registerKernel({ ...config, kernelFunc: wrap(config.kernelFunc) });
+}
+
+/**
+ * Replaces kernels of the wasm backend that are wrong (matMulKernel, rankSafeBinaryKernel,
+ * rankSafePadKernel) or correct but needlessly slow (sliceKernel, transposeKernel,
+ * transposedMatMulKernel, tanhKernel). Importing @tensorized/backends installs them, so they are in
+ * place however the wasm backend is then started (useBackend('wasm') or tf.setBackend('wasm')).
+ * Idempotent.
  */
 export function installWasmKernelFixes(): void {
-  if (installed) return;
-  const config = tf.getKernel('Slice', 'wasm');
-  if (!config) return;
-  tf.unregisterKernel('Slice', 'wasm');
-  tf.registerKernel({ ...config, kernelFunc: sliceKernel(config.kernelFunc) });
-  const transpose = tf.getKernel('Transpose', 'wasm');
-  if (transpose) {
-    tf.unregisterKernel('Transpose', 'wasm');
-    tf.registerKernel({ ...transpose, kernelFunc: transposeKernel(transpose.kernelFunc) });
-  }
-  for (const name of ['BatchMatMul', '_FusedMatMul']) {
-    const mm = tf.getKernel(name, 'wasm');
-    if (!mm) continue;
-    tf.unregisterKernel(name, 'wasm');
-    tf.registerKernel({ ...mm, kernelFunc: matMulKernel(mm.kernelFunc, 'b') });
-  }
+  if (installed || !tf.getKernel('Slice', 'wasm')) return;
+  replace('Slice', sliceKernel);
+  replace('Transpose', transposeKernel);
+  for (const name of ['BatchMatMul', '_FusedMatMul']) replace(name, (k) => transposedMatMulKernel(matMulKernel(k, 'b'), name));
+  replace('Tanh', tanhKernel);
+  for (const name of ['Add', 'Sub', 'Multiply', 'RealDiv', 'SquaredDifference']) replace(name, (k) => rankSafeBinaryKernel(k, name));
+  replace('PadV2', rankSafePadKernel);
   installed = true;
 }
+
+installWasmKernelFixes();

@@ -3,6 +3,7 @@ import { addBias } from '@tensorized/decomp';
 import { type CellConfig, type CellKind, gateCount, planMatrices } from './config.js';
 import { check } from './errors.js';
 import { gruSequence } from './gru_sequence.js';
+import { storedShape } from './stored_layout.js';
 import { stackLeading, unstackLeading } from './unstack.js';
 import { type AppliedWeight, defaultVariable, type VariableFactory, WeightMatrix } from './weight.js';
 
@@ -240,13 +241,15 @@ export class RecurrentCell {
     for (const [name, value] of Object.entries(values)) {
       const v = vars.get(name);
       check(v !== undefined, 'BAD_WEIGHTS', () => `setWeights: unknown weight '${name}'; expected one of ${[...vars.keys()].join(', ')}`);
+      const shape = storedShape(name, value.shape, v.shape);
       check(
-        v.shape.length === value.shape.length && v.shape.every((s, i) => s === value.shape[i]),
+        v.shape.length === shape.length && v.shape.every((s, i) => s === shape[i]),
         'BAD_WEIGHTS',
         () => `setWeights: '${name}' must have shape [${v.shape.join(', ')}], got [${value.shape.join(', ')}]`,
       );
     }
-    for (const [name, value] of Object.entries(values)) vars.get(name)!.assign(value);
+    // A Tucker core in the 2-D layout of older files is read in the variable's shape (storedShape).
+    for (const [name, value] of Object.entries(values)) tf.tidy(() => vars.get(name)!.assign(tf.reshape(value, vars.get(name)!.shape)));
   }
 
   dispose(): void {

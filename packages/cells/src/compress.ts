@@ -102,7 +102,7 @@ export function compressCell(cell: RecurrentCell, options: CompressCellOptions):
  * The cell's variables for a compressed matrix: TT cores (zero-padded to the ranks asked for where
  * TT-SVD found the matrix exactly of lower rank), CP factors with the weights folded into them (the
  * cells' CP has none: each column scaled by |w_r|^(1/2d), the sign on the first factor), the Tucker
- * core as the stored (prod inRanks x prod outRanks) matrix and its factors.
+ * core (inRanks..., outRanks...) and its factors.
  */
 function toCellWeights(name: string, m: CompressedMatrix, wantedTtRanks: number[] | undefined): { weightSpec: WeightSpec; tensors: Record<string, tf.Tensor> } {
   const tensors: Record<string, tf.Tensor> = {};
@@ -131,7 +131,7 @@ function toCellWeights(name: string, m: CompressedMatrix, wantedTtRanks: number[
   }
   const inRanks = [...m.inRanks];
   const outRanks = [...m.outRanks];
-  tensors[`${name}.core`] = tf.tensor(Float32Array.from(m.core.data), [inRanks.reduce((a, b) => a * b, 1), outRanks.reduce((a, b) => a * b, 1)]);
+  tensors[`${name}.core`] = tf.tensor(Float32Array.from(m.core.data), [...inRanks, ...outRanks]);
   m.inFactors.forEach((f, k) => {
     tensors[`${name}.in${k}`] = t(f);
   });

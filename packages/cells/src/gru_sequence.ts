@@ -3,7 +3,6 @@ import {
   applyView,
   columnSums,
   hasDenseGradient,
-  matMulTransposeA,
   planWeightGradient,
   type StagedMatmul,
   stageGradientsFromDense,
@@ -26,8 +25,7 @@ import { recordingGradients } from './weight.js';
  * Why: left to autodiff, every step adds a gradient of every matrix and a matMul to make it; here
  * the weight gradients are one matMul per M_i over all steps at once,
  * dM_i = [c^i_1 .. c^i_T]^T [g^i_1 .. g^i_T] (c^i: the laid-out input of M_i, g^i: the gradient of
- * its output), a view's gradient is its inverse layout, and the backward pass uses no transposed
- * matMul kernels (slow on wasm). Where the stages allow it (TT stages, plain factors), the weight
+ * its output), and a view's gradient is its inverse layout. Where the stages allow it (TT stages, plain factors), the weight
  * gradients can instead come from the whole U's gradient dU = [h_0 .. h_{T-1}]^T [d(Uh)_1 .. d(Uh)_T]
  * (one product, as for a dense U) by stageGradientsFromDense; nothing per stage is kept then. The
  * planner's cost model picks the route (planWeightGradient) unless `weightGradient` forces one.
@@ -75,7 +73,6 @@ export function gruSequence(
     const aRZ = unstackLeading(tf.add(tf.slice(aIn, [0, 0, 0], [-1, -1, 2 * H]), tf.slice(bIn, [0], [2 * H]))) as tf.Tensor2D[];
     const aN = unstackLeading(tf.slice(aIn, [0, 0, 2 * H], [-1, -1, H])) as tf.Tensor2D[];
     const bN = tf.slice(bIn, [2 * H], [H]);
-    const tanh = tanhFor(tf.getBackend());
     const kinds: tf.Tensor[][] = record ? Array.from({ length: 5 + (keepsLaid ? (keepsFirst ? k : k - 1) : 0) }, () => []) : [];
     const outputs: tf.Tensor2D[] = [];
     let h = hIn;
@@ -94,7 +91,7 @@ export function gruSequence(
       const r = tf.slice(rz, [0, 0], [-1, H]);
       const z = tf.slice(rz, [0, H], [-1, H]);
       const un = tf.add(tf.slice(u, [0, 2 * H], [-1, H]), bN);
-      const n = tanh(tf.add(aN[t]!, tf.mul(r, un)));
+      const n = tf.tanh(tf.add(aN[t]!, tf.mul(r, un)));
       let next = tf.add(n, tf.mul(z, tf.sub(h, n))) as tf.Tensor2D;
       if (m && padded(t)) next = tf.add(h, tf.mul(m[t]!, tf.sub(next, h))) as tf.Tensor2D;
       if (record) for (const [j, x] of [h, r, z, n, un, ...laidInputs].entries()) kinds[j]!.push(x);
@@ -121,18 +118,6 @@ export function gruSequence(
     };
   }) as Parameters<typeof tf.customGrad>[0]);
   return op(a, h0, bU, ...matrices, ...(mask ? [mask] : [])) as tf.Tensor3D;
-}
-
-/**
- * tanh for the recurrence. On wasm, TF.js 4.22's Tanh kernel is a scalar loop, 7x slower than its
- * Sigmoid (measured on 16 x 512: 171 us against 25), so there tanh(x) = 2 sigmoid(2x) - 1 (72 us as
- * four ops; the two agree to 2e-7). Other backends use tf.tanh.
- */
-function tanhFor(backend: string): (x: tf.Tensor) => tf.Tensor {
-  if (backend !== 'wasm') return (x) => tf.tanh(x);
-  const two = tf.scalar(2);
-  const one = tf.scalar(1);
-  return (x) => tf.sub(tf.mul(tf.sigmoid(tf.mul(x, two)), two), one);
 }
 
 interface Layout {
@@ -195,11 +180,11 @@ function backward(dy: tf.Tensor3D, kept: tf.Tensor[], L: Layout): tf.Tensor[] {
   const dMats =
     L.route === 'dense'
       ? // dU = [h_0 .. h_{T-1}]^T [d(Uh)_1 .. d(Uh)_T], then each stage's share.
-        stageGradientsFromDense(tfOps, L.staged, matMulTransposeA(tf.reshape(hS!, [-1, H]) as tf.Tensor2D, dUAll), mats)
+        stageGradientsFromDense(tfOps, L.staged, tf.matMul(tf.reshape(hS!, [-1, H]) as tf.Tensor2D, dUAll, true, false), mats)
       : mats.map((_, i) => {
           // Laid-out inputs of M_{i+1} at every step, stacked: h_{t-1} when the first stage has no view.
           const rows = tf.reshape(stageInputs(i), [-1, mats[i]!.shape[0]]);
-          return matMulTransposeA(rows as tf.Tensor2D, tf.concat(g[i]!, 0));
+          return tf.matMul(rows as tf.Tensor2D, tf.concat(g[i]!, 0), true, false);
         });
   // d(x W + b_W) = [dPreR, dPreZ, dPreN]: the first two gates as for U.
   const dA = tf.reshape(tf.concat([tf.slice(dUAll, [0, 0], [-1, 2 * H]), tf.concat(dPreN, 0)], 1), [T, B, 3 * H]);

@@ -26,4 +26,5 @@ export {
   configFromSafetensors,
   loadCellWeights,
 } from './serialize.js';
+export { storedShape } from './stored_layout.js';
 export { type CompressCellOptions, type CompressCellResult, type CompressSpec, compressCell } from './compress.js';

@@ -3,9 +3,13 @@ import { type RecurrentCell, createCell } from './cell.js';
 import type { CellConfig } from './config.js';
 import { CellError, check } from './errors.js';
 import { type NamedArray, decodeSafetensors, encodeSafetensors } from './safetensors.js';
+import { storedShape } from './stored_layout.js';
 
-/** The version of the weight file layout written by cellToSafetensors. */
-export const WEIGHTS_FORMAT_VERSION = '1';
+/**
+ * The version of the weight file layout written by cellToSafetensors. 2: a Tucker core in its
+ * natural shape (inRanks..., outRanks...); version 1 files (a 2-D core) still load.
+ */
+export const WEIGHTS_FORMAT_VERSION = '2';
 
 /**
  * The cell's weights as safetensors bytes, its configuration in the metadata
@@ -48,7 +52,8 @@ export function loadCellWeights(cell: RecurrentCell, bytes: Uint8Array): void {
     const bad = tensors.get(n)!.data.findIndex((x) => !Number.isFinite(x));
     check(bad < 0, 'BAD_WEIGHTS', () => `loadCellWeights: '${n}' holds ${tensors.get(n)!.data[bad]} at flat index ${bad}; weights must be finite`);
   }
-  const values = tf.tidy(() => Object.fromEntries(names.map((n) => [n, tf.tensor(tensors.get(n)!.data, tensors.get(n)!.shape)])));
+  const shapes = new Map(cell.namedVariables().map(([n, v]) => [n, v.shape]));
+  const values = tf.tidy(() => Object.fromEntries(names.map((n) => [n, tf.tensor(tensors.get(n)!.data, storedShape(n, tensors.get(n)!.shape, shapes.get(n)!))])));
   try {
     cell.setWeights(values);
   } finally {

@@ -7,7 +7,6 @@ import {
   type StagedMatmul,
   type MatrixFormat,
   type MatrixShape,
-  matMul2d,
   matrixToDense,
   planMatmul,
   planWeightGradient,
@@ -95,11 +94,7 @@ export class WeightMatrix {
         });
       } else {
         const w = tuckerMatrixInit({ ...modes, inRanks: spec.ranks, ...(spec.outRanks ? { outRanks: spec.outRanks } : {}) }, options);
-        // The core is stored as a (prod inRanks x prod outRanks) matrix: with d = 4 it has 8 axes,
-        // and the wasm backend's elementwise kernels (an optimizer's updates) handle at most 6.
-        const c = w.core;
-        named.push([`${n}.core`, tf.reshape(c, [c.shape.slice(0, c.shape.length / 2).reduce((a, b) => a * b, 1), -1])]);
-        c.dispose();
+        named.push([`${n}.core`, w.core]);
         w.inFactors.forEach((f, k) => {
           named.push([`${n}.in${k}`, f]);
         });
@@ -131,10 +126,8 @@ export class WeightMatrix {
       const f = cpMatrix(vs.slice(0, d), vs.slice(d, 2 * d), undefined, { checkFinite: false });
       this.formatOf = () => f;
     } else if (spec.format === 'tucker') {
-      const inRanks = spec.ranks;
-      const outRanks = spec.outRanks ?? spec.ranks;
-      // A fresh reshape of the stored core each time: callers use it inside tidy or gradient scopes.
-      this.formatOf = () => tuckerMatrix(tf.reshape(vs[0]!, [...inRanks, ...outRanks]), vs.slice(1, 1 + d), vs.slice(1 + d), { checkFinite: false });
+      const f = tuckerMatrix(vs[0]!, vs.slice(1, 1 + d), vs.slice(1 + d), { checkFinite: false });
+      this.formatOf = () => f;
     }
   }
 
@@ -161,7 +154,7 @@ export class WeightMatrix {
     const format = this.format;
     if (!format) {
       const w = this.variables[0]![1] as tf.Tensor2D;
-      return { path: 'dense', apply: (x) => matMul2d(x, w), stages: [{ view: [], matrix: w }], outView: [], dispose: () => {} };
+      return { path: 'dense', apply: (x) => tf.matMul(x, w), stages: [{ view: [], matrix: w }], outView: [], dispose: () => {} };
     }
     // Under a gradient tape the planner counts the backward pass too.
     const plan = planMatmul(this.shape!, { batch, uses, backward: recordingGradients(), fusedGradient: options.fusedGradient ?? false });

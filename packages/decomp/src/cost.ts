@@ -16,8 +16,8 @@ export interface CostEstimate {
   read: number;
   packed: number;
   /**
-   * Elements moved by full transposes of large matrices (the operand of a weight gradient, see
-   * matMulTransposeA), which on wasm run about four times slower per element than the layout
+   * Elements moved by full transposes of large matrices (the operand of a weight gradient x^T g,
+   * which @tensorized/backends' wasm matMul transposes explicitly), which on wasm run about four times slower per element than the layout
    * transposes counted in `moved` (measured: 4 to 7 ns against 0.4 to 1.8). Absent means none.
    */
   wide?: number;
@@ -206,7 +206,7 @@ export function matmulCost(
   if (options.backward) {
     // Per use, per product y = x M: the input's gradient g M^T and M's gradient x^T g (both FLOPs of
     // the forward), the view's inverse transpose, x transposed (a wide transpose) and g repacked for
-    // x^T g (see matMulTransposeA); once per preparation, M^T made and packed, and the
+    // x^T g (the transposed product of @tensorized/backends' wasm matMul); once per preparation, M^T made and packed, and the
     // preparation's own backward (about twice its forward).
     const [pf, po, pm] = [prepare.flops, prepare.ops, prepare.moved];
     add(prepare, 2 * pf, 2 * po, 2 * pm);
@@ -222,7 +222,7 @@ export function matmulCost(
       }
     }
     if (dense) {
-      // dW = x^T g per use (matMulTransposeA: x transposed, g repacked); once, dW interleaved and
+      // dW = x^T g per use (x transposed, g repacked); once, dW interleaved and
       // each stage's gradient from it (two small products per TT core, one per CP or Tucker factor).
       add(apply, 2 * batch * n * m, 1, 0, 0, batch * m);
       apply.wide = (apply.wide ?? 0) + batch * n;

@@ -11,7 +11,7 @@ export {
   unfold,
 } from './ndarray.js';
 export { type Core, type Ops, tfOps, f64Ops, toNdArray, toTensor } from './ops.js';
-export { addBias, columnSums, matMul2d, matMulTransposeA, matMulTransposeB } from './gradient_matmul.js';
+export { addBias, columnSums } from './bias.js';
 export { Rng } from './random.js';
 
 export { type FormatOptions, type TtTensor, type TtMatrix, ttTensor, ttMatrix } from './formats/tt.js';

@@ -1,5 +1,4 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { matMul2d } from './gradient_matmul.js';
 import {
   isNdArray,
   matMulNd,
@@ -32,7 +31,7 @@ export interface Ops<T extends Core> {
 export const tfOps: Ops<tf.Tensor> = {
   reshape: (x, shape) => tf.reshape(x, [...shape]),
   transpose: (x, perm) => tf.transpose(x, [...perm]),
-  matMul: (a, b, ta = false, tb = false) => matMul2d(a as tf.Tensor2D, b as tf.Tensor2D, ta, tb),
+  matMul: (a, b, ta = false, tb = false) => tf.matMul(a, b, ta, tb),
   khatriRao: (a, b) => {
     const [p, r] = a.shape as [number, number];
     const q = b.shape[0]!;

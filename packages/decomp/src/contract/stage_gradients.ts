@@ -120,8 +120,9 @@ export function stageShapes<C extends Core>(staged: StagedMatmul<C>, batch: numb
 }
 
 /**
- * The cost of A^T B for A (rows x k), B (rows x m) as matMulTransposeA computes it: the transposed
- * operand's elements moved, the right-hand side's repacked, and a transpose of the result when flipped.
+ * The cost of A^T B for A (rows x k), B (rows x m) as @tensorized/backends' wasm matMul computes it
+ * (its transposedMatMulKernel, with the same orientation rule): the transposed operand's elements
+ * moved, the right-hand side's repacked, and a transpose of the result when flipped.
  */
 function transposeAProduct(acc: CostEstimate, rows: number, k: number, m: number): void {
   const flip = rows * (m - k) > 5 * k * m;
