@@ -14,7 +14,10 @@ export class Adam {
   private readonly m: tf.Variable[];
   private readonly v: tf.Variable[];
 
-  constructor(readonly variables: readonly tf.Variable[], options: { lr: number; clip: number; beta1?: number; beta2?: number; eps?: number }) {
+  constructor(
+    readonly variables: readonly tf.Variable[],
+    options: { lr: number; clip: number; beta1?: number; beta2?: number; eps?: number },
+  ) {
     this.lr = options.lr;
     this.clip = options.clip;
     this.beta1 = options.beta1 ?? 0.9;
@@ -31,7 +34,9 @@ export class Adam {
   apply(grads: readonly tf.Tensor[]): number {
     this.step++;
     const t = this.step;
-    const norm = tf.tidy(() => tf.sqrt(tf.addN(grads.map((g) => tf.sum(tf.square(tf.reshape(g, [-1])))))).dataSync()[0]!);
+    const norm = tf.tidy(
+      () => tf.sqrt(tf.addN(grads.map((g) => tf.sum(tf.square(tf.reshape(g, [-1])))))).dataSync()[0]!,
+    );
     const scale = norm > this.clip ? this.clip / (norm + 1e-6) : 1;
     tf.tidy(() => {
       grads.forEach((grad, i) => {
@@ -54,7 +59,13 @@ export class Adam {
 
   /** The moment tensors, named after the variable names given. */
   state(names: readonly string[]): Array<[string, tf.Tensor]> {
-    return names.flatMap((n, i) => [[`adam.m/${n}`, this.m[i]!], [`adam.v/${n}`, this.v[i]!]] as Array<[string, tf.Tensor]>);
+    return names.flatMap(
+      (n, i) =>
+        [
+          [`adam.m/${n}`, this.m[i]!],
+          [`adam.v/${n}`, this.v[i]!],
+        ] as Array<[string, tf.Tensor]>,
+    );
   }
 
   restore(names: readonly string[], values: ReadonlyMap<string, tf.Tensor>, step: number): void {

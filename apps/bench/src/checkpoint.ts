@@ -98,8 +98,16 @@ function fileDigest(bytes: Uint8Array, range: [number, number]): string {
  * every byte of the file but the digest itself (header, shapes, state and data).
  */
 export function encodeCheckpoint(tensors: ReadonlyArray<readonly [string, tf.Tensor]>, state: unknown): Uint8Array {
-  const arrays: Array<[string, NamedArray]> = tensors.map(([n, t]) => [n, { shape: [...t.shape], data: t.dataSync() as Float32Array }]);
-  const bytes = encodeSafetensors(arrays, { format: 'tensorized-checkpoint', integrity: INTEGRITY, state: JSON.stringify(state), sha256: PLACEHOLDER });
+  const arrays: Array<[string, NamedArray]> = tensors.map(([n, t]) => [
+    n,
+    { shape: [...t.shape], data: t.dataSync() as Float32Array },
+  ]);
+  const bytes = encodeSafetensors(arrays, {
+    format: 'tensorized-checkpoint',
+    integrity: INTEGRITY,
+    state: JSON.stringify(state),
+    sha256: PLACEHOLDER,
+  });
   const headerEnd = 8 + Number(new DataView(bytes.buffer, bytes.byteOffset).getBigUint64(0, true));
   const range = digestRange(bytes, headerEnd, PLACEHOLDER)!;
   bytes.set(new TextEncoder().encode(fileDigest(bytes, range)), range[0]);
@@ -107,7 +115,11 @@ export function encodeCheckpoint(tensors: ReadonlyArray<readonly [string, tf.Ten
 }
 
 /** Saves a checkpoint atomically (see encodeCheckpoint and writeAtomic). */
-export async function saveCheckpoint(path: string, tensors: ReadonlyArray<readonly [string, tf.Tensor]>, state: unknown): Promise<void> {
+export async function saveCheckpoint(
+  path: string,
+  tensors: ReadonlyArray<readonly [string, tf.Tensor]>,
+  state: unknown,
+): Promise<void> {
   await writeAtomic(path, encodeCheckpoint(tensors, state));
 }
 
@@ -116,7 +128,11 @@ export async function saveCheckpoint(path: string, tensors: ReadonlyArray<readon
  * changed: the whole-file sha256 must match (checkpoints from before it: the data sha256), and the
  * state must be JSON that `validate` accepts (it throws a message, or returns nothing).
  */
-export function decodeCheckpoint<S>(bytes: Uint8Array, path: string, validate?: (state: unknown) => void): { tensors: Map<string, NamedArray>; state: S } {
+export function decodeCheckpoint<S>(
+  bytes: Uint8Array,
+  path: string,
+  validate?: (state: unknown) => void,
+): { tensors: Map<string, NamedArray>; state: S } {
   let decoded: ReturnType<typeof decodeSafetensors>;
   try {
     decoded = decodeSafetensors(bytes);
@@ -124,24 +140,37 @@ export function decodeCheckpoint<S>(bytes: Uint8Array, path: string, validate?: 
     throw new CheckpointError(`checkpoint ${path} is truncated or corrupt (${(e as Error).message}); it was not used`);
   }
   const { tensors, metadata } = decoded;
-  if (metadata['format'] !== 'tensorized-checkpoint' || typeof metadata['state'] !== 'string' || typeof metadata['sha256'] !== 'string') {
-    throw new CheckpointError(`${path} is not a tensorized checkpoint (its metadata lacks format, state or sha256); it was not used`);
+  if (
+    metadata['format'] !== 'tensorized-checkpoint' ||
+    typeof metadata['state'] !== 'string' ||
+    typeof metadata['sha256'] !== 'string'
+  ) {
+    throw new CheckpointError(
+      `${path} is not a tensorized checkpoint (its metadata lacks format, state or sha256); it was not used`,
+    );
   }
-  const corrupt = (what: string) => new CheckpointError(`checkpoint ${path} is corrupt (${what} does not match its sha256); it was not used`);
+  const corrupt = (what: string) =>
+    new CheckpointError(`checkpoint ${path} is corrupt (${what} does not match its sha256); it was not used`);
   if (metadata['integrity'] === INTEGRITY) {
     const headerEnd = 8 + Number(new DataView(bytes.buffer, bytes.byteOffset).getBigUint64(0, true));
-    const range = /^[0-9a-f]{64}$/.test(metadata['sha256']) ? digestRange(bytes, headerEnd, metadata['sha256']) : undefined;
+    const range = /^[0-9a-f]{64}$/.test(metadata['sha256'])
+      ? digestRange(bytes, headerEnd, metadata['sha256'])
+      : undefined;
     if (!range || fileDigest(bytes, range) !== metadata['sha256']) throw corrupt('the file');
   } else if (metadata['integrity'] === undefined) {
     if (legacyDataDigest([...tensors.entries()]) !== metadata['sha256']) throw corrupt('its data');
   } else {
-    throw new CheckpointError(`checkpoint ${path} names an unknown integrity scheme ${JSON.stringify(metadata['integrity'])}; it was not used`);
+    throw new CheckpointError(
+      `checkpoint ${path} names an unknown integrity scheme ${JSON.stringify(metadata['integrity'])}; it was not used`,
+    );
   }
   let state: unknown;
   try {
     state = JSON.parse(metadata['state']);
   } catch (e) {
-    throw new CheckpointError(`checkpoint ${path} has a state that is not JSON (${(e as Error).message}); it was not used`);
+    throw new CheckpointError(
+      `checkpoint ${path} has a state that is not JSON (${(e as Error).message}); it was not used`,
+    );
   }
   try {
     validate?.(state);
@@ -152,7 +181,10 @@ export function decodeCheckpoint<S>(bytes: Uint8Array, path: string, validate?: 
 }
 
 /** Reads and decodes a checkpoint (see decodeCheckpoint). */
-export async function loadCheckpoint<S>(path: string, validate?: (state: unknown) => void): Promise<{ tensors: Map<string, NamedArray>; state: S }> {
+export async function loadCheckpoint<S>(
+  path: string,
+  validate?: (state: unknown) => void,
+): Promise<{ tensors: Map<string, NamedArray>; state: S }> {
   let bytes: Uint8Array;
   try {
     bytes = new Uint8Array(await readFile(path));

@@ -15,7 +15,18 @@ import { type CompressRunOptions, type CompressTarget, compressChart, compressTa
 import { loadCheckpoint, writeAtomic } from './checkpoint.js';
 import { estimateGrid, estimateTable } from './eta.js';
 import { releaseHeldLocks } from './run_lock.js';
-import { appendResult, type GridPoint, MergeError, mergeResults, paperGrid, readResults, runGrid, runKey, selectedPoints, shardOf } from './grid.js';
+import {
+  appendResult,
+  type GridPoint,
+  MergeError,
+  mergeResults,
+  paperGrid,
+  readResults,
+  runGrid,
+  runKey,
+  selectedPoints,
+  shardOf,
+} from './grid.js';
 import { progressReporter } from './progress.js';
 import { writeReport } from './report.js';
 import { cellSpeedTable, runCellSpeed } from './speed_cells.js';
@@ -88,7 +99,8 @@ class UsageError extends Error {}
 const list = (name: string, value: string | undefined): number[] | undefined => {
   if (value === undefined) return undefined;
   const xs = value.split(',').map((s) => Number(s.trim()));
-  if (xs.some((x) => !Number.isFinite(x))) throw new UsageError(`--${name} must be comma-separated numbers, got '${value}'`);
+  if (xs.some((x) => !Number.isFinite(x)))
+    throw new UsageError(`--${name} must be comma-separated numbers, got '${value}'`);
   return xs;
 };
 /** A rule for a numeric option: the test and what it expects, for the message. */
@@ -110,7 +122,19 @@ const positiveInt = POSITIVE_INT.ok;
 
 /** The options each command reads (besides --backend, --help); any other option given is an error. */
 const MODEL_OPTIONS = ['model', 'ranks', 'rank', 'input-size', 'input-modes', 'hidden-size', 'hidden-modes'];
-const TRAINING = ['lr', 'dropout', 'batch-size', 'epochs', 'clip', 'max-length', 'window', 'patience', 'data-dir', 'download', 'out-dir'];
+const TRAINING = [
+  'lr',
+  'dropout',
+  'batch-size',
+  'epochs',
+  'clip',
+  'max-length',
+  'window',
+  'patience',
+  'data-dir',
+  'download',
+  'out-dir',
+];
 const COMMAND_OPTIONS: Record<string, readonly string[]> = {
   compare: ['epochs', 'out-dir'],
   train: ['dataset', ...MODEL_OPTIONS, ...TRAINING, 'seed', 'resume', 'overwrite', 'results'],
@@ -125,19 +149,42 @@ const COMMAND_OPTIONS: Record<string, readonly string[]> = {
   sample: ['from', 'out', 'length', 'temperature', 'seed', 'primer-piece', 'primer-frames', 'data-dir', 'download'],
   'speed epoch': ['dataset', 'batch-size', 'rounds', 'data-dir', 'download'],
   demo: [],
-  compress: ['from', 'dataset', 'formats', 'budgets', 'fine-tune-epochs', 'input-modes', 'hidden-modes', 'lr', 'dropout', 'batch-size', 'seed', 'window', 'data-dir', 'download', 'out-dir', 'results'],
+  compress: [
+    'from',
+    'dataset',
+    'formats',
+    'budgets',
+    'fine-tune-epochs',
+    'input-modes',
+    'hidden-modes',
+    'lr',
+    'dropout',
+    'batch-size',
+    'seed',
+    'window',
+    'data-dir',
+    'download',
+    'out-dir',
+    'results',
+  ],
 };
 const modelName = (m: string): ModelName => {
-  if (!(MODEL_NAMES as readonly string[]).includes(m)) throw new UsageError(`unknown model '${m}'; expected one of ${MODEL_NAMES.join(', ')}`);
+  if (!(MODEL_NAMES as readonly string[]).includes(m))
+    throw new UsageError(`unknown model '${m}'; expected one of ${MODEL_NAMES.join(', ')}`);
   return m as ModelName;
 };
 const datasetName = (d: string): DatasetName | 'synthetic' => {
-  if (d !== 'synthetic' && !(DATASET_NAMES as readonly string[]).includes(d)) throw new UsageError(`unknown dataset '${d}'; expected synthetic or one of ${DATASET_NAMES.join(', ')}`);
+  if (d !== 'synthetic' && !(DATASET_NAMES as readonly string[]).includes(d))
+    throw new UsageError(`unknown dataset '${d}'; expected synthetic or one of ${DATASET_NAMES.join(', ')}`);
   return d as DatasetName | 'synthetic';
 };
 
 export async function main(argv: string[]): Promise<void> {
-  const { values: v, positionals, tokens } = parseArgs({
+  const {
+    values: v,
+    positionals,
+    tokens,
+  } = parseArgs({
     args: argv,
     allowPositionals: true,
     tokens: true,
@@ -194,16 +241,34 @@ export async function main(argv: string[]): Promise<void> {
   // `grid merge <results.jsonl>...`: the files are positionals after the command.
   const merging = positionals[0] === 'grid' && positionals[1] === 'merge';
   const command = merging ? 'grid merge' : positionals.join(' ') || 'compare';
-  const known = ['compare', 'train', 'grid', 'grid merge', 'report', 'compress', 'speed', 'speed decomp', 'speed cells', 'speed epoch', 'speed compress', 'calibrate', 'sample', 'demo'];
+  const known = [
+    'compare',
+    'train',
+    'grid',
+    'grid merge',
+    'report',
+    'compress',
+    'speed',
+    'speed decomp',
+    'speed cells',
+    'speed epoch',
+    'speed compress',
+    'calibrate',
+    'sample',
+    'demo',
+  ];
   if (!known.includes(command)) throw new UsageError(`unknown command '${command}'`);
   const given = new Set<string>(tokens.flatMap((t) => (t.kind === 'option' ? [t.name] : [])));
   for (const name of given) {
     if (name !== 'backend' && name !== 'help' && !COMMAND_OPTIONS[command]!.includes(name)) {
-      throw new UsageError(`--${name} does not apply to '${command}'; its options are ${COMMAND_OPTIONS[command]!.map((o) => `--${o}`).join(', ') || 'none'}`);
+      throw new UsageError(
+        `--${name} does not apply to '${command}'; its options are ${COMMAND_OPTIONS[command]!.map((o) => `--${o}`).join(', ') || 'none'}`,
+      );
     }
   }
   const backend = v.backend as BackendRequest;
-  if (!['wasm', 'node', 'cpu', 'auto'].includes(backend)) throw new UsageError(`--backend must be one of wasm, node, cpu, auto; got '${v.backend}'`);
+  if (!['wasm', 'node', 'cpu', 'auto'].includes(backend))
+    throw new UsageError(`--backend must be one of wasm, node, cpu, auto; got '${v.backend}'`);
   const log = (line: string): void => void process.stdout.write(`${line}\n`);
   const loadOptions = { ...(v['data-dir'] ? { dataDir: v['data-dir'] } : {}), download: v.download };
 
@@ -225,7 +290,9 @@ export async function main(argv: string[]): Promise<void> {
     const inapplicable = [
       ...(format !== 'cp' && given.has('rank') ? ['--rank (CP models only)'] : []),
       ...(format !== 'tt' && format !== 'tucker' && given.has('ranks') ? ['--ranks (TT and Tucker models only)'] : []),
-      ...(format === 'dense' ? ['input-modes', 'hidden-modes'].filter((o) => given.has(o)).map((o) => `--${o} (factorised models only)`) : []),
+      ...(format === 'dense'
+        ? ['input-modes', 'hidden-modes'].filter((o) => given.has(o)).map((o) => `--${o} (factorised models only)`)
+        : []),
     ];
     if (inapplicable.length) throw new UsageError(`${inapplicable.join(', ')} does not apply to --model ${model}`);
     const ranks = list('ranks', v.ranks);
@@ -258,7 +325,12 @@ export async function main(argv: string[]): Promise<void> {
     const datasets = v.datasets.split(',').map((d) => datasetName(d.trim()));
     const models = v.models?.split(',').map((m) => modelName(m.trim()));
     const gridOut = v['out-dir'] ?? 'runs/grid';
-    const numbers = (name: string, value: string | undefined, check: (x: number) => boolean, expected: string): number[] | undefined => {
+    const numbers = (
+      name: string,
+      value: string | undefined,
+      check: (x: number) => boolean,
+      expected: string,
+    ): number[] | undefined => {
       const xs = list(name, value);
       const bad = xs?.find((x) => !check(x));
       if (bad !== undefined) throw new UsageError(`--${name} got ${bad} in '${value}'; expected ${expected}`);
@@ -270,10 +342,16 @@ export async function main(argv: string[]): Promise<void> {
     const seeds = numbers('seeds', v.seeds ?? v.seed, Number.isInteger, 'integers');
     let points: Map<string, GridPoint> | undefined;
     if (v['select-on'] !== undefined) {
-      if (lrs || dropouts || batchSizes) throw new UsageError('--select-on takes lr, dropout and batch size from the selected runs; drop --lr, --dropout and --batch-size');
+      if (lrs || dropouts || batchSizes)
+        throw new UsageError(
+          '--select-on takes lr, dropout and batch size from the selected runs; drop --lr, --dropout and --batch-size',
+        );
       const on = datasetName(v['select-on']);
       points = selectedPoints(readResults(join(gridOut, 'results.jsonl')), on);
-      if (points.size === 0) throw new UsageError(`--select-on ${on}: ${join(gridOut, 'results.jsonl')} has no seed-1 runs on ${on} to select from; run the grid on ${on} first`);
+      if (points.size === 0)
+        throw new UsageError(
+          `--select-on ${on}: ${join(gridOut, 'results.jsonl')} has no seed-1 runs on ${on} to select from; run the grid on ${on} first`,
+        );
     }
     try {
       gridRuns = paperGrid({
@@ -290,12 +368,15 @@ export async function main(argv: string[]): Promise<void> {
         ...(v.patience !== undefined ? { patience: num('patience', v.patience, 0, POSITIVE_INT) } : {}),
       });
     } catch (e) {
-      throw new UsageError(`--select-on ${v['select-on']}: ${(e as Error).message}; run those configurations on it first or drop them with --models`);
+      throw new UsageError(
+        `--select-on ${v['select-on']}: ${(e as Error).message}; run those configurations on it first or drop them with --models`,
+      );
     }
     if (v.shard !== undefined) {
       const m = /^(\d+)\/(\d+)$/.exec(v.shard);
       const [i, n] = m ? [Number(m[1]), Number(m[2])] : [0, 0];
-      if (!m || i < 1 || i > n) throw new UsageError(`--shard got '${v.shard}'; expected i/n with 1 <= i <= n, e.g. 1/4`);
+      if (!m || i < 1 || i > n)
+        throw new UsageError(`--shard got '${v.shard}'; expected i/n with 1 <= i <= n, e.g. 1/4`);
       gridRuns = shardOf(gridRuns, i, n);
     }
     for (const d of datasets) {
@@ -308,19 +389,26 @@ export async function main(argv: string[]): Promise<void> {
   }
   let compressArgs: Omit<CompressRunOptions, 'data' | 'log' | 'onProgress' | 'scratch'> | undefined;
   if (command === 'compress') {
-    if (!v.from) throw new UsageError('compress needs --from <checkpoint>: a dense model trained by train or grid (its best.safetensors)');
+    if (!v.from)
+      throw new UsageError(
+        'compress needs --from <checkpoint>: a dense model trained by train or grid (its best.safetensors)',
+      );
     if (!existsSync(v.from)) throw new UsageError(`--from ${v.from}: no such file`);
     const formats = (v.formats ?? 'tt,cp,tucker').split(',').map((f) => f.trim());
     const badFormat = formats.find((f) => !['tt', 'cp', 'tucker'].includes(f));
     if (badFormat !== undefined) throw new UsageError(`--formats got '${badFormat}'; expected tt, cp or tucker`);
     const budgets = list('budgets', v.budgets) ?? [4096, 7168, 11392];
     const badBudget = budgets.find((b) => !POSITIVE_INT.ok(b));
-    if (badBudget !== undefined) throw new UsageError(`--budgets got ${badBudget}; expected positive integers (RNN parameters)`);
+    if (badBudget !== undefined)
+      throw new UsageError(`--budgets got ${badBudget}; expected positive integers (RNN parameters)`);
     compressArgs = {
       from: v.from,
       formats: formats as CompressTarget[],
       budgets,
-      fineTuneEpochs: num('fine-tune-epochs', v['fine-tune-epochs'], 20, { ok: (x) => Number.isInteger(x) && x >= 0, expected: 'an integer >= 0' }),
+      fineTuneEpochs: num('fine-tune-epochs', v['fine-tune-epochs'], 20, {
+        ok: (x) => Number.isInteger(x) && x >= 0,
+        expected: 'an integer >= 0',
+      }),
       lr: num('lr', v.lr, 2.5e-3),
       dropout: num('dropout', v.dropout, 0.5, RATE),
       batchSize: num('batch-size', v['batch-size'], 16, POSITIVE_INT),
@@ -339,35 +427,52 @@ export async function main(argv: string[]): Promise<void> {
       });
       v.dataset = state.config?.dataset ?? 'synthetic';
     }
-    if (datasetName(v.dataset) !== 'synthetic' && !v.download && !findDatasetFile(v.dataset as DatasetName, loadOptions)) {
+    if (
+      datasetName(v.dataset) !== 'synthetic' &&
+      !v.download &&
+      !findDatasetFile(v.dataset as DatasetName, loadOptions)
+    ) {
       await loadPolyphonic(v.dataset as DatasetName, loadOptions).catch((e: Error) => {
         throw new UsageError(e.message);
       });
     }
   }
   if (command === 'sample') {
-    if (!v.from) throw new UsageError('sample needs --from <checkpoint>: a model trained by train or grid (its best.safetensors)');
+    if (!v.from)
+      throw new UsageError('sample needs --from <checkpoint>: a model trained by train or grid (its best.safetensors)');
     if (!existsSync(v.from)) throw new UsageError(`--from ${v.from}: no such file`);
     if (!v.out) throw new UsageError('sample needs --out <piece.mid>');
     if (!v.out.endsWith('.mid')) throw new UsageError(`--out got '${v.out}'; expected a file name ending in .mid`);
-    if (given.has('primer-frames') && !given.has('primer-piece')) throw new UsageError('--primer-frames needs --primer-piece');
+    if (given.has('primer-frames') && !given.has('primer-piece'))
+      throw new UsageError('--primer-frames needs --primer-piece');
   }
-  const sampleOptions = command === 'sample'
-    ? {
-        length: num('length', v.length, 128, POSITIVE_INT),
-        temperature: num('temperature', v.temperature, 1, POSITIVE),
-        seed: num('seed', v.seed, 1, INT),
-        primerPiece: v['primer-piece'] !== undefined ? num('primer-piece', v['primer-piece'], 0, { ok: (x) => Number.isInteger(x) && x >= 0, expected: 'an integer >= 0' }) : undefined,
-        primerFrames: num('primer-frames', v['primer-frames'], 16, POSITIVE_INT),
-      }
-    : undefined;
+  const sampleOptions =
+    command === 'sample'
+      ? {
+          length: num('length', v.length, 128, POSITIVE_INT),
+          temperature: num('temperature', v.temperature, 1, POSITIVE),
+          seed: num('seed', v.seed, 1, INT),
+          primerPiece:
+            v['primer-piece'] !== undefined
+              ? num('primer-piece', v['primer-piece'], 0, {
+                  ok: (x) => Number.isInteger(x) && x >= 0,
+                  expected: 'an integer >= 0',
+                })
+              : undefined,
+          primerFrames: num('primer-frames', v['primer-frames'], 16, POSITIVE_INT),
+        }
+      : undefined;
   const compareEpochs = num('epochs', command === 'compare' ? v.epochs : undefined, 6, POSITIVE_INT);
   const resultsPath = v.results ?? 'runs/grid/results.jsonl';
-  if (command === 'report' && !existsSync(resultsPath)) throw new UsageError(`no results at ${resultsPath}; run 'grid' first or name the file with --results`);
+  if (command === 'report' && !existsSync(resultsPath))
+    throw new UsageError(`no results at ${resultsPath}; run 'grid' first or name the file with --results`);
 
   if (command === 'grid merge') {
     const sources = positionals.slice(2);
-    if (sources.length === 0) throw new UsageError('grid merge needs the results files to merge: grid merge <results.jsonl>... [--out-dir <dir>]');
+    if (sources.length === 0)
+      throw new UsageError(
+        'grid merge needs the results files to merge: grid merge <results.jsonl>... [--out-dir <dir>]',
+      );
     const target = join(v['out-dir'] ?? 'runs/grid', 'results.jsonl');
     try {
       const { lines, added } = await mergeResults(target, sources);
@@ -379,14 +484,22 @@ export async function main(argv: string[]): Promise<void> {
     return;
   }
   if (command === 'report') {
-    const results = readResults(resultsPath, (n, why) => process.stderr.write(`${resultsPath}: line ${n} skipped (${why})\n`));
+    const results = readResults(resultsPath, (n, why) =>
+      process.stderr.write(`${resultsPath}: line ${n} skipped (${why})\n`),
+    );
     const files = await writeReport(results, v['out-dir'] ?? 'runs/report');
     log(`${results.length} runs -> ${files.markdown}, ${files.csv}, ${files.html}, ${files.svgs.length} plots`);
     return;
   }
 
   const info = await useBackend(backend);
-  log(`backend: ${info.name} (SIMD ${info.simd ? 'on' : 'off'}, ${info.threads} thread${info.threads > 1 ? 's' : ''}; ${Object.entries(info.versions).map(([k, x]) => `${k} ${x}`).join(', ')})\n`);
+  log(
+    `backend: ${info.name} (SIMD ${info.simd ? 'on' : 'off'}, ${info.threads} thread${info.threads > 1 ? 's' : ''}; ${Object.entries(
+      info.versions,
+    )
+      .map(([k, x]) => `${k} ${x}`)
+      .join(', ')})\n`,
+  );
   const jobs = num('jobs', v.jobs, 1, POSITIVE_INT);
   if (command === 'grid' && process.env['TENSORIZED_GRID_WORKER'] === undefined) {
     // What the grid will cost, before it starts (workers of --jobs skip this: their parent printed it).
@@ -415,25 +528,41 @@ export async function main(argv: string[]): Promise<void> {
       runDemo(log);
       return;
     case 'compare':
-      await runDefaultComparison({ epochs: compareEpochs, outDir: v['out-dir'] ?? 'runs/default', log: logLine, onProgress });
+      await runDefaultComparison({
+        epochs: compareEpochs,
+        outDir: v['out-dir'] ?? 'runs/default',
+        log: logLine,
+        onProgress,
+      });
       return;
     case 'train': {
       const config = runConfig!;
       const data = await loadPolyphonic(config.dataset, { ...loadOptions, seed: 1 });
       const outDir = v['out-dir'] ?? `runs/train/${config.dataset}-${config.model}`;
-      const r = await train(config, data, { outDir, resume: v.resume, overwrite: v.overwrite, log: logLine, onProgress });
+      const r = await train(config, data, {
+        outDir,
+        resume: v.resume,
+        overwrite: v.overwrite,
+        log: logLine,
+        onProgress,
+      });
       progress.done();
       if (v.results && (r.epochs === config.epochs || r.stoppedEarly)) {
         // A finished run joins a results file that `report` reads, like a grid's.
         await appendResult(v.results, r);
         log(`appended to ${v.results}`);
       }
-      log(`\n${config.model} on ${config.dataset}: ${r.rnnParams} RNN parameters; test NLL ${r.best.testNll.toFixed(3)} (accuracy ${r.best.testAccuracy.toFixed(3)}) at the best-validation epoch ${r.best.epoch} of ${r.epochs}; checkpoints in ${outDir}`);
+      log(
+        `\n${config.model} on ${config.dataset}: ${r.rnnParams} RNN parameters; test NLL ${r.best.testNll.toFixed(3)} (accuracy ${r.best.testAccuracy.toFixed(3)}) at the best-validation epoch ${r.best.epoch} of ${r.epochs}; checkpoints in ${outDir}`,
+      );
       return;
     }
     case 'grid': {
       const outDir = v['out-dir'] ?? 'runs/grid';
-      await runGrid(gridRuns!, (d) => loadPolyphonic(d as DatasetName, loadOptions), outDir, { log: logLine, onProgress });
+      await runGrid(gridRuns!, (d) => loadPolyphonic(d as DatasetName, loadOptions), outDir, {
+        log: logLine,
+        onProgress,
+      });
       progress.done();
       log(`results in ${outDir}/results.jsonl`);
       return;
@@ -450,7 +579,9 @@ export async function main(argv: string[]): Promise<void> {
       await writeAtomic(join(a.outDir, 'compress.md'), `${table}\n`);
       await writeAtomic(join(a.outDir, 'compress.json'), `${JSON.stringify(rows, null, 1)}\n`);
       await writeAtomic(join(a.outDir, `${v.dataset}-compress.svg`), compressChart(rows, v.dataset));
-      log(`\n${table}\n\nin ${a.outDir}: compress.md, compress.json, ${v.dataset}-compress.svg${scratch ? ` (from scratch: ${scratchPath})` : ''}`);
+      log(
+        `\n${table}\n\nin ${a.outDir}: compress.md, compress.json, ${v.dataset}-compress.svg${scratch ? ` (from scratch: ${scratchPath})` : ''}`,
+      );
       return;
     }
     case 'sample': {
@@ -461,7 +592,10 @@ export async function main(argv: string[]): Promise<void> {
       try {
         let primer: number[][] | undefined;
         if (o.primerPiece !== undefined) {
-          if (config.dataset === 'synthetic') throw new UsageError('--primer-piece: the model was trained on the synthetic dataset, which has no pieces to prime from');
+          if (config.dataset === 'synthetic')
+            throw new UsageError(
+              '--primer-piece: the model was trained on the synthetic dataset, which has no pieces to prime from',
+            );
           const data = await loadPolyphonic(config.dataset, loadOptions);
           try {
             primer = pieceFrames(data.splits.test, o.primerPiece, o.primerFrames);
@@ -470,12 +604,19 @@ export async function main(argv: string[]): Promise<void> {
           }
         }
         const t0 = performance.now();
-        const frames = samplePiece(model, { length: o.length, temperature: o.temperature, seed: o.seed, ...(primer ? { primer } : {}) });
+        const frames = samplePiece(model, {
+          length: o.length,
+          temperature: o.temperature,
+          seed: o.seed,
+          ...(primer ? { primer } : {}),
+        });
         const ms = (performance.now() - t0) / o.length;
         const svgPath = v.out!.replace(/\.mid$/, '.svg');
         await writeAtomic(v.out!, framesToMidi(frames));
         await writeAtomic(svgPath, pianoRollSvg(frames, primer?.length ?? 0));
-        log(`${frames.length} frames (${primer?.length ?? 0} of primer) from ${config.model} (${model.rnnParams()} RNN parameters) at temperature ${o.temperature}: ${v.out} and ${svgPath}; ${ms.toFixed(2)} ms per generated frame`);
+        log(
+          `${frames.length} frames (${primer?.length ?? 0} of primer) from ${config.model} (${model.rnnParams()} RNN parameters) at temperature ${o.temperature}: ${v.out} and ${svgPath}; ${ms.toFixed(2)} ms per generated frame`,
+        );
       } finally {
         model.dispose();
       }
@@ -489,20 +630,32 @@ export async function main(argv: string[]): Promise<void> {
       return;
     }
     case 'speed compress': {
-      log(`compressMatrix (float64, on the CPU), random N(0, 1) matrices:\n\n${compressSpeedTable(runCompressSpeed())}`);
+      log(
+        `compressMatrix (float64, on the CPU), random N(0, 1) matrices:\n\n${compressSpeedTable(runCompressSpeed())}`,
+      );
       return;
     }
     case 'speed epoch': {
       const dataset = datasetName(v.dataset);
       const data = await loadPolyphonic(dataset, { ...loadOptions, seed: 1 });
-      const configs = paperGrid({ datasets: [dataset], lrs: [5e-3], dropouts: [0.2] }).filter((c) => !c.ranks || c.ranks.includes(11) || c.model === 'tucker-gru');
-      const chosen = configs.filter((c) => c.model !== 'cp-gru' || c.rank === 80).filter((c) => c.model !== 'tucker-gru' || c.ranks?.[1] === 4);
+      const configs = paperGrid({ datasets: [dataset], lrs: [5e-3], dropouts: [0.2] }).filter(
+        (c) => !c.ranks || c.ranks.includes(11) || c.model === 'tucker-gru',
+      );
+      const chosen = configs
+        .filter((c) => c.model !== 'cp-gru' || c.rank === 80)
+        .filter((c) => c.model !== 'tucker-gru' || c.ranks?.[1] === 4);
       // The same batch size for every model, so that the epochs compare.
       const batchSize = num('batch-size', v['batch-size'], 16, POSITIVE_INT);
       const gflops = largeMatmulGflops();
       logLine(`a large matMul (1024 x 1024 x 1024, best of 15): ${gflops.toFixed(1)} GFLOP/s`);
       const rounds = num('rounds', v.rounds, 2, POSITIVE_INT);
-      const rows = await runEpochSpeed(chosen.map((c) => ({ ...c, batchSize })), data, (r) => logLine(`${r.model}: ${r.trainSeconds.toFixed(2)} s`), gflops, rounds);
+      const rows = await runEpochSpeed(
+        chosen.map((c) => ({ ...c, batchSize })),
+        data,
+        (r) => logLine(`${r.model}: ${r.trainSeconds.toFixed(2)} s`),
+        gflops,
+        rounds,
+      );
       log(`the fastest second epoch of ${rounds} round${rounds > 1 ? 's' : ''} per model (the models take turns):`);
       log(epochSpeedTable(rows, gflops));
       return;
@@ -514,9 +667,12 @@ export async function main(argv: string[]): Promise<void> {
         const rows = runDecompSpeed({ minMs });
         log(`Factorised matmuls (ms per call):\n\n${decompSpeedTable(rows)}`);
         const ok = rows.filter((r) => r.pickWithin10).length;
-        log(`\nplanner's pick within 10% of the faster path: ${ok}/${rows.length} cases (${((100 * ok) / rows.length).toFixed(0)}%; target 90%)\n`);
+        log(
+          `\nplanner's pick within 10% of the faster path: ${ok}/${rows.length} cases (${((100 * ok) / rows.length).toFixed(0)}%; target 90%)\n`,
+        );
       }
-      if (command !== 'speed decomp') log(`Cells, the paper's configuration:\n\n${cellSpeedTable(runCellSpeed({ minMs }))}`);
+      if (command !== 'speed decomp')
+        log(`Cells, the paper's configuration:\n\n${cellSpeedTable(runCellSpeed({ minMs }))}`);
       return;
     }
   }
@@ -525,7 +681,10 @@ export async function main(argv: string[]): Promise<void> {
 /** Starts `count` copies of this CLI with `args`, their output prefixed; resolves to the worst exit status. */
 function runWorkers(count: number, args: string[], log: (line: string) => void): Promise<number> {
   const children = Array.from({ length: count }, (_, i) => {
-    const child = spawn(process.execPath, [process.argv[1]!, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, TENSORIZED_GRID_WORKER: String(i + 1) } });
+    const child = spawn(process.execPath, [process.argv[1]!, ...args], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: { ...process.env, TENSORIZED_GRID_WORKER: String(i + 1) },
+    });
     for (const stream of [child.stdout, child.stderr]) {
       createInterface({ input: stream }).on('line', (line) => log(`[worker ${i + 1}] ${line}`));
     }
@@ -535,22 +694,33 @@ function runWorkers(count: number, args: string[], log: (line: string) => void):
     for (const c of children) c.kill(signal);
   };
   process.prependOnceListener('SIGINT', stop).prependOnceListener('SIGTERM', stop);
-  return Promise.all(children.map((c) => new Promise<number>((done) => c.on('exit', (code, signal) => done(code ?? (signal ? 1 : 0)))))).then((codes) => Math.max(...codes));
+  return Promise.all(
+    children.map((c) => new Promise<number>((done) => c.on('exit', (code, signal) => done(code ?? (signal ? 1 : 0))))),
+  ).then((codes) => Math.max(...codes));
 }
 
 const isMain = process.argv[1] !== undefined && import.meta.url === new URL(`file://${process.argv[1]}`).href;
 if (isMain) {
   // A preempted or interrupted job frees the run directories it holds, so that its runs resume at once
   // elsewhere (a scheduler's requeue; the checkpoints of finished epochs are kept).
-  for (const [signal, code] of [['SIGTERM', 143], ['SIGINT', 130]] as const) {
+  for (const [signal, code] of [
+    ['SIGTERM', 143],
+    ['SIGINT', 130],
+  ] as const) {
     process.on(signal, () => {
       releaseHeldLocks();
       process.exit(code);
     });
   }
   main(process.argv.slice(2)).catch((error: unknown) => {
-    if (error instanceof UsageError || error instanceof MemoryBoundError || (error as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')) {
-      process.stderr.write(`tensorized-bench: ${(error as Error).message}\n\nRun 'tensorized-bench --help' for the options.\n`);
+    if (
+      error instanceof UsageError ||
+      error instanceof MemoryBoundError ||
+      (error as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')
+    ) {
+      process.stderr.write(
+        `tensorized-bench: ${(error as Error).message}\n\nRun 'tensorized-bench --help' for the options.\n`,
+      );
       process.exit(2);
     }
     process.stderr.write(`tensorized-bench: ${(error as Error).message}\n`);

@@ -18,7 +18,22 @@ beforeAll(async () => {
 describe('compress: a trained dense GRU to TT, CP and Tucker, then fine-tuned', () => {
   it('meets the budgets, lowers the loss by fine-tuning, resumes without converting again, leaks nothing', async () => {
     const denseDir = temp();
-    await train({ dataset: 'synthetic', model: 'gru', inputSize: 16, hiddenSize: 32, lr: 1e-2, dropout: 0, batchSize: 8, epochs: 4, seed: 1, clip: 5 }, data, { outDir: denseDir });
+    await train(
+      {
+        dataset: 'synthetic',
+        model: 'gru',
+        inputSize: 16,
+        hiddenSize: 32,
+        lr: 1e-2,
+        dropout: 0,
+        batchSize: 8,
+        epochs: 4,
+        seed: 1,
+        clip: 5,
+      },
+      data,
+      { outDir: denseDir },
+    );
     const before = tf.memory().numTensors;
     const options = {
       from: join(denseDir, 'best.safetensors'),
@@ -51,7 +66,9 @@ describe('compress: a trained dense GRU to TT, CP and Tucker, then fine-tuned', 
     // Run again: the conversions are read back, the finished fine-tuning is not repeated.
     const again: string[] = [];
     const rows2 = await runCompress({ ...options, log: (l) => again.push(l) });
-    expect(rows2.map((r) => [r.converted, r.testNll, r.best])).toEqual(rows.map((r) => [r.converted, r.testNll, r.best]));
+    expect(rows2.map((r) => [r.converted, r.testNll, r.best])).toEqual(
+      rows.map((r) => [r.converted, r.testNll, r.best]),
+    );
     expect(again.filter((l) => l.includes('converted in'))).toHaveLength(0);
     expect(again.filter((l) => l.startsWith('epoch '))).toHaveLength(0);
     expect(compressTable(rows, 3).split('\n')).toHaveLength(5);
@@ -60,11 +77,57 @@ describe('compress: a trained dense GRU to TT, CP and Tucker, then fine-tuned', 
 
   it('refuses a model that is not dense, and a budget that cannot hold the bias', async () => {
     const ttDir = temp();
-    await train({ dataset: 'synthetic', model: 'cp-gru', rank: 2, inputSize: 16, inputModes: [2, 2, 2, 2], hiddenSize: 32, hiddenModes: [4, 2, 2, 2], lr: 1e-2, dropout: 0, batchSize: 8, epochs: 1, seed: 1, clip: 5 }, data, { outDir: ttDir });
-    const base = { data, formats: ['tt'] as const, fineTuneEpochs: 0, lr: 1e-2, dropout: 0, batchSize: 8, seed: 1, outDir: temp() };
-    await expect(runCompress({ ...base, from: join(ttDir, 'best.safetensors'), budgets: [500] })).rejects.toThrow(/is a cp-gru model; compress takes a dense gru or lstm/);
+    await train(
+      {
+        dataset: 'synthetic',
+        model: 'cp-gru',
+        rank: 2,
+        inputSize: 16,
+        inputModes: [2, 2, 2, 2],
+        hiddenSize: 32,
+        hiddenModes: [4, 2, 2, 2],
+        lr: 1e-2,
+        dropout: 0,
+        batchSize: 8,
+        epochs: 1,
+        seed: 1,
+        clip: 5,
+      },
+      data,
+      { outDir: ttDir },
+    );
+    const base = {
+      data,
+      formats: ['tt'] as const,
+      fineTuneEpochs: 0,
+      lr: 1e-2,
+      dropout: 0,
+      batchSize: 8,
+      seed: 1,
+      outDir: temp(),
+    };
+    await expect(runCompress({ ...base, from: join(ttDir, 'best.safetensors'), budgets: [500] })).rejects.toThrow(
+      /is a cp-gru model; compress takes a dense gru or lstm/,
+    );
     const denseDir = temp();
-    await train({ dataset: 'synthetic', model: 'gru', inputSize: 16, hiddenSize: 32, lr: 1e-2, dropout: 0, batchSize: 8, epochs: 1, seed: 1, clip: 5 }, data, { outDir: denseDir });
-    await expect(runCompress({ ...base, from: join(denseDir, 'best.safetensors'), budgets: [50] })).rejects.toThrow(/--budgets: 50 does not even hold the bias \(96 parameters\)/);
+    await train(
+      {
+        dataset: 'synthetic',
+        model: 'gru',
+        inputSize: 16,
+        hiddenSize: 32,
+        lr: 1e-2,
+        dropout: 0,
+        batchSize: 8,
+        epochs: 1,
+        seed: 1,
+        clip: 5,
+      },
+      data,
+      { outDir: denseDir },
+    );
+    await expect(runCompress({ ...base, from: join(denseDir, 'best.safetensors'), budgets: [50] })).rejects.toThrow(
+      /--budgets: 50 does not even hold the bias \(96 parameters\)/,
+    );
   }, 60_000);
 });

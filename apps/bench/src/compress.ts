@@ -2,7 +2,14 @@ import { existsSync } from 'node:fs';
 import { mkdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
-import { balancedModes, type CompressSpec, compressCell, createCell, gateCount, type ModelName } from '@tensorized/cells';
+import {
+  balancedModes,
+  type CompressSpec,
+  compressCell,
+  createCell,
+  gateCount,
+  type ModelName,
+} from '@tensorized/cells';
 import type { CompressReport } from '@tensorized/decomp';
 import type { PolyphonicDataset } from '@tensorized/datasets';
 import { CheckpointError, decodeCheckpoint, encodeCheckpoint, loadCheckpoint, writeAtomic } from './checkpoint.js';
@@ -13,7 +20,15 @@ import { selectOnValidation, shade } from './report.js';
 import { validateRunConfig } from './run_state.js';
 import { lineChart, type Series } from './svg.js';
 import { markdownTable } from './table.js';
-import { cellConfigOf, evaluate, initialWeightsHash, type Progress, type RunConfig, type RunState, train } from './train.js';
+import {
+  cellConfigOf,
+  evaluate,
+  initialWeightsHash,
+  type Progress,
+  type RunConfig,
+  type RunState,
+  train,
+} from './train.js';
 
 export type CompressTarget = 'tt' | 'cp' | 'tucker';
 
@@ -75,7 +90,9 @@ interface ConversionState {
 export async function runCompress(o: CompressRunOptions): Promise<CompressRow[]> {
   const log = o.log ?? (() => {});
   // A checkpoint or a best.safetensors (whose state is the run up to its best epoch).
-  const dense = await loadCheckpoint<Pick<RunState, 'config'>>(o.from, (s) => validateRunConfig((s as { config?: unknown }).config));
+  const dense = await loadCheckpoint<Pick<RunState, 'config'>>(o.from, (s) =>
+    validateRunConfig((s as { config?: unknown }).config),
+  );
   const denseConfig = dense.state.config;
   if (denseConfig.model !== 'gru' && denseConfig.model !== 'lstm') {
     throw new CheckpointError(`${o.from} is a ${denseConfig.model} model; compress takes a dense gru or lstm`);
@@ -105,15 +122,31 @@ export async function runCompress(o: CompressRunOptions): Promise<CompressRow[]>
         try {
           for (const [n, v] of model.namedVariables()) v.assign(weights.get(n)!);
           const evalBatch = Math.max(o.batchSize, 32);
-          conversion.converted = { validNll: summarise(evaluate(model, o.data.splits.valid, evalBatch)).nll, testNll: summarise(evaluate(model, o.data.splits.test, evalBatch)).nll };
+          conversion.converted = {
+            validNll: summarise(evaluate(model, o.data.splits.valid, evalBatch)).nll,
+            testNll: summarise(evaluate(model, o.data.splits.test, evalBatch)).nll,
+          };
         } finally {
           model.dispose();
         }
         await writeAtomic(convertedPath, encodeCheckpoint([...weights], conversion));
-        log(`${format} at ${budget}: converted in ${seconds.toFixed(1)} s (W ${conversion.reports.W.relativeError.toFixed(3)}, U ${conversion.reports.U.relativeError.toFixed(3)} relative error), valid NLL ${conversion.converted.validNll.toFixed(3)}, test NLL ${conversion.converted.testNll.toFixed(3)}`);
+        log(
+          `${format} at ${budget}: converted in ${seconds.toFixed(1)} s (W ${conversion.reports.W.relativeError.toFixed(3)}, U ${conversion.reports.U.relativeError.toFixed(3)} relative error), valid NLL ${conversion.converted.validNll.toFixed(3)}, test NLL ${conversion.converted.testNll.toFixed(3)}`,
+        );
       }
       try {
-        const history = o.fineTuneEpochs > 0 ? (await train(conversion.config, o.data, { outDir: dir, resume: 'if-present', initialWeights: weights, log, ...(o.onProgress ? { onProgress: o.onProgress } : {}) })).history : [];
+        const history =
+          o.fineTuneEpochs > 0
+            ? (
+                await train(conversion.config, o.data, {
+                  outDir: dir,
+                  resume: 'if-present',
+                  initialWeights: weights,
+                  log,
+                  ...(o.onProgress ? { onProgress: o.onProgress } : {}),
+                })
+              ).history
+            : [];
         const validNll = history.map((h) => h.valid.nll);
         const testNll = history.map((h) => h.test.nll);
         let best = { epoch: 0, validNll: conversion.converted.validNll, testNll: conversion.converted.testNll };
@@ -158,18 +191,29 @@ function convert(
   const perMatrix = Math.floor((budget - bias) / 2);
   if (perMatrix < 1) throw new RangeError(`--budgets: ${budget} does not even hold the bias (${bias} parameters)`);
   try {
-    const cellWeights = Object.fromEntries(denseCell.namedVariables().map(([n]) => [n, tf.tensor(tensors.get(`cell.${n}`)!.data, tensors.get(`cell.${n}`)!.shape)]));
+    const cellWeights = Object.fromEntries(
+      denseCell
+        .namedVariables()
+        .map(([n]) => [n, tf.tensor(tensors.get(`cell.${n}`)!.data, tensors.get(`cell.${n}`)!.shape)]),
+    );
     denseCell.setWeights(cellWeights);
     tf.dispose(Object.values(cellWeights));
     const spec: CompressSpec = { format, budget: perMatrix };
     // The paper's modes at the paper's sizes (256 = 4x4x4x4, 512 = 8x4x4x4), else 4 balanced ones.
     const inputModes = o.inputModes ?? denseConfig.inputModes ?? balancedModes(denseConfig.inputSize ?? 256, 4);
     const hiddenModes = o.hiddenModes ?? denseConfig.hiddenModes ?? balancedModes(hiddenSize, 4);
-    const { cell, reports } = compressCell(denseCell, { input: spec, recurrent: spec, inputModes, hiddenModes, maxIter: 30 });
+    const { cell, reports } = compressCell(denseCell, {
+      input: spec,
+      recurrent: spec,
+      inputModes,
+      hiddenModes,
+      maxIter: 30,
+    });
     try {
       const model: ModelName = `${format}-${kind}`;
       const weights = new Map<string, tf.Tensor>();
-      for (const n of ['in.W', 'in.b', 'out.W', 'out.b']) weights.set(n, tf.tensor(tensors.get(n)!.data, tensors.get(n)!.shape));
+      for (const n of ['in.W', 'in.b', 'out.W', 'out.b'])
+        weights.set(n, tf.tensor(tensors.get(n)!.data, tensors.get(n)!.shape));
       for (const [n, v] of cell.namedVariables()) weights.set(`cell.${n}`, tf.clone(v));
       const config: RunConfig = {
         dataset: denseConfig.dataset,
@@ -188,7 +232,15 @@ function convert(
         ...(o.window ? { window: o.window } : {}),
         initialWeights: initialWeightsHash(weights),
       };
-      return { conversion: { config, reports: { W: reports.W!, U: reports.U! }, converted: { validNll: Number.NaN, testNll: Number.NaN }, from: o.from }, weights };
+      return {
+        conversion: {
+          config,
+          reports: { W: reports.W!, U: reports.U! },
+          converted: { validNll: Number.NaN, testNll: Number.NaN },
+          from: o.from,
+        },
+        weights,
+      };
     } finally {
       cell.dispose();
     }
@@ -198,18 +250,48 @@ function convert(
 }
 
 /** The grid's run of the same format nearest the budget (selected on validation, first seed). */
-function fromScratch(results: readonly ResultLine[], dataset: string, format: CompressTarget, rnnParams: number, epochs: number): Pick<CompressRow, 'scratch'> {
-  const candidates = selectOnValidation(results).filter((r) => r.config.dataset === dataset && r.config.model === `${format}-gru` && !r.config.weights);
+function fromScratch(
+  results: readonly ResultLine[],
+  dataset: string,
+  format: CompressTarget,
+  rnnParams: number,
+  epochs: number,
+): Pick<CompressRow, 'scratch'> {
+  const candidates = selectOnValidation(results).filter(
+    (r) => r.config.dataset === dataset && r.config.model === `${format}-gru` && !r.config.weights,
+  );
   if (!candidates.length) return {};
-  const r = candidates.reduce((a, b) => (Math.abs(b.rnnParams - rnnParams) < Math.abs(a.rnnParams - rnnParams) ? b : a));
+  const r = candidates.reduce((a, b) =>
+    Math.abs(b.rnnParams - rnnParams) < Math.abs(a.rnnParams - rnnParams) ? b : a,
+  );
   const within = r.history.slice(0, epochs);
   const bestWithin = within.reduce((a, b) => (b.valid.nll < a.valid.nll ? b : a), within[0]!);
-  return { scratch: { key: r.key, rnnParams: r.rnnParams, testNll: r.best.testNll, bestEpoch: r.best.epoch, testNllWithin: bestWithin?.test.nll ?? Number.NaN } };
+  return {
+    scratch: {
+      key: r.key,
+      rnnParams: r.rnnParams,
+      testNll: r.best.testNll,
+      bestEpoch: r.best.epoch,
+      testNllWithin: bestWithin?.test.nll ?? Number.NaN,
+    },
+  };
 }
 
 export function compressTable(rows: readonly CompressRow[], epochs: number): string {
   return markdownTable(
-    ['format', 'budget', 'RNN params', 'ranks W / U', 'rel. error W / U', 'conversion s', 'test NLL converted', `test NLL fine-tuned (best of ${epochs})`, 'at epoch', 'from scratch (grid)', `from scratch, first ${epochs} epochs`],
+    [
+      'format',
+      'budget',
+      'RNN params',
+      'ranks W / U',
+      'rel. error W / U',
+      'conversion s',
+      'test NLL converted',
+      `test NLL fine-tuned (best of ${epochs})`,
+      'at epoch',
+      'from scratch (grid)',
+      `from scratch, first ${epochs} epochs`,
+    ],
     rows.map((r) => [
       r.format,
       r.budget,
@@ -220,7 +302,9 @@ export function compressTable(rows: readonly CompressRow[], epochs: number): str
       r.converted.testNll.toFixed(3),
       r.best.testNll.toFixed(3),
       r.best.epoch,
-      r.scratch ? `${r.scratch.testNll.toFixed(3)} (${r.scratch.rnnParams} params, best epoch ${r.scratch.bestEpoch})` : '',
+      r.scratch
+        ? `${r.scratch.testNll.toFixed(3)} (${r.scratch.rnnParams} params, best epoch ${r.scratch.bestEpoch})`
+        : '',
       r.scratch ? r.scratch.testNllWithin.toFixed(3) : '',
     ]),
   );
@@ -234,5 +318,9 @@ export function compressChart(rows: readonly CompressRow[], dataset: string): st
     // From the first fine-tuning epoch: the converted models' NLL (10 to 40) would flatten the rest.
     points: r.testNll.map((v, e) => [e + 1, v] as [number, number]),
   }));
-  return lineChart(series, { title: `${dataset}: test NLL per fine-tuning epoch (after conversion: see the table)`, xLabel: 'fine-tuning epoch', yLabel: 'test NLL per frame' });
+  return lineChart(series, {
+    title: `${dataset}: test NLL per fine-tuning epoch (after conversion: see the table)`,
+    xLabel: 'fine-tuning epoch',
+    yLabel: 'test NLL per frame',
+  });
 }

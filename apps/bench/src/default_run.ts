@@ -12,13 +12,29 @@ export async function runDefaultComparison(
 ): Promise<RunResult[]> {
   const data = syntheticDataset();
   const baseline = independentNotesNll(data.splits.train, data.splits.test);
-  options.log(`synthetic dataset (seed 1): ${data.splits.train.sequenceCount} train pieces; independent-notes baseline test NLL ${baseline.toFixed(3)}\n`);
+  options.log(
+    `synthetic dataset (seed 1): ${data.splits.train.sequenceCount} train pieces; independent-notes baseline test NLL ${baseline.toFixed(3)}\n`,
+  );
   const results: RunResult[] = [];
   for (const model of DEFAULT_MODELS) {
     options.log(`== ${model}`);
-    const config: RunConfig = { dataset: 'synthetic', model, lr: 1e-2, dropout: 0.2, batchSize: 16, epochs: options.epochs, seed: 1, clip: 5 };
+    const config: RunConfig = {
+      dataset: 'synthetic',
+      model,
+      lr: 1e-2,
+      dropout: 0.2,
+      batchSize: 16,
+      epochs: options.epochs,
+      seed: 1,
+      clip: 5,
+    };
     const t0 = performance.now();
-    const r = await train(config, data, { outDir: join(options.outDir, model), overwrite: true, log: options.log, ...(options.onProgress ? { onProgress: options.onProgress } : {}) });
+    const r = await train(config, data, {
+      outDir: join(options.outDir, model),
+      overwrite: true,
+      log: options.log,
+      ...(options.onProgress ? { onProgress: options.onProgress } : {}),
+    });
     results.push(r);
     options.log(`   ${((performance.now() - t0) / 1000).toFixed(1)} s\n`);
   }
@@ -38,6 +54,8 @@ export async function runDefaultComparison(
       ]),
     ),
   );
-  options.log(`\nNLL: binary cross-entropy per frame summed over 88 keys (lower is better); independent notes: ${baseline.toFixed(3)}.`);
+  options.log(
+    `\nNLL: binary cross-entropy per frame summed over 88 keys (lower is better); independent notes: ${baseline.toFixed(3)}.`,
+  );
   return results;
 }

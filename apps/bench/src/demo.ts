@@ -29,7 +29,10 @@ export function runDemo(log: (line: string) => void): void {
   tf.dispose([...source.cores]);
   const rng = new Rng(3);
   const noiseStd = (0.02 * frobeniusNorm(clean)) / Math.sqrt(clean.data.length);
-  const w = ndarray(clean.data.map((v) => v + noiseStd * rng.normal()), clean.shape);
+  const w = ndarray(
+    clean.data.map((v) => v + noiseStd * rng.normal()),
+    clean.shape,
+  );
   log(`Compressing a 256 x 1536 matrix (${w.data.length.toLocaleString('en')} values) with TT-SVD:\n`);
   const rows: (string | number)[][] = [];
   for (const eps of [0.01, 0.05, 0.2, 0.5]) {
@@ -38,7 +41,14 @@ export function runDemo(log: (line: string) => void): void {
     const secs = (performance.now() - t0) / 1000;
     const err = relativeError(ttMatrixToDense(tt), w);
     const params = paramCount(tt);
-    rows.push([eps, tt.ranks.join(','), params, `${(w.data.length / params).toFixed(1)}x`, err.toFixed(4), secs.toFixed(2)]);
+    rows.push([
+      eps,
+      tt.ranks.join(','),
+      params,
+      `${(w.data.length / params).toFixed(1)}x`,
+      err.toFixed(4),
+      secs.toFixed(2),
+    ]);
   }
   log(markdownTable(['eps', 'TT ranks', 'params', 'compression', 'rel. error', 'seconds'], rows));
 

@@ -22,7 +22,12 @@ export interface GridEstimate {
  * them to an epoch's padded frames, plus evaluation of valid and test (a forward pass, counted as a
  * third of a training step's time per frame).
  */
-export async function estimateGrid(runs: readonly RunConfig[], key: (c: RunConfig) => string, load: (dataset: string) => Promise<PolyphonicDataset>, outDir: string): Promise<GridEstimate> {
+export async function estimateGrid(
+  runs: readonly RunConfig[],
+  key: (c: RunConfig) => string,
+  load: (dataset: string) => Promise<PolyphonicDataset>,
+  outDir: string,
+): Promise<GridEstimate> {
   const groups = new Map<string, { config: RunConfig; runs: number; epochs: number }>();
   for (const run of runs) {
     let done = 0;
@@ -51,7 +56,12 @@ export async function estimateGrid(runs: readonly RunConfig[], key: (c: RunConfi
     const c = g.config;
     // Padded frame-rows of an epoch: batches of whole pieces (or chunks), each as long as its longest.
     let padded = 0;
-    for (const pieces of planBatches(data.splits.train, { batchSize: c.batchSize, seed: c.seed, bucket: true, ...(c.maxLength ? { maxLength: c.maxLength } : {}) })) {
+    for (const pieces of planBatches(data.splits.train, {
+      batchSize: c.batchSize,
+      seed: c.seed,
+      bucket: true,
+      ...(c.maxLength ? { maxLength: c.maxLength } : {}),
+    })) {
       padded += pieces.length * Math.max(...pieces.map((p) => p.frames));
     }
     const evalFrames = ['valid', 'test'].reduce((s, n) => s + data.splits[n as 'valid' | 'test'].stepCount, 0);
@@ -60,7 +70,12 @@ export async function estimateGrid(runs: readonly RunConfig[], key: (c: RunConfi
     rows.push({ what, runs: g.runs, epochs: g.epochs, secondsPerEpoch });
     seconds += secondsPerEpoch * g.epochs;
   }
-  return { runs: runs.length, epochs: [...groups.values()].reduce((s, g) => s + g.epochs, 0), hours: seconds / 3600, rows };
+  return {
+    runs: runs.length,
+    epochs: [...groups.values()].reduce((s, g) => s + g.epochs, 0),
+    hours: seconds / 3600,
+    rows,
+  };
 }
 
 /** Seconds per frame of one sequence of a training step (forward, backward; Adam left out). */
@@ -76,7 +91,10 @@ function probeStep(config: RunConfig): number {
   try {
     for (let i = 0; i < 4; i++) {
       const t0 = performance.now();
-      const { value, grads } = tf.variableGrads(() => tf.sum(frameNll(model.logits(inputs, mask, config.dropout, 1), targets, flatMask)) as tf.Scalar, vars);
+      const { value, grads } = tf.variableGrads(
+        () => tf.sum(frameNll(model.logits(inputs, mask, config.dropout, 1), targets, flatMask)) as tf.Scalar,
+        vars,
+      );
       value.dataSync();
       tf.dispose([value, ...Object.values(grads)]);
       if (i > 0) best = Math.min(best, (performance.now() - t0) / 1000);
@@ -91,7 +109,13 @@ function probeStep(config: RunConfig): number {
 export function estimateTable(e: GridEstimate, jobs: number): string {
   const table = markdownTable(
     ['runs of', 'runs', 'epochs left', 's/epoch (probe)', 'hours'],
-    e.rows.map((r) => [r.what, r.runs, r.epochs, r.secondsPerEpoch.toFixed(1), ((r.secondsPerEpoch * r.epochs) / 3600).toFixed(2)]),
+    e.rows.map((r) => [
+      r.what,
+      r.runs,
+      r.epochs,
+      r.secondsPerEpoch.toFixed(1),
+      ((r.secondsPerEpoch * r.epochs) / 3600).toFixed(2),
+    ]),
   );
   return `${table}\n\n${e.runs} runs, ${e.epochs} epochs left (fewer with early stopping): about ${e.hours.toFixed(1)} hours of one core${jobs > 1 ? `, ${(e.hours / jobs).toFixed(1)} with ${jobs} workers` : ''} (from a short probe; the machine's load changes it)`;
 }

@@ -73,27 +73,49 @@ export function paperGrid(options: GridOptions): RunConfig[] {
       type Shape = Pick<RunConfig, 'model' | 'ranks' | 'rank' | 'batchSize'>;
       const dense: Shape[] = wanted.has('gru') ? [{ model: 'gru', batchSize: 16 }] : [];
       const shapes: Shape[] = [];
-      if (wanted.has('tt-gru')) for (const r of [5, 8, 11]) shapes.push({ model: 'tt-gru', ranks: [1, r, r, r, 1], batchSize: 8 });
+      if (wanted.has('tt-gru'))
+        for (const r of [5, 8, 11]) shapes.push({ model: 'tt-gru', ranks: [1, r, r, r, 1], batchSize: 8 });
       if (wanted.has('cp-gru')) for (const rank of [50, 80, 110]) shapes.push({ model: 'cp-gru', rank, batchSize: 16 });
-      if (wanted.has('tucker-gru')) for (const ranks of [[2, 2, 2, 2], [2, 4, 2, 4]]) shapes.push({ model: 'tucker-gru', ranks, batchSize: 16 });
+      if (wanted.has('tucker-gru'))
+        for (const ranks of [
+          [2, 2, 2, 2],
+          [2, 4, 2, 4],
+        ])
+          shapes.push({ model: 'tucker-gru', ranks, batchSize: 16 });
       if (options.points) {
         for (const shape of [...dense, ...shapes]) {
           const point = options.points.get(shapeKey(shape));
           if (!point) throw new Error(`no selected training point for ${shapeKey(shape)}`);
-          runs.push({ ...base, ...shape, ...point, epochs: options.epochs ?? (shape.model === 'gru' ? 100 : 50), ...extra });
+          runs.push({
+            ...base,
+            ...shape,
+            ...point,
+            epochs: options.epochs ?? (shape.model === 'gru' ? 100 : 50),
+            ...extra,
+          });
         }
         continue;
       }
       const batchSizes = (shape: Shape): number[] => options.batchSizes ?? [shape.batchSize];
       for (const shape of dense) {
-        for (const batchSize of batchSizes(shape)) runs.push({ ...base, ...shape, lr: 2.5e-3, dropout: 0.3, batchSize, epochs: options.epochs ?? 100, ...extra });
+        for (const batchSize of batchSizes(shape))
+          runs.push({
+            ...base,
+            ...shape,
+            lr: 2.5e-3,
+            dropout: 0.3,
+            batchSize,
+            epochs: options.epochs ?? 100,
+            ...extra,
+          });
       }
       // Every shape at the first grid point before any shape at the second, and so on: an interrupted
       // grid has a full comparison at one setting early.
       for (const dropout of dropouts) {
         for (const lr of lrs) {
           for (const shape of shapes) {
-            for (const batchSize of batchSizes(shape)) runs.push({ ...base, ...shape, lr, dropout, batchSize, epochs: options.epochs ?? 50, ...extra });
+            for (const batchSize of batchSizes(shape))
+              runs.push({ ...base, ...shape, lr, dropout, batchSize, epochs: options.epochs ?? 50, ...extra });
           }
         }
       }
@@ -114,7 +136,9 @@ export function selectedPoints(results: readonly ResultLine[], dataset: string):
     const cur = best.get(k);
     if (!cur || r.best.validNll < cur.best.validNll) best.set(k, r);
   }
-  return new Map([...best].map(([k, r]) => [k, { lr: r.config.lr, dropout: r.config.dropout, batchSize: r.config.batchSize }]));
+  return new Map(
+    [...best].map(([k, r]) => [k, { lr: r.config.lr, dropout: r.config.dropout, batchSize: r.config.batchSize }]),
+  );
 }
 
 /**
@@ -148,7 +172,13 @@ function invalidLine(x: unknown): string | undefined {
   if (typeof r.config !== 'object' || r.config === null) return 'no config';
   if (r.key !== runKey(r.config)) return `its key is not its configuration's (${runKey(r.config)})`;
   if (!Number.isInteger(r.epochs) || (r.epochs as number) < 1) return `epochs ${JSON.stringify(r.epochs)}`;
-  if (typeof r.best !== 'object' || r.best === null || !Number.isFinite(r.best.testNll) || !Number.isFinite(r.best.validNll)) return 'no best epoch';
+  if (
+    typeof r.best !== 'object' ||
+    r.best === null ||
+    !Number.isFinite(r.best.testNll) ||
+    !Number.isFinite(r.best.validNll)
+  )
+    return 'no best epoch';
   if (!Array.isArray(r.history)) return 'no history';
   return undefined;
 }
@@ -190,14 +220,18 @@ export class MergeError extends Error {
  * with different configurations are refused (nothing is written); of one configuration, the run with
  * more epochs is kept. Written atomically. Returns the number of lines and how many were new.
  */
-export async function mergeResults(target: string, sources: readonly string[]): Promise<{ lines: number; added: number }> {
+export async function mergeResults(
+  target: string,
+  sources: readonly string[],
+): Promise<{ lines: number; added: number }> {
   const merged = new Map<string, { line: ResultLine; from: string }>();
   let before = 0;
   for (const file of [target, ...sources]) {
     if (file !== target && !existsSync(file)) throw new MergeError(`grid merge: ${file} does not exist`);
     const skipped: string[] = [];
     const lines = readResults(file, (n, why) => skipped.push(`line ${n} (${why})`));
-    if (skipped.length) throw new MergeError(`grid merge: ${file} has lines that are not finished runs: ${skipped.join(', ')}`);
+    if (skipped.length)
+      throw new MergeError(`grid merge: ${file} has lines that are not finished runs: ${skipped.join(', ')}`);
     for (const line of lines) {
       const seen = merged.get(line.key);
       if (!seen) {
@@ -205,7 +239,9 @@ export async function mergeResults(target: string, sources: readonly string[]): 
         continue;
       }
       if (canonicalJson(seen.line.config) !== canonicalJson(line.config)) {
-        throw new MergeError(`grid merge: key ${line.key} has different configurations in ${seen.from} and ${file}; nothing was written`);
+        throw new MergeError(
+          `grid merge: key ${line.key} has different configurations in ${seen.from} and ${file}; nothing was written`,
+        );
       }
       if (line.epochs > seen.line.epochs) merged.set(line.key, { line, from: file });
     }

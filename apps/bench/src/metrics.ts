@@ -41,7 +41,13 @@ export function batchSums(logits: tf.Tensor2D, targets: tf.Tensor2D, mask: tf.Te
     const predicted = tf.mul(tf.cast(tf.greater(logits, 0), 'float32'), m); // sigmoid(z) > 0.5
     const truth = tf.mul(targets, m);
     const tp = tf.sum(tf.mul(predicted, truth));
-    return tf.stack([tf.sum(frameNll(logits, targets, mask)), tf.sum(mask), tp, tf.sub(tf.sum(predicted), tp), tf.sub(tf.sum(truth), tp)]);
+    return tf.stack([
+      tf.sum(frameNll(logits, targets, mask)),
+      tf.sum(mask),
+      tp,
+      tf.sub(tf.sum(predicted), tp),
+      tf.sub(tf.sum(truth), tp),
+    ]);
   });
   const [nll, frames, tp, fp, fn] = values.dataSync();
   values.dispose();

@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { addBias } from '@tensorized/decomp';
+import { addBias } from '@tensorized/decomp/stages';
 import { type CellConfig, createCell, type RecurrentCell } from '@tensorized/cells';
 import { KEYS } from '@tensorized/datasets';
 
@@ -14,13 +14,19 @@ export class PolyphonicModel {
   readonly outW: tf.Variable;
   readonly outB: tf.Variable;
 
-  constructor(readonly cellConfig: CellConfig, seed: number) {
+  constructor(
+    readonly cellConfig: CellConfig,
+    seed: number,
+  ) {
     this.cell = createCell({ ...cellConfig, seed });
     // PyTorch's default for nn.Linear: U(-1/sqrt(fan_in), 1/sqrt(fan_in)) for weights and biases.
     const linear = (fanIn: number, fanOut: number, s: number): [tf.Variable, tf.Variable] =>
       tf.tidy(() => {
         const bound = 1 / Math.sqrt(fanIn);
-        return [tf.variable(tf.randomUniform([fanIn, fanOut], -bound, bound, 'float32', s)), tf.variable(tf.randomUniform([fanOut], -bound, bound, 'float32', s + 1))];
+        return [
+          tf.variable(tf.randomUniform([fanIn, fanOut], -bound, bound, 'float32', s)),
+          tf.variable(tf.randomUniform([fanOut], -bound, bound, 'float32', s + 1)),
+        ];
       });
     [this.inW, this.inB] = linear(KEYS, cellConfig.inputSize, seed + 5000);
     [this.outW, this.outB] = linear(cellConfig.hiddenSize, KEYS, seed + 6000);
@@ -59,8 +65,17 @@ export class PolyphonicModel {
   ): { logits: tf.Tensor2D; state: tf.Tensor2D[] } {
     return tf.tidy(() => {
       const [B, T] = inputs.shape;
-      const x = tf.leakyRelu(addBias(tf.matMul(tf.reshape(inputs, [B * T, KEYS]) as tf.Tensor2D, this.inW as tf.Tensor2D), this.inB as tf.Tensor1D), 0.1);
-      const run = this.cell.run(tf.reshape(x, [B, T, this.cellConfig.inputSize]) as tf.Tensor3D, { mask, ...(state ? { initialState: state } : {}) });
+      const x = tf.leakyRelu(
+        addBias(
+          tf.matMul(tf.reshape(inputs, [B * T, KEYS]) as tf.Tensor2D, this.inW as tf.Tensor2D),
+          this.inB as tf.Tensor1D,
+        ),
+        0.1,
+      );
+      const run = this.cell.run(tf.reshape(x, [B, T, this.cellConfig.inputSize]) as tf.Tensor3D, {
+        mask,
+        ...(state ? { initialState: state } : {}),
+      });
       let flat = tf.reshape(run.outputs, [B * T, this.cellConfig.hiddenSize]) as tf.Tensor2D;
       if (dropout > 0) flat = tf.dropout(flat, dropout, undefined, seed) as tf.Tensor2D;
       return { logits: addBias(tf.matMul(flat, this.outW as tf.Tensor2D), this.outB as tf.Tensor1D), state: run.state };
@@ -72,14 +87,23 @@ export class PolyphonicModel {
    * each call takes a batch of frames (B, 88) and the state, and gives the logits (B, 88) and the
    * next state. Dispose it when done.
    */
-  stepper(batch: number): { step(frames: tf.Tensor2D, state?: readonly tf.Tensor2D[]): { logits: tf.Tensor2D; state: tf.Tensor2D[] }; dispose(): void } {
+  stepper(batch: number): {
+    step(frames: tf.Tensor2D, state?: readonly tf.Tensor2D[]): { logits: tf.Tensor2D; state: tf.Tensor2D[] };
+    dispose(): void;
+  } {
     const cell = this.cell.stepper(batch);
     return {
       step: (frames, state) =>
         tf.tidy(() => {
-          const x = tf.leakyRelu(addBias(tf.matMul(frames, this.inW as tf.Tensor2D), this.inB as tf.Tensor1D), 0.1) as tf.Tensor2D;
+          const x = tf.leakyRelu(
+            addBias(tf.matMul(frames, this.inW as tf.Tensor2D), this.inB as tf.Tensor1D),
+            0.1,
+          ) as tf.Tensor2D;
           const out = cell.step(x, state ?? this.cell.initialState(batch));
-          return { logits: addBias(tf.matMul(out.output, this.outW as tf.Tensor2D), this.outB as tf.Tensor1D), state: out.state };
+          return {
+            logits: addBias(tf.matMul(out.output, this.outW as tf.Tensor2D), this.outB as tf.Tensor1D),
+            state: out.state,
+          };
         }),
       dispose: () => cell.dispose(),
     };

@@ -4,7 +4,10 @@ import type { Progress } from './train.js';
  * A progress display for training: on a terminal, one line redrawn in place with a bar, the ETA of
  * the epoch and the live loss; elsewhere (CI logs, files), a plain line every `everyMs`.
  */
-export function progressReporter(stream: NodeJS.WriteStream = process.stderr, everyMs = 15_000): { update(p: Progress): void; done(): void } {
+export function progressReporter(
+  stream: NodeJS.WriteStream = process.stderr,
+  everyMs = 15_000,
+): { update(p: Progress): void; done(): void } {
   const tty = Boolean(stream.isTTY);
   let epochStart = performance.now();
   let lastEpoch = -1;
@@ -23,11 +26,15 @@ export function progressReporter(stream: NodeJS.WriteStream = process.stderr, ev
         if (now - lastDraw < 100 && p.batch < p.batches) return;
         const width = 24;
         const filled = Math.round((width * p.batch) / p.batches);
-        stream.write(`\r\x1b[Kepoch ${p.epoch}/${p.epochs} [${'#'.repeat(filled)}${'.'.repeat(width - filled)}] ${p.batch}/${p.batches}  loss ${p.loss.toFixed(3)}  ETA ${eta.toFixed(0)} s`);
+        stream.write(
+          `\r\x1b[Kepoch ${p.epoch}/${p.epochs} [${'#'.repeat(filled)}${'.'.repeat(width - filled)}] ${p.batch}/${p.batches}  loss ${p.loss.toFixed(3)}  ETA ${eta.toFixed(0)} s`,
+        );
         drawn = true;
       } else {
         if (now - lastDraw < everyMs) return;
-        stream.write(`epoch ${p.epoch}/${p.epochs}: batch ${p.batch}/${p.batches}, loss ${p.loss.toFixed(3)}, ETA ${eta.toFixed(0)} s\n`);
+        stream.write(
+          `epoch ${p.epoch}/${p.epochs}: batch ${p.batch}/${p.batches}, loss ${p.loss.toFixed(3)}, ETA ${eta.toFixed(0)} s\n`,
+        );
       }
       lastDraw = now;
     },

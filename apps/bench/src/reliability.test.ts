@@ -42,7 +42,9 @@ beforeAll(async () => {
 });
 
 describe('checkpoints (issue 11, item 3)', () => {
-  it('fuzz: every one-bit flip in a real checkpoint, header or data, is refused with a CheckpointError naming the file', { timeout: 600_000 }, async () => {
+  it('fuzz: every one-bit flip in a real checkpoint, header or data, is refused with a CheckpointError naming the file', {
+    timeout: 600_000,
+  }, async () => {
     const dir = temp();
     await train(small({ epochs: 1 }), data, { outDir: dir });
     const path = join(dir, 'checkpoint.safetensors');
@@ -56,7 +58,9 @@ describe('checkpoints (issue 11, item 3)', () => {
     for (let c = 0; c < cases; c++) {
       // Half of the cases in the 8-byte length and the JSON header, half in the tensor data.
       const inHeader = c % 2 === 0;
-      const at = inHeader ? Math.floor(next() * headerEnd) : headerEnd + Math.floor(next() * (original.length - headerEnd));
+      const at = inHeader
+        ? Math.floor(next() * headerEnd)
+        : headerEnd + Math.floor(next() * (original.length - headerEnd));
       if (inHeader) header++;
       const bytes = original.slice();
       bytes[at] = bytes[at]! ^ (1 << Math.floor(next() * 8));
@@ -65,7 +69,10 @@ describe('checkpoints (issue 11, item 3)', () => {
         decodeCheckpoint(bytes, path, validateRunState);
         outcome = 'accepted';
       } catch (e) {
-        outcome = e instanceof CheckpointError && (e as Error).message.includes(path) ? 'refused' : `raw ${(e as Error).name}: ${(e as Error).message}`;
+        outcome =
+          e instanceof CheckpointError && (e as Error).message.includes(path)
+            ? 'refused'
+            : `raw ${(e as Error).name}: ${(e as Error).message}`;
       }
       expect(outcome, `flip at byte ${at}`).toBe('refused');
     }
@@ -79,12 +86,32 @@ describe('checkpoints (issue 11, item 3)', () => {
     await train(small(), data, { outDir: dir });
     const path = join(dir, 'checkpoint.safetensors');
     const { tensors, state } = await loadCheckpoint<RunState>(path, validateRunState);
-    const reencode = (s: unknown): Uint8Array => encodeCheckpoint([...tensors].map(([n, t]) => [n, tf.tensor(t.data, t.shape)] as const), s);
+    const reencode = (s: unknown): Uint8Array =>
+      encodeCheckpoint(
+        [...tensors].map(([n, t]) => [n, tf.tensor(t.data, t.shape)] as const),
+        s,
+      );
     const edits: Array<[string, (s: RunState) => unknown, RegExp]> = [
-      ['epoch beyond the history', (s) => ({ ...s, epoch: 2, config: { ...s.config, epochs: 50 }, history: s.history.slice(0, 1) }), /history is "1 records"; expected one per epoch \(2\)/],
-      ['best not the history', (s) => ({ ...s, best: { ...s.best!, testNll: 1 } }), /best.testNll is 1; expected history/],
-      ['NaN NLL', (s) => ({ ...s, history: s.history.map((h, i) => (i === 0 ? { ...h, valid: { ...h.valid, nll: 'x' } } : h)) }), /history\[0\].valid.nll is "x"/],
-      ['adamStep below the epochs', (s) => ({ ...s, adamStep: 1 }), /adamStep is 1; expected at least one step per epoch/],
+      [
+        'epoch beyond the history',
+        (s) => ({ ...s, epoch: 2, config: { ...s.config, epochs: 50 }, history: s.history.slice(0, 1) }),
+        /history is "1 records"; expected one per epoch \(2\)/,
+      ],
+      [
+        'best not the history',
+        (s) => ({ ...s, best: { ...s.best!, testNll: 1 } }),
+        /best.testNll is 1; expected history/,
+      ],
+      [
+        'NaN NLL',
+        (s) => ({ ...s, history: s.history.map((h, i) => (i === 0 ? { ...h, valid: { ...h.valid, nll: 'x' } } : h)) }),
+        /history\[0\].valid.nll is "x"/,
+      ],
+      [
+        'adamStep below the epochs',
+        (s) => ({ ...s, adamStep: 1 }),
+        /adamStep is 1; expected at least one step per epoch/,
+      ],
       ['unknown model', (s) => ({ ...s, config: { ...s.config, model: 'rnn' } }), /config.model is "rnn"/],
     ];
     for (const [what, edit, message] of edits) {
@@ -96,8 +123,14 @@ describe('checkpoints (issue 11, item 3)', () => {
     const field = Buffer.from(`\\"adamStep\\":${state.adamStep}`, 'latin1');
     const at = bytes.indexOf(field);
     expect(at).toBeGreaterThan(0);
-    const edited = Buffer.concat([bytes.subarray(0, at), Buffer.from(`\\"adamStep\\":${state.adamStep + 1}`.slice(0, field.length), 'latin1'), bytes.subarray(at + field.length)]);
-    expect(() => decodeCheckpoint(new Uint8Array(edited), path, validateRunState)).toThrow(/is corrupt \(the file does not match its sha256\)/);
+    const edited = Buffer.concat([
+      bytes.subarray(0, at),
+      Buffer.from(`\\"adamStep\\":${state.adamStep + 1}`.slice(0, field.length), 'latin1'),
+      bytes.subarray(at + field.length),
+    ]);
+    expect(() => decodeCheckpoint(new Uint8Array(edited), path, validateRunState)).toThrow(
+      /is corrupt \(the file does not match its sha256\)/,
+    );
   });
 
   it('a checkpoint of the earlier format (data-only sha256, best weights beside it) still resumes', async () => {
@@ -112,15 +145,29 @@ describe('checkpoints (issue 11, item 3)', () => {
       const arrays = [...tensors].filter(([n]) => keep(n));
       const hash = createHash('sha256');
       for (const [n, t] of arrays) hash.update(n).update(new Uint8Array(t.data.buffer));
-      writeFileSync(join(dir, file), encodeSafetensors(arrays, { format: 'tensorized-checkpoint', state: JSON.stringify(edit(state)), sha256: hash.digest('hex') }));
+      writeFileSync(
+        join(dir, file),
+        encodeSafetensors(arrays, {
+          format: 'tensorized-checkpoint',
+          state: JSON.stringify(edit(state)),
+          sha256: hash.digest('hex'),
+        }),
+      );
     };
     const v1 = (s: RunState): RunState => {
       const { dataHash: _, ...rest } = s;
       return { ...rest, version: 1 } as RunState;
     };
-    const ckpt = decodeCheckpoint<RunState>(new Uint8Array(readFileSync(join(dir, 'checkpoint.safetensors'))), 'c').state;
+    const ckpt = decodeCheckpoint<RunState>(
+      new Uint8Array(readFileSync(join(dir, 'checkpoint.safetensors'))),
+      'c',
+    ).state;
     legacy('checkpoint.safetensors', (n) => !n.startsWith('best/'), v1);
-    legacy('best.safetensors', () => true, (s) => ({ ...v1({ ...ckpt, epoch: s.epoch, history: ckpt.history.slice(0, s.epoch) }), adamStep: 1 }));
+    legacy(
+      'best.safetensors',
+      () => true,
+      (s) => ({ ...v1({ ...ckpt, epoch: s.epoch, history: ckpt.history.slice(0, s.epoch) }), adamStep: 1 }),
+    );
     const resumed = await train(config, data, { outDir: dir, resume: true });
     expect(resumed.history.map((h) => h.valid.nll)).toEqual(whole.history.map((h) => h.valid.nll));
     expect(resumed.best).toEqual(whole.best);
@@ -130,7 +177,9 @@ describe('checkpoints (issue 11, item 3)', () => {
     const dir = temp();
     await train(small({ epochs: 1 }), data, { outDir: dir });
     const other = syntheticDataset({ seed: 3, train: 16, valid: 6, test: 6 });
-    await expect(train(small(), other, { outDir: dir, resume: true })).rejects.toThrow(/was made with other data \(sha256 [0-9a-f]{12}\.\.\., these files give [0-9a-f]{12}\.\.\.\)/);
+    await expect(train(small(), other, { outDir: dir, resume: true })).rejects.toThrow(
+      /was made with other data \(sha256 [0-9a-f]{12}\.\.\., these files give [0-9a-f]{12}\.\.\.\)/,
+    );
   });
 });
 
@@ -139,24 +188,33 @@ describe('run directories (issue 11, items 2 and 4)', () => {
     const dir = temp();
     await train(small({ epochs: 1 }), data, { outDir: dir });
     const before = readFileSync(join(dir, 'checkpoint.safetensors'));
-    await expect(train(small({ epochs: 1 }), data, { outDir: dir })).rejects.toThrow(/already holds a run \(checkpoint.safetensors, best.safetensors, history.json\); resume it with --resume, replace it with --overwrite/);
+    await expect(train(small({ epochs: 1 }), data, { outDir: dir })).rejects.toThrow(
+      /already holds a run \(checkpoint.safetensors, best.safetensors, history.json\); resume it with --resume, replace it with --overwrite/,
+    );
     expect(readFileSync(join(dir, 'checkpoint.safetensors')).equals(before)).toBe(true);
-    await expect(train(small({ epochs: 1 }), data, { outDir: temp(), resume: true })).rejects.toThrow(/--resume: there is no checkpoint in .* to resume from/);
+    await expect(train(small({ epochs: 1 }), data, { outDir: temp(), resume: true })).rejects.toThrow(
+      /--resume: there is no checkpoint in .* to resume from/,
+    );
     const replaced = await train(small({ epochs: 1, lr: 2e-2 }), data, { outDir: dir, overwrite: true });
     expect(replaced.config.lr).toBe(2e-2);
   });
 
-  it('a lock keeps a second process out of a run directory, naming the holder; a dead holder\'s lock is taken over', async () => {
+  it("a lock keeps a second process out of a run directory, naming the holder; a dead holder's lock is taken over", async () => {
     const dir = temp();
     // This process may take its own lock again; released, the file is gone.
     lockRunDir(dir)();
     expect(existsSync(join(dir, 'lock'))).toBe(false);
     // Another live process holds it.
     const live = spawn(process.execPath, ['-e', 'setTimeout(() => {}, 20000)'], { stdio: 'ignore' });
-    writeFileSync(join(dir, 'lock'), JSON.stringify({ pid: live.pid, host: (await import('node:os')).hostname(), since: 'then' }));
+    writeFileSync(
+      join(dir, 'lock'),
+      JSON.stringify({ pid: live.pid, host: (await import('node:os')).hostname(), since: 'then' }),
+    );
     try {
       expect(() => lockRunDir(dir)).toThrow(RunLockedError);
-      await expect(train(small({ epochs: 1 }), data, { outDir: dir })).rejects.toThrow(new RegExp(`is in use by process ${live.pid} on `));
+      await expect(train(small({ epochs: 1 }), data, { outDir: dir })).rejects.toThrow(
+        new RegExp(`is in use by process ${live.pid} on `),
+      );
     } finally {
       live.kill('SIGKILL');
       await new Promise((done) => live.on('exit', done));
@@ -174,12 +232,25 @@ describe('run directories (issue 11, items 2 and 4)', () => {
     const lines: string[] = [];
     await train(small(), data, { outDir: dir, resume: true, log: (l) => lines.push(l) });
     expect(readdirSync(dir).filter((f) => f.endsWith('.tmp'))).toEqual([]);
-    expect(lines[0]).toMatch(/removed 1 temporary file left by a killed process: checkpoint.safetensors.12345.0badc0de.tmp/);
+    expect(lines[0]).toMatch(
+      /removed 1 temporary file left by a killed process: checkpoint.safetensors.12345.0badc0de.tmp/,
+    );
   });
 
   it('a training split with nothing to predict is refused (item 5)', async () => {
     const base = syntheticDataset({ seed: 2, train: 4, valid: 2, test: 2 });
-    const ones = { ...base, splits: { ...base.splits, train: datasetFromSplits('ones', 'test', { train: [[[60]], [[62, 64]]], valid: [[[60]]], test: [[[60]]] }, 'test').splits.train } };
+    const ones = {
+      ...base,
+      splits: {
+        ...base.splits,
+        train: datasetFromSplits(
+          'ones',
+          'test',
+          { train: [[[60]], [[62, 64]]], valid: [[[60]]], test: [[[60]]] },
+          'test',
+        ).splits.train,
+      },
+    };
     await expect(train(small({ epochs: 1 }), ones, { outDir: temp() })).rejects.toThrow(/has no frame to predict/);
   });
 
@@ -188,14 +259,25 @@ describe('run directories (issue 11, items 2 and 4)', () => {
     const base = syntheticDataset({ seed: 2, train: 8, valid: 2, test: 2 });
     const notes = (split: Split) =>
       Array.from({ length: split.sequenceCount }, (_, q) => {
-        const steps = Array.from({ length: split.seqStart[q + 1]! - split.seqStart[q]! }, (_, t) => Array.from(keysAt(split, split.seqStart[q]! + t), (k) => k + 21));
+        const steps = Array.from({ length: split.seqStart[q + 1]! - split.seqStart[q]! }, (_, t) =>
+          Array.from(keysAt(split, split.seqStart[q]! + t), (k) => k + 21),
+        );
         return Array.from({ length: 640 }, (_, t) => steps[t % steps.length]!);
       });
-    const long = datasetFromSplits('long', 'test', { train: notes(base.splits.train), valid: notes(base.splits.valid), test: notes(base.splits.test) }, 'test');
+    const long = datasetFromSplits(
+      'long',
+      'test',
+      { train: notes(base.splits.train), valid: notes(base.splits.valid), test: notes(base.splits.test) },
+      'test',
+    );
     const before = tf.memory().numTensors;
-    const error = await train(small({ epochs: 1 }), long, { outDir: temp(), memoryLimitBytes: 8 * 2 ** 20 }).catch((e: Error) => e);
+    const error = await train(small({ epochs: 1 }), long, { outDir: temp(), memoryLimitBytes: 8 * 2 ** 20 }).catch(
+      (e: Error) => e,
+    );
     expect(error).toBeInstanceOf(MemoryBoundError);
-    expect((error as Error).message).toMatch(/on pieces of up to \d+ frames at batch 8 would hold about .* GiB .* train in windows with --window \d+/);
+    expect((error as Error).message).toMatch(
+      /on pieces of up to \d+ frames at batch 8 would hold about .* GiB .* train in windows with --window \d+/,
+    );
     expect(tf.memory().numTensors).toBe(before);
     // With a window it fits and trains.
     const r = await train(small({ epochs: 1, window: 50 }), long, { outDir: temp(), memoryLimitBytes: 8 * 2 ** 20 });
@@ -204,17 +286,46 @@ describe('run directories (issue 11, items 2 and 4)', () => {
 });
 
 const cli = join(dirname(fileURLToPath(import.meta.url)), '..', 'dist', 'cli.js');
-const calibration = JSON.stringify({ overheadMs: 0.003, flopsPerMs: 2.5e7, movedPerMs: 8e5, readPerMs: 2e7, packPerMs: 2.5e5 });
+const calibration = JSON.stringify({
+  overheadMs: 0.003,
+  flopsPerMs: 2.5e7,
+  movedPerMs: 8e5,
+  readPerMs: 2e7,
+  packPerMs: 2.5e5,
+});
 const env = { ...process.env, TENSORIZED_CALIBRATION: calibration, TENSORIZED_DATA_DIR: temp() };
-const run = (args: string[], extraEnv: Record<string, string> = {}) => spawnSync(process.execPath, [cli, ...args], { encoding: 'utf8', env: { ...env, ...extraEnv } });
-const TINY = ['--dataset', 'synthetic', '--model', 'cp-gru', '--rank', '4', '--input-size', '16', '--input-modes', '2,2,2,2', '--hidden-size', '32', '--hidden-modes', '4,2,2,2', '--batch-size', '8'];
+const run = (args: string[], extraEnv: Record<string, string> = {}) =>
+  spawnSync(process.execPath, [cli, ...args], { encoding: 'utf8', env: { ...env, ...extraEnv } });
+const TINY = [
+  '--dataset',
+  'synthetic',
+  '--model',
+  'cp-gru',
+  '--rank',
+  '4',
+  '--input-size',
+  '16',
+  '--input-modes',
+  '2,2,2,2',
+  '--hidden-size',
+  '32',
+  '--hidden-modes',
+  '4,2,2,2',
+  '--batch-size',
+  '8',
+];
 
 describe.skipIf(!existsSync(cli))('command line (issue 11)', () => {
-  it('a kill at every write of the epochs\' ends leaves a consistent run directory, and the resumed run equals the uninterrupted one', () => {
+  it("a kill at every write of the epochs' ends leaves a consistent run directory, and the resumed run equals the uninterrupted one", () => {
     const args = ['train', ...TINY, '--epochs', '2'];
     const whole = temp();
     expect(run([...args, '--out-dir', whole]).status).toBe(0);
-    const nll = (dir: string) => (JSON.parse(readFileSync(join(dir, 'history.json'), 'utf8')) as EpochRecord[]).map((h) => [h.train.nll, h.valid.nll, h.test.nll]);
+    const nll = (dir: string) =>
+      (JSON.parse(readFileSync(join(dir, 'history.json'), 'utf8')) as EpochRecord[]).map((h) => [
+        h.train.nll,
+        h.valid.nll,
+        h.test.nll,
+      ]);
     const expected = nll(whole);
     let killedAt = 0;
     for (let n = 1; n < 40; n++) {
@@ -227,27 +338,46 @@ describe.skipIf(!existsSync(cli))('command line (issue 11)', () => {
       // checkpoint's or exactly one epoch behind it (the checkpoint is written first).
       const ckptPath = join(dir, 'checkpoint.safetensors');
       if (existsSync(ckptPath)) {
-        const { state } = decodeCheckpoint<RunState>(new Uint8Array(readFileSync(ckptPath)), ckptPath, validateRunState);
+        const { state } = decodeCheckpoint<RunState>(
+          new Uint8Array(readFileSync(ckptPath)),
+          ckptPath,
+          validateRunState,
+        );
         if (existsSync(join(dir, 'history.json'))) {
           const history = JSON.parse(readFileSync(join(dir, 'history.json'), 'utf8')) as EpochRecord[];
           expect([state.epoch, state.epoch - 1]).toContain(history.length);
           expect(history).toEqual(state.history.slice(0, history.length));
         }
         if (existsSync(join(dir, 'best.safetensors'))) {
-          const best = decodeCheckpoint<{ epoch: number }>(new Uint8Array(readFileSync(join(dir, 'best.safetensors'))), 'best').state;
+          const best = decodeCheckpoint<{ epoch: number }>(
+            new Uint8Array(readFileSync(join(dir, 'best.safetensors'))),
+            'best',
+          ).state;
           expect(best.epoch).toBeLessThanOrEqual(state.best!.epoch);
         }
         const resumed = run([...args, '--out-dir', dir, '--resume']);
         expect(resumed.status, resumed.stderr).toBe(0);
       } else {
-        const again = run([...args, '--out-dir', dir, ...(existsSync(join(dir, 'history.json')) ? ['--overwrite'] : [])]);
+        const again = run([
+          ...args,
+          '--out-dir',
+          dir,
+          ...(existsSync(join(dir, 'history.json')) ? ['--overwrite'] : []),
+        ]);
         expect(again.status, again.stderr).toBe(0);
       }
       expect(nll(dir), `killed at write step ${n}`).toEqual(expected);
       expect(readdirSync(dir).filter((f) => f.endsWith('.tmp') || f === 'lock')).toEqual([]);
       // After the resume the copies are the checkpoint's.
-      const { state } = decodeCheckpoint<RunState>(new Uint8Array(readFileSync(join(dir, 'checkpoint.safetensors'))), 'c', validateRunState);
-      expect(decodeCheckpoint<{ epoch: number }>(new Uint8Array(readFileSync(join(dir, 'best.safetensors'))), 'b').state.epoch).toBe(state.best!.epoch);
+      const { state } = decodeCheckpoint<RunState>(
+        new Uint8Array(readFileSync(join(dir, 'checkpoint.safetensors'))),
+        'c',
+        validateRunState,
+      );
+      expect(
+        decodeCheckpoint<{ epoch: number }>(new Uint8Array(readFileSync(join(dir, 'best.safetensors'))), 'b').state
+          .epoch,
+      ).toBe(state.best!.epoch);
     }
     // Two epochs: checkpoint, best (when improved) and history, two steps each.
     expect(killedAt).toBeGreaterThanOrEqual(8);
@@ -257,18 +387,30 @@ describe.skipIf(!existsSync(cli))('command line (issue 11)', () => {
     const { TENSORIZED_CALIBRATION: _, ...plain } = env;
     const args = ['train', ...TINY, '--epochs', '2'];
     const quiet = temp();
-    expect(spawnSync(process.execPath, [cli, ...args, '--out-dir', quiet], { env: plain, encoding: 'utf8' }).status).toBe(0);
+    expect(
+      spawnSync(process.execPath, [cli, ...args, '--out-dir', quiet], { env: plain, encoding: 'utf8' }).status,
+    ).toBe(0);
     // Keep both cores busy while the second process starts and would have measured.
-    const hogs = [0, 1].map(() => spawn(process.execPath, ['-e', 'const t = Date.now(); while (Date.now() - t < 20000) {}'], { stdio: 'ignore' }));
+    const hogs = [0, 1].map(() =>
+      spawn(process.execPath, ['-e', 'const t = Date.now(); while (Date.now() - t < 20000) {}'], { stdio: 'ignore' }),
+    );
     const busy = temp();
     try {
-      const r = await new Promise<number>((done) => spawn(process.execPath, [cli, ...args, '--out-dir', busy], { env: plain, stdio: 'ignore' }).on('exit', (c) => done(c ?? 1)));
+      const r = await new Promise<number>((done) =>
+        spawn(process.execPath, [cli, ...args, '--out-dir', busy], { env: plain, stdio: 'ignore' }).on('exit', (c) =>
+          done(c ?? 1),
+        ),
+      );
       expect(r).toBe(0);
     } finally {
       for (const h of hogs) h.kill('SIGKILL');
     }
     const read = (dir: string) => {
-      const { state } = decodeCheckpoint<RunState>(new Uint8Array(readFileSync(join(dir, 'checkpoint.safetensors'))), dir, validateRunState);
+      const { state } = decodeCheckpoint<RunState>(
+        new Uint8Array(readFileSync(join(dir, 'checkpoint.safetensors'))),
+        dir,
+        validateRunState,
+      );
       return { nll: state.history.map((h) => [h.train.nll, h.valid.nll, h.test.nll]), calibration: state.calibration };
     };
     const [a, b] = [read(quiet), read(busy)];
@@ -287,7 +429,10 @@ describe.skipIf(!existsSync(cli))('command line (issue 11)', () => {
     [['train', '--lr=-1'], /--lr got '-1'; expected a number > 0/],
     [['train', '--model', 'tucker-gru', '--ranks', '2,2,2,99'], /inRanks\[3\] = 99 exceeds its mode size 4/],
     [['train', '--model', 'tt-gru', '--rank', '8'], /--rank \(CP models only\) does not apply to --model tt-gru/],
-    [['train', '--model', 'gru', '--ranks', '1,2,2,2,1'], /--ranks \(TT and Tucker models only\) does not apply to --model gru/],
+    [
+      ['train', '--model', 'gru', '--ranks', '1,2,2,2,1'],
+      /--ranks \(TT and Tucker models only\) does not apply to --model gru/,
+    ],
     [['train', '--datasets', 'jsb'], /--datasets does not apply to 'train'; its options are/],
     [['report', '--lr', '0.1'], /--lr does not apply to 'report'/],
     [['grid', '--lr', '0.01,fast'], /--lr must be comma-separated numbers, got '0.01,fast'/],
@@ -295,29 +440,56 @@ describe.skipIf(!existsSync(cli))('command line (issue 11)', () => {
     [['grid', '--shard', '3/2'], /--shard got '3\/2'; expected i\/n with 1 <= i <= n/],
     [['grid', '--select-on', 'jsb'], /--select-on jsb: .* has no seed-1 runs on jsb/],
     [['grid', 'merge'], /grid merge needs the results files/],
-  ])('%j is refused with a message naming the option and what it expects, exit status 2, before any work', (args, message) => {
-    const r = run([...args, ...(args[0] === 'grid' && args[1] !== 'merge' ? ['--out-dir', temp()] : [])]);
-    expect(r.stderr).toMatch(message);
-    expect(r.status).toBe(2);
-    expect(r.stdout).not.toMatch(/backend:/);
-  });
+  ])(
+    '%j is refused with a message naming the option and what it expects, exit status 2, before any work',
+    (args, message) => {
+      const r = run([...args, ...(args[0] === 'grid' && args[1] !== 'merge' ? ['--out-dir', temp()] : [])]);
+      expect(r.stderr).toMatch(message);
+      expect(r.status).toBe(2);
+      expect(r.stdout).not.toMatch(/backend:/);
+    },
+  );
 
   it('two grid processes over the same runs train each run once (the locks share them out), and report counts each once', async () => {
     const out = temp();
-    const args = ['grid', '--datasets', 'synthetic', '--models', 'cp-gru', '--epochs', '1', '--lr', '0.01', '--dropout', '0.2', '--out-dir', out];
+    const args = [
+      'grid',
+      '--datasets',
+      'synthetic',
+      '--models',
+      'cp-gru',
+      '--epochs',
+      '1',
+      '--lr',
+      '0.01',
+      '--dropout',
+      '0.2',
+      '--out-dir',
+      out,
+    ];
     const spawnOne = () =>
-      new Promise<number>((done) => spawn(process.execPath, [cli, ...args], { env, stdio: 'ignore' }).on('exit', (code) => done(code ?? 1)));
+      new Promise<number>((done) =>
+        spawn(process.execPath, [cli, ...args], { env, stdio: 'ignore' }).on('exit', (code) => done(code ?? 1)),
+      );
     expect(await Promise.all([spawnOne(), spawnOne()])).toEqual([0, 0]);
     const lines = readResults(join(out, 'results.jsonl'));
-    expect(lines.map((l) => l.key).sort()).toEqual(paperGrid({ datasets: ['synthetic'], models: ['cp-gru'], epochs: 1, lrs: [0.01], dropouts: [0.2] }).map(runKey).sort());
+    expect(lines.map((l) => l.key).sort()).toEqual(
+      paperGrid({ datasets: ['synthetic'], models: ['cp-gru'], epochs: 1, lrs: [0.01], dropouts: [0.2] })
+        .map(runKey)
+        .sort(),
+    );
   }, 120_000);
 
   it('shards run as separate processes and merged give the same results as one process; merge is idempotent and refuses conflicts', async () => {
-    const base = ['grid', ...['--datasets', 'synthetic', '--models', 'tucker-gru', '--epochs', '1', '--lr', '0.01', '--dropout', '0.2,0.5']];
+    const base = [
+      'grid',
+      ...['--datasets', 'synthetic', '--models', 'tucker-gru', '--epochs', '1', '--lr', '0.01', '--dropout', '0.2,0.5'],
+    ];
     const one = temp();
     expect(run([...base, '--out-dir', one]).status).toBe(0);
     const shards = [temp(), temp(), temp()];
-    for (const [i, dir] of shards.entries()) expect(run([...base, '--shard', `${i + 1}/3`, '--out-dir', dir]).status).toBe(0);
+    for (const [i, dir] of shards.entries())
+      expect(run([...base, '--shard', `${i + 1}/3`, '--out-dir', dir]).status).toBe(0);
     const merged = temp();
     const files = shards.map((d) => join(d, 'results.jsonl'));
     expect(run(['grid', 'merge', ...files, '--out-dir', merged]).stdout).toMatch(/4 runs \(4 new\)/);
@@ -341,7 +513,15 @@ describe.skipIf(!existsSync(cli))('command line (issue 11)', () => {
   it('report skips a line that is not a finished run, with a message, instead of crashing (item 5)', () => {
     const dir = temp();
     const cfg = small();
-    const good = { key: runKey(cfg), config: cfg, rnnParams: 10, epochs: 2, best: { epoch: 1, validNll: 5, testNll: 5, testAccuracy: 0.1 }, history: [], secondsPerEpoch: 1 };
+    const good = {
+      key: runKey(cfg),
+      config: cfg,
+      rnnParams: 10,
+      epochs: 2,
+      best: { epoch: 1, validNll: 5, testNll: 5, testAccuracy: 0.1 },
+      history: [],
+      secondsPerEpoch: 1,
+    };
     const broken = { ...good, key: runKey({ ...cfg, seed: 2 }), config: { ...cfg, seed: 2 }, best: null };
     mkdirSync(dir, { recursive: true });
     writeFileSync(join(dir, 'results.jsonl'), `${JSON.stringify(broken)}\n${JSON.stringify(good)}\n`);
@@ -354,7 +534,17 @@ describe.skipIf(!existsSync(cli))('command line (issue 11)', () => {
 
 describe('grid helpers', () => {
   it('what the user sets on grid is in every run and its key (item 1: --max-length, lr, dropout, batch lists were dropped)', () => {
-    const runs = paperGrid({ datasets: ['musedata'], models: ['cp-gru'], lrs: [0.02], dropouts: [0.1], batchSizes: [4, 32], maxLength: 200, window: 100, patience: 3, epochs: 7 });
+    const runs = paperGrid({
+      datasets: ['musedata'],
+      models: ['cp-gru'],
+      lrs: [0.02],
+      dropouts: [0.1],
+      batchSizes: [4, 32],
+      maxLength: 200,
+      window: 100,
+      patience: 3,
+      epochs: 7,
+    });
     expect(runs).toHaveLength(3 * 2);
     for (const r of runs) {
       expect([r.lr, r.dropout, r.maxLength, r.window, r.patience, r.epochs]).toEqual([0.02, 0.1, 200, 100, 3, 7]);
@@ -375,10 +565,17 @@ describe('grid helpers', () => {
 });
 
 describe('report lines', () => {
-  it('every written key is its configuration\'s, and lines whose key is not are skipped', () => {
+  it("every written key is its configuration's, and lines whose key is not are skipped", () => {
     const dir = temp();
     const cfg = small();
-    const line = { key: 'other', config: cfg, rnnParams: 1, epochs: 1, best: { epoch: 1, validNll: 1, testNll: 1, testAccuracy: 0 }, history: [] };
+    const line = {
+      key: 'other',
+      config: cfg,
+      rnnParams: 1,
+      epochs: 1,
+      best: { epoch: 1, validNll: 1, testNll: 1, testAccuracy: 0 },
+      history: [],
+    };
     writeFileSync(join(dir, 'r.jsonl'), `${JSON.stringify(line)}\n`);
     const skipped: string[] = [];
     expect(readResults(join(dir, 'r.jsonl'), (n, why) => skipped.push(`${n}: ${why}`))).toEqual([]);
@@ -388,8 +585,14 @@ describe('report lines', () => {
 
 describe('errors are CheckpointErrors that name the file', () => {
   it('a state that is not JSON', () => {
-    const bytes = encodeSafetensors([], { format: 'tensorized-checkpoint', state: '{not json', sha256: '0'.repeat(64) });
-    expect(() => decodeCheckpoint(bytes, '/x/ckpt')).toThrow(/checkpoint \/x\/ckpt is corrupt \(its data does not match its sha256\)/);
+    const bytes = encodeSafetensors([], {
+      format: 'tensorized-checkpoint',
+      state: '{not json',
+      sha256: '0'.repeat(64),
+    });
+    expect(() => decodeCheckpoint(bytes, '/x/ckpt')).toThrow(
+      /checkpoint \/x\/ckpt is corrupt \(its data does not match its sha256\)/,
+    );
     const h = createHash('sha256').digest('hex');
     const unhashed = encodeSafetensors([], { format: 'tensorized-checkpoint', state: '{not json', sha256: h });
     expect(() => decodeCheckpoint(unhashed, '/x/ckpt')).toThrow(/checkpoint \/x\/ckpt has a state that is not JSON/);

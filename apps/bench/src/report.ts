@@ -6,7 +6,16 @@ import { canonicalJson } from './train.js';
 import { lineChart, type Series } from './svg.js';
 import { markdownTable } from './table.js';
 
-const COLORS: Record<string, string> = { 'gru': '#222222', 'cp-gru': '#d95f02', 'tucker-gru': '#7570b3', 'tt-gru': '#1b9e77', 'lstm': '#666666', 'cp-lstm': '#e6ab02', 'tucker-lstm': '#a6761d', 'tt-lstm': '#66a61e' };
+const COLORS: Record<string, string> = {
+  gru: '#222222',
+  'cp-gru': '#d95f02',
+  'tucker-gru': '#7570b3',
+  'tt-gru': '#1b9e77',
+  lstm: '#666666',
+  'cp-lstm': '#e6ab02',
+  'tucker-lstm': '#a6761d',
+  'tt-lstm': '#66a61e',
+};
 
 /** The configuration without its training hyperparameters and seed: what the grid selects over. */
 function shapeOf(r: ResultLine): string {
@@ -48,17 +57,25 @@ export function selectOnValidation(results: readonly ResultLine[]): ResultLine[]
     const cur = best.get(k);
     if (!cur || r.best.validNll < cur.best.validNll) best.set(k, r);
   }
-  return [...best.values()].sort((a, b) => a.config.dataset.localeCompare(b.config.dataset) || a.rnnParams - b.rnnParams);
+  return [...best.values()].sort(
+    (a, b) => a.config.dataset.localeCompare(b.config.dataset) || a.rnnParams - b.rnnParams,
+  );
 }
 
 /** Test NLL over the seeds of a selected run's training point: every seed's, their mean and sample standard deviation. */
-export function seedSpread(selected: ResultLine, results: readonly ResultLine[]): { seeds: number[]; testNlls: number[]; mean: number; sd: number } {
+export function seedSpread(
+  selected: ResultLine,
+  results: readonly ResultLine[],
+): { seeds: number[]; testNlls: number[]; mean: number; sd: number } {
   const same = longestOfEachRun(results)
     .filter((r) => pointOf(r) === pointOf(selected))
     .sort((a, b) => a.config.seed - b.config.seed);
   const testNlls = same.map((r) => r.best.testNll);
   const mean = testNlls.reduce((a, b) => a + b, 0) / testNlls.length;
-  const sd = testNlls.length > 1 ? Math.sqrt(testNlls.reduce((a, b) => a + (b - mean) ** 2, 0) / (testNlls.length - 1)) : Number.NaN;
+  const sd =
+    testNlls.length > 1
+      ? Math.sqrt(testNlls.reduce((a, b) => a + (b - mean) ** 2, 0) / (testNlls.length - 1))
+      : Number.NaN;
   return { seeds: same.map((r) => r.config.seed), testNlls, mean, sd };
 }
 
@@ -84,7 +101,22 @@ export interface ReportFiles {
 export async function writeReport(results: readonly ResultLine[], outDir: string): Promise<ReportFiles> {
   await mkdir(outDir, { recursive: true });
   const selected = selectOnValidation(results);
-  const header = ['dataset', 'model', 'configuration', 'RNN params', 'lr', 'dropout', 'epochs', 'best epoch', 'valid NLL', 'test NLL', 'test acc.', 'seeds', 'test NLL mean ± sd', 's/epoch'];
+  const header = [
+    'dataset',
+    'model',
+    'configuration',
+    'RNN params',
+    'lr',
+    'dropout',
+    'epochs',
+    'best epoch',
+    'valid NLL',
+    'test NLL',
+    'test acc.',
+    'seeds',
+    'test NLL mean ± sd',
+    's/epoch',
+  ];
   const spreads = selected.map((r) => seedSpread(r, results));
   const rows = selected.map((r, i) => [
     r.config.dataset,
@@ -104,7 +136,12 @@ export async function writeReport(results: readonly ResultLine[], outDir: string
   ]);
   const markdown = `${markdownTable(header, rows)}\n`;
   const csv = `${[header, ...rows].map((r) => r.map((c) => (/[",]/.test(String(c)) ? `"${String(c).replace(/"/g, '""')}"` : String(c))).join(',')).join('\n')}\n`;
-  const files: ReportFiles = { markdown: join(outDir, 'results.md'), csv: join(outDir, 'results.csv'), html: join(outDir, 'index.html'), svgs: [] };
+  const files: ReportFiles = {
+    markdown: join(outDir, 'results.md'),
+    csv: join(outDir, 'results.csv'),
+    html: join(outDir, 'index.html'),
+    svgs: [],
+  };
   await writeAtomic(files.markdown, markdown);
   await writeAtomic(files.csv, csv);
   const sections: string[] = [];
@@ -119,13 +156,22 @@ export async function writeReport(results: readonly ResultLine[], outDir: string
       points: rs.map((r) => [r.rnnParams, seedSpread(r, results).mean] as [number, number]),
       markersOnly: rs.length === 1,
     }));
-    const nllSvg = lineChart(series, { title: `${dataset}: test NLL (mean over seeds) against RNN parameters`, xLabel: 'RNN parameters (log scale)', yLabel: 'test NLL per frame', xLog: true });
+    const nllSvg = lineChart(series, {
+      title: `${dataset}: test NLL (mean over seeds) against RNN parameters`,
+      xLabel: 'RNN parameters (log scale)',
+      yLabel: 'test NLL per frame',
+      xLog: true,
+    });
     const curves: Series[] = mine.map((r, i) => ({
       name: `${r.config.model} ${configText(r)}`.slice(0, 32),
       color: shade(COLORS[r.config.model] ?? '#999999', i),
       points: r.history.map((h) => [h.epoch, h.valid.nll] as [number, number]),
     }));
-    const curveSvg = lineChart(curves, { title: `${dataset}: validation NLL per epoch`, xLabel: 'epoch', yLabel: 'valid NLL per frame' });
+    const curveSvg = lineChart(curves, {
+      title: `${dataset}: validation NLL per epoch`,
+      xLabel: 'epoch',
+      yLabel: 'valid NLL per frame',
+    });
     const nllPath = join(outDir, `${dataset}-nll-vs-params.svg`);
     const curvePath = join(outDir, `${dataset}-learning-curves.svg`);
     await writeAtomic(nllPath, nllSvg);

@@ -14,7 +14,9 @@ export class RunLockedError extends Error {
     readonly dir: string,
     readonly holder: LockHolder,
   ) {
-    super(`${dir} is in use by process ${holder.pid} on ${holder.host} (since ${holder.since}); wait for it, or stop it, or use another output directory`);
+    super(
+      `${dir} is in use by process ${holder.pid} on ${holder.host} (since ${holder.since}); wait for it, or stop it, or use another output directory`,
+    );
     this.name = 'RunLockedError';
   }
 }
@@ -83,7 +85,11 @@ export function lockRunDir(dir: string): () => void {
       })();
       // Held: by a live process of this host, or by another host within the stale time. An
       // unreadable lock younger than a few seconds may be another process's, mid-write.
-      const live = holder ? (holder.host === me.host ? alive(holder.pid) && holder.pid !== process.pid : age < staleMs()) : age < 5000;
+      const live = holder
+        ? holder.host === me.host
+          ? alive(holder.pid) && holder.pid !== process.pid
+          : age < staleMs()
+        : age < 5000;
       if (live) throw new RunLockedError(dir, holder ?? { pid: 0, host: 'unknown', since: 'just now' });
       rmSync(path, { force: true }); // stale: its process is gone
       continue;

@@ -17,7 +17,25 @@ let checkpoint = '';
 beforeAll(async () => {
   await useBackend('wasm');
   const dir = temp();
-  await train({ dataset: 'synthetic', model: 'tt-gru', ranks: [1, 3, 3, 3, 1], inputSize: 16, inputModes: [2, 2, 2, 2], hiddenSize: 32, hiddenModes: [4, 2, 2, 2], lr: 1e-2, dropout: 0, batchSize: 8, epochs: 3, seed: 1, clip: 5 }, data, { outDir: dir });
+  await train(
+    {
+      dataset: 'synthetic',
+      model: 'tt-gru',
+      ranks: [1, 3, 3, 3, 1],
+      inputSize: 16,
+      inputModes: [2, 2, 2, 2],
+      hiddenSize: 32,
+      hiddenModes: [4, 2, 2, 2],
+      lr: 1e-2,
+      dropout: 0,
+      batchSize: 8,
+      epochs: 3,
+      seed: 1,
+      clip: 5,
+    },
+    data,
+    { outDir: dir },
+  );
   checkpoint = join(dir, 'best.safetensors');
 });
 
@@ -38,13 +56,19 @@ describe('sampling', () => {
 
   it('a primer is fed first and kept; a low temperature draws the likely keys only', async () => {
     const { model } = await loadModel(checkpoint);
-    const primer = [[40, 44, 47], [40, 44, 47], [42, 45, 49]];
+    const primer = [
+      [40, 44, 47],
+      [40, 44, 47],
+      [42, 45, 49],
+    ];
     const piece = samplePiece(model, { length: 10, temperature: 0.05, seed: 1, primer });
     expect(piece.slice(0, 3)).toEqual(primer);
     expect(piece).toHaveLength(13);
     // Near zero temperature the draws are nearly deterministic: two seeds agree.
     expect(samplePiece(model, { length: 10, temperature: 0.05, seed: 2, primer })).toEqual(piece);
-    expect(() => samplePiece(model, { length: 10, temperature: 0, seed: 1 })).toThrow(/temperature must be a finite number > 0, got 0/);
+    expect(() => samplePiece(model, { length: 10, temperature: 0, seed: 1 })).toThrow(
+      /temperature must be a finite number > 0, got 0/,
+    );
     expect(() => samplePiece(model, { length: 10, temperature: Number.NaN, seed: 1 })).toThrow(/got NaN/);
     model.dispose();
   });
@@ -65,7 +89,11 @@ const cli = join(dirname(fileURLToPath(import.meta.url)), '..', 'dist', 'cli.js'
 describe.skipIf(!existsSync(cli))('sample command', () => {
   it('writes the MIDI file and the piano roll; bad input is a clear error with exit 2 and nothing written', () => {
     const out = join(temp(), 'piece.mid');
-    const r = spawnSync(process.execPath, [cli, 'sample', '--from', checkpoint, '--out', out, '--length', '24', '--seed', '3'], { encoding: 'utf8' });
+    const r = spawnSync(
+      process.execPath,
+      [cli, 'sample', '--from', checkpoint, '--out', out, '--length', '24', '--seed', '3'],
+      { encoding: 'utf8' },
+    );
     expect(r.status, r.stderr).toBe(0);
     expect(r.stdout).toMatch(/24 frames \(0 of primer\) from tt-gru .* ms per generated frame/);
     expect(midiToFrames(new Uint8Array(readFileSync(out)))).toHaveLength(24);
@@ -76,14 +104,18 @@ describe.skipIf(!existsSync(cli))('sample command', () => {
       [['--primer-piece', '0'], /the synthetic dataset, which has no pieces to prime from/],
     ] as const) {
       const bad = join(temp(), 'bad.mid');
-      const b = spawnSync(process.execPath, [cli, 'sample', '--from', checkpoint, '--out', bad, ...args], { encoding: 'utf8' });
+      const b = spawnSync(process.execPath, [cli, 'sample', '--from', checkpoint, '--out', bad, ...args], {
+        encoding: 'utf8',
+      });
       expect(b.stderr).toMatch(message);
       expect(b.status).toBe(2);
       expect(existsSync(bad)).toBe(false);
     }
     const notCheckpoint = join(temp(), 'x.safetensors');
     writeFileSync(notCheckpoint, 'not a checkpoint');
-    const n = spawnSync(process.execPath, [cli, 'sample', '--from', notCheckpoint, '--out', join(temp(), 'y.mid')], { encoding: 'utf8' });
+    const n = spawnSync(process.execPath, [cli, 'sample', '--from', notCheckpoint, '--out', join(temp(), 'y.mid')], {
+      encoding: 'utf8',
+    });
     expect(n.status).toBe(2);
     expect(n.stderr).toMatch(/--from .*x.safetensors: checkpoint .* is truncated or corrupt/);
   });

@@ -23,8 +23,10 @@ export interface SampleOptions {
 }
 
 export function checkSampleOptions(o: SampleOptions): void {
-  if (!(Number.isFinite(o.temperature) && o.temperature > 0)) throw new RangeError(`temperature must be a finite number > 0, got ${o.temperature}`);
-  if (!(Number.isInteger(o.length) && o.length > 0)) throw new RangeError(`length must be a positive integer, got ${o.length}`);
+  if (!(Number.isFinite(o.temperature) && o.temperature > 0))
+    throw new RangeError(`temperature must be a finite number > 0, got ${o.temperature}`);
+  if (!(Number.isInteger(o.length) && o.length > 0))
+    throw new RangeError(`length must be a positive integer, got ${o.length}`);
 }
 
 /**
@@ -75,7 +77,8 @@ export function samplePiece(model: PolyphonicModel, o: SampleOptions): number[][
 
 /** The frames of a dataset piece (sequence q of a split), at most `count`. */
 export function pieceFrames(split: Split, q: number, count: number): number[][] {
-  if (!(Number.isInteger(q) && q >= 0 && q < split.sequenceCount)) throw new RangeError(`the primer piece must be 0..${split.sequenceCount - 1}, got ${q}`);
+  if (!(Number.isInteger(q) && q >= 0 && q < split.sequenceCount))
+    throw new RangeError(`the primer piece must be 0..${split.sequenceCount - 1}, got ${q}`);
   const first = split.seqStart[q]!;
   const n = Math.min(count, split.seqStart[q + 1]! - first);
   return Array.from({ length: n }, (_, t) => Array.from(keysAt(split, first + t)));
@@ -87,7 +90,9 @@ export function pieceFrames(split: Split, q: number, count: number): number[][] 
  */
 export function framesToMidi(frames: readonly (readonly number[])[], bpm = 120): Uint8Array {
   const ticksPerBeat = 480;
-  const events: MidiEvent[] = [{ deltaTime: 0, type: 'setTempo', meta: true, microsecondsPerBeat: Math.round(60_000_000 / bpm) }];
+  const events: MidiEvent[] = [
+    { deltaTime: 0, type: 'setTempo', meta: true, microsecondsPerBeat: Math.round(60_000_000 / bpm) },
+  ];
   let pending = 0; // ticks since the last event
   let on = new Set<number>();
   const push = (e: MidiEvent): void => {
@@ -96,8 +101,10 @@ export function framesToMidi(frames: readonly (readonly number[])[], bpm = 120):
   };
   for (const frame of [...frames, []]) {
     const now = new Set(frame);
-    for (const k of [...on].sort((a, b) => a - b)) if (!now.has(k)) push({ deltaTime: 0, type: 'noteOff', channel: 0, noteNumber: LOWEST_NOTE + k, velocity: 0 });
-    for (const k of [...now].sort((a, b) => a - b)) if (!on.has(k)) push({ deltaTime: 0, type: 'noteOn', channel: 0, noteNumber: LOWEST_NOTE + k, velocity: 80 });
+    for (const k of [...on].sort((a, b) => a - b))
+      if (!now.has(k)) push({ deltaTime: 0, type: 'noteOff', channel: 0, noteNumber: LOWEST_NOTE + k, velocity: 0 });
+    for (const k of [...now].sort((a, b) => a - b))
+      if (!on.has(k)) push({ deltaTime: 0, type: 'noteOn', channel: 0, noteNumber: LOWEST_NOTE + k, velocity: 80 });
     on = now;
     pending += ticksPerBeat;
   }
@@ -129,7 +136,10 @@ export function pianoRollSvg(frames: readonly (readonly number[])[], primerFrame
   const width = Math.max(1, frames.length) * cell;
   const height = KEYS * cell;
   const rects = frames.flatMap((keys, t) =>
-    keys.map((k) => `<rect x="${t * cell}" y="${(KEYS - 1 - k) * cell}" width="${cell}" height="${cell}" fill="${t < primerFrames ? '#999' : '#1b9e77'}"/>`),
+    keys.map(
+      (k) =>
+        `<rect x="${t * cell}" y="${(KEYS - 1 - k) * cell}" width="${cell}" height="${cell}" fill="${t < primerFrames ? '#999' : '#1b9e77'}"/>`,
+    ),
   );
   return `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}"><rect width="100%" height="100%" fill="#fff"/>${rects.join('')}</svg>\n`;
 }
@@ -139,14 +149,19 @@ export function pianoRollSvg(frames: readonly (readonly number[])[], primerFrame
  * file's state), with the file's weights. The caller disposes it.
  */
 export async function loadModel(path: string): Promise<{ model: PolyphonicModel; config: RunConfig }> {
-  const { tensors, state } = await loadCheckpoint<{ config: RunConfig }>(path, (s) => validateRunConfig((s as { config?: unknown }).config));
+  const { tensors, state } = await loadCheckpoint<{ config: RunConfig }>(path, (s) =>
+    validateRunConfig((s as { config?: unknown }).config),
+  );
   const model = new PolyphonicModel(cellConfigOf(state.config), state.config.seed);
   try {
     for (const [name, v] of model.namedVariables()) {
       const t = tensors.get(name);
       if (!t) throw new CheckpointError(`${path} lacks the weight ${name} of a ${state.config.model} model`);
       const shape = storedShape(name, t.shape, v.shape);
-      if (JSON.stringify(shape) !== JSON.stringify(v.shape)) throw new CheckpointError(`${path}: ${name} has shape [${t.shape.join(', ')}], the model needs [${v.shape.join(', ')}]`);
+      if (JSON.stringify(shape) !== JSON.stringify(v.shape))
+        throw new CheckpointError(
+          `${path}: ${name} has shape [${t.shape.join(', ')}], the model needs [${v.shape.join(', ')}]`,
+        );
       tf.tidy(() => v.assign(tf.tensor(t.data, shape)));
     }
   } catch (e) {

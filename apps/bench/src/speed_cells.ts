@@ -32,7 +32,9 @@ export function runCellSpeed(options: { minMs?: number; onRow?: (row: CellSpeedR
   const x1 = tf.randomNormal([1, T_INFER, 256], 0, 1, 'float32', 1) as tf.Tensor3D;
   const x16 = tf.randomNormal([16, T_INFER, 256], 0, 1, 'float32', 2) as tf.Tensor3D;
   const probe = tf.randomNormal([16, T_INFER, 512], 0, 1, 'float32', 3);
-  const cells = CELL_MODELS.map(([, model, opts]) => createCell(paperCellConfig(model, { ...opts, seed: 1 })) as RecurrentCell);
+  const cells = CELL_MODELS.map(
+    ([, model, opts]) => createCell(paperCellConfig(model, { ...opts, seed: 1 })) as RecurrentCell,
+  );
   const fns: Record<string, () => tf.Tensor> = {};
   cells.forEach((cell, i) => {
     const vars = cell.trainableVariables;
@@ -77,7 +79,16 @@ function uPathText(cell: RecurrentCell): string {
 export function cellSpeedTable(rows: readonly CellSpeedRow[]): string {
   const dense = rows[0]!;
   return markdownTable(
-    ['model', 'RNN params', 'weight bytes', 'U in training (B=16, T=64)', 'infer ms/step B=1', 'infer ms/step B=16', 'train ms/step B=16 T=64', 'train vs dense'],
+    [
+      'model',
+      'RNN params',
+      'weight bytes',
+      'U in training (B=16, T=64)',
+      'infer ms/step B=1',
+      'infer ms/step B=16',
+      'train ms/step B=16 T=64',
+      'train vs dense',
+    ],
     rows.map((r) => [
       r.model,
       r.params,

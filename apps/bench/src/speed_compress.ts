@@ -37,7 +37,10 @@ const CASES: Array<[string, Omit<CompressMatrixOptions, 'inModes' | 'outModes'>]
 export function runCompressSpeed(): CompressSpeedRow[] {
   const rng = new Rng(1);
   const rows: CompressSpeedRow[] = [];
-  for (const [name, n, inModes] of [['W 256 x 1536', 256, [4, 4, 4, 4]], ['U 512 x 1536', 512, [8, 4, 4, 4]]] as const) {
+  for (const [name, n, inModes] of [
+    ['W 256 x 1536', 256, [4, 4, 4, 4]],
+    ['U 512 x 1536', 512, [8, 4, 4, 4]],
+  ] as const) {
     const w = { shape: [n, 1536], data: rng.normalArray(n * 1536) };
     for (const [label, options] of CASES) {
       let best = Infinity;
@@ -47,12 +50,22 @@ export function runCompressSpeed(): CompressSpeedRow[] {
         report = compressMatrix(w, { ...options, inModes, outModes: OUT_MODES } as CompressMatrixOptions).report;
         best = Math.min(best, (performance.now() - t0) / 1000);
       }
-      rows.push({ matrix: name, case: label, ranks: report!.ranks.join(','), params: report!.params, relativeError: report!.relativeError, seconds: best });
+      rows.push({
+        matrix: name,
+        case: label,
+        ranks: report!.ranks.join(','),
+        params: report!.params,
+        relativeError: report!.relativeError,
+        seconds: best,
+      });
     }
   }
   const script = join(dirname(fileURLToPath(import.meta.url)), '..', 'scripts', 'compress_numpy.py');
   if (existsSync(script)) {
-    const r = spawnSync('python3', [script], { encoding: 'utf8', env: { ...process.env, OPENBLAS_NUM_THREADS: '1', OMP_NUM_THREADS: '1', MKL_NUM_THREADS: '1' } });
+    const r = spawnSync('python3', [script], {
+      encoding: 'utf8',
+      env: { ...process.env, OPENBLAS_NUM_THREADS: '1', OMP_NUM_THREADS: '1', MKL_NUM_THREADS: '1' },
+    });
     if (r.status === 0) {
       for (const line of r.stdout.split('\n').filter(Boolean)) {
         const p = JSON.parse(line) as { matrix: string; case: string; seconds: number };
@@ -67,6 +80,15 @@ export function runCompressSpeed(): CompressSpeedRow[] {
 export function compressSpeedTable(rows: readonly CompressSpeedRow[]): string {
   return markdownTable(
     ['matrix', 'conversion', 'ranks', 'params', 'rel. error', 's', 'NumPy s (1 thread)', 'vs NumPy'],
-    rows.map((r) => [r.matrix, r.case, r.ranks, r.params, r.relativeError.toFixed(4), r.seconds.toFixed(2), r.numpySeconds?.toFixed(2) ?? '', r.numpySeconds ? `${(r.seconds / r.numpySeconds).toFixed(1)}x` : '']),
+    rows.map((r) => [
+      r.matrix,
+      r.case,
+      r.ranks,
+      r.params,
+      r.relativeError.toFixed(4),
+      r.seconds.toFixed(2),
+      r.numpySeconds?.toFixed(2) ?? '',
+      r.numpySeconds ? `${(r.seconds / r.numpySeconds).toFixed(1)}x` : '',
+    ]),
   );
 }

@@ -1,14 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
-import {
-  calibrate,
-  prepareMatmul,
-  matmulCost,
-  paramCount,
-  planMatmul,
-  totalCost,
-  ttMatrixInit,
-  ttMatrixToDense,
-} from '@tensorized/decomp';
+import { calibrate, prepareMatmul, paramCount, planMatmul, ttMatrixInit, ttMatrixToDense } from '@tensorized/decomp';
+import { matmulCost, totalCost } from '@tensorized/decomp/stages';
 import { msPerCallEach } from './measure.js';
 import { markdownTable, ms, si } from './table.js';
 
@@ -39,7 +31,9 @@ export interface DecompSpeedRow {
  * pick (which of the two factorised-format paths it chose, and whether its measured time is within
  * 10% of the faster one).
  */
-export function runDecompSpeed(options: { minMs?: number; onRow?: (row: DecompSpeedRow) => void } = {}): DecompSpeedRow[] {
+export function runDecompSpeed(
+  options: { minMs?: number; onRow?: (row: DecompSpeedRow) => void } = {},
+): DecompSpeedRow[] {
   // The planner as a model uses it: the checked-in profile of the backend (measured where there is none).
   const calibration = calibrate();
   const rows: DecompSpeedRow[] = [];
@@ -90,7 +84,22 @@ export function runDecompSpeed(options: { minMs?: number; onRow?: (row: DecompSp
 
 export function decompSpeedTable(rows: readonly DecompSpeedRow[]): string {
   return markdownTable(
-    ['matrix', 'TT rank', 'B', 'TT params', 'TT groups', 'dense FLOPs', 'TT FLOPs', 'rebuild FLOPs', 'dense ms', 'TT ms', 'rebuild+dense ms', 'pick', 'pick ms', 'pick ok'],
+    [
+      'matrix',
+      'TT rank',
+      'B',
+      'TT params',
+      'TT groups',
+      'dense FLOPs',
+      'TT FLOPs',
+      'rebuild FLOPs',
+      'dense ms',
+      'TT ms',
+      'rebuild+dense ms',
+      'pick',
+      'pick ms',
+      'pick ok',
+    ],
     rows.map((r) => [
       r.matrix,
       r.rank,

@@ -49,6 +49,8 @@ describe('speed epoch', () => {
   });
 
   it('refuses a number of rounds that is not a positive integer', async () => {
-    await expect(runEpochSpeed([dense], data, undefined, 10, 0)).rejects.toThrow(/rounds must be a positive integer, got 0/);
+    await expect(runEpochSpeed([dense], data, undefined, 10, 0)).rejects.toThrow(
+      /rounds must be a positive integer, got 0/,
+    );
   });
 });

@@ -2,7 +2,7 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
-import { matmulCost, totalCost } from '@tensorized/decomp';
+import { matmulCost, totalCost } from '@tensorized/decomp/stages';
 import { KEYS, type PolyphonicDataset, planBatches } from '@tensorized/datasets';
 import { createCell } from '@tensorized/cells';
 import { markdownTable } from './table.js';
@@ -34,14 +34,24 @@ export function epochFlops(config: RunConfig, data: PolyphonicDataset): number {
   const N = cell.inputSize;
   const H = cell.hiddenSize;
   let forward = 0;
-  for (const pieces of planBatches(data.splits.train, { batchSize: config.batchSize, seed: config.seed, bucket: true })) {
+  for (const pieces of planBatches(data.splits.train, {
+    batchSize: config.batchSize,
+    seed: config.seed,
+    bucket: true,
+  })) {
     const B = pieces.length;
     const T = Math.max(...pieces.map((p) => p.frames));
     forward += 2 * B * T * (KEYS * N + H * KEYS);
-    for (const [w, batch, uses, fused] of [[cell.W, B * T, 1, false], [cell.U, B, T, cell.kind === 'gru']] as const) {
+    for (const [w, batch, uses, fused] of [
+      [cell.W, B * T, 1, false],
+      [cell.U, B, T, cell.kind === 'gru'],
+    ] as const) {
       const path = w.plannedPath(batch, uses, 'auto', true, fused);
       const groups = w.plannedGroups(batch, uses, 'auto', true, fused);
-      forward += path === 'dense' ? uses * 2 * batch * w.inSize * w.outSize : totalCost(matmulCost(w.shape!, path, batch, groups ? { groups } : {}), uses).flops;
+      forward +=
+        path === 'dense'
+          ? uses * 2 * batch * w.inSize * w.outSize
+          : totalCost(matmulCost(w.shape!, path, batch, groups ? { groups } : {}), uses).flops;
     }
   }
   cell.dispose();
@@ -83,12 +93,15 @@ export async function runEpochSpeed(
   matmulGflops = largeMatmulGflops(),
   rounds = 1,
 ): Promise<EpochSpeedRow[]> {
-  if (!Number.isInteger(rounds) || rounds < 1) throw new Error(`runEpochSpeed: rounds must be a positive integer, got ${rounds}`);
+  if (!Number.isInteger(rounds) || rounds < 1)
+    throw new Error(`runEpochSpeed: rounds must be a positive integer, got ${rounds}`);
   const flopsPerSecond = matmulGflops * 1e9;
   const best = new Map<number, EpochSpeedRow>();
   for (let round = 0; round < rounds; round++) {
     for (const [i, config] of configs.entries()) {
-      const r = await train({ ...config, epochs: 2 }, data, { outDir: mkdtempSync(join(tmpdir(), 'tensorized-epoch-')) });
+      const r = await train({ ...config, epochs: 2 }, data, {
+        outDir: mkdtempSync(join(tmpdir(), 'tensorized-epoch-')),
+      });
       const h = r.history[1]!;
       const flops = epochFlops(config, data);
       const row: EpochSpeedRow = {
@@ -112,7 +125,18 @@ export async function runEpochSpeed(
 
 export function epochSpeedTable(rows: readonly EpochSpeedRow[], matmulGflops: number): string {
   return markdownTable(
-    ['model', 'RNN params', 'first epoch train s', 'train s/epoch', 'with eval s/epoch', 'frames/s', 'GFLOP/epoch', 'GFLOP/s', `floor s (at ${matmulGflops.toFixed(1)} GFLOP/s)`, 'vs floor'],
+    [
+      'model',
+      'RNN params',
+      'first epoch train s',
+      'train s/epoch',
+      'with eval s/epoch',
+      'frames/s',
+      'GFLOP/epoch',
+      'GFLOP/s',
+      `floor s (at ${matmulGflops.toFixed(1)} GFLOP/s)`,
+      'vs floor',
+    ],
     rows.map((r) => [
       r.model,
       r.params,

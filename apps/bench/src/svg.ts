@@ -51,27 +51,44 @@ export function lineChart(series: readonly Series[], o: ChartOptions): string {
     `<line x1="${m.l}" y1="${m.t}" x2="${m.l}" y2="${H - m.b}" stroke="#333"/>`,
   ];
   // Log axis: decades, and 2x and 5x marks when fewer than three decades show.
-  const decades = o.xLog ? Array.from({ length: Math.floor(x1) - Math.floor(x0) + 1 }, (_, i) => Math.floor(x0) + i) : [];
-  const logTicks = decades.flatMap((e) => (decades.length < 3 ? [1, 2, 5] : [1]).map((f) => f * 10 ** e)).filter((t) => Math.log10(t) >= x0 && Math.log10(t) <= x1);
+  const decades = o.xLog
+    ? Array.from({ length: Math.floor(x1) - Math.floor(x0) + 1 }, (_, i) => Math.floor(x0) + i)
+    : [];
+  const logTicks = decades
+    .flatMap((e) => (decades.length < 3 ? [1, 2, 5] : [1]).map((f) => f * 10 ** e))
+    .filter((t) => Math.log10(t) >= x0 && Math.log10(t) <= x1);
   const xTicks = o.xLog ? logTicks : ticks(x0, x1, 6);
   for (const t of xTicks) {
     const x = px(t);
-    parts.push(`<line x1="${x}" y1="${H - m.b}" x2="${x}" y2="${H - m.b + 5}" stroke="#333"/><text x="${x}" y="${H - m.b + 18}" text-anchor="middle">${t >= 1e6 ? `${t / 1e6}M` : t >= 1000 ? `${t / 1000}k` : t}</text>`);
+    parts.push(
+      `<line x1="${x}" y1="${H - m.b}" x2="${x}" y2="${H - m.b + 5}" stroke="#333"/><text x="${x}" y="${H - m.b + 18}" text-anchor="middle">${t >= 1e6 ? `${t / 1e6}M` : t >= 1000 ? `${t / 1000}k` : t}</text>`,
+    );
   }
   for (const t of ticks(y0, y1, 6)) {
     const y = py(t);
-    parts.push(`<line x1="${m.l - 5}" y1="${y}" x2="${W - m.r}" y2="${y}" stroke="#eee"/><text x="${m.l - 8}" y="${y + 4}" text-anchor="end">${t}</text>`);
+    parts.push(
+      `<line x1="${m.l - 5}" y1="${y}" x2="${W - m.r}" y2="${y}" stroke="#eee"/><text x="${m.l - 8}" y="${y + 4}" text-anchor="end">${t}</text>`,
+    );
   }
   parts.push(`<text x="${(m.l + W - m.r) / 2}" y="${H - 12}" text-anchor="middle">${esc(o.xLabel)}</text>`);
-  parts.push(`<text transform="translate(16 ${(m.t + H - m.b) / 2}) rotate(-90)" text-anchor="middle">${esc(o.yLabel)}</text>`);
+  parts.push(
+    `<text transform="translate(16 ${(m.t + H - m.b) / 2}) rotate(-90)" text-anchor="middle">${esc(o.yLabel)}</text>`,
+  );
   series.forEach((s, i) => {
     const pts = [...s.points].sort((a, b) => a[0] - b[0]);
     if (!s.markersOnly && pts.length > 1) {
-      parts.push(`<polyline fill="none" stroke="${s.color}" stroke-width="2" points="${pts.map(([x, y]) => `${px(x).toFixed(1)},${py(y).toFixed(1)}`).join(' ')}"/>`);
+      parts.push(
+        `<polyline fill="none" stroke="${s.color}" stroke-width="2" points="${pts.map(([x, y]) => `${px(x).toFixed(1)},${py(y).toFixed(1)}`).join(' ')}"/>`,
+      );
     }
-    for (const [x, y] of pts) parts.push(`<circle cx="${px(x).toFixed(1)}" cy="${py(y).toFixed(1)}" r="${s.markersOnly ? 6 : 4}" fill="${s.color}"><title>${esc(s.name)}: ${x}, ${y.toFixed(3)}</title></circle>`);
+    for (const [x, y] of pts)
+      parts.push(
+        `<circle cx="${px(x).toFixed(1)}" cy="${py(y).toFixed(1)}" r="${s.markersOnly ? 6 : 4}" fill="${s.color}"><title>${esc(s.name)}: ${x}, ${y.toFixed(3)}</title></circle>`,
+      );
     const ly = m.t + 10 + i * 20;
-    parts.push(`<rect x="${W - m.r + 14}" y="${ly - 8}" width="14" height="4" fill="${s.color}"/><text x="${W - m.r + 34}" y="${ly - 2}">${esc(s.name)}</text>`);
+    parts.push(
+      `<rect x="${W - m.r + 14}" y="${ly - 8}" width="14" height="4" fill="${s.color}"/><text x="${W - m.r + 34}" y="${ly - 2}">${esc(s.name)}</text>`,
+    );
   });
   parts.push('</svg>');
   return parts.join('\n');

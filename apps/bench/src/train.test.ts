@@ -28,7 +28,13 @@ const small = (model: RunConfig['model'], extra: Partial<RunConfig> = {}): RunCo
   inputModes: [2, 2, 2, 2],
   hiddenSize: 32,
   hiddenModes: [4, 2, 2, 2],
-  ...(model === 'tt-gru' ? { ranks: [1, 3, 3, 3, 1] } : model === 'tucker-gru' ? { ranks: [2, 2, 2, 2] } : model === 'cp-gru' ? { rank: 6 } : {}),
+  ...(model === 'tt-gru'
+    ? { ranks: [1, 3, 3, 3, 1] }
+    : model === 'tucker-gru'
+      ? { ranks: [2, 2, 2, 2] }
+      : model === 'cp-gru'
+        ? { rank: 6 }
+        : {}),
   lr: 1e-2,
   dropout: 0.2,
   batchSize: 8,
@@ -74,7 +80,12 @@ describe('train', () => {
   });
 
   it('truncated BPTT: a window longer than every piece is whole-piece training, number for number', async () => {
-    const longest = Math.max(...Array.from({ length: data.splits.train.sequenceCount }, (_, q) => data.splits.train.seqStart[q + 1]! - data.splits.train.seqStart[q]!));
+    const longest = Math.max(
+      ...Array.from(
+        { length: data.splits.train.sequenceCount },
+        (_, q) => data.splits.train.seqStart[q + 1]! - data.splits.train.seqStart[q]!,
+      ),
+    );
     for (const model of ['gru', 'tt-gru'] as const) {
       const whole = await train(small(model, { epochs: 2 }), data, { outDir: temp() });
       const windowed = await train(small(model, { epochs: 2, window: longest + 5 }), data, { outDir: temp() });
@@ -93,7 +104,9 @@ describe('train', () => {
       expect(gap).toBeLessThan(2e-6);
       // The state is carried: chunks that start from zeros (an untrained model barely uses its state)
       // differ from whole pieces by ten times more than the windows do.
-      const chunked = await train(small(model, { epochs: 1, lr: 0, dropout: 0, maxLength: 5 }), data, { outDir: temp() });
+      const chunked = await train(small(model, { epochs: 1, lr: 0, dropout: 0, maxLength: 5 }), data, {
+        outDir: temp(),
+      });
       expect(Math.abs(chunked.history[0]!.train.nll / whole.history[0]!.train.nll - 1)).toBeGreaterThan(10 * gap);
     }
   });
@@ -111,7 +124,11 @@ describe('train', () => {
     expect(r.stoppedEarly).toBe(true);
     expect(r.epochs).toBe(r.best.epoch + 2);
     expect(r.epochs).toBeLessThan(12);
-    expect(lines.at(-1)).toMatch(new RegExp(`stopped early after epoch ${r.epochs}: no better validation NLL for 2 epochs \\(best at epoch ${r.best.epoch}\\)`));
+    expect(lines.at(-1)).toMatch(
+      new RegExp(
+        `stopped early after epoch ${r.epochs}: no better validation NLL for 2 epochs \\(best at epoch ${r.best.epoch}\\)`,
+      ),
+    );
     // Without patience the same run goes on, and agrees on the epochs both trained.
     const full = await train({ ...config, patience: undefined as unknown as number }, data, { outDir: temp() });
     expect(full.epochs).toBe(12);
@@ -140,7 +157,9 @@ describe('train', () => {
     const cores = [...tensors.keys()].filter((n) => n.endsWith('.core'));
     expect(cores.length).toBe(8);
     const rewritten = [...tensors].map(([n, t]) => {
-      const shape = n.endsWith('.core') ? [t.shape.slice(0, t.shape.length / 2).reduce((a, b) => a * b, 1), -1] : t.shape;
+      const shape = n.endsWith('.core')
+        ? [t.shape.slice(0, t.shape.length / 2).reduce((a, b) => a * b, 1), -1]
+        : t.shape;
       return [n, tf.reshape(tf.tensor(t.data, t.shape), shape)] as const;
     });
     expect(rewritten.find(([n]) => n === 'cell.U.core')![1].shape).toEqual([16, 16]);
@@ -162,7 +181,9 @@ describe('train', () => {
     expect(extended.history.map((h) => h.valid.nll)).toEqual(whole.history.map((h) => h.valid.nll));
     expect(extended.best).toEqual(whole.best);
     // Anything but the epochs is still refused.
-    await expect(train({ ...config, lr: 2e-2 }, data, { outDir: dir, resume: true })).rejects.toThrow(/another configuration/);
+    await expect(train({ ...config, lr: 2e-2 }, data, { outDir: dir, resume: true })).rejects.toThrow(
+      /another configuration/,
+    );
     const lines = [short, extended].map((r) => ({ ...r, key: runKey(r.config), secondsPerEpoch: 1 }));
     const out = temp();
     const files = await writeReport(lines, out);
@@ -180,9 +201,13 @@ describe('train', () => {
     const bytes = readFileSync(path);
     bytes[bytes.length - 10] = bytes[bytes.length - 10]! ^ 0x55;
     writeFileSync(path, bytes);
-    await expect(loadCheckpoint(path)).rejects.toThrow(/checkpoint .* is corrupt \(the file does not match its sha256\); it was not used/);
+    await expect(loadCheckpoint(path)).rejects.toThrow(
+      /checkpoint .* is corrupt \(the file does not match its sha256\); it was not used/,
+    );
     truncateSync(path, size - 100);
-    await expect(train(small('cp-gru', { epochs: 2 }), data, { outDir: dir, resume: true })).rejects.toThrow(CheckpointError);
+    await expect(train(small('cp-gru', { epochs: 2 }), data, { outDir: dir, resume: true })).rejects.toThrow(
+      CheckpointError,
+    );
     await expect(loadCheckpoint(path)).rejects.toThrow(/is truncated or corrupt/);
     expect(statSync(path).size).toBe(size - 100);
     expect(readdirSync(dir).filter((f) => f.endsWith('.tmp'))).toEqual([]);
@@ -195,8 +220,13 @@ describe('train', () => {
     const files = await writeReport(lines, dir);
     const md = readFileSync(files.markdown, 'utf8');
     for (const m of ['gru', 'cp-gru', 'tucker-gru', 'tt-gru']) expect(md).toContain(`| ${m}`);
-    expect(readFileSync(files.csv, 'utf8').split('\n')[0]).toBe('dataset,model,configuration,RNN params,lr,dropout,epochs,best epoch,valid NLL,test NLL,test acc.,seeds,test NLL mean ± sd,s/epoch');
-    expect(files.svgs.map((f) => f.split('/').at(-1))).toEqual(['synthetic-nll-vs-params.svg', 'synthetic-learning-curves.svg']);
+    expect(readFileSync(files.csv, 'utf8').split('\n')[0]).toBe(
+      'dataset,model,configuration,RNN params,lr,dropout,epochs,best epoch,valid NLL,test NLL,test acc.,seeds,test NLL mean ± sd,s/epoch',
+    );
+    expect(files.svgs.map((f) => f.split('/').at(-1))).toEqual([
+      'synthetic-nll-vs-params.svg',
+      'synthetic-learning-curves.svg',
+    ]);
     for (const f of files.svgs) expect(readFileSync(f, 'utf8')).toMatch(/^<svg[\s\S]*<polyline|^<svg[\s\S]*<circle/);
     const html = readFileSync(files.html, 'utf8');
     expect(html).toContain('<table>');
@@ -216,7 +246,8 @@ describe('train', () => {
     const idat: Buffer[] = [];
     for (let at = 8; at < bytes.length; ) {
       const length = bytes.readUInt32BE(at);
-      if (bytes.subarray(at + 4, at + 8).toString('latin1') === 'IDAT') idat.push(bytes.subarray(at + 8, at + 8 + length));
+      if (bytes.subarray(at + 4, at + 8).toString('latin1') === 'IDAT')
+        idat.push(bytes.subarray(at + 8, at + 8 + length));
       at += 12 + length;
     }
     const raw = inflateSync(Buffer.concat(idat));
@@ -229,12 +260,43 @@ const cli = join(dirname(fileURLToPath(import.meta.url)), '..', 'dist', 'cli.js'
 describe.skipIf(!existsSync(cli))('command line', () => {
   // One calibration for every process: the planner's paths, and so the rounding, are the same in
   // each (a resumed run also restores the killed run's calibration from its checkpoint).
-  const calibration = JSON.stringify({ overheadMs: 0.003, flopsPerMs: 2.5e7, movedPerMs: 8e5, readPerMs: 2e7, packPerMs: 2.5e5 });
-  const env = { ...process.env, TENSORIZED_DATA_DIR: temp(), TENSORIZED_CACHE_DIR: temp(), TENSORIZED_CALIBRATION: calibration };
+  const calibration = JSON.stringify({
+    overheadMs: 0.003,
+    flopsPerMs: 2.5e7,
+    movedPerMs: 8e5,
+    readPerMs: 2e7,
+    packPerMs: 2.5e5,
+  });
+  const env = {
+    ...process.env,
+    TENSORIZED_DATA_DIR: temp(),
+    TENSORIZED_CACHE_DIR: temp(),
+    TENSORIZED_CALIBRATION: calibration,
+  };
   const run = (...args: string[]) => spawnSync(process.execPath, [cli, ...args], { encoding: 'utf8', env });
 
   it('a run killed (SIGKILL) after its first checkpoint and resumed with --resume ends where an uninterrupted run does', async () => {
-    const args = ['train', '--dataset', 'synthetic', '--model', 'cp-gru', '--rank', '4', '--input-size', '16', '--input-modes', '2,2,2,2', '--hidden-size', '32', '--hidden-modes', '4,2,2,2', '--epochs', '3', '--batch-size', '8'];
+    const args = [
+      'train',
+      '--dataset',
+      'synthetic',
+      '--model',
+      'cp-gru',
+      '--rank',
+      '4',
+      '--input-size',
+      '16',
+      '--input-modes',
+      '2,2,2,2',
+      '--hidden-size',
+      '32',
+      '--hidden-modes',
+      '4,2,2,2',
+      '--epochs',
+      '3',
+      '--batch-size',
+      '8',
+    ];
     const whole = temp();
     expect(run(...args, '--out-dir', whole).status).toBe(0);
     const killed = temp();
@@ -252,14 +314,23 @@ describe.skipIf(!existsSync(cli))('command line', () => {
     const partial = JSON.parse(readFileSync(join(killed, 'history.json'), 'utf8')) as unknown[];
     expect(partial.length).toBeLessThan(3);
     expect(run(...args, '--out-dir', killed, '--resume').status).toBe(0);
-    const nll = (dir: string) => (JSON.parse(readFileSync(join(dir, 'history.json'), 'utf8')) as Array<{ valid: { nll: number } }>).map((h) => h.valid.nll);
+    const nll = (dir: string) =>
+      (JSON.parse(readFileSync(join(dir, 'history.json'), 'utf8')) as Array<{ valid: { nll: number } }>).map(
+        (h) => h.valid.nll,
+      );
     expect(nll(killed)).toEqual(nll(whole));
   });
 
   it.each<[string[], RegExp]>([
     [['train', '--model', 'rnn-gru'], /unknown model 'rnn-gru'; expected one of gru, cp-gru/],
-    [['train', '--model', 'tt-gru', '--ranks', '1,11,11,1'], /the model does not fit: .*ranks must have d \+ 1 = 5 entries/],
-    [['train', '--dataset', 'nottingham', '--epochs', '1'], /dataset 'nottingham' not found .* Put the original 'Nottingham.pickle'/],
+    [
+      ['train', '--model', 'tt-gru', '--ranks', '1,11,11,1'],
+      /the model does not fit: .*ranks must have d \+ 1 = 5 entries/,
+    ],
+    [
+      ['train', '--dataset', 'nottingham', '--epochs', '1'],
+      /dataset 'nottingham' not found .* Put the original 'Nottingham.pickle'/,
+    ],
     [['train', '--dataset', 'bach'], /unknown dataset 'bach'/],
     [['train', '--lr', 'fast'], /--lr got 'fast'/],
     [['fly'], /unknown command 'fly'/],

@@ -5,9 +5,24 @@ import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { type CellConfig, type ModelName, paperCellConfig, storedShape, type WeightSpec } from '@tensorized/cells';
 import { type Calibration, calibrate, setCalibration } from '@tensorized/decomp';
-import { type Batch, type DatasetName, KEYS, makeBatch, type PolyphonicDataset, planBatches, type Split } from '@tensorized/datasets';
+import {
+  type Batch,
+  type DatasetName,
+  KEYS,
+  makeBatch,
+  type PolyphonicDataset,
+  planBatches,
+  type Split,
+} from '@tensorized/datasets';
 import { Adam } from './adam.js';
-import { CheckpointError, encodeCheckpoint, loadCheckpoint, removeOrphanTemps, saveCheckpoint, writeAtomic } from './checkpoint.js';
+import {
+  CheckpointError,
+  encodeCheckpoint,
+  loadCheckpoint,
+  removeOrphanTemps,
+  saveCheckpoint,
+  writeAtomic,
+} from './checkpoint.js';
 import { validateRunState } from './run_state.js';
 import { addSums, batchSums, emptySums, type FrameSums, frameNll, summarise } from './metrics.js';
 import { PolyphonicModel } from './model.js';
@@ -148,7 +163,8 @@ export function windowTensors(b: Batch, t0: number, w: number) {
   const part = (data: Float32Array, width: number): Float32Array => {
     if (t0 === 0 && w === b.length) return data;
     const out = new Float32Array(b.batchSize * w * width);
-    for (let r = 0; r < b.batchSize; r++) out.set(data.subarray((r * b.length + t0) * width, (r * b.length + t0 + w) * width), r * w * width);
+    for (let r = 0; r < b.batchSize; r++)
+      out.set(data.subarray((r * b.length + t0) * width, (r * b.length + t0 + w) * width), r * w * width);
     return out;
   };
   const mask = part(b.mask, 1);
@@ -199,9 +215,15 @@ export class MemoryBoundError extends RangeError {
  * `limit` bytes at once: the gradient tape grows with batch x window frames. The bytes per frame come
  * from two short measured steps (tf.profile's peak at 8 and 16 frames), so they hold for any model.
  */
-export async function checkTrainingMemory(model: PolyphonicModel, config: RunConfig, split: Split, limit: number): Promise<void> {
+export async function checkTrainingMemory(
+  model: PolyphonicModel,
+  config: RunConfig,
+  split: Split,
+  limit: number,
+): Promise<void> {
   let longest = 0;
-  for (let q = 0; q < split.sequenceCount; q++) longest = Math.max(longest, split.seqStart[q + 1]! - split.seqStart[q]! - 1);
+  for (let q = 0; q < split.sequenceCount; q++)
+    longest = Math.max(longest, split.seqStart[q + 1]! - split.seqStart[q]! - 1);
   const frames = Math.min(longest, config.window ?? Infinity, config.maxLength ?? Infinity);
   const rows = Math.min(config.batchSize, split.sequenceCount);
   if (rows * frames <= 4096) return; // far below any limit: not worth a probe
@@ -210,7 +232,10 @@ export async function checkTrainingMemory(model: PolyphonicModel, config: RunCon
     const inputs = tf.zeros([rows, length, KEYS]) as tf.Tensor3D;
     const mask = tf.ones([rows, length]) as tf.Tensor2D;
     const info = await tf.profile(() => {
-      const { value, grads } = tf.variableGrads(() => tf.sum(model.logits(inputs, mask, config.dropout, 1)) as tf.Scalar, vars);
+      const { value, grads } = tf.variableGrads(
+        () => tf.sum(model.logits(inputs, mask, config.dropout, 1)) as tf.Scalar,
+        vars,
+      );
       tf.dispose([value, ...Object.values(grads)]);
     });
     tf.dispose([inputs, mask]);
@@ -244,7 +269,8 @@ export function datasetHash(data: PolyphonicDataset): string {
   const hash = createHash('sha256');
   for (const name of ['train', 'valid', 'test'] as const) {
     const split = data.splits[name];
-    for (const a of [split.seqStart, split.stepStart, split.keys]) hash.update(new Uint8Array(a.buffer, a.byteOffset, a.byteLength));
+    for (const a of [split.seqStart, split.stepStart, split.keys])
+      hash.update(new Uint8Array(a.buffer, a.byteOffset, a.byteLength));
   }
   return hash.digest('hex');
 }
@@ -252,7 +278,11 @@ export function datasetHash(data: PolyphonicDataset): string {
 /** JSON with the keys of every object sorted: equal for equal configurations, however they were built. */
 export function canonicalJson(value: unknown): string {
   return JSON.stringify(value, (_, v: unknown) =>
-    v && typeof v === 'object' && !Array.isArray(v) ? Object.fromEntries(Object.entries(v as Record<string, unknown>).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) : v,
+    v && typeof v === 'object' && !Array.isArray(v)
+      ? Object.fromEntries(
+          Object.entries(v as Record<string, unknown>).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)),
+        )
+      : v,
   );
 }
 
@@ -273,7 +303,15 @@ export async function train(config: RunConfig, data: PolyphonicDataset, options:
   await mkdir(options.outDir, { recursive: true });
   const release = lockRunDir(options.outDir);
   try {
-    if (options.skipIf?.()) return { config, rnnParams: 0, epochs: 0, best: { epoch: 0, validNll: Number.NaN, testNll: Number.NaN, testAccuracy: Number.NaN }, history: [], skipped: true };
+    if (options.skipIf?.())
+      return {
+        config,
+        rnnParams: 0,
+        epochs: 0,
+        best: { epoch: 0, validNll: Number.NaN, testNll: Number.NaN, testAccuracy: Number.NaN },
+        history: [],
+        skipped: true,
+      };
     return await trainLocked(config, data, options);
   } finally {
     release();
@@ -286,19 +324,28 @@ async function trainLocked(config: RunConfig, data: PolyphonicDataset, options: 
   const checkpointPath = join(dir, 'checkpoint.safetensors');
   const present = RUN_FILES.filter((f) => existsSync(join(dir, f)));
   if (options.resume === true && !present.includes('checkpoint.safetensors')) {
-    throw new CheckpointError(`--resume: there is no checkpoint in ${dir} to resume from; drop --resume to start a new run`);
+    throw new CheckpointError(
+      `--resume: there is no checkpoint in ${dir} to resume from; drop --resume to start a new run`,
+    );
   }
   if (!options.resume && present.length > 0 && !options.overwrite) {
-    throw new CheckpointError(`${dir} already holds a run (${present.join(', ')}); resume it with --resume, replace it with --overwrite, or use another --out-dir`);
+    throw new CheckpointError(
+      `${dir} already holds a run (${present.join(', ')}); resume it with --resume, replace it with --overwrite, or use another --out-dir`,
+    );
   }
   // Told to overwrite: the old run goes first, so that a kill before the first epoch cannot leave
   // a directory that mixes two runs.
   if (!options.resume && options.overwrite) await Promise.all(present.map((f) => rm(join(dir, f), { force: true })));
   const orphans = await removeOrphanTemps(dir);
-  if (orphans.length) log(`removed ${orphans.length} temporary file${orphans.length > 1 ? 's' : ''} left by a killed process: ${orphans.join(', ')}`);
+  if (orphans.length)
+    log(
+      `removed ${orphans.length} temporary file${orphans.length > 1 ? 's' : ''} left by a killed process: ${orphans.join(', ')}`,
+    );
   const dataHash = datasetHash(data);
   if (data.splits.train.stepCount - data.splits.train.sequenceCount < 1) {
-    throw new RangeError(`the training split of ${data.name} has no frame to predict (every sequence is shorter than 2 steps)`);
+    throw new RangeError(
+      `the training split of ${data.name} has no frame to predict (every sequence is shorter than 2 steps)`,
+    );
   }
   const model = new PolyphonicModel(cellConfigOf(config), config.seed);
   try {
@@ -314,12 +361,23 @@ async function trainLocked(config: RunConfig, data: PolyphonicDataset, options: 
   // The best-validation weights, kept in memory and in the checkpoint (best.safetensors is a copy);
   // allocated from the start, so that the tensor count is the same after every epoch.
   let bestWeights: tf.Tensor[] = vars.map((v) => tf.clone(v));
-  let state: RunState = { version: 2, config, dataHash, epoch: 0, history: [], best: null, adamStep: 0, rnnParams: model.rnnParams(), calibration: calibrate() };
+  let state: RunState = {
+    version: 2,
+    config,
+    dataHash,
+    epoch: 0,
+    history: [],
+    best: null,
+    adamStep: 0,
+    rnnParams: model.rnnParams(),
+    calibration: calibrate(),
+  };
   try {
     if (options.initialWeights && !(options.resume && present.includes('checkpoint.safetensors'))) {
       const missing = names.filter((n) => !options.initialWeights!.has(n));
       if (missing.length) throw new RangeError(`initialWeights lacks ${missing.join(', ')}`);
-      if (config.initialWeights !== initialWeightsHash(options.initialWeights)) throw new RangeError('config.initialWeights must be the sha256 of options.initialWeights (initialWeightsHash)');
+      if (config.initialWeights !== initialWeightsHash(options.initialWeights))
+        throw new RangeError('config.initialWeights must be the sha256 of options.initialWeights (initialWeightsHash)');
       for (const [n, v] of named) v.assign(options.initialWeights.get(n)!);
       tf.dispose(bestWeights);
       bestWeights = vars.map((v) => tf.clone(v));
@@ -328,30 +386,44 @@ async function trainLocked(config: RunConfig, data: PolyphonicDataset, options: 
       const loaded = await loadCheckpoint<RunState>(checkpointPath, validateRunState);
       // Only the number of epochs may change on resume: raising it extends a finished or shortened run.
       if (canonicalJson({ ...loaded.state.config, epochs: 0 }) !== canonicalJson({ ...config, epochs: 0 })) {
-        throw new CheckpointError(`the checkpoint in ${dir} was made with another configuration; use another output directory or drop --resume`);
+        throw new CheckpointError(
+          `the checkpoint in ${dir} was made with another configuration; use another output directory or drop --resume`,
+        );
       }
       if (loaded.state.dataHash !== undefined && loaded.state.dataHash !== dataHash) {
-        throw new CheckpointError(`the checkpoint in ${dir} was made with other data (sha256 ${loaded.state.dataHash.slice(0, 12)}..., these files give ${dataHash.slice(0, 12)}...); resume with the data it was trained on, or start a new run`);
+        throw new CheckpointError(
+          `the checkpoint in ${dir} was made with other data (sha256 ${loaded.state.dataHash.slice(0, 12)}..., these files give ${dataHash.slice(0, 12)}...); resume with the data it was trained on, or start a new run`,
+        );
       }
       const tensors = new Map(loaded.tensors);
       if (loaded.state.version === 1 && loaded.state.best) {
         // Checkpoints from before version 2 keep the best weights only in best.safetensors.
         const best = await loadCheckpoint<RunState>(join(dir, 'best.safetensors')).catch(() => undefined);
         if (best?.state.epoch !== loaded.state.best.epoch) {
-          throw new CheckpointError(`${dir}: best.safetensors is not from the checkpoint's best epoch ${loaded.state.best.epoch} (an older checkpoint format, killed between writes); the best weights are lost: start the run again`);
+          throw new CheckpointError(
+            `${dir}: best.safetensors is not from the checkpoint's best epoch ${loaded.state.best.epoch} (an older checkpoint format, killed between writes); the best weights are lost: start the run again`,
+          );
         }
         for (const n of names) if (best.tensors.has(n)) tensors.set(`${BEST}${n}`, best.tensors.get(n)!);
       }
-      const wanted = [...names, ...adam.state(names).map(([n]) => n), ...(loaded.state.best ? names.map((n) => `${BEST}${n}`) : [])];
+      const wanted = [
+        ...names,
+        ...adam.state(names).map(([n]) => n),
+        ...(loaded.state.best ? names.map((n) => `${BEST}${n}`) : []),
+      ];
       const missing = wanted.filter((n) => !tensors.has(n));
-      if (missing.length) throw new CheckpointError(`checkpoint ${checkpointPath} lacks ${missing.join(', ')}; it was not used`);
+      if (missing.length)
+        throw new CheckpointError(`checkpoint ${checkpointPath} lacks ${missing.join(', ')}; it was not used`);
       // The shape each stored tensor is read in: its variable's (a Tucker core of an older checkpoint
       // is stored 2-D; see storedShape), for the weights, their Adam moments and the best weights.
       const shapeOfVar = new Map(named.map(([n, v]) => [n, v.shape]));
       const varOf = (n: string): string => n.replace(/^(adam\.[mv]\/|best\/)/, '');
       const readShape = (n: string): number[] => storedShape(n, tensors.get(n)!.shape, shapeOfVar.get(varOf(n))!);
       const shapeOff = wanted.find((n) => JSON.stringify(readShape(n)) !== JSON.stringify(shapeOfVar.get(varOf(n))));
-      if (shapeOff) throw new CheckpointError(`checkpoint ${checkpointPath} has '${shapeOff}' of shape [${tensors.get(shapeOff)!.shape.join(', ')}], the model needs [${shapeOfVar.get(varOf(shapeOff))!.join(', ')}]; it was not used`);
+      if (shapeOff)
+        throw new CheckpointError(
+          `checkpoint ${checkpointPath} has '${shapeOff}' of shape [${tensors.get(shapeOff)!.shape.join(', ')}], the model needs [${shapeOfVar.get(varOf(shapeOff))!.join(', ')}]; it was not used`,
+        );
       const values = new Map(wanted.map((n) => [n, tf.tensor(tensors.get(n)!.data, readShape(n))] as const));
       try {
         for (const [n, v] of named) v.assign(values.get(n)!);
@@ -368,7 +440,8 @@ async function trainLocked(config: RunConfig, data: PolyphonicDataset, options: 
       else state.calibration = calibrate();
       log(`resumed from ${checkpointPath} after epoch ${state.epoch}`);
       // A kill between the checkpoint and its copies leaves the copies one epoch behind: repair them.
-      for (const fixed of await repairCopies(dir, state, names, bestWeights)) log(`repaired ${fixed} from the checkpoint`);
+      for (const fixed of await repairCopies(dir, state, names, bestWeights))
+        log(`repaired ${fixed} from the checkpoint`);
     }
     const { train: trainSplit, valid, test } = data.splits;
     let ran = 0;
@@ -376,7 +449,13 @@ async function trainLocked(config: RunConfig, data: PolyphonicDataset, options: 
       if (options.stopAfterEpochs !== undefined && ran >= options.stopAfterEpochs) break;
       const epoch = state.epoch;
       const t0 = performance.now();
-      const plan = planBatches(trainSplit, { batchSize: config.batchSize, seed: config.seed, epoch, bucket: true, ...(config.maxLength ? { maxLength: config.maxLength } : {}) });
+      const plan = planBatches(trainSplit, {
+        batchSize: config.batchSize,
+        seed: config.seed,
+        epoch,
+        bucket: true,
+        ...(config.maxLength ? { maxLength: config.maxLength } : {}),
+      });
       let trainSums = emptySums();
       for (const [i, pieces] of plan.entries()) {
         const b = makeBatch(trainSplit, pieces);
@@ -404,7 +483,13 @@ async function trainLocked(config: RunConfig, data: PolyphonicDataset, options: 
           }
         }
         tf.dispose(carried ?? []);
-        options.onProgress?.({ epoch: epoch + 1, epochs: config.epochs, batch: i + 1, batches: plan.length, loss: trainSums.nll / trainSums.frames });
+        options.onProgress?.({
+          epoch: epoch + 1,
+          epochs: config.epochs,
+          batch: i + 1,
+          batches: plan.length,
+          loss: trainSums.nll / trainSums.frames,
+        });
       }
       const trainSeconds = (performance.now() - t0) / 1000;
       const evalBatch = Math.max(config.batchSize, 32);
@@ -430,14 +515,21 @@ async function trainLocked(config: RunConfig, data: PolyphonicDataset, options: 
         ...state,
         epoch: epoch + 1,
         history: [...state.history, record],
-        best: improved ? { epoch: epoch + 1, validNll: validM.nll, testNll: testM.nll, testAccuracy: testM.accuracy } : state.best,
+        best: improved
+          ? { epoch: epoch + 1, validNll: validM.nll, testNll: testM.nll, testAccuracy: testM.accuracy }
+          : state.best,
         adamStep: adam.step,
       };
       const sinceBest = state.epoch - state.best!.epoch;
-      if (config.patience !== undefined && sinceBest >= config.patience && state.epoch < config.epochs) state.stoppedEarly = state.epoch;
+      if (config.patience !== undefined && sinceBest >= config.patience && state.epoch < config.epochs)
+        state.stoppedEarly = state.epoch;
       // The checkpoint is the run (weights, Adam, best weights, history); written first, it is the
       // commit point. best.safetensors and history.json are copies of it, written after.
-      await saveCheckpoint(checkpointPath, [...named, ...adam.state(names), ...names.map((n, i) => [`${BEST}${n}`, bestWeights[i]!] as const)], state);
+      await saveCheckpoint(
+        checkpointPath,
+        [...named, ...adam.state(names), ...names.map((n, i) => [`${BEST}${n}`, bestWeights[i]!] as const)],
+        state,
+      );
       if (improved) await writeBestCopy(dir, state, names, bestWeights);
       await writeHistoryCopy(dir, state);
       touchLock(dir);
@@ -445,7 +537,10 @@ async function trainLocked(config: RunConfig, data: PolyphonicDataset, options: 
         `epoch ${record.epoch}/${config.epochs}  train ${record.train.nll.toFixed(3)}  valid ${validM.nll.toFixed(3)} (acc ${validM.accuracy.toFixed(3)})  ` +
           `test ${testM.nll.toFixed(3)} (acc ${testM.accuracy.toFixed(3)})  ${record.seconds.toFixed(1)} s  ${Math.round(record.framesPerSecond)} frames/s${improved ? '  *best' : ''}`,
       );
-      if (state.stoppedEarly !== undefined) log(`stopped early after epoch ${state.epoch}: no better validation NLL for ${config.patience} epochs (best at epoch ${state.best!.epoch})`);
+      if (state.stoppedEarly !== undefined)
+        log(
+          `stopped early after epoch ${state.epoch}: no better validation NLL for ${config.patience} epochs (best at epoch ${state.best!.epoch})`,
+        );
       ran++;
     }
     return {
@@ -492,8 +587,17 @@ function bestState(state: RunState): BestState {
   };
 }
 
-async function writeBestCopy(dir: string, state: RunState, names: readonly string[], weights: readonly tf.Tensor[]): Promise<void> {
-  await saveCheckpoint(join(dir, 'best.safetensors'), names.map((n, i) => [n, weights[i]!] as const), bestState(state));
+async function writeBestCopy(
+  dir: string,
+  state: RunState,
+  names: readonly string[],
+  weights: readonly tf.Tensor[],
+): Promise<void> {
+  await saveCheckpoint(
+    join(dir, 'best.safetensors'),
+    names.map((n, i) => [n, weights[i]!] as const),
+    bestState(state),
+  );
 }
 
 const historyText = (state: RunState): string => `${JSON.stringify(state.history, null, 1)}\n`;
@@ -506,10 +610,18 @@ async function writeHistoryCopy(dir: string, state: RunState): Promise<void> {
  * Rewrites best.safetensors and history.json where they are not the copies of the checkpoint's
  * state (missing, unreadable, or from another epoch); returns the names of the files rewritten.
  */
-export async function repairCopies(dir: string, state: RunState, names: readonly string[], bestWeights: readonly tf.Tensor[]): Promise<string[]> {
+export async function repairCopies(
+  dir: string,
+  state: RunState,
+  names: readonly string[],
+  bestWeights: readonly tf.Tensor[],
+): Promise<string[]> {
   const fixed: string[] = [];
   if (state.best) {
-    const want = encodeCheckpoint(names.map((n, i) => [n, bestWeights[i]!] as const), bestState(state));
+    const want = encodeCheckpoint(
+      names.map((n, i) => [n, bestWeights[i]!] as const),
+      bestState(state),
+    );
     const have = await readFile(join(dir, 'best.safetensors')).catch(() => undefined);
     // The copy must hold the checkpoint's best weights and state; its timing fields are the same
     // numbers, so a copy written by the epoch itself is byte-identical.

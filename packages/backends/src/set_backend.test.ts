@@ -12,6 +12,7 @@ it('importing @tensorized/backends installs the wasm kernel fixes, so that a pla
   expect(Array.from(y.dataSync())).toEqual(new Array(32).fill(2));
   // And the faster Tanh is the registered one (it agrees with Math.tanh).
   const t = tf.tanh(tf.tensor1d([-3, -0.5, 0, 0.25, 4]));
-  for (const [i, v] of Array.from(t.dataSync()).entries()) expect(v).toBeCloseTo(Math.tanh([-3, -0.5, 0, 0.25, 4][i]!), 6);
+  for (const [i, v] of Array.from(t.dataSync()).entries())
+    expect(v).toBeCloseTo(Math.tanh([-3, -0.5, 0, 0.25, 4][i]!), 6);
   tf.dispose([a, y, t]);
 });

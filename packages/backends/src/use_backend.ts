@@ -71,7 +71,10 @@ async function loadBackendPackage(name: BackendName): Promise<void> {
         ? `Install it with \`npm install @tensorflow/tfjs-node@${tf.version_core}\` (its install script downloads ` +
           `libtensorflow, so it needs network access beyond the npm registry), or use 'wasm', which works everywhere.`
         : `Install it with \`npm install ${pkg}@${tf.version_core}\`, or use 'wasm', which works everywhere.`;
-    throw new BackendError('BACKEND_NOT_INSTALLED', `useBackend: backend '${name}' needs ${pkg}, which is not installed. ${hint}`);
+    throw new BackendError(
+      'BACKEND_NOT_INSTALLED',
+      `useBackend: backend '${name}' needs ${pkg}, which is not installed. ${hint}`,
+    );
   }
   try {
     await import(pkg);
@@ -106,10 +109,17 @@ export async function useBackend(which: BackendRequest = 'auto'): Promise<Backen
     ok = await tf.setBackend(tfName);
     await tf.ready();
   } catch (cause) {
-    throw new BackendError('BACKEND_INIT_FAILED', `useBackend: backend '${name}' failed to start: ${(cause as Error).message}`, { cause });
+    throw new BackendError(
+      'BACKEND_INIT_FAILED',
+      `useBackend: backend '${name}' failed to start: ${(cause as Error).message}`,
+      { cause },
+    );
   }
   if (!ok || tf.getBackend() !== tfName) {
-    throw new BackendError('BACKEND_INIT_FAILED', `useBackend: backend '${name}' failed to start (tf.setBackend returned false)`);
+    throw new BackendError(
+      'BACKEND_INIT_FAILED',
+      `useBackend: backend '${name}' failed to start (tf.setBackend returned false)`,
+    );
   }
   if (name === 'wasm') installWasmKernelFixes();
   const simd = name === 'wasm' && tf.env().getBool('WASM_HAS_SIMD_SUPPORT');

@@ -35,7 +35,9 @@ describe('wasm kernel fixes', () => {
       const size = shape.map((d, a) => (rand(4) === 0 ? -1 : 1 + rand(d - begin[a]!)));
       const full = size.map((s, a) => (s === -1 ? shape[a]! - begin[a]! : s));
       const dtype = trial % 2 ? 'int32' : 'float32';
-      const values = Float32Array.from({ length: shape.reduce((p, q) => p * q, 1) }, (_, i) => (dtype === 'int32' ? i - 7 : i * 0.5 - 3.25));
+      const values = Float32Array.from({ length: shape.reduce((p, q) => p * q, 1) }, (_, i) =>
+        dtype === 'int32' ? i - 7 : i * 0.5 - 3.25,
+      );
       const x = tf.tensor(values, shape, dtype);
       const y = tf.slice(x, begin, size);
       expect(y.shape).toEqual(full);
@@ -49,7 +51,9 @@ describe('wasm kernel fixes', () => {
   it('the gradient of a slice (a pad) is unchanged', async () => {
     await useBackend('wasm');
     const x = tf.tensor2d([1, 2, 3, 4, 5, 6], [2, 3]);
-    const g = tf.grad((v: tf.Tensor) => tf.sum(tf.mul(tf.slice(v, [0, 1], [2, 2]), tf.tensor2d([1, 2, 3, 4], [2, 2]))))(x);
+    const g = tf.grad((v: tf.Tensor) => tf.sum(tf.mul(tf.slice(v, [0, 1], [2, 2]), tf.tensor2d([1, 2, 3, 4], [2, 2]))))(
+      x,
+    );
     expect(Array.from(g.dataSync())).toEqual([0, 1, 2, 0, 3, 4]);
     tf.dispose([x, g]);
   });
@@ -74,8 +78,18 @@ describe('wasm kernel fixes', () => {
       return out;
     };
     // TF.js 4.22 cached the packed operator under x's data id: the second shape read out of bounds.
-    for (const [rows, k, n, tb] of [[3, 4, 48, false], [2, 16, 12, false], [5, 16, 12, false], [2, 12, 16, true], [3, 4, 48, false], [1, 96, 2, false]] as const) {
-      const a = tf.tensor2d(Float32Array.from({ length: rows * k }, (_, i) => Math.cos(i)), [rows, k]);
+    for (const [rows, k, n, tb] of [
+      [3, 4, 48, false],
+      [2, 16, 12, false],
+      [5, 16, 12, false],
+      [2, 12, 16, true],
+      [3, 4, 48, false],
+      [1, 96, 2, false],
+    ] as const) {
+      const a = tf.tensor2d(
+        Float32Array.from({ length: rows * k }, (_, i) => Math.cos(i)),
+        [rows, k],
+      );
       const b = tf.reshape(x, tb ? [n, k] : [k, n]) as tf.Tensor2D;
       const y = tf.matMul(a, b, false, tb);
       const expected = ref(a, b, tb);
@@ -106,19 +120,46 @@ describe('wasm kernel fixes', () => {
       return out;
     };
     const cases: Array<[number[], number[]]> = [
-      [[130, 257], [1, 0]],
-      [[8, 17, 150], [2, 0, 1]],
-      [[8, 17, 150], [1, 2, 0]],
-      [[1, 129, 1, 140], [3, 2, 0, 1]],
-      [[6, 5, 7, 101], [2, 3, 0, 1]],
-      [[16, 32, 40], [0, 2, 1]],
-      [[40, 30, 20], [2, 1, 0]],
-      [[3, 4], [1, 0]],
+      [
+        [130, 257],
+        [1, 0],
+      ],
+      [
+        [8, 17, 150],
+        [2, 0, 1],
+      ],
+      [
+        [8, 17, 150],
+        [1, 2, 0],
+      ],
+      [
+        [1, 129, 1, 140],
+        [3, 2, 0, 1],
+      ],
+      [
+        [6, 5, 7, 101],
+        [2, 3, 0, 1],
+      ],
+      [
+        [16, 32, 40],
+        [0, 2, 1],
+      ],
+      [
+        [40, 30, 20],
+        [2, 1, 0],
+      ],
+      [
+        [3, 4],
+        [1, 0],
+      ],
     ];
     for (const [shape, perm] of cases) {
       for (const dtype of ['float32', 'int32'] as const) {
         const size = shape.reduce((p, q) => p * q, 1);
-        const values = dtype === 'int32' ? Int32Array.from({ length: size }, (_, i) => i - 50) : Float32Array.from({ length: size }, (_, i) => i * 0.25 - 3);
+        const values =
+          dtype === 'int32'
+            ? Int32Array.from({ length: size }, (_, i) => i - 50)
+            : Float32Array.from({ length: size }, (_, i) => i * 0.25 - 3);
         const x = tf.tensor(values, shape, dtype);
         const y = tf.transpose(x, perm);
         expect(y.shape).toEqual(perm.map((a) => shape[a]!));
@@ -132,7 +173,8 @@ describe('wasm kernel fixes', () => {
   it('matMul with transposed operands (2-D with either orientation, batched, fused with a bias) equals a float64 product, and so do its gradients', async () => {
     await useBackend('wasm');
     const before = tf.memory().numTensors;
-    const values = (n: number, phase: number): Float32Array => Float32Array.from({ length: n }, (_, i) => Math.sin(0.37 * i + phase));
+    const values = (n: number, phase: number): Float32Array =>
+      Float32Array.from({ length: n }, (_, i) => Math.sin(0.37 * i + phase));
     /** op(A) op(B) per batch on the host, A and B given in their stored layouts. */
     const ref = (a: tf.Tensor, b: tf.Tensor, ta: boolean, tb: boolean): number[] => {
       const [ar, ac] = a.shape.slice(-2) as [number, number];
@@ -147,7 +189,9 @@ describe('wasm kernel fixes', () => {
         for (let i = 0; i < m; i++)
           for (let j = 0; j < n; j++) {
             let s = 0;
-            for (let q = 0; q < k; q++) s += av[p * ar * ac + (ta ? q * ac + i : i * ac + q)]! * bv[p * br * bc + (tb ? j * bc + q : q * bc + j)]!;
+            for (let q = 0; q < k; q++)
+              s +=
+                av[p * ar * ac + (ta ? q * ac + i : i * ac + q)]! * bv[p * br * bc + (tb ? j * bc + q : q * bc + j)]!;
             out.push(s);
           }
       return out;
@@ -163,8 +207,20 @@ describe('wasm kernel fixes', () => {
       [[2, 4, 6], [2, 5, 6], false, true],
     ];
     for (const [as, bs, ta, tb] of cases) {
-      const a = tf.tensor(values(as.reduce((p, q) => p * q, 1), 0.1), as);
-      const b = tf.tensor(values(bs.reduce((p, q) => p * q, 1), 0.7), bs);
+      const a = tf.tensor(
+        values(
+          as.reduce((p, q) => p * q, 1),
+          0.1,
+        ),
+        as,
+      );
+      const b = tf.tensor(
+        values(
+          bs.reduce((p, q) => p * q, 1),
+          0.7,
+        ),
+        bs,
+      );
       const y = tf.matMul(a, b, ta, tb);
       const expected = ref(a, b, ta, tb);
       for (const [i, v] of Array.from(y.dataSync()).entries()) expect(v).toBeCloseTo(expected[i]!, 4);
@@ -239,7 +295,8 @@ describe('wasm kernel fixes', () => {
         const y = op(a, b);
         expect(y.shape, name).toEqual(shape);
         const expected = reference(bv, bShape, f);
-        for (const [i, v] of Array.from(y.dataSync()).entries()) expect(v, `${name} with [${bShape}] at ${i}`).toBeCloseTo(expected[i]!, 5);
+        for (const [i, v] of Array.from(y.dataSync()).entries())
+          expect(v, `${name} with [${bShape}] at ${i}`).toBeCloseTo(expected[i]!, 5);
         y.dispose();
       }
       b.dispose();
@@ -250,7 +307,16 @@ describe('wasm kernel fixes', () => {
     const s = tf.sub(one, seven);
     for (const [i, v] of Array.from(s.dataSync()).entries()) expect(v).toBeCloseTo(1 - av[i]!, 6);
     // Pad of 8 axes: zeros around the padded axes, the values in place.
-    const p = tf.pad(a, [[0, 0], [1, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 1]]);
+    const p = tf.pad(a, [
+      [0, 0],
+      [1, 0],
+      [0, 0],
+      [0, 0],
+      [0, 0],
+      [0, 0],
+      [0, 0],
+      [0, 1],
+    ]);
     expect(p.shape).toEqual([2, 4, 2, 1, 2, 2, 3, 3]);
     const pv = p.dataSync();
     const pStrides = p.shape.map((_, i) => p.shape.slice(i + 1).reduce((q, r) => q * r, 1));
@@ -264,7 +330,10 @@ describe('wasm kernel fixes', () => {
       }
       expect(pv[offset]).toBeCloseTo(av[o]!, 6);
     }
-    expect(Array.from(pv).reduce((q, r) => q + r, 0)).toBeCloseTo(Array.from(av).reduce((q, r) => q + r, 0), 3);
+    expect(Array.from(pv).reduce((q, r) => q + r, 0)).toBeCloseTo(
+      Array.from(av).reduce((q, r) => q + r, 0),
+      3,
+    );
     tf.dispose([a, seven, one, s, p]);
     expect(tf.memory().numTensors).toBe(before);
   });

@@ -155,7 +155,12 @@ function transposeKernel(original: tf.KernelFunc): tf.KernelFunc {
 }
 
 /** Runs the wasm kernel registered under `name` (the fixed one, once installed). */
-function run(name: string, backend: WasmBackendLike, inputs: tf.NamedTensorInfoMap, attrs: tf.NamedAttrMap = {}): tf.TensorInfo {
+function run(
+  name: string,
+  backend: WasmBackendLike,
+  inputs: tf.NamedTensorInfoMap,
+  attrs: tf.NamedAttrMap = {},
+): tf.TensorInfo {
   const kernel = tf.getKernel(name, 'wasm');
   if (!kernel) throw new Error(`@tensorized/backends: the wasm backend has no ${name} kernel`);
   return kernel.kernelFunc({ inputs, backend: backend as never, attrs }) as tf.TensorInfo;
@@ -192,7 +197,11 @@ function transposedMatMulKernel(original: tf.KernelFunc, name: string): tf.Kerne
     const a = args.inputs.a as tf.TensorInfo;
     const b = args.inputs.b as tf.TensorInfo;
     const plain = (x: tf.TensorInfo, y: tf.TensorInfo): tf.TensorInfo =>
-      original({ ...args, inputs: { ...args.inputs, a: x, b: y }, attrs: { ...args.attrs, transposeA: false, transposeB: false } }) as tf.TensorInfo;
+      original({
+        ...args,
+        inputs: { ...args.inputs, a: x, b: y },
+        attrs: { ...args.attrs, transposeA: false, transposeB: false },
+      }) as tf.TensorInfo;
     const fresh: tf.TensorInfo[] = [];
     const keep = (t: tf.TensorInfo): tf.TensorInfo => {
       fresh.push(t);
@@ -277,7 +286,9 @@ function rankSafeBinaryKernel(original: tf.KernelFunc, name: string): tf.KernelF
       } else groups.push({ out: d, dims: aligned.map((s) => s[i]!), kinds });
     });
     if (groups.length > MAX_XNN_RANK) {
-      throw new Error(`@tensorized/backends: wasm ${name} of shapes [${a.shape}] and [${b.shape}] needs more than ${MAX_XNN_RANK} axes`);
+      throw new Error(
+        `@tensorized/backends: wasm ${name} of shapes [${a.shape}] and [${b.shape}] needs more than ${MAX_XNN_RANK} axes`,
+      );
     }
     const shapeOf = (j: number): number[] => (groups.length ? groups.map((g) => g.dims[j]!) : [1]);
     const out = original({ ...args, inputs: { a: viewed(a, shapeOf(0)), b: viewed(b, shapeOf(1)) } }) as tf.TensorInfo;
@@ -310,7 +321,11 @@ function rankSafePadKernel(original: tf.KernelFunc): tf.KernelFunc {
     });
     if (dims.length > MAX_XNN_RANK) return original(args);
     const outShape = x.shape.map((d, i) => d + paddings[i]![0] + paddings[i]![1]);
-    const out = original({ ...args, inputs: { x: viewed(x, dims) }, attrs: { ...args.attrs, paddings: pads } }) as tf.TensorInfo;
+    const out = original({
+      ...args,
+      inputs: { x: viewed(x, dims) },
+      attrs: { ...args.attrs, paddings: pads },
+    }) as tf.TensorInfo;
     return viewed(out, outShape);
   };
 }
@@ -334,9 +349,11 @@ export function installWasmKernelFixes(): void {
   if (installed || !tf.getKernel('Slice', 'wasm')) return;
   replace('Slice', sliceKernel);
   replace('Transpose', transposeKernel);
-  for (const name of ['BatchMatMul', '_FusedMatMul']) replace(name, (k) => transposedMatMulKernel(matMulKernel(k, 'b'), name));
+  for (const name of ['BatchMatMul', '_FusedMatMul'])
+    replace(name, (k) => transposedMatMulKernel(matMulKernel(k, 'b'), name));
   replace('Tanh', tanhKernel);
-  for (const name of ['Add', 'Sub', 'Multiply', 'RealDiv', 'SquaredDifference']) replace(name, (k) => rankSafeBinaryKernel(k, name));
+  for (const name of ['Add', 'Sub', 'Multiply', 'RealDiv', 'SquaredDifference'])
+    replace(name, (k) => rankSafeBinaryKernel(k, name));
   replace('PadV2', rankSafePadKernel);
   installed = true;
 }

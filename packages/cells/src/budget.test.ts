@@ -15,9 +15,16 @@ describe('proposeConfig', () => {
     // 6 = 3x2 -> hidden 4 = 2x2, gates folded (2, 6): count TT ranks (1, r, 1) by hand. A bond rank
     // above min(n_1 m_1, n_2 m_2) = 4 (U's left side) would add parameters and no expressive power,
     // so r runs over 1..4.
-    const count = (r: number) => (1 * 3 * 2 * r + r * 2 * 6 * 1) + (1 * 2 * 2 * r + r * 2 * 6 * 1) + 12;
+    const count = (r: number) => 1 * 3 * 2 * r + r * 2 * 6 * 1 + (1 * 2 * 2 * r + r * 2 * 6 * 1) + 12;
     for (const budget of [50, 100, 137, 250]) {
-      const p = proposeConfig({ inputSize: 6, hiddenSize: 4, inputModes: [3, 2], hiddenModes: [2, 2], format: 'tt', budget });
+      const p = proposeConfig({
+        inputSize: 6,
+        hiddenSize: 4,
+        inputModes: [3, 2],
+        hiddenModes: [2, 2],
+        format: 'tt',
+        budget,
+      });
       const best = Math.max(...[1, 2, 3, 4].map(count).filter((c) => c <= budget));
       expect(p.paramCount).toBe(best);
       expect(p.paramCount).toBeLessThanOrEqual(budget);

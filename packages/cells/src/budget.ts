@@ -1,17 +1,14 @@
-import {
-  cpMatrixParamCount,
-  ttMatrixParamCount,
-  tuckerMatrixParamCount,
-  prod,
-} from '@tensorized/decomp';
+import { cpMatrixParamCount, ttMatrixParamCount, tuckerMatrixParamCount, prod } from '@tensorized/decomp';
 import { type CellConfig, type CellKind, foldGates, gateCount, type WeightSpec } from './config.js';
 import { CellError, check } from './errors.js';
 
-
-
 /** Splits n into d factors as equal as possible, largest first: 512 -> [8, 4, 4, 4]. */
 export function balancedModes(n: number, d: number): number[] {
-  check(Number.isInteger(n) && n > 0 && Number.isInteger(d) && d > 0, 'INVALID_CONFIG', () => `balancedModes: n and d must be positive integers, got ${n} and ${d}`);
+  check(
+    Number.isInteger(n) && n > 0 && Number.isInteger(d) && d > 0,
+    'INVALID_CONFIG',
+    () => `balancedModes: n and d must be positive integers, got ${n} and ${d}`,
+  );
   const primes: number[] = [];
   let rest = n;
   for (let p = 2; p * p <= rest; p++) {
@@ -54,23 +51,47 @@ export interface BudgetProposal {
  */
 export function proposeConfig(request: BudgetRequest): BudgetProposal {
   const { kind = 'gru', inputSize, hiddenSize, format, budget, d = 4 } = request;
-  check(['tt', 'cp', 'tucker'].includes(format), 'INVALID_CONFIG', () => `proposeConfig: format must be 'tt', 'cp' or 'tucker', got ${JSON.stringify(format)}`);
-  check(Number.isFinite(budget) && budget > 0, 'INVALID_CONFIG', () => `proposeConfig: budget must be a positive number, got ${budget}`);
+  check(
+    ['tt', 'cp', 'tucker'].includes(format),
+    'INVALID_CONFIG',
+    () => `proposeConfig: format must be 'tt', 'cp' or 'tucker', got ${JSON.stringify(format)}`,
+  );
+  check(
+    Number.isFinite(budget) && budget > 0,
+    'INVALID_CONFIG',
+    () => `proposeConfig: budget must be a positive number, got ${budget}`,
+  );
   const inModes = request.inputModes ? [...request.inputModes] : balancedModes(inputSize, d);
   const hidModes = request.hiddenModes ? [...request.hiddenModes] : balancedModes(hiddenSize, d);
-  check(prod(inModes) === inputSize && prod(hidModes) === hiddenSize && inModes.length === hidModes.length, 'INVALID_MODES',
-    () => `proposeConfig: modes ${JSON.stringify(inModes)} / ${JSON.stringify(hidModes)} must multiply to ${inputSize} / ${hiddenSize} and have the same length`);
+  check(
+    prod(inModes) === inputSize && prod(hidModes) === hiddenSize && inModes.length === hidModes.length,
+    'INVALID_MODES',
+    () =>
+      `proposeConfig: modes ${JSON.stringify(inModes)} / ${JSON.stringify(hidModes)} must multiply to ${inputSize} / ${hiddenSize} and have the same length`,
+  );
   const gates = gateCount(kind);
   const out = foldGates(hidModes, gates);
   const bias = gates * hiddenSize;
   const dd = inModes.length;
   const count = (spec: WeightSpec): number => {
     if (spec.format === 'tt')
-      return ttMatrixParamCount({ inModes, outModes: out, ranks: spec.ranks }) + ttMatrixParamCount({ inModes: hidModes, outModes: out, ranks: spec.ranks }) + bias;
+      return (
+        ttMatrixParamCount({ inModes, outModes: out, ranks: spec.ranks }) +
+        ttMatrixParamCount({ inModes: hidModes, outModes: out, ranks: spec.ranks }) +
+        bias
+      );
     if (spec.format === 'cp')
-      return cpMatrixParamCount({ inModes, outModes: out, rank: spec.rank }) + cpMatrixParamCount({ inModes: hidModes, outModes: out, rank: spec.rank }) + bias;
+      return (
+        cpMatrixParamCount({ inModes, outModes: out, rank: spec.rank }) +
+        cpMatrixParamCount({ inModes: hidModes, outModes: out, rank: spec.rank }) +
+        bias
+      );
     if (spec.format === 'tucker')
-      return tuckerMatrixParamCount({ inModes, outModes: out, inRanks: spec.ranks }) + tuckerMatrixParamCount({ inModes: hidModes, outModes: out, inRanks: spec.ranks }) + bias;
+      return (
+        tuckerMatrixParamCount({ inModes, outModes: out, inRanks: spec.ranks }) +
+        tuckerMatrixParamCount({ inModes: hidModes, outModes: out, inRanks: spec.ranks }) +
+        bias
+      );
     return 0;
   };
   let best: WeightSpec | undefined;
@@ -90,8 +111,13 @@ export function proposeConfig(request: BudgetRequest): BudgetProposal {
   } else if (format === 'tt') {
     // A bond rank above the size of either side adds nothing: cap it there.
     const cap = Array.from({ length: dd - 1 }, (_, k) =>
-      Math.min(prod(inModes.slice(0, k + 1)) * prod(out.slice(0, k + 1)), prod(inModes.slice(k + 1)) * prod(out.slice(k + 1)),
-        prod(hidModes.slice(0, k + 1)) * prod(out.slice(0, k + 1)), prod(hidModes.slice(k + 1)) * prod(out.slice(k + 1))));
+      Math.min(
+        prod(inModes.slice(0, k + 1)) * prod(out.slice(0, k + 1)),
+        prod(inModes.slice(k + 1)) * prod(out.slice(k + 1)),
+        prod(hidModes.slice(0, k + 1)) * prod(out.slice(0, k + 1)),
+        prod(hidModes.slice(k + 1)) * prod(out.slice(k + 1)),
+      ),
+    );
     const ranks = new Array<number>(dd + 1).fill(1);
     let visited = 0;
     const search = (k: number): void => {
@@ -121,8 +147,17 @@ export function proposeConfig(request: BudgetRequest): BudgetProposal {
     search(0);
   }
   if (!best) {
-    const smallest = count(format === 'cp' ? { format, rank: 1 } : format === 'tt' ? { format, ranks: new Array<number>(dd + 1).fill(1) } : { format, ranks: new Array<number>(dd).fill(1) });
-    throw new CellError('INVALID_CONFIG', `proposeConfig: budget ${budget} is below the smallest ${format} ${kind} of these sizes (${smallest} parameters)`);
+    const smallest = count(
+      format === 'cp'
+        ? { format, rank: 1 }
+        : format === 'tt'
+          ? { format, ranks: new Array<number>(dd + 1).fill(1) }
+          : { format, ranks: new Array<number>(dd).fill(1) },
+    );
+    throw new CellError(
+      'INVALID_CONFIG',
+      `proposeConfig: budget ${budget} is below the smallest ${format} ${kind} of these sizes (${smallest} parameters)`,
+    );
   }
   return {
     config: { kind, inputSize, hiddenSize, inputModes: inModes, hiddenModes: hidModes, input: best, recurrent: best },

@@ -12,7 +12,18 @@ const SPECS: Array<[string, WeightSpec]> = [
 
 function smallConfig(kind: 'gru' | 'lstm', spec: WeightSpec, extra: Partial<CellConfig> = {}): CellConfig {
   // input 12 = 2x3x2, hidden 8 = 2x2x2; gates folded: 2x2x(3*2) or 2x2x(4*2).
-  return { kind, inputSize: 12, hiddenSize: 8, inputModes: [2, 3, 2], hiddenModes: [2, 2, 2], input: spec, recurrent: spec, seed: 3, init: 0.3, ...extra };
+  return {
+    kind,
+    inputSize: 12,
+    hiddenSize: 8,
+    inputModes: [2, 3, 2],
+    hiddenModes: [2, 2, 2],
+    input: spec,
+    recurrent: spec,
+    seed: 3,
+    init: 0.3,
+    ...extra,
+  };
 }
 
 /** The cell's rebuilt dense W, U and biases, in float64. */
@@ -32,7 +43,12 @@ function denseWeights(cell: RecurrentCell): DenseWeights {
 
 /** Non-zero biases, so that the test sees both of them. */
 function randomiseBiases(cell: RecurrentCell): void {
-  tf.tidy(() => cell.setWeights({ bW: tf.randomNormal(cell.bW.shape, 0, 0.3, 'float32', 1), bU: tf.randomNormal(cell.bU.shape, 0, 0.3, 'float32', 2) }));
+  tf.tidy(() =>
+    cell.setWeights({
+      bW: tf.randomNormal(cell.bW.shape, 0, 0.3, 'float32', 1),
+      bU: tf.randomNormal(cell.bU.shape, 0, 0.3, 'float32', 2),
+    }),
+  );
 }
 
 describeEachBackend('cells', (ctx) => {
@@ -42,7 +58,13 @@ describeEachBackend('cells', (ctx) => {
         const cell = createCell(smallConfig(kind, spec));
         randomiseBiases(cell);
         const ref = denseWeights(cell);
-        const dense = createCell({ kind, inputSize: 12, hiddenSize: 8, input: { format: 'dense' }, recurrent: { format: 'dense' } });
+        const dense = createCell({
+          kind,
+          inputSize: 12,
+          hiddenSize: 8,
+          input: { format: 'dense' },
+          recurrent: { format: 'dense' },
+        });
         tf.tidy(() => {
           const [w, u] = [cell.W.toDense(), cell.U.toDense()];
           dense.setWeights({ W: w, U: u, bW: cell.bW, bU: cell.bU });
@@ -50,12 +72,23 @@ describeEachBackend('cells', (ctx) => {
         await expectNoLeak(() => {
           tf.tidy(() => {
             const x = tf.randomNormal([3, 12], 0, 1, 'float32', 4) as tf.Tensor2D;
-            const state = cell.stateSize.map((s, i) => tf.randomNormal([3, s], 0, 0.5, 'float32', 10 + i) as tf.Tensor2D);
+            const state = cell.stateSize.map(
+              (s, i) => tf.randomNormal([3, s], 0, 0.5, 'float32', 10 + i) as tf.Tensor2D,
+            );
             const got = cell.step(x, state);
             const viaDense = dense.step(x, state);
             const xs = x.arraySync();
             const ss = state.map((s) => s.arraySync());
-            const expected = xs.flatMap((row, b) => Array.from(referenceStep(kind, ref, row, ss.map((s) => Float64Array.from(s[b]!)))[0]!));
+            const expected = xs.flatMap((row, b) =>
+              Array.from(
+                referenceStep(
+                  kind,
+                  ref,
+                  row,
+                  ss.map((s) => Float64Array.from(s[b]!)),
+                )[0]!,
+              ),
+            );
             expectClose(got.output, expected, { rtol: ctx.tol * 10, atol: ctx.tol * 10 });
             expectClose(viaDense.output, got.output, { rtol: ctx.tol * 10, atol: ctx.tol * 10 });
             expect(got.state.length).toBe(kind === 'gru' ? 1 : 2);
@@ -81,7 +114,11 @@ describeEachBackend('cells', (ctx) => {
           expect(result.outputs.shape).toEqual([B, T, 8]);
           expectClose(result.outputs, expected, { rtol: ctx.tol * 10, atol: ctx.tol * 10 });
           // The final state is the last output (a padded last step keeps the state).
-          expectClose(tf.tidy(() => tf.squeeze(tf.slice(result.outputs, [0, T - 1, 0], [-1, 1, -1]), [1])), result.state[0]!, { rtol: 0, atol: 0 });
+          expectClose(
+            tf.tidy(() => tf.squeeze(tf.slice(result.outputs, [0, T - 1, 0], [-1, 1, -1]), [1])),
+            result.state[0]!,
+            { rtol: 0, atol: 0 },
+          );
           outputs.push(result.outputs);
           tf.dispose([...result.state, inputs, mask]);
           cell.dispose();
@@ -122,13 +159,37 @@ describeEachBackend('cells', (ctx) => {
 describe('bad configurations', () => {
   const base = smallConfig('gru', { format: 'tt', ranks: [1, 3, 2, 1] });
   it.each<[string, Partial<CellConfig>, RegExp]>([
-    ['input modes that do not multiply to the size', { inputModes: [2, 3, 3] }, /inputModes \[2,3,3\] multiply to 18, expected inputSize = 12/],
-    ['hidden modes that do not match the state', { hiddenModes: [2, 2, 3] }, /hiddenModes \[2,2,3\] multiply to 12, but the state \(hiddenSize\) is 8/],
-    ['the wrong number of TT ranks', { input: { format: 'tt', ranks: [1, 3, 1] } }, /ranks must have d \+ 1 = 4 entries/],
-    ['a rank of 0', { recurrent: { format: 'tt', ranks: [1, 0, 2, 1] } }, /recurrent weight U.*ranks\[1\] must be a positive integer, got 0/],
+    [
+      'input modes that do not multiply to the size',
+      { inputModes: [2, 3, 3] },
+      /inputModes \[2,3,3\] multiply to 18, expected inputSize = 12/,
+    ],
+    [
+      'hidden modes that do not match the state',
+      { hiddenModes: [2, 2, 3] },
+      /hiddenModes \[2,2,3\] multiply to 12, but the state \(hiddenSize\) is 8/,
+    ],
+    [
+      'the wrong number of TT ranks',
+      { input: { format: 'tt', ranks: [1, 3, 1] } },
+      /ranks must have d \+ 1 = 4 entries/,
+    ],
+    [
+      'a rank of 0',
+      { recurrent: { format: 'tt', ranks: [1, 0, 2, 1] } },
+      /recurrent weight U.*ranks\[1\] must be a positive integer, got 0/,
+    ],
     ['CP rank 0', { input: { format: 'cp', rank: 0 } }, /rank must be a positive integer, got 0/],
-    ['Tucker ranks of the wrong length', { input: { format: 'tucker', ranks: [2, 2] } }, /inRanks must have d = 3 entries/],
-    ['an unknown format', { input: { format: 'svd' } as never }, /input.format must be 'dense', 'tt', 'cp' or 'tucker', got "svd"/],
+    [
+      'Tucker ranks of the wrong length',
+      { input: { format: 'tucker', ranks: [2, 2] } },
+      /inRanks must have d = 3 entries/,
+    ],
+    [
+      'an unknown format',
+      { input: { format: 'svd' } as never },
+      /input.format must be 'dense', 'tt', 'cp' or 'tucker', got "svd"/,
+    ],
     ['missing modes', { inputModes: undefined }, /inputModes are needed for a tt input weight \(W\)/],
     ['an unknown kind', { kind: 'rnn' as never }, /kind must be 'gru' or 'lstm', got "rnn"/],
   ])('%s', (_, change, message) => {

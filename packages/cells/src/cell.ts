@@ -1,7 +1,8 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { addBias } from '@tensorized/decomp';
+import { addBias } from '@tensorized/decomp/stages';
 import { type CellConfig, type CellKind, gateCount, planMatrices } from './config.js';
 import { check } from './errors.js';
+import { gruGates } from './gru_gates.js';
 import { gruSequence } from './gru_sequence.js';
 import { storedShape } from './stored_layout.js';
 import { stackLeading, unstackLeading } from './unstack.js';
@@ -29,11 +30,13 @@ export interface SequenceResult {
 }
 
 /**
- * A GRU or LSTM cell whose input-to-hidden W and hidden-to-hidden U are dense or factorised (CP,
- * Tucker, TT-matrix), following PAPER.md: gates folded into the last output mode, the GRU's reset
- * gate applied after U, biases b_W and b_U (zero-initialised).
+ * A recurrent cell whose input-to-hidden W and hidden-to-hidden U are dense or factorised (CP,
+ * Tucker, TT-matrix), following PAPER.md: gates folded into the last output mode, biases b_W and b_U
+ * (zero-initialised). What is common to GruCell and LstmCell (createCell makes either): the weights,
+ * stepping, running over a sequence, weights by name. A subclass writes its gate equations
+ * (gateStep) and may run a whole sequence its own way (fusedSequence).
  */
-export class RecurrentCell {
+export abstract class RecurrentCell {
   readonly config: Readonly<CellConfig>;
   readonly kind: CellKind;
   readonly inputSize: number;
@@ -58,7 +61,10 @@ export class RecurrentCell {
     const make = options.makeVariable ?? defaultVariable;
     this.W = new WeightMatrix(w, config.init, seed, make);
     this.U = new WeightMatrix(u, config.init, seed === undefined ? undefined : seed + 1000, make);
-    const [bW, bU] = tf.tidy(() => [make('bW', tf.zeros([this.gates * this.hiddenSize])), make('bU', tf.zeros([this.gates * this.hiddenSize]))]);
+    const [bW, bU] = tf.tidy(() => [
+      make('bW', tf.zeros([this.gates * this.hiddenSize])),
+      make('bU', tf.zeros([this.gates * this.hiddenSize])),
+    ]);
     this.bW = bW!;
     this.bU = bU!;
   }
@@ -108,14 +114,25 @@ export class RecurrentCell {
    * driving the recurrence step by step: generation, streaming. For inference: prepared outside a
    * gradient tape, the products do not differentiate to the variables. Dispose it when done.
    */
-  stepper(batch: number, uses = 1000): { step(x: tf.Tensor2D, state: readonly tf.Tensor2D[]): StepResult; dispose(): void } {
-    check(Number.isInteger(batch) && batch > 0, 'SHAPE_MISMATCH', () => `stepper: batch must be a positive integer, got ${JSON.stringify(batch)}`);
+  stepper(
+    batch: number,
+    uses = 1000,
+  ): { step(x: tf.Tensor2D, state: readonly tf.Tensor2D[]): StepResult; dispose(): void } {
+    check(
+      Number.isInteger(batch) && batch > 0,
+      'SHAPE_MISMATCH',
+      () => `stepper: batch must be a positive integer, got ${JSON.stringify(batch)}`,
+    );
     const w = this.W.prepare(batch, uses);
     const u = this.U.prepare(batch, uses, this.config.matmulPath);
     return {
       step: (x, state) => {
         this.checkInput('step', x, 2);
-        check(x.shape[0] === batch, 'SHAPE_MISMATCH', () => `step: this stepper was prepared for batch ${batch}, got x of shape [${x.shape.join(', ')}]`);
+        check(
+          x.shape[0] === batch,
+          'SHAPE_MISMATCH',
+          () => `step: this stepper was prepared for batch ${batch}, got x of shape [${x.shape.join(', ')}]`,
+        );
         this.checkState('step', state, batch);
         return tf.tidy(() => {
           const next = this.gateStep(addBias(w.apply(x), this.bW as tf.Tensor1D), state, u);
@@ -149,7 +166,12 @@ export class RecurrentCell {
     // The mask is read once (B x T values): it must be 0/1, and padded steps are known on the host.
     const maskValues = mask?.dataSync();
     const badMask = maskValues?.findIndex((m) => m !== 0 && m !== 1) ?? -1;
-    check(badMask < 0, 'SHAPE_MISMATCH', () => `run: mask must hold only 0 and 1, got ${maskValues![badMask]} at [${Math.floor(badMask / steps)}, ${badMask % steps}]`);
+    check(
+      badMask < 0,
+      'SHAPE_MISMATCH',
+      () =>
+        `run: mask must hold only 0 and 1, got ${maskValues![badMask]} at [${Math.floor(badMask / steps)}, ${badMask % steps}]`,
+    );
     const padded = maskValues?.includes(0) ?? false;
     return tf.tidy(() => {
       const path = this.config.matmulPath;
@@ -162,23 +184,29 @@ export class RecurrentCell {
       // W is applied once to all B x T inputs: always the planner's choice.
       const w = this.W.prepare(batch * steps, 1);
       const flat = tf.reshape(inputs, [batch * steps, this.inputSize]) as tf.Tensor2D;
-      const projected = tf.reshape(addBias(w.apply(flat), this.bW as tf.Tensor1D), [batch, steps, this.gates * this.hiddenSize]);
+      const projected = tf.reshape(addBias(w.apply(flat), this.bW as tf.Tensor1D), [
+        batch,
+        steps,
+        this.gates * this.hiddenSize,
+      ]);
       w.dispose();
-      // The GRU's recurrence forms U's gradients itself (gruSequence); the LSTM's goes through autodiff.
-      const u = this.U.prepare(batch, steps, path, { fusedGradient: this.kind === 'gru' && this.fusable });
+      // A fused recurrence forms U's gradients itself (gruSequence); otherwise autodiff does.
+      const u = this.U.prepare(batch, steps, path, { fusedGradient: this.fusesSequence });
       let state: tf.Tensor2D[] = initialState ? [...initialState] : this.initialState(batch);
-      if (this.kind === 'gru' && this.fusable) {
-        // The fused recurrence with its own backward pass (see gru_sequence.ts).
+      if (this.fusesSequence) {
         const timeMajor = tf.transpose(projected, [1, 0, 2]) as tf.Tensor3D;
-        const maskTM = mask ? (tf.reshape(tf.transpose(tf.cast(mask, 'float32')), [steps, batch, 1]) as tf.Tensor3D) : undefined;
-        const hs = gruSequence(timeMajor, state[0]!, this.bU as tf.Tensor1D, u, maskTM);
+        const maskTM = mask
+          ? (tf.reshape(tf.transpose(tf.cast(mask, 'float32')), [steps, batch, 1]) as tf.Tensor3D)
+          : undefined;
+        const { outputs, state: last } = this.fusedSequence(timeMajor, state, u, maskTM);
         u.dispose();
-        const last = tf.reshape(tf.slice(hs, [steps - 1, 0, 0], [1, -1, -1]), [batch, this.hiddenSize]) as tf.Tensor2D;
-        return { outputs: tf.transpose(hs, [1, 0, 2]) as tf.Tensor3D, state: [last] };
+        return { outputs, state: last };
       }
       // Time-major, then split by halving (see unstackLeading).
       const a = unstackLeading(tf.transpose(projected, [1, 0, 2])) as tf.Tensor2D[];
-      const m = mask ? (unstackLeading(tf.reshape(tf.transpose(tf.cast(mask, 'float32')), [steps, batch, 1])) as tf.Tensor2D[]) : undefined;
+      const m = mask
+        ? (unstackLeading(tf.reshape(tf.transpose(tf.cast(mask, 'float32')), [steps, batch, 1])) as tf.Tensor2D[])
+        : undefined;
       const outputs: tf.Tensor2D[] = [];
       for (let t = 0; t < steps; t++) {
         const next = this.gateStep(a[t]!, state, u);
@@ -192,44 +220,35 @@ export class RecurrentCell {
   }
 
   /**
-   * Whether the fused GRU recurrence (gru_sequence.ts) computes this cell: the paper's GRU (reset
-   * after U, sigmoid gates). The other GRU variants run step by step through autodiff, like the LSTM.
+   * Whether run() hands the recurrence to fusedSequence (one op with a hand-written backward pass)
+   * instead of stepping gateStep through autodiff.
    */
-  private get fusable(): boolean {
-    return this.config.resetAfter !== false && (this.config.recurrentActivation ?? 'sigmoid') === 'sigmoid';
+  protected get fusesSequence(): boolean {
+    return false;
   }
+
+  /**
+   * The whole recurrence at once, for a subclass whose fusesSequence is true: a (T, B, gates x H)
+   * time-major input projections, U prepared for T uses, mask (T, B, 1) or none.
+   */
+  protected fusedSequence(
+    _a: tf.Tensor3D,
+    _state: readonly tf.Tensor2D[],
+    _u: AppliedWeight,
+    _mask: tf.Tensor3D | undefined,
+  ): SequenceResult {
+    throw new Error(`${this.constructor.name} has no fused sequence`);
+  }
+
+  /** The gate equations of PAPER.md for one step, given a = x W + b_W for this step. */
+  protected abstract gateStep(a: tf.Tensor2D, state: readonly tf.Tensor2D[], u: AppliedWeight): tf.Tensor2D[];
 
   /** The gates' activation. */
-  private gate(x: tf.Tensor): tf.Tensor {
+  protected gate(x: tf.Tensor): tf.Tensor {
     // hardSigmoid as TF.js defines it: max(0, min(1, 0.2 x + 0.5)).
-    return this.config.recurrentActivation === 'hardSigmoid' ? tf.clipByValue(tf.add(tf.mul(x, 0.2), 0.5), 0, 1) : tf.sigmoid(x);
-  }
-
-  /** The gate equations of PAPER.md, given a = x W + b_W for this step. */
-  private gateStep(a: tf.Tensor2D, state: readonly tf.Tensor2D[], u: AppliedWeight): tf.Tensor2D[] {
-    const H = this.hiddenSize;
-    const h = state[0]!;
-    const uh = addBias(u.apply(h), this.bU as tf.Tensor1D);
-    if (this.kind === 'gru') {
-      const rz = this.gate(tf.add(tf.slice(a, [0, 0], [-1, 2 * H]), tf.slice(uh, [0, 0], [-1, 2 * H])));
-      const r = tf.slice(rz, [0, 0], [-1, H]);
-      const z = tf.slice(rz, [0, H], [-1, H]);
-      // Reset gate after U (default; PyTorch/cuDNN): n = tanh(a_n + r * (U h + b_U)_n). Before U
-      // (resetAfter false; TF.js, Keras 1): n = tanh(a_n + ((r * h) U + b_U)_n), a second product.
-      const un = this.config.resetAfter === false ? tf.slice(addBias(u.apply(tf.mul(r, h) as tf.Tensor2D), this.bU as tf.Tensor1D), [0, 2 * H], [-1, H]) : tf.mul(r, tf.slice(uh, [0, 2 * H], [-1, H]));
-      const n = tf.tanh(tf.add(tf.slice(a, [0, 2 * H], [-1, H]), un));
-      // h' = (1 - z) n + z h = n + z (h - n)
-      return [tf.add(n, tf.mul(z, tf.sub(h, n))) as tf.Tensor2D];
-    }
-    const c = state[1]!;
-    const s = tf.add(a, uh);
-    const gatesIF = this.gate(tf.slice(s, [0, 0], [-1, 2 * H]));
-    const i = tf.slice(gatesIF, [0, 0], [-1, H]);
-    const f = tf.slice(gatesIF, [0, H], [-1, H]);
-    const g = tf.tanh(tf.slice(s, [0, 2 * H], [-1, H]));
-    const o = this.gate(tf.slice(s, [0, 3 * H], [-1, H]));
-    const cNext = tf.add(tf.mul(f, c), tf.mul(i, g)) as tf.Tensor2D;
-    return [tf.mul(o, tf.tanh(cNext)) as tf.Tensor2D, cNext];
+    return this.config.recurrentActivation === 'hardSigmoid'
+      ? tf.clipByValue(tf.add(tf.mul(x, 0.2), 0.5), 0, 1)
+      : tf.sigmoid(x);
   }
 
   /**
@@ -240,7 +259,11 @@ export class RecurrentCell {
     const vars = new Map(this.namedVariables());
     for (const [name, value] of Object.entries(values)) {
       const v = vars.get(name);
-      check(v !== undefined, 'BAD_WEIGHTS', () => `setWeights: unknown weight '${name}'; expected one of ${[...vars.keys()].join(', ')}`);
+      check(
+        v !== undefined,
+        'BAD_WEIGHTS',
+        () => `setWeights: unknown weight '${name}'; expected one of ${[...vars.keys()].join(', ')}`,
+      );
       const shape = storedShape(name, value.shape, v.shape);
       check(
         v.shape.length === shape.length && v.shape.every((s, i) => s === shape[i]),
@@ -249,7 +272,8 @@ export class RecurrentCell {
       );
     }
     // A Tucker core in the 2-D layout of older files is read in the variable's shape (storedShape).
-    for (const [name, value] of Object.entries(values)) tf.tidy(() => vars.get(name)!.assign(tf.reshape(value, vars.get(name)!.shape)));
+    for (const [name, value] of Object.entries(values))
+      tf.tidy(() => vars.get(name)!.assign(tf.reshape(value, vars.get(name)!.shape)));
   }
 
   dispose(): void {
@@ -264,12 +288,14 @@ export class RecurrentCell {
     check(
       x.shape.slice(0, -1).every((d) => d > 0),
       'SHAPE_MISMATCH',
-      () => `${fn}: input must have at least one ${rank === 2 ? 'row' : 'sequence and one step'}, got shape [${x.shape.join(', ')}]`,
+      () =>
+        `${fn}: input must have at least one ${rank === 2 ? 'row' : 'sequence and one step'}, got shape [${x.shape.join(', ')}]`,
     );
     check(
       x.shape.length === rank && x.shape[rank - 1] === this.inputSize,
       'SHAPE_MISMATCH',
-      () => `${fn}: input must have shape [${rank === 2 ? 'B' : 'B, T'}, ${this.inputSize}], got [${x.shape.join(', ')}]`,
+      () =>
+        `${fn}: input must have shape [${rank === 2 ? 'B' : 'B, T'}, ${this.inputSize}], got [${x.shape.join(', ')}]`,
     );
   }
 
@@ -284,7 +310,71 @@ export class RecurrentCell {
   }
 }
 
-/** A cell from a configuration (validated; errors name the argument). */
+/**
+ * The GRU of PAPER.md: r, z = gate(x W_rz + U_rz h + b), n = tanh(x W_n + r * (U h + b_U)_n),
+ * h' = n + z (h - n), with the reset gate after U (or before it, `resetAfter: false`). The paper's form
+ * (reset after U, sigmoid gates) runs a sequence as one fused op with its own backward pass
+ * (gru_sequence.ts); both call the same gate arithmetic (gruGates).
+ */
+export class GruCell extends RecurrentCell {
+  protected override get fusesSequence(): boolean {
+    return this.config.resetAfter !== false && (this.config.recurrentActivation ?? 'sigmoid') === 'sigmoid';
+  }
+
+  protected override fusedSequence(
+    a: tf.Tensor3D,
+    state: readonly tf.Tensor2D[],
+    u: AppliedWeight,
+    mask: tf.Tensor3D | undefined,
+  ): SequenceResult {
+    const [steps, batch] = a.shape;
+    const hs = gruSequence(a, state[0]!, this.bU as tf.Tensor1D, u, mask);
+    const last = tf.reshape(tf.slice(hs, [steps - 1, 0, 0], [1, -1, -1]), [batch, this.hiddenSize]) as tf.Tensor2D;
+    return { outputs: tf.transpose(hs, [1, 0, 2]) as tf.Tensor3D, state: [last] };
+  }
+
+  protected override gateStep(a: tf.Tensor2D, state: readonly tf.Tensor2D[], u: AppliedWeight): tf.Tensor2D[] {
+    const H = this.hiddenSize;
+    const h = state[0]!;
+    const uh = addBias(u.apply(h), this.bU as tf.Tensor1D);
+    const preRZ = tf.add(tf.slice(a, [0, 0], [-1, 2 * H]), tf.slice(uh, [0, 0], [-1, 2 * H])) as tf.Tensor2D;
+    // Reset gate after U (default; PyTorch/cuDNN), or before U (resetAfter false; TF.js, Keras 1:
+    // a second product, of r * h).
+    const recurrentN =
+      this.config.resetAfter === false
+        ? (r: tf.Tensor2D) =>
+            tf.slice(
+              addBias(u.apply(tf.mul(r, h) as tf.Tensor2D), this.bU as tf.Tensor1D),
+              [0, 2 * H],
+              [-1, H],
+            ) as tf.Tensor2D
+        : (tf.slice(uh, [0, 2 * H], [-1, H]) as tf.Tensor2D);
+    const aN = tf.slice(a, [0, 2 * H], [-1, H]) as tf.Tensor2D;
+    return [gruGates(preRZ, aN, h, recurrentN, (x) => this.gate(x)).next];
+  }
+}
+
+/**
+ * The LSTM: i, f, o = gate(.), g = tanh(.) from x W + U h + b (gates stacked i, f, g, o),
+ * c' = f c + i g, h' = o tanh(c'); state [h, c]. Runs step by step through autodiff.
+ */
+export class LstmCell extends RecurrentCell {
+  protected override gateStep(a: tf.Tensor2D, state: readonly tf.Tensor2D[], u: AppliedWeight): tf.Tensor2D[] {
+    const H = this.hiddenSize;
+    const [h, c] = state as [tf.Tensor2D, tf.Tensor2D];
+    const s = tf.add(a, addBias(u.apply(h), this.bU as tf.Tensor1D));
+    const gatesIF = this.gate(tf.slice(s, [0, 0], [-1, 2 * H]));
+    const i = tf.slice(gatesIF, [0, 0], [-1, H]);
+    const f = tf.slice(gatesIF, [0, H], [-1, H]);
+    const g = tf.tanh(tf.slice(s, [0, 2 * H], [-1, H]));
+    const o = this.gate(tf.slice(s, [0, 3 * H], [-1, H]));
+    const cNext = tf.add(tf.mul(f, c), tf.mul(i, g)) as tf.Tensor2D;
+    return [tf.mul(o, tf.tanh(cNext)) as tf.Tensor2D, cNext];
+  }
+}
+
+/** A cell from a configuration (validated; errors name the argument): a GruCell or an LstmCell. */
 export function createCell(config: CellConfig, options: { makeVariable?: VariableFactory } = {}): RecurrentCell {
-  return new RecurrentCell(config, options);
+  // Either constructor validates the configuration (a bad kind included) before anything is made.
+  return config.kind === 'lstm' ? new LstmCell(config, options) : new GruCell(config, options);
 }

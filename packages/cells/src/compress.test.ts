@@ -56,7 +56,10 @@ describeEachBackend('compressCell', () => {
 
   it('a budget per matrix is met, and the report says what was chosen; dense stays dense', () => {
     const dense = createCell(base('gru', { format: 'dense' }, { format: 'dense' }));
-    const { cell, reports } = compressCell(dense, { input: { format: 'tt', budget: 200 }, recurrent: { format: 'dense' } });
+    const { cell, reports } = compressCell(dense, {
+      input: { format: 'tt', budget: 200 },
+      recurrent: { format: 'dense' },
+    });
     expect(reports.W!.params).toBeLessThanOrEqual(200);
     expect(reports.U).toBeUndefined();
     expect(cell.config.recurrent).toEqual({ format: 'dense' });
@@ -66,12 +69,24 @@ describeEachBackend('compressCell', () => {
   });
 
   it('bad input: a budget below the smallest configuration, no modes, an unknown format', () => {
-    const dense = createCell({ kind: 'gru', inputSize: 12, hiddenSize: 8, input: { format: 'dense' }, recurrent: { format: 'dense' } });
+    const dense = createCell({
+      kind: 'gru',
+      inputSize: 12,
+      hiddenSize: 8,
+      input: { format: 'dense' },
+      recurrent: { format: 'dense' },
+    });
     const before = tf.memory().numTensors;
-    expect(() => compressCell(dense, { input: { format: 'cp', rank: 2 }, recurrent: { format: 'dense' } })).toThrow(/a cp input needs inputModes and hiddenModes/);
+    expect(() => compressCell(dense, { input: { format: 'cp', rank: 2 }, recurrent: { format: 'dense' } })).toThrow(
+      /a cp input needs inputModes and hiddenModes/,
+    );
     const withModes = { inputModes: [2, 3, 2], hiddenModes: [2, 2, 2] };
-    expect(() => compressCell(dense, { ...withModes, input: { format: 'tt', budget: 3 }, recurrent: { format: 'dense' } })).toThrow(/compressCell: input: compressMatrix: budget 3 is below the smallest tt configuration/);
-    expect(() => compressCell(dense, { ...withModes, input: { format: 'tr' } as never, recurrent: { format: 'dense' } })).toThrow(CellError);
+    expect(() =>
+      compressCell(dense, { ...withModes, input: { format: 'tt', budget: 3 }, recurrent: { format: 'dense' } }),
+    ).toThrow(/compressCell: input: compressMatrix: budget 3 is below the smallest tt configuration/);
+    expect(() =>
+      compressCell(dense, { ...withModes, input: { format: 'tr' } as never, recurrent: { format: 'dense' } }),
+    ).toThrow(CellError);
     expect(tf.memory().numTensors).toBe(before);
     dense.dispose();
   });

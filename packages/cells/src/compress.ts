@@ -38,7 +38,11 @@ export interface CompressCellResult {
  */
 export function compressCell(cell: RecurrentCell, options: CompressCellOptions): CompressCellResult {
   const fn = 'compressCell';
-  check(typeof options === 'object' && options !== null, 'INVALID_CONFIG', () => `${fn}: options must be an object with input and recurrent`);
+  check(
+    typeof options === 'object' && options !== null,
+    'INVALID_CONFIG',
+    () => `${fn}: options must be an object with input and recurrent`,
+  );
   const config = cell.config;
   const inputModes = options.inputModes ?? config.inputModes;
   const hiddenModes = options.hiddenModes ?? config.hiddenModes;
@@ -51,19 +55,43 @@ export function compressCell(cell: RecurrentCell, options: CompressCellOptions):
       ['W', 'input', options.input, inputModes],
       ['U', 'recurrent', options.recurrent, hiddenModes],
     ] as const) {
-      check(typeof spec === 'object' && spec !== null && ['dense', 'tt', 'cp', 'tucker'].includes(spec.format), 'INVALID_CONFIG', () => `${fn}: ${arg}.format must be 'dense', 'tt', 'cp' or 'tucker', got ${JSON.stringify((spec as { format?: unknown } | null)?.format)}`);
+      check(
+        typeof spec === 'object' && spec !== null && ['dense', 'tt', 'cp', 'tucker'].includes(spec.format),
+        'INVALID_CONFIG',
+        () =>
+          `${fn}: ${arg}.format must be 'dense', 'tt', 'cp' or 'tucker', got ${JSON.stringify((spec as { format?: unknown } | null)?.format)}`,
+      );
       if (spec.format === 'dense') {
         specs.push({ format: 'dense' });
         values[name] = (name === 'W' ? cell.W : cell.U).toDense();
         continue;
       }
-      check(Array.isArray(inModes) && Array.isArray(hiddenModes), 'INVALID_MODES', () => `${fn}: a ${spec.format} ${arg} needs ${name === 'W' ? 'inputModes' : 'hiddenModes'} and hiddenModes (the cell has none; pass them)`);
+      check(
+        Array.isArray(inModes) && Array.isArray(hiddenModes),
+        'INVALID_MODES',
+        () =>
+          `${fn}: a ${spec.format} ${arg} needs ${name === 'W' ? 'inputModes' : 'hiddenModes'} and hiddenModes (the cell has none; pass them)`,
+      );
       const dense = (name === 'W' ? cell.W : cell.U).toDense();
       const target =
-        'budget' in spec ? { budget: spec.budget } : 'eps' in spec ? { eps: spec.eps } : spec.format === 'cp' ? { rank: spec.rank } : spec.format === 'tt' ? { ranks: spec.ranks } : { ranks: [...spec.ranks, ...(spec.outRanks ?? spec.ranks)] };
+        'budget' in spec
+          ? { budget: spec.budget }
+          : 'eps' in spec
+            ? { eps: spec.eps }
+            : spec.format === 'cp'
+              ? { rank: spec.rank }
+              : spec.format === 'tt'
+                ? { ranks: spec.ranks }
+                : { ranks: [...spec.ranks, ...(spec.outRanks ?? spec.ranks)] };
       let result: ReturnType<typeof compressMatrix>;
       try {
-        result = compressMatrix(dense, { format: spec.format, inModes: inModes!, outModes: foldGates(hiddenModes!, gates), ...target, ...(options.maxIter ? { maxIter: options.maxIter } : {}) });
+        result = compressMatrix(dense, {
+          format: spec.format,
+          inModes: inModes!,
+          outModes: foldGates(hiddenModes!, gates),
+          ...target,
+          ...(options.maxIter ? { maxIter: options.maxIter } : {}),
+        });
       } catch (e) {
         if (e instanceof DecompError) throw new CellError('INVALID_CONFIG', `${fn}: ${arg}: ${e.message}`);
         throw e;
@@ -104,7 +132,11 @@ export function compressCell(cell: RecurrentCell, options: CompressCellOptions):
  * cells' CP has none: each column scaled by |w_r|^(1/2d), the sign on the first factor), the Tucker
  * core (inRanks..., outRanks...) and its factors.
  */
-function toCellWeights(name: string, m: CompressedMatrix, wantedTtRanks: number[] | undefined): { weightSpec: WeightSpec; tensors: Record<string, tf.Tensor> } {
+function toCellWeights(
+  name: string,
+  m: CompressedMatrix,
+  wantedTtRanks: number[] | undefined,
+): { weightSpec: WeightSpec; tensors: Record<string, tf.Tensor> } {
   const tensors: Record<string, tf.Tensor> = {};
   const t = (a: { shape: readonly number[]; data: Float64Array }) => tf.tensor(Float32Array.from(a.data), [...a.shape]);
   if (m.kind === 'tt-matrix') {
@@ -113,7 +145,9 @@ function toCellWeights(name: string, m: CompressedMatrix, wantedTtRanks: number[
       const [r0, n, mm, r1] = c.shape as [number, number, number, number];
       const [R0, R1] = [ranks[k]!, ranks[k + 1]!];
       const padded = new Float32Array(R0 * n * mm * R1);
-      for (let a = 0; a < r0; a++) for (let i = 0; i < n * mm; i++) for (let b = 0; b < r1; b++) padded[(a * n * mm + i) * R1 + b] = c.data[(a * n * mm + i) * r1 + b]!;
+      for (let a = 0; a < r0; a++)
+        for (let i = 0; i < n * mm; i++)
+          for (let b = 0; b < r1; b++) padded[(a * n * mm + i) * R1 + b] = c.data[(a * n * mm + i) * r1 + b]!;
       tensors[`${name}.core${k}`] = tf.tensor(padded, [R0, n, mm, R1]);
     });
     return { weightSpec: { format: 'tt', ranks }, tensors };

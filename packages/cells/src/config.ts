@@ -62,14 +62,13 @@ export function foldGates(hiddenModes: readonly number[], gates: number): number
   return [...hiddenModes.slice(0, -1), gates * hiddenModes[hiddenModes.length - 1]!];
 }
 
-
-
 function rethrow(fn: () => void): void {
   try {
     fn();
   } catch (e) {
     if (e instanceof DecompError) {
-      const code = e.code === 'INVALID_RANK' ? 'INVALID_RANK' : e.code === 'INVALID_MODES' ? 'INVALID_MODES' : 'INVALID_CONFIG';
+      const code =
+        e.code === 'INVALID_RANK' ? 'INVALID_RANK' : e.code === 'INVALID_MODES' ? 'INVALID_MODES' : 'INVALID_CONFIG';
       throw new CellError(code, e.message);
     }
     throw e;
@@ -77,7 +76,11 @@ function rethrow(fn: () => void): void {
 }
 
 function checkPositiveInt(arg: string, v: unknown): void {
-  check(Number.isInteger(v) && (v as number) > 0, 'INVALID_CONFIG', () => `createCell: ${arg} must be a positive integer, got ${JSON.stringify(v)}`);
+  check(
+    Number.isInteger(v) && (v as number) > 0,
+    'INVALID_CONFIG',
+    () => `createCell: ${arg} must be a positive integer, got ${JSON.stringify(v)}`,
+  );
 }
 
 /** The modes and spec of W or U, validated against the sizes. */
@@ -93,18 +96,29 @@ export interface MatrixPlan {
 /** Validates a configuration (throws CellError naming the argument) and returns the two matrices. */
 export function planMatrices(config: CellConfig): [MatrixPlan, MatrixPlan] {
   check(typeof config === 'object' && config !== null, 'INVALID_CONFIG', () => 'createCell: config must be an object');
-  check(config.kind === 'gru' || config.kind === 'lstm', 'INVALID_CONFIG', () => `createCell: kind must be 'gru' or 'lstm', got ${JSON.stringify(config.kind)}`);
+  check(
+    config.kind === 'gru' || config.kind === 'lstm',
+    'INVALID_CONFIG',
+    () => `createCell: kind must be 'gru' or 'lstm', got ${JSON.stringify(config.kind)}`,
+  );
   checkPositiveInt('inputSize', config.inputSize);
   check(
     config.resetAfter === undefined || typeof config.resetAfter === 'boolean',
     'INVALID_CONFIG',
     () => `createCell: resetAfter must be true or false, got ${JSON.stringify(config.resetAfter)}`,
   );
-  check(config.resetAfter === undefined || config.kind === 'gru', 'INVALID_CONFIG', () => 'createCell: resetAfter applies to a GRU only (kind gru)');
   check(
-    config.recurrentActivation === undefined || config.recurrentActivation === 'sigmoid' || config.recurrentActivation === 'hardSigmoid',
+    config.resetAfter === undefined || config.kind === 'gru',
     'INVALID_CONFIG',
-    () => `createCell: recurrentActivation must be 'sigmoid' or 'hardSigmoid', got ${JSON.stringify(config.recurrentActivation)}`,
+    () => 'createCell: resetAfter applies to a GRU only (kind gru)',
+  );
+  check(
+    config.recurrentActivation === undefined ||
+      config.recurrentActivation === 'sigmoid' ||
+      config.recurrentActivation === 'hardSigmoid',
+    'INVALID_CONFIG',
+    () =>
+      `createCell: recurrentActivation must be 'sigmoid' or 'hardSigmoid', got ${JSON.stringify(config.recurrentActivation)}`,
   );
   checkPositiveInt('hiddenSize', config.hiddenSize);
   const gates = gateCount(config.kind);
@@ -118,23 +132,35 @@ export function planMatrices(config: CellConfig): [MatrixPlan, MatrixPlan] {
     check(
       typeof p.spec === 'object' && p.spec !== null && ['dense', 'tt', 'cp', 'tucker'].includes(p.spec.format),
       'INVALID_CONFIG',
-      () => `createCell: ${arg}.format must be 'dense', 'tt', 'cp' or 'tucker', got ${JSON.stringify((p.spec as { format?: unknown } | undefined)?.format)}`,
+      () =>
+        `createCell: ${arg}.format must be 'dense', 'tt', 'cp' or 'tucker', got ${JSON.stringify((p.spec as { format?: unknown } | undefined)?.format)}`,
     );
     if (p.spec.format === 'dense') continue;
     const inArg = p.name === 'W' ? 'inputModes' : 'hiddenModes';
     const inModes = p.name === 'W' ? config.inputModes : config.hiddenModes;
-    check(Array.isArray(inModes), 'INVALID_MODES', () => `createCell: ${inArg} are needed for a ${p.spec.format} ${arg} weight (${p.name}), got ${JSON.stringify(inModes)}`);
-    check(Array.isArray(config.hiddenModes), 'INVALID_MODES', () => `createCell: hiddenModes are needed for a ${p.spec.format} ${arg} weight (${p.name})`);
+    check(
+      Array.isArray(inModes),
+      'INVALID_MODES',
+      () =>
+        `createCell: ${inArg} are needed for a ${p.spec.format} ${arg} weight (${p.name}), got ${JSON.stringify(inModes)}`,
+    );
+    check(
+      Array.isArray(config.hiddenModes),
+      'INVALID_MODES',
+      () => `createCell: hiddenModes are needed for a ${p.spec.format} ${arg} weight (${p.name})`,
+    );
     const hiddenModes = config.hiddenModes;
     check(
       prod(hiddenModes) === config.hiddenSize,
       'INVALID_MODES',
-      () => `createCell: hiddenModes ${JSON.stringify(hiddenModes)} multiply to ${prod(hiddenModes)}, but the state (hiddenSize) is ${config.hiddenSize}`,
+      () =>
+        `createCell: hiddenModes ${JSON.stringify(hiddenModes)} multiply to ${prod(hiddenModes)}, but the state (hiddenSize) is ${config.hiddenSize}`,
     );
     check(
       prod(inModes) === p.inSize,
       'INVALID_MODES',
-      () => `createCell: ${inArg} ${JSON.stringify(inModes)} multiply to ${prod(inModes)}, expected ${p.name === 'W' ? 'inputSize' : 'hiddenSize'} = ${p.inSize}`,
+      () =>
+        `createCell: ${inArg} ${JSON.stringify(inModes)} multiply to ${prod(inModes)}, expected ${p.name === 'W' ? 'inputSize' : 'hiddenSize'} = ${p.inSize}`,
     );
     p.inModes = [...inModes];
     p.outModes = foldGates(hiddenModes, gates);
@@ -142,10 +168,17 @@ export function planMatrices(config: CellConfig): [MatrixPlan, MatrixPlan] {
     const fn = `createCell (${arg} weight ${p.name})`;
     const spec = p.spec;
     rethrow(() => {
-      if (spec.format === 'tt') checkTtMatrixSpec(fn, { inModes: p.inModes!, outModes: p.outModes!, ranks: spec.ranks }, sizes);
-      else if (spec.format === 'cp') checkCpMatrixSpec(fn, { inModes: p.inModes!, outModes: p.outModes!, rank: spec.rank }, sizes);
+      if (spec.format === 'tt')
+        checkTtMatrixSpec(fn, { inModes: p.inModes!, outModes: p.outModes!, ranks: spec.ranks }, sizes);
+      else if (spec.format === 'cp')
+        checkCpMatrixSpec(fn, { inModes: p.inModes!, outModes: p.outModes!, rank: spec.rank }, sizes);
       else {
-        const tuckerSpec = { inModes: p.inModes!, outModes: p.outModes!, inRanks: spec.ranks, ...(spec.outRanks ? { outRanks: spec.outRanks } : {}) };
+        const tuckerSpec = {
+          inModes: p.inModes!,
+          outModes: p.outModes!,
+          inRanks: spec.ranks,
+          ...(spec.outRanks ? { outRanks: spec.outRanks } : {}),
+        };
         checkTuckerMatrixSpec(fn, tuckerSpec, sizes);
       }
     });

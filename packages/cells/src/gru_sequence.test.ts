@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { cpMatrix, cpMatrixToDense, prepareMatmul, type StagedMatmul, ttMatrix, ttMatrixToDense } from '@tensorized/decomp';
+import { cpMatrix, cpMatrixToDense, prepareMatmul, ttMatrix, ttMatrixToDense } from '@tensorized/decomp';
+import { type StagedMatmul } from '@tensorized/decomp/stages';
 import { describeEachBackend, expectClose, expectNoLeak } from '@tensorized/test-utils';
 import { expect, it } from 'vitest';
 import { gruSequence } from './gru_sequence.js';
@@ -38,7 +39,8 @@ async function expectFusedMatchesReference(
   weightGradient: 'stages' | 'dense',
 ): Promise<void> {
   const unpack = (xs: tf.Tensor[]) => [xs[0] as tf.Tensor3D, xs[1] as tf.Tensor2D, xs[2] as tf.Tensor1D] as const;
-  const refLoss = (...xs: tf.Tensor[]): tf.Scalar => tf.sum(tf.mul(reference(...unpack(xs), dense(xs.slice(3)), mask), probe));
+  const refLoss = (...xs: tf.Tensor[]): tf.Scalar =>
+    tf.sum(tf.mul(reference(...unpack(xs), dense(xs.slice(3)), mask), probe));
   const fusedLoss = (...xs: tf.Tensor[]): tf.Scalar => {
     const prepared = prepare(xs.slice(3));
     const hs = gruSequence(...unpack(xs), prepared, mask, { weightGradient });
@@ -72,9 +74,20 @@ describeEachBackend('gruSequence over TT stages', () => {
     const probe = tf.randomNormal([T, B, 8], 0, 1, 'float32', 4);
     const args = [a, h0, bU, ...cores];
     const tt = (xs: tf.Tensor[]) => ttMatrix(xs, { checkFinite: false });
-    for (const groups of [[1, 1, 1], [2, 1], [1, 2]]) {
+    for (const groups of [
+      [1, 1, 1],
+      [2, 1],
+      [1, 2],
+    ]) {
       for (const weightGradient of ['stages', 'dense'] as const) {
-        await expectFusedMatchesReference(args, mask, probe, (xs) => prepareMatmul(tt(xs), 'factorised', { groups }), (xs) => ttMatrixToDense(tt(xs)), weightGradient);
+        await expectFusedMatchesReference(
+          args,
+          mask,
+          probe,
+          (xs) => prepareMatmul(tt(xs), 'factorised', { groups }),
+          (xs) => ttMatrixToDense(tt(xs)),
+          weightGradient,
+        );
       }
     }
     tf.dispose([...args, mask, probe]);
@@ -82,7 +95,12 @@ describeEachBackend('gruSequence over TT stages', () => {
 
   it('CP factors (a chain of two plain matrices), both weight-gradient routes, equal the reference; a dense route over views it cannot invert is refused', async () => {
     // Hidden 6 = 2x3, U: 6 -> 18 = 2x9, rank 4.
-    const factors = [[2, 4], [3, 4], [2, 4], [9, 4]].map((s, i) => tf.randomNormal(s, 0, 0.4, 'float32', 20 + i));
+    const factors = [
+      [2, 4],
+      [3, 4],
+      [2, 4],
+      [9, 4],
+    ].map((s, i) => tf.randomNormal(s, 0, 0.4, 'float32', 20 + i));
     const [T, B] = [3, 2];
     const a = tf.randomNormal([T, B, 18], 0, 1, 'float32', 5) as tf.Tensor3D;
     const h0 = tf.randomNormal([B, 6], 0, 0.5, 'float32', 6) as tf.Tensor2D;
@@ -92,11 +110,23 @@ describeEachBackend('gruSequence over TT stages', () => {
     const args = [a, h0, bU, ...factors];
     const cp = (xs: tf.Tensor[]) => cpMatrix(xs.slice(0, 2), xs.slice(2, 4), undefined, { checkFinite: false });
     for (const weightGradient of ['stages', 'dense'] as const) {
-      await expectFusedMatchesReference(args, mask, probe, (xs) => prepareMatmul(cp(xs), 'factorised'), (xs) => cpMatrixToDense(cp(xs)), weightGradient);
+      await expectFusedMatchesReference(
+        args,
+        mask,
+        probe,
+        (xs) => prepareMatmul(cp(xs), 'factorised'),
+        (xs) => cpMatrixToDense(cp(xs)),
+        weightGradient,
+      );
     }
     const U = tf.randomNormal([3, 9], 0, 1, 'float32', 9);
-    const viewed = { stages: [{ view: [{ reshape: [-1, 3] }], matrix: U as tf.Tensor2D }], outView: [{ reshape: [-1, 18] }] };
-    expect(() => gruSequence(a, h0, bU, viewed, undefined, { weightGradient: 'dense' })).toThrow(/weightGradient 'dense' needs TT stages/);
+    const viewed = {
+      stages: [{ view: [{ reshape: [-1, 3] }], matrix: U as tf.Tensor2D }],
+      outView: [{ reshape: [-1, 18] }],
+    };
+    expect(() => gruSequence(a, h0, bU, viewed, undefined, { weightGradient: 'dense' })).toThrow(
+      /weightGradient 'dense' needs TT stages/,
+    );
     tf.dispose([...args, mask, probe, U]);
   });
 });

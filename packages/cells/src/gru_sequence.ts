@@ -10,8 +10,9 @@ import {
   unapplyView,
   type ViewOp,
   type WeightGradientRoute,
-} from '@tensorized/decomp';
+} from '@tensorized/decomp/stages';
 import { check } from './errors.js';
+import { gruGates } from './gru_gates.js';
 import { unstackLeading } from './unstack.js';
 import { recordingGradients } from './weight.js';
 
@@ -54,7 +55,8 @@ export function gruSequence(
     'INVALID_CONFIG',
     () => "gruSequence: weightGradient 'dense' needs TT stages (ttStages) or plain matrices without views",
   );
-  const route: WeightGradientRoute = forced !== 'auto' ? forced : recordingGradients() ? planWeightGradient(staged, h0.shape[0], T).route : 'stages';
+  const route: WeightGradientRoute =
+    forced !== 'auto' ? forced : recordingGradients() ? planWeightGradient(staged, h0.shape[0], T).route : 'stages';
   // The laid-out stage inputs are kept only for the per-stage route.
   const keepsLaid = route === 'stages';
   // Shapes of each stage's input before its view, and of the last stage's output.
@@ -63,17 +65,28 @@ export function gruSequence(
   // Runs the recurrence; with `record`, keeps what the backward pass needs, per kind over all steps:
   // h_{t-1}, r, z, n, (U h + b_U)_n, and the laid-out inputs of the stages (from the first or second
   // on). customGrad copies what it saves: a few stacked tensors cost far less than T small ones.
-  const forward = (aIn: tf.Tensor, hIn: tf.Tensor2D, bIn: tf.Tensor, mats: readonly tf.Tensor2D[], maskIn: tf.Tensor | undefined, record: boolean) => {
+  const forward = (
+    aIn: tf.Tensor,
+    hIn: tf.Tensor2D,
+    bIn: tf.Tensor,
+    mats: readonly tf.Tensor2D[],
+    maskIn: tf.Tensor | undefined,
+    record: boolean,
+  ) => {
     const m = maskIn ? (unstackLeading(maskIn) as tf.Tensor2D[]) : undefined;
     // Steps at which no sequence is padded need no masking (with length-bucketed batches, most).
     const mValues = maskIn?.dataSync();
     const batch = hIn.shape[0];
     const padded = (t: number): boolean => mValues?.subarray(t * batch, (t + 1) * batch).some((x) => x !== 1) ?? false;
     // b_U of the r and z gates joins the input projections once for all steps.
-    const aRZ = unstackLeading(tf.add(tf.slice(aIn, [0, 0, 0], [-1, -1, 2 * H]), tf.slice(bIn, [0], [2 * H]))) as tf.Tensor2D[];
+    const aRZ = unstackLeading(
+      tf.add(tf.slice(aIn, [0, 0, 0], [-1, -1, 2 * H]), tf.slice(bIn, [0], [2 * H])),
+    ) as tf.Tensor2D[];
     const aN = unstackLeading(tf.slice(aIn, [0, 0, 2 * H], [-1, -1, H])) as tf.Tensor2D[];
     const bN = tf.slice(bIn, [2 * H], [H]);
-    const kinds: tf.Tensor[][] = record ? Array.from({ length: 5 + (keepsLaid ? (keepsFirst ? k : k - 1) : 0) }, () => []) : [];
+    const kinds: tf.Tensor[][] = record
+      ? Array.from({ length: 5 + (keepsLaid ? (keepsFirst ? k : k - 1) : 0) }, () => [])
+      : [];
     const outputs: tf.Tensor2D[] = [];
     let h = hIn;
     for (let t = 0; t < T; t++) {
@@ -87,12 +100,10 @@ export function gruSequence(
       }
       if (t === 0) lastShape = [...c.shape];
       const u = applyView(tfOps, c, outView) as tf.Tensor2D;
-      const rz = tf.sigmoid(tf.add(aRZ[t]!, tf.slice(u, [0, 0], [-1, 2 * H])));
-      const r = tf.slice(rz, [0, 0], [-1, H]);
-      const z = tf.slice(rz, [0, H], [-1, H]);
-      const un = tf.add(tf.slice(u, [0, 2 * H], [-1, H]), bN);
-      const n = tf.tanh(tf.add(aN[t]!, tf.mul(r, un)));
-      let next = tf.add(n, tf.mul(z, tf.sub(h, n))) as tf.Tensor2D;
+      const preRZ = tf.add(aRZ[t]!, tf.slice(u, [0, 0], [-1, 2 * H])) as tf.Tensor2D;
+      const un = tf.add(tf.slice(u, [0, 2 * H], [-1, H]), bN) as tf.Tensor2D;
+      const { r, z, n, next: stepped } = gruGates(preRZ, aN[t]!, h, un);
+      let next = stepped;
       if (m && padded(t)) next = tf.add(h, tf.mul(m[t]!, tf.sub(next, h))) as tf.Tensor2D;
       if (record) for (const [j, x] of [h, r, z, n, un, ...laidInputs].entries()) kinds[j]!.push(x);
       outputs.push(next);
@@ -114,7 +125,18 @@ export function gruSequence(
     return {
       value: tf.stack(outputs) as tf.Tensor3D,
       gradFunc: (dy: tf.Tensor, kept: tf.Tensor[]) =>
-        backward(dy as tf.Tensor3D, kept, { k, T, masked: Boolean(mask), keepsFirst, views, outView, inShapes, lastShape, route, staged }),
+        backward(dy as tf.Tensor3D, kept, {
+          k,
+          T,
+          masked: Boolean(mask),
+          keepsFirst,
+          views,
+          outView,
+          inShapes,
+          lastShape,
+          route,
+          staged,
+        }),
     };
   }) as Parameters<typeof tf.customGrad>[0]);
   return op(a, h0, bU, ...matrices, ...(mask ? [mask] : [])) as tf.Tensor3D;
@@ -154,14 +176,21 @@ function backward(dy: tf.Tensor3D, kept: tf.Tensor[], L: Layout): tf.Tensor[] {
     cZ = tf.mul(cZ, maskAll);
     cH = tf.add(tf.mul(zS!, maskAll), tf.sub(1, maskAll));
   }
-  const [cNs, cZs, cRs, cHs, rs] = [cN, cZ, cR, cH, rS!].map((c) => unstackLeading(c) as tf.Tensor2D[]) as [tf.Tensor2D[], tf.Tensor2D[], tf.Tensor2D[], tf.Tensor2D[], tf.Tensor2D[]];
+  const [cNs, cZs, cRs, cHs, rs] = [cN, cZ, cR, cH, rS!].map((c) => unstackLeading(c) as tf.Tensor2D[]) as [
+    tf.Tensor2D[],
+    tf.Tensor2D[],
+    tf.Tensor2D[],
+    tf.Tensor2D[],
+    tf.Tensor2D[],
+  ];
   const matsT = mats.map((w) => tf.transpose(w));
   const dOut = unstackLeading(dy) as tf.Tensor2D[];
   const dPreN: tf.Tensor2D[] = new Array(T);
   const dU: tf.Tensor2D[] = new Array(T);
   // g[i][t]: gradient with respect to the output of M_{i+1} at step t.
   const g: tf.Tensor2D[][] = Array.from({ length: k }, () => new Array<tf.Tensor2D>(T));
-  const stageInputs = (i: number): tf.Tensor => (i === 0 && !L.keepsFirst ? stacked[0]! : stacked[5 + i - (L.keepsFirst ? 0 : 1)]!);
+  const stageInputs = (i: number): tf.Tensor =>
+    i === 0 && !L.keepsFirst ? stacked[0]! : stacked[5 + i - (L.keepsFirst ? 0 : 1)]!;
   let dh: tf.Tensor2D | undefined;
   for (let t = T - 1; t >= 0; t--) {
     const total = dh ? (tf.add(dh, dOut[t]!) as tf.Tensor2D) : dOut[t]!;
@@ -180,7 +209,12 @@ function backward(dy: tf.Tensor3D, kept: tf.Tensor[], L: Layout): tf.Tensor[] {
   const dMats =
     L.route === 'dense'
       ? // dU = [h_0 .. h_{T-1}]^T [d(Uh)_1 .. d(Uh)_T], then each stage's share.
-        stageGradientsFromDense(tfOps, L.staged, tf.matMul(tf.reshape(hS!, [-1, H]) as tf.Tensor2D, dUAll, true, false), mats)
+        stageGradientsFromDense(
+          tfOps,
+          L.staged,
+          tf.matMul(tf.reshape(hS!, [-1, H]) as tf.Tensor2D, dUAll, true, false),
+          mats,
+        )
       : mats.map((_, i) => {
           // Laid-out inputs of M_{i+1} at every step, stacked: h_{t-1} when the first stage has no view.
           const rows = tf.reshape(stageInputs(i), [-1, mats[i]!.shape[0]]);

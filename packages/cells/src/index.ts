@@ -11,6 +11,8 @@ export {
 export { type AppliedWeight, type VariableFactory, WeightMatrix } from './weight.js';
 export {
   RecurrentCell,
+  GruCell,
+  LstmCell,
   createCell,
   type SequenceOptions,
   type SequenceResult,

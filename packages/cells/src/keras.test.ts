@@ -30,18 +30,66 @@ function modelJson(recurrentActivation: string) {
         config: {
           name: 'sequential',
           layers: [
-            { class_name: 'InputLayer', config: { batch_input_shape: [null, T, N], dtype: 'float32', sparse: false, ragged: false, name: 'gru_input' } },
+            {
+              class_name: 'InputLayer',
+              config: {
+                batch_input_shape: [null, T, N],
+                dtype: 'float32',
+                sparse: false,
+                ragged: false,
+                name: 'gru_input',
+              },
+            },
             {
               class_name: 'GRU',
               config: {
-                name: 'gru', trainable: true, dtype: 'float32', return_sequences: true, return_state: false, go_backwards: false, stateful: false, unroll: false, time_major: false,
-                units: H, activation: 'tanh', recurrent_activation: recurrentActivation, use_bias: true,
-                kernel_initializer: { class_name: 'GlorotUniform', config: { seed: null } }, recurrent_initializer: { class_name: 'Orthogonal', config: { gain: 1.0, seed: null } }, bias_initializer: { class_name: 'Zeros', config: {} },
-                kernel_regularizer: null, recurrent_regularizer: null, bias_regularizer: null, activity_regularizer: null, kernel_constraint: null, recurrent_constraint: null, bias_constraint: null,
-                dropout: 0.0, recurrent_dropout: 0.0, implementation: 2, reset_after: true,
+                name: 'gru',
+                trainable: true,
+                dtype: 'float32',
+                return_sequences: true,
+                return_state: false,
+                go_backwards: false,
+                stateful: false,
+                unroll: false,
+                time_major: false,
+                units: H,
+                activation: 'tanh',
+                recurrent_activation: recurrentActivation,
+                use_bias: true,
+                kernel_initializer: { class_name: 'GlorotUniform', config: { seed: null } },
+                recurrent_initializer: { class_name: 'Orthogonal', config: { gain: 1.0, seed: null } },
+                bias_initializer: { class_name: 'Zeros', config: {} },
+                kernel_regularizer: null,
+                recurrent_regularizer: null,
+                bias_regularizer: null,
+                activity_regularizer: null,
+                kernel_constraint: null,
+                recurrent_constraint: null,
+                bias_constraint: null,
+                dropout: 0.0,
+                recurrent_dropout: 0.0,
+                implementation: 2,
+                reset_after: true,
               },
             },
-            { class_name: 'Dense', config: { name: 'dense', trainable: true, dtype: 'float32', units: O, activation: 'linear', use_bias: true, kernel_initializer: { class_name: 'GlorotUniform', config: { seed: null } }, bias_initializer: { class_name: 'Zeros', config: {} }, kernel_regularizer: null, bias_regularizer: null, activity_regularizer: null, kernel_constraint: null, bias_constraint: null } },
+            {
+              class_name: 'Dense',
+              config: {
+                name: 'dense',
+                trainable: true,
+                dtype: 'float32',
+                units: O,
+                activation: 'linear',
+                use_bias: true,
+                kernel_initializer: { class_name: 'GlorotUniform', config: { seed: null } },
+                bias_initializer: { class_name: 'Zeros', config: {} },
+                kernel_regularizer: null,
+                bias_regularizer: null,
+                activity_regularizer: null,
+                kernel_constraint: null,
+                bias_constraint: null,
+              },
+            },
           ],
         },
       },
@@ -68,8 +116,24 @@ function reference(x: Float32Array, B: number, w: Record<string, Float32Array>, 
   for (let b = 0; b < B; b++) {
     let h = new Float64Array(H);
     for (let t = 0; t < T; t++) {
-      const xi = Array.from({ length: 3 * H }, (_, j) => w['bias']![j]! + Array.from({ length: N }, (_, i) => x[(b * T + t) * N + i]! * w['kernel']![i * 3 * H + j]!).reduce((a, c) => a + c, 0));
-      const hu = Array.from({ length: 3 * H }, (_, j) => w['bias']![3 * H + j]! + Array.from({ length: H }, (_, i) => h[i]! * w['recurrent_kernel']![i * 3 * H + j]!).reduce((a, c) => a + c, 0));
+      const xi = Array.from(
+        { length: 3 * H },
+        (_, j) =>
+          w['bias']![j]! +
+          Array.from({ length: N }, (_, i) => x[(b * T + t) * N + i]! * w['kernel']![i * 3 * H + j]!).reduce(
+            (a, c) => a + c,
+            0,
+          ),
+      );
+      const hu = Array.from(
+        { length: 3 * H },
+        (_, j) =>
+          w['bias']![3 * H + j]! +
+          Array.from({ length: H }, (_, i) => h[i]! * w['recurrent_kernel']![i * 3 * H + j]!).reduce(
+            (a, c) => a + c,
+            0,
+          ),
+      );
       const next = new Float64Array(H);
       for (let j = 0; j < H; j++) {
         const z = act(xi[j]! + hu[j]!);
@@ -78,7 +142,10 @@ function reference(x: Float32Array, B: number, w: Record<string, Float32Array>, 
         next[j] = z * h[j]! + (1 - z) * n;
       }
       h = next;
-      for (let o = 0; o < O; o++) out[(b * T + t) * O + o] = w['dbias']![o]! + Array.from({ length: H }, (_, i) => h[i]! * w['dkernel']![i * O + o]!).reduce((a, c) => a + c, 0);
+      for (let o = 0; o < O; o++)
+        out[(b * T + t) * O + o] =
+          w['dbias']![o]! +
+          Array.from({ length: H }, (_, i) => h[i]! * w['dkernel']![i * O + o]!).reduce((a, c) => a + c, 0);
     }
   }
   return out;
@@ -88,26 +155,44 @@ describeEachBackend('a converted Keras model with GRU(reset_after=True)', () => 
   for (const activation of ['sigmoid', 'hard_sigmoid']) {
     it(`${activation}: loads (TF.js alone refuses it) and predicts Keras' equations`, async () => {
       const json = modelJson(activation);
-      const w = { kernel: rand(N * 3 * H, 1, 0.8), recurrent_kernel: rand(H * 3 * H, 2, 0.8), bias: rand(2 * 3 * H, 3, 0.5), dkernel: rand(H * O, 4, 0.7), dbias: rand(O, 5, 0.2) };
+      const w = {
+        kernel: rand(N * 3 * H, 1, 0.8),
+        recurrent_kernel: rand(H * 3 * H, 2, 0.8),
+        bias: rand(2 * 3 * H, 3, 0.5),
+        dkernel: rand(H * O, 4, 0.7),
+        dbias: rand(O, 5, 0.2),
+      };
       const data = new Float32Array([...w.kernel, ...w.recurrent_kernel, ...w.bias, ...w.dkernel, ...w.dbias]);
-      const artifacts: tf.io.ModelArtifacts = { modelTopology: json.modelTopology, weightSpecs: json.weightsManifest[0]!.weights as tf.io.WeightsManifestEntry[], weightData: data.buffer, format: json.format, generatedBy: json.generatedBy, convertedBy: json.convertedBy };
+      const artifacts: tf.io.ModelArtifacts = {
+        modelTopology: json.modelTopology,
+        weightSpecs: json.weightsManifest[0]!.weights as tf.io.WeightsManifestEntry[],
+        weightData: data.buffer,
+        format: json.format,
+        generatedBy: json.generatedBy,
+        convertedBy: json.convertedBy,
+      };
       await expect(tfl.loadLayersModel(tf.io.fromMemory(artifacts))).rejects.toThrow(/reset_after/);
       const model = await loadLayersModel(tf.io.fromMemory(artifacts));
       const B = 3;
       const xData = rand(B * T * N, 6, 1.5);
       const x = tf.tensor3d(xData, [B, T, N]);
       const y = model.predict(x) as tf.Tensor;
-      expectClose(y, tf.tensor3d(Float32Array.from(reference(xData, B, w, activation === 'hard_sigmoid')), [B, T, O]), { atol: 2e-5, rtol: 1e-4 });
+      expectClose(y, tf.tensor3d(Float32Array.from(reference(xData, B, w, activation === 'hard_sigmoid')), [B, T, O]), {
+        atol: 2e-5,
+        rtol: 1e-4,
+      });
       // It trains and saves like any LayersModel.
       model.compile({ optimizer: tf.train.adam(0.01), loss: 'meanSquaredError' });
       const target = tf.zerosLike(y);
       const h = await model.fit(x, target, { epochs: 5, verbose: 0 });
       expect((h.history['loss'] as number[]).at(-1)!).toBeLessThan((h.history['loss'] as number[])[0]!);
       let saved: tf.io.ModelArtifacts | undefined;
-      await model.save(tf.io.withSaveHandler(async (a) => {
-        saved = a;
-        return { modelArtifactsInfo: { dateSaved: new Date(), modelTopologyType: 'JSON' } };
-      }));
+      await model.save(
+        tf.io.withSaveHandler(async (a) => {
+          saved = a;
+          return { modelArtifactsInfo: { dateSaved: new Date(), modelTopologyType: 'JSON' } };
+        }),
+      );
       const reloaded = await tfl.loadLayersModel(tf.io.fromMemory(saved!));
       const [a, b] = [model.predict(x) as tf.Tensor, reloaded.predict(x) as tf.Tensor];
       expectClose(b, a, { atol: 0, rtol: 0 });
@@ -120,8 +205,16 @@ describeEachBackend('a converted Keras model with GRU(reset_after=True)', () => 
   it('refuses what it cannot represent, naming the layer', async () => {
     const json = modelJson('relu');
     const data = new Float32Array(N * 3 * H + H * 3 * H + 2 * 3 * H + H * O + O);
-    const artifacts = { modelTopology: json.modelTopology, weightSpecs: json.weightsManifest[0]!.weights as tf.io.WeightsManifestEntry[], weightData: data.buffer };
-    await expect(loadLayersModel(artifacts)).rejects.toThrow(/GRU layer 'gru' has recurrent_activation "relu"; expected sigmoid or hard_sigmoid/);
-    await expect(loadLayersModel({ modelTopology: {} } as tf.io.ModelArtifacts)).rejects.toThrow(/expected a layers-model/);
+    const artifacts = {
+      modelTopology: json.modelTopology,
+      weightSpecs: json.weightsManifest[0]!.weights as tf.io.WeightsManifestEntry[],
+      weightData: data.buffer,
+    };
+    await expect(loadLayersModel(artifacts)).rejects.toThrow(
+      /GRU layer 'gru' has recurrent_activation "relu"; expected sigmoid or hard_sigmoid/,
+    );
+    await expect(loadLayersModel({ modelTopology: {} } as tf.io.ModelArtifacts)).rejects.toThrow(
+      /expected a layers-model/,
+    );
   });
 });

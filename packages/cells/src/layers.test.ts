@@ -7,7 +7,15 @@ import { fromLayersRnn, TensorizedRNNCell, tensorizedGru, tensorizedLstm } from 
 
 describeEachBackend('tfjs-layers adapter', () => {
   it('a tf.sequential with an RNN over a TT-GRU cell fits, saves to memory, loads and predicts identically', async () => {
-    const config = paperCellConfig('tt-gru', { inputSize: 8, inputModes: [2, 4], hiddenSize: 16, hiddenModes: [4, 4], ranks: [1, 3, 1], seed: 2, init: 'glorot' });
+    const config = paperCellConfig('tt-gru', {
+      inputSize: 8,
+      inputModes: [2, 4],
+      hiddenSize: 16,
+      hiddenModes: [4, 4],
+      ranks: [1, 3, 1],
+      seed: 2,
+      init: 'glorot',
+    });
     const cell = new TensorizedRNNCell({ cell: config });
     const model = tfl.sequential();
     model.add(tfl.layers.rnn({ cell, inputShape: [5, 8], returnSequences: false }));
@@ -21,13 +29,17 @@ describeEachBackend('tfjs-layers adapter', () => {
     expect(losses.at(-1)!).toBeLessThan(0.5 * losses[0]!);
     // The layer's weights are the cell's variables: 4 TT cores + 2 biases.
     expect(model.layers[0]!.getWeights().length).toBe(6);
-    expect(cell.recurrentCell.paramCount()).toBe(config && cell.recurrentCell.W.paramCount() + cell.recurrentCell.U.paramCount() + 48);
+    expect(cell.recurrentCell.paramCount()).toBe(
+      config && cell.recurrentCell.W.paramCount() + cell.recurrentCell.U.paramCount() + 48,
+    );
 
     let saved: tf.io.ModelArtifacts | undefined;
-    await model.save(tf.io.withSaveHandler(async (artifacts) => {
-      saved = artifacts;
-      return { modelArtifactsInfo: { dateSaved: new Date(), modelTopologyType: 'JSON' } };
-    }));
+    await model.save(
+      tf.io.withSaveHandler(async (artifacts) => {
+        saved = artifacts;
+        return { modelArtifactsInfo: { dateSaved: new Date(), modelTopologyType: 'JSON' } };
+      }),
+    );
     const topology = JSON.stringify(saved!.modelTopology);
     expect(topology).toContain('TensorizedRNNCell');
     const loaded = await tfl.loadLayersModel(tf.io.fromMemory(saved!));
@@ -40,7 +52,9 @@ describeEachBackend('tfjs-layers adapter', () => {
   });
 
   it('rejects a bad cell configuration when the layer is made', () => {
-    expect(() => new TensorizedRNNCell({ cell: paperCellConfig('tt-gru', { ranks: [1, 11, 11, 1] }) })).toThrow(/ranks must have d \+ 1 = 5 entries/);
+    expect(() => new TensorizedRNNCell({ cell: paperCellConfig('tt-gru', { ranks: [1, 11, 11, 1] }) })).toThrow(
+      /ranks must have d \+ 1 = 5 entries/,
+    );
   });
 });
 
@@ -55,7 +69,15 @@ describeEachBackend('fromLayersRnn', () => {
       [3, 4, 8, 'hardSigmoid'],
     ] as const) {
       it(`${kind}, ${units} units, ${inputs} inputs, ${activation}: the cell's outputs equal the layer's predict`, () => {
-        const layer = make({ units, returnSequences: true, recurrentActivation: activation, inputShape: [7, inputs], kernelInitializer: tfl.initializers.randomNormal({ stddev: 0.6, seed }), recurrentInitializer: tfl.initializers.randomNormal({ stddev: 0.6, seed: seed + 1 }), biasInitializer: tfl.initializers.randomNormal({ stddev: 0.4, seed: seed + 2 }) });
+        const layer = make({
+          units,
+          returnSequences: true,
+          recurrentActivation: activation,
+          inputShape: [7, inputs],
+          kernelInitializer: tfl.initializers.randomNormal({ stddev: 0.6, seed }),
+          recurrentInitializer: tfl.initializers.randomNormal({ stddev: 0.6, seed: seed + 1 }),
+          biasInitializer: tfl.initializers.randomNormal({ stddev: 0.4, seed: seed + 2 }),
+        });
         const model = tfl.sequential({ layers: [layer] });
         const x = tf.randomNormal([4, 7, inputs], 0, 1, 'float32', seed + 3) as tf.Tensor3D;
         const expected = model.predict(x) as tf.Tensor;
@@ -72,7 +94,9 @@ describeEachBackend('fromLayersRnn', () => {
   }
 
   it('refuses what it cannot represent: another layer, another activation, an unbuilt layer', () => {
-    expect(() => fromLayersRnn(tfl.layers.dense({ units: 3 }) as never)).toThrow(/must be a tf.layers.gru, tf.layers.lstm or an RNN over a GRUCell\/LSTMCell, got "Dense"/);
+    expect(() => fromLayersRnn(tfl.layers.dense({ units: 3 }) as never)).toThrow(
+      /must be a tf.layers.gru, tf.layers.lstm or an RNN over a GRUCell\/LSTMCell, got "Dense"/,
+    );
     const relu = tfl.layers.gru({ units: 3, activation: 'relu', inputShape: [2, 2] });
     tfl.sequential({ layers: [relu] });
     expect(() => fromLayersRnn(relu)).toThrow(/activation must be tanh, got "relu"/);
@@ -82,14 +106,26 @@ describeEachBackend('fromLayersRnn', () => {
 
 describeEachBackend('a tf.layers.gru, compressed, back in a model', () => {
   it('fromLayersRnn + compressCell + TensorizedRNNCell: same outputs as the compressed cell, then model.fit lowers the loss', async () => {
-    const gru = tfl.layers.gru({ units: 8, returnSequences: true, inputShape: [6, 12], kernelInitializer: tfl.initializers.randomNormal({ stddev: 0.4, seed: 1 }) });
+    const gru = tfl.layers.gru({
+      units: 8,
+      returnSequences: true,
+      inputShape: [6, 12],
+      kernelInitializer: tfl.initializers.randomNormal({ stddev: 0.4, seed: 1 }),
+    });
     const original = tfl.sequential({ layers: [gru] });
     const x = tf.randomNormal([16, 6, 12], 0, 1, 'float32', 4) as tf.Tensor3D;
     (original.predict(x) as tf.Tensor).dispose();
     const dense = fromLayersRnn(gru);
-    const { cell: small } = compressCell(dense, { input: { format: 'tt', ranks: [1, 2, 2, 1] }, recurrent: { format: 'tt', ranks: [1, 2, 2, 1] }, inputModes: [2, 3, 2], hiddenModes: [2, 2, 2] });
+    const { cell: small } = compressCell(dense, {
+      input: { format: 'tt', ranks: [1, 2, 2, 1] },
+      recurrent: { format: 'tt', ranks: [1, 2, 2, 1] },
+      inputModes: [2, 3, 2],
+      hiddenModes: [2, 2, 2],
+    });
     const layer = new TensorizedRNNCell({ cell: small.config });
-    const model = tfl.sequential({ layers: [tfl.layers.rnn({ cell: layer, returnSequences: true, inputShape: [6, 12] })] });
+    const model = tfl.sequential({
+      layers: [tfl.layers.rnn({ cell: layer, returnSequences: true, inputShape: [6, 12] })],
+    });
     model.layers[0]!.setWeights(small.namedVariables().map(([, v]) => v));
     const fromModel = model.predict(x) as tf.Tensor;
     const { outputs, state } = small.run(x);
@@ -110,9 +146,19 @@ describeEachBackend('a tf.layers.gru, compressed, back in a model', () => {
 
 describeEachBackend('TensorizedRNNCell options', () => {
   it('refuses options it would ignore, naming them (units: 32 left the size at 16 before)', () => {
-    const cell = paperCellConfig('tt-gru', { inputSize: 8, inputModes: [2, 4], hiddenSize: 16, hiddenModes: [4, 4], ranks: [1, 3, 1] });
-    expect(() => new TensorizedRNNCell({ cell, units: 32 } as never)).toThrow(/'units' is not an option of this cell .*: units is cell.hiddenSize \(16\)/);
-    expect(() => new TensorizedRNNCell({ cell, activation: 'relu', returnSequences: true } as never)).toThrow(/'activation', 'returnSequences' are not an option/);
+    const cell = paperCellConfig('tt-gru', {
+      inputSize: 8,
+      inputModes: [2, 4],
+      hiddenSize: 16,
+      hiddenModes: [4, 4],
+      ranks: [1, 3, 1],
+    });
+    expect(() => new TensorizedRNNCell({ cell, units: 32 } as never)).toThrow(
+      /'units' is not an option of this cell .*: units is cell.hiddenSize \(16\)/,
+    );
+    expect(() => new TensorizedRNNCell({ cell, activation: 'relu', returnSequences: true } as never)).toThrow(
+      /'activation', 'returnSequences' are not an option/,
+    );
   });
 });
 
@@ -122,8 +168,17 @@ describeEachBackend('tensorizedGru and tensorizedLstm', () => {
     ['tensorizedLstm', tensorizedLstm],
   ] as const) {
     it(`${name}: used like tf.layers.gru, it fits, saves, loads and predicts identically; the input size comes from the input`, async () => {
-      const layer = make({ units: 8, format: 'tt', ranks: [1, 2, 2, 1], returnSequences: false, seed: 3, init: 'glorot' });
-      const model = tfl.sequential({ layers: [tfl.layers.inputLayer({ inputShape: [5, 12] }), layer, tfl.layers.dense({ units: 1 })] });
+      const layer = make({
+        units: 8,
+        format: 'tt',
+        ranks: [1, 2, 2, 1],
+        returnSequences: false,
+        seed: 3,
+        init: 'glorot',
+      });
+      const model = tfl.sequential({
+        layers: [tfl.layers.inputLayer({ inputShape: [5, 12] }), layer, tfl.layers.dense({ units: 1 })],
+      });
       const cell = (layer as unknown as { cell: TensorizedRNNCell }).cell;
       expect(cell.cellConfig.inputSize).toBe(12);
       expect(cell.cellConfig.inputModes).toEqual([3, 2, 2]);
@@ -134,10 +189,12 @@ describeEachBackend('tensorizedGru and tensorizedLstm', () => {
       const h = await model.fit(x, y, { epochs: 15, batchSize: 32, verbose: 0 });
       expect((h.history['loss'] as number[]).at(-1)!).toBeLessThan((h.history['loss'] as number[])[0]!);
       let saved: tf.io.ModelArtifacts | undefined;
-      await model.save(tf.io.withSaveHandler(async (a) => {
-        saved = a;
-        return { modelArtifactsInfo: { dateSaved: new Date(), modelTopologyType: 'JSON' } };
-      }));
+      await model.save(
+        tf.io.withSaveHandler(async (a) => {
+          saved = a;
+          return { modelArtifactsInfo: { dateSaved: new Date(), modelTopologyType: 'JSON' } };
+        }),
+      );
       const loaded = await tfl.loadLayersModel(tf.io.fromMemory(saved!));
       const [a, b] = [model.predict(x) as tf.Tensor, loaded.predict(x) as tf.Tensor];
       expectClose(b, a, { atol: 0, rtol: 0 });
@@ -148,9 +205,13 @@ describeEachBackend('tensorizedGru and tensorizedLstm', () => {
   }
 
   it('refuses options that do not apply and missing ranks, naming them', () => {
-    expect(() => tensorizedGru({ units: 8, format: 'tt', ranks: [1, 2, 1], kernelInitializer: 'zeros' } as never)).toThrow(/tensorizedGru: 'kernelInitializer' is not an option of this layer; it takes units, format/);
+    expect(() =>
+      tensorizedGru({ units: 8, format: 'tt', ranks: [1, 2, 1], kernelInitializer: 'zeros' } as never),
+    ).toThrow(/tensorizedGru: 'kernelInitializer' is not an option of this layer; it takes units, format/);
     expect(() => tensorizedGru({ units: 8, format: 'cp' })).toThrow(/format 'cp' needs rank/);
-    expect(() => tensorizedLstm({ units: 8, format: 'dense', resetAfter: false })).toThrow(/resetAfter applies to a GRU only/);
+    expect(() => tensorizedLstm({ units: 8, format: 'dense', resetAfter: false })).toThrow(
+      /resetAfter applies to a GRU only/,
+    );
     expect(() => tensorizedGru({ units: 0, format: 'dense' })).toThrow(/units must be a positive integer, got 0/);
   });
 });

@@ -8,6 +8,7 @@ import { balancedModes } from './budget.js';
 type Shape = Array<number | null>;
 import { CellError } from './errors.js';
 import { planMatrices } from './config.js';
+import { prod } from '@tensorized/decomp';
 
 /**
  * Arguments of TensorizedRNNCell: the cell configuration plus the usual layer arguments. The
@@ -40,14 +41,19 @@ export class TensorizedRNNCell extends layers.RNNCell {
   constructor(args: TensorizedRNNCellArgs) {
     // Everything a TF.js user might pass is used or refused: the sizes and formats live in `cell`.
     // (customObjects comes from tfjs-layers' own deserialisation.)
-    const unknown = Object.keys(args ?? {}).filter((k) => !['cell', 'name', 'trainable', 'dtype', 'customObjects'].includes(k));
+    const unknown = Object.keys(args ?? {}).filter(
+      (k) => !['cell', 'name', 'trainable', 'dtype', 'customObjects'].includes(k),
+    );
     if (unknown.length) {
       throw new CellError(
         'INVALID_CONFIG',
         `TensorizedRNNCell: ${unknown.map((k) => `'${k}'`).join(', ')} ${unknown.length > 1 ? 'are' : 'is'} not an option of this cell (it takes cell, name, trainable); sizes, formats and activations go in cell (a CellConfig)${unknown.includes('units') ? `: units is cell.hiddenSize (${args.cell?.hiddenSize})` : ''}`,
       );
     }
-    super({ ...(args.name ? { name: args.name } : {}), ...(args.trainable !== undefined ? { trainable: args.trainable } : {}) });
+    super({
+      ...(args.name ? { name: args.name } : {}),
+      ...(args.trainable !== undefined ? { trainable: args.trainable } : {}),
+    });
     // Validate now, not at build time (with a stand-in input size when the input decides it).
     planMatrices(completeInput(args.cell, args.cell.inputSize ?? defaultInputSize(args.cell)));
     this.config = structuredClone(args.cell) as CellConfig;
@@ -60,7 +66,11 @@ export class TensorizedRNNCell extends layers.RNNCell {
     if (this.config.inputSize === undefined) {
       const shape = (Array.isArray(inputShape?.[0]) ? inputShape[0] : inputShape) as Shape | undefined;
       const n = shape?.[shape.length - 1];
-      if (typeof n !== 'number') throw new CellError('INVALID_CONFIG', `TensorizedRNNCell: the input size is not known at build (input shape ${JSON.stringify(inputShape)}); give the layer an inputShape or the cell an inputSize`);
+      if (typeof n !== 'number')
+        throw new CellError(
+          'INVALID_CONFIG',
+          `TensorizedRNNCell: the input size is not known at build (input shape ${JSON.stringify(inputShape)}); give the layer an inputShape or the cell an inputSize`,
+        );
       this.config = completeInput(this.config, n);
       planMatrices(this.config);
     }
@@ -107,7 +117,7 @@ function completeInput(config: TensorizedRNNCellArgs['cell'], inputSize: number)
 
 /** A stand-in input size for validating a configuration before the input is known: 2^d. */
 function defaultInputSize(config: TensorizedRNNCellArgs['cell']): number {
-  return config.inputModes ? config.inputModes.reduce((a, b) => a * b, 1) : 2 ** (config.hiddenModes?.length ?? 4);
+  return config.inputModes ? prod(config.inputModes) : 2 ** (config.hiddenModes?.length ?? 4);
 }
 
 /** Options of tensorizedGru and tensorizedLstm: the tfjs-layers RNN options that apply, and the cell's format. */
@@ -141,14 +151,53 @@ export interface TensorizedRnnLayerArgs {
   trainable?: boolean;
 }
 
-const LAYER_OPTIONS = ['units', 'format', 'ranks', 'outRanks', 'rank', 'inputModes', 'hiddenModes', 'resetAfter', 'recurrentActivation', 'init', 'seed', 'returnSequences', 'returnState', 'goBackwards', 'stateful', 'unroll', 'inputShape', 'batchInputShape', 'batchSize', 'name', 'trainable'];
-const RNN_OPTIONS = ['returnSequences', 'returnState', 'goBackwards', 'stateful', 'unroll', 'inputShape', 'batchInputShape', 'batchSize', 'name', 'trainable'] as const;
+const LAYER_OPTIONS = [
+  'units',
+  'format',
+  'ranks',
+  'outRanks',
+  'rank',
+  'inputModes',
+  'hiddenModes',
+  'resetAfter',
+  'recurrentActivation',
+  'init',
+  'seed',
+  'returnSequences',
+  'returnState',
+  'goBackwards',
+  'stateful',
+  'unroll',
+  'inputShape',
+  'batchInputShape',
+  'batchSize',
+  'name',
+  'trainable',
+];
+const RNN_OPTIONS = [
+  'returnSequences',
+  'returnState',
+  'goBackwards',
+  'stateful',
+  'unroll',
+  'inputShape',
+  'batchInputShape',
+  'batchSize',
+  'name',
+  'trainable',
+] as const;
 
 function tensorizedRnn(kind: 'gru' | 'lstm', fn: string, args: TensorizedRnnLayerArgs): ReturnType<typeof layers.rnn> {
   const unknown = Object.keys(args ?? {}).filter((k) => !LAYER_OPTIONS.includes(k));
-  if (unknown.length) throw new CellError('INVALID_CONFIG', `${fn}: ${unknown.map((k) => `'${k}'`).join(', ')} ${unknown.length > 1 ? 'are not options' : 'is not an option'} of this layer; it takes ${LAYER_OPTIONS.join(', ')}`);
-  if (!Number.isInteger(args.units) || args.units < 1) throw new CellError('INVALID_CONFIG', `${fn}: units must be a positive integer, got ${JSON.stringify(args.units)}`);
-  if (kind === 'lstm' && args.resetAfter !== undefined) throw new CellError('INVALID_CONFIG', `${fn}: resetAfter applies to a GRU only`);
+  if (unknown.length)
+    throw new CellError(
+      'INVALID_CONFIG',
+      `${fn}: ${unknown.map((k) => `'${k}'`).join(', ')} ${unknown.length > 1 ? 'are not options' : 'is not an option'} of this layer; it takes ${LAYER_OPTIONS.join(', ')}`,
+    );
+  if (!Number.isInteger(args.units) || args.units < 1)
+    throw new CellError('INVALID_CONFIG', `${fn}: units must be a positive integer, got ${JSON.stringify(args.units)}`);
+  if (kind === 'lstm' && args.resetAfter !== undefined)
+    throw new CellError('INVALID_CONFIG', `${fn}: resetAfter applies to a GRU only`);
   const format = args.format ?? 'tt';
   const need = (ok: boolean, what: string) => {
     if (!ok) throw new CellError('INVALID_CONFIG', `${fn}: format '${format}' needs ${what}`);
@@ -166,10 +215,21 @@ function tensorizedRnn(kind: 'gru' | 'lstm', fn: string, args: TensorizedRnnLaye
   } else if (format === 'dense') {
     spec = { format };
   } else {
-    throw new CellError('INVALID_CONFIG', `${fn}: format must be 'dense', 'tt', 'cp' or 'tucker', got ${JSON.stringify(format)}`);
+    throw new CellError(
+      'INVALID_CONFIG',
+      `${fn}: format must be 'dense', 'tt', 'cp' or 'tucker', got ${JSON.stringify(format)}`,
+    );
   }
-  const d = format === 'tt' ? args.ranks!.length - 1 : format === 'tucker' ? args.ranks!.length : (args.hiddenModes?.length ?? 4);
-  const declared = args.inputShape?.[args.inputShape.length - 1] ?? args.batchInputShape?.[args.batchInputShape.length - 1] ?? undefined;
+  const d =
+    format === 'tt'
+      ? args.ranks!.length - 1
+      : format === 'tucker'
+        ? args.ranks!.length
+        : (args.hiddenModes?.length ?? 4);
+  const declared =
+    args.inputShape?.[args.inputShape.length - 1] ??
+    args.batchInputShape?.[args.batchInputShape.length - 1] ??
+    undefined;
   const cell: TensorizedRNNCellArgs['cell'] = {
     kind,
     hiddenSize: args.units,
@@ -184,7 +244,10 @@ function tensorizedRnn(kind: 'gru' | 'lstm', fn: string, args: TensorizedRnnLaye
     ...(args.seed !== undefined ? { seed: args.seed } : {}),
   };
   const rnnArgs = Object.fromEntries(RNN_OPTIONS.filter((k) => args[k] !== undefined).map((k) => [k, args[k]]));
-  return layers.rnn({ ...rnnArgs, cell: new TensorizedRNNCell({ cell: typeof declared === 'number' ? completeInput(cell, declared) : cell }) });
+  return layers.rnn({
+    ...rnnArgs,
+    cell: new TensorizedRNNCell({ cell: typeof declared === 'number' ? completeInput(cell, declared) : cell }),
+  });
 }
 
 /**
@@ -220,19 +283,47 @@ export function fromLayersRnn(layer: tfLayer): RecurrentCell {
   const className = (layer as { getClassName?: () => string }).getClassName?.();
   const rnnCell = className === 'RNN' ? ((layer as unknown as { cell: tfLayer }).cell as tfLayer) : layer;
   const cellClass = (rnnCell as { getClassName?: () => string }).getClassName?.();
-  const kind = cellClass === 'GRU' || cellClass === 'GRUCell' ? 'gru' : cellClass === 'LSTM' || cellClass === 'LSTMCell' ? 'lstm' : undefined;
-  if (!kind) throw new CellError('INVALID_CONFIG', `${fn}: layer must be a tf.layers.gru, tf.layers.lstm or an RNN over a GRUCell/LSTMCell, got ${JSON.stringify(className ?? typeof layer)}`);
+  const kind =
+    cellClass === 'GRU' || cellClass === 'GRUCell'
+      ? 'gru'
+      : cellClass === 'LSTM' || cellClass === 'LSTMCell'
+        ? 'lstm'
+        : undefined;
+  if (!kind)
+    throw new CellError(
+      'INVALID_CONFIG',
+      `${fn}: layer must be a tf.layers.gru, tf.layers.lstm or an RNN over a GRUCell/LSTMCell, got ${JSON.stringify(className ?? typeof layer)}`,
+    );
   const config = rnnCell.getConfig() as Record<string, unknown>;
-  const activationName = (a: unknown): string => (typeof a === 'string' ? a : ((a as { className?: string; getClassName?: () => string } | undefined)?.getClassName?.() ?? String(a))).toLowerCase();
+  const activationName = (a: unknown): string =>
+    (typeof a === 'string'
+      ? a
+      : ((a as { className?: string; getClassName?: () => string } | undefined)?.getClassName?.() ?? String(a))
+    ).toLowerCase();
   const activation = activationName(config['activation']);
-  if (activation !== 'tanh') throw new CellError('INVALID_CONFIG', `${fn}: activation must be tanh, got ${JSON.stringify(config['activation'])}`);
+  if (activation !== 'tanh')
+    throw new CellError(
+      'INVALID_CONFIG',
+      `${fn}: activation must be tanh, got ${JSON.stringify(config['activation'])}`,
+    );
   const recurrent = activationName(config['recurrentActivation']).replace(/_/g, '');
   if (recurrent !== 'sigmoid' && recurrent !== 'hardsigmoid') {
-    throw new CellError('INVALID_CONFIG', `${fn}: recurrentActivation must be sigmoid or hardSigmoid, got ${JSON.stringify(config['recurrentActivation'])}`);
+    throw new CellError(
+      'INVALID_CONFIG',
+      `${fn}: recurrentActivation must be sigmoid or hardSigmoid, got ${JSON.stringify(config['recurrentActivation'])}`,
+    );
   }
-  if (config['resetAfter'] === true) throw new CellError('INVALID_CONFIG', `${fn}: resetAfter true is not a TF.js GRU (a Keras GRU with reset_after=True is not a TF.js layer)`);
+  if (config['resetAfter'] === true)
+    throw new CellError(
+      'INVALID_CONFIG',
+      `${fn}: resetAfter true is not a TF.js GRU (a Keras GRU with reset_after=True is not a TF.js layer)`,
+    );
   const weights = layer.getWeights();
-  if (weights.length === 0) throw new CellError('INVALID_CONFIG', `${fn}: the layer has no weights yet; build it (call it on an input or predict once) first`);
+  if (weights.length === 0)
+    throw new CellError(
+      'INVALID_CONFIG',
+      `${fn}: the layer has no weights yet; build it (call it on an input or predict once) first`,
+    );
   const [kernel, recurrentKernel, bias] = weights as [tf.Tensor2D, tf.Tensor2D, tf.Tensor1D | undefined];
   const H = recurrentKernel.shape[0];
   const N = kernel.shape[0];
@@ -247,7 +338,12 @@ export function fromLayersRnn(layer: tfLayer): RecurrentCell {
   });
   // GRU: TF.js columns (z, r, h) to ours (r, z, n). LSTM: both (i, f, c/g, o).
   const reorder = (t: tf.Tensor): tf.Tensor => (kind === 'lstm' ? tf.clone(t) : zrhToRzn(t, H));
-  const values = tf.tidy(() => ({ W: reorder(kernel), U: reorder(recurrentKernel), bW: bias ? reorder(bias) : tf.zeros([cell.gates * H]), bU: tf.zeros([cell.gates * H]) }));
+  const values = tf.tidy(() => ({
+    W: reorder(kernel),
+    U: reorder(recurrentKernel),
+    bW: bias ? reorder(bias) : tf.zeros([cell.gates * H]),
+    bU: tf.zeros([cell.gates * H]),
+  }));
   try {
     cell.setWeights(values);
   } finally {
@@ -281,14 +377,22 @@ type Json = Record<string, unknown>;
 export async function loadLayersModel(source: string | tf.io.IOHandler | tf.io.ModelArtifacts): Promise<tfLayersModel> {
   const fn = 'loadLayersModel';
   const artifacts: tf.io.ModelArtifacts =
-    typeof source === 'string' ? await tf.io.http(source).load!() : 'load' in source && typeof source.load === 'function' ? await source.load() : (source as tf.io.ModelArtifacts);
+    typeof source === 'string'
+      ? await tf.io.http(source).load!()
+      : 'load' in source && typeof source.load === 'function'
+        ? await source.load()
+        : (source as tf.io.ModelArtifacts);
   if (!artifacts?.modelTopology || !artifacts.weightSpecs || !artifacts.weightData) {
-    throw new CellError('BAD_WEIGHTS', `${fn}: expected a layers-model (model topology, weight specs and weight data), got ${artifacts ? Object.keys(artifacts).join(', ') : String(artifacts)}`);
+    throw new CellError(
+      'BAD_WEIGHTS',
+      `${fn}: expected a layers-model (model topology, weight specs and weight data), got ${artifacts ? Object.keys(artifacts).join(', ') : String(artifacts)}`,
+    );
   }
   const topology = structuredClone(artifacts.modelTopology) as Json;
   const modelConfig = ((topology['model_config'] as Json | undefined) ?? topology) as Json;
   const layersList = (modelConfig['config'] as Json | undefined)?.['layers'];
-  if (!Array.isArray(layersList)) throw new CellError('BAD_WEIGHTS', `${fn}: the model topology has no layers list (config.layers)`);
+  if (!Array.isArray(layersList))
+    throw new CellError('BAD_WEIGHTS', `${fn}: the model topology has no layers list (config.layers)`);
   const weights = tf.io.decodeWeights(artifacts.weightData as ArrayBuffer, artifacts.weightSpecs);
   for (const layer of layersList as Json[]) {
     const config = layer['config'] as Json;
@@ -297,18 +401,41 @@ export async function loadLayersModel(source: string | tf.io.IOHandler | tf.io.M
     const units = config['units'] as number;
     const activation = config['activation'];
     const recurrent = config['recurrent_activation'];
-    if (activation !== 'tanh') throw new CellError('INVALID_CONFIG', `${fn}: GRU layer '${name}' has activation ${JSON.stringify(activation)}; only tanh is supported`);
-    if (recurrent !== 'sigmoid' && recurrent !== 'hard_sigmoid') throw new CellError('INVALID_CONFIG', `${fn}: GRU layer '${name}' has recurrent_activation ${JSON.stringify(recurrent)}; expected sigmoid or hard_sigmoid`);
-    if (config['use_bias'] === false) throw new CellError('INVALID_CONFIG', `${fn}: GRU layer '${name}' has use_bias false; not supported`);
+    if (activation !== 'tanh')
+      throw new CellError(
+        'INVALID_CONFIG',
+        `${fn}: GRU layer '${name}' has activation ${JSON.stringify(activation)}; only tanh is supported`,
+      );
+    if (recurrent !== 'sigmoid' && recurrent !== 'hard_sigmoid')
+      throw new CellError(
+        'INVALID_CONFIG',
+        `${fn}: GRU layer '${name}' has recurrent_activation ${JSON.stringify(recurrent)}; expected sigmoid or hard_sigmoid`,
+      );
+    if (config['use_bias'] === false)
+      throw new CellError('INVALID_CONFIG', `${fn}: GRU layer '${name}' has use_bias false; not supported`);
     const find = (suffix: string) => {
-      const key = Object.keys(weights).find((k) => k === `${name}/${suffix}` || (k.startsWith(`${name}/`) && k.endsWith(`/${suffix}`)));
-      if (!key) throw new CellError('BAD_WEIGHTS', `${fn}: GRU layer '${name}' has no weight ${suffix} (weights: ${Object.keys(weights).filter((k) => k.startsWith(`${name}/`)).join(', ') || 'none'})`);
+      const key = Object.keys(weights).find(
+        (k) => k === `${name}/${suffix}` || (k.startsWith(`${name}/`) && k.endsWith(`/${suffix}`)),
+      );
+      if (!key)
+        throw new CellError(
+          'BAD_WEIGHTS',
+          `${fn}: GRU layer '${name}' has no weight ${suffix} (weights: ${
+            Object.keys(weights)
+              .filter((k) => k.startsWith(`${name}/`))
+              .join(', ') || 'none'
+          })`,
+        );
       const t = weights[key]!;
       delete weights[key];
       return t;
     };
     const [kernel, recurrentKernel, bias] = [find('kernel'), find('recurrent_kernel'), find('bias')];
-    if (bias.shape.length !== 2 || bias.shape[0] !== 2) throw new CellError('BAD_WEIGHTS', `${fn}: GRU layer '${name}' with reset_after has bias of shape [${bias.shape.join(', ')}]; expected [2, ${3 * units}]`);
+    if (bias.shape.length !== 2 || bias.shape[0] !== 2)
+      throw new CellError(
+        'BAD_WEIGHTS',
+        `${fn}: GRU layer '${name}' with reset_after has bias of shape [${bias.shape.join(', ')}]; expected [2, ${3 * units}]`,
+      );
     const H = units;
     const reorder = (t: tf.Tensor): tf.Tensor => zrhToRzn(t, H);
     const [bIn, bRec] = tf.unstack(bias);
@@ -317,7 +444,17 @@ export async function loadLayersModel(source: string | tf.io.IOHandler | tf.io.M
     weights[`${name}/bW`] = reorder(bIn!);
     weights[`${name}/bU`] = reorder(bRec!);
     tf.dispose([kernel, recurrentKernel, bias, bIn!, bRec!]);
-    const keep = ['name', 'trainable', 'batch_input_shape', 'dtype', 'return_sequences', 'return_state', 'go_backwards', 'stateful', 'unroll'];
+    const keep = [
+      'name',
+      'trainable',
+      'batch_input_shape',
+      'dtype',
+      'return_sequences',
+      'return_state',
+      'go_backwards',
+      'stateful',
+      'unroll',
+    ];
     layer['class_name'] = 'RNN';
     layer['config'] = {
       ...Object.fromEntries(keep.filter((k) => k in config).map((k) => [k, config[k]])),
@@ -327,12 +464,22 @@ export async function loadLayersModel(source: string | tf.io.IOHandler | tf.io.M
           name: `${name}_cell`,
           trainable: config['trainable'] ?? true,
           // Pythonic keys, as the converter writes them: tfjs-layers turns them into camelCase.
-          cell: { kind: 'gru', input_size: kernel.shape[0], hidden_size: H, input: { format: 'dense' }, recurrent: { format: 'dense' }, reset_after: true, recurrent_activation: recurrent === 'sigmoid' ? 'sigmoid' : 'hardSigmoid' },
+          cell: {
+            kind: 'gru',
+            input_size: kernel.shape[0],
+            hidden_size: H,
+            input: { format: 'dense' },
+            recurrent: { format: 'dense' },
+            reset_after: true,
+            recurrent_activation: recurrent === 'sigmoid' ? 'sigmoid' : 'hardSigmoid',
+          },
         },
       },
     };
   }
   const encoded = await tf.io.encodeWeights(weights);
   tf.dispose(Object.values(weights));
-  return tfLoadLayersModel(tf.io.fromMemory({ ...artifacts, modelTopology: topology, weightSpecs: encoded.specs, weightData: encoded.data }));
+  return tfLoadLayersModel(
+    tf.io.fromMemory({ ...artifacts, modelTopology: topology, weightSpecs: encoded.specs, weightData: encoded.data }),
+  );
 }

@@ -21,9 +21,22 @@ function batch(): { inputs: tf.Tensor3D; targets: tf.Tensor2D } {
 }
 
 function train(spec: WeightSpec, steps: number, seed = 1): { losses: number[]; initial: number[] } {
-  const config: CellConfig = { kind: 'gru', inputSize: V, hiddenSize: 16, inputModes: [2, 4], hiddenModes: [4, 4], input: spec, recurrent: spec, seed, init: 'glorot' };
+  const config: CellConfig = {
+    kind: 'gru',
+    inputSize: V,
+    hiddenSize: 16,
+    inputModes: [2, 4],
+    hiddenModes: [4, 4],
+    input: spec,
+    recurrent: spec,
+    seed,
+    init: 'glorot',
+  };
   const cell = createCell(config);
-  const [readout, bias] = tf.tidy(() => [tf.variable(tf.randomNormal([16, V], 0, 0.3, 'float32', seed + 7)), tf.variable(tf.zeros([V]))]);
+  const [readout, bias] = tf.tidy(() => [
+    tf.variable(tf.randomNormal([16, V], 0, 0.3, 'float32', seed + 7)),
+    tf.variable(tf.zeros([V])),
+  ]);
   const initial = Array.from(cell.trainableVariables[0]!.dataSync());
   const { inputs, targets } = batch();
   const optimizer = tf.train.adam(0.03);

@@ -17,7 +17,11 @@ it.each<[ModelName, Parameters<typeof paperCellConfig>[1], number]>([
   ['tucker-gru', { ranks: [2, 2, 2, 2] }, 2_232],
   ['tucker-gru', { ranks: [2, 4, 2, 4] }, 10_008],
   ['tucker-gru', { ranks: [2, 2, 2, 2], hiddenSize: 1024, hiddenModes: [8, 4, 8, 4], inputModes: [4, 4, 4, 4] }, 3_792],
-  ['tucker-gru', { ranks: [2, 4, 2, 4], hiddenSize: 1024, hiddenModes: [8, 4, 8, 4], inputModes: [4, 4, 4, 4] }, 11_568],
+  [
+    'tucker-gru',
+    { ranks: [2, 4, 2, 4], hiddenSize: 1024, hiddenModes: [8, 4, 8, 4], inputModes: [4, 4, 4, 4] },
+    11_568,
+  ],
 ])('%s %j has %i RNN parameters', (model, options, expected) => {
   const before = tf.memory().numTensors;
   const cell = createCell(paperCellConfig(model, { ...options, seed: 1 }));

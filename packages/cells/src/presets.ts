@@ -2,7 +2,16 @@ import { check } from './errors.js';
 import type { CellConfig, CellKind, WeightSpec } from './config.js';
 
 /** The model names of the paper's comparison (and their LSTM forms). */
-export const MODEL_NAMES = ['gru', 'cp-gru', 'tucker-gru', 'tt-gru', 'lstm', 'cp-lstm', 'tucker-lstm', 'tt-lstm'] as const;
+export const MODEL_NAMES = [
+  'gru',
+  'cp-gru',
+  'tucker-gru',
+  'tt-gru',
+  'lstm',
+  'cp-lstm',
+  'tucker-lstm',
+  'tt-lstm',
+] as const;
 export type ModelName = (typeof MODEL_NAMES)[number];
 
 export interface PaperCellOptions {
@@ -26,7 +35,11 @@ export interface PaperCellOptions {
  * input 256 = 4x4x4x4, hidden 512 = 8x4x4x4, TT ranks (1,11,11,11,1), CP R = 80, Tucker (2,4,2,4).
  */
 export function paperCellConfig(model: ModelName, options: PaperCellOptions = {}): CellConfig {
-  check((MODEL_NAMES as readonly string[]).includes(model), 'INVALID_CONFIG', () => `paperCellConfig: model must be one of ${MODEL_NAMES.join(', ')}, got ${JSON.stringify(model)}`);
+  check(
+    (MODEL_NAMES as readonly string[]).includes(model),
+    'INVALID_CONFIG',
+    () => `paperCellConfig: model must be one of ${MODEL_NAMES.join(', ')}, got ${JSON.stringify(model)}`,
+  );
   const [formatName, kindName] = model.includes('-') ? (model.split('-') as [string, string]) : ['dense', model];
   const kind = kindName as CellKind;
   let spec: WeightSpec;

@@ -2,7 +2,16 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { describeEachBackend } from '@tensorized/test-utils';
 import { describe, expect, it } from 'vitest';
-import { type CellConfig, CellError, cellToSafetensors, createCell, decodeSafetensors, encodeSafetensors, loadCellWeights, paperCellConfig } from './index.js';
+import {
+  type CellConfig,
+  CellError,
+  cellToSafetensors,
+  createCell,
+  decodeSafetensors,
+  encodeSafetensors,
+  loadCellWeights,
+  paperCellConfig,
+} from './index.js';
 
 /** A safetensors file from a header object and raw data bytes. */
 function file(header: Record<string, unknown>, dataBytes: number): Uint8Array {
@@ -16,14 +25,39 @@ function file(header: Record<string, unknown>, dataBytes: number): Uint8Array {
 describe('safetensors headers are validated in full (item 6)', () => {
   const entry = (shape: unknown, offsets: unknown) => ({ dtype: 'F32', shape, data_offsets: offsets });
   it.each<[string, Record<string, unknown>, number, RegExp]>([
-    ['overlapping ranges', { a: entry([2], [0, 8]), b: entry([2], [4, 12]) }, 12, /'b' starts at data byte 4 where 8 was expected: it overlaps the tensor before it/],
-    ['a gap', { a: entry([1], [0, 4]), b: entry([1], [8, 12]) }, 12, /'b' starts at data byte 8 where 4 was expected: there is a gap/],
+    [
+      'overlapping ranges',
+      { a: entry([2], [0, 8]), b: entry([2], [4, 12]) },
+      12,
+      /'b' starts at data byte 4 where 8 was expected: it overlaps the tensor before it/,
+    ],
+    [
+      'a gap',
+      { a: entry([1], [0, 4]), b: entry([1], [8, 12]) },
+      12,
+      /'b' starts at data byte 8 where 4 was expected: there is a gap/,
+    ],
     ['bytes left over', { a: entry([1], [0, 4]) }, 12, /cover 4 of 12 data bytes: 8 bytes are unaccounted for/],
-    ['missing offsets', { a: { dtype: 'F32', shape: [1] } }, 4, /'a' has data_offsets undefined; expected \[begin, end\]/],
+    [
+      'missing offsets',
+      { a: { dtype: 'F32', shape: [1] } },
+      4,
+      /'a' has data_offsets undefined; expected \[begin, end\]/,
+    ],
     ['a null entry', { a: null }, 0, /'a' is null, not a tensor entry/],
-    ['a negative shape', { a: entry([-1, -1], [0, 4]) }, 4, /'a' has shape \[-1,-1\]; expected an array of non-negative integers/],
+    [
+      'a negative shape',
+      { a: entry([-1, -1], [0, 4]) },
+      4,
+      /'a' has shape \[-1,-1\]; expected an array of non-negative integers/,
+    ],
     ['a fractional shape', { a: entry([0.5, 8], [0, 16]) }, 16, /'a' has shape \[0.5,8\]/],
-    ['offsets that do not fit the shape', { a: entry([3], [0, 8]) }, 8, /'a' has 8 data bytes .* for shape \[3\], which needs 12/],
+    [
+      'offsets that do not fit the shape',
+      { a: entry([3], [0, 8]) },
+      8,
+      /'a' has 8 data bytes .* for shape \[3\], which needs 12/,
+    ],
     ['offsets past the end', { a: entry([4], [4, 20]) }, 8, /beyond the 8 data bytes/],
     ['metadata that is not strings', { __metadata__: { k: 1 } }, 0, /__metadata__ must be an object of strings/],
     ['a header that is an array', [] as unknown as Record<string, unknown>, 0, /header is not a JSON object/],
@@ -38,7 +72,16 @@ describe('safetensors headers are validated in full (item 6)', () => {
   });
 });
 
-const small: CellConfig = { kind: 'gru', inputSize: 12, hiddenSize: 8, inputModes: [2, 3, 2], hiddenModes: [2, 2, 2], input: { format: 'tt', ranks: [1, 2, 2, 1] }, recurrent: { format: 'cp', rank: 3 }, seed: 3 };
+const small: CellConfig = {
+  kind: 'gru',
+  inputSize: 12,
+  hiddenSize: 8,
+  inputModes: [2, 3, 2],
+  hiddenModes: [2, 2, 2],
+  input: { format: 'tt', ranks: [1, 2, 2, 1] },
+  recurrent: { format: 'cp', rank: 3 },
+  seed: 3,
+};
 
 describeEachBackend('cells under bad input (item 7)', () => {
   it('NaN weights in a file are refused, naming the tensor and the index', () => {
@@ -47,7 +90,9 @@ describeEachBackend('cells under bad input (item 7)', () => {
     const { tensors, metadata } = decodeSafetensors(bytes);
     const [name, t] = [...tensors][1]!;
     t.data[2] = Number.NaN;
-    expect(() => loadCellWeights(cell, encodeSafetensors([...tensors], metadata))).toThrow(new RegExp(`'${name.replace('.', '\\.')}' holds NaN at flat index 2; weights must be finite`));
+    expect(() => loadCellWeights(cell, encodeSafetensors([...tensors], metadata))).toThrow(
+      new RegExp(`'${name.replace('.', '\\.')}' holds NaN at flat index 2; weights must be finite`),
+    );
     cell.dispose();
   });
 
@@ -58,7 +103,11 @@ describeEachBackend('cells under bad input (item 7)', () => {
       const clean = tf.randomNormal([B, T, 12], 0, 1, 'float32', 1);
       const mask = tf.tensor2d([1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 1, 1, 0, 0, 0], [B, T]);
       // NaN wherever the mask is 0.
-      const poisoned = tf.where(tf.cast(tf.broadcastTo(tf.reshape(mask, [B, T, 1]), [B, T, 12]), 'bool'), clean, tf.fill([B, T, 12], Number.NaN)) as tf.Tensor3D;
+      const poisoned = tf.where(
+        tf.cast(tf.broadcastTo(tf.reshape(mask, [B, T, 1]), [B, T, 12]), 'bool'),
+        clean,
+        tf.fill([B, T, 12], Number.NaN),
+      ) as tf.Tensor3D;
       const a = cell.run(poisoned, { mask });
       const b = cell.run(clean as tf.Tensor3D, { mask });
       expect(Array.from(a.outputs.dataSync()).some(Number.isNaN)).toBe(false);
@@ -83,7 +132,10 @@ describeEachBackend('cells under bad input (item 7)', () => {
   it('no steps, no sequences, or a disposed input get clear errors', () => {
     const cell = createCell(small);
     const before = tf.memory().numTensors;
-    for (const shape of [[2, 0, 12], [0, 3, 12]] as Array<[number, number, number]>) {
+    for (const shape of [
+      [2, 0, 12],
+      [0, 3, 12],
+    ] as Array<[number, number, number]>) {
       const x = tf.zeros(shape) as tf.Tensor3D;
       expect(() => cell.run(x)).toThrow(/run: input must have at least one sequence and one step, got shape/);
       x.dispose();
@@ -97,11 +149,15 @@ describeEachBackend('cells under bad input (item 7)', () => {
 });
 
 describe('presets', () => {
-  it("paperCellConfig refuses a model it does not know", () => {
-    expect(() => paperCellConfig('foo' as never)).toThrow(/paperCellConfig: model must be one of gru, cp-gru, .* got "foo"/);
+  it('paperCellConfig refuses a model it does not know', () => {
+    expect(() => paperCellConfig('foo' as never)).toThrow(
+      /paperCellConfig: model must be one of gru, cp-gru, .* got "foo"/,
+    );
   });
   it('a Tucker rank above its mode is refused (item 5: 2,2,2,99 gave more parameters than the dense GRU)', () => {
-    expect(() => createCell(paperCellConfig('tucker-gru', { ranks: [2, 2, 2, 99] }))).toThrow(/inRanks\[3\] = 99 exceeds its mode size 4/);
+    expect(() => createCell(paperCellConfig('tucker-gru', { ranks: [2, 2, 2, 99] }))).toThrow(
+      /inRanks\[3\] = 99 exceeds its mode size 4/,
+    );
   });
 });
 

@@ -40,7 +40,9 @@ describe('safetensors', () => {
     const bytes = encodeSafetensors([['x', { shape: [4], data: new Float32Array(4) }]]);
     expect(() => decodeSafetensors(bytes.subarray(0, 5))).toThrow(/shorter than the 8-byte header length/);
     expect(() => decodeSafetensors(bytes.subarray(0, 20))).toThrow(/exceeds the file.*truncated/);
-    expect(() => decodeSafetensors(bytes.subarray(0, bytes.length - 4))).toThrow(/'x' has data_offsets \[0,16\] beyond the 12 data bytes: truncated or corrupt/);
+    expect(() => decodeSafetensors(bytes.subarray(0, bytes.length - 4))).toThrow(
+      /'x' has data_offsets \[0,16\] beyond the 12 data bytes: truncated or corrupt/,
+    );
     const bad = Uint8Array.from(bytes);
     bad[9] = 0x7b; // '{' inside the JSON: no longer parses
     bad[10] = 0x7b;
@@ -52,14 +54,21 @@ describeEachBackend('cell weight files', () => {
   for (const model of ['tt-gru', 'cp-lstm', 'tucker-gru', 'gru'] as const) {
     it(`${model}: a save/load round trip is exact`, () => {
       const config = paperCellConfig(model, {
-        inputSize: 12, inputModes: [2, 3, 2], hiddenSize: 8, hiddenModes: [2, 2, 2],
-        ranks: model.startsWith('tt') ? [1, 3, 2, 1] : [2, 2, 2], rank: 4, seed: 9,
+        inputSize: 12,
+        inputModes: [2, 3, 2],
+        hiddenSize: 8,
+        hiddenModes: [2, 2, 2],
+        ranks: model.startsWith('tt') ? [1, 3, 2, 1] : [2, 2, 2],
+        rank: 4,
+        seed: 9,
       });
       const cell = createCell(config);
       const bytes = cellToSafetensors(cell);
       const copy = cellFromSafetensors(bytes);
       expect(copy.config).toEqual(cell.config);
-      for (const [[name, v], [name2, w]] of cell.namedVariables().map((e, i) => [e, copy.namedVariables()[i]!] as const)) {
+      for (const [[name, v], [name2, w]] of cell
+        .namedVariables()
+        .map((e, i) => [e, copy.namedVariables()[i]!] as const)) {
         expect(name2).toBe(name);
         expect(Array.from(w.dataSync())).toEqual(Array.from(v.dataSync()));
       }
@@ -77,7 +86,9 @@ describeEachBackend('cell weight files', () => {
     const cell = createCell(paperCellConfig('tt-gru', { ...small, ranks: [1, 3, 2, 1] }));
     const other = createCell(paperCellConfig('tt-gru', { ...small, ranks: [1, 2, 2, 1], seed: 2 }));
     const before = cell.namedVariables().map(([, v]) => Array.from(v.dataSync()));
-    expect(() => loadCellWeights(cell, cellToSafetensors(other))).toThrow(/setWeights: 'W.core0' must have shape \[1, 2, 2, 3\], got \[1, 2, 2, 2\]/);
+    expect(() => loadCellWeights(cell, cellToSafetensors(other))).toThrow(
+      /setWeights: 'W.core0' must have shape \[1, 2, 2, 3\], got \[1, 2, 2, 2\]/,
+    );
     const partial = encodeSafetensors([['bW', { shape: [24], data: new Float32Array(24) }]]);
     expect(() => loadCellWeights(cell, partial)).toThrow(/loadCellWeights: the file lacks W.core0/);
     expect(cell.namedVariables().map(([, v]) => Array.from(v.dataSync()))).toEqual(before);

@@ -34,11 +34,18 @@ export function cellToSafetensors(cell: RecurrentCell, extraMetadata: Record<str
 export function configFromSafetensors(bytes: Uint8Array): CellConfig {
   const { metadata } = decodeSafetensors(bytes);
   const json = metadata['tensorized.config'];
-  check(typeof json === 'string', 'BAD_WEIGHTS', () => 'configFromSafetensors: the file has no tensorized.config metadata (not written by cellToSafetensors)');
+  check(
+    typeof json === 'string',
+    'BAD_WEIGHTS',
+    () => 'configFromSafetensors: the file has no tensorized.config metadata (not written by cellToSafetensors)',
+  );
   try {
     return JSON.parse(json) as CellConfig;
   } catch (e) {
-    throw new CellError('BAD_WEIGHTS', `configFromSafetensors: tensorized.config is not valid JSON (${(e as Error).message})`);
+    throw new CellError(
+      'BAD_WEIGHTS',
+      `configFromSafetensors: tensorized.config is not valid JSON (${(e as Error).message})`,
+    );
   }
 }
 
@@ -50,10 +57,18 @@ export function loadCellWeights(cell: RecurrentCell, bytes: Uint8Array): void {
   check(missing.length === 0, 'BAD_WEIGHTS', () => `loadCellWeights: the file lacks ${missing.join(', ')}`);
   for (const n of names) {
     const bad = tensors.get(n)!.data.findIndex((x) => !Number.isFinite(x));
-    check(bad < 0, 'BAD_WEIGHTS', () => `loadCellWeights: '${n}' holds ${tensors.get(n)!.data[bad]} at flat index ${bad}; weights must be finite`);
+    check(
+      bad < 0,
+      'BAD_WEIGHTS',
+      () => `loadCellWeights: '${n}' holds ${tensors.get(n)!.data[bad]} at flat index ${bad}; weights must be finite`,
+    );
   }
   const shapes = new Map(cell.namedVariables().map(([n, v]) => [n, v.shape]));
-  const values = tf.tidy(() => Object.fromEntries(names.map((n) => [n, tf.tensor(tensors.get(n)!.data, storedShape(n, tensors.get(n)!.shape, shapes.get(n)!))])));
+  const values = tf.tidy(() =>
+    Object.fromEntries(
+      names.map((n) => [n, tf.tensor(tensors.get(n)!.data, storedShape(n, tensors.get(n)!.shape, shapes.get(n)!))]),
+    ),
+  );
   try {
     cell.setWeights(values);
   } finally {

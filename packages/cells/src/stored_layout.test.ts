@@ -30,7 +30,11 @@ describeEachBackend('Tucker core in its natural shape', (ctx) => {
       const sgd = tf.train.sgd(0.5);
       sgd.applyGradients(grads);
       sgd.dispose();
-      expectClose(core, Float32Array.from(before, (w, i) => w - 0.5 * g[i]!), { rtol: ctx.tol, atol: ctx.tol });
+      expectClose(
+        core,
+        Float32Array.from(before, (w, i) => w - 0.5 * g[i]!),
+        { rtol: ctx.tol, atol: ctx.tol },
+      );
       tf.dispose([value, ...Object.values(grads)]);
     });
     tf.dispose([x, probe]);
@@ -42,11 +46,17 @@ describeEachBackend('Tucker core in its natural shape', (ctx) => {
     const x = tf.randomNormal([2, 4, 16], 0, 1, 'float32', 8) as tf.Tensor3D;
     // The file as version 1 wrote it: every tensor as stored, the cores reshaped to 2-D.
     const named = cell.namedVariables().map(([n, v]) => {
-      const shape = n.endsWith('.core') ? [v.shape.slice(0, 4).reduce((a, b) => a * b, 1), v.shape.slice(4).reduce((a, b) => a * b, 1)] : [...v.shape];
+      const shape = n.endsWith('.core')
+        ? [v.shape.slice(0, 4).reduce((a, b) => a * b, 1), v.shape.slice(4).reduce((a, b) => a * b, 1)]
+        : [...v.shape];
       return [n, { shape, data: v.dataSync() as Float32Array }] as [string, { shape: number[]; data: Float32Array }];
     });
     expect(named.find(([n]) => n === 'W.core')![1].shape).toEqual([16, 16]);
-    const bytes = encodeSafetensors(named, { format: 'tensorized', 'tensorized.version': '1', 'tensorized.config': JSON.stringify(cell.config) });
+    const bytes = encodeSafetensors(named, {
+      format: 'tensorized',
+      'tensorized.version': '1',
+      'tensorized.config': JSON.stringify(cell.config),
+    });
     expect(decodeSafetensors(bytes).tensors.get('U.core')!.shape).toEqual([16, 16]);
     const loaded = cellFromSafetensors(bytes);
     await expectNoLeak(() => {
@@ -60,7 +70,9 @@ describeEachBackend('Tucker core in its natural shape', (ctx) => {
     loaded.setWeights({ 'W.core': core2d });
     expect(new Map(loaded.namedVariables()).get('W.core')!.shape.length).toBe(8);
     const wrong = tf.zeros([8, 32]);
-    expect(() => loaded.setWeights({ 'W.core': wrong })).toThrow(/'W.core' must have shape \[2, 2, 2, 2, 2, 2, 2, 2\], got \[8, 32\]/);
+    expect(() => loaded.setWeights({ 'W.core': wrong })).toThrow(
+      /'W.core' must have shape \[2, 2, 2, 2, 2, 2, 2, 2\], got \[8, 32\]/,
+    );
     tf.dispose([x, core2d, wrong]);
     cell.dispose();
     loaded.dispose();

@@ -4,20 +4,18 @@ import {
   cpMatrixInit,
   type InitStd,
   type MatmulPath,
-  type StagedMatmul,
   type MatrixFormat,
   type MatrixShape,
   matrixToDense,
   planMatmul,
-  planWeightGradient,
   prepareMatmul,
   targetStd,
   ttMatrix,
   ttMatrixInit,
   tuckerMatrix,
   tuckerMatrixInit,
-  type WeightGradientRoute,
 } from '@tensorized/decomp';
+import { type StagedMatmul, planWeightGradient, type WeightGradientRoute } from '@tensorized/decomp/stages';
 import type { MatrixPlan } from './config.js';
 
 /**
@@ -66,7 +64,12 @@ export class WeightMatrix {
   /** Kind and sizes of the factorised format, for planning. */
   readonly shape: MatrixShape | undefined;
 
-  constructor(plan: MatrixPlan, init: InitStd | undefined, seed: number | undefined, makeVariable: VariableFactory = defaultVariable) {
+  constructor(
+    plan: MatrixPlan,
+    init: InitStd | undefined,
+    seed: number | undefined,
+    makeVariable: VariableFactory = defaultVariable,
+  ) {
     this.name = plan.name;
     this.inSize = plan.inSize;
     this.outSize = plan.outSize;
@@ -93,7 +96,10 @@ export class WeightMatrix {
           named.push([`${n}.out${k}`, f]);
         });
       } else {
-        const w = tuckerMatrixInit({ ...modes, inRanks: spec.ranks, ...(spec.outRanks ? { outRanks: spec.outRanks } : {}) }, options);
+        const w = tuckerMatrixInit(
+          { ...modes, inRanks: spec.ranks, ...(spec.outRanks ? { outRanks: spec.outRanks } : {}) },
+          options,
+        );
         named.push([`${n}.core`, w.core]);
         w.inFactors.forEach((f, k) => {
           named.push([`${n}.in${k}`, f]);
@@ -150,14 +156,30 @@ export class WeightMatrix {
    * `fusedGradient`: the caller forms the weight gradients itself over all uses (the fused GRU),
    * which the planner counts when a gradient is being recorded (see planMatmul).
    */
-  prepare(batch: number, uses: number, path: 'auto' | MatmulPath = 'auto', options: { fusedGradient?: boolean } = {}): AppliedWeight {
+  prepare(
+    batch: number,
+    uses: number,
+    path: 'auto' | MatmulPath = 'auto',
+    options: { fusedGradient?: boolean } = {},
+  ): AppliedWeight {
     const format = this.format;
     if (!format) {
       const w = this.variables[0]![1] as tf.Tensor2D;
-      return { path: 'dense', apply: (x) => tf.matMul(x, w), stages: [{ view: [], matrix: w }], outView: [], dispose: () => {} };
+      return {
+        path: 'dense',
+        apply: (x) => tf.matMul(x, w),
+        stages: [{ view: [], matrix: w }],
+        outView: [],
+        dispose: () => {},
+      };
     }
     // Under a gradient tape the planner counts the backward pass too.
-    const plan = planMatmul(this.shape!, { batch, uses, backward: recordingGradients(), fusedGradient: options.fusedGradient ?? false });
+    const plan = planMatmul(this.shape!, {
+      batch,
+      uses,
+      backward: recordingGradients(),
+      fusedGradient: options.fusedGradient ?? false,
+    });
     const chosen = path === 'auto' ? plan.path : path;
     // A forced factorised path merges the TT cores as the planner would.
     return prepareMatmul(format, chosen, chosen === 'factorised' && plan.groups ? { groups: plan.groups } : {});
@@ -167,13 +189,25 @@ export class WeightMatrix {
    * The path prepare() takes for these sizes (from the sizes alone: no tensor is made); `backward`
    * as under a gradient tape (training), `fusedGradient` as prepare's option.
    */
-  plannedPath(batch: number, uses: number, path: 'auto' | MatmulPath = 'auto', backward = false, fusedGradient = false): MatmulPath | 'dense' {
+  plannedPath(
+    batch: number,
+    uses: number,
+    path: 'auto' | MatmulPath = 'auto',
+    backward = false,
+    fusedGradient = false,
+  ): MatmulPath | 'dense' {
     if (!this.shape) return 'dense';
     return path === 'auto' ? planMatmul(this.shape, { batch, uses, backward, fusedGradient }).path : path;
   }
 
   /** The TT cores merged per group when prepare() contracts this matrix (undefined otherwise). */
-  plannedGroups(batch: number, uses: number, path: 'auto' | MatmulPath = 'auto', backward = false, fusedGradient = false): number[] | undefined {
+  plannedGroups(
+    batch: number,
+    uses: number,
+    path: 'auto' | MatmulPath = 'auto',
+    backward = false,
+    fusedGradient = false,
+  ): number[] | undefined {
     if (this.shape?.kind !== 'tt-matrix') return undefined;
     const plan = planMatmul(this.shape, { batch, uses, backward, fusedGradient });
     return (path === 'auto' ? plan.path : path) === 'factorised' ? plan.groups : undefined;

@@ -22,7 +22,12 @@ function project(x: ArrayLike<number>, w: Float64Array, rows: number, cols: numb
 }
 
 /** One step for one sequence; returns the new state ([h] or [h, c]). */
-export function referenceStep(kind: 'gru' | 'lstm', w: DenseWeights, x: ArrayLike<number>, state: Float64Array[]): Float64Array[] {
+export function referenceStep(
+  kind: 'gru' | 'lstm',
+  w: DenseWeights,
+  x: ArrayLike<number>,
+  state: Float64Array[],
+): Float64Array[] {
   const { H, N } = w;
   const G = kind === 'gru' ? 3 : 4;
   const h = state[0]!;

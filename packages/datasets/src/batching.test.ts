@@ -39,20 +39,30 @@ describe('batches', () => {
 
   for (const options of [{}, { bucket: true }, { maxLength: 7 }, { bucket: true, maxLength: 10 }]) {
     it(`every target frame of the split appears exactly once per epoch ${JSON.stringify(options)}`, () => {
-      const seen = planBatches(split, { batchSize: 5, seed: 2, ...options }).flatMap((pieces) => framesOf(makeBatch(split, pieces)));
+      const seen = planBatches(split, { batchSize: 5, seed: 2, ...options }).flatMap((pieces) =>
+        framesOf(makeBatch(split, pieces)),
+      );
       const expected: string[] = [];
-      for (let q = 0; q < split.sequenceCount; q++) for (let t = 0; t < split.seqStart[q + 1]! - split.seqStart[q]! - 1; t++) expected.push(`${q}:${t}`);
+      for (let q = 0; q < split.sequenceCount; q++)
+        for (let t = 0; t < split.seqStart[q + 1]! - split.seqStart[q]! - 1; t++) expected.push(`${q}:${t}`);
       expect(seen.length).toBe(expected.length);
       expect(new Set(seen)).toEqual(new Set(expected));
     });
   }
 
   it('a seed fixes the order; another seed or epoch changes it', () => {
-    const order = (seed: number, epoch = 0) => planBatches(split, { batchSize: 4, seed, epoch }).flat().map((p) => p.sequence);
+    const order = (seed: number, epoch = 0) =>
+      planBatches(split, { batchSize: 4, seed, epoch })
+        .flat()
+        .map((p) => p.sequence);
     expect(order(5)).toEqual(order(5));
     expect(order(5)).not.toEqual(order(6));
     expect(order(5, 1)).not.toEqual(order(5, 0));
-    expect(planBatches(split, { batchSize: 4, shuffle: false }).flat().map((p) => p.sequence)).toEqual(Array.from({ length: 30 }, (_, i) => i));
+    expect(
+      planBatches(split, { batchSize: 4, shuffle: false })
+        .flat()
+        .map((p) => p.sequence),
+    ).toEqual(Array.from({ length: 30 }, (_, i) => i));
   });
 
   it('bucketing keeps lengths within a batch close, so that little is padding', () => {

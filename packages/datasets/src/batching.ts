@@ -47,7 +47,8 @@ export function piecesOf(split: Split, maxLength?: number): Piece[] {
     const pairs = split.seqStart[q + 1]! - split.seqStart[q]! - 1;
     if (pairs < 1) continue;
     const size = maxLength ?? pairs;
-    for (let start = 0; start < pairs; start += size) pieces.push({ sequence: q, start, frames: Math.min(size, pairs - start) });
+    for (let start = 0; start < pairs; start += size)
+      pieces.push({ sequence: q, start, frames: Math.min(size, pairs - start) });
   }
   return pieces;
 }
@@ -55,8 +56,16 @@ export function piecesOf(split: Split, maxLength?: number): Piece[] {
 /** Which pieces go into which batch, in order, for one epoch. */
 export function planBatches(split: Split, options: BatchOptions): Piece[][] {
   const { batchSize, shuffle = true, seed = 0, epoch = 0, bucket = false, maxLength } = options;
-  check(Number.isInteger(batchSize) && batchSize > 0, 'INVALID_ARGUMENT', () => `batches: batchSize must be a positive integer, got ${JSON.stringify(batchSize)}`);
-  check(maxLength === undefined || (Number.isInteger(maxLength) && maxLength > 0), 'INVALID_ARGUMENT', () => `batches: maxLength must be a positive integer, got ${JSON.stringify(maxLength)}`);
+  check(
+    Number.isInteger(batchSize) && batchSize > 0,
+    'INVALID_ARGUMENT',
+    () => `batches: batchSize must be a positive integer, got ${JSON.stringify(batchSize)}`,
+  );
+  check(
+    maxLength === undefined || (Number.isInteger(maxLength) && maxLength > 0),
+    'INVALID_ARGUMENT',
+    () => `batches: maxLength must be a positive integer, got ${JSON.stringify(maxLength)}`,
+  );
   const next = uniform((seed * 1000003 + epoch * 7919) >>> 0);
   const pieces = piecesOf(split, maxLength);
   if (shuffle) shuffleInPlace(pieces, next);
@@ -87,8 +96,10 @@ export function makeBatch(split: Split, pieces: readonly Piece[]): Batch {
     const first = split.seqStart[p.sequence]! + p.start;
     for (let t = 0; t < p.frames; t++) {
       const row = (b * length + t) * KEYS;
-      for (let k = split.stepStart[first + t]!; k < split.stepStart[first + t + 1]!; k++) inputs[row + split.keys[k]!] = 1;
-      for (let k = split.stepStart[first + t + 1]!; k < split.stepStart[first + t + 2]!; k++) targets[row + split.keys[k]!] = 1;
+      for (let k = split.stepStart[first + t]!; k < split.stepStart[first + t + 1]!; k++)
+        inputs[row + split.keys[k]!] = 1;
+      for (let k = split.stepStart[first + t + 1]!; k < split.stepStart[first + t + 2]!; k++)
+        targets[row + split.keys[k]!] = 1;
       mask[b * length + t] = 1;
     }
     frames += p.frames;

@@ -23,7 +23,15 @@ describe.skipIf(!HAVE_SHARED)(`the four datasets against the integrity table of 
       const data = readPolyphonicJsonGz(new Uint8Array(readFileSync(join(POLYPHONIC_DIR, file))), file);
       for (const row of table.filter((r) => r.dataset === dataset)) {
         const s = splitStats(data.splits[row.split as SplitName]);
-        expect({ split: row.split, sequences: s.sequences, steps: s.steps, minNote: s.minNote, maxNote: s.maxNote, notesPerStep: s.notesPerStep.toFixed(3), emptySteps: s.emptySteps }).toEqual({
+        expect({
+          split: row.split,
+          sequences: s.sequences,
+          steps: s.steps,
+          minNote: s.minNote,
+          maxNote: s.maxNote,
+          notesPerStep: s.notesPerStep.toFixed(3),
+          emptySteps: s.emptySteps,
+        }).toEqual({
           split: row.split,
           sequences: row.sequences,
           steps: row.steps,
@@ -37,7 +45,10 @@ describe.skipIf(!HAVE_SHARED)(`the four datasets against the integrity table of 
   }
 
   it("reading 'JSB Chorales.pickle' gives exactly the sequences of JSB_Chorales.json.gz", () => {
-    const fromPickle = readPolyphonicPickle(new Uint8Array(readFileSync(join(POLYPHONIC_DIR, 'JSB Chorales.pickle'))), 'JSB Chorales');
+    const fromPickle = readPolyphonicPickle(
+      new Uint8Array(readFileSync(join(POLYPHONIC_DIR, 'JSB Chorales.pickle'))),
+      'JSB Chorales',
+    );
     const fromJson = readPolyphonicJsonGz(new Uint8Array(readFileSync(join(POLYPHONIC_DIR, 'JSB_Chorales.json.gz'))));
     for (const split of ['train', 'valid', 'test'] as const) {
       const a = fromPickle.splits[split];
@@ -56,7 +67,9 @@ describe.skipIf(!HAVE_SHARED)(`the four datasets against the integrity table of 
     const after = process.memoryUsage();
     const held = Object.values(data.splits).reduce((n, s) => n + splitBytes(s), 0);
     // Figures for the README: printed, and bounded.
-    console.log(`MuseData: ${(held / 2 ** 20).toFixed(2)} MB of arrays; heap +${((after.heapUsed - before.heapUsed) / 2 ** 20).toFixed(1)} MB, rss +${((after.rss - before.rss) / 2 ** 20).toFixed(1)} MB while loading`);
+    console.log(
+      `MuseData: ${(held / 2 ** 20).toFixed(2)} MB of arrays; heap +${((after.heapUsed - before.heapUsed) / 2 ** 20).toFixed(1)} MB, rss +${((after.rss - before.rss) / 2 ** 20).toFixed(1)} MB while loading`,
+    );
     expect(held).toBeLessThan(3 * 2 ** 20);
     expect(after.heapUsed - before.heapUsed).toBeLessThan(64 * 2 ** 20);
   });

@@ -43,13 +43,25 @@ export function keysAt(split: Split, step: number): Uint8Array {
  * Builds a split from sequences of steps of MIDI note numbers, checking every note: integers in
  * 21..108, no note twice in a step. `where` names the file in errors.
  */
-export function splitFromNotes(name: string, sequences: ReadonlyArray<ReadonlyArray<ArrayLike<number>>>, where: string): Split {
+export function splitFromNotes(
+  name: string,
+  sequences: ReadonlyArray<ReadonlyArray<ArrayLike<number>>>,
+  where: string,
+): Split {
   check(Array.isArray(sequences), 'BAD_DATASET', () => `${where}: split '${name}' must be a list of sequences`);
-  check(sequences.length > 0, 'BAD_DATASET', () => `${where}: split '${name}' is empty (expected at least one sequence)`);
+  check(
+    sequences.length > 0,
+    'BAD_DATASET',
+    () => `${where}: split '${name}' is empty (expected at least one sequence)`,
+  );
   let steps = 0;
   let notes = 0;
   sequences.forEach((seq, q) => {
-    check(Array.isArray(seq) && seq.length > 0, 'BAD_DATASET', () => `${where}: ${name}[${q}] must be a non-empty list of time steps`);
+    check(
+      Array.isArray(seq) && seq.length > 0,
+      'BAD_DATASET',
+      () => `${where}: ${name}[${q}] must be a non-empty list of time steps`,
+    );
     steps += seq.length;
     for (const step of seq) notes += step?.length ?? 0;
   });
@@ -61,14 +73,25 @@ export function splitFromNotes(name: string, sequences: ReadonlyArray<ReadonlyAr
   sequences.forEach((seq, q) => {
     seqStart[q] = s;
     seq.forEach((step: ArrayLike<number>, t: number) => {
-      check(step !== null && typeof step === 'object' && typeof step.length === 'number', 'BAD_DATASET', () => `${where}: ${name}[${q}][${t}] must be a list of MIDI note numbers`);
+      check(
+        step !== null && typeof step === 'object' && typeof step.length === 'number',
+        'BAD_DATASET',
+        () => `${where}: ${name}[${q}][${t}] must be a list of MIDI note numbers`,
+      );
       stepStart[s] = k;
       const sorted: number[] = Array.from(step).sort((a, b) => a - b);
       sorted.forEach((note, i) => {
         if (!(Number.isInteger(note) && note >= LOWEST_NOTE && note <= HIGHEST_NOTE)) {
-          throw new DatasetError('BAD_DATASET', `${where}: ${name}[${q}][${t}] has note ${JSON.stringify(note)}, outside the piano range (MIDI ${LOWEST_NOTE}..${HIGHEST_NOTE})`);
+          throw new DatasetError(
+            'BAD_DATASET',
+            `${where}: ${name}[${q}][${t}] has note ${JSON.stringify(note)}, outside the piano range (MIDI ${LOWEST_NOTE}..${HIGHEST_NOTE})`,
+          );
         }
-        check(i === 0 || note !== sorted[i - 1], 'BAD_DATASET', () => `${where}: ${name}[${q}][${t}] has note ${note} twice`);
+        check(
+          i === 0 || note !== sorted[i - 1],
+          'BAD_DATASET',
+          () => `${where}: ${name}[${q}][${t}] has note ${note} twice`,
+        );
         keys[k++] = note - LOWEST_NOTE;
       });
       s++;
@@ -80,7 +103,12 @@ export function splitFromNotes(name: string, sequences: ReadonlyArray<ReadonlyAr
 }
 
 /** The dataset's splits from an object with train/valid/test lists, as both file formats hold them. */
-export function datasetFromSplits(name: string, source: string, splits: Record<string, unknown>, where: string): PolyphonicDataset {
+export function datasetFromSplits(
+  name: string,
+  source: string,
+  splits: Record<string, unknown>,
+  where: string,
+): PolyphonicDataset {
   const out = {} as Record<SplitName, Split>;
   for (const s of SPLIT_NAMES) {
     check(s in splits, 'BAD_DATASET', () => `${where}: missing split '${s}' (expected train, valid and test)`);

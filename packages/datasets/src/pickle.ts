@@ -20,13 +20,43 @@ export type PickleValue =
   | { readonly global: string };
 
 const OPCODE_NAMES: Record<number, string> = {
-  0x80: 'PROTO', 0x95: 'FRAME', 0x7d: 'EMPTY_DICT', 0x5d: 'EMPTY_LIST', 0x29: 'EMPTY_TUPLE', 0x28: 'MARK',
-  0x71: 'BINPUT', 0x72: 'LONG_BINPUT', 0x68: 'BINGET', 0x6a: 'LONG_BINGET', 0x55: 'SHORT_BINSTRING',
-  0x54: 'BINSTRING', 0x58: 'BINUNICODE', 0x8c: 'SHORT_BINUNICODE', 0x4a: 'BININT', 0x4b: 'BININT1',
-  0x4d: 'BININT2', 0x4e: 'NONE', 0x88: 'NEWTRUE', 0x89: 'NEWFALSE', 0x74: 'TUPLE', 0x85: 'TUPLE1',
-  0x86: 'TUPLE2', 0x87: 'TUPLE3', 0x6c: 'LIST', 0x64: 'DICT', 0x61: 'APPEND', 0x65: 'APPENDS',
-  0x73: 'SETITEM', 0x75: 'SETITEMS', 0x63: 'GLOBAL', 0x52: 'REDUCE', 0x62: 'BUILD', 0x2e: 'STOP',
-  0x8a: 'LONG1', 0x47: 'BINFLOAT', 0x94: 'MEMOIZE',
+  0x80: 'PROTO',
+  0x95: 'FRAME',
+  0x7d: 'EMPTY_DICT',
+  0x5d: 'EMPTY_LIST',
+  0x29: 'EMPTY_TUPLE',
+  0x28: 'MARK',
+  0x71: 'BINPUT',
+  0x72: 'LONG_BINPUT',
+  0x68: 'BINGET',
+  0x6a: 'LONG_BINGET',
+  0x55: 'SHORT_BINSTRING',
+  0x54: 'BINSTRING',
+  0x58: 'BINUNICODE',
+  0x8c: 'SHORT_BINUNICODE',
+  0x4a: 'BININT',
+  0x4b: 'BININT1',
+  0x4d: 'BININT2',
+  0x4e: 'NONE',
+  0x88: 'NEWTRUE',
+  0x89: 'NEWFALSE',
+  0x74: 'TUPLE',
+  0x85: 'TUPLE1',
+  0x86: 'TUPLE2',
+  0x87: 'TUPLE3',
+  0x6c: 'LIST',
+  0x64: 'DICT',
+  0x61: 'APPEND',
+  0x65: 'APPENDS',
+  0x73: 'SETITEM',
+  0x75: 'SETITEMS',
+  0x63: 'GLOBAL',
+  0x52: 'REDUCE',
+  0x62: 'BUILD',
+  0x2e: 'STOP',
+  0x8a: 'LONG1',
+  0x47: 'BINFLOAT',
+  0x94: 'MEMOIZE',
 };
 
 /** The globals a piano-roll pickle may name: numpy scalars and dtypes, nothing else. */
@@ -168,7 +198,8 @@ export function readPickle(bytes: Uint8Array, source = 'pickle'): PickleValue {
         for (let i = n - 1; i >= 0; i--) v = (v << 8n) | BigInt(bytes[pos + i]!);
         if (n > 0 && bytes[pos + n - 1]! & 0x80) v -= 1n << BigInt(8 * n);
         pos += n;
-        if (v > BigInt(Number.MAX_SAFE_INTEGER) || v < BigInt(Number.MIN_SAFE_INTEGER)) fail(`integer ${v} at byte ${at} is too large`);
+        if (v > BigInt(Number.MAX_SAFE_INTEGER) || v < BigInt(Number.MIN_SAFE_INTEGER))
+          fail(`integer ${v} at byte ${at} is too large`);
         stack.push(Number(v));
         break;
       }
@@ -239,12 +270,14 @@ export function readPickle(bytes: Uint8Array, source = 'pickle'): PickleValue {
         const items = popMark();
         const m = top();
         if (!(m instanceof Map)) fail(`SETITEMS on a non-dict at byte ${at}`);
-        for (let i = 0; i + 1 < items.length; i += 2) (m as Map<PickleValue, PickleValue>).set(items[i]!, items[i + 1]!);
+        for (let i = 0; i + 1 < items.length; i += 2)
+          (m as Map<PickleValue, PickleValue>).set(items[i]!, items[i + 1]!);
         break;
       }
       case 0x63: {
         const name = `${line()} ${line()}`;
-        if (!ALLOWED_GLOBALS.has(name)) fail(`global '${name}' at byte ${at} is not allowed (only numpy scalars and dtypes are)`);
+        if (!ALLOWED_GLOBALS.has(name))
+          fail(`global '${name}' at byte ${at} is not allowed (only numpy scalars and dtypes are)`);
         stack.push({ global: name });
         break;
       }
@@ -257,7 +290,8 @@ export function readPickle(bytes: Uint8Array, source = 'pickle'): PickleValue {
       case 0x62: {
         const state = pop();
         const obj = top();
-        if (!(obj && typeof obj === 'object' && 'kind' in obj && obj.kind === 'numpy-dtype')) fail(`BUILD on an unsupported object at byte ${at}`);
+        if (!(obj && typeof obj === 'object' && 'kind' in obj && obj.kind === 'numpy-dtype'))
+          fail(`BUILD on an unsupported object at byte ${at}`);
         const s = (state as { tuple?: PickleValue[] }).tuple;
         if (s && typeof s[1] === 'string') (obj as NumpyDtype).byteOrder = s[1];
         break;
@@ -266,7 +300,9 @@ export function readPickle(bytes: Uint8Array, source = 'pickle'): PickleValue {
         if (stack.length !== 1) fail(`STOP with ${stack.length} items on the stack`);
         return pop();
       default:
-        fail(`unsupported opcode 0x${op.toString(16).padStart(2, '0')}${OPCODE_NAMES[op] ? ` (${OPCODE_NAMES[op]})` : ''} at byte ${at}`);
+        fail(
+          `unsupported opcode 0x${op.toString(16).padStart(2, '0')}${OPCODE_NAMES[op] ? ` (${OPCODE_NAMES[op]})` : ''} at byte ${at}`,
+        );
     }
   }
 }
@@ -282,7 +318,8 @@ function reduce(fn: PickleValue, args: PickleValue, at: number, fail: (why: stri
   if (name?.endsWith('multiarray scalar')) {
     const dtype = a[0] as NumpyDtype;
     const raw = a[1];
-    if (!(dtype && dtype.kind === 'numpy-dtype') || typeof raw !== 'string') return fail(`numpy scalar with unexpected arguments at byte ${at}`);
+    if (!(dtype && dtype.kind === 'numpy-dtype') || typeof raw !== 'string')
+      return fail(`numpy scalar with unexpected arguments at byte ${at}`);
     return numpyScalar(dtype, raw, at, fail);
   }
   return fail(`REDUCE of ${name ?? 'a non-global'} at byte ${at} is not supported`);
@@ -297,17 +334,26 @@ function numpyScalar(dtype: NumpyDtype, raw: string, at: number, fail: (why: str
   if (size === undefined) return fail(`numpy dtype '${dtype.code}' at byte ${at} is not supported`);
   if (bytes.length !== size) return fail(`numpy ${dtype.code} scalar of ${bytes.length} bytes at byte ${at}`);
   switch (dtype.code) {
-    case 'i1': return view.getInt8(0);
-    case 'u1': return view.getUint8(0);
-    case 'i2': return view.getInt16(0, little);
-    case 'u2': return view.getUint16(0, little);
-    case 'i4': return view.getInt32(0, little);
-    case 'u4': return view.getUint32(0, little);
-    case 'f4': return view.getFloat32(0, little);
-    case 'f8': return view.getFloat64(0, little);
+    case 'i1':
+      return view.getInt8(0);
+    case 'u1':
+      return view.getUint8(0);
+    case 'i2':
+      return view.getInt16(0, little);
+    case 'u2':
+      return view.getUint16(0, little);
+    case 'i4':
+      return view.getInt32(0, little);
+    case 'u4':
+      return view.getUint32(0, little);
+    case 'f4':
+      return view.getFloat32(0, little);
+    case 'f8':
+      return view.getFloat64(0, little);
     default: {
       const v = dtype.code === 'i8' ? view.getBigInt64(0, little) : view.getBigUint64(0, little);
-      if (v > BigInt(Number.MAX_SAFE_INTEGER) || v < BigInt(Number.MIN_SAFE_INTEGER)) return fail(`numpy ${dtype.code} ${v} at byte ${at} is too large`);
+      if (v > BigInt(Number.MAX_SAFE_INTEGER) || v < BigInt(Number.MIN_SAFE_INTEGER))
+        return fail(`numpy ${dtype.code} ${v} at byte ${at} is too large`);
       return Number(v);
     }
   }

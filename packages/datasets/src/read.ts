@@ -12,7 +12,11 @@ export function readPolyphonicJsonGz(bytes: Uint8Array, where = 'json.gz'): Poly
   try {
     text = gunzipSync(bytes).toString('utf8');
   } catch (cause) {
-    throw new DatasetError('BAD_DATASET', `${where}: not a complete gzip file (${(cause as Error).message}); download it again`, { cause });
+    throw new DatasetError(
+      'BAD_DATASET',
+      `${where}: not a complete gzip file (${(cause as Error).message}); download it again`,
+      { cause },
+    );
   }
   return parsePolyphonicJson(text, where);
 }
@@ -26,11 +30,21 @@ export function parsePolyphonicJson(text: string, where = 'json'): PolyphonicDat
   }
   const d = doc as { name?: unknown; source?: unknown; splits?: unknown };
   check(
-    typeof d === 'object' && d !== null && typeof d.splits === 'object' && d.splits !== null && !Array.isArray(d.splits),
+    typeof d === 'object' &&
+      d !== null &&
+      typeof d.splits === 'object' &&
+      d.splits !== null &&
+      !Array.isArray(d.splits),
     'BAD_DATASET',
-    () => `${where}: expected {"name", "source", "splits": {"train", "valid", "test"}}, got ${Array.isArray(doc) ? 'an array' : typeof doc === 'object' && doc ? `an object with keys ${Object.keys(doc).join(', ')}` : typeof doc}`,
+    () =>
+      `${where}: expected {"name", "source", "splits": {"train", "valid", "test"}}, got ${Array.isArray(doc) ? 'an array' : typeof doc === 'object' && doc ? `an object with keys ${Object.keys(doc).join(', ')}` : typeof doc}`,
   );
-  return datasetFromSplits(typeof d.name === 'string' ? d.name : where, typeof d.source === 'string' ? d.source : where, d.splits as Record<string, unknown>, where);
+  return datasetFromSplits(
+    typeof d.name === 'string' ? d.name : where,
+    typeof d.source === 'string' ? d.source : where,
+    d.splits as Record<string, unknown>,
+    where,
+  );
 }
 
 /**

@@ -6,12 +6,22 @@ import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { HAVE_SHARED, POLYPHONIC_DIR } from '../test/shared.js';
-import { DatasetError, downloadOriginal, findDatasetFile, loadPolyphonic, readDatasetFile, splitStats } from './index.js';
+import {
+  DatasetError,
+  downloadOriginal,
+  findDatasetFile,
+  loadPolyphonic,
+  readDatasetFile,
+  splitStats,
+} from './index.js';
 
 const tempDir = (): string => mkdtempSync(join(tmpdir(), 'tensorized-datasets-'));
 
 async function rejection(p: Promise<unknown>): Promise<DatasetError> {
-  const e = await p.then(() => undefined, (err: unknown) => err);
+  const e = await p.then(
+    () => undefined,
+    (err: unknown) => err,
+  );
   expect(e).toBeInstanceOf(DatasetError);
   return e as DatasetError;
 }
@@ -19,7 +29,11 @@ async function rejection(p: Promise<unknown>): Promise<DatasetError> {
 describe('finding and reading files', () => {
   it('finds a dataset in the data directory (option or TENSORIZED_DATA_DIR), preferring the original pickle', async () => {
     const dir = tempDir();
-    const json = { name: 'tiny', source: 'test', splits: { train: [[[60], [62]]], valid: [[[64], []]], test: [[[65, 69], [72]]] } };
+    const json = {
+      name: 'tiny',
+      source: 'test',
+      splits: { train: [[[60], [62]]], valid: [[[64], []]], test: [[[65, 69], [72]]] },
+    };
     writeFileSync(join(dir, 'Nottingham.json.gz'), gzipSync(JSON.stringify(json)));
     expect(findDatasetFile('nottingham', { dataDir: dir, cacheDir: tempDir() })).toBe(join(dir, 'Nottingham.json.gz'));
     const data = await loadPolyphonic('nottingham', { dataDir: dir, cacheDir: tempDir() });
@@ -35,16 +49,40 @@ describe('finding and reading files', () => {
   it('offline and without the file, says which file to put where', async () => {
     const e = await rejection(loadPolyphonic('musedata', { dataDir: tempDir(), cacheDir: tempDir() }));
     expect(e.code).toBe('NOT_FOUND');
-    expect(e.message).toMatch(/Put the original 'MuseData.pickle' .* or 'MuseData.json.gz' in a directory named by --data-dir or TENSORIZED_DATA_DIR/);
-    await expect(loadPolyphonic('cmaj' as never)).rejects.toThrow(/unknown dataset 'cmaj'; expected one of synthetic, jsb, nottingham, musedata, pianomidi/);
+    expect(e.message).toMatch(
+      /Put the original 'MuseData.pickle' .* or 'MuseData.json.gz' in a directory named by --data-dir or TENSORIZED_DATA_DIR/,
+    );
+    await expect(loadPolyphonic('cmaj' as never)).rejects.toThrow(
+      /unknown dataset 'cmaj'; expected one of synthetic, jsb, nottingham, musedata, pianomidi/,
+    );
   });
 
   it.each<[string, Buffer | string, RegExp]>([
-    ['a truncated gzip', gzipSync(JSON.stringify({ splits: { train: [[[60]]] } })).subarray(0, 20), /not a complete gzip file/],
-    ['JSON of the wrong shape', gzipSync(JSON.stringify([[60, 62]])), /expected \{"name", "source", "splits": \{"train", "valid", "test"\}\}, got an array/],
-    ['a note out of range', gzipSync(JSON.stringify({ splits: { train: [[[60], [120]]], valid: [[[60]]], test: [[[60]]] } })), /train\[0\]\[1\] has note 120, outside the piano range \(MIDI 21..108\)/],
-    ['an empty split', gzipSync(JSON.stringify({ splits: { train: [[[60]]], valid: [], test: [[[60]]] } })), /split 'valid' is empty/],
-    ['a missing split', gzipSync(JSON.stringify({ splits: { train: [[[60]]], valid: [[[60]]] } })), /missing split 'test'/],
+    [
+      'a truncated gzip',
+      gzipSync(JSON.stringify({ splits: { train: [[[60]]] } })).subarray(0, 20),
+      /not a complete gzip file/,
+    ],
+    [
+      'JSON of the wrong shape',
+      gzipSync(JSON.stringify([[60, 62]])),
+      /expected \{"name", "source", "splits": \{"train", "valid", "test"\}\}, got an array/,
+    ],
+    [
+      'a note out of range',
+      gzipSync(JSON.stringify({ splits: { train: [[[60], [120]]], valid: [[[60]]], test: [[[60]]] } })),
+      /train\[0\]\[1\] has note 120, outside the piano range \(MIDI 21..108\)/,
+    ],
+    [
+      'an empty split',
+      gzipSync(JSON.stringify({ splits: { train: [[[60]]], valid: [], test: [[[60]]] } })),
+      /split 'valid' is empty/,
+    ],
+    [
+      'a missing split',
+      gzipSync(JSON.stringify({ splits: { train: [[[60]]], valid: [[[60]]] } })),
+      /missing split 'test'/,
+    ],
   ])('%s is refused with a clear error', async (_, bytes, message) => {
     const dir = tempDir();
     const path = join(dir, 'JSB_Chorales.json.gz');

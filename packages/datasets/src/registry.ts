@@ -30,9 +30,19 @@ export const POLYPHONIC_DATASETS = {
     sha256: '69dc4c3e52800959ac0ab3b82aa3e5f55285ce64f1705acb3e3a8ef77a5c051c',
     sequences: [229, 76, 77],
   },
-  nottingham: { title: 'Nottingham', pickle: 'Nottingham.pickle', json: 'Nottingham.json.gz', sequences: [694, 173, 170] },
+  nottingham: {
+    title: 'Nottingham',
+    pickle: 'Nottingham.pickle',
+    json: 'Nottingham.json.gz',
+    sequences: [694, 173, 170],
+  },
   musedata: { title: 'MuseData', pickle: 'MuseData.pickle', json: 'MuseData.json.gz', sequences: [524, 135, 124] },
-  pianomidi: { title: 'Piano-midi.de', pickle: 'Piano-midi.de.pickle', json: 'Piano_midi.json.gz', sequences: [87, 12, 25] },
+  pianomidi: {
+    title: 'Piano-midi.de',
+    pickle: 'Piano-midi.de.pickle',
+    json: 'Piano_midi.json.gz',
+    sequences: [87, 12, 25],
+  },
 } as const satisfies Record<string, DatasetInfo>;
 
 export type DatasetName = keyof typeof POLYPHONIC_DATASETS;
@@ -62,7 +72,10 @@ export interface LoadOptions extends LocateOptions {
 function info(name: string): DatasetInfo {
   const entry = (POLYPHONIC_DATASETS as Record<string, DatasetInfo>)[name];
   if (!entry) {
-    throw new DatasetError('INVALID_ARGUMENT', `loadPolyphonic: unknown dataset '${name}'; expected one of synthetic, ${DATASET_NAMES.join(', ')}`);
+    throw new DatasetError(
+      'INVALID_ARGUMENT',
+      `loadPolyphonic: unknown dataset '${name}'; expected one of synthetic, ${DATASET_NAMES.join(', ')}`,
+    );
   }
   return entry;
 }
@@ -100,7 +113,10 @@ export async function readDatasetFile(path: string, name = path): Promise<Polyph
  * directory that holds its original pickle or its .json.gz; with `download`, the original pickle is
  * fetched into the cache directory first. Offline, the error says which file to put where.
  */
-export async function loadPolyphonic(name: DatasetName | 'synthetic', options: LoadOptions = {}): Promise<PolyphonicDataset> {
+export async function loadPolyphonic(
+  name: DatasetName | 'synthetic',
+  options: LoadOptions = {},
+): Promise<PolyphonicDataset> {
   if (name === 'synthetic') return syntheticDataset(options.seed === undefined ? {} : { seed: options.seed });
   const entry = info(name);
   let path = findDatasetFile(name, options);
@@ -132,18 +148,28 @@ export async function downloadOriginal(name: DatasetName, options: LoadOptions =
     if (!response.ok) throw new Error(`HTTP ${response.status} ${response.statusText}`);
     bytes = new Uint8Array(await response.arrayBuffer());
   } catch (cause) {
-    throw new DatasetError('DOWNLOAD_FAILED', `downloadOriginal: could not download ${url}: ${(cause as Error).message}`, { cause });
+    throw new DatasetError(
+      'DOWNLOAD_FAILED',
+      `downloadOriginal: could not download ${url}: ${(cause as Error).message}`,
+      { cause },
+    );
   }
   if (entry.sha256) {
     const digest = createHash('sha256').update(bytes).digest('hex');
     if (digest !== entry.sha256) {
-      throw new DatasetError('CHECKSUM_MISMATCH', `downloadOriginal: ${url} has sha256 ${digest}, expected ${entry.sha256}; nothing was written`);
+      throw new DatasetError(
+        'CHECKSUM_MISMATCH',
+        `downloadOriginal: ${url} has sha256 ${digest}, expected ${entry.sha256}; nothing was written`,
+      );
     }
   }
   const dataset = readPolyphonicPickle(bytes, entry.title, url);
   const counts = (['train', 'valid', 'test'] as const).map((s) => splitStats(dataset.splits[s]).sequences);
   if (counts.some((c, i) => c !== entry.sequences[i])) {
-    throw new DatasetError('CHECKSUM_MISMATCH', `downloadOriginal: ${url} holds ${counts.join('/')} sequences (train/valid/test), expected ${entry.sequences.join('/')}; nothing was written`);
+    throw new DatasetError(
+      'CHECKSUM_MISMATCH',
+      `downloadOriginal: ${url} holds ${counts.join('/')} sequences (train/valid/test), expected ${entry.sequences.join('/')}; nothing was written`,
+    );
   }
   await mkdir(dir, { recursive: true });
   const target = join(dir, entry.pickle);
@@ -153,7 +179,11 @@ export async function downloadOriginal(name: DatasetName, options: LoadOptions =
     await rename(temp, target);
   } catch (cause) {
     await rm(temp, { force: true });
-    throw new DatasetError('DOWNLOAD_FAILED', `downloadOriginal: could not write ${target}: ${(cause as Error).message}`, { cause });
+    throw new DatasetError(
+      'DOWNLOAD_FAILED',
+      `downloadOriginal: could not write ${target}: ${(cause as Error).message}`,
+      { cause },
+    );
   }
   return target;
 }

@@ -16,11 +16,13 @@ function previousFrameNll(train: Split, test: Split): number {
       }
     }
   }
-  return nll(test, (prev) => Float64Array.from({ length: KEYS }, (_, k) => {
-    const c = counts[k]!;
-    const base = prev.has(k) ? 2 : 0;
-    return c[base]! / c[base + 1]!;
-  }));
+  return nll(test, (prev) =>
+    Float64Array.from({ length: KEYS }, (_, k) => {
+      const c = counts[k]!;
+      const base = prev.has(k) ? 2 : 0;
+      return c[base]! / c[base + 1]!;
+    }),
+  );
 }
 
 function nll(test: Split, predict: (prev: Set<number>) => Float64Array): number {
@@ -61,7 +63,10 @@ describe('syntheticDataset', () => {
     const p = new Float64Array(KEYS).fill(1);
     for (const k of train.keys) p[k]! += 1;
     const q = p.map((v) => v / (train.stepCount + 2));
-    expect(independentNotesNll(train, test)).toBeCloseTo(nll(test, () => q), 10);
+    expect(independentNotesNll(train, test)).toBeCloseTo(
+      nll(test, () => q),
+      10,
+    );
   });
 
   it('has structure in time: knowing the previous frame predicts far better than independent notes', () => {

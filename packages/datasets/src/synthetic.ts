@@ -33,7 +33,9 @@ function piece(next: () => number): number[][] {
     for (let f = 0; f < 4; f++) {
       // On the beat the melody takes a chord tone near it; off the beat it steps by one degree.
       if (f === 0) {
-        const choices = triad.flatMap((d) => [d + 7, d + 14]).sort((a, b) => Math.abs(a - melody) - Math.abs(b - melody));
+        const choices = triad
+          .flatMap((d) => [d + 7, d + 14])
+          .sort((a, b) => Math.abs(a - melody) - Math.abs(b - melody));
         melody = choices[Math.floor(next() * 2)]!;
       } else if (f === 2) {
         melody += next() < 0.5 ? -1 : 1;
@@ -55,9 +57,18 @@ function piece(next: () => number): number[][] {
 export function syntheticDataset(options: SyntheticOptions = {}): PolyphonicDataset {
   const { seed = 1, train = 96, valid = 24, test = 24 } = options;
   for (const [k, v] of Object.entries({ train, valid, test })) {
-    check(Number.isInteger(v) && v > 0, 'INVALID_ARGUMENT', () => `syntheticDataset: ${k} must be a positive integer, got ${JSON.stringify(v)}`);
+    check(
+      Number.isInteger(v) && v > 0,
+      'INVALID_ARGUMENT',
+      () => `syntheticDataset: ${k} must be a positive integer, got ${JSON.stringify(v)}`,
+    );
   }
   const next = uniform(seed);
   const make = (n: number): number[][][] => Array.from({ length: n }, () => piece(next));
-  return datasetFromSplits('synthetic', `syntheticDataset({ seed: ${seed} })`, { train: make(train), valid: make(valid), test: make(test) }, 'synthetic');
+  return datasetFromSplits(
+    'synthetic',
+    `syntheticDataset({ seed: ${seed} })`,
+    { train: make(train), valid: make(valid), test: make(test) },
+    'synthetic',
+  );
 }

@@ -4,7 +4,11 @@ import { fileURLToPath } from 'node:url';
 
 /** ../shared/data/polyphonic beside the repository (or TENSORIZED_SHARED_DIR/data/polyphonic). */
 const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '../../..');
-export const POLYPHONIC_DIR = join(process.env['TENSORIZED_SHARED_DIR'] ?? resolve(repoRoot, '..', 'shared'), 'data', 'polyphonic');
+export const POLYPHONIC_DIR = join(
+  process.env['TENSORIZED_SHARED_DIR'] ?? resolve(repoRoot, '..', 'shared'),
+  'data',
+  'polyphonic',
+);
 export const HAVE_SHARED = existsSync(join(POLYPHONIC_DIR, 'README.md'));
 
 export interface IntegrityRow {
@@ -23,7 +27,10 @@ export function integrityTable(): IntegrityRow[] {
   const text = readFileSync(join(POLYPHONIC_DIR, 'README.md'), 'utf8');
   const rows: IntegrityRow[] = [];
   for (const line of text.split('\n')) {
-    const cells = line.split('|').map((c) => c.trim()).slice(1, -1);
+    const cells = line
+      .split('|')
+      .map((c) => c.trim())
+      .slice(1, -1);
     if (cells.length !== 7 || !/^\d+$/.test(cells[2]!)) continue;
     const [lo, hi] = cells[4]!.split(/[–-]/).map(Number);
     rows.push({

@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { describeEachBackend, expectClose, expectNoLeak } from '@tensorized/test-utils';
 import { expect, it } from 'vitest';
-import { addBias, columnSums } from './index.js';
+import { addBias, columnSums } from './stages.js';
 
 describeEachBackend('bias helpers', () => {
   it('columnSums equals tf.sum over rows, for even, odd and single-row inputs', async () => {
@@ -24,8 +24,12 @@ describeEachBackend('bias helpers', () => {
     const b = tf.randomNormal([3], 0, 1, 'float32', 6) as tf.Tensor1D;
     const probe = tf.randomNormal([9, 3], 0, 1, 'float32', 7);
     await expectNoLeak(() => {
-      const ours = tf.grads((xx: tf.Tensor, ww: tf.Tensor, bb: tf.Tensor) => tf.sum(tf.mul(tf.tanh(addBias(tf.matMul(xx as tf.Tensor2D, ww as tf.Tensor2D), bb as tf.Tensor1D)), probe)));
-      const plain = tf.grads((xx: tf.Tensor, ww: tf.Tensor, bb: tf.Tensor) => tf.sum(tf.mul(tf.tanh(tf.add(tf.matMul(xx, ww), bb)), probe)));
+      const ours = tf.grads((xx: tf.Tensor, ww: tf.Tensor, bb: tf.Tensor) =>
+        tf.sum(tf.mul(tf.tanh(addBias(tf.matMul(xx as tf.Tensor2D, ww as tf.Tensor2D), bb as tf.Tensor1D)), probe)),
+      );
+      const plain = tf.grads((xx: tf.Tensor, ww: tf.Tensor, bb: tf.Tensor) =>
+        tf.sum(tf.mul(tf.tanh(tf.add(tf.matMul(xx, ww), bb)), probe)),
+      );
       const g1 = ours([x, w, b]);
       const g2 = plain([x, w, b]);
       g1.forEach((g, i) => {

@@ -24,7 +24,9 @@ export function columnSums(x: tf.Tensor2D): tf.Tensor1D {
 }
 
 /** x + b for x (N x M) and a bias b (M), whose gradient for b is columnSums(dy). */
-export const addBias: (x: tf.Tensor2D, b: tf.Tensor1D) => tf.Tensor2D = tf.customGrad(((...args: Array<tf.Tensor | tf.GradSaveFunc>) => {
+export const addBias: (x: tf.Tensor2D, b: tf.Tensor1D) => tf.Tensor2D = tf.customGrad(((
+  ...args: Array<tf.Tensor | tf.GradSaveFunc>
+) => {
   const [x, b] = args as [tf.Tensor2D, tf.Tensor1D];
   return {
     value: tf.add(x, b),

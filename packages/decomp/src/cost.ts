@@ -150,7 +150,8 @@ export function matmulCost(
           add(apply, 2 * rows * coreSize, needed ? 4 : 2, needed ? rows * inner : 0, coreSize);
           products.push([rows, inner, gm[k]! * gr[k + 1]!, needed ? rows * inner : 0]);
           const before = prod(gn.slice(0, k)) * prod(gm.slice(0, k));
-          closedFormFlops += (k > 0 ? 2 * n * m * gr[k]! : 0) + (k < gn.length - 1 ? (2 * n * m * gr[k]! * gr[k + 1]!) / before : 0);
+          closedFormFlops +=
+            (k > 0 ? 2 * n * m * gr[k]! : 0) + (k < gn.length - 1 ? (2 * n * m * gr[k]! * gr[k + 1]!) / before : 0);
         }
         add(apply, 0, 1, 0);
       } else {

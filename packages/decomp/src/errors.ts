@@ -1,10 +1,5 @@
 /** What went wrong, for programs that branch on it. */
-export type DecompErrorCode =
-  | 'INVALID_ARGUMENT'
-  | 'INVALID_MODES'
-  | 'INVALID_RANK'
-  | 'SHAPE_MISMATCH'
-  | 'NOT_FINITE';
+export type DecompErrorCode = 'INVALID_ARGUMENT' | 'INVALID_MODES' | 'INVALID_RANK' | 'SHAPE_MISMATCH' | 'NOT_FINITE';
 
 /**
  * The one error class of `@tensorized/decomp`. The message names the function, the argument, the
@@ -20,11 +15,7 @@ export class DecompError extends Error {
 }
 
 /** Throws a DecompError unless `condition` holds; the message is built only on failure. */
-export function check(
-  condition: boolean,
-  code: DecompErrorCode,
-  message: () => string,
-): asserts condition {
+export function check(condition: boolean, code: DecompErrorCode, message: () => string): asserts condition {
   if (!condition) throw new DecompError(code, message());
 }
 

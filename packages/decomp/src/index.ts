@@ -10,8 +10,7 @@ export {
   matMulNd,
   unfold,
 } from './ndarray.js';
-export { type Core, type Ops, tfOps, f64Ops, toNdArray, toTensor } from './ops.js';
-export { addBias, columnSums } from './bias.js';
+export { toNdArray, toTensor } from './ops.js';
 export { Rng } from './random.js';
 
 export { type FormatOptions, type TtTensor, type TtMatrix, ttTensor, ttMatrix } from './formats/tt.js';
@@ -20,23 +19,9 @@ export { type TuckerTensor, type TuckerMatrix, tuckerTensor, tuckerMatrix } from
 export type { MatrixFormat, MatrixShape, TtMatrixSpec, CpMatrixSpec, TuckerMatrixSpec } from './formats/matrix.js';
 export { convertFormat } from './formats/convert.js';
 
-export {
-  applyStages,
-  applyView,
-  groupTtCores,
-  type MatmulStage,
-  type StagedMatmul,
-  ttMatmul,
-  ttMatrixToDense,
-  ttStages,
-  ttToDense,
-  unapplyView,
-  type ViewOp,
-} from './contract/tt.js';
-export { hasDenseGradient, stageGradientsFromDense, stageShapes, weightGradientCosts } from './contract/stage_gradients.js';
+export { groupTtCores, ttMatmul, ttMatrixToDense, ttToDense } from './contract/tt.js';
 export { cpToDense, cpMatrixToDense, cpMatmul } from './contract/cp.js';
 export { tuckerToDense, tuckerMatrixToDense, tuckerMatmul } from './contract/tucker.js';
-export { modeProducts } from './contract/mode_products.js';
 export {
   matrixToDense,
   factorisedMatmul,
@@ -46,24 +31,14 @@ export {
   type PrepareOptions,
 } from './matmul.js';
 
-export {
-  type CostEstimate,
-  type MatmulPath,
-  type PathCost,
-  matmulCost,
-  denseMatmulCost,
-  totalCost,
-} from './cost.js';
+export type { MatmulPath } from './cost.js';
 export {
   type Calibration,
   type MatmulPlan,
   type PlanOptions,
   calibrate,
   setCalibration,
-  estimateMs,
   planMatmul,
-  planWeightGradient,
-  type WeightGradientRoute,
 } from './planner.js';
 export { COST_PROFILES } from './profiles.js';
 

@@ -21,7 +21,11 @@ function empiricalStd(w: MatrixFormat): number {
 
 function dispose(w: MatrixFormat): void {
   tf.dispose(
-    w.kind === 'tt-matrix' ? [...w.cores] : w.kind === 'cp-matrix' ? [...w.inFactors, ...w.outFactors] : [w.core, ...w.inFactors, ...w.outFactors],
+    w.kind === 'tt-matrix'
+      ? [...w.cores]
+      : w.kind === 'cp-matrix'
+        ? [...w.inFactors, ...w.outFactors]
+        : [w.core, ...w.inFactors, ...w.outFactors],
   );
 }
 

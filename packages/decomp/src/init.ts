@@ -26,7 +26,8 @@ export interface InitOptions {
 }
 
 export function targetStd(std: InitStd | undefined, inSize: number, outSize: number): number {
-  const value = std === undefined || std === 'authors' ? AUTHORS_STD : std === 'glorot' ? Math.sqrt(2 / (inSize + outSize)) : std;
+  const value =
+    std === undefined || std === 'authors' ? AUTHORS_STD : std === 'glorot' ? Math.sqrt(2 / (inSize + outSize)) : std;
   check(
     typeof value === 'number' && Number.isFinite(value) && value > 0,
     'INVALID_ARGUMENT',

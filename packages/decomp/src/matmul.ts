@@ -1,6 +1,13 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { cpMatrixToDense, prepareCpFactors } from './contract/cp.js';
-import { applyStages, checkBatchInput, checkTtGroups, type StagedMatmul, ttMatrixToDense, ttStages } from './contract/tt.js';
+import {
+  applyStages,
+  checkBatchInput,
+  checkTtGroups,
+  type StagedMatmul,
+  ttMatrixToDense,
+  ttStages,
+} from './contract/tt.js';
 import { prepareTuckerFactors, tuckerMatrixToDense } from './contract/tucker.js';
 import type { MatmulPath } from './cost.js';
 import { check, fmt } from './errors.js';
@@ -69,9 +76,15 @@ export function prepareMatmul(w: MatrixFormat, path: MatmulPath, options: Prepar
       case 'tt-matrix':
         return ttStages(tfOps, w, groups) as StagedMatmul<tf.Tensor2D>;
       case 'cp-matrix':
-        return { stages: (prepareCpFactors(tfOps, w) as tf.Tensor2D[]).map((matrix) => ({ view: [], matrix })), outView: [] };
+        return {
+          stages: (prepareCpFactors(tfOps, w) as tf.Tensor2D[]).map((matrix) => ({ view: [], matrix })),
+          outView: [],
+        };
       case 'tucker-matrix':
-        return { stages: (prepareTuckerFactors(tfOps, w) as tf.Tensor2D[]).map((matrix) => ({ view: [], matrix })), outView: [] };
+        return {
+          stages: (prepareTuckerFactors(tfOps, w) as tf.Tensor2D[]).map((matrix) => ({ view: [], matrix })),
+          outView: [],
+        };
     }
   };
   // tidy keeps the matrices (tensors anywhere in the returned object) and frees the intermediates.

@@ -1,12 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
-import {
-  isNdArray,
-  matMulNd,
-  type NdArray,
-  reshapeNd,
-  sizeOf,
-  transposeNd,
-} from './ndarray.js';
+import { isNdArray, matMulNd, type NdArray, reshapeNd, sizeOf, transposeNd } from './ndarray.js';
 
 /** Storage of a factor: a TF.js tensor (trainable, on any backend) or a float64 NdArray (host). */
 export type Core = tf.Tensor | NdArray;

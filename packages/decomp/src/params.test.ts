@@ -53,7 +53,6 @@ describe('parameter counts equal the formulas and the table of PAPER.md', () => 
     expect(count(H1024, [2, 2, 2, 2])).toBe(3_792);
     expect(count(H1024, [2, 4, 2, 4])).toBe(11_568);
   });
-
 });
 
 describeEachBackend('paramCount', () => {
@@ -64,12 +63,21 @@ describeEachBackend('paramCount', () => {
       cpMatrixInit({ inModes: IN, outModes: gates(H512), rank: 7 }),
       tuckerMatrixInit({ inModes: IN, outModes: gates(H512), inRanks: [2, 3, 1, 2], outRanks: [1, 2, 2, 3] }),
     ];
-    expect(paramCount(specs[0]!)).toBe(ttMatrixParamCount({ inModes: IN, outModes: gates(H512), ranks: [1, 3, 5, 2, 1] }));
+    expect(paramCount(specs[0]!)).toBe(
+      ttMatrixParamCount({ inModes: IN, outModes: gates(H512), ranks: [1, 3, 5, 2, 1] }),
+    );
     expect(paramCount(specs[1]!)).toBe(cpMatrixParamCount({ inModes: IN, outModes: gates(H512), rank: 7 }));
     expect(paramCount(specs[2]!)).toBe(
       tuckerMatrixParamCount({ inModes: IN, outModes: gates(H512), inRanks: [2, 3, 1, 2], outRanks: [1, 2, 2, 3] }),
     );
-    for (const s of specs) tf.dispose(s.kind === 'tt-matrix' ? [...s.cores] : s.kind === 'cp-matrix' ? [...s.inFactors, ...s.outFactors] : [s.core, ...s.inFactors, ...s.outFactors]);
+    for (const s of specs)
+      tf.dispose(
+        s.kind === 'tt-matrix'
+          ? [...s.cores]
+          : s.kind === 'cp-matrix'
+            ? [...s.inFactors, ...s.outFactors]
+            : [s.core, ...s.inFactors, ...s.outFactors],
+      );
     expect(tf.memory().numTensors).toBe(before);
   });
 });
@@ -92,7 +100,9 @@ describe('spec validation names the argument and the expected value', () => {
   });
 
   it('CP rank 0 and Tucker ranks of the wrong length are refused', () => {
-    expect(() => cpMatrixParamCount({ inModes: [4], outModes: [4], rank: 0 })).toThrow(/rank must be a positive integer, got 0/);
+    expect(() => cpMatrixParamCount({ inModes: [4], outModes: [4], rank: 0 })).toThrow(
+      /rank must be a positive integer, got 0/,
+    );
     expect(() => tuckerMatrixParamCount({ inModes: [4, 4], outModes: [4, 4], inRanks: [2] })).toThrow(
       /inRanks must have d = 2 entries/,
     );

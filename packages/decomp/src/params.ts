@@ -18,8 +18,7 @@ function checkModes(fn: string, spec: { inModes: unknown; outModes: unknown }, s
   check(
     spec.inModes.length === spec.outModes.length,
     'INVALID_MODES',
-    () =>
-      `${fn}: inModes and outModes must have the same length d, got ${fmt(spec.inModes)} and ${fmt(spec.outModes)}`,
+    () => `${fn}: inModes and outModes must have the same length d, got ${fmt(spec.inModes)} and ${fmt(spec.outModes)}`,
   );
   checkModesMatch(fn, 'inModes', spec.inModes, sizes.inSize);
   checkModesMatch(fn, 'outModes', spec.outModes, sizes.outSize);
@@ -37,11 +36,7 @@ export function checkCpMatrixSpec(fn: string, spec: CpMatrixSpec, sizes: SizeChe
 }
 
 /** Validates and returns [inRanks, outRanks]. */
-export function checkTuckerMatrixSpec(
-  fn: string,
-  spec: TuckerMatrixSpec,
-  sizes: SizeCheck = {},
-): [number[], number[]] {
+export function checkTuckerMatrixSpec(fn: string, spec: TuckerMatrixSpec, sizes: SizeCheck = {}): [number[], number[]] {
   const d = checkModes(fn, spec, sizes);
   const outRanks = spec.outRanks ?? spec.inRanks;
   for (const [arg, ranks] of [
@@ -49,18 +44,15 @@ export function checkTuckerMatrixSpec(
     ['outRanks', outRanks],
   ] as const) {
     checkPositiveInts(fn, arg, ranks);
-    check(
-      ranks.length === d,
-      'INVALID_RANK',
-      () => `${fn}: ${arg} must have d = ${d} entries, got ${fmt(ranks)}`,
-    );
+    check(ranks.length === d, 'INVALID_RANK', () => `${fn}: ${arg} must have d = ${d} entries, got ${fmt(ranks)}`);
     // A factor A_k (n_k x r_k) with r_k > n_k only adds redundant parameters.
     const modes = arg === 'inRanks' ? spec.inModes : spec.outModes;
     const over = ranks.findIndex((r, k) => r > modes[k]!);
     check(
       over < 0,
       'INVALID_RANK',
-      () => `${fn}: ${arg}[${over}] = ${ranks[over]} exceeds its mode size ${modes[over]} (${arg === 'inRanks' ? 'inModes' : 'outModes'} ${fmt(modes)}); a Tucker rank must be at most its mode`,
+      () =>
+        `${fn}: ${arg}[${over}] = ${ranks[over]} exceeds its mode size ${modes[over]} (${arg === 'inRanks' ? 'inModes' : 'outModes'} ${fmt(modes)}); a Tucker rank must be at most its mode`,
     );
   }
   return [[...spec.inRanks], [...outRanks]];

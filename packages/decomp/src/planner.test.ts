@@ -4,18 +4,21 @@ import { describe, expect, it } from 'vitest';
 import {
   type Calibration,
   calibrate,
-  estimateMs,
   type MatrixShape,
-  matmulCost,
   planMatmul,
   prepareMatmul,
   setCalibration,
-  totalCost,
   ttMatrixInit,
 } from './index.js';
+import { estimateMs, matmulCost, totalCost } from './stages.js';
 
 const prod = (xs: readonly number[]): number => xs.reduce((a, b) => a * b, 1);
-const paperW: MatrixShape = { kind: 'tt-matrix', inModes: [4, 4, 4, 4], outModes: [8, 4, 4, 12], ranks: [1, 11, 11, 11, 1] };
+const paperW: MatrixShape = {
+  kind: 'tt-matrix',
+  inModes: [4, 4, 4, 4],
+  outModes: [8, 4, 4, 12],
+  ranks: [1, 11, 11, 11, 1],
+};
 
 describe('cost model', () => {
   it('TT contraction FLOPs: sum_k 2 B r_{k-1} r_k n_k m_k (product of the other open modes) (PAPER.md)', () => {
@@ -40,7 +43,9 @@ describe('cost model', () => {
     expect(cost.apply.flops).toBe(2 * (16 * 16) * (16 * 32 * 11) + 2 * (16 * 32) * (16 * 11 * 48));
     expect(cost.prepare.packed).toBe(16 * 32 * 11 + 11 * 16 * 48);
     // Four groups of one is the default.
-    expect(matmulCost(paperW, 'factorised', 16, { groups: [1, 1, 1, 1] })).toEqual(matmulCost(paperW, 'factorised', 16));
+    expect(matmulCost(paperW, 'factorised', 16, { groups: [1, 1, 1, 1] })).toEqual(
+      matmulCost(paperW, 'factorised', 16),
+    );
   });
 
   it('rebuild FLOPs: forming W once (cores merged by halves), then 2 B N M per use', () => {
@@ -66,8 +71,22 @@ describe('cost model', () => {
 });
 
 describe('planMatmul', () => {
-  const flopsOnly: Calibration = { backend: 'test', overheadMs: 0, flopsPerMs: 1e6, movedPerMs: Infinity, readPerMs: Infinity, packPerMs: Infinity };
-  const overheadOnly: Calibration = { backend: 'test', overheadMs: 1, flopsPerMs: Infinity, movedPerMs: Infinity, readPerMs: Infinity, packPerMs: Infinity };
+  const flopsOnly: Calibration = {
+    backend: 'test',
+    overheadMs: 0,
+    flopsPerMs: 1e6,
+    movedPerMs: Infinity,
+    readPerMs: Infinity,
+    packPerMs: Infinity,
+  };
+  const overheadOnly: Calibration = {
+    backend: 'test',
+    overheadMs: 1,
+    flopsPerMs: Infinity,
+    movedPerMs: Infinity,
+    readPerMs: Infinity,
+    packPerMs: Infinity,
+  };
 
   it('picks the path with fewer FLOPs when op overhead is free', () => {
     const plan = planMatmul(paperW, { batch: 1, calibration: flopsOnly });
@@ -88,7 +107,15 @@ describe('planMatmul', () => {
       const plan = planMatmul(paperW, { batch: 16, uses: 64, calibration });
       expect(plan.groups).toBeDefined();
       expect(plan.groups!.reduce((a, b) => a + b, 0)).toBe(4);
-      for (const groups of [[1, 1, 1, 1], [2, 2], [1, 3], [3, 1], [1, 1, 2], [2, 1, 1], [1, 2, 1]]) {
+      for (const groups of [
+        [1, 1, 1, 1],
+        [2, 2],
+        [1, 3],
+        [3, 1],
+        [1, 1, 2],
+        [2, 1, 1],
+        [1, 2, 1],
+      ]) {
         const other = estimateMs(totalCost(matmulCost(paperW, 'factorised', 16, { groups }), 64), calibration);
         expect(plan.ms.factorised).toBeLessThanOrEqual(other);
       }
@@ -96,23 +123,39 @@ describe('planMatmul', () => {
     // Only overhead: the fewest ops is two merged halves' worth of stages, never four.
     expect(planMatmul(paperW, { batch: 1, uses: 64, calibration: overheadOnly }).groups!.length).toBe(2);
     // CP and Tucker have no grouping.
-    expect(planMatmul({ kind: 'cp-matrix', inModes: [4, 4], outModes: [4, 4], rank: 3 }, { batch: 1, calibration: flopsOnly }).groups).toBeUndefined();
+    expect(
+      planMatmul(
+        { kind: 'cp-matrix', inModes: [4, 4], outModes: [4, 4], rank: 3 },
+        { batch: 1, calibration: flopsOnly },
+      ).groups,
+    ).toBeUndefined();
   });
 
   it('rejects a bad batch or uses', () => {
     expect(() => planMatmul(paperW, { batch: 0, calibration: flopsOnly })).toThrow(
       /planMatmul: batch must be a positive integer, got 0/,
     );
-    expect(() => planMatmul(paperW, { batch: 2, uses: 1.5, calibration: flopsOnly })).toThrow(/uses must be a positive integer/);
+    expect(() => planMatmul(paperW, { batch: 2, uses: 1.5, calibration: flopsOnly })).toThrow(
+      /uses must be a positive integer/,
+    );
   });
 });
 
 describeEachBackend('calibrate', () => {
   it('setCalibration pins the calibration (validated); calibrate({ force }) measures again', () => {
-    const pinned: Calibration = { backend: tf.getBackend(), overheadMs: 0.01, flopsPerMs: 1e7, movedPerMs: 1e6, readPerMs: 1e7, packPerMs: 1e5 };
+    const pinned: Calibration = {
+      backend: tf.getBackend(),
+      overheadMs: 0.01,
+      flopsPerMs: 1e7,
+      movedPerMs: 1e6,
+      readPerMs: 1e7,
+      packPerMs: 1e5,
+    };
     setCalibration(pinned);
     expect(calibrate()).toEqual(pinned);
-    expect(() => setCalibration({ ...pinned, flopsPerMs: -1 })).toThrow(/setCalibration: expected \{ backend, overheadMs, flopsPerMs/);
+    expect(() => setCalibration({ ...pinned, flopsPerMs: -1 })).toThrow(
+      /setCalibration: expected \{ backend, overheadMs, flopsPerMs/,
+    );
     expect(() => setCalibration({ ...pinned, widePerMs: 0 })).toThrow(/widePerMs \(optional\)/);
     // A calibration saved before widePerMs existed: layout transposes' speed stands in for it.
     const wideCost = { flops: 0, ops: 0, moved: 0, read: 0, packed: 0, wide: 1e6 };
@@ -124,8 +167,21 @@ describeEachBackend('calibrate', () => {
   it('TENSORIZED_CALIBRATION pins the calibration of every process that reads it; bad JSON is refused', () => {
     const saved = process.env.TENSORIZED_CALIBRATION;
     try {
-      process.env.TENSORIZED_CALIBRATION = JSON.stringify({ overheadMs: 0.02, flopsPerMs: 2e7, movedPerMs: 1e6, readPerMs: 1e7, packPerMs: 2e5 });
-      expect(calibrate({ force: true })).toEqual({ backend: tf.getBackend(), overheadMs: 0.02, flopsPerMs: 2e7, movedPerMs: 1e6, readPerMs: 1e7, packPerMs: 2e5 });
+      process.env.TENSORIZED_CALIBRATION = JSON.stringify({
+        overheadMs: 0.02,
+        flopsPerMs: 2e7,
+        movedPerMs: 1e6,
+        readPerMs: 1e7,
+        packPerMs: 2e5,
+      });
+      expect(calibrate({ force: true })).toEqual({
+        backend: tf.getBackend(),
+        overheadMs: 0.02,
+        flopsPerMs: 2e7,
+        movedPerMs: 1e6,
+        readPerMs: 1e7,
+        packPerMs: 2e5,
+      });
       process.env.TENSORIZED_CALIBRATION = '{"overheadMs": ';
       expect(() => calibrate({ force: true })).toThrow(/TENSORIZED_CALIBRATION must be a Calibration as JSON/);
       process.env.TENSORIZED_CALIBRATION = JSON.stringify({ overheadMs: 0 });
@@ -150,21 +206,25 @@ describeEachBackend('calibrate', () => {
     tf.dispose([x, g]);
     expect(tf.memory().numTensors).toBe(before);
     // Recorded on the tape, single-row products measured about 100x slower.
-    for (const k of ['flopsPerMs', 'readPerMs', 'packPerMs'] as const) expect(inside![k]).toBeGreaterThan(outside[k] / 10);
+    for (const k of ['flopsPerMs', 'readPerMs', 'packPerMs'] as const)
+      expect(inside![k]).toBeGreaterThan(outside[k] / 10);
   });
 
   it('measures positive speeds once per backend, without leaking', () => {
     const before = tf.memory().numTensors;
     const c = calibrate({ force: true });
     expect(c.backend).toBe(tf.getBackend());
-    for (const v of [c.overheadMs, c.flopsPerMs, c.movedPerMs, c.readPerMs, c.packPerMs, c.widePerMs]) expect(v).toBeGreaterThan(0);
+    for (const v of [c.overheadMs, c.flopsPerMs, c.movedPerMs, c.readPerMs, c.packPerMs, c.widePerMs])
+      expect(v).toBeGreaterThan(0);
     expect(calibrate()).toBe(c);
     expect(tf.memory().numTensors).toBe(before);
   });
 
   it('prepareMatmul refuses an unknown path', () => {
     const w = ttMatrixInit({ inModes: [2, 2], outModes: [2, 2], ranks: [1, 2, 1] }, { seed: 1 });
-    expect(() => prepareMatmul(w, 'fast' as never)).toThrow(/prepareMatmul: path must be 'factorised' or 'rebuild', got "fast"/);
+    expect(() => prepareMatmul(w, 'fast' as never)).toThrow(
+      /prepareMatmul: path must be 'factorised' or 'rebuild', got "fast"/,
+    );
     tf.dispose([...w.cores]);
   });
 });

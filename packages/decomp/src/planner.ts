@@ -42,13 +42,15 @@ export function setCalibration(c: Calibration): void {
       fields.every((f) => typeof c[f] === 'number' && c[f] > 0) &&
       (c.widePerMs === undefined || (typeof c.widePerMs === 'number' && c.widePerMs > 0)),
     'INVALID_ARGUMENT',
-    () => `setCalibration: expected { backend, ${fields.join(', ')}, widePerMs (optional) } with positive numbers, got ${JSON.stringify(c)}`,
+    () =>
+      `setCalibration: expected { backend, ${fields.join(', ')}, widePerMs (optional) } with positive numbers, got ${JSON.stringify(c)}`,
   );
   calibrations.set(c.backend, { ...c });
 }
 
 function pinnedCalibration(backend: string): Calibration | undefined {
-  const text = (globalThis as { process?: { env?: Record<string, string | undefined> } }).process?.env?.TENSORIZED_CALIBRATION;
+  const text = (globalThis as { process?: { env?: Record<string, string | undefined> } }).process?.env
+    ?.TENSORIZED_CALIBRATION;
   if (!text || text === 'measure') return undefined;
   let c: Calibration;
   try {
@@ -122,7 +124,9 @@ function measureCalibration(options: { force?: boolean; measure?: boolean }): Ca
     calibrations.set(backend, pinned);
     return pinned;
   }
-  const envMeasure = (globalThis as { process?: { env?: Record<string, string | undefined> } }).process?.env?.TENSORIZED_CALIBRATION === 'measure';
+  const envMeasure =
+    (globalThis as { process?: { env?: Record<string, string | undefined> } }).process?.env?.TENSORIZED_CALIBRATION ===
+    'measure';
   const profile = COST_PROFILES[backend];
   if (profile && !options.force && !options.measure && !envMeasure) {
     calibrations.set(backend, profile);
@@ -151,7 +155,8 @@ function measureCalibration(options: { force?: boolean; measure?: boolean }): Ca
   const rowMs = net(timeMs(20, () => tf.matMul(row, b)));
   const copyMs = net(timeMs(10, () => tf.neg(b)));
   const freshMs = net(timeMs(10, () => tf.tidy(() => tf.matMul(row, tf.neg(b)))));
-  const transposeMs = net(timeMs(5, () => tf.transpose(tall))) + net(timeMs(5, () => tf.transpose(blocks, [0, 2, 1, 3])));
+  const transposeMs =
+    net(timeMs(5, () => tf.transpose(tall))) + net(timeMs(5, () => tf.transpose(blocks, [0, 2, 1, 3])));
   const wideMs = net(timeMs(2, () => tf.transpose(wide)));
   tf.dispose([tiny, a, b, row, tall, blocks, wide]);
   const flopsPerMs = (2 * 256 * 512 * 512) / matmulMs;
@@ -258,7 +263,12 @@ export function planMatmul(w: MatrixShape, options: PlanOptions): MatmulPlan {
   // The factorised path's cost for a grouping: with a fused gradient, by the cheaper route.
   const factorisedCost = (g?: number[]): CostEstimate => {
     const routes = backward && options.fusedGradient ? [false, true] : [false];
-    const costs = routes.map((denseWeightGradient) => totalCost(matmulCost(w, 'factorised', batch, { ...(g ? { groups: g } : {}), backward, denseWeightGradient }), uses));
+    const costs = routes.map((denseWeightGradient) =>
+      totalCost(
+        matmulCost(w, 'factorised', batch, { ...(g ? { groups: g } : {}), backward, denseWeightGradient }),
+        uses,
+      ),
+    );
     return costs.reduce((a, b) => (estimateMs(b, c) < estimateMs(a, c) ? b : a));
   };
   let factorised = factorisedCost();
@@ -276,7 +286,14 @@ export function planMatmul(w: MatrixShape, options: PlanOptions): MatmulPlan {
   }
   const cost = { factorised, rebuild: totalCost(matmulCost(w, 'rebuild', batch, { backward }), uses) };
   const ms = { factorised: estimateMs(cost.factorised, c), rebuild: estimateMs(cost.rebuild, c) };
-  return { path: ms.factorised <= ms.rebuild ? 'factorised' : 'rebuild', ...(groups ? { groups } : {}), batch, uses, cost, ms };
+  return {
+    path: ms.factorised <= ms.rebuild ? 'factorised' : 'rebuild',
+    ...(groups ? { groups } : {}),
+    batch,
+    uses,
+    cost,
+    ms,
+  };
 }
 
 /** How a fused recurrence forms the weight gradients of a staged product (see weightGradientCosts). */

@@ -4,7 +4,7 @@ import { expect, it } from 'vitest';
 import { COST_PROFILES, calibrate } from './index.js';
 
 describeEachBackend('checked-in cost profiles (reproducible plans by default)', () => {
-  it('calibrate() is the backend\'s checked-in profile, not a measurement; measuring is an opt-in', () => {
+  it("calibrate() is the backend's checked-in profile, not a measurement; measuring is an opt-in", () => {
     const profile = COST_PROFILES[tf.getBackend()];
     if (!profile) return; // a backend without a profile is measured (tested in planner.test.ts)
     expect(calibrate()).toBe(profile);

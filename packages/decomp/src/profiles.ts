@@ -10,6 +10,22 @@ import type { Calibration } from './planner.js';
  * or TENSORIZED_CALIBRATION=measure does for any backend.
  */
 export const COST_PROFILES: Readonly<Record<string, Calibration>> = {
-  wasm: { backend: 'wasm', overheadMs: 0.00214, flopsPerMs: 3.47e7, movedPerMs: 8.86e5, readPerMs: 2.52e7, packPerMs: 3.16e5, widePerMs: 4.82e5 },
-  cpu: { backend: 'cpu', overheadMs: 0.00366, flopsPerMs: 9.91e5, movedPerMs: 2.26e4, readPerMs: 1.95e6, packPerMs: 4.89e5, widePerMs: 2.54e4 },
+  wasm: {
+    backend: 'wasm',
+    overheadMs: 0.00214,
+    flopsPerMs: 3.47e7,
+    movedPerMs: 8.86e5,
+    readPerMs: 2.52e7,
+    packPerMs: 3.16e5,
+    widePerMs: 4.82e5,
+  },
+  cpu: {
+    backend: 'cpu',
+    overheadMs: 0.00366,
+    flopsPerMs: 9.91e5,
+    movedPerMs: 2.26e4,
+    readPerMs: 1.95e6,
+    packPerMs: 4.89e5,
+    widePerMs: 2.54e4,
+  },
 };

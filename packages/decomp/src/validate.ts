@@ -2,6 +2,7 @@ import type * as tf from '@tensorflow/tfjs-core';
 import { check, fmt } from './errors.js';
 import { isNdArray } from './ndarray.js';
 import type { Core } from './ops.js';
+import { prod } from './prod.js';
 
 export function checkPositiveInts(fn: string, arg: string, values: unknown): asserts values is number[] {
   check(
@@ -42,11 +43,11 @@ export function checkTtRanks(fn: string, ranks: unknown, d: number): asserts ran
 
 export function checkModesMatch(fn: string, arg: string, modes: readonly number[], size: number | undefined): void {
   if (size === undefined) return;
-  const prod = modes.reduce((a, b) => a * b, 1);
+  const product = prod(modes);
   check(
-    prod === size,
+    product === size,
     'INVALID_MODES',
-    () => `${fn}: ${arg} ${fmt(modes)} multiply to ${prod}, expected ${size}`,
+    () => `${fn}: ${arg} ${fmt(modes)} multiply to ${product}, expected ${size}`,
   );
 }
 
@@ -63,11 +64,7 @@ export function checkRank(fn: string, arg: string, x: Core, rank: number): void 
 export function checkFinite(fn: string, arg: string, x: Core): void {
   const data = isNdArray(x) ? x.data : (x as tf.Tensor).dataSync();
   const bad = (data as ArrayLike<number>).length === 0 ? -1 : findNonFinite(data as ArrayLike<number>);
-  check(
-    bad < 0,
-    'NOT_FINITE',
-    () => `${fn}: ${arg} must be finite, found ${data[bad]} at flat index ${bad}`,
-  );
+  check(bad < 0, 'NOT_FINITE', () => `${fn}: ${arg} must be finite, found ${data[bad]} at flat index ${bad}`);
 }
 
 function findNonFinite(data: ArrayLike<number>): number {

@@ -39,8 +39,7 @@ export function ttMatrixDenseRef(cores: readonly NdArray[]): NdArray {
       cores.forEach((c, k) => {
         const [r0, , , r1] = c.shape as number[];
         const next = new Array<number>(r1!).fill(0);
-        for (let a = 0; a < r0!; a++)
-          for (let b = 0; b < r1!; b++) next[b]! += row[a]! * at(c, [a, ii[k]!, jj[k]!, b]);
+        for (let a = 0; a < r0!; a++) for (let b = 0; b < r1!; b++) next[b]! += row[a]! * at(c, [a, ii[k]!, jj[k]!, b]);
         row = next;
       });
       out[i * m + j] = row[0]!;

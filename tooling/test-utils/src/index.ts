@@ -7,7 +7,10 @@ export function testBackends(): BackendName[] {
   const only = process.env['TENSORIZED_TEST_BACKENDS'];
   const installed = installedBackends();
   if (!only) return installed;
-  return only.split(',').map((s) => s.trim() as BackendName).filter((b) => installed.includes(b));
+  return only
+    .split(',')
+    .map((s) => s.trim() as BackendName)
+    .filter((b) => installed.includes(b));
 }
 
 export interface BackendContext {
@@ -68,9 +71,7 @@ export function expectClose(
     }
   }
   if (worst >= 0) {
-    expect.fail(
-      `element ${worst}: got ${a[worst]}, expected ${e[worst]} (atol ${atol}, rtol ${rtol})`,
-    );
+    expect.fail(`element ${worst}: got ${a[worst]}, expected ${e[worst]} (atol ${atol}, rtol ${rtol})`);
   }
 }
 
@@ -101,11 +102,7 @@ export function checkLeaksAfterAll(): void {
  * Central finite differences of a scalar function of one tensor's values, in float64 on the host:
  * f is evaluated on float32 tensors, so use step ~1e-2 and compare with tolerance ~1e-2.
  */
-export function finiteDifferences(
-  f: (x: tf.Tensor) => tf.Scalar,
-  x: tf.Tensor,
-  step = 1e-2,
-): Float64Array {
+export function finiteDifferences(f: (x: tf.Tensor) => tf.Scalar, x: tf.Tensor, step = 1e-2): Float64Array {
   const base = Float64Array.from(x.dataSync());
   const grad = new Float64Array(base.length);
   const evalAt = (values: Float64Array): number =>

@@ -176,7 +176,10 @@ describe('tuckerHosvd and tuckerHooi', () => {
       const rng = new Rng(seed);
       const ranks = [2, 3, 2, 2];
       const shape = [4, 5, 3, 4];
-      const x = tuckerDenseRef(randn(rng, ranks), shape.map((n, k) => randn(rng, [n, ranks[k]!])));
+      const x = tuckerDenseRef(
+        randn(rng, ranks),
+        shape.map((n, k) => randn(rng, [n, ranks[k]!])),
+      );
       const t = tuckerHosvd(x, { ranks });
       expect(t.ranks).toEqual(ranks);
       expect(relativeError(tuckerToDense(t), x)).toBeLessThan(1e-8);
@@ -186,7 +189,12 @@ describe('tuckerHosvd and tuckerHooi', () => {
   it("HOOI's error is never above HOSVD's for the same ranks", () => {
     const rng = new Rng(21);
     let improved = 0;
-    for (const ranks of [[1, 1, 1], [2, 2, 2], [3, 2, 4], [5, 6, 2]]) {
+    for (const ranks of [
+      [1, 1, 1],
+      [2, 2, 2],
+      [3, 2, 4],
+      [5, 6, 2],
+    ]) {
       const x = randn(rng, [5, 6, 7]);
       const hosvd = relativeError(tuckerToDense(tuckerHosvd(x, { ranks })), x);
       const hooi = tuckerHooi(x, { ranks });
@@ -200,7 +208,9 @@ describe('tuckerHosvd and tuckerHooi', () => {
 
   it('rejects impossible ranks', () => {
     const x = randn(new Rng(1), [3, 4, 5]);
-    expect(() => tuckerHosvd(x, { ranks: [4, 2, 2] })).toThrow(/tuckerHosvd: ranks\[0\] = 4 is impossible for mode size 3/);
+    expect(() => tuckerHosvd(x, { ranks: [4, 2, 2] })).toThrow(
+      /tuckerHosvd: ranks\[0\] = 4 is impossible for mode size 3/,
+    );
     expect(() => tuckerHooi(x, { ranks: [1, 2] })).toThrow(/tuckerHooi: ranks must have one entry per mode \(3\)/);
     expect(() => tuckerHooi(x, { ranks: [1, 0, 1] })).toThrow(/ranks\[1\] must be a positive integer, got 0/);
   });
@@ -256,7 +266,11 @@ describe('degenerate inputs (issue 11, item 7)', () => {
 describe('TT-SVD with a rank cap takes the Gram-matrix SVD', () => {
   it('on a matrix it gives the best rank-r approximation (the Eckart-Young error from a full SVD)', () => {
     const rng = new Rng(9);
-    for (const [m, n, r] of [[12, 40, 3], [40, 12, 5], [30, 30, 7]] as const) {
+    for (const [m, n, r] of [
+      [12, 40, 3],
+      [40, 12, 5],
+      [30, 30, 7],
+    ] as const) {
       const x: NdArray = { shape: [m, n], data: rng.normalArray(m * n) };
       const tt = ttSvd(x, { maxRank: r });
       expect(tt.ranks).toEqual([1, r, 1]);

@@ -1,5 +1,14 @@
 import { describe, expect, it } from 'vitest';
-import { compressMatrix, cpMatrixParamCount, DecompError, type NdArray, relativeError, Rng, ttMatrixParamCount, tuckerMatrixParamCount } from '../index.js';
+import {
+  compressMatrix,
+  cpMatrixParamCount,
+  DecompError,
+  type NdArray,
+  relativeError,
+  Rng,
+  ttMatrixParamCount,
+  tuckerMatrixParamCount,
+} from '../index.js';
 import { cpMatrixDenseRef, randn, ttMatrixDenseRef, tuckerDenseRef } from '../../test/reference.js';
 
 // W of 12 x 18 as inModes (2, 3, 2) x outModes (3, 2, 3).
@@ -36,7 +45,11 @@ describe('compressMatrix recovers matrices that are exactly of the target format
     const inR = [1, 2, 2];
     const outR = [2, 1, 2];
     const core = randn(rng, [...inR, ...outR]);
-    const w = tuckerMatrixRef(core, inModes.map((n, k) => randn(rng, [n, inR[k]!])), outModes.map((m, k) => randn(rng, [m, outR[k]!])));
+    const w = tuckerMatrixRef(
+      core,
+      inModes.map((n, k) => randn(rng, [n, inR[k]!])),
+      outModes.map((m, k) => randn(rng, [m, outR[k]!])),
+    );
     const { report } = compressMatrix(w, { format: 'tucker', inModes, outModes, ranks: [...inR, ...outR] });
     expect(report.relativeError).toBeLessThan(1e-12);
     expect(report.params).toBe(tuckerMatrixParamCount({ inModes, outModes, inRanks: inR, outRanks: outR }));
@@ -67,8 +80,11 @@ describe('compressMatrix with a budget', () => {
     }
     expect(compressMatrix(w, { format: 'tt', inModes, outModes, budget }).report.relativeError).toBe(bestTt);
     const rMax = Math.floor(budget / 15);
-    const cpBrute = compressMatrix(w, { format: 'cp', inModes, outModes, rank: rMax, maxIter: 50 }).report.relativeError;
-    expect(compressMatrix(w, { format: 'cp', inModes, outModes, budget, maxIter: 50 }).report.relativeError).toBeLessThanOrEqual(cpBrute);
+    const cpBrute = compressMatrix(w, { format: 'cp', inModes, outModes, rank: rMax, maxIter: 50 }).report
+      .relativeError;
+    expect(
+      compressMatrix(w, { format: 'cp', inModes, outModes, budget, maxIter: 50 }).report.relativeError,
+    ).toBeLessThanOrEqual(cpBrute);
   });
 
   it('Tucker: within 10% of the brute-force best error over every rank tuple that fits', () => {
@@ -79,8 +95,14 @@ describe('compressMatrix with a budget', () => {
     const visit = (k: number): void => {
       if (k === 6) {
         const reachable = ranks.every((r, k) => r <= ranks.reduce((p, x, j) => (j === k ? p : p * x), 1));
-        if (reachable && tuckerMatrixParamCount({ inModes, outModes, inRanks: ranks.slice(0, 3), outRanks: ranks.slice(3) }) <= budget) {
-          brute = Math.min(brute, compressMatrix(w, { format: 'tucker', inModes, outModes, ranks: [...ranks] }).report.relativeError);
+        if (
+          reachable &&
+          tuckerMatrixParamCount({ inModes, outModes, inRanks: ranks.slice(0, 3), outRanks: ranks.slice(3) }) <= budget
+        ) {
+          brute = Math.min(
+            brute,
+            compressMatrix(w, { format: 'tucker', inModes, outModes, ranks: [...ranks] }).report.relativeError,
+          );
         }
         return;
       }
@@ -106,14 +128,38 @@ describe('compressMatrix with a budget', () => {
 describe('compressMatrix bad input', () => {
   const w = randn(new Rng(4), [12, 18]);
   it.each<[string, Record<string, unknown>, RegExp]>([
-    ['a budget below the smallest configuration', { format: 'tt', budget: 5 }, /budget 5 is below the smallest tt configuration for modes \[2, 3, 2\] x \[3, 2, 3\] \(18 parameters\)/],
-    ['modes that do not multiply to the sizes', { format: 'cp', rank: 2, inModes: [2, 2, 2] }, /inModes \[2, 2, 2\] multiply to 8, expected 12/],
-    ['two targets', { format: 'cp', rank: 2, budget: 100 }, /give exactly one of ranks, rank, eps or budget, got rank, budget/],
+    [
+      'a budget below the smallest configuration',
+      { format: 'tt', budget: 5 },
+      /budget 5 is below the smallest tt configuration for modes \[2, 3, 2\] x \[3, 2, 3\] \(18 parameters\)/,
+    ],
+    [
+      'modes that do not multiply to the sizes',
+      { format: 'cp', rank: 2, inModes: [2, 2, 2] },
+      /inModes \[2, 2, 2\] multiply to 8, expected 12/,
+    ],
+    [
+      'two targets',
+      { format: 'cp', rank: 2, budget: 100 },
+      /give exactly one of ranks, rank, eps or budget, got rank, budget/,
+    ],
     ['no target', { format: 'tt' }, /got none/],
-    ['a target of another format', { format: 'cp', eps: 0.1 }, /eps does not apply to format 'cp' \(it takes rank, budget\)/],
+    [
+      'a target of another format',
+      { format: 'cp', eps: 0.1 },
+      /eps does not apply to format 'cp' \(it takes rank, budget\)/,
+    ],
     ['an unknown format', { format: 'tr', rank: 2 }, /format must be 'tt', 'cp' or 'tucker', got "tr"/],
-    ['a Tucker rank above its mode', { format: 'tucker', ranks: [3, 3, 2] }, /Tucker rank 3 \(position 0\) exceeds its mode size 2/],
-    ['unreachable Tucker ranks', { format: 'tucker', ranks: [2, 1, 1, 1, 1, 1] }, /Tucker rank 2 \(position 0\) exceeds the product of the other ranks/],
+    [
+      'a Tucker rank above its mode',
+      { format: 'tucker', ranks: [3, 3, 2] },
+      /Tucker rank 3 \(position 0\) exceeds its mode size 2/,
+    ],
+    [
+      'unreachable Tucker ranks',
+      { format: 'tucker', ranks: [2, 1, 1, 1, 1, 1] },
+      /Tucker rank 2 \(position 0\) exceeds the product of the other ranks/,
+    ],
   ])('%s is a DecompError naming the argument', (_, extra, message) => {
     expect(() => compressMatrix(w, { inModes, outModes, ...extra } as never)).toThrow(message);
     expect(() => compressMatrix(w, { inModes, outModes, ...extra } as never)).toThrow(DecompError);

@@ -14,6 +14,7 @@ import { cpAls } from './cp_als.js';
 import { checkEps, inputTensor } from './options.js';
 import { ttMatrixFromDense } from './tt_matrix_from_dense.js';
 import { tuckerHooi } from './tucker_hooi.js';
+import { prod } from '../prod.js';
 
 export type CompressFormat = 'tt' | 'cp' | 'tucker';
 
@@ -72,22 +73,45 @@ export type CompressedMatrix = TtMatrix<NdArray> | CpMatrix<NdArray> | TuckerMat
  * error. Memory: the float64 copy of W and of its 2d-way tensor, plus per CP-ALS sweep a Khatri-Rao
  * product of (N M / min mode) x R values, about 8 (2 + R / min mode) N M bytes.
  */
-export function compressMatrix(w: Core, options: CompressMatrixOptions): { matrix: CompressedMatrix; report: CompressReport } {
+export function compressMatrix(
+  w: Core,
+  options: CompressMatrixOptions,
+): { matrix: CompressedMatrix; report: CompressReport } {
   const fn = 'compressMatrix';
   const t0 = performance.now();
   const o = options ?? ({} as CompressMatrixOptions);
-  check(['tt', 'cp', 'tucker'].includes(o.format), 'INVALID_ARGUMENT', () => `${fn}: format must be 'tt', 'cp' or 'tucker', got ${fmt(o.format)}`);
+  check(
+    ['tt', 'cp', 'tucker'].includes(o.format),
+    'INVALID_ARGUMENT',
+    () => `${fn}: format must be 'tt', 'cp' or 'tucker', got ${fmt(o.format)}`,
+  );
   const x = inputTensor(fn, w, 2);
   check(x.shape.length === 2, 'SHAPE_MISMATCH', () => `${fn}: w must be a matrix (N x M), got shape ${fmt(x.shape)}`);
   checkPositiveInts(fn, 'inModes', o.inModes);
   checkPositiveInts(fn, 'outModes', o.outModes);
-  check(o.inModes.length === o.outModes.length, 'INVALID_MODES', () => `${fn}: inModes and outModes must have the same length d, got ${fmt(o.inModes)} and ${fmt(o.outModes)}`);
+  check(
+    o.inModes.length === o.outModes.length,
+    'INVALID_MODES',
+    () => `${fn}: inModes and outModes must have the same length d, got ${fmt(o.inModes)} and ${fmt(o.outModes)}`,
+  );
   checkModesMatch(fn, 'inModes', o.inModes, x.shape[0]);
   checkModesMatch(fn, 'outModes', o.outModes, x.shape[1]);
   const targets = (['ranks', 'rank', 'eps', 'budget'] as const).filter((k) => o[k] !== undefined);
-  check(targets.length === 1, 'INVALID_ARGUMENT', () => `${fn}: give exactly one of ranks, rank, eps or budget, got ${targets.length ? targets.join(', ') : 'none'}`);
-  const allowed: Record<CompressFormat, string[]> = { tt: ['ranks', 'eps', 'budget'], cp: ['rank', 'budget'], tucker: ['ranks', 'budget'] };
-  check(allowed[o.format].includes(targets[0]!), 'INVALID_ARGUMENT', () => `${fn}: ${targets[0]} does not apply to format '${o.format}' (it takes ${allowed[o.format].join(', ')})`);
+  check(
+    targets.length === 1,
+    'INVALID_ARGUMENT',
+    () => `${fn}: give exactly one of ranks, rank, eps or budget, got ${targets.length ? targets.join(', ') : 'none'}`,
+  );
+  const allowed: Record<CompressFormat, string[]> = {
+    tt: ['ranks', 'eps', 'budget'],
+    cp: ['rank', 'budget'],
+    tucker: ['ranks', 'budget'],
+  };
+  check(
+    allowed[o.format].includes(targets[0]!),
+    'INVALID_ARGUMENT',
+    () => `${fn}: ${targets[0]} does not apply to format '${o.format}' (it takes ${allowed[o.format].join(', ')})`,
+  );
   if (o.eps !== undefined) checkEps(fn, o.eps);
   if (o.rank !== undefined) checkPositiveInt(fn, 'rank', o.rank);
   if (o.budget !== undefined) checkPositiveInt(fn, 'budget', o.budget);
@@ -100,9 +124,18 @@ export function compressMatrix(w: Core, options: CompressMatrixOptions): { matri
     let matrix: CompressedMatrix;
     let converged = true;
     if (o.format === 'tt') {
-      matrix = ttMatrixFromDense(x, { inModes, outModes, ...(ranks.length ? { maxRank: ranks.slice(1, -1) } : { eps: o.eps! }) });
+      matrix = ttMatrixFromDense(x, {
+        inModes,
+        outModes,
+        ...(ranks.length ? { maxRank: ranks.slice(1, -1) } : { eps: o.eps! }),
+      });
     } else if (o.format === 'cp') {
-      const r = cpAls(reshapeNd(x, [...inModes, ...outModes]), { rank: ranks[0]!, maxIter: o.maxIter ?? 100, tol: o.tol ?? 1e-8, seed: o.seed ?? 0 });
+      const r = cpAls(reshapeNd(x, [...inModes, ...outModes]), {
+        rank: ranks[0]!,
+        maxIter: o.maxIter ?? 100,
+        tol: o.tol ?? 1e-8,
+        seed: o.seed ?? 0,
+      });
       converged = r.converged;
       const f = r.cp.factors;
       matrix = cpMatrix(f.slice(0, d), f.slice(d), r.cp.weights, { checkFinite: false });
@@ -112,9 +145,27 @@ export function compressMatrix(w: Core, options: CompressMatrixOptions): { matri
       const f = r.tucker.factors;
       matrix = tuckerMatrix(r.tucker.core, f.slice(0, d), f.slice(d), { checkFinite: false });
     }
-    const rebuilt = matrix.kind === 'tt-matrix' ? ttMatrixToDense(matrix) : matrix.kind === 'cp-matrix' ? cpMatrixToDense(matrix) : tuckerMatrixToDense(matrix);
-    const actual = matrix.kind === 'tt-matrix' ? matrix.ranks.slice() : matrix.kind === 'cp-matrix' ? [matrix.rank] : [...matrix.inRanks, ...matrix.outRanks];
-    return { matrix, trial: { ranks: actual, params: paramsOf(o.format, spec, actual), relativeError: relativeError(rebuilt, x), converged } };
+    const rebuilt =
+      matrix.kind === 'tt-matrix'
+        ? ttMatrixToDense(matrix)
+        : matrix.kind === 'cp-matrix'
+          ? cpMatrixToDense(matrix)
+          : tuckerMatrixToDense(matrix);
+    const actual =
+      matrix.kind === 'tt-matrix'
+        ? matrix.ranks.slice()
+        : matrix.kind === 'cp-matrix'
+          ? [matrix.rank]
+          : [...matrix.inRanks, ...matrix.outRanks];
+    return {
+      matrix,
+      trial: {
+        ranks: actual,
+        params: paramsOf(o.format, spec, actual),
+        relativeError: relativeError(rebuilt, x),
+        converged,
+      },
+    };
   };
 
   const tried: CompressTrial[] = [];
@@ -130,26 +181,49 @@ export function compressMatrix(w: Core, options: CompressMatrixOptions): { matri
     if (o.format === 'tt') {
       if (o.ranks) {
         checkPositiveInts(fn, 'ranks', o.ranks);
-        check(o.ranks.length === d + 1 && o.ranks[0] === 1 && o.ranks[d] === 1, 'INVALID_RANK', () => `${fn}: TT ranks must be d + 1 = ${d + 1} numbers starting and ending with 1, got ${fmt(o.ranks)}`);
+        check(
+          o.ranks.length === d + 1 && o.ranks[0] === 1 && o.ranks[d] === 1,
+          'INVALID_RANK',
+          () => `${fn}: TT ranks must be d + 1 = ${d + 1} numbers starting and ending with 1, got ${fmt(o.ranks)}`,
+        );
       }
       tryRanks(o.ranks ? [...o.ranks] : []);
     } else if (o.format === 'cp') {
       tryRanks([o.rank!]);
     } else {
       checkPositiveInts(fn, 'ranks', o.ranks);
-      check(o.ranks!.length === d || o.ranks!.length === 2 * d, 'INVALID_RANK', () => `${fn}: Tucker ranks must be d = ${d} numbers (input ranks, the output ranks the same) or 2d = ${2 * d} (input then output), got ${fmt(o.ranks)}`);
+      check(
+        o.ranks!.length === d || o.ranks!.length === 2 * d,
+        'INVALID_RANK',
+        () =>
+          `${fn}: Tucker ranks must be d = ${d} numbers (input ranks, the output ranks the same) or 2d = ${2 * d} (input then output), got ${fmt(o.ranks)}`,
+      );
       const ranks = o.ranks!.length === d ? [...o.ranks!, ...o.ranks!] : [...o.ranks!];
       const modes = [...inModes, ...outModes];
       const over = ranks.findIndex((r, k) => r > modes[k]!);
-      check(over < 0, 'INVALID_RANK', () => `${fn}: Tucker rank ${ranks[over]} (position ${over}) exceeds its mode size ${modes[over]}`);
+      check(
+        over < 0,
+        'INVALID_RANK',
+        () => `${fn}: Tucker rank ${ranks[over]} (position ${over}) exceeds its mode size ${modes[over]}`,
+      );
       const unreachable = ranks.findIndex((r, k) => !multilinear(ranks, k, r));
-      check(unreachable < 0, 'INVALID_RANK', () => `${fn}: Tucker rank ${ranks[unreachable]} (position ${unreachable}) exceeds the product of the other ranks ${fmt(ranks.filter((_, j) => j !== unreachable))}: no tensor has those multilinear ranks`);
+      check(
+        unreachable < 0,
+        'INVALID_RANK',
+        () =>
+          `${fn}: Tucker rank ${ranks[unreachable]} (position ${unreachable}) exceeds the product of the other ranks ${fmt(ranks.filter((_, j) => j !== unreachable))}: no tensor has those multilinear ranks`,
+      );
       tryRanks(ranks);
     }
   } else {
     const budget = o.budget;
     const candidates = searchCandidates(o.format, spec, budget, x);
-    check(candidates.length > 0, 'INVALID_RANK', () => `${fn}: budget ${budget} is below the smallest ${o.format} configuration for modes ${fmt(inModes)} x ${fmt(outModes)} (${paramsOf(o.format, spec, smallest(o.format, d))} parameters)`);
+    check(
+      candidates.length > 0,
+      'INVALID_RANK',
+      () =>
+        `${fn}: budget ${budget} is below the smallest ${o.format} configuration for modes ${fmt(inModes)} x ${fmt(outModes)} (${paramsOf(o.format, spec, smallest(o.format, d))} parameters)`,
+    );
     for (const ranks of candidates) tryRanks(ranks);
   }
   const chosen = best!;
@@ -160,10 +234,15 @@ export function compressMatrix(w: Core, options: CompressMatrixOptions): { matri
 }
 
 /** Multilinear ranks are reachable only when each is at most the product of the others. */
-const multilinear = (ranks: readonly number[], k: number, r: number): boolean => r <= ranks.reduce((p, x, j) => (j === k ? p : p * x), 1);
+const multilinear = (ranks: readonly number[], k: number, r: number): boolean =>
+  r <= ranks.reduce((p, x, j) => (j === k ? p : p * x), 1);
 
 function smallest(format: CompressFormat, d: number): number[] {
-  return format === 'tt' ? [1, ...new Array<number>(d - 1).fill(1), 1] : format === 'cp' ? [1] : new Array<number>(2 * d).fill(1);
+  return format === 'tt'
+    ? [1, ...new Array<number>(d - 1).fill(1), 1]
+    : format === 'cp'
+      ? [1]
+      : new Array<number>(2 * d).fill(1);
 }
 
 /** The parameter count of a configuration (PAPER.md's formulas). */
@@ -179,14 +258,21 @@ function paramsOf(format: CompressFormat, spec: { inModes: number[]; outModes: n
  * (capped where a bond cannot hold more), largest first; CP: the largest R (the CP-matrix count is
  * linear in R); Tucker: the four tuples of lowest truncation bound.
  */
-function searchCandidates(format: CompressFormat, spec: { inModes: number[]; outModes: number[] }, budget: number, x: NdArray): number[][] {
+function searchCandidates(
+  format: CompressFormat,
+  spec: { inModes: number[]; outModes: number[] },
+  budget: number,
+  x: NdArray,
+): number[][] {
   const { inModes, outModes } = spec;
   const d = inModes.length;
   const within = (ranks: number[]) => paramsOf(format, spec, ranks) <= budget;
   if (format === 'tt') {
     const sizes = inModes.map((n, k) => n * outModes[k]!);
     // Bond k can carry at most min(prod of the sizes left of it, prod right of it).
-    const caps = Array.from({ length: d - 1 }, (_, k) => Math.min(sizes.slice(0, k + 1).reduce((a, b) => a * b, 1), sizes.slice(k + 1).reduce((a, b) => a * b, 1)));
+    const caps = Array.from({ length: d - 1 }, (_, k) =>
+      Math.min(prod(sizes.slice(0, k + 1)), prod(sizes.slice(k + 1))),
+    );
     const out: number[][] = [];
     for (let r = 1; r <= Math.max(...caps); r++) {
       const ranks = [1, ...caps.map((c) => Math.min(c, r)), 1];

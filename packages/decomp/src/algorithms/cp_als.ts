@@ -9,6 +9,7 @@ import { type Core, f64Ops } from '../ops.js';
 import { Rng } from '../random.js';
 import { checkPositiveInt } from '../validate.js';
 import { checkIterOptions, scaledInput } from './options.js';
+import { prod } from '../prod.js';
 
 export interface CpAlsOptions {
   rank: number;
@@ -41,7 +42,11 @@ export function cpAls(x: Core, options: CpAlsOptions): CpAlsResult {
   const { rank, maxIter = 500, tol = 1e-10, init = 'svd', seed = 0 } = options ?? ({} as CpAlsOptions);
   checkPositiveInt(fn, 'rank', rank);
   checkIterOptions(fn, maxIter, tol);
-  check(init === 'svd' || init === 'random', 'INVALID_ARGUMENT', () => `${fn}: init must be 'svd' or 'random', got ${fmt(init)}`);
+  check(
+    init === 'svd' || init === 'random',
+    'INVALID_ARGUMENT',
+    () => `${fn}: init must be 'svd' or 'random', got ${fmt(init)}`,
+  );
   const { t, scale } = scaledInput(fn, x, 2);
   const d = t.shape.length;
   if (scale === 0) {
@@ -51,7 +56,12 @@ export function cpAls(x: Core, options: CpAlsOptions): CpAlsResult {
       for (let j = 0; j < rank; j++) a.data[(j % n) * rank + j] = 1;
       return a;
     });
-    return { cp: cpTensor(factors, { shape: [rank], data: new Float64Array(rank) }, { checkFinite: false }), iterations: 0, converged: true, relativeError: 0 };
+    return {
+      cp: cpTensor(factors, { shape: [rank], data: new Float64Array(rank) }, { checkFinite: false }),
+      iterations: 0,
+      converged: true,
+      relativeError: 0,
+    };
   }
   const rng = new Rng(seed);
   // The unfoldings are kept only for the MTTKRP of order < 4 (by halves otherwise).
@@ -72,14 +82,25 @@ export function cpAls(x: Core, options: CpAlsOptions): CpAlsResult {
   // Khatri-Rao serves every left mode (and the other way round), so a sweep costs two passes over X
   // instead of one per mode (the Khatri-Rao product of all others is never formed).
   const h = d >= 4 ? Math.floor(d / 2) : 0;
-  const sizeOf = (modes: readonly number[]) => modes.reduce((a, b) => a * b, 1);
-  const asMatrix: NdArray | undefined = h ? { shape: [sizeOf(t.shape.slice(0, h)), sizeOf(t.shape.slice(h))], data: t.data } : undefined;
+  const sizeOf = (modes: readonly number[]) => prod(modes);
+  const asMatrix: NdArray | undefined = h
+    ? { shape: [sizeOf(t.shape.slice(0, h)), sizeOf(t.shape.slice(h))], data: t.data }
+    : undefined;
   let half: NdArray | undefined;
   const mttkrp = (k: number): NdArray => {
-    if (!asMatrix) return matMulNd(unfoldings[k]!, khatriRaoAll(f64Ops, factors.filter((_, j) => j !== k)));
+    if (!asMatrix)
+      return matMulNd(
+        unfoldings[k]!,
+        khatriRaoAll(
+          f64Ops,
+          factors.filter((_, j) => j !== k),
+        ),
+      );
     if (k === 0) half = matMulNd(asMatrix, khatriRaoAll(f64Ops, factors.slice(h)));
     if (k === h) half = matMulNd(asMatrix, khatriRaoAll(f64Ops, factors.slice(0, h)), true, false);
-    return k < h ? contractOthers(half!, factors.slice(0, h), k, rank) : contractOthers(half!, factors.slice(h), k - h, rank);
+    return k < h
+      ? contractOthers(half!, factors.slice(0, h), k, rank)
+      : contractOthers(half!, factors.slice(h), k - h, rank);
   };
   const norm2 = t.data.reduce((a, v) => a + v * v, 0);
   let error = Infinity;
@@ -93,7 +114,8 @@ export function cpAls(x: Core, options: CpAlsOptions): CpAlsResult {
       const gram = new Matrix(rank, rank).fill(1);
       for (const f of others) {
         const g = matMulNd(f, f, true, false);
-        for (let i = 0; i < rank; i++) for (let j = 0; j < rank; j++) gram.set(i, j, gram.get(i, j) * g.data[i * rank + j]!);
+        for (let i = 0; i < rank; i++)
+          for (let j = 0; j < rank; j++) gram.set(i, j, gram.get(i, j) * g.data[i * rank + j]!);
       }
       const m = mttkrp(k);
       const pinv = pseudoInverse(gram);
@@ -106,14 +128,16 @@ export function cpAls(x: Core, options: CpAlsOptions): CpAlsResult {
     // for the convergence test (the reported error is computed from the rebuilt tensor at the end).
     const fl = factors[d - 1]!;
     let inner = 0;
-    for (let i = 0; i < fl.shape[0]!; i++) for (let r = 0; r < rank; r++) inner += weights.data[r]! * fl.data[i * rank + r]! * last!.data[i * rank + r]!;
+    for (let i = 0; i < fl.shape[0]!; i++)
+      for (let r = 0; r < rank; r++) inner += weights.data[r]! * fl.data[i * rank + r]! * last!.data[i * rank + r]!;
     const had = new Float64Array(rank * rank).fill(1);
     for (const f of factors) {
       const g = matMulNd(f, f, true, false);
       for (let i = 0; i < rank * rank; i++) had[i]! *= g.data[i]!;
     }
     let self = 0;
-    for (let i = 0; i < rank; i++) for (let j = 0; j < rank; j++) self += weights.data[i]! * weights.data[j]! * had[i * rank + j]!;
+    for (let i = 0; i < rank; i++)
+      for (let j = 0; j < rank; j++) self += weights.data[i]! * weights.data[j]! * had[i * rank + j]!;
     const next = Math.sqrt(Math.max(0, norm2 - 2 * inner + self) / norm2);
     converged = Math.abs(error - next) < tol || next < 1e-7;
     error = next;
@@ -121,7 +145,15 @@ export function cpAls(x: Core, options: CpAlsOptions): CpAlsResult {
   // The reported error from the rebuilt tensor; by halves for order >= 4 (left Khatri-Rao x diag(w)
   // x right Khatri-Rao^T), which never forms the (size x R) Khatri-Rao product of all modes.
   const rebuilt = asMatrix
-    ? { shape: t.shape, data: matMulNd(scaleColumns(khatriRaoAll(f64Ops, factors.slice(0, h)), weights), khatriRaoAll(f64Ops, factors.slice(h)), false, true).data }
+    ? {
+        shape: t.shape,
+        data: matMulNd(
+          scaleColumns(khatriRaoAll(f64Ops, factors.slice(0, h)), weights),
+          khatriRaoAll(f64Ops, factors.slice(h)),
+          false,
+          true,
+        ).data,
+      }
     : cpToDense(cpTensor(factors, weights, { checkFinite: false }));
   error = relativeError(rebuilt, t);
   for (let j = 0; j < rank; j++) weights.data[j]! *= scale;

@@ -32,7 +32,13 @@ export function ttMatrixFromDense(w: Core, options: TtMatrixFromDenseOptions): T
   const d = inModes.length;
   const interleave = inModes.flatMap((_, k) => [k, d + k]);
   const t = transposeNd(reshapeNd(x, [...inModes, ...outModes]), interleave);
-  const tt = ttSvd(reshapeNd(t, inModes.map((n, k) => n * outModes[k]!)), svdOptions);
+  const tt = ttSvd(
+    reshapeNd(
+      t,
+      inModes.map((n, k) => n * outModes[k]!),
+    ),
+    svdOptions,
+  );
   const cores = tt.cores.map((c, k) => reshapeNd(c, [c.shape[0]!, inModes[k]!, outModes[k]!, c.shape[2]!]));
   return ttMatrix(cores, { checkFinite: false });
 }

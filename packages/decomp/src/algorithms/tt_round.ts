@@ -13,7 +13,11 @@ import type { TtSvdOptions } from './tt_svd.js';
  */
 export function ttRound(tt: TtTensor<Core>, options: TtSvdOptions = {}): TtTensor<NdArray> {
   const { eps = 1e-12, maxRank } = options;
-  check(tt?.kind === 'tt', 'INVALID_ARGUMENT', () => `ttRound: tt must be a TT tensor (ttTensor or ttSvd), got ${tt?.kind}`);
+  check(
+    tt?.kind === 'tt',
+    'INVALID_ARGUMENT',
+    () => `ttRound: tt must be a TT tensor (ttTensor or ttSvd), got ${tt?.kind}`,
+  );
   checkEps('ttRound', eps);
   const d = tt.cores.length;
   const caps = bondMaxRanks('ttRound', maxRank, d - 1);

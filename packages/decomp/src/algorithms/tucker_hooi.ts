@@ -1,10 +1,24 @@
 import { modeProducts } from '../contract/mode_products.js';
 import { type TuckerTensor, tuckerTensor } from '../formats/tucker.js';
 import { tuckerToDense } from '../contract/tucker.js';
-import { frobeniusNorm, type NdArray, relativeError as relativeErrorOf, reshapeNd, transposeNd, unfold } from '../ndarray.js';
+import {
+  frobeniusNorm,
+  type NdArray,
+  relativeError as relativeErrorOf,
+  reshapeNd,
+  transposeNd,
+  unfold,
+} from '../ndarray.js';
 import { type Core, f64Ops } from '../ops.js';
 import { checkIterOptions, scaledInput } from './options.js';
-import { checkTuckerRanks, leadingLeftVectors, leadingModeVectors, projectCore, type TuckerOptions } from './tucker_hosvd.js';
+import {
+  checkTuckerRanks,
+  leadingLeftVectors,
+  leadingModeVectors,
+  projectCore,
+  type TuckerOptions,
+} from './tucker_hosvd.js';
+import { prod } from '../prod.js';
 
 export interface TuckerHooiOptions extends TuckerOptions {
   /** Default 100. */
@@ -54,13 +68,18 @@ export function tuckerHooi(x: Core, options: TuckerHooiOptions): TuckerHooiResul
   // mode. The right half works on X transposed to (right modes, left modes), made once, so that its
   // first products (on the left modes, last there) shrink the tensor before the identities apply.
   const h = D >= 4 ? Math.floor(D / 2) : 0;
-  const leftSize = t.shape.slice(0, h).reduce((a, b) => a * b, 1);
-  const flipped = h ? reshapeNd(transposeNd(reshapeNd(t, [leftSize, t.data.length / leftSize]), [1, 0]), [1, t.data.length]) : undefined;
+  const leftSize = prod(t.shape.slice(0, h));
+  const flipped = h
+    ? reshapeNd(transposeNd(reshapeNd(t, [leftSize, t.data.length / leftSize]), [1, 0]), [1, t.data.length])
+    : undefined;
   const updateHalf = (z: NdArray, dims: number[], modes: number[], first: number): void => {
     // z: X projected on the other half, dims: its modes (this half's sizes, then the other's ranks).
     modes.forEach((k, i) => {
       const mats = dims.map((n, j) => (j < modes.length && j !== i ? factors[first + j]! : identity(n)));
-      const y = reshapeNd(modeProducts(f64Ops, z, dims, mats), mats.map((m) => m.shape[1]!));
+      const y = reshapeNd(
+        modeProducts(f64Ops, z, dims, mats),
+        mats.map((m) => m.shape[1]!),
+      );
       factors[k] = leadingLeftVectors(unfold(y, i), ranks[k]!);
     });
   };
@@ -71,16 +90,34 @@ export function tuckerHooi(x: Core, options: TuckerHooiOptions): TuckerHooiResul
     if (h) {
       const left = Array.from({ length: h }, (_, k) => k);
       const right = Array.from({ length: D - h }, (_, k) => h + k);
-      const zl = modeProducts(f64Ops, flat, t.shape, t.shape.map((n, j) => (j < h ? identity(n) : factors[j]!)));
+      const zl = modeProducts(
+        f64Ops,
+        flat,
+        t.shape,
+        t.shape.map((n, j) => (j < h ? identity(n) : factors[j]!)),
+      );
       updateHalf(zl, [...t.shape.slice(0, h), ...ranks.slice(h)], left, 0);
       const flippedShape = [...t.shape.slice(h), ...t.shape.slice(0, h)];
-      const zr = modeProducts(f64Ops, flipped!, flippedShape, flippedShape.map((n, j) => (j < D - h ? identity(n) : factors[j - (D - h)]!)));
+      const zr = modeProducts(
+        f64Ops,
+        flipped!,
+        flippedShape,
+        flippedShape.map((n, j) => (j < D - h ? identity(n) : factors[j - (D - h)]!)),
+      );
       const zrDims = [...t.shape.slice(h), ...ranks.slice(0, h)];
       updateHalf(zr, zrDims, right, h);
       // The core from zr (no third pass over X): project its right modes, then put the left ranks first.
-      const flippedCore = modeProducts(f64Ops, zr, zrDims, zrDims.map((n, j) => (j < D - h ? factors[h + j]! : identity(n))));
-      const rightRanks = ranks.slice(h).reduce((a, b) => a * b, 1);
-      coreOfSweep = reshapeNd(transposeNd(reshapeNd(flippedCore, [rightRanks, flippedCore.data.length / rightRanks]), [1, 0]), [...ranks]);
+      const flippedCore = modeProducts(
+        f64Ops,
+        zr,
+        zrDims,
+        zrDims.map((n, j) => (j < D - h ? factors[h + j]! : identity(n))),
+      );
+      const rightRanks = prod(ranks.slice(h));
+      coreOfSweep = reshapeNd(
+        transposeNd(reshapeNd(flippedCore, [rightRanks, flippedCore.data.length / rightRanks]), [1, 0]),
+        [...ranks],
+      );
     } else {
       for (let k = 0; k < t.shape.length; k++) {
         const mats = factors.map((f, j) => (j === k ? identity(t.shape[k]!) : f));

@@ -26,7 +26,8 @@ export function checkTuckerRanks(fn: string, ranks: readonly number[], shape: re
   check(
     bad < 0,
     'INVALID_RANK',
-    () => `${fn}: ranks[${bad}] = ${ranks[bad]} is impossible for mode size ${shape[bad]} of shape ${fmt(shape)} (need r_k <= n_k and r_k <= product of the other modes)`,
+    () =>
+      `${fn}: ranks[${bad}] = ${ranks[bad]} is impossible for mode size ${shape[bad]} of shape ${fmt(shape)} (need r_k <= n_k and r_k <= product of the other modes)`,
   );
 }
 

@@ -2,7 +2,6 @@ import * as tf from '@tensorflow/tfjs-core';
 import { describeEachBackend, expectClose, expectNoLeak, finiteDifferences } from '@tensorized/test-utils';
 import { describe, expect, it } from 'vitest';
 import {
-  applyView,
   cpMatmul,
   cpMatrix,
   cpMatrixToDense,
@@ -13,26 +12,17 @@ import {
   plannedMatmul,
   ttMatrixInit,
   prepareMatmul,
-  f64Ops,
   Rng,
   toTensor,
   ttMatmul,
   ttMatrix,
   ttMatrixToDense,
-  ttStages,
   tuckerMatmul,
-  unapplyView,
   tuckerMatrix,
   tuckerMatrixToDense,
 } from '../index.js';
-import {
-  cpMatrixDenseRef,
-  matMulRef,
-  prod,
-  randn,
-  ttMatrixDenseRef,
-  tuckerDenseRef,
-} from '../../test/reference.js';
+import { applyView, f64Ops, ttStages, unapplyView } from '../stages.js';
+import { cpMatrixDenseRef, matMulRef, prod, randn, ttMatrixDenseRef, tuckerDenseRef } from '../../test/reference.js';
 
 interface Case {
   name: string;
@@ -125,8 +115,7 @@ describe('factorised matmul in float64 equals x times the reference dense matrix
       const rng = new Rng(7);
       const { w, dense } = c.make(rng);
       const x = randn(rng, [3, dense.shape[0]!]);
-      const y =
-        w.kind === 'tt-matrix' ? ttMatmul(x, w) : w.kind === 'cp-matrix' ? cpMatmul(x, w) : tuckerMatmul(x, w);
+      const y = w.kind === 'tt-matrix' ? ttMatmul(x, w) : w.kind === 'cp-matrix' ? cpMatmul(x, w) : tuckerMatmul(x, w);
       const ref = matMulRef(x, dense);
       expect(y.shape).toEqual(ref.shape);
       for (const [i, v] of y.data.entries()) expect(v).toBeCloseTo(ref.data[i]!, 10);
@@ -163,7 +152,9 @@ describe('views (the layout steps of a staged product)', () => {
       v = f64Ops.matMul(laid, stage.matrix);
     }
     expect(staged.stages.some((st) => st.view.some((op) => 'transpose' in op))).toBe(true);
-    expect(() => ttStages(f64Ops, w, [1, 1])).toThrow(/groups must be positive integers that sum to the number of cores \(3\), got \[1, 1\]/);
+    expect(() => ttStages(f64Ops, w, [1, 1])).toThrow(
+      /groups must be positive integers that sum to the number of cores \(3\), got \[1, 1\]/,
+    );
     expect(() => ttStages(f64Ops, w, [0, 3])).toThrow(/groups must be positive integers/);
   });
 });
@@ -182,7 +173,10 @@ describeEachBackend('factorised matmul', (ctx) => {
         const opts = { rtol: ctx.tol * 10, atol: ctx.tol * 10 * scale };
         await expectNoLeak(() => {
           const outputs = [toDense(w), matrixToDense(w)];
-          expectClose(outputs[0]!, dense.data, { rtol: ctx.tol * 10, atol: ctx.tol * 10 * Math.max(...dense.data.map(Math.abs)) });
+          expectClose(outputs[0]!, dense.data, {
+            rtol: ctx.tol * 10,
+            atol: ctx.tol * 10 * Math.max(...dense.data.map(Math.abs)),
+          });
           expectClose(outputs[1]!, outputs[0]!, { rtol: 0, atol: 0 });
           const ys = [factorised(x, w), plannedMatmul(x, w)];
           for (const path of ['factorised', 'rebuild'] as const) {
@@ -239,7 +233,10 @@ describeEachBackend('factorised matmul', (ctx) => {
     const probe = toTensor(randn(rng, [2, dense.shape[1]!]));
     const w = convertFormat(w64, 'tensor');
     const { tensors, rebuild } = factorsOf(w);
-    for (const groups of [[2, 2], [1, 3]]) {
+    for (const groups of [
+      [2, 2],
+      [1, 3],
+    ]) {
       const loss = (ts: tf.Tensor[]): tf.Scalar =>
         tf.tidy(() => {
           const prepared = prepareMatmul(rebuild(ts), 'factorised', { groups });
@@ -262,7 +259,9 @@ describeEachBackend('factorised matmul', (ctx) => {
     const w = convertFormat(CASES[2]!.make(new Rng(1)).w, 'tensor');
     const x = tf.zeros([2, 11]) as tf.Tensor2D;
     const before = tf.memory().numTensors;
-    expect(() => factorised(x, w)).toThrow(/ttMatmul: x must have shape \[B, 12\].*got \[2,11\]|ttMatmul: x must have shape \[B, 12\]/);
+    expect(() => factorised(x, w)).toThrow(
+      /ttMatmul: x must have shape \[B, 12\].*got \[2,11\]|ttMatmul: x must have shape \[B, 12\]/,
+    );
     expect(tf.memory().numTensors).toBe(before);
     tf.dispose(x);
     disposeFormat(w);

@@ -3,6 +3,7 @@ import type { CpMatrix, CpTensor } from '../formats/cp.js';
 import type { NdArray } from '../ndarray.js';
 import { type Core, type Ops, opsFor, tidyFor } from '../ops.js';
 import { checkBatchInput } from './tt.js';
+import { prod } from '../prod.js';
 
 /** Khatri-Rao product of all factors, first factor slowest: (prod n_k x R). */
 export function khatriRaoAll<T extends Core>(ops: Ops<T>, factors: readonly T[]): T {
@@ -58,6 +59,6 @@ export function prepareCpFactors<C extends Core>(ops: Ops<C>, w: CpMatrix<C>): [
 }
 
 export function cpMatmulPrepared<C extends Core>(ops: Ops<C>, x: C, w: CpMatrix<C>, [a, bt]: readonly [C, C]): C {
-  checkBatchInput('cpMatmul', x, w.inModes.reduce((p, q) => p * q, 1));
+  checkBatchInput('cpMatmul', x, prod(w.inModes));
   return ops.matMul(ops.matMul(x, a), bt);
 }

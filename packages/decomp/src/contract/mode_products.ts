@@ -1,4 +1,5 @@
 import type { Core, Ops } from '../ops.js';
+import { prod } from '../prod.js';
 
 /**
  * Applies one matrix per mode to a batch: x (B, d_1*...*d_d) viewed as (B, d_1, ..., d_d) and
@@ -16,7 +17,7 @@ export function modeProducts<T extends Core>(
 ): T {
   const batch = x.shape[0]!;
   let state = x;
-  let size = batch * dims.reduce((a, b) => a * b, 1);
+  let size = batch * prod(dims);
   let outSize = 1;
   for (let k = dims.length - 1; k >= 0; k--) {
     const mat = mats[k]!;

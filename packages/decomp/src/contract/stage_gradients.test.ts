@@ -2,28 +2,30 @@ import * as tf from '@tensorflow/tfjs-core';
 import { describeEachBackend, expectClose, expectNoLeak } from '@tensorized/test-utils';
 import { describe, expect, it } from 'vitest';
 import { randn } from '../../test/reference.js';
+import { type Calibration, type NdArray, Rng, toTensor, ttMatrix } from '../index.js';
 import {
   applyStages,
-  type Calibration,
   f64Ops,
   hasDenseGradient,
-  type NdArray,
   planWeightGradient,
-  Rng,
   type StagedMatmul,
   stageGradientsFromDense,
   tfOps,
-  toTensor,
-  ttMatrix,
   ttStages,
-} from '../index.js';
+} from '../stages.js';
 
-const identity = (n: number): NdArray => ({ shape: [n, n], data: Float64Array.from({ length: n * n }, (_, i) => (i % (n + 1) === 0 ? 1 : 0)) });
+const identity = (n: number): NdArray => ({
+  shape: [n, n],
+  data: Float64Array.from({ length: n * n }, (_, i) => (i % (n + 1) === 0 ? 1 : 0)),
+});
 
 /** <dW, W(matrices)> with W rebuilt by applying the stages to the identity. */
 function pairing(staged: StagedMatmul<NdArray>, matrices: NdArray[], dW: NdArray): number {
   const n = dW.shape[0]!;
-  const replaced: StagedMatmul<NdArray> = { ...staged, stages: staged.stages.map((s, i) => ({ view: s.view, matrix: matrices[i]! })) };
+  const replaced: StagedMatmul<NdArray> = {
+    ...staged,
+    stages: staged.stages.map((s, i) => ({ view: s.view, matrix: matrices[i]! })),
+  };
   const w = applyStages(f64Ops, identity(n), replaced);
   return w.data.reduce((acc, v, i) => acc + v * dW.data[i]!, 0);
 }
@@ -42,7 +44,8 @@ function checkAgainstDifferences(staged: StagedMatmul<NdArray>, rng: Rng): void 
   expect(grads.map((g) => g.shape)).toEqual(mats.map((m) => m.shape));
   mats.forEach((m, i) => {
     const e = randn(rng, [...m.shape]);
-    const shifted = (eps: number): NdArray[] => mats.map((x, j) => (j === i ? { shape: x.shape, data: x.data.map((v, q) => v + eps * e.data[q]!) } : x));
+    const shifted = (eps: number): NdArray[] =>
+      mats.map((x, j) => (j === i ? { shape: x.shape, data: x.data.map((v, q) => v + eps * e.data[q]!) } : x));
     const fd = (pairing(staged, shifted(1), dW) - pairing(staged, shifted(-1), dW)) / 2;
     const analytic = grads[i]!.data.reduce((acc, v, q) => acc + v * e.data[q]!, 0);
     expect(analytic).toBeCloseTo(fd, 8);
@@ -56,9 +59,28 @@ function ttCores(rng: Rng, inModes: number[], outModes: number[], ranks: number[
 describe('stageGradientsFromDense (float64, against differences of <dW, W>)', () => {
   const ttCases: Array<[number[], number[], number[], number[][]]> = [
     [[5], [3], [1, 1], [[1]]],
-    [[4, 2], [2, 5], [1, 4, 1], [[1, 1], [2]]],
-    [[2, 3, 2], [3, 2, 2], [1, 3, 2, 1], [[1, 1, 1], [2, 1], [1, 2], [3]]],
-    [[2, 2, 2, 2], [2, 1, 3, 2], [1, 2, 3, 2, 1], [[1, 1, 1, 1], [2, 2], [1, 3]]],
+    [
+      [4, 2],
+      [2, 5],
+      [1, 4, 1],
+      [[1, 1], [2]],
+    ],
+    [
+      [2, 3, 2],
+      [3, 2, 2],
+      [1, 3, 2, 1],
+      [[1, 1, 1], [2, 1], [1, 2], [3]],
+    ],
+    [
+      [2, 2, 2, 2],
+      [2, 1, 3, 2],
+      [1, 2, 3, 2, 1],
+      [
+        [1, 1, 1, 1],
+        [2, 2],
+        [1, 3],
+      ],
+    ],
   ];
   for (const [inModes, outModes, ranks, groupings] of ttCases) {
     for (const groups of groupings) {
@@ -73,19 +95,40 @@ describe('stageGradientsFromDense (float64, against differences of <dW, W>)', ()
 
   it('a chain of plain matrices: one (dense), two (CP, Tucker), three', () => {
     const rng = new Rng(4);
-    for (const shapes of [[[6, 5]], [[6, 3], [3, 7]], [[4, 3], [3, 2], [2, 5]]]) {
-      const staged: StagedMatmul<NdArray> = { stages: shapes.map((s) => ({ view: [], matrix: randn(rng, s) })), outView: [] };
+    for (const shapes of [
+      [[6, 5]],
+      [
+        [6, 3],
+        [3, 7],
+      ],
+      [
+        [4, 3],
+        [3, 2],
+        [2, 5],
+      ],
+    ]) {
+      const staged: StagedMatmul<NdArray> = {
+        stages: shapes.map((s) => ({ view: [], matrix: randn(rng, s) })),
+        outView: [],
+      };
       checkAgainstDifferences(staged, rng);
     }
   });
 
   it('refuses stages with views that do not come from ttStages, and a dW of the wrong shape', () => {
     const rng = new Rng(5);
-    const viewed: StagedMatmul<NdArray> = { stages: [{ view: [{ reshape: [-1, 2] }], matrix: randn(rng, [2, 3]) }], outView: [{ reshape: [-1, 6] }] };
+    const viewed: StagedMatmul<NdArray> = {
+      stages: [{ view: [{ reshape: [-1, 2] }], matrix: randn(rng, [2, 3]) }],
+      outView: [{ reshape: [-1, 6] }],
+    };
     expect(hasDenseGradient(viewed)).toBe(false);
-    expect(() => stageGradientsFromDense(f64Ops, viewed, randn(rng, [4, 6]))).toThrow(/must come from ttStages or be plain matrices/);
+    expect(() => stageGradientsFromDense(f64Ops, viewed, randn(rng, [4, 6]))).toThrow(
+      /must come from ttStages or be plain matrices/,
+    );
     const staged = ttStages(f64Ops, ttMatrix(ttCores(rng, [2, 3], [2, 2], [1, 2, 1])));
-    expect(() => stageGradientsFromDense(f64Ops, staged, randn(rng, [4, 6]))).toThrow(/dW must have shape \[6, 4\].*got \[4, 6\]/);
+    expect(() => stageGradientsFromDense(f64Ops, staged, randn(rng, [4, 6]))).toThrow(
+      /dW must have shape \[6, 4\].*got \[4, 6\]/,
+    );
   });
 });
 
@@ -98,7 +141,9 @@ describeEachBackend('stageGradientsFromDense on tensors', () => {
     const tensors = cores.map((c) => toTensor(c));
     const dWt = toTensor(dW);
     await expectNoLeak(() => {
-      const staged = tf.tidy(() => ttStages(tfOps, ttMatrix(tensors), [2, 1]) as unknown as tf.TensorContainer) as unknown as StagedMatmul<tf.Tensor>;
+      const staged = tf.tidy(
+        () => ttStages(tfOps, ttMatrix(tensors), [2, 1]) as unknown as tf.TensorContainer,
+      ) as unknown as StagedMatmul<tf.Tensor>;
       const grads = tf.tidy(() => stageGradientsFromDense(tfOps, staged, dWt));
       for (const [i, g] of grads.entries()) expectClose(g, Array.from(expected[i]!.data), { rtol: 1e-4, atol: 1e-4 });
       tf.dispose([...grads, ...staged.stages.map((s) => s.matrix)]);
@@ -109,17 +154,39 @@ describeEachBackend('stageGradientsFromDense on tensors', () => {
 
 describe('planWeightGradient', () => {
   // A calibration of the order measured on wasm (see the planner's calibrate).
-  const wasmLike: Calibration = { backend: 'test', overheadMs: 0.01, flopsPerMs: 2.5e7, movedPerMs: 8e5, readPerMs: 3e7, packPerMs: 2.5e5, widePerMs: 1.7e5 };
+  const wasmLike: Calibration = {
+    backend: 'test',
+    overheadMs: 0.01,
+    flopsPerMs: 2.5e7,
+    movedPerMs: 8e5,
+    readPerMs: 3e7,
+    packPerMs: 2.5e5,
+    widePerMs: 1.7e5,
+  };
   // The pure-JS cpu backend: slow FLOPs, transposes of any kind about equally slow.
-  const cpuLike: Calibration = { backend: 'test', overheadMs: 0.01, flopsPerMs: 7e5, movedPerMs: 1.8e4, readPerMs: 1.5e6, packPerMs: 3.8e5, widePerMs: 2.3e4 };
+  const cpuLike: Calibration = {
+    backend: 'test',
+    overheadMs: 0.01,
+    flopsPerMs: 7e5,
+    movedPerMs: 1.8e4,
+    readPerMs: 1.5e6,
+    packPerMs: 3.8e5,
+    widePerMs: 2.3e4,
+  };
   const shapeOnly = (shape: number[]): NdArray => ({ shape, data: new Float64Array(0) });
 
   it("the paper's TT U (grouped 2+2) over B = 16, T = 64 takes the dense route on wasm, not on cpu; CP's two factors keep per-stage products", () => {
     // U: 512 = (8x4)(4x4) -> 1536 = (8x4)(4x12), ranks 1, 11, 1 after merging.
     const tt: StagedMatmul<NdArray> = {
       stages: [
-        { view: [{ reshape: [-1, 32, 16] }, { transpose: [0, 2, 1] }, { reshape: [-1, 32] }], matrix: shapeOnly([32, 352]) },
-        { view: [{ reshape: [-1, 16, 1, 32, 11] }, { transpose: [0, 3, 2, 1, 4] }, { reshape: [-1, 176] }], matrix: shapeOnly([176, 48]) },
+        {
+          view: [{ reshape: [-1, 32, 16] }, { transpose: [0, 2, 1] }, { reshape: [-1, 32] }],
+          matrix: shapeOnly([32, 352]),
+        },
+        {
+          view: [{ reshape: [-1, 16, 1, 32, 11] }, { transpose: [0, 3, 2, 1, 4] }, { reshape: [-1, 176] }],
+          matrix: shapeOnly([176, 48]),
+        },
       ],
       outView: [{ reshape: [-1, 1536] }],
       tt: { inModes: [32, 16], outModes: [32, 48], ranks: [1, 11, 1] },
@@ -127,12 +194,24 @@ describe('planWeightGradient', () => {
     expect(planWeightGradient(tt, 16, 64, { calibration: wasmLike }).route).toBe('dense');
     // Measured: on wasm the dense route saves about 30 ms of 400; on cpu it costs 0.7 s of 9.
     expect(planWeightGradient(tt, 16, 64, { calibration: cpuLike }).route).toBe('stages');
-    const cp: StagedMatmul<NdArray> = { stages: [{ view: [], matrix: shapeOnly([512, 80]) }, { view: [], matrix: shapeOnly([80, 1536]) }], outView: [] };
+    const cp: StagedMatmul<NdArray> = {
+      stages: [
+        { view: [], matrix: shapeOnly([512, 80]) },
+        { view: [], matrix: shapeOnly([80, 1536]) },
+      ],
+      outView: [],
+    };
     const plan = planWeightGradient(cp, 16, 64, { calibration: wasmLike });
     expect(plan.route).toBe('stages');
     expect(plan.ms.dense).toBeGreaterThan(plan.ms.stages);
     // A view that stageGradientsFromDense cannot invert leaves only the per-stage route.
-    const viewed: StagedMatmul<NdArray> = { stages: [{ view: [{ reshape: [-1, 8] }], matrix: shapeOnly([8, 8]) }], outView: [{ reshape: [-1, 16] }] };
-    expect(planWeightGradient(viewed, 4, 3, { calibration: wasmLike })).toMatchObject({ route: 'stages', ms: { dense: undefined } });
+    const viewed: StagedMatmul<NdArray> = {
+      stages: [{ view: [{ reshape: [-1, 8] }], matrix: shapeOnly([8, 8]) }],
+      outView: [{ reshape: [-1, 16] }],
+    };
+    expect(planWeightGradient(viewed, 4, 3, { calibration: wasmLike })).toMatchObject({
+      route: 'stages',
+      ms: { dense: undefined },
+    });
   });
 });

@@ -43,11 +43,14 @@ export function stageGradientsFromDense<C extends Core>(
     () => `stageGradientsFromDense: expected ${staged.stages.length} matrices, got ${matrices.length}`,
   );
   const tt = staged.tt;
-  const [n, m] = tt ? [prod(tt.inModes), prod(tt.outModes)] : [matrices[0]!.shape[0]!, matrices[matrices.length - 1]!.shape[1]!];
+  const [n, m] = tt
+    ? [prod(tt.inModes), prod(tt.outModes)]
+    : [matrices[0]!.shape[0]!, matrices[matrices.length - 1]!.shape[1]!];
   check(
     dW.shape.length === 2 && dW.shape[0] === n && dW.shape[1] === m,
     'SHAPE_MISMATCH',
-    () => `stageGradientsFromDense: dW must have shape [${n}, ${m}] (the matrix the stages stand for), got ${fmt(dW.shape)}`,
+    () =>
+      `stageGradientsFromDense: dW must have shape [${n}, ${m}] (the matrix the stages stand for), got ${fmt(dW.shape)}`,
   );
   return tt ? ttCoreGradients(ops, tt, matrices, dW) : chainGradients(ops, matrices, dW);
 }
@@ -108,7 +111,10 @@ function ttCoreGradients<C extends Core>(
 }
 
 /** Per stage of `staged` applied to `batch` rows: the rows and columns of its laid-out input, and its output columns. */
-export function stageShapes<C extends Core>(staged: StagedMatmul<C>, batch: number): Array<{ rows: number; inner: number; outer: number; viewed: boolean }> {
+export function stageShapes<C extends Core>(
+  staged: StagedMatmul<C>,
+  batch: number,
+): Array<{ rows: number; inner: number; outer: number; viewed: boolean }> {
   let size = batch * staged.stages[0]!.matrix.shape[0]!;
   if (staged.tt) size = batch * prod(staged.tt.inModes);
   return staged.stages.map((s) => {
@@ -158,7 +164,7 @@ export function weightGradientCosts<C extends Core>(
     transposeAProduct(stages, all, inner, outer);
   });
   if (!hasDenseGradient(staged)) return { stages, dense: undefined };
-  const n = shapes[0]!.rows * shapes[0]!.inner / batch;
+  const n = (shapes[0]!.rows * shapes[0]!.inner) / batch;
   const last = shapes[shapes.length - 1]!;
   const m = (last.rows * last.outer) / batch;
   const dense: CostEstimate = { flops: 0, ops: 0, moved: 0, read: 0, packed: 0 };

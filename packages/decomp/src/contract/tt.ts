@@ -3,6 +3,7 @@ import { check, fmt } from '../errors.js';
 import type { TtMatrix, TtTensor } from '../formats/tt.js';
 import type { NdArray } from '../ndarray.js';
 import { type Core, type Ops, opsFor, tidyFor } from '../ops.js';
+import { prod } from '../prod.js';
 
 /**
  * The dense (prod n_k, prod m_k) matrix of a TT-matrix. The cores are merged by halves (see
@@ -82,7 +83,11 @@ export interface StagedMatmul<C extends Core = tf.Tensor> {
    * Set by ttStages: the modes and ranks of the (merged) cores whose matrices the stages are, which
    * stageGradientsFromDense needs.
    */
-  readonly tt?: { readonly inModes: readonly number[]; readonly outModes: readonly number[]; readonly ranks: readonly number[] };
+  readonly tt?: {
+    readonly inModes: readonly number[];
+    readonly outModes: readonly number[];
+    readonly ranks: readonly number[];
+  };
 }
 
 export function applyView<C extends Core>(ops: Ops<C>, x: C, view: readonly ViewOp[]): C {
@@ -98,7 +103,7 @@ export function applyView<C extends Core>(ops: Ops<C>, x: C, view: readonly View
 function viewShapes(shape: readonly number[], view: readonly ViewOp[]): number[][] {
   const shapes = [[...shape]];
   let cur = [...shape];
-  const size = cur.reduce((a, b) => a * b, 1);
+  const size = prod(cur);
   for (const op of view) {
     if ('reshape' in op) {
       const known = op.reshape.reduce((a, b) => (b === -1 ? a : a * b), 1);
@@ -115,7 +120,12 @@ function viewShapes(shape: readonly number[], view: readonly ViewOp[]): number[]
  * The inverse of applyView: `g`, shaped like the view's output, back to `inputShape` (what a
  * gradient does through a view).
  */
-export function unapplyView<C extends Core>(ops: Ops<C>, g: C, view: readonly ViewOp[], inputShape: readonly number[]): C {
+export function unapplyView<C extends Core>(
+  ops: Ops<C>,
+  g: C,
+  view: readonly ViewOp[],
+  inputShape: readonly number[],
+): C {
   const shapes = viewShapes(inputShape, view);
   let y = g;
   for (let i = view.length - 1; i >= 0; i--) {
@@ -159,8 +169,8 @@ export function groupTtCores<C extends Core>(ops: Ops<C>, w: TtMatrix<C>, groups
   let k = 0;
   for (const g of groups) {
     cores.push(mergeTtCores(ops, w.cores.slice(k, k + g)));
-    inModes.push(w.inModes.slice(k, k + g).reduce((a, b) => a * b, 1));
-    outModes.push(w.outModes.slice(k, k + g).reduce((a, b) => a * b, 1));
+    inModes.push(prod(w.inModes.slice(k, k + g)));
+    outModes.push(prod(w.outModes.slice(k, k + g)));
     k += g;
     ranks.push(w.ranks[k]!);
   }
@@ -179,7 +189,7 @@ export function ttStageLayout(
   ranks: readonly number[],
 ): { dims: number[]; perm: number[]; needed: boolean } {
   const nk = inModes[k]!;
-  const rest = inModes.slice(k + 1).reduce((a, b) => a * b, 1);
+  const rest = prod(inModes.slice(k + 1));
   const dims = k === 0 ? [nk, rest] : [nk, rest, outModes[k - 1]!, ranks[k]!];
   const perm = k === 0 ? [0, 2, 1] : [0, 3, 2, 1, 4];
   const moved = perm.slice(1).filter((a) => dims[a - 1]! > 1);
@@ -203,11 +213,17 @@ export function ttStages<C extends Core>(ops: Ops<C>, w: TtMatrix<C>, groups?: r
     const matrix = ops.reshape(ops.transpose(g.cores[k]!, [1, 0, 2, 3]), [nk * rk, mk * rk1]);
     // The previous output is (B prod m_<k-1, n_k, rest, m_{k-1}, r_k): m_{k-1} moves to the front.
     const { dims, perm, needed } = ttStageLayout(k, g.inModes, g.outModes, g.ranks);
-    const view: ViewOp[] = needed ? [{ reshape: [-1, ...dims] }, { transpose: perm }, { reshape: [-1, nk * rk] }] : [{ reshape: [-1, nk * rk] }];
+    const view: ViewOp[] = needed
+      ? [{ reshape: [-1, ...dims] }, { transpose: perm }, { reshape: [-1, nk * rk] }]
+      : [{ reshape: [-1, nk * rk] }];
     stages.push({ view, matrix });
   }
-  const m = g.outModes.reduce((a, b) => a * b, 1);
-  return { stages, outView: [{ reshape: [-1, m] }], tt: { inModes: [...g.inModes], outModes: [...g.outModes], ranks: [...g.ranks] } };
+  const m = prod(g.outModes);
+  return {
+    stages,
+    outView: [{ reshape: [-1, m] }],
+    tt: { inModes: [...g.inModes], outModes: [...g.outModes], ranks: [...g.ranks] },
+  };
 }
 
 /**
@@ -217,7 +233,7 @@ export function ttMatmul(x: tf.Tensor2D, w: TtMatrix<tf.Tensor>, groups?: readon
 export function ttMatmul(x: NdArray, w: TtMatrix<NdArray>, groups?: readonly number[]): NdArray;
 export function ttMatmul<C extends Core>(x: C, w: TtMatrix<C>, groups?: readonly number[]): C {
   const ops = opsFor(x);
-  checkBatchInput('ttMatmul', x, w.inModes.reduce((a, b) => a * b, 1));
+  checkBatchInput('ttMatmul', x, prod(w.inModes));
   return tidyFor(x, () => applyStages(ops, x, ttStages(ops, w, groups)));
 }
 

@@ -55,7 +55,12 @@ export function prepareTuckerFactors<C extends Core>(ops: Ops<C>, w: TuckerMatri
   return [basis, modeProducts(ops, core, w.outRanks, w.outFactors, true)];
 }
 
-export function tuckerMatmulPrepared<C extends Core>(ops: Ops<C>, x: C, w: TuckerMatrix<C>, [basis, map]: readonly [C, C]): C {
+export function tuckerMatmulPrepared<C extends Core>(
+  ops: Ops<C>,
+  x: C,
+  w: TuckerMatrix<C>,
+  [basis, map]: readonly [C, C],
+): C {
   checkBatchInput('tuckerMatmul', x, prod(w.inModes));
   return ops.matMul(ops.matMul(x, basis), map);
 }

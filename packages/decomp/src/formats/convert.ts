@@ -7,19 +7,20 @@ import type { TtMatrix, TtTensor } from './tt.js';
 import type { TuckerMatrix, TuckerTensor } from './tucker.js';
 
 type AnyFormat<C extends Core> = MatrixFormat<C> | TtTensor<C> | CpTensor<C> | TuckerTensor<C>;
-type WithStorage<F, C extends Core> = F extends TtMatrix<Core>
-  ? TtMatrix<C>
-  : F extends CpMatrix<Core>
-    ? CpMatrix<C>
-    : F extends TuckerMatrix<Core>
-      ? TuckerMatrix<C>
-      : F extends TtTensor<Core>
-        ? TtTensor<C>
-        : F extends CpTensor<Core>
-          ? CpTensor<C>
-          : F extends TuckerTensor<Core>
-            ? TuckerTensor<C>
-            : never;
+type WithStorage<F, C extends Core> =
+  F extends TtMatrix<Core>
+    ? TtMatrix<C>
+    : F extends CpMatrix<Core>
+      ? CpMatrix<C>
+      : F extends TuckerMatrix<Core>
+        ? TuckerMatrix<C>
+        : F extends TtTensor<Core>
+          ? TtTensor<C>
+          : F extends CpTensor<Core>
+            ? CpTensor<C>
+            : F extends TuckerTensor<Core>
+              ? TuckerTensor<C>
+              : never;
 
 /**
  * The same format with its factors in another storage: 'tensor' gives float32 TF.js tensors (to

@@ -28,11 +28,7 @@ export interface CpMatrix<C extends Core = tf.Tensor> {
   readonly weights: C | undefined;
 }
 
-export function cpTensor<C extends Core>(
-  factors: readonly C[],
-  weights?: C,
-  options: FormatOptions = {},
-): CpTensor<C> {
+export function cpTensor<C extends Core>(factors: readonly C[], weights?: C, options: FormatOptions = {}): CpTensor<C> {
   const rank = checkCpFactors('cpTensor', 'factors', factors, weights, options);
   return { kind: 'cp', shape: factors.map((f) => f.shape[0]!), rank, factors: [...factors], weights };
 }
@@ -48,7 +44,8 @@ export function cpMatrix<C extends Core>(
   check(
     inFactors.length === outFactors.length,
     'INVALID_MODES',
-    () => `cpMatrix: inFactors and outFactors must have the same count d, got ${inFactors.length} and ${outFactors.length}`,
+    () =>
+      `cpMatrix: inFactors and outFactors must have the same count d, got ${inFactors.length} and ${outFactors.length}`,
   );
   check(
     outRank === rank,

@@ -37,15 +37,26 @@ describe('TT formats', () => {
   });
 
   it('rejects r_0 or r_d not 1, mismatched ranks, wrong core order, NaN and no cores', () => {
-    expectError(() => ttMatrix([z(2, 4, 8, 3), z(3, 2, 5, 1)]), 'INVALID_RANK', /ttMatrix: boundary ranks must be 1 .*got ranks \[2, 3, 1\]/);
+    expectError(
+      () => ttMatrix([z(2, 4, 8, 3), z(3, 2, 5, 1)]),
+      'INVALID_RANK',
+      /ttMatrix: boundary ranks must be 1 .*got ranks \[2, 3, 1\]/,
+    );
     expectError(() => ttMatrix([z(1, 4, 8, 3), z(3, 2, 5, 2)]), 'INVALID_RANK', /r_0 = r_d = 1/);
-    expectError(() => ttMatrix([z(1, 4, 8, 3), z(2, 2, 5, 1)]), 'INVALID_RANK', /cores\[1\] must start with rank r_1 = 3/);
-    expectError(() => ttMatrix([z(1, 4, 3)]), 'SHAPE_MISMATCH', /ttMatrix: cores\[0\] must have rank 4, got shape \[1, 4, 3\]/);
+    expectError(
+      () => ttMatrix([z(1, 4, 8, 3), z(2, 2, 5, 1)]),
+      'INVALID_RANK',
+      /cores\[1\] must start with rank r_1 = 3/,
+    );
+    expectError(
+      () => ttMatrix([z(1, 4, 3)]),
+      'SHAPE_MISMATCH',
+      /ttMatrix: cores\[0\] must have rank 4, got shape \[1, 4, 3\]/,
+    );
     expectError(() => ttTensor([]), 'INVALID_ARGUMENT', /ttTensor: cores must be a non-empty array/);
     const nan = ndarray([1, 2, NaN, 4], [1, 2, 2, 1]);
     expectError(() => ttMatrix([nan]), 'NOT_FINITE', /ttMatrix: cores\[0\] must be finite, found NaN at flat index 2/);
   });
-
 });
 
 describeEachBackend('TT formats with TF.js cores', () => {
@@ -66,7 +77,11 @@ describe('CP formats', () => {
   });
 
   it('rejects mismatched ranks, counts and weights', () => {
-    expectError(() => cpMatrix([z(4, 3), z(2, 2)], [z(8, 3), z(5, 3)]), 'INVALID_RANK', /inFactors\[1\] must have shape \(n_1, R = 3\)/);
+    expectError(
+      () => cpMatrix([z(4, 3), z(2, 2)], [z(8, 3), z(5, 3)]),
+      'INVALID_RANK',
+      /inFactors\[1\] must have shape \(n_1, R = 3\)/,
+    );
     expectError(() => cpMatrix([z(4, 3)], [z(8, 2)]), 'INVALID_RANK', /outFactors must have R = 3 columns/);
     expectError(() => cpMatrix([z(4, 3)], [z(8, 3), z(2, 3)]), 'INVALID_MODES', /same count d, got 1 and 2/);
     expectError(() => cpTensor([z(4, 3)], z(2)), 'SHAPE_MISMATCH', /weights must have shape \[R = 3\], got \[2\]/);
@@ -81,8 +96,16 @@ describe('Tucker formats', () => {
   });
 
   it('rejects a core of the wrong order and factors that do not match it', () => {
-    expectError(() => tuckerMatrix(z(2, 3, 1), [z(4, 2), z(5, 3)], [z(6, 1), z(2, 2)]), 'SHAPE_MISMATCH', /core must have 2d = 4 dimensions/);
-    expectError(() => tuckerMatrix(z(2, 3, 1, 2), [z(4, 2), z(5, 2)], [z(6, 1), z(2, 2)]), 'INVALID_RANK', /inFactors\[1\] must have shape \(n_1, 3\)/);
+    expectError(
+      () => tuckerMatrix(z(2, 3, 1), [z(4, 2), z(5, 3)], [z(6, 1), z(2, 2)]),
+      'SHAPE_MISMATCH',
+      /core must have 2d = 4 dimensions/,
+    );
+    expectError(
+      () => tuckerMatrix(z(2, 3, 1, 2), [z(4, 2), z(5, 2)], [z(6, 1), z(2, 2)]),
+      'INVALID_RANK',
+      /inFactors\[1\] must have shape \(n_1, 3\)/,
+    );
     expectError(() => tuckerTensor(z(2, 2, 2), [z(3, 2), z(4, 2)]), 'SHAPE_MISMATCH', /one dimension per factor \(2\)/);
   });
 });

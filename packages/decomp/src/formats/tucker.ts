@@ -60,12 +60,14 @@ export function tuckerMatrix<C extends Core>(
   check(
     Array.isArray(outFactors) && outFactors.length === d && d > 0,
     'INVALID_MODES',
-    () => `tuckerMatrix: inFactors and outFactors must be non-empty with the same count d, got ${d} and ${Array.isArray(outFactors) ? outFactors.length : typeof outFactors}`,
+    () =>
+      `tuckerMatrix: inFactors and outFactors must be non-empty with the same count d, got ${d} and ${Array.isArray(outFactors) ? outFactors.length : typeof outFactors}`,
   );
   check(
     core.shape.length === 2 * d,
     'SHAPE_MISMATCH',
-    () => `tuckerMatrix: core must have 2d = ${2 * d} dimensions (inRanks..., outRanks...), got shape ${fmt(core.shape)}`,
+    () =>
+      `tuckerMatrix: core must have 2d = ${2 * d} dimensions (inRanks..., outRanks...), got shape ${fmt(core.shape)}`,
   );
   checkTuckerFactors('tuckerMatrix', 'inFactors', inFactors, core.shape, 0, options);
   checkTuckerFactors('tuckerMatrix', 'outFactors', outFactors, core.shape, d, options);

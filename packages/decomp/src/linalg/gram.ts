@@ -1,5 +1,6 @@
 import { EigenvalueDecomposition, Matrix } from 'ml-matrix';
 import type { NdArray } from '../ndarray.js';
+import { prod } from '../prod.js';
 
 /**
  * The Gram matrix X_(k) X_(k)^T (n_k x n_k) of the mode-k unfolding of t, accumulated without forming
@@ -7,7 +8,7 @@ import type { NdArray } from '../ndarray.js';
  */
 export function unfoldingGram(t: NdArray, k: number): Float64Array {
   const n = t.shape[k]!;
-  const after = t.shape.slice(k + 1).reduce((a, b) => a * b, 1);
+  const after = prod(t.shape.slice(k + 1));
   const before = t.data.length / (n * after);
   const g = new Float64Array(n * n);
   for (let b = 0; b < before; b++) {

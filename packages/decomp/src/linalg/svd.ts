@@ -93,11 +93,25 @@ export function gramSvd(a: NdArray, rank: (s: Float64Array) => number): Svd | un
   if (wide) {
     // Vt = diag(1/s) U^T A.
     const uta = matMulNd(kept, a, true, false);
-    return { u: kept, s: sr, vt: scaleRows(Float64Array.from(sr, (x) => 1 / x), uta) };
+    return {
+      u: kept,
+      s: sr,
+      vt: scaleRows(
+        Float64Array.from(sr, (x) => 1 / x),
+        uta,
+      ),
+    };
   }
   // U = A V diag(1/s).
   const av = matMulNd(a, kept);
-  return { u: scaleCols(av, Float64Array.from(sr, (x) => 1 / x)), s: sr, vt: { shape: [r, n], data: transposeData(kept.data, n, r) } };
+  return {
+    u: scaleCols(
+      av,
+      Float64Array.from(sr, (x) => 1 / x),
+    ),
+    s: sr,
+    vt: { shape: [r, n], data: transposeData(kept.data, n, r) },
+  };
 }
 
 function transposeData(d: Float64Array, rows: number, cols: number): Float64Array {

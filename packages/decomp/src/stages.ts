@@ -1,0 +1,28 @@
+/**
+ * @tensorized/decomp/stages: the internals that @tensorized/cells builds its fused recurrence on,
+ * for code that differentiates factorised products by hand. A prepared product as matMul stages with
+ * layout views between them, the gradients of the stage matrices from a dense gradient, the cost
+ * model the planner uses, and the Ops abstraction (TF.js tensors or float64 arrays) the contractions
+ * are written against. Not needed to use the formats, contractions, planner or algorithms (the main
+ * entry, `@tensorized/decomp`); this entry may change with the cells package.
+ */
+export { addBias, columnSums } from './bias.js';
+export { modeProducts } from './contract/mode_products.js';
+export {
+  hasDenseGradient,
+  stageGradientsFromDense,
+  stageShapes,
+  weightGradientCosts,
+} from './contract/stage_gradients.js';
+export {
+  applyStages,
+  applyView,
+  type MatmulStage,
+  type StagedMatmul,
+  ttStages,
+  unapplyView,
+  type ViewOp,
+} from './contract/tt.js';
+export { type CostEstimate, denseMatmulCost, matmulCost, type PathCost, totalCost } from './cost.js';
+export { type Core, f64Ops, type Ops, tfOps } from './ops.js';
+export { estimateMs, planWeightGradient, type WeightGradientRoute } from './planner.js';
