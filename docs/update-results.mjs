@@ -1,7 +1,7 @@
 // Fills docs/results.md from docs/results.md.in: the report's table, the state of unfinished runs
 // (from their history.json), the compression table (`pnpm bench compress`, results/compress/jsb) and
 // the epoch-speed table (a file produced by `pnpm bench speed epoch`).
-// Usage: node docs/update-results.mjs <epoch-speed-output.txt>
+// Usage: node docs/update-results.mjs
 import { existsSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
@@ -37,8 +37,14 @@ const rows = histories
 const progress = rows.length
   ? `Unfinished runs as they stood when this page was made (epochs done so far; test NLL at the best validation epoch so far):\n\n| run | epochs done | best epoch | valid NLL | test NLL | test acc. | s/epoch |\n| --- | ---: | ---: | ---: | ---: | ---: | ---: |\n${rows.join('\n')}`
   : '';
-const epochFile = process.argv[2];
-const epoch = epochFile && existsSync(epochFile) ? readFileSync(epochFile, 'utf8').split('\n').filter((l) => l.startsWith('|')).join('\n') : '(not measured)';
+// The epoch-speed table: the newest recording of `pnpm bench speed epoch --dataset jsb`
+// (docs/bench/record.sh epoch-jsb ...), with the line that says when it was recorded.
+const epochDir = join(root, 'results/speed/epoch-jsb');
+const epochFile = existsSync(epochDir) ? readdirSync(epochDir).filter((f) => f.endsWith('.txt')).sort().at(-1) : undefined;
+const epochLines = epochFile ? readFileSync(join(epochDir, epochFile), 'utf8').split('\n') : [];
+const epoch = epochFile
+  ? `\`${epochLines[0].slice(2)}\`, ${epochLines[1].slice(2)}:\n\n${epochLines.filter((l) => l.startsWith('|')).join('\n')}`
+  : '(not measured)';
 const compressFile = join(root, 'results/compress/jsb/compress.md');
 const compress = existsSync(compressFile) ? readFileSync(compressFile, 'utf8').trim() : '(not run yet)';
 writeFileSync(

@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { cpMatrix, cpMatrixToDense, prepareMatmul, ttMatrix, ttMatrixToDense } from '@tensorized/decomp';
-import { type StagedMatmul } from '@tensorized/decomp/stages';
+import type { StagedMatmul } from '@tensorized/decomp/stages';
 import { describeEachBackend, expectClose, expectNoLeak } from '@tensorized/test-utils';
 import { expect, it } from 'vitest';
 import { gruSequence } from './gru_sequence.js';

@@ -55,8 +55,14 @@ export function gruSequence(
     'INVALID_CONFIG',
     () => "gruSequence: weightGradient 'dense' needs TT stages (ttStages) or plain matrices without views",
   );
+  // The route the weight's plan chose (WeightMatrix.plan), else the planner's for these stages.
+  const planned = (staged as { plan?: { gradient?: WeightGradientRoute } }).plan?.gradient;
   const route: WeightGradientRoute =
-    forced !== 'auto' ? forced : recordingGradients() ? planWeightGradient(staged, h0.shape[0], T).route : 'stages';
+    forced !== 'auto'
+      ? forced
+      : recordingGradients()
+        ? (planned ?? planWeightGradient(staged, h0.shape[0], T).route)
+        : 'stages';
   // The laid-out stage inputs are kept only for the per-stage route.
   const keepsLaid = route === 'stages';
   // Shapes of each stage's input before its view, and of the last stage's output.

@@ -8,7 +8,13 @@ export {
   gateCount,
   planMatrices,
 } from './config.js';
-export { type AppliedWeight, type VariableFactory, WeightMatrix } from './weight.js';
+export {
+  type AppliedWeight,
+  type VariableFactory,
+  WeightMatrix,
+  type WeightPlan,
+  type WeightPlanOptions,
+} from './weight.js';
 export {
   RecurrentCell,
   GruCell,

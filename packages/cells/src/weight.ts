@@ -4,6 +4,7 @@ import {
   cpMatrixInit,
   type InitStd,
   type MatmulPath,
+  type MatmulPlan,
   type MatrixFormat,
   type MatrixShape,
   matrixToDense,
@@ -15,7 +16,14 @@ import {
   tuckerMatrix,
   tuckerMatrixInit,
 } from '@tensorized/decomp';
-import { type StagedMatmul, planWeightGradient, type WeightGradientRoute } from '@tensorized/decomp/stages';
+import {
+  planWeightGradient,
+  type StagedMatmul,
+  Trace,
+  type Traced,
+  tracePrepare,
+  type WeightGradientRoute,
+} from '@tensorized/decomp/stages';
 import type { MatrixPlan } from './config.js';
 
 /**
@@ -35,12 +43,34 @@ export function recordingGradients(): boolean {
   return engine.isTapeOn ? engine.isTapeOn() : true;
 }
 
+/** What WeightMatrix.plan decides, and the planner's predicted costs it decided by. */
+export interface WeightPlan {
+  readonly path: MatmulPath | 'dense';
+  /** For a contracted TT-matrix: its cores merged per group. */
+  readonly groups?: number[];
+  /** For a fused recurrence's training step: how it forms the weight gradients. */
+  readonly gradient?: WeightGradientRoute;
+  /** The planner's plan, with the predicted costs of both paths (absent for a dense matrix). */
+  readonly predicted?: MatmulPlan;
+}
+
+export interface WeightPlanOptions {
+  /** 'auto' (default): the planner's path; or one forced. */
+  path?: 'auto' | MatmulPath;
+  /** Plan for a training step (the backward pass counts). Default false. */
+  backward?: boolean;
+  /** The caller forms the weight gradients itself over all uses (the fused GRU). Default false. */
+  fusedGradient?: boolean;
+}
+
 /**
  * A weight matrix applied to a batch: `apply` per use, `dispose` afterwards; also the product as
  * matMul stages with layout views (see PreparedMatmul.stages in @tensorized/decomp).
  */
 export interface AppliedWeight extends StagedMatmul<tf.Tensor2D> {
   readonly path: MatmulPath | 'dense';
+  /** The plan it was prepared by (WeightMatrix.plan). */
+  readonly plan?: WeightPlan;
   apply(x: tf.Tensor2D): tf.Tensor2D;
   dispose(): void;
 }
@@ -151,10 +181,41 @@ export class WeightMatrix {
   }
 
   /**
-   * Makes the matrix ready for `uses` products with `batch` rows each: the planner's path, or the
-   * one forced. Call inside the function being differentiated, so gradients reach the factors.
-   * `fusedGradient`: the caller forms the weight gradients itself over all uses (the fused GRU),
-   * which the planner counts when a gradient is being recorded (see planMatmul).
+   * How this matrix is applied `uses` times to `batch` rows, decided once from the sizes alone (no
+   * tensor is made): the path (the planner's, or `path` if forced), the TT cores' grouping, and, for
+   * a training step whose caller forms the weight gradients itself (`fusedGradient`, the fused
+   * GRU), their route. prepare() follows it; the app prints it.
+   */
+  plan(batch: number, uses: number, options: WeightPlanOptions = {}): WeightPlan {
+    const { path = 'auto', backward = false, fusedGradient = false } = options;
+    const fused = backward && fusedGradient;
+    if (!this.shape) {
+      const one: StagedMatmul<Traced> = {
+        stages: [{ view: [], matrix: { shape: [this.inSize, this.outSize], trace: new Trace() } }],
+        outView: [],
+      };
+      return { path: 'dense', ...(fused ? { gradient: planWeightGradient(one, batch, uses).route } : {}) };
+    }
+    const planned = planMatmul(this.shape, { batch, uses, backward, fusedGradient });
+    const chosen = path === 'auto' ? planned.path : path;
+    // A forced factorised path merges the TT cores as the planner would.
+    const groups = chosen === 'factorised' ? planned.groups : undefined;
+    let gradient = planned.gradient;
+    if (fused && chosen !== planned.path) {
+      gradient = planWeightGradient(
+        tracePrepare(this.shape, chosen, groups ? { groups } : {}).staged,
+        batch,
+        uses,
+      ).route;
+    }
+    return { path: chosen, ...(groups ? { groups } : {}), ...(gradient ? { gradient } : {}), predicted: planned };
+  }
+
+  /**
+   * Makes the matrix ready for `uses` products with `batch` rows each, as plan() decides (the
+   * planner's path, or the one forced). Call inside the function being differentiated, so gradients
+   * reach the factors. `fusedGradient`: the caller forms the weight gradients itself over all uses
+   * (the fused GRU), which the planner counts when a gradient is being recorded (see planMatmul).
    */
   prepare(
     batch: number,
@@ -162,33 +223,29 @@ export class WeightMatrix {
     path: 'auto' | MatmulPath = 'auto',
     options: { fusedGradient?: boolean } = {},
   ): AppliedWeight {
+    // Under a gradient tape the planner counts the backward pass too.
+    const plan = this.plan(batch, uses, {
+      path,
+      backward: recordingGradients(),
+      fusedGradient: options.fusedGradient ?? false,
+    });
     const format = this.format;
     if (!format) {
       const w = this.variables[0]![1] as tf.Tensor2D;
       return {
         path: 'dense',
+        plan,
         apply: (x) => tf.matMul(x, w),
         stages: [{ view: [], matrix: w }],
         outView: [],
         dispose: () => {},
       };
     }
-    // Under a gradient tape the planner counts the backward pass too.
-    const plan = planMatmul(this.shape!, {
-      batch,
-      uses,
-      backward: recordingGradients(),
-      fusedGradient: options.fusedGradient ?? false,
-    });
-    const chosen = path === 'auto' ? plan.path : path;
-    // A forced factorised path merges the TT cores as the planner would.
-    return prepareMatmul(format, chosen, chosen === 'factorised' && plan.groups ? { groups: plan.groups } : {});
+    const prepared = prepareMatmul(format, plan.path as MatmulPath, plan.groups ? { groups: plan.groups } : {});
+    return Object.assign(prepared, { plan });
   }
 
-  /**
-   * The path prepare() takes for these sizes (from the sizes alone: no tensor is made); `backward`
-   * as under a gradient tape (training), `fusedGradient` as prepare's option.
-   */
+  /** The path prepare() takes for these sizes (see plan()). */
   plannedPath(
     batch: number,
     uses: number,
@@ -196,11 +253,10 @@ export class WeightMatrix {
     backward = false,
     fusedGradient = false,
   ): MatmulPath | 'dense' {
-    if (!this.shape) return 'dense';
-    return path === 'auto' ? planMatmul(this.shape, { batch, uses, backward, fusedGradient }).path : path;
+    return this.plan(batch, uses, { path, backward, fusedGradient }).path;
   }
 
-  /** The TT cores merged per group when prepare() contracts this matrix (undefined otherwise). */
+  /** The TT cores merged per group when prepare() contracts this matrix (undefined otherwise; see plan()). */
   plannedGroups(
     batch: number,
     uses: number,
@@ -208,27 +264,16 @@ export class WeightMatrix {
     backward = false,
     fusedGradient = false,
   ): number[] | undefined {
-    if (this.shape?.kind !== 'tt-matrix') return undefined;
-    const plan = planMatmul(this.shape, { batch, uses, backward, fusedGradient });
-    return (path === 'auto' ? plan.path : path) === 'factorised' ? plan.groups : undefined;
+    return this.plan(batch, uses, { path, backward, fusedGradient }).groups;
   }
 
   /**
    * How the fused GRU forms this matrix's gradient when trained over `uses` steps of `batch` rows
-   * (see planWeightGradient in @tensorized/decomp): 'dense' sums dU over the steps and derives the
-   * factors' gradients from it, 'stages' sums each factor's gradient over the steps.
+   * (see plan() and planWeightGradient in @tensorized/decomp): 'dense' sums dU over the steps and
+   * derives the factors' gradients from it, 'stages' sums each factor's gradient over the steps.
    */
   plannedWeightGradient(batch: number, uses: number, path: 'auto' | MatmulPath = 'auto'): WeightGradientRoute {
-    const format = this.format;
-    if (!format) return 'dense';
-    const chosen = this.plannedPath(batch, uses, path, true, true) as MatmulPath;
-    const groups = this.plannedGroups(batch, uses, path, true, true);
-    const prepared = prepareMatmul(format, chosen, groups ? { groups } : {});
-    try {
-      return planWeightGradient(prepared, batch, uses).route;
-    } finally {
-      prepared.dispose();
-    }
+    return this.plan(batch, uses, { path, backward: true, fusedGradient: true }).gradient ?? 'stages';
   }
 
   dispose(): void {

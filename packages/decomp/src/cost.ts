@@ -1,5 +1,8 @@
-import { ttStageLayout } from './contract/tt.js';
+import { hasDenseGradient, stageGradientsFromDense, stageShapes } from './contract/stage_gradients.js';
+import { applyView, type StagedMatmul } from './contract/tt.js';
 import type { MatrixShape } from './formats/matrix.js';
+import type { Computable } from './ops.js';
+import { Trace, type Traced, traceApply, traceOps, tracePrepare } from './trace.js';
 
 import { prod } from './prod.js';
 
@@ -60,52 +63,19 @@ export function denseMatmulCost(batch: number, n: number, m: number): CostEstima
   return { flops: 2 * batch * n * m, ops: 1, moved: 0, read: n * m, packed: 0 };
 }
 
-/** Cost of modeProducts over `dims` -> `outs` for a batch (see contract/mode_products.ts). */
-function modeProductsCost(acc: CostEstimate, batch: number, dims: readonly number[], outs: readonly number[]): void {
-  let size = batch * prod(dims);
-  for (let k = dims.length - 1; k >= 0; k--) {
-    const rows = size / dims[k]!;
-    add(acc, 2 * rows * dims[k]! * outs[k]!, 3, rows * outs[k]!, dims[k]! * outs[k]!);
-    size = rows * outs[k]!;
-  }
-  add(acc, 0, 2, size);
-}
-
-function khatriRaoCost(acc: CostEstimate, modes: readonly number[], rank: number): void {
-  let p = modes[0]!;
-  for (let k = 1; k < modes.length; k++) {
-    p *= modes[k]!;
-    add(acc, p * rank, 4, p * rank);
-  }
-}
-
-/** Cost of mergeTtCores over cores lo..hi-1 (contract/tt.ts); returns the merged (rows, cols). */
-function mergeTtCoresCost(
-  acc: CostEstimate,
-  n: readonly number[],
-  m: readonly number[],
-  r: readonly number[],
-  lo: number,
-  hi: number,
-): [number, number] {
-  if (hi - lo === 1) return [n[lo]!, m[lo]!];
-  const mid = lo + Math.ceil((hi - lo) / 2);
-  const [na, ma] = mergeTtCoresCost(acc, n, m, r, lo, mid);
-  const [nb, mb] = mergeTtCoresCost(acc, n, m, r, mid, hi);
-  const outer = r[lo]! * na * ma * nb * mb * r[hi]!;
-  add(acc, 2 * outer * r[mid]!, 6, outer, r[mid]! * nb * mb * r[hi]!);
-  return [na * nb, ma * mb];
-}
-
 /**
- * The cost of applying W (B x N -> B x M) by `path`, as it is computed in this package: factorised is
- * ttMatmul / cpMatmul / tuckerMatmul (for a TT-matrix with its cores merged by `groups`, default one
- * core per group), rebuild is the *ToDense function followed by one dense matMul. With `backward`,
- * the cost of the backward pass of a training step is added: by default each use's products get
- * their weight gradients x^T g (autodiff, or a fused recurrence summing per stage); with
- * `denseWeightGradient` a fused recurrence instead sums dW = x^T g of the whole matrix per use and
- * takes the factors' gradients from it once (stageGradientsFromDense; see @tensorized/cells'
- * gruSequence).
+ * The cost of applying W (B x N -> B x M) by `path`, read from a trace of the code that computes it
+ * (trace.ts: prepareMatmul's stagedProduct and PreparedMatmul.apply run on shapes, the kernels they
+ * launch counted; tested against tf.profile on real backends). Factorised is the contraction (a
+ * TT-matrix with its cores merged by `groups`, default one core per group), rebuild the dense W
+ * followed by one dense matMul. A right-hand side computed by the preparation is counted as packed
+ * once (XNNPACK repacks a fresh one before its first product).
+ *
+ * With `backward`, the cost of the backward pass of a training step is added, by rules over the
+ * traced products: by default each use's products get their weight gradients x^T g (autodiff, or a
+ * fused recurrence summing per stage); with `denseWeightGradient` a fused recurrence instead sums
+ * dW = x^T g of the whole matrix per use and takes the factors' gradients from it once
+ * (stageGradientsFromDense, itself traced; see @tensorized/cells' gruSequence).
  */
 export function matmulCost(
   w: MatrixShape,
@@ -115,100 +85,22 @@ export function matmulCost(
 ): PathCost {
   const n = prod(w.inModes);
   const m = prod(w.outModes);
-  const prepare = zero();
-  const apply = zero();
-  const d = w.inModes.length;
-  // The products of one use as (rows, inner, outer, elements its view transposes), for the backward.
-  const products: Array<[number, number, number, number]> = [];
-  // FLOPs of the factors' gradients from a dense dW (stageGradientsFromDense), for the backward.
-  let closedFormFlops = 0;
-  switch (w.kind) {
-    case 'tt-matrix': {
-      const r = w.ranks;
-      if (path === 'factorised') {
-        const groups = options.groups ?? w.inModes.map(() => 1);
-        // Cores merged by groups (contract/tt.ts groupTtCores), laid out, packed by the backend.
-        const gn: number[] = [];
-        const gm: number[] = [];
-        const gr: number[] = [r[0]!];
-        let lo = 0;
-        for (const g of groups) {
-          const [ng, mg] = mergeTtCoresCost(prepare, w.inModes, w.outModes, r, lo, lo + g);
-          gn.push(ng);
-          gm.push(mg);
-          lo += g;
-          gr.push(r[lo]!);
-          const size = r[lo - g]! * ng * mg * r[lo]!;
-          add(prepare, 0, 2, size, 0, size);
-        }
-        // Per use (ttStages): per core an optional transpose, one matMul, reshapes.
-        for (let k = 0; k < gn.length; k++) {
-          const rows = batch * prod(gm.slice(0, k)) * prod(gn.slice(k + 1));
-          const inner = gn[k]! * gr[k]!;
-          const coreSize = inner * gm[k]! * gr[k + 1]!;
-          const { needed } = ttStageLayout(k, gn, gm, gr);
-          add(apply, 2 * rows * coreSize, needed ? 4 : 2, needed ? rows * inner : 0, coreSize);
-          products.push([rows, inner, gm[k]! * gr[k + 1]!, needed ? rows * inner : 0]);
-          const before = prod(gn.slice(0, k)) * prod(gm.slice(0, k));
-          closedFormFlops +=
-            (k > 0 ? 2 * n * m * gr[k]! : 0) + (k < gn.length - 1 ? (2 * n * m * gr[k]! * gr[k + 1]!) / before : 0);
-        }
-        add(apply, 0, 1, 0);
-      } else {
-        add(prepare, 0, 1, 0);
-        mergeTtCoresCost(prepare, w.inModes, w.outModes, r, 0, d);
-        add(prepare, 0, 0, 0, 0, n * m);
-        Object.assign(apply, denseMatmulCost(batch, n, m));
-      }
-      break;
-    }
-    case 'cp-matrix': {
-      khatriRaoCost(prepare, w.inModes, w.rank);
-      khatriRaoCost(prepare, w.outModes, w.rank);
-      if (w.weights !== undefined) add(prepare, n * w.rank, 2, n * w.rank);
-      if (path === 'factorised') {
-        add(apply, 2 * batch * w.rank * (n + m), 2, 0, w.rank * (n + m));
-        products.push([batch, n, w.rank, 0], [batch, w.rank, m, 0]);
-        closedFormFlops = 4 * n * m * w.rank;
-      } else {
-        add(prepare, 2 * n * m * w.rank, 1, 0, m * w.rank, n * m);
-        Object.assign(apply, denseMatmulCost(batch, n, m));
-      }
-      break;
-    }
-    case 'tucker-matrix': {
-      const inRanks = w.inRanks;
-      const outRanks = w.outRanks ?? w.inRanks;
-      const rin = prod(inRanks);
-      if (path === 'factorised') {
-        // K_A by Kronecker products, C K_B^T by mode products; then two matMuls per use.
-        let rows = w.inModes[0]!;
-        let cols = inRanks[0]!;
-        for (let k = 1; k < d; k++) {
-          rows *= w.inModes[k]!;
-          cols *= inRanks[k]!;
-          add(prepare, rows * cols, 5, rows * cols);
-        }
-        add(prepare, 0, 1, 0);
-        modeProductsCost(prepare, rin, outRanks, w.outModes);
-        add(apply, 2 * batch * rin * (n + m), 2, 0, rin * (n + m));
-        products.push([batch, n, rin, 0], [batch, rin, m, 0]);
-        closedFormFlops = 4 * n * m * rin;
-      } else {
-        add(prepare, 0, 2, 0);
-        modeProductsCost(prepare, 1, [...inRanks, ...outRanks], [...w.inModes, ...w.outModes]);
-        add(prepare, 0, 0, 0, 0, n * m);
-        Object.assign(apply, denseMatmulCost(batch, n, m));
-      }
-      break;
-    }
-  }
-  if (products.length === 0) products.push([batch, n, m, 0]); // rebuild: one dense product
+  const { trace, staged } = tracePrepare(w, path, options.groups ? { groups: options.groups } : {});
+  const prepare = trace.cost();
+  // The stage matrices the preparation computed are packed before their first product.
+  prepare.packed += staged.stages.reduce((s, st) => s + (st.matrix.fresh ? prod(st.matrix.shape) : 0), 0);
+  const apply = traceApply(staged, batch).cost();
   if (options.backward) {
+    // The products of one use as (rows, inner, outer, elements its view transposes).
+    const products = stageShapes(staged, batch).map(({ rows, inner, outer }, i) => {
+      const view = staged.stages[i]!.view;
+      const moved = view.length ? traceView(rows * inner, view) : 0;
+      return [rows, inner, outer, moved] as const;
+    });
     // Per use, per product y = x M: the input's gradient g M^T and M's gradient x^T g (both FLOPs of
     // the forward), the view's inverse transpose, x transposed (a wide transpose) and g repacked for
-    // x^T g (the transposed product of @tensorized/backends' wasm matMul); once per preparation, M^T made and packed, and the
-    // preparation's own backward (about twice its forward).
+    // x^T g (the transposed product of @tensorized/backends' wasm matMul); once per preparation, M^T
+    // made and packed, and the preparation's own backward (about twice its forward).
     const [pf, po, pm] = [prepare.flops, prepare.ops, prepare.moved];
     add(prepare, 2 * pf, 2 * po, 2 * pm);
     const dense = options.denseWeightGradient === true;
@@ -223,12 +115,86 @@ export function matmulCost(
       }
     }
     if (dense) {
-      // dW = x^T g per use (x transposed, g repacked); once, dW interleaved and
-      // each stage's gradient from it (two small products per TT core, one per CP or Tucker factor).
+      // dW = x^T g per use (x transposed, g repacked); once, each stage's gradient from dW.
       add(apply, 2 * batch * n * m, 1, 0, 0, batch * m);
       apply.wide = (apply.wide ?? 0) + batch * n;
-      add(prepare, closedFormFlops, 4 * products.length, n * m, 0, n * m * products.length);
+      const closed = denseGradientTrace(staged, n, m).cost();
+      add(prepare, closed.flops, closed.ops, closed.moved, 0, closed.packed);
     }
   }
   return { prepare, apply };
+}
+
+/** Elements a view moves for an input of `size` elements (its transposes; views start with a reshape). */
+function traceView(size: number, view: StagedMatmul<Traced>['stages'][number]['view']): number {
+  const t = new Trace();
+  applyView(traceOps, { shape: [size], trace: t }, view);
+  return t.cost().moved;
+}
+
+/** What stageGradientsFromDense launches for a traced staged product (n x m matrix). */
+export function denseGradientTrace(staged: StagedMatmul<Traced>, n: number, m: number): Trace {
+  const t = new Trace();
+  const own: StagedMatmul<Traced> = {
+    ...staged,
+    stages: staged.stages.map((s) => ({ view: s.view, matrix: { shape: s.matrix.shape, trace: t } })),
+  };
+  // dW is computed (x^T g summed over the uses): fresh.
+  stageGradientsFromDense(traceOps, own, { shape: [n, m], trace: t, fresh: true });
+  return t;
+}
+
+/**
+ * The cost of A^T B for A (rows x k), B (rows x m) as @tensorized/backends' wasm matMul computes it
+ * (its transposedMatMulKernel, with the same orientation rule): the transposed operand's elements
+ * moved, the right-hand side's repacked, and a transpose of the result when flipped.
+ */
+function transposeAProduct(acc: CostEstimate, rows: number, k: number, m: number): void {
+  const flip = rows * (m - k) > 5 * k * m;
+  acc.flops += 2 * rows * k * m;
+  acc.ops += 3;
+  acc.wide = (acc.wide ?? 0) + (flip ? rows * m + k * m : rows * k);
+  acc.packed += flip ? rows * k : rows * m;
+}
+
+/**
+ * What the weight gradients of a staged product cost over `uses` products of `batch` rows each, by
+ * the two routes of a fused recurrence (see @tensorized/cells' gruSequence): 'stages' keeps every
+ * stage's laid-out input and output gradient and forms x_i^T g_i over all uses; 'dense' forms
+ * dW = X^T G over all uses (one product of the full size) and then stageGradientsFromDense (traced).
+ * The second is undefined when the stages do not allow it (hasDenseGradient).
+ */
+export function weightGradientCosts<C extends Computable>(
+  staged: StagedMatmul<C>,
+  batch: number,
+  uses: number,
+): { stages: CostEstimate; dense: CostEstimate | undefined } {
+  const shapes = stageShapes(staged, batch);
+  const stages = zero();
+  shapes.forEach(({ rows, inner, outer, viewed }, i) => {
+    const all = uses * rows;
+    // Kept in the forward pass (unless it is the state itself) and gathered in the backward pass:
+    // fresh tensors of millions of values, which in a training step cost about what XNNPACK's
+    // packing of a fresh right-hand side does per value (measured on wasm: about 2.5 ns, against
+    // 0.35 for a copy into a reused buffer), so they are counted as `packed`.
+    if (i > 0 || viewed) stages.packed += all * inner;
+    stages.packed += all * outer;
+    stages.ops += 2;
+    transposeAProduct(stages, all, inner, outer);
+  });
+  if (!hasDenseGradient(staged)) return { stages, dense: undefined };
+  const n = (shapes[0]!.rows * shapes[0]!.inner) / batch;
+  const last = shapes[shapes.length - 1]!;
+  const m = (last.rows * last.outer) / batch;
+  const dense = zero();
+  transposeAProduct(dense, uses * batch, n, m);
+  if (shapes.length > 1) {
+    const traced: StagedMatmul<Traced> = {
+      ...staged,
+      stages: staged.stages.map((s) => ({ view: s.view, matrix: { shape: s.matrix.shape, trace: new Trace() } })),
+    };
+    const closed = denseGradientTrace(traced, n, m).cost();
+    add(dense, closed.flops, closed.ops, closed.moved, 0, closed.packed);
+  }
+  return { stages, dense };
 }

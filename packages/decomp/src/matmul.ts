@@ -1,17 +1,11 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { cpMatrixToDense, prepareCpFactors } from './contract/cp.js';
-import {
-  applyStages,
-  checkBatchInput,
-  checkTtGroups,
-  type StagedMatmul,
-  ttMatrixToDense,
-  ttStages,
-} from './contract/tt.js';
-import { prepareTuckerFactors, tuckerMatrixToDense } from './contract/tucker.js';
+import { cpMatrixToDense } from './contract/cp.js';
+import { applyStages, checkBatchInput, checkTtGroups, type StagedMatmul, ttMatrixToDense } from './contract/tt.js';
+import { tuckerMatrixToDense } from './contract/tucker.js';
 import type { MatmulPath } from './cost.js';
 import { check, fmt } from './errors.js';
 import type { MatrixFormat } from './formats/matrix.js';
+import { stagedProduct } from './contract/staged.js';
 import { tfOps } from './ops.js';
 import { type Calibration, planMatmul } from './planner.js';
 
@@ -70,23 +64,7 @@ export function prepareMatmul(w: MatrixFormat, path: MatmulPath, options: Prepar
     groups = options.groups ? [...options.groups] : w.cores.map(() => 1);
     checkTtGroups('prepareMatmul', groups, w.cores.length);
   }
-  const make = (): StagedMatmul<tf.Tensor2D> => {
-    if (path === 'rebuild') return { stages: [{ view: [], matrix: matrixToDense(w) }], outView: [] };
-    switch (w.kind) {
-      case 'tt-matrix':
-        return ttStages(tfOps, w, groups) as StagedMatmul<tf.Tensor2D>;
-      case 'cp-matrix':
-        return {
-          stages: (prepareCpFactors(tfOps, w) as tf.Tensor2D[]).map((matrix) => ({ view: [], matrix })),
-          outView: [],
-        };
-      case 'tucker-matrix':
-        return {
-          stages: (prepareTuckerFactors(tfOps, w) as tf.Tensor2D[]).map((matrix) => ({ view: [], matrix })),
-          outView: [],
-        };
-    }
-  };
+  const make = (): StagedMatmul<tf.Tensor2D> => stagedProduct(tfOps, w, path, groups) as StagedMatmul<tf.Tensor2D>;
   // tidy keeps the matrices (tensors anywhere in the returned object) and frees the intermediates.
   const staged = tf.tidy(() => make() as unknown as tf.TensorContainer) as unknown as StagedMatmul<tf.Tensor2D>;
   const held = staged.stages.map((s) => s.matrix);

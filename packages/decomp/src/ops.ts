@@ -1,14 +1,21 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { isNdArray, matMulNd, type NdArray, reshapeNd, sizeOf, transposeNd } from './ndarray.js';
+import type { Traced } from './trace.js';
 
 /** Storage of a factor: a TF.js tensor (trainable, on any backend) or a float64 NdArray (host). */
 export type Core = tf.Tensor | NdArray;
 
 /**
+ * What the contractions compute on: stored factors, or shapes whose operations are only recorded
+ * (Traced, see trace.ts: how the cost model runs the same code).
+ */
+export type Computable = Core | Traced;
+
+/**
  * The few primitives every contraction in this package is written with. One implementation serves
  * TF.js tensors (differentiable, every backend: no einsum) and float64 NdArrays (the algorithms).
  */
-export interface Ops<T extends Core> {
+export interface Ops<T extends Computable> {
   reshape(x: T, shape: readonly number[]): T;
   transpose(x: T, perm: readonly number[]): T;
   matMul(a: T, b: T, transposeA?: boolean, transposeB?: boolean): T;

@@ -1,10 +1,10 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { type CostEstimate, type MatmulPath, matmulCost, totalCost } from './cost.js';
+import { type CostEstimate, type MatmulPath, matmulCost, totalCost, weightGradientCosts } from './cost.js';
 import { check, DecompError, fmt } from './errors.js';
-import { weightGradientCosts } from './contract/stage_gradients.js';
 import type { StagedMatmul } from './contract/tt.js';
 import type { MatrixShape } from './formats/matrix.js';
-import type { Core } from './ops.js';
+import type { Computable } from './ops.js';
+import { tracePrepare } from './trace.js';
 import { COST_PROFILES } from './profiles.js';
 
 /** Measured speeds of the running backend, from which a cost becomes milliseconds. */
@@ -216,6 +216,12 @@ export interface MatmulPlan {
   uses: number;
   cost: Record<MatmulPath, CostEstimate>;
   ms: Record<MatmulPath, number>;
+  /**
+   * With `backward` and `fusedGradient`: how the caller forms the weight gradients of the chosen path
+   * ('dense': from dW summed over the uses, then stageGradientsFromDense; 'stages': per stage), the
+   * faster predicted by planWeightGradient.
+   */
+  gradient?: WeightGradientRoute;
 }
 
 /** Every way to split d consecutive cores into groups (compositions of d), more than one group each. */
@@ -261,8 +267,9 @@ export function planMatmul(w: MatrixShape, options: PlanOptions): MatmulPlan {
   let groups: number[] | undefined;
   const backward = options.backward ?? false;
   // The factorised path's cost for a grouping: with a fused gradient, by the cheaper route.
+  const fused = backward && (options.fusedGradient ?? false);
   const factorisedCost = (g?: number[]): CostEstimate => {
-    const routes = backward && options.fusedGradient ? [false, true] : [false];
+    const routes = fused ? [false, true] : [false];
     const costs = routes.map((denseWeightGradient) =>
       totalCost(
         matmulCost(w, 'factorised', batch, { ...(g ? { groups: g } : {}), backward, denseWeightGradient }),
@@ -286,13 +293,26 @@ export function planMatmul(w: MatrixShape, options: PlanOptions): MatmulPlan {
   }
   const cost = { factorised, rebuild: totalCost(matmulCost(w, 'rebuild', batch, { backward }), uses) };
   const ms = { factorised: estimateMs(cost.factorised, c), rebuild: estimateMs(cost.rebuild, c) };
+  const path: MatmulPath = ms.factorised <= ms.rebuild ? 'factorised' : 'rebuild';
   return {
-    path: ms.factorised <= ms.rebuild ? 'factorised' : 'rebuild',
+    path,
     ...(groups ? { groups } : {}),
     batch,
     uses,
     cost,
     ms,
+    // The route by the fused recurrence's own cost model (weightGradientCosts), on the traced stages
+    // of the chosen path: no tensor is made.
+    ...(fused
+      ? {
+          gradient: planWeightGradient(
+            tracePrepare(w, path, path === 'factorised' && groups ? { groups } : {}).staged,
+            batch,
+            uses,
+            { calibration: c },
+          ).route,
+        }
+      : {}),
   };
 }
 
@@ -303,7 +323,7 @@ export type WeightGradientRoute = 'stages' | 'dense';
  * The faster predicted route to the weight gradients of `staged` used `uses` times on `batch` rows:
  * per-stage products over all uses, or one dense dW over all uses and stageGradientsFromDense.
  */
-export function planWeightGradient<C extends Core>(
+export function planWeightGradient<C extends Computable>(
   staged: StagedMatmul<C>,
   batch: number,
   uses: number,

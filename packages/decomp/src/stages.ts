@@ -12,7 +12,6 @@ export {
   hasDenseGradient,
   stageGradientsFromDense,
   stageShapes,
-  weightGradientCosts,
 } from './contract/stage_gradients.js';
 export {
   applyStages,
@@ -23,6 +22,15 @@ export {
   unapplyView,
   type ViewOp,
 } from './contract/tt.js';
-export { type CostEstimate, denseMatmulCost, matmulCost, type PathCost, totalCost } from './cost.js';
+export {
+  type CostEstimate,
+  denseGradientTrace,
+  denseMatmulCost,
+  matmulCost,
+  type PathCost,
+  totalCost,
+  weightGradientCosts,
+} from './cost.js';
+export { Trace, type TracedKernel, type Traced, traceApply, traceOps, tracePrepare } from './trace.js';
 export { type Core, f64Ops, type Ops, tfOps } from './ops.js';
 export { estimateMs, planWeightGradient, type WeightGradientRoute } from './planner.js';

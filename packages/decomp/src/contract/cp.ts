@@ -1,12 +1,12 @@
 import type * as tf from '@tensorflow/tfjs-core';
 import type { CpMatrix, CpTensor } from '../formats/cp.js';
 import type { NdArray } from '../ndarray.js';
-import { type Core, type Ops, opsFor, tidyFor } from '../ops.js';
+import { type Computable, type Core, type Ops, opsFor, tidyFor } from '../ops.js';
 import { checkBatchInput } from './tt.js';
 import { prod } from '../prod.js';
 
 /** Khatri-Rao product of all factors, first factor slowest: (prod n_k x R). */
-export function khatriRaoAll<T extends Core>(ops: Ops<T>, factors: readonly T[]): T {
+export function khatriRaoAll<T extends Computable>(ops: Ops<T>, factors: readonly T[]): T {
   let acc = factors[0]!;
   for (let k = 1; k < factors.length; k++) acc = ops.khatriRao(acc, factors[k]!);
   return acc;
@@ -52,13 +52,13 @@ export function cpMatmul<C extends Core>(x: C, w: CpMatrix<C>): C {
  * KR(A) diag(w) (N x R) and KR(B)^T (R x M): built once per batch when W is applied many times, so
  * that each product is two plain matMuls.
  */
-export function prepareCpFactors<C extends Core>(ops: Ops<C>, w: CpMatrix<C>): [C, C] {
+export function prepareCpFactors<C extends Computable>(ops: Ops<C>, w: CpMatrix<C>): [C, C] {
   let a = khatriRaoAll(ops, w.inFactors);
   if (w.weights !== undefined) a = ops.scaleColumns(a, w.weights);
   return [a, ops.transpose(khatriRaoAll(ops, w.outFactors), [1, 0])];
 }
 
-export function cpMatmulPrepared<C extends Core>(ops: Ops<C>, x: C, w: CpMatrix<C>, [a, bt]: readonly [C, C]): C {
+export function cpMatmulPrepared<C extends Computable>(ops: Ops<C>, x: C, w: CpMatrix<C>, [a, bt]: readonly [C, C]): C {
   checkBatchInput('cpMatmul', x, prod(w.inModes));
   return ops.matMul(ops.matMul(x, a), bt);
 }

@@ -1,4 +1,4 @@
-import type { Core, Ops } from '../ops.js';
+import type { Computable, Ops } from '../ops.js';
 import { prod } from '../prod.js';
 
 /**
@@ -8,7 +8,7 @@ import { prod } from '../prod.js';
  * Each mode costs one matMul and one 2-D transpose: the contracted mode is always the last axis, and
  * the new mode is rotated to the front so that the next mode to contract becomes the last.
  */
-export function modeProducts<T extends Core>(
+export function modeProducts<T extends Computable>(
   ops: Ops<T>,
   x: T,
   dims: readonly number[],

@@ -1,6 +1,5 @@
-import type { CostEstimate } from '../cost.js';
 import { check, fmt } from '../errors.js';
-import type { Core, Ops } from '../ops.js';
+import type { Computable, Ops } from '../ops.js';
 import type { StagedMatmul } from './tt.js';
 
 import { prod } from '../prod.js';
@@ -9,7 +8,7 @@ import { prod } from '../prod.js';
  * Whether stageGradientsFromDense can handle `staged`: TT stages (from ttStages) or a chain of
  * plain matrices (no views: a dense or rebuilt matrix, CP's and Tucker's two factors).
  */
-export function hasDenseGradient<C extends Core>(staged: StagedMatmul<C>): boolean {
+export function hasDenseGradient<C extends Computable>(staged: StagedMatmul<C>): boolean {
   return staged.tt !== undefined || (staged.outView.length === 0 && staged.stages.every((s) => s.view.length === 0));
 }
 
@@ -26,7 +25,7 @@ export function hasDenseGradient<C extends Core>(staged: StagedMatmul<C>): boole
  *
  * `matrices` defaults to the stages' own; a custom gradient passes the copies it saved.
  */
-export function stageGradientsFromDense<C extends Core>(
+export function stageGradientsFromDense<C extends Computable>(
   ops: Ops<C>,
   staged: StagedMatmul<C>,
   dW: C,
@@ -55,7 +54,7 @@ export function stageGradientsFromDense<C extends Core>(
   return tt ? ttCoreGradients(ops, tt, matrices, dW) : chainGradients(ops, matrices, dW);
 }
 
-function chainGradients<C extends Core>(ops: Ops<C>, mats: readonly C[], dW: C): C[] {
+function chainGradients<C extends Computable>(ops: Ops<C>, mats: readonly C[], dW: C): C[] {
   const k = mats.length;
   // before[i] = M_1 .. M_i (undefined for the empty product), after[i] = M_i .. M_k.
   const before: Array<C | undefined> = [undefined];
@@ -70,7 +69,7 @@ function chainGradients<C extends Core>(ops: Ops<C>, mats: readonly C[], dW: C):
   });
 }
 
-function ttCoreGradients<C extends Core>(
+function ttCoreGradients<C extends Computable>(
   ops: Ops<C>,
   tt: NonNullable<StagedMatmul<C>['tt']>,
   mats: readonly C[],
@@ -111,7 +110,7 @@ function ttCoreGradients<C extends Core>(
 }
 
 /** Per stage of `staged` applied to `batch` rows: the rows and columns of its laid-out input, and its output columns. */
-export function stageShapes<C extends Core>(
+export function stageShapes<C extends Computable>(
   staged: StagedMatmul<C>,
   batch: number,
 ): Array<{ rows: number; inner: number; outer: number; viewed: boolean }> {
@@ -123,70 +122,4 @@ export function stageShapes<C extends Core>(
     size = rows * outer;
     return { rows, inner, outer, viewed: s.view.length > 0 };
   });
-}
-
-/**
- * The cost of A^T B for A (rows x k), B (rows x m) as @tensorized/backends' wasm matMul computes it
- * (its transposedMatMulKernel, with the same orientation rule): the transposed operand's elements
- * moved, the right-hand side's repacked, and a transpose of the result when flipped.
- */
-function transposeAProduct(acc: CostEstimate, rows: number, k: number, m: number): void {
-  const flip = rows * (m - k) > 5 * k * m;
-  acc.flops += 2 * rows * k * m;
-  acc.ops += 3;
-  acc.wide = (acc.wide ?? 0) + (flip ? rows * m + k * m : rows * k);
-  acc.packed += flip ? rows * k : rows * m;
-}
-
-/**
- * What the weight gradients of a staged product cost over `uses` products of `batch` rows each, by
- * the two routes of a fused recurrence (see @tensorized/cells' gruSequence): 'stages' keeps every
- * stage's laid-out input and output gradient and forms x_i^T g_i over all uses; 'dense' forms
- * dW = X^T G over all uses (one product of the full size) and then stageGradientsFromDense.
- * The second is undefined when the stages do not allow it (hasDenseGradient).
- */
-export function weightGradientCosts<C extends Core>(
-  staged: StagedMatmul<C>,
-  batch: number,
-  uses: number,
-): { stages: CostEstimate; dense: CostEstimate | undefined } {
-  const shapes = stageShapes(staged, batch);
-  const stages: CostEstimate = { flops: 0, ops: 0, moved: 0, read: 0, packed: 0 };
-  shapes.forEach(({ rows, inner, outer, viewed }, i) => {
-    const all = uses * rows;
-    // Kept in the forward pass (unless it is the state itself) and gathered in the backward pass:
-    // fresh tensors of millions of values, which in a training step cost about what XNNPACK's
-    // packing of a fresh right-hand side does per value (measured on wasm: about 2.5 ns, against
-    // 0.35 for a copy into a reused buffer), so they are counted as `packed`.
-    if (i > 0 || viewed) stages.packed += all * inner;
-    stages.packed += all * outer;
-    stages.ops += 2;
-    transposeAProduct(stages, all, inner, outer);
-  });
-  if (!hasDenseGradient(staged)) return { stages, dense: undefined };
-  const n = (shapes[0]!.rows * shapes[0]!.inner) / batch;
-  const last = shapes[shapes.length - 1]!;
-  const m = (last.rows * last.outer) / batch;
-  const dense: CostEstimate = { flops: 0, ops: 0, moved: 0, read: 0, packed: 0 };
-  transposeAProduct(dense, uses * batch, n, m);
-  if (staged.tt) {
-    const { inModes, outModes, ranks: r } = staged.tt;
-    const blocks = inModes.map((x, k) => x * outModes[k]!);
-    dense.moved += n * m;
-    blocks.forEach((b, k) => {
-      const p = prod(blocks.slice(0, k));
-      const q = prod(blocks.slice(k + 1));
-      dense.flops += 2 * b * q * r[k]! * (k > 0 ? p : 0) + 2 * r[k]! * b * q * (k < blocks.length - 1 ? r[k + 1]! : 0);
-      dense.packed += k > 0 ? n * m : 0;
-      dense.moved += 2 * r[k]! * b * r[k + 1]!;
-      dense.ops += 10;
-    });
-  } else if (shapes.length > 1) {
-    for (const { inner, outer } of shapes) {
-      dense.flops += 2 * n * m * Math.min(inner, outer);
-      dense.packed += n * m;
-      dense.ops += 3;
-    }
-  }
-  return { stages, dense };
 }

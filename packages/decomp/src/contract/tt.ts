@@ -2,7 +2,7 @@ import type * as tf from '@tensorflow/tfjs-core';
 import { check, fmt } from '../errors.js';
 import type { TtMatrix, TtTensor } from '../formats/tt.js';
 import type { NdArray } from '../ndarray.js';
-import { type Core, type Ops, opsFor, tidyFor } from '../ops.js';
+import { type Computable, type Core, type Ops, opsFor, tidyFor } from '../ops.js';
 import { prod } from '../prod.js';
 
 /**
@@ -26,7 +26,7 @@ export function ttMatrixToDense<C extends Core>(w: TtMatrix<C>): C {
  * the two halves are merged recursively, then joined by one matMul and one transpose that
  * interleaves their row and column indices.
  */
-export function mergeTtCores<C extends Core>(ops: Ops<C>, cores: readonly C[]): C {
+export function mergeTtCores<C extends Computable>(ops: Ops<C>, cores: readonly C[]): C {
   if (cores.length === 1) return cores[0]!;
   const half = Math.ceil(cores.length / 2);
   const a = mergeTtCores(ops, cores.slice(0, half));
@@ -69,13 +69,13 @@ export type ViewOp = { readonly reshape: readonly number[] } | { readonly transp
  * only), then multiplied by `matrix`. Every contraction of this package is such a chain of stages,
  * so that a caller can differentiate it by hand (see @tensorized/cells' fused GRU).
  */
-export interface MatmulStage<C extends Core = tf.Tensor> {
+export interface MatmulStage<C extends Computable = tf.Tensor> {
   readonly view: readonly ViewOp[];
   readonly matrix: C;
 }
 
 /** A product x W = outView(view_k(... view_1(view_0(x) M_0) M_1 ...) M_k). */
-export interface StagedMatmul<C extends Core = tf.Tensor> {
+export interface StagedMatmul<C extends Computable = tf.Tensor> {
   readonly stages: readonly MatmulStage<C>[];
   /** Lays the last matMul's output out as (B, M). */
   readonly outView: readonly ViewOp[];
@@ -90,7 +90,7 @@ export interface StagedMatmul<C extends Core = tf.Tensor> {
   };
 }
 
-export function applyView<C extends Core>(ops: Ops<C>, x: C, view: readonly ViewOp[]): C {
+export function applyView<C extends Computable>(ops: Ops<C>, x: C, view: readonly ViewOp[]): C {
   const shapes = viewShapes(x.shape, view);
   let y = x;
   view.forEach((op, i) => {
@@ -120,7 +120,7 @@ function viewShapes(shape: readonly number[], view: readonly ViewOp[]): number[]
  * The inverse of applyView: `g`, shaped like the view's output, back to `inputShape` (what a
  * gradient does through a view).
  */
-export function unapplyView<C extends Core>(
+export function unapplyView<C extends Computable>(
   ops: Ops<C>,
   g: C,
   view: readonly ViewOp[],
@@ -144,7 +144,7 @@ export function unapplyView<C extends Core>(
 }
 
 /** x (B, N) times a staged product. */
-export function applyStages<C extends Core>(ops: Ops<C>, x: C, staged: StagedMatmul<C>): C {
+export function applyStages<C extends Computable>(ops: Ops<C>, x: C, staged: StagedMatmul<C>): C {
   let y = x;
   for (const stage of staged.stages) y = ops.matMul(applyView(ops, y, stage.view), stage.matrix);
   return applyView(ops, y, staged.outView);
@@ -160,7 +160,11 @@ export function checkTtGroups(fn: string, groups: readonly number[], d: number):
 }
 
 /** The TT-matrix whose cores are consecutive groups of w's cores, each merged (mergeTtCores). */
-export function groupTtCores<C extends Core>(ops: Ops<C>, w: TtMatrix<C>, groups: readonly number[]): TtMatrix<C> {
+export function groupTtCores<C extends Computable>(
+  ops: Ops<C>,
+  w: TtMatrix<C>,
+  groups: readonly number[],
+): TtMatrix<C> {
   checkTtGroups('groupTtCores', groups, w.cores.length);
   const cores: C[] = [];
   const inModes: number[] = [];
@@ -203,7 +207,11 @@ export function ttStageLayout(
  * core; the output's rows are already (B, m_1 .. m_d). With `groups`, consecutive cores are merged
  * first (groupTtCores): fewer, larger matMuls and fewer transposes.
  */
-export function ttStages<C extends Core>(ops: Ops<C>, w: TtMatrix<C>, groups?: readonly number[]): StagedMatmul<C> {
+export function ttStages<C extends Computable>(
+  ops: Ops<C>,
+  w: TtMatrix<C>,
+  groups?: readonly number[],
+): StagedMatmul<C> {
   const g = groups ? groupTtCores(ops, w, groups) : w;
   const d = g.cores.length;
   const stages: MatmulStage<C>[] = [];
@@ -237,7 +245,7 @@ export function ttMatmul<C extends Core>(x: C, w: TtMatrix<C>, groups?: readonly
   return tidyFor(x, () => applyStages(ops, x, ttStages(ops, w, groups)));
 }
 
-export function checkBatchInput(fn: string, x: Core, n: number): void {
+export function checkBatchInput(fn: string, x: Computable, n: number): void {
   check(!(x as { isDisposed?: boolean }).isDisposed, 'INVALID_ARGUMENT', () => `${fn}: x has been disposed`);
   check(
     x.shape.length === 2 && x.shape[1] === n && x.shape[0]! > 0,

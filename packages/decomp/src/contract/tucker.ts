@@ -1,7 +1,7 @@
 import type * as tf from '@tensorflow/tfjs-core';
 import type { TuckerMatrix, TuckerTensor } from '../formats/tucker.js';
 import type { NdArray } from '../ndarray.js';
-import { type Core, type Ops, opsFor, tidyFor } from '../ops.js';
+import { type Computable, type Core, type Ops, opsFor, tidyFor } from '../ops.js';
 import { modeProducts } from './mode_products.js';
 import { checkBatchInput } from './tt.js';
 
@@ -47,7 +47,7 @@ export function tuckerMatmul<C extends Core>(x: C, w: TuckerMatrix<C>): C {
  * K_A = A_1 (x) ... (x) A_d (N x prod inRanks) and C K_B^T (prod inRanks x M): built once per batch
  * when W is applied many times, so that each product is two plain matMuls.
  */
-export function prepareTuckerFactors<C extends Core>(ops: Ops<C>, w: TuckerMatrix<C>): [C, C] {
+export function prepareTuckerFactors<C extends Computable>(ops: Ops<C>, w: TuckerMatrix<C>): [C, C] {
   let basis = w.inFactors[0]!;
   for (let k = 1; k < w.inFactors.length; k++) basis = ops.kron(basis, w.inFactors[k]!);
   const rin = prod(w.inRanks);
@@ -55,7 +55,7 @@ export function prepareTuckerFactors<C extends Core>(ops: Ops<C>, w: TuckerMatri
   return [basis, modeProducts(ops, core, w.outRanks, w.outFactors, true)];
 }
 
-export function tuckerMatmulPrepared<C extends Core>(
+export function tuckerMatmulPrepared<C extends Computable>(
   ops: Ops<C>,
   x: C,
   w: TuckerMatrix<C>,

@@ -1,11 +1,11 @@
 import type * as tf from '@tensorflow/tfjs-core';
 import { check, fmt } from '../errors.js';
-import type { Core } from '../ops.js';
+import type { Computable, Core } from '../ops.js';
 import { checkFinite, checkRank } from '../validate.js';
 import type { FormatOptions } from './tt.js';
 
 /** A tensor of shape (n_1..n_d) in CP form: X = sum_r w_r a_1r o ... o a_dr, factors (n_k x R). */
-export interface CpTensor<C extends Core = tf.Tensor> {
+export interface CpTensor<C extends Computable = tf.Tensor> {
   readonly kind: 'cp';
   readonly shape: readonly number[];
   readonly rank: number;
@@ -18,7 +18,7 @@ export interface CpTensor<C extends Core = tf.Tensor> {
  * A matrix (prod n_k x prod m_k) in CP form: W[i, j] = sum_r w_r prod_k A_k[i_k, r] prod_k B_k[j_k, r],
  * input factors A_k (n_k x R), output factors B_k (m_k x R).
  */
-export interface CpMatrix<C extends Core = tf.Tensor> {
+export interface CpMatrix<C extends Computable = tf.Tensor> {
   readonly kind: 'cp-matrix';
   readonly inModes: readonly number[];
   readonly outModes: readonly number[];

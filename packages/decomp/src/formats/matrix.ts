@@ -1,11 +1,11 @@
 import type * as tf from '@tensorflow/tfjs-core';
-import type { Core } from '../ops.js';
+import type { Computable } from '../ops.js';
 import type { CpMatrix } from './cp.js';
 import type { TtMatrix } from './tt.js';
 import type { TuckerMatrix } from './tucker.js';
 
 /** Any factorised matrix format. */
-export type MatrixFormat<C extends Core = tf.Tensor> = TtMatrix<C> | CpMatrix<C> | TuckerMatrix<C>;
+export type MatrixFormat<C extends Computable = tf.Tensor> = TtMatrix<C> | CpMatrix<C> | TuckerMatrix<C>;
 
 /** The sizes of a TT-matrix, without its cores. */
 export interface TtMatrixSpec {

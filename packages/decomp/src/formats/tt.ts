@@ -1,5 +1,5 @@
 import { check, fmt } from '../errors.js';
-import type { Core } from '../ops.js';
+import type { Computable, Core } from '../ops.js';
 import { checkFinite, checkRank } from '../validate.js';
 import type * as tf from '@tensorflow/tfjs-core';
 
@@ -9,7 +9,7 @@ export interface FormatOptions {
 }
 
 /** A tensor of shape (n_1..n_d) in Tensor-Train form: cores G_k of shape (r_{k-1}, n_k, r_k). */
-export interface TtTensor<C extends Core = tf.Tensor> {
+export interface TtTensor<C extends Computable = tf.Tensor> {
   readonly kind: 'tt';
   readonly shape: readonly number[];
   /** r_0..r_d, with r_0 = r_d = 1. */
@@ -22,7 +22,7 @@ export interface TtTensor<C extends Core = tf.Tensor> {
  * (r_{k-1}, n_k, m_k, r_k); W[(i_1..i_d), (j_1..j_d)] = G_1[:, i_1, j_1, :] ... G_d[:, i_d, j_d, :]
  * with row and column indices flattened row-major.
  */
-export interface TtMatrix<C extends Core = tf.Tensor> {
+export interface TtMatrix<C extends Computable = tf.Tensor> {
   readonly kind: 'tt-matrix';
   readonly inModes: readonly number[];
   readonly outModes: readonly number[];

@@ -1,11 +1,11 @@
 import type * as tf from '@tensorflow/tfjs-core';
 import { check, fmt } from '../errors.js';
-import type { Core } from '../ops.js';
+import type { Computable, Core } from '../ops.js';
 import { checkFinite, checkRank } from '../validate.js';
 import type { FormatOptions } from './tt.js';
 
 /** A tensor (n_1..n_d) in Tucker form: X = G x_1 U_1 ... x_d U_d, core G (r_1..r_d), U_k (n_k x r_k). */
-export interface TuckerTensor<C extends Core = tf.Tensor> {
+export interface TuckerTensor<C extends Computable = tf.Tensor> {
   readonly kind: 'tucker';
   readonly shape: readonly number[];
   readonly ranks: readonly number[];
@@ -18,7 +18,7 @@ export interface TuckerTensor<C extends Core = tf.Tensor> {
  * W = C x_1 A_1 ... x_d A_d x_{d+1} B_1 ... x_{2d} B_d with core C of shape (inRanks..., outRanks...),
  * A_k (n_k x inRanks_k) and B_k (m_k x outRanks_k). The paper uses inRanks = outRanks.
  */
-export interface TuckerMatrix<C extends Core = tf.Tensor> {
+export interface TuckerMatrix<C extends Computable = tf.Tensor> {
   readonly kind: 'tucker-matrix';
   readonly inModes: readonly number[];
   readonly outModes: readonly number[];

@@ -1,0 +1,81 @@
+// Regenerates docs/performance.md from docs/performance.md.in and the recordings in results/speed/
+// (written by docs/bench/record.sh): every recording of every benchmark, newest first, under its
+// command and time; and the current table (the newest recording) between the markers
+//   <!-- bench:NAME --> ... <!-- /bench:NAME -->
+// in the package READMEs and docs, so that a README shows one current table, with its command.
+// Usage (from the repository root): node docs/bench/update-performance.mjs
+import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+
+const root = new URL('../..', import.meta.url).pathname;
+const speedDir = join(root, 'results/speed');
+
+/** What each benchmark measures, in the order docs/performance.md lists them. */
+const BENCHMARKS = {
+  decomp: 'factorised matmuls against dense and rebuild, and the planner\'s pick (`pnpm bench:decomp`)',
+  cells: 'the paper\'s cells: inference per step at batch 1 and 16, training step (`pnpm bench:cells`), wasm',
+  'cells-cpu': 'the same on the pure-JS cpu backend (`pnpm bench:cells --backend cpu`)',
+  'epoch-jsb': 'one training epoch on JSB Chorales per model, against the FLOP floor (`pnpm bench speed epoch --dataset jsb`)',
+  compress: 'compressMatrix at the paper\'s sizes against NumPy (`pnpm bench speed compress`)',
+  'before-after': 'a change measured against the code before it, interleaved (see the recording for the commits)',
+};
+
+/** A recording: the command, the line saying when and how, and the benchmark's output. */
+function readRecording(path) {
+  const lines = readFileSync(path, 'utf8').replace(/\s+$/, '').split('\n');
+  if (!lines[0]?.startsWith('$ ') || !lines[1]?.startsWith('# recorded ')) {
+    throw new Error(`${path}: not a recording (its first lines must be "$ <command>" and "# recorded ...")`);
+  }
+  return { path, command: lines[0].slice(2), recorded: lines[1].slice(2), body: lines.slice(2) };
+}
+
+/** The lines worth showing: tables and summary lines, without per-round progress. */
+function shown(body) {
+  return body.filter((l) => !/^[\w-]+( \([\d,]+\)| R=\d+)?: [\d.]+ s$/.test(l) && !/^backend: /.test(l));
+}
+
+const recordings = {};
+if (existsSync(speedDir)) {
+  for (const name of readdirSync(speedDir)) {
+    const dir = join(speedDir, name);
+    if (!statSync(dir).isDirectory()) continue;
+    recordings[name] = readdirSync(dir)
+      .filter((f) => f.endsWith('.txt'))
+      .sort()
+      .reverse()
+      .map((f) => readRecording(join(dir, f)));
+  }
+}
+
+const names = [...Object.keys(BENCHMARKS), ...Object.keys(recordings).filter((n) => !(n in BENCHMARKS)).sort()];
+const sections = names
+  .filter((n) => recordings[n]?.length)
+  .map((n) => {
+    const runs = recordings[n]
+      .map((r) => {
+        const backend = r.body.find((l) => l.startsWith('backend: '));
+        return [`### ${r.recorded.replace(/^recorded /, '')}`, '', `\`${r.command}\`${backend ? ` (${backend})` : ''}`, '', ...shown(r.body).map((l) => (l.startsWith('|') ? l : `${l}  `)), ''].join('\n');
+      })
+      .join('\n');
+    return `## ${n}\n\n${BENCHMARKS[n] ?? ''}\n\n${runs}`;
+  })
+  .join('\n');
+
+const template = readFileSync(join(root, 'docs/performance.md.in'), 'utf8');
+writeFileSync(join(root, 'docs/performance.md'), template.replace('@@RECORDINGS@@', sections.trimEnd()));
+
+// The current tables in the READMEs.
+const targets = ['README.md', 'docs/results.md.in', ...['packages', 'apps'].flatMap((d) => readdirSync(join(root, d)).map((p) => `${d}/${p}/README.md`))];
+for (const rel of targets) {
+  const path = join(root, rel);
+  if (!existsSync(path)) continue;
+  const text = readFileSync(path, 'utf8');
+  const next = text.replace(/<!-- bench:([\w-]+) -->\n[\s\S]*?<!-- \/bench:\1 -->/g, (block, name) => {
+    const r = recordings[name]?.[0];
+    if (!r) throw new Error(`${rel}: no recording for bench:${name} in results/speed/${name}/`);
+    const body = shown(r.body).map((l) => (l.startsWith('|') ? l : `${l}  `));
+    return [`<!-- bench:${name} -->`, `\`${r.command}\`, ${r.recorded} (older recordings: [docs/performance.md](${'../'.repeat(rel.split('/').length - 1)}docs/performance.md#${name})):`, '', ...body, `<!-- /bench:${name} -->`].join('\n');
+  });
+  if (next !== text) writeFileSync(path, next);
+}
+console.log(`docs/performance.md: ${names.filter((n) => recordings[n]?.length).map((n) => `${n} (${recordings[n].length})`).join(', ')}`);
