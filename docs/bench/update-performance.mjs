@@ -29,9 +29,20 @@ function readRecording(path) {
   return { path, command: lines[0].slice(2), recorded: lines[1].slice(2), body: lines.slice(2) };
 }
 
-/** The lines worth showing: tables and summary lines, without per-round progress. */
+/**
+ * The lines worth showing, as markdown: tables and summary lines, without per-round progress; a
+ * blank line around each table, a line break after each other line.
+ */
 function shown(body) {
-  return body.filter((l) => !/^[\w-]+( \([\d,]+\)| R=\d+)?: [\d.]+ s$/.test(l) && !/^backend: /.test(l));
+  const kept = body.filter((l) => !/^[\w-]+( \([\d,]+\)| R=\d+)?: [\d.]+ s$/.test(l) && !/^backend: /.test(l));
+  const out = [];
+  kept.forEach((l, i) => {
+    const table = l.startsWith('|');
+    const prevTable = i > 0 && kept[i - 1].startsWith('|');
+    if (i > 0 && table !== prevTable) out.push('');
+    out.push(table ? l : `${l}  `);
+  });
+  return out;
 }
 
 const recordings = {};
@@ -54,7 +65,7 @@ const sections = names
     const runs = recordings[n]
       .map((r) => {
         const backend = r.body.find((l) => l.startsWith('backend: '));
-        return [`### ${r.recorded.replace(/^recorded /, '')}`, '', `\`${r.command}\`${backend ? ` (${backend})` : ''}`, '', ...shown(r.body).map((l) => (l.startsWith('|') ? l : `${l}  `)), ''].join('\n');
+        return [`### ${r.recorded.replace(/^recorded /, '')}`, '', `\`${r.command}\`${backend ? ` (${backend})` : ''}`, '', ...shown(r.body), ''].join('\n');
       })
       .join('\n');
     return `## ${n}\n\n${BENCHMARKS[n] ?? ''}\n\n${runs}`;
@@ -73,7 +84,7 @@ for (const rel of targets) {
   const next = text.replace(/<!-- bench:([\w-]+) -->\n[\s\S]*?<!-- \/bench:\1 -->/g, (block, name) => {
     const r = recordings[name]?.[0];
     if (!r) throw new Error(`${rel}: no recording for bench:${name} in results/speed/${name}/`);
-    const body = shown(r.body).map((l) => (l.startsWith('|') ? l : `${l}  `));
+    const body = shown(r.body);
     return [`<!-- bench:${name} -->`, `\`${r.command}\`, ${r.recorded} (older recordings: [docs/performance.md](${'../'.repeat(rel.split('/').length - 1)}docs/performance.md#${name})):`, '', ...body, `<!-- /bench:${name} -->`].join('\n');
   });
   if (next !== text) writeFileSync(path, next);

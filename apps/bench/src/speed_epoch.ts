@@ -25,15 +25,16 @@ export interface EpochSpeedRow {
 }
 
 /**
- * FLOPs of one training epoch: per batch, the matMuls of the input layer, W over all B x T inputs,
- * U at every step (each by the path the planner takes), and the output layer; the backward pass
- * costs twice the forward's matMuls.
+ * FLOPs of one training epoch, forward and backward: per batch, the input and output layers (a dense
+ * product and its two gradient products each), and W over all B x T inputs and U at every step as
+ * their plans run them (WeightMatrix.plan: path, grouping, gradient route), counted by the cost
+ * model with the backward pass (matmulCost, from the trace of the code that computes them).
  */
 export function epochFlops(config: RunConfig, data: PolyphonicDataset): number {
   const cell = createCell(cellConfigOf(config));
   const N = cell.inputSize;
   const H = cell.hiddenSize;
-  let forward = 0;
+  let flops = 0;
   for (const pieces of planBatches(data.splits.train, {
     batchSize: config.batchSize,
     seed: config.seed,
@@ -41,21 +42,27 @@ export function epochFlops(config: RunConfig, data: PolyphonicDataset): number {
   })) {
     const B = pieces.length;
     const T = Math.max(...pieces.map((p) => p.frames));
-    forward += 2 * B * T * (KEYS * N + H * KEYS);
+    flops += 3 * 2 * B * T * (KEYS * N + H * KEYS);
     for (const [w, batch, uses, fused] of [
       [cell.W, B * T, 1, false],
       [cell.U, B, T, cell.kind === 'gru'],
     ] as const) {
-      const path = w.plannedPath(batch, uses, 'auto', true, fused);
-      const groups = w.plannedGroups(batch, uses, 'auto', true, fused);
-      forward +=
-        path === 'dense'
-          ? uses * 2 * batch * w.inSize * w.outSize
-          : totalCost(matmulCost(w.shape!, path, batch, groups ? { groups } : {}), uses).flops;
+      const plan = w.plan(batch, uses, { backward: true, fusedGradient: fused });
+      flops +=
+        plan.path === 'dense'
+          ? 3 * uses * 2 * batch * w.inSize * w.outSize
+          : totalCost(
+              matmulCost(w.shape!, plan.path, batch, {
+                ...(plan.groups ? { groups: plan.groups } : {}),
+                backward: true,
+                denseWeightGradient: plan.gradient === 'dense',
+              }),
+              uses,
+            ).flops;
     }
   }
   cell.dispose();
-  return 3 * forward;
+  return flops;
 }
 
 /**
