@@ -8,6 +8,7 @@ import { parseArgs } from 'node:util';
 import { type BackendRequest, useBackend } from '@tensorized/backends';
 import { CellError, MODEL_NAMES, type ModelName, planMatrices } from '@tensorized/cells';
 import { calibrate } from '@tensorized/decomp';
+import { applyCalibrationEnv } from './calibration_env.js';
 import { DATASET_NAMES, type DatasetName, findDatasetFile, loadPolyphonic } from '@tensorized/datasets';
 import { runDefaultComparison } from './default_run.js';
 import { runDemo } from './demo.js';
@@ -493,6 +494,11 @@ export async function main(argv: string[]): Promise<void> {
   }
 
   const info = await useBackend(backend);
+  try {
+    applyCalibrationEnv();
+  } catch (e) {
+    throw new UsageError((e as Error).message);
+  }
   log(
     `backend: ${info.name} (SIMD ${info.simd ? 'on' : 'off'}, ${info.threads} thread${info.threads > 1 ? 's' : ''}; ${Object.entries(
       info.versions,

@@ -164,35 +164,6 @@ describeEachBackend('calibrate', () => {
     expect(calibrate({ force: true })).not.toEqual(pinned);
   });
 
-  it('TENSORIZED_CALIBRATION pins the calibration of every process that reads it; bad JSON is refused', () => {
-    const saved = process.env.TENSORIZED_CALIBRATION;
-    try {
-      process.env.TENSORIZED_CALIBRATION = JSON.stringify({
-        overheadMs: 0.02,
-        flopsPerMs: 2e7,
-        movedPerMs: 1e6,
-        readPerMs: 1e7,
-        packPerMs: 2e5,
-      });
-      expect(calibrate({ force: true })).toEqual({
-        backend: tf.getBackend(),
-        overheadMs: 0.02,
-        flopsPerMs: 2e7,
-        movedPerMs: 1e6,
-        readPerMs: 1e7,
-        packPerMs: 2e5,
-      });
-      process.env.TENSORIZED_CALIBRATION = '{"overheadMs": ';
-      expect(() => calibrate({ force: true })).toThrow(/TENSORIZED_CALIBRATION must be a Calibration as JSON/);
-      process.env.TENSORIZED_CALIBRATION = JSON.stringify({ overheadMs: 0 });
-      expect(() => calibrate({ force: true })).toThrow(/setCalibration: expected/);
-    } finally {
-      if (saved === undefined) delete process.env.TENSORIZED_CALIBRATION;
-      else process.env.TENSORIZED_CALIBRATION = saved;
-      calibrate({ force: true });
-    }
-  });
-
   it('measures the same inside a gradient scope as outside (the tape is off while it measures), without leaking', () => {
     const outside = calibrate({ force: true });
     const before = tf.memory().numTensors;

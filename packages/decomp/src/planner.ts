@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { type CostEstimate, type MatmulPath, matmulCost, totalCost, weightGradientCosts } from './cost.js';
-import { check, DecompError, fmt } from './errors.js';
+import { check, fmt } from './errors.js';
 import type { StagedMatmul } from './contract/tt.js';
 import type { MatrixShape } from './formats/matrix.js';
 import type { Computable } from './ops.js';
@@ -32,8 +32,7 @@ const calibrations = new Map<string, Calibration>();
 /**
  * Uses `c` for its backend from now on instead of measuring: plans, and so the numbers a model
  * computes (paths differ in rounding), then repeat exactly, e.g. when a training run resumes in
- * another process. The environment variable TENSORIZED_CALIBRATION (a Calibration as JSON) does the
- * same for every process that reads it.
+ * another process.
  */
 export function setCalibration(c: Calibration): void {
   const fields = ['overheadMs', 'flopsPerMs', 'movedPerMs', 'readPerMs', 'packPerMs'] as const;
@@ -46,20 +45,6 @@ export function setCalibration(c: Calibration): void {
       `setCalibration: expected { backend, ${fields.join(', ')}, widePerMs (optional) } with positive numbers, got ${JSON.stringify(c)}`,
   );
   calibrations.set(c.backend, { ...c });
-}
-
-function pinnedCalibration(backend: string): Calibration | undefined {
-  const text = (globalThis as { process?: { env?: Record<string, string | undefined> } }).process?.env
-    ?.TENSORIZED_CALIBRATION;
-  if (!text || text === 'measure') return undefined;
-  let c: Calibration;
-  try {
-    c = { ...(JSON.parse(text) as Calibration), backend };
-  } catch {
-    throw new DecompError('INVALID_ARGUMENT', `TENSORIZED_CALIBRATION must be a Calibration as JSON, got ${text}`);
-  }
-  setCalibration(c);
-  return c;
 }
 
 /**
@@ -106,10 +91,11 @@ function withoutTape<T>(fn: () => T): T {
 /**
  * The speeds the planner plans with on the running backend, remembered per backend name. By
  * default the checked-in cost profile of the backend (COST_PROFILES), so that plans, and so the
- * numbers a model computes, are the same on every machine; a calibration set by setCalibration or
- * TENSORIZED_CALIBRATION (JSON) wins. Measuring the running machine (about 0.5 s; each figure the
- * fastest of five trials) is an opt-in: `measure: true`, `force: true` (measure again), or
- * TENSORIZED_CALIBRATION=measure; a backend without a profile is always measured.
+ * numbers a model computes, are the same on every machine; a calibration set by setCalibration
+ * wins. Measuring the running machine (about 0.5 s; each figure the fastest of five trials) is an
+ * opt-in: `measure: true` or `force: true` (measure again); a backend without a profile is always
+ * measured. The library reads no environment: an application decides (the bench app's
+ * TENSORIZED_CALIBRATION).
  */
 export function calibrate(options: { force?: boolean; measure?: boolean } = {}): Calibration {
   return withoutTape(() => measureCalibration(options));
@@ -119,16 +105,8 @@ function measureCalibration(options: { force?: boolean; measure?: boolean }): Ca
   const backend = tf.getBackend();
   const known = calibrations.get(backend);
   if (known && !options.force && !(options.measure && known === COST_PROFILES[backend])) return known;
-  const pinned = pinnedCalibration(backend);
-  if (pinned) {
-    calibrations.set(backend, pinned);
-    return pinned;
-  }
-  const envMeasure =
-    (globalThis as { process?: { env?: Record<string, string | undefined> } }).process?.env?.TENSORIZED_CALIBRATION ===
-    'measure';
   const profile = COST_PROFILES[backend];
-  if (profile && !options.force && !options.measure && !envMeasure) {
+  if (profile && !options.force && !options.measure) {
     calibrations.set(backend, profile);
     return profile;
   }

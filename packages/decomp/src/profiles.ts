@@ -7,7 +7,7 @@ import type { Calibration } from './planner.js';
  * project's 2-core machine with `tensorized-bench calibrate --backend <name>` (the fastest of three
  * calibrations, trainings paused; 2026-12-01), which anyone can rerun to refresh them. A backend
  * without a profile (webgl, tensorflow) is measured at run time, as `calibrate({ measure: true })`
- * or TENSORIZED_CALIBRATION=measure does for any backend.
+ * does for any backend.
  */
 export const COST_PROFILES: Readonly<Record<string, Calibration>> = {
   wasm: {
