@@ -6,7 +6,7 @@ import { createInterface } from 'node:readline';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { type BackendRequest, useBackend } from '@tensorized/backends';
-import { CellError, MODEL_NAMES, type ModelName, planMatrices } from '@tensorized/cells';
+import { CellError, MODEL_NAMES, type ModelName, resolveMatrices } from '@tensorized/cells';
 import { calibrate } from '@tensorized/decomp';
 import { applyCalibrationEnv } from './calibration_env.js';
 import { DATASET_NAMES, type DatasetName, findDatasetFile, loadPolyphonic } from '@tensorized/datasets';
@@ -309,7 +309,7 @@ export async function main(argv: string[]): Promise<void> {
     if (v.window !== undefined) runConfig.window = num('window', v.window, 0, POSITIVE_INT);
     if (v.patience !== undefined) runConfig.patience = num('patience', v.patience, 0, POSITIVE_INT);
     try {
-      planMatrices(cellConfigOf(runConfig));
+      resolveMatrices(cellConfigOf(runConfig));
     } catch (e) {
       if (e instanceof CellError) throw new UsageError(`the model does not fit: ${e.message}`);
       throw e;

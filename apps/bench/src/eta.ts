@@ -1,7 +1,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
-import { KEYS, type PolyphonicDataset, planBatches } from '@tensorized/datasets';
+import { KEYS, type PolyphonicDataset, orderedBatches } from '@tensorized/datasets';
 import { frameNll } from './metrics.js';
 import { PolyphonicModel } from './model.js';
 import { markdownTable } from './table.js';
@@ -56,7 +56,7 @@ export async function estimateGrid(
     const c = g.config;
     // Padded frame-rows of an epoch: batches of whole pieces (or chunks), each as long as its longest.
     let padded = 0;
-    for (const pieces of planBatches(data.splits.train, {
+    for (const pieces of orderedBatches(data.splits.train, {
       batchSize: c.batchSize,
       seed: c.seed,
       bucket: true,

@@ -1,4 +1,4 @@
-import { KEYS, planBatches, syntheticDataset } from '@tensorized/datasets';
+import { KEYS, orderedBatches, syntheticDataset } from '@tensorized/datasets';
 import { useBackend } from '@tensorized/test-utils';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { epochFlops, epochSpeedTable, runEpochSpeed } from './speed_epoch.js';
@@ -27,7 +27,7 @@ beforeAll(async () => {
 describe('speed epoch', () => {
   it("a dense GRU epoch's FLOPs: 3 x the forward matMuls of every batch (input layer, W, U per step, output layer)", () => {
     let forward = 0;
-    for (const pieces of planBatches(data.splits.train, { batchSize: 4, seed: 1, bucket: true })) {
+    for (const pieces of orderedBatches(data.splits.train, { batchSize: 4, seed: 1, bucket: true })) {
       const rows = pieces.length * Math.max(...pieces.map((p) => p.frames));
       forward += 2 * rows * (KEYS * 16 + 16 * 96 + 32 * 96 + 32 * KEYS);
     }

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { matmulCost, totalCost } from '@tensorized/decomp/stages';
-import { KEYS, type PolyphonicDataset, planBatches } from '@tensorized/datasets';
+import { KEYS, type PolyphonicDataset, orderedBatches } from '@tensorized/datasets';
 import { createCell } from '@tensorized/cells';
 import { markdownTable } from './table.js';
 import { cellConfigOf, type RunConfig, train } from './train.js';
@@ -35,7 +35,7 @@ export function epochFlops(config: RunConfig, data: PolyphonicDataset): number {
   const N = cell.inputSize;
   const H = cell.hiddenSize;
   let flops = 0;
-  for (const pieces of planBatches(data.splits.train, {
+  for (const pieces of orderedBatches(data.splits.train, {
     batchSize: config.batchSize,
     seed: config.seed,
     bucket: true,

@@ -11,7 +11,7 @@ import {
   KEYS,
   makeBatch,
   type PolyphonicDataset,
-  planBatches,
+  orderedBatches,
   type Split,
 } from '@tensorized/datasets';
 import { Adam } from './adam.js';
@@ -184,7 +184,7 @@ export function windowTensors(b: Batch, t0: number, w: number) {
  */
 export function evaluate(model: PolyphonicModel, split: Split, batchSize: number, window = 256): FrameSums {
   let sums = emptySums();
-  for (const pieces of planBatches(split, { batchSize, shuffle: false, bucket: true })) {
+  for (const pieces of orderedBatches(split, { batchSize, shuffle: false, bucket: true })) {
     const b = makeBatch(split, pieces);
     let state: tf.Tensor2D[] | undefined;
     for (let t0 = 0; t0 < b.length; t0 += window) {
@@ -449,7 +449,7 @@ async function trainLocked(config: RunConfig, data: PolyphonicDataset, options: 
       if (options.stopAfterEpochs !== undefined && ran >= options.stopAfterEpochs) break;
       const epoch = state.epoch;
       const t0 = performance.now();
-      const plan = planBatches(trainSplit, {
+      const plan = orderedBatches(trainSplit, {
         batchSize: config.batchSize,
         seed: config.seed,
         epoch,

@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { addBias } from '@tensorized/decomp/stages';
-import { type CellConfig, type CellKind, gateCount, planMatrices } from './config.js';
+import { type CellConfig, type CellKind, gateCount, resolveMatrices } from './config.js';
 import { check } from './errors.js';
 import { gruGates } from './gru_gates.js';
 import { gruSequence } from './gru_sequence.js';
@@ -50,7 +50,7 @@ export abstract class RecurrentCell {
   readonly bU: tf.Variable;
 
   constructor(config: CellConfig, options: { makeVariable?: VariableFactory } = {}) {
-    const [w, u] = planMatrices(config);
+    const [w, u] = resolveMatrices(config);
     this.config = structuredClone(config);
     this.kind = config.kind;
     this.inputSize = config.inputSize;

@@ -84,7 +84,7 @@ function checkPositiveInt(arg: string, v: unknown): void {
 }
 
 /** The modes and spec of W or U, validated against the sizes. */
-export interface MatrixPlan {
+export interface ResolvedMatrix {
   name: 'W' | 'U';
   spec: WeightSpec;
   inSize: number;
@@ -94,7 +94,7 @@ export interface MatrixPlan {
 }
 
 /** Validates a configuration (throws CellError naming the argument) and returns the two matrices. */
-export function planMatrices(config: CellConfig): [MatrixPlan, MatrixPlan] {
+export function resolveMatrices(config: CellConfig): [ResolvedMatrix, ResolvedMatrix] {
   check(typeof config === 'object' && config !== null, 'INVALID_CONFIG', () => 'createCell: config must be an object');
   check(
     config.kind === 'gru' || config.kind === 'lstm',
@@ -123,7 +123,7 @@ export function planMatrices(config: CellConfig): [MatrixPlan, MatrixPlan] {
   checkPositiveInt('hiddenSize', config.hiddenSize);
   const gates = gateCount(config.kind);
   const out = gates * config.hiddenSize;
-  const plans: [MatrixPlan, MatrixPlan] = [
+  const plans: [ResolvedMatrix, ResolvedMatrix] = [
     { name: 'W', spec: config.input, inSize: config.inputSize, outSize: out },
     { name: 'U', spec: config.recurrent, inSize: config.hiddenSize, outSize: out },
   ];

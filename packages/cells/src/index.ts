@@ -6,7 +6,7 @@ export {
   type WeightFormat,
   foldGates,
   gateCount,
-  planMatrices,
+  resolveMatrices,
 } from './config.js';
 export {
   type AppliedWeight,

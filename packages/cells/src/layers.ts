@@ -7,7 +7,7 @@ import { balancedModes } from './budget.js';
 /** A tfjs-layers shape: dimensions, null where the batch goes. */
 type Shape = Array<number | null>;
 import { CellError } from './errors.js';
-import { planMatrices } from './config.js';
+import { resolveMatrices } from './config.js';
 import { prod } from '@tensorized/decomp';
 
 /**
@@ -55,7 +55,7 @@ export class TensorizedRNNCell extends layers.RNNCell {
       ...(args.trainable !== undefined ? { trainable: args.trainable } : {}),
     });
     // Validate now, not at build time (with a stand-in input size when the input decides it).
-    planMatrices(completeInput(args.cell, args.cell.inputSize ?? defaultInputSize(args.cell)));
+    resolveMatrices(completeInput(args.cell, args.cell.inputSize ?? defaultInputSize(args.cell)));
     this.config = structuredClone(args.cell) as CellConfig;
     const h = args.cell.hiddenSize;
     this.stateSize = args.cell.kind === 'gru' ? h : [h, h];
@@ -72,7 +72,7 @@ export class TensorizedRNNCell extends layers.RNNCell {
           `TensorizedRNNCell: the input size is not known at build (input shape ${JSON.stringify(inputShape)}); give the layer an inputShape or the cell an inputSize`,
         );
       this.config = completeInput(this.config, n);
-      planMatrices(this.config);
+      resolveMatrices(this.config);
     }
     this.cell = createCell(this.config, {
       // A layer weight, so that tfjs-layers trains, saves and loads it; filled with the cell's own

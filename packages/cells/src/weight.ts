@@ -24,7 +24,7 @@ import {
   tracePrepare,
   type WeightGradientRoute,
 } from '@tensorized/decomp/stages';
-import type { MatrixPlan } from './config.js';
+import type { ResolvedMatrix } from './config.js';
 
 /**
  * Makes the variable that holds a weight, from its initial value (which the caller disposes). The
@@ -95,23 +95,23 @@ export class WeightMatrix {
   readonly shape: MatrixShape | undefined;
 
   constructor(
-    plan: MatrixPlan,
+    resolved: ResolvedMatrix,
     init: InitStd | undefined,
     seed: number | undefined,
     makeVariable: VariableFactory = defaultVariable,
   ) {
-    this.name = plan.name;
-    this.inSize = plan.inSize;
-    this.outSize = plan.outSize;
-    const n = plan.name;
-    const spec = plan.spec;
+    this.name = resolved.name;
+    this.inSize = resolved.inSize;
+    this.outSize = resolved.outSize;
+    const n = resolved.name;
+    const spec = resolved.spec;
     const options = { ...(init !== undefined ? { std: init } : {}), ...(seed !== undefined ? { seed } : {}) };
     const named: Array<[string, tf.Tensor]> = [];
     if (spec.format === 'dense') {
-      const std = targetStd(init, plan.inSize, plan.outSize);
-      named.push([n, tf.randomNormal([plan.inSize, plan.outSize], 0, std, 'float32', seed)]);
+      const std = targetStd(init, resolved.inSize, resolved.outSize);
+      named.push([n, tf.randomNormal([resolved.inSize, resolved.outSize], 0, std, 'float32', seed)]);
     } else {
-      const modes = { inModes: plan.inModes!, outModes: plan.outModes! };
+      const modes = { inModes: resolved.inModes!, outModes: resolved.outModes! };
       if (spec.format === 'tt') {
         const w = ttMatrixInit({ ...modes, ranks: spec.ranks }, options);
         w.cores.forEach((c, k) => {
@@ -145,8 +145,8 @@ export class WeightMatrix {
       return [name, v] as const;
     });
     const vs = this.variables.map(([, v]) => v);
-    const d = plan.inModes?.length ?? 0;
-    const modes = { inModes: plan.inModes ?? [], outModes: plan.outModes ?? [] };
+    const d = resolved.inModes?.length ?? 0;
+    const modes = { inModes: resolved.inModes ?? [], outModes: resolved.outModes ?? [] };
     this.shape =
       spec.format === 'tt'
         ? { kind: 'tt-matrix', ...modes, ranks: spec.ranks }

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { batches, KEYS, keysAt, makeBatch, planBatches, splitFromNotes, syntheticDataset } from './index.js';
+import { batches, KEYS, keysAt, makeBatch, orderedBatches, splitFromNotes, syntheticDataset } from './index.js';
 
 const split = syntheticDataset({ seed: 3, train: 30, valid: 2, test: 2 }).splits.train;
 
@@ -39,7 +39,7 @@ describe('batches', () => {
 
   for (const options of [{}, { bucket: true }, { maxLength: 7 }, { bucket: true, maxLength: 10 }]) {
     it(`every target frame of the split appears exactly once per epoch ${JSON.stringify(options)}`, () => {
-      const seen = planBatches(split, { batchSize: 5, seed: 2, ...options }).flatMap((pieces) =>
+      const seen = orderedBatches(split, { batchSize: 5, seed: 2, ...options }).flatMap((pieces) =>
         framesOf(makeBatch(split, pieces)),
       );
       const expected: string[] = [];
@@ -52,14 +52,14 @@ describe('batches', () => {
 
   it('a seed fixes the order; another seed or epoch changes it', () => {
     const order = (seed: number, epoch = 0) =>
-      planBatches(split, { batchSize: 4, seed, epoch })
+      orderedBatches(split, { batchSize: 4, seed, epoch })
         .flat()
         .map((p) => p.sequence);
     expect(order(5)).toEqual(order(5));
     expect(order(5)).not.toEqual(order(6));
     expect(order(5, 1)).not.toEqual(order(5, 0));
     expect(
-      planBatches(split, { batchSize: 4, shuffle: false })
+      orderedBatches(split, { batchSize: 4, shuffle: false })
         .flat()
         .map((p) => p.sequence),
     ).toEqual(Array.from({ length: 30 }, (_, i) => i));
@@ -79,7 +79,7 @@ describe('batches', () => {
   });
 
   it('chunks never exceed maxLength; consecutive chunks share one frame', () => {
-    const plan = planBatches(split, { batchSize: 64, maxLength: 6, shuffle: false }).flat();
+    const plan = orderedBatches(split, { batchSize: 64, maxLength: 6, shuffle: false }).flat();
     expect(Math.max(...plan.map((p) => p.frames))).toBeLessThanOrEqual(6);
     const first = plan.filter((p) => p.sequence === 0);
     for (const [i, p] of first.slice(1).entries()) expect(p.start).toBe(first[i]!.start + first[i]!.frames);
@@ -87,8 +87,10 @@ describe('batches', () => {
 
   it('a sequence of one frame gives no pairs; bad options are refused', () => {
     const tiny = splitFromNotes('t', [[[60]], [[60], [62], [64]]], 'test');
-    expect(planBatches(tiny, { batchSize: 2 }).flat()).toEqual([{ sequence: 1, start: 0, frames: 2 }]);
-    expect(() => planBatches(tiny, { batchSize: 0 })).toThrow(/batches: batchSize must be a positive integer, got 0/);
-    expect(() => planBatches(tiny, { batchSize: 2, maxLength: -1 })).toThrow(/maxLength must be a positive integer/);
+    expect(orderedBatches(tiny, { batchSize: 2 }).flat()).toEqual([{ sequence: 1, start: 0, frames: 2 }]);
+    expect(() => orderedBatches(tiny, { batchSize: 0 })).toThrow(
+      /batches: batchSize must be a positive integer, got 0/,
+    );
+    expect(() => orderedBatches(tiny, { batchSize: 2, maxLength: -1 })).toThrow(/maxLength must be a positive integer/);
   });
 });

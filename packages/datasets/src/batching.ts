@@ -54,7 +54,7 @@ export function piecesOf(split: Split, maxLength?: number): Piece[] {
 }
 
 /** Which pieces go into which batch, in order, for one epoch. */
-export function planBatches(split: Split, options: BatchOptions): Piece[][] {
+export function orderedBatches(split: Split, options: BatchOptions): Piece[][] {
   const { batchSize, shuffle = true, seed = 0, epoch = 0, bucket = false, maxLength } = options;
   check(
     Number.isInteger(batchSize) && batchSize > 0,
@@ -109,5 +109,5 @@ export function makeBatch(split: Split, pieces: readonly Piece[]): Batch {
 
 /** The mini-batches of one epoch, made one at a time. */
 export function* batches(split: Split, options: BatchOptions): Generator<Batch> {
-  for (const pieces of planBatches(split, options)) yield makeBatch(split, pieces);
+  for (const pieces of orderedBatches(split, options)) yield makeBatch(split, pieces);
 }

@@ -16,7 +16,7 @@ export {
 export { type NumpyDtype, type PickleValue, readPickle } from './pickle.js';
 export { parsePolyphonicJson, readPolyphonicJsonGz, readPolyphonicPickle } from './read.js';
 export { independentNotesNll, type SplitStats, splitStats } from './stats.js';
-export { type Batch, type BatchOptions, type Piece, batches, makeBatch, piecesOf, planBatches } from './batching.js';
+export { type Batch, type BatchOptions, type Piece, batches, makeBatch, piecesOf, orderedBatches } from './batching.js';
 export { type SyntheticOptions, syntheticDataset } from './synthetic.js';
 export {
   DATASET_NAMES,
