@@ -1,6 +1,6 @@
-import { createRequire } from 'node:module';
-import { availableParallelism } from 'node:os';
 import * as tf from '@tensorflow/tfjs-core';
+// Node.js or browser (package.json "imports": the "browser" condition picks environment.browser.js).
+import { packageVersion, parallelism, RUNTIME } from '#environment';
 import { BackendError } from './errors.js';
 import { installWasmKernelFixes } from './wasm_kernels.js';
 
@@ -32,15 +32,7 @@ const PACKAGES: Record<BackendName, string> = {
 };
 const TF_NAMES: Record<BackendName, string> = { wasm: 'wasm', node: 'tensorflow', cpu: 'cpu' };
 
-const require = createRequire(import.meta.url);
-
-function versionOf(pkg: string): string | undefined {
-  try {
-    return (require(`${pkg}/package.json`) as { version: string }).version;
-  } catch {
-    return undefined;
-  }
-}
+const versionOf = packageVersion;
 
 /** Whether the package of a backend can be found (it may still fail to start). */
 export function isBackendInstalled(name: BackendName): boolean {
@@ -65,6 +57,12 @@ function loadGradients(): Promise<void> {
 
 async function loadBackendPackage(name: BackendName): Promise<void> {
   const pkg = PACKAGES[name];
+  if (name === 'node' && RUNTIME === 'browser') {
+    throw new BackendError(
+      'BACKEND_NOT_INSTALLED',
+      "useBackend: backend 'node' (@tensorflow/tfjs-node) runs only in Node.js; in a browser use 'wasm' or 'cpu'",
+    );
+  }
   if (!isBackendInstalled(name)) {
     const hint =
       name === 'node'
@@ -126,10 +124,10 @@ export async function useBackend(which: BackendRequest = 'auto'): Promise<Backen
   const threads =
     name === 'wasm'
       ? tf.env().getBool('WASM_HAS_MULTITHREAD_SUPPORT')
-        ? availableParallelism()
+        ? parallelism()
         : 1
       : name === 'node'
-        ? availableParallelism()
+        ? parallelism()
         : 1;
   const versions: Record<string, string> = { '@tensorflow/tfjs-core': tf.version_core };
   const v = versionOf(PACKAGES[name]);
