@@ -32,6 +32,20 @@ const PACKAGES: Record<BackendName, string> = {
 };
 const TF_NAMES: Record<BackendName, string> = { wasm: 'wasm', node: 'tensorflow', cpu: 'cpu' };
 
+/**
+ * How each backend's package is loaded. Literal specifiers, so that a bundler includes wasm and cpu
+ * in a browser build; tfjs-node (never in a browser, and an optional peer that is usually absent)
+ * through a variable, which bundlers leave alone.
+ */
+const LOADERS: Record<BackendName, () => Promise<unknown>> = {
+  wasm: () => import('@tensorflow/tfjs-backend-wasm'),
+  cpu: () => import('@tensorflow/tfjs-backend-cpu'),
+  node: () => {
+    const pkg = PACKAGES.node;
+    return import(/* @vite-ignore */ pkg);
+  },
+};
+
 const versionOf = packageVersion;
 
 /** Whether the package of a backend can be found (it may still fail to start). */
@@ -75,7 +89,7 @@ async function loadBackendPackage(name: BackendName): Promise<void> {
     );
   }
   try {
-    await import(pkg);
+    await LOADERS[name]();
   } catch (cause) {
     throw new BackendError(
       'BACKEND_INIT_FAILED',
