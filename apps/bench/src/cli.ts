@@ -29,7 +29,7 @@ import {
   shardOf,
 } from './grid.js';
 import { progressReporter } from './progress.js';
-import { writeReport } from './report.js';
+import { type CompressSection, readCompressDir, writeReport } from './report.js';
 import { cellSpeedTable, runCellSpeed } from './speed_cells.js';
 import { compressSpeedTable, runCompressSpeed } from './speed_compress.js';
 import { framesToMidi, loadModel, pianoRollSvg, pieceFrames, samplePiece } from './sample.js';
@@ -90,6 +90,7 @@ Options:
   --resume               train: continue from the checkpoint in --out-dir
   --results <file>       report: the results.jsonl to read (default runs/grid/results.jsonl);
                          train: append the finished run to it
+  --compress <dir>       report: also show a compress run's table and plot (its compress.md and SVG)
   --min-ms <n>           speed: time spent on each figure
   --rounds <n>           speed epoch: rounds in which the models take turns (default 2; the fastest counts)
   -h, --help
@@ -140,7 +141,7 @@ const COMMAND_OPTIONS: Record<string, readonly string[]> = {
   compare: ['epochs', 'out-dir'],
   train: ['dataset', ...MODEL_OPTIONS, ...TRAINING, 'seed', 'resume', 'overwrite', 'results'],
   grid: ['datasets', 'models', ...TRAINING, 'seed', 'seeds', 'select-on', 'shard', 'jobs', 'eta'],
-  report: ['results', 'out-dir'],
+  report: ['results', 'out-dir', 'compress'],
   'grid merge': ['out-dir'],
   speed: ['min-ms'],
   'speed decomp': ['min-ms'],
@@ -230,6 +231,7 @@ export async function main(argv: string[]): Promise<void> {
       'out-dir': { type: 'string' },
       resume: { type: 'boolean', default: false },
       results: { type: 'string' },
+      compress: { type: 'string' },
       'min-ms': { type: 'string' },
       rounds: { type: 'string' },
       help: { type: 'boolean', short: 'h' },
@@ -488,7 +490,13 @@ export async function main(argv: string[]): Promise<void> {
     const results = readResults(resultsPath, (n, why) =>
       process.stderr.write(`${resultsPath}: line ${n} skipped (${why})\n`),
     );
-    const files = await writeReport(results, v['out-dir'] ?? 'runs/report');
+    let compress: CompressSection | undefined;
+    try {
+      compress = v.compress ? readCompressDir(v.compress) : undefined;
+    } catch (e) {
+      throw new UsageError((e as Error).message);
+    }
+    const files = await writeReport(results, v['out-dir'] ?? 'runs/report', compress ? { compress } : {});
     log(`${results.length} runs -> ${files.markdown}, ${files.csv}, ${files.html}, ${files.svgs.length} plots`);
     return;
   }

@@ -1,3 +1,4 @@
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { writeAtomic } from './checkpoint.js';
@@ -97,8 +98,65 @@ export interface ReportFiles {
   svgs: string[];
 }
 
-/** Writes results.md, results.csv, one NLL-vs-parameters plot and one learning-curve plot per dataset, and index.html. */
-export async function writeReport(results: readonly ResultLine[], outDir: string): Promise<ReportFiles> {
+/** A compress run to show in the report: its table (markdown) and plot (SVG), as `compress` wrote them. */
+export interface CompressSection {
+  dir: string;
+  table: string;
+  svg: string | undefined;
+}
+
+/**
+ * Reads a compress run's directory (`tensorized-bench compress --out-dir`): compress.md and the
+ * first *-compress.svg. Throws an Error naming the directory when it holds no compress.md.
+ */
+export function readCompressDir(dir: string): CompressSection {
+  const md = join(dir, 'compress.md');
+  if (!existsSync(md)) throw new Error(`--compress ${dir}: no compress.md there (the out-dir of a 'compress' run)`);
+  const svgFile = readdirSync(dir).find((f) => f.endsWith('-compress.svg'));
+  return { dir, table: readFileSync(md, 'utf8'), svg: svgFile ? readFileSync(join(dir, svgFile), 'utf8') : undefined };
+}
+
+/** A markdown table (as markdownTable writes them) as an HTML table; other lines as paragraphs. */
+export function markdownToHtml(md: string): string {
+  const escape = (t: string): string => t.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
+  const cells = (line: string): string[] =>
+    line
+      .trim()
+      .replace(/^\|/, '')
+      .replace(/\|$/, '')
+      .split('|')
+      .map((c) => c.trim());
+  const out: string[] = [];
+  let table: string[][] = [];
+  const flush = (): void => {
+    if (!table.length) return;
+    const [head, ...body] = table;
+    out.push(
+      `<table><thead><tr>${head!.map((c) => `<th>${escape(c)}</th>`).join('')}</tr></thead><tbody>${body.map((r) => `<tr>${r.map((c) => `<td>${escape(c)}</td>`).join('')}</tr>`).join('')}</tbody></table>`,
+    );
+    table = [];
+  };
+  for (const line of md.split('\n')) {
+    if (line.trim().startsWith('|')) {
+      if (!/^\s*\|[\s:|-]+\|\s*$/.test(line)) table.push(cells(line));
+      continue;
+    }
+    flush();
+    if (line.trim()) out.push(`<p>${escape(line.trim())}</p>`);
+  }
+  flush();
+  return out.join('\n');
+}
+
+/**
+ * Writes results.md, results.csv, one NLL-vs-parameters plot and one learning-curve plot per
+ * dataset, and index.html (with a compress run's table and plot, when `options.compress` is given).
+ */
+export async function writeReport(
+  results: readonly ResultLine[],
+  outDir: string,
+  options: { compress?: CompressSection } = {},
+): Promise<ReportFiles> {
   await mkdir(outDir, { recursive: true });
   const selected = selectOnValidation(results);
   const header = [
@@ -188,6 +246,7 @@ export async function writeReport(results: readonly ResultLine[], outDir: string
 <p>Test NLL per frame at the epoch of best validation NLL; each configuration's learning rate and dropout chosen on validation. ${longestOfEachRun(results).length} runs.</p>
 ${table}
 ${sections.join('\n')}
+${options.compress ? `<h2>Compressing a trained dense GRU</h2>\n<p>From ${options.compress.dir}.</p>\n${markdownToHtml(options.compress.table)}\n${options.compress.svg ? `<div class="plots">${options.compress.svg}</div>` : ''}` : ''}
 </body></html>
 `;
   await writeAtomic(files.html, html);

@@ -10,7 +10,7 @@ import { useBackend } from '@tensorized/test-utils';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { CheckpointError, loadCheckpoint, saveCheckpoint } from './checkpoint.js';
 import { type ResultLine, runKey } from './grid.js';
-import { writeReport } from './report.js';
+import { readCompressDir, writeReport } from './report.js';
 import { PolyphonicModel } from './model.js';
 import { cellConfigOf, evaluate, type RunConfig, type RunResult, train } from './train.js';
 
@@ -232,6 +232,30 @@ describe('train', () => {
     expect(html).toContain('<table>');
     expect((html.match(/<svg/g) ?? []).length).toBe(2);
     reportHtml = files.html;
+  });
+
+  it("report --compress shows a compress run's table and plot in the page (the committed JSB run's files)", async () => {
+    const lines: ResultLine[] = results.map((r) => ({ ...r, key: runKey(r.config), secondsPerEpoch: 1 }));
+    const compressDir = join(dirname(fileURLToPath(import.meta.url)), '../../../results/compress/jsb');
+    const compress = readCompressDir(compressDir);
+    const plain = readFileSync((await writeReport(lines, temp())).html, 'utf8');
+    const files = await writeReport(lines, temp(), { compress });
+    const html = readFileSync(files.html, 'utf8');
+    // The compress plot joins the dataset plots; its table joins the results table.
+    expect((html.match(/<svg/g) ?? []).length).toBe((plain.match(/<svg/g) ?? []).length + 1);
+    // Every row of compress.md is a row of the page's second table, cell for cell.
+    const mdRows = compress.table.split('\n').filter((l) => l.startsWith('|') && !/^\|[\s:|-]+\|$/.test(l.trim()));
+    const tables = html.split('<table>');
+    expect(tables.length).toBe(plain.split('<table>').length + 1);
+    expect((tables.at(-1)!.match(/<tr>/g) ?? []).length).toBe(mdRows.length);
+    const firstBody = mdRows[1]!
+      .split('|')
+      .slice(1, -1)
+      .map((c) => c.trim());
+    expect(tables.at(-1)).toContain(
+      `<tr>${firstBody.map((c) => `<td>${c.replace(/&/g, '&amp;')}</td>`).join('')}</tr>`,
+    );
+    expect(() => readCompressDir(temp())).toThrow(/--compress .*: no compress.md there/);
   });
 
   it.skipIf(!CHROMIUM)('the report page renders in headless Chromium (screenshot)', () => {
