@@ -151,29 +151,6 @@ export interface TensorizedRnnLayerArgs {
   trainable?: boolean;
 }
 
-const LAYER_OPTIONS = [
-  'units',
-  'format',
-  'ranks',
-  'outRanks',
-  'rank',
-  'inputModes',
-  'hiddenModes',
-  'resetAfter',
-  'recurrentActivation',
-  'init',
-  'seed',
-  'returnSequences',
-  'returnState',
-  'goBackwards',
-  'stateful',
-  'unroll',
-  'inputShape',
-  'batchInputShape',
-  'batchSize',
-  'name',
-  'trainable',
-];
 const RNN_OPTIONS = [
   'returnSequences',
   'returnState',
@@ -186,6 +163,22 @@ const RNN_OPTIONS = [
   'name',
   'trainable',
 ] as const;
+
+/** Every option the layer takes: its own (the cell's), then what goes on to tf.layers.rnn. */
+const LAYER_OPTIONS: readonly string[] = [
+  'units',
+  'format',
+  'ranks',
+  'outRanks',
+  'rank',
+  'inputModes',
+  'hiddenModes',
+  'resetAfter',
+  'recurrentActivation',
+  'init',
+  'seed',
+  ...RNN_OPTIONS,
+];
 
 function tensorizedRnn(kind: 'gru' | 'lstm', fn: string, args: TensorizedRnnLayerArgs): ReturnType<typeof layers.rnn> {
   const unknown = Object.keys(args ?? {}).filter((k) => !LAYER_OPTIONS.includes(k));
