@@ -118,7 +118,7 @@ export function readCompressDir(dir: string): CompressSection {
 
 /** A markdown table (as markdownTable writes them) as an HTML table; other lines as paragraphs. */
 export function markdownToHtml(md: string): string {
-  const escape = (t: string): string => t.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
+  const escapeHtml = (t: string): string => t.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
   const cells = (line: string): string[] =>
     line
       .trim()
@@ -132,7 +132,7 @@ export function markdownToHtml(md: string): string {
     if (!table.length) return;
     const [head, ...body] = table;
     out.push(
-      `<table><thead><tr>${head!.map((c) => `<th>${escape(c)}</th>`).join('')}</tr></thead><tbody>${body.map((r) => `<tr>${r.map((c) => `<td>${escape(c)}</td>`).join('')}</tr>`).join('')}</tbody></table>`,
+      `<table><thead><tr>${head!.map((c) => `<th>${escapeHtml(c)}</th>`).join('')}</tr></thead><tbody>${body.map((r) => `<tr>${r.map((c) => `<td>${escapeHtml(c)}</td>`).join('')}</tr>`).join('')}</tbody></table>`,
     );
     table = [];
   };
@@ -142,7 +142,7 @@ export function markdownToHtml(md: string): string {
       continue;
     }
     flush();
-    if (line.trim()) out.push(`<p>${escape(line.trim())}</p>`);
+    if (line.trim()) out.push(`<p>${escapeHtml(line.trim())}</p>`);
   }
   flush();
   return out.join('\n');
