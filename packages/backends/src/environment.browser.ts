@@ -23,3 +23,11 @@ export function parallelism(): number {
 
 /** Where this build runs. */
 export const RUNTIME: 'node' | 'browser' = 'browser';
+
+/**
+ * Registers TF.js's gradients with tfjs-core's own module, which a bundler can load: the browser
+ * bundle then holds no copy of the @tensorflow/tfjs union (layers, converter, webgl).
+ */
+export async function registerGradients(): Promise<void> {
+  await import('@tensorflow/tfjs-core/dist/register_all_gradients.js');
+}

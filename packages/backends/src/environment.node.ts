@@ -21,3 +21,13 @@ export function parallelism(): number {
 
 /** Where this build runs. */
 export const RUNTIME: 'node' | 'browser' = 'node';
+
+/**
+ * Registers TF.js's gradients (tfjs-core alone registers none). In Node the union package
+ * `@tensorflow/tfjs` does it when loaded: its Node entry is the only CommonJS build of them
+ * (tfjs-core's own register_all_gradients is an ES module with extensionless imports, which Node
+ * cannot load).
+ */
+export async function registerGradients(): Promise<void> {
+  await import('@tensorflow/tfjs');
+}

@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 // Node.js or browser (package.json "imports": the "browser" condition picks environment.browser.js).
-import { packageVersion, parallelism, RUNTIME } from '#environment';
+import { packageVersion, parallelism, RUNTIME, registerGradients } from '#environment';
 import { BackendError } from './errors.js';
 import { installWasmKernelFixes } from './wasm_kernels.js';
 
@@ -60,12 +60,9 @@ export function installedBackends(): BackendName[] {
 
 let gradientsLoaded: Promise<void> | undefined;
 
-/**
- * tfjs-core registers no gradients; the union package `@tensorflow/tfjs` registers them all when it
- * is loaded (its Node entry is the only CommonJS build of them).
- */
+/** tfjs-core registers no gradients: the environment's module registers them, once (see registerGradients). */
 function loadGradients(): Promise<void> {
-  gradientsLoaded ??= import('@tensorflow/tfjs').then(() => undefined);
+  gradientsLoaded ??= registerGradients();
   return gradientsLoaded;
 }
 
