@@ -229,7 +229,41 @@ function compositions(d: number): number[][] {
  * predicted time on the running backend. For a TT-matrix the factorised path is planned with the
  * fastest grouping of its cores (consecutive cores merged once per preparation).
  */
+/**
+ * Plans already made, per calibration: a plan is a pure function of the matrix's sizes, the options
+ * and the speeds, and cells plan at every prepare (a step() plans W and U each call).
+ */
+const plans = new WeakMap<Calibration, Map<string, MatmulPlan>>();
+
 export function planMatmul(w: MatrixShape, options: PlanOptions): MatmulPlan {
+  const calibration = options.calibration ?? calibrate();
+  // The sizes only: a MatrixFormat (tensors and all) plans like its shape.
+  const sizes =
+    w.kind === 'tt-matrix'
+      ? [w.ranks]
+      : w.kind === 'cp-matrix'
+        ? [w.rank, w.weights !== undefined]
+        : [w.inRanks, w.outRanks ?? w.inRanks];
+  const key = JSON.stringify([
+    w.kind,
+    w.inModes,
+    w.outModes,
+    ...sizes,
+    options.batch,
+    options.uses ?? 1,
+    options.backward ?? false,
+    options.fusedGradient ?? false,
+  ]);
+  let known = plans.get(calibration);
+  if (!known) plans.set(calibration, (known = new Map()));
+  const cached = known.get(key);
+  if (cached) return cached;
+  const plan = makePlan(w, { ...options, calibration });
+  known.set(key, plan);
+  return plan;
+}
+
+function makePlan(w: MatrixShape, options: PlanOptions): MatmulPlan {
   const { batch, uses = 1 } = options;
   check(
     Number.isInteger(batch) && batch > 0,
