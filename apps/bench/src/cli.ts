@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { type BackendRequest, useBackend } from '@tensorized/backends';
 import { CellError, MODEL_NAMES, type ModelName, resolveMatrices } from '@tensorized/cells';
-import { calibrate } from '@tensorized/decomp';
+import { calibrate, FORMAT_NAMES, formatDefinition } from '@tensorized/decomp';
 import { applyCalibrationEnv } from './calibration_env.js';
 import { DATASET_NAMES, type DatasetName, findDatasetFile, loadPolyphonic } from '@tensorized/datasets';
 import { runDefaultComparison } from './default_run.js';
@@ -290,9 +290,13 @@ export async function main(argv: string[]): Promise<void> {
       clip: num('clip', v.clip, 5),
     };
     const format = model.includes('-') ? model.split('-')[0]! : 'dense';
+    // --rank and --ranks are the fields of the formats' specs (decomp's FormatSpec).
+    const takes = (field: string): string[] =>
+      FORMAT_NAMES.filter((f) => formatDefinition(f).specFields.includes(field)).map((f) => formatDefinition(f).title);
     const inapplicable = [
-      ...(format !== 'cp' && given.has('rank') ? ['--rank (CP models only)'] : []),
-      ...(format !== 'tt' && format !== 'tucker' && given.has('ranks') ? ['--ranks (TT and Tucker models only)'] : []),
+      ...['rank', 'ranks']
+        .filter((o) => given.has(o) && (format === 'dense' || !formatDefinition(format).specFields.includes(o)))
+        .map((o) => `--${o} (${takes(o).join(' and ')} models only)`),
       ...(format === 'dense'
         ? ['input-modes', 'hidden-modes'].filter((o) => given.has(o)).map((o) => `--${o} (factorised models only)`)
         : []),
@@ -398,8 +402,9 @@ export async function main(argv: string[]): Promise<void> {
       );
     if (!existsSync(v.from)) throw new UsageError(`--from ${v.from}: no such file`);
     const formats = (v.formats ?? 'tt,cp,tucker').split(',').map((f) => f.trim());
-    const badFormat = formats.find((f) => !['tt', 'cp', 'tucker'].includes(f));
-    if (badFormat !== undefined) throw new UsageError(`--formats got '${badFormat}'; expected tt, cp or tucker`);
+    const badFormat = formats.find((f) => !(FORMAT_NAMES as readonly string[]).includes(f));
+    if (badFormat !== undefined)
+      throw new UsageError(`--formats got '${badFormat}'; expected some of ${FORMAT_NAMES.join(', ')}`);
     const budgets = list('budgets', v.budgets) ?? [4096, 7168, 11392];
     const badBudget = budgets.find((b) => !POSITIVE_INT.ok(b));
     if (badBudget !== undefined)

@@ -48,17 +48,10 @@ export function epochFlops(config: RunConfig, data: PolyphonicDataset): number {
       [cell.U, B, T, cell.kind === 'gru'],
     ] as const) {
       const plan = w.plan(batch, uses, { backward: true, fusedGradient: fused });
+      // A factorised weight's FLOPs are the planner's own prediction for the path it runs (forward,
+      // backward and the weight gradients by the plan's route).
       flops +=
-        plan.path === 'dense'
-          ? 3 * uses * 2 * batch * w.inSize * w.outSize
-          : totalCost(
-              matmulCost(w.shape!, plan.path, batch, {
-                ...(plan.groups ? { groups: plan.groups } : {}),
-                backward: true,
-                denseWeightGradient: plan.gradient === 'dense',
-              }),
-              uses,
-            ).flops;
+        plan.path === 'dense' ? 3 * uses * 2 * batch * w.inSize * w.outSize : plan.predicted!.cost[plan.path].flops;
     }
   }
   cell.dispose();

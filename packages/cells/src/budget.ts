@@ -1,5 +1,5 @@
-import { cpMatrixParamCount, ttMatrixParamCount, tuckerMatrixParamCount, prod } from '@tensorized/decomp';
-import { type CellConfig, type CellKind, foldGates, gateCount, type WeightSpec } from './config.js';
+import { FORMAT_NAMES, type FormatName, formatDefinition, prod } from '@tensorized/decomp';
+import { type CellConfig, type CellKind, foldGates, formatList, gateCount } from './config.js';
 import { CellError, check } from './errors.js';
 
 /** Splits n into d factors as equal as possible, largest first: 512 -> [8, 4, 4, 4]. */
@@ -30,7 +30,7 @@ export interface BudgetRequest {
   kind?: CellKind;
   inputSize: number;
   hiddenSize: number;
-  format: 'tt' | 'cp' | 'tucker';
+  format: FormatName;
   /** Most RNN parameters allowed, counted the paper's way (W + U + one bias). */
   budget: number;
   /** Number of modes (default 4), used when modes are not given. */
@@ -46,15 +46,16 @@ export interface BudgetProposal {
 }
 
 /**
- * Modes and ranks whose parameter count is as close to `budget` as possible without exceeding it.
- * TT and Tucker search all rank vectors (pruned by the budget); CP solves for R.
+ * Modes and ranks whose parameter count is as close to `budget` as possible without exceeding it
+ * (the format's own search: TT and Tucker try every rank vector, pruned by the budget; CP solves
+ * for R).
  */
 export function proposeConfig(request: BudgetRequest): BudgetProposal {
   const { kind = 'gru', inputSize, hiddenSize, format, budget, d = 4 } = request;
   check(
-    ['tt', 'cp', 'tucker'].includes(format),
+    FORMAT_NAMES.includes(format),
     'INVALID_CONFIG',
-    () => `proposeConfig: format must be 'tt', 'cp' or 'tucker', got ${JSON.stringify(format)}`,
+    () => `proposeConfig: format must be ${formatList(FORMAT_NAMES)}, got ${JSON.stringify(format)}`,
   );
   check(
     Number.isFinite(budget) && budget > 0,
@@ -72,93 +73,22 @@ export function proposeConfig(request: BudgetRequest): BudgetProposal {
   const gates = gateCount(kind);
   const out = foldGates(hidModes, gates);
   const bias = gates * hiddenSize;
-  const dd = inModes.length;
-  const count = (spec: WeightSpec): number => {
-    if (spec.format === 'tt')
-      return (
-        ttMatrixParamCount({ inModes, outModes: out, ranks: spec.ranks }) +
-        ttMatrixParamCount({ inModes: hidModes, outModes: out, ranks: spec.ranks }) +
-        bias
-      );
-    if (spec.format === 'cp')
-      return (
-        cpMatrixParamCount({ inModes, outModes: out, rank: spec.rank }) +
-        cpMatrixParamCount({ inModes: hidModes, outModes: out, rank: spec.rank }) +
-        bias
-      );
-    if (spec.format === 'tucker')
-      return (
-        tuckerMatrixParamCount({ inModes, outModes: out, inRanks: spec.ranks }) +
-        tuckerMatrixParamCount({ inModes: hidModes, outModes: out, inRanks: spec.ranks }) +
-        bias
-      );
-    return 0;
-  };
-  let best: WeightSpec | undefined;
-  let bestCount = -1;
-  const consider = (spec: WeightSpec): number => {
-    const c = count(spec);
-    if (c <= budget && c > bestCount) {
-      best = spec;
-      bestCount = c;
-    }
-    return c;
-  };
-  if (format === 'cp') {
-    const perRank = count({ format: 'cp', rank: 1 }) - bias;
-    const rank = Math.floor((budget - bias) / perRank);
-    if (rank >= 1) consider({ format: 'cp', rank });
-  } else if (format === 'tt') {
-    // A bond rank above the size of either side adds nothing: cap it there.
-    const cap = Array.from({ length: dd - 1 }, (_, k) =>
-      Math.min(
-        prod(inModes.slice(0, k + 1)) * prod(out.slice(0, k + 1)),
-        prod(inModes.slice(k + 1)) * prod(out.slice(k + 1)),
-        prod(hidModes.slice(0, k + 1)) * prod(out.slice(0, k + 1)),
-        prod(hidModes.slice(k + 1)) * prod(out.slice(k + 1)),
-      ),
-    );
-    const ranks = new Array<number>(dd + 1).fill(1);
-    let visited = 0;
-    const search = (k: number): void => {
-      if (k === dd || visited > 2_000_000) return;
-      for (let r = 1; r <= cap[k - 1]!; r++) {
-        ranks[k] = r;
-        visited++;
-        // Counts grow with every rank: once over budget with the later ranks at 1, stop.
-        if (consider({ format: 'tt', ranks: [...ranks] }) > budget) break;
-        search(k + 1);
-      }
-      ranks[k] = 1;
-    };
-    search(1);
-  } else {
-    const cap = inModes.map((n, k) => Math.min(n, hidModes[k]!, out[k]!));
-    const ranks = new Array<number>(dd).fill(1);
-    const search = (k: number): void => {
-      if (k === dd) return;
-      for (let r = 1; r <= cap[k]!; r++) {
-        ranks[k] = r;
-        if (consider({ format: 'tucker', ranks: [...ranks] }) > budget) break;
-        search(k + 1);
-      }
-      ranks[k] = 1;
-    };
-    search(0);
-  }
+  const def = formatDefinition(format);
+  // W and U share the spec; the paper counts W + U + one bias.
+  const matrices = [
+    { inModes, outModes: out },
+    { inModes: hidModes, outModes: out },
+  ];
+  const count = (spec: ReturnType<typeof def.smallest>): number =>
+    matrices.reduce((n, m) => n + def.paramCount(def.shape('proposeConfig', spec, m)), bias);
+  const best = def.largestWithin(matrices, budget - bias);
   if (!best) {
-    const smallest = count(
-      format === 'cp'
-        ? { format, rank: 1 }
-        : format === 'tt'
-          ? { format, ranks: new Array<number>(dd + 1).fill(1) }
-          : { format, ranks: new Array<number>(dd).fill(1) },
-    );
     throw new CellError(
       'INVALID_CONFIG',
-      `proposeConfig: budget ${budget} is below the smallest ${format} ${kind} of these sizes (${smallest} parameters)`,
+      `proposeConfig: budget ${budget} is below the smallest ${format} ${kind} of these sizes (${count(def.smallest(inModes.length))} parameters)`,
     );
   }
+  const bestCount = count(best);
   return {
     config: { kind, inputSize, hiddenSize, inputModes: inModes, hiddenModes: hidModes, input: best, recurrent: best },
     paramCount: bestCount,

@@ -1,14 +1,17 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { type CompressedMatrix, type CompressReport, compressMatrix, DecompError } from '@tensorized/decomp';
-import { type CellConfig, foldGates, gateCount, type WeightSpec } from './config.js';
+import {
+  type CompressedMatrix,
+  type CompressReport,
+  compressMatrix,
+  DecompError,
+  type FormatName,
+} from '@tensorized/decomp';
+import { type CellConfig, foldGates, formatList, gateCount, WEIGHT_FORMATS, type WeightSpec } from './config.js';
 import { CellError, check } from './errors.js';
 import { createCell, type RecurrentCell } from './cell.js';
 
 /** What one matrix becomes: a weight spec (ranks as in createCell), or a format and a parameter budget. */
-export type CompressSpec =
-  | WeightSpec
-  | { format: 'tt' | 'cp' | 'tucker'; budget: number }
-  | { format: 'tt'; eps: number };
+export type CompressSpec = WeightSpec | { format: FormatName; budget: number } | { format: 'tt'; eps: number };
 
 export interface CompressCellOptions {
   /** W (input to hidden). */
@@ -56,10 +59,10 @@ export function compressCell(cell: RecurrentCell, options: CompressCellOptions):
       ['U', 'recurrent', options.recurrent, hiddenModes],
     ] as const) {
       check(
-        typeof spec === 'object' && spec !== null && ['dense', 'tt', 'cp', 'tucker'].includes(spec.format),
+        typeof spec === 'object' && spec !== null && WEIGHT_FORMATS.includes(spec.format),
         'INVALID_CONFIG',
         () =>
-          `${fn}: ${arg}.format must be 'dense', 'tt', 'cp' or 'tucker', got ${JSON.stringify((spec as { format?: unknown } | null)?.format)}`,
+          `${fn}: ${arg}.format must be ${formatList()}, got ${JSON.stringify((spec as { format?: unknown } | null)?.format)}`,
       );
       if (spec.format === 'dense') {
         specs.push({ format: 'dense' });

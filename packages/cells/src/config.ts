@@ -1,22 +1,32 @@
 import {
-  checkCpMatrixSpec,
-  checkTtMatrixSpec,
-  checkTuckerMatrixSpec,
   DecompError,
+  FORMAT_NAMES,
+  type FormatSpec,
+  formatDefinition,
   type InitStd,
   type MatmulPath,
+  type MatrixShape,
   prod,
 } from '@tensorized/decomp';
 import { CellError, check } from './errors.js';
 
 export type CellKind = 'gru' | 'lstm';
 
-/** How one weight matrix (W: input-to-hidden, U: hidden-to-hidden) is stored. */
-export type WeightSpec =
-  | { format: 'dense' }
-  | { format: 'tt'; ranks: readonly number[] }
-  | { format: 'cp'; rank: number }
-  | { format: 'tucker'; ranks: readonly number[]; outRanks?: readonly number[] };
+/**
+ * How one weight matrix (W: input-to-hidden, U: hidden-to-hidden) is stored: dense, or a factorised
+ * format of @tensorized/decomp by its spec (`{ format: 'tt', ranks }`, `{ format: 'cp', rank }`,
+ * `{ format: 'tucker', ranks, outRanks? }`; FORMATS lists them).
+ */
+export type WeightSpec = { format: 'dense' } | FormatSpec;
+
+/** The formats a weight can take: 'dense' and decomp's factorised formats. */
+export const WEIGHT_FORMATS: readonly WeightFormat[] = ['dense', ...FORMAT_NAMES];
+
+/** "'dense', 'tt', 'cp' or 'tucker'": the formats, for messages. */
+export function formatList(names: readonly string[] = WEIGHT_FORMATS): string {
+  const quoted = names.map((n) => `'${n}'`);
+  return quoted.length > 1 ? `${quoted.slice(0, -1).join(', ')} or ${quoted[quoted.length - 1]}` : quoted.join('');
+}
 
 export type WeightFormat = WeightSpec['format'];
 
@@ -91,6 +101,8 @@ export interface ResolvedMatrix {
   outSize: number;
   inModes?: number[];
   outModes?: number[];
+  /** The factorised format's kind and sizes (absent for a dense weight). */
+  shape?: MatrixShape;
 }
 
 /** Validates a configuration (throws CellError naming the argument) and returns the two matrices. */
@@ -130,10 +142,10 @@ export function resolveMatrices(config: CellConfig): [ResolvedMatrix, ResolvedMa
   for (const p of plans) {
     const arg = p.name === 'W' ? 'input' : 'recurrent';
     check(
-      typeof p.spec === 'object' && p.spec !== null && ['dense', 'tt', 'cp', 'tucker'].includes(p.spec.format),
+      typeof p.spec === 'object' && p.spec !== null && WEIGHT_FORMATS.includes(p.spec.format),
       'INVALID_CONFIG',
       () =>
-        `createCell: ${arg}.format must be 'dense', 'tt', 'cp' or 'tucker', got ${JSON.stringify((p.spec as { format?: unknown } | undefined)?.format)}`,
+        `createCell: ${arg}.format must be ${formatList()}, got ${JSON.stringify((p.spec as { format?: unknown } | undefined)?.format)}`,
     );
     if (p.spec.format === 'dense') continue;
     const inArg = p.name === 'W' ? 'inputModes' : 'hiddenModes';
@@ -168,19 +180,7 @@ export function resolveMatrices(config: CellConfig): [ResolvedMatrix, ResolvedMa
     const fn = `createCell (${arg} weight ${p.name})`;
     const spec = p.spec;
     rethrow(() => {
-      if (spec.format === 'tt')
-        checkTtMatrixSpec(fn, { inModes: p.inModes!, outModes: p.outModes!, ranks: spec.ranks }, sizes);
-      else if (spec.format === 'cp')
-        checkCpMatrixSpec(fn, { inModes: p.inModes!, outModes: p.outModes!, rank: spec.rank }, sizes);
-      else {
-        const tuckerSpec = {
-          inModes: p.inModes!,
-          outModes: p.outModes!,
-          inRanks: spec.ranks,
-          ...(spec.outRanks ? { outRanks: spec.outRanks } : {}),
-        };
-        checkTuckerMatrixSpec(fn, tuckerSpec, sizes);
-      }
+      p.shape = formatDefinition(spec.format).shape(fn, spec, { inModes: p.inModes!, outModes: p.outModes! }, sizes);
     });
   }
   check(

@@ -4,6 +4,7 @@ export {
   type CellKind,
   type WeightSpec,
   type WeightFormat,
+  WEIGHT_FORMATS,
   foldGates,
   gateCount,
   resolveMatrices,
@@ -24,7 +25,7 @@ export {
   type SequenceResult,
   type StepResult,
 } from './cell.js';
-export { MODEL_NAMES, type ModelName, type PaperCellOptions, paperCellConfig } from './presets.js';
+export { MODEL_NAMES, type ModelName, PAPER_SPECS, type PaperCellOptions, paperCellConfig } from './presets.js';
 export { type BudgetProposal, type BudgetRequest, balancedModes, proposeConfig } from './budget.js';
 export { type NamedArray, decodeSafetensors, encodeSafetensors } from './safetensors.js';
 export {

@@ -209,6 +209,15 @@ describeEachBackend('tensorizedGru and tensorizedLstm', () => {
       tensorizedGru({ units: 8, format: 'tt', ranks: [1, 2, 1], kernelInitializer: 'zeros' } as never),
     ).toThrow(/tensorizedGru: 'kernelInitializer' is not an option of this layer; it takes units, format/);
     expect(() => tensorizedGru({ units: 8, format: 'cp' })).toThrow(/format 'cp' needs rank/);
+    expect(() => tensorizedGru({ units: 8, format: 'cp', rank: 3, ranks: [1, 2, 1] })).toThrow(
+      /ranks does not apply to format 'cp' \(it takes rank\)/,
+    );
+    expect(() => tensorizedGru({ units: 8, format: 'dense', rank: 3 })).toThrow(
+      /rank does not apply to format 'dense'/,
+    );
+    expect(() => tensorizedGru({ units: 8, format: 'tr' as never, ranks: [2, 2] })).toThrow(
+      /format must be 'dense', 'tt', 'cp' or 'tucker', got "tr"/,
+    );
     expect(() => tensorizedLstm({ units: 8, format: 'dense', resetAfter: false })).toThrow(
       /resetAfter applies to a GRU only/,
     );

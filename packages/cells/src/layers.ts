@@ -1,14 +1,14 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { initializers, type LayersModel, layers, loadLayersModel as tfLoadLayersModel } from '@tensorflow/tfjs-layers';
 import { type RecurrentCell, createCell } from './cell.js';
-import type { CellConfig, WeightSpec } from './config.js';
+import { type CellConfig, formatList, WEIGHT_FORMATS, type WeightFormat, type WeightSpec } from './config.js';
 import { balancedModes } from './budget.js';
 
 /** A tfjs-layers shape: dimensions, null where the batch goes. */
 type Shape = Array<number | null>;
 import { CellError } from './errors.js';
 import { resolveMatrices } from './config.js';
-import { prod } from '@tensorized/decomp';
+import { FORMATS, type FormatSpec, formatDefinition, prod } from '@tensorized/decomp';
 
 /**
  * Arguments of TensorizedRNNCell: the cell configuration plus the usual layer arguments. The
@@ -124,7 +124,7 @@ function defaultInputSize(config: TensorizedRNNCellArgs['cell']): number {
 export interface TensorizedRnnLayerArgs {
   units: number;
   /** W's and U's format (default 'tt'). */
-  format?: 'dense' | 'tt' | 'cp' | 'tucker';
+  format?: WeightFormat;
   /** TT: d + 1 ranks (r_0 = r_d = 1); Tucker: d ranks. Required for those formats. */
   ranks?: number[];
   /** Tucker: output ranks, when not the same as `ranks`. */
@@ -192,33 +192,32 @@ function tensorizedRnn(kind: 'gru' | 'lstm', fn: string, args: TensorizedRnnLaye
   if (kind === 'lstm' && args.resetAfter !== undefined)
     throw new CellError('INVALID_CONFIG', `${fn}: resetAfter applies to a GRU only`);
   const format = args.format ?? 'tt';
-  const need = (ok: boolean, what: string) => {
-    if (!ok) throw new CellError('INVALID_CONFIG', `${fn}: format '${format}' needs ${what}`);
-  };
-  let spec: WeightSpec;
-  if (format === 'tt') {
-    need(Array.isArray(args.ranks), 'ranks (d + 1 numbers, e.g. [1, 4, 4, 1])');
-    spec = { format, ranks: args.ranks! };
-  } else if (format === 'cp') {
-    need(args.rank !== undefined, 'rank (a positive integer)');
-    spec = { format, rank: args.rank! };
-  } else if (format === 'tucker') {
-    need(Array.isArray(args.ranks), 'ranks (d numbers)');
-    spec = { format, ranks: args.ranks!, ...(args.outRanks ? { outRanks: args.outRanks } : {}) };
-  } else if (format === 'dense') {
-    spec = { format };
-  } else {
+  if (!WEIGHT_FORMATS.includes(format))
+    throw new CellError('INVALID_CONFIG', `${fn}: format must be ${formatList()}, got ${JSON.stringify(format)}`);
+  const fields = format === 'dense' ? [] : formatDefinition(format).specFields;
+  const foreign = Object.values(FORMATS)
+    .flatMap((f) => f.specFields)
+    .filter((f, i, all) => all.indexOf(f) === i && !fields.includes(f))
+    .filter((f) => args[f as keyof TensorizedRnnLayerArgs] !== undefined);
+  if (foreign.length)
     throw new CellError(
       'INVALID_CONFIG',
-      `${fn}: format must be 'dense', 'tt', 'cp' or 'tucker', got ${JSON.stringify(format)}`,
+      `${fn}: ${foreign.join(', ')} ${foreign.length > 1 ? 'do' : 'does'} not apply to format '${format}'${fields.length ? ` (it takes ${fields.join(', ')})` : ''}`,
     );
+  let spec: WeightSpec = { format: 'dense' };
+  let d = args.hiddenModes?.length ?? 4;
+  if (format !== 'dense') {
+    const def = formatDefinition(format);
+    const given = def.specFields.filter((f) => args[f as keyof TensorizedRnnLayerArgs] !== undefined);
+    // The first field is the one every spec of the format needs (ranks, rank).
+    if (!given.includes(def.specFields[0]!))
+      throw new CellError('INVALID_CONFIG', `${fn}: format '${format}' needs ${def.specHelp}`);
+    spec = {
+      format,
+      ...Object.fromEntries(given.map((f) => [f, args[f as keyof TensorizedRnnLayerArgs]])),
+    } as WeightSpec;
+    d = def.modeCount(spec as FormatSpec) ?? d;
   }
-  const d =
-    format === 'tt'
-      ? args.ranks!.length - 1
-      : format === 'tucker'
-        ? args.ranks!.length
-        : (args.hiddenModes?.length ?? 4);
   const declared =
     args.inputShape?.[args.inputShape.length - 1] ??
     args.batchInputShape?.[args.batchInputShape.length - 1] ??

@@ -1,18 +1,25 @@
 import { check } from './errors.js';
+import { type FormatName, type FormatSpec, formatDefinition } from '@tensorized/decomp';
 import type { CellConfig, CellKind, WeightSpec } from './config.js';
 
-/** The model names of the paper's comparison (and their LSTM forms). */
-export const MODEL_NAMES = [
-  'gru',
-  'cp-gru',
-  'tucker-gru',
-  'tt-gru',
-  'lstm',
-  'cp-lstm',
-  'tucker-lstm',
-  'tt-lstm',
-] as const;
-export type ModelName = (typeof MODEL_NAMES)[number];
+/**
+ * The paper's specs of every factorised format (PAPER.md's middle budget: TT ranks (1,11,11,11,1),
+ * CP R = 80, Tucker (2,4,2,4)), in the order the models are listed.
+ */
+export const PAPER_SPECS: { readonly [F in FormatName]: Extract<FormatSpec, { format: F }> } = {
+  cp: { format: 'cp', rank: 80 },
+  tucker: { format: 'tucker', ranks: [2, 4, 2, 4] },
+  tt: { format: 'tt', ranks: [1, 11, 11, 11, 1] },
+};
+
+/** A model of the comparison: a dense cell ('gru') or a format and a cell ('tt-gru'). */
+export type ModelName = CellKind | `${FormatName}-${CellKind}`;
+
+/** The model names of the paper's comparison (and their LSTM forms): dense first, then every format. */
+export const MODEL_NAMES: readonly ModelName[] = (['gru', 'lstm'] as const).flatMap((kind) => [
+  kind,
+  ...(Object.keys(PAPER_SPECS) as FormatName[]).map((f): ModelName => `${f}-${kind}`),
+]);
 
 export interface PaperCellOptions {
   /** Default 256 = 4x4x4x4 (PAPER.md). */
@@ -42,11 +49,16 @@ export function paperCellConfig(model: ModelName, options: PaperCellOptions = {}
   );
   const [formatName, kindName] = model.includes('-') ? (model.split('-') as [string, string]) : ['dense', model];
   const kind = kindName as CellKind;
-  let spec: WeightSpec;
-  if (formatName === 'tt') spec = { format: 'tt', ranks: options.ranks ?? [1, 11, 11, 11, 1] };
-  else if (formatName === 'cp') spec = { format: 'cp', rank: options.rank ?? 80 };
-  else if (formatName === 'tucker') spec = { format: 'tucker', ranks: options.ranks ?? [2, 4, 2, 4] };
-  else spec = { format: 'dense' };
+  let spec: WeightSpec = { format: 'dense' };
+  if (formatName !== 'dense') {
+    const fields = formatDefinition(formatName).specFields;
+    const given = Object.fromEntries(
+      fields
+        .filter((f) => options[f as keyof PaperCellOptions] !== undefined)
+        .map((f) => [f, options[f as keyof PaperCellOptions]]),
+    );
+    spec = { ...PAPER_SPECS[formatName as FormatName], ...given } as WeightSpec;
+  }
   const config: CellConfig = {
     kind,
     inputSize: options.inputSize ?? 256,

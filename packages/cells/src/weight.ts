@@ -1,7 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import {
-  cpMatrix,
-  cpMatrixInit,
+  definitionOf,
   type InitStd,
   type MatmulPath,
   type MatmulPlan,
@@ -11,10 +10,6 @@ import {
   planMatmul,
   prepareMatmul,
   targetStd,
-  ttMatrix,
-  ttMatrixInit,
-  tuckerMatrix,
-  tuckerMatrixInit,
 } from '@tensorized/decomp';
 import {
   planWeightGradient,
@@ -104,65 +99,31 @@ export class WeightMatrix {
     this.inSize = resolved.inSize;
     this.outSize = resolved.outSize;
     const n = resolved.name;
-    const spec = resolved.spec;
     const options = { ...(init !== undefined ? { std: init } : {}), ...(seed !== undefined ? { seed } : {}) };
     const named: Array<[string, tf.Tensor]> = [];
-    if (spec.format === 'dense') {
+    const shape = resolved.shape;
+    const def = shape ? definitionOf(shape) : undefined;
+    if (!shape || !def) {
       const std = targetStd(init, resolved.inSize, resolved.outSize);
       named.push([n, tf.randomNormal([resolved.inSize, resolved.outSize], 0, std, 'float32', seed)]);
     } else {
-      const modes = { inModes: resolved.inModes!, outModes: resolved.outModes! };
-      if (spec.format === 'tt') {
-        const w = ttMatrixInit({ ...modes, ranks: spec.ranks }, options);
-        w.cores.forEach((c, k) => {
-          named.push([`${n}.core${k}`, c]);
-        });
-      } else if (spec.format === 'cp') {
-        const w = cpMatrixInit({ ...modes, rank: spec.rank }, options);
-        w.inFactors.forEach((f, k) => {
-          named.push([`${n}.in${k}`, f]);
-        });
-        w.outFactors.forEach((f, k) => {
-          named.push([`${n}.out${k}`, f]);
-        });
-      } else {
-        const w = tuckerMatrixInit(
-          { ...modes, inRanks: spec.ranks, ...(spec.outRanks ? { outRanks: spec.outRanks } : {}) },
-          options,
-        );
-        named.push([`${n}.core`, w.core]);
-        w.inFactors.forEach((f, k) => {
-          named.push([`${n}.in${k}`, f]);
-        });
-        w.outFactors.forEach((f, k) => {
-          named.push([`${n}.out${k}`, f]);
-        });
-      }
+      const w = def.init(shape, options);
+      const parts = def.parts(shape);
+      def.tensors(w).forEach((t, k) => {
+        named.push([`${n}.${parts[k]!.name}`, t]);
+      });
     }
     this.variables = named.map(([name, t]) => {
       const v = makeVariable(name, t);
       t.dispose();
       return [name, v] as const;
     });
-    const vs = this.variables.map(([, v]) => v);
-    const d = resolved.inModes?.length ?? 0;
-    const modes = { inModes: resolved.inModes ?? [], outModes: resolved.outModes ?? [] };
-    this.shape =
-      spec.format === 'tt'
-        ? { kind: 'tt-matrix', ...modes, ranks: spec.ranks }
-        : spec.format === 'cp'
-          ? { kind: 'cp-matrix', ...modes, rank: spec.rank }
-          : spec.format === 'tucker'
-            ? { kind: 'tucker-matrix', ...modes, inRanks: spec.ranks, outRanks: spec.outRanks ?? spec.ranks }
-            : undefined;
-    if (spec.format === 'tt') {
-      const f = ttMatrix(vs, { checkFinite: false });
-      this.formatOf = () => f;
-    } else if (spec.format === 'cp') {
-      const f = cpMatrix(vs.slice(0, d), vs.slice(d, 2 * d), undefined, { checkFinite: false });
-      this.formatOf = () => f;
-    } else if (spec.format === 'tucker') {
-      const f = tuckerMatrix(vs[0]!, vs.slice(1, 1 + d), vs.slice(1 + d), { checkFinite: false });
+    this.shape = shape;
+    if (shape && def) {
+      const f = def.assemble(
+        shape,
+        this.variables.map(([, v]) => v),
+      ) as MatrixFormat;
       this.formatOf = () => f;
     }
   }
@@ -200,14 +161,8 @@ export class WeightMatrix {
     const chosen = path === 'auto' ? planned.path : path;
     // A forced factorised path merges the TT cores as the planner would.
     const groups = chosen === 'factorised' ? planned.groups : undefined;
-    let gradient = planned.gradient;
-    if (fused && chosen !== planned.path) {
-      gradient = planWeightGradient(
-        tracePrepare(this.shape, chosen, groups ? { groups } : {}).staged,
-        batch,
-        uses,
-      ).route;
-    }
+    // The route of the path taken, by the planner's one backward model (forced paths too).
+    const gradient = planned.gradients?.[chosen];
     return { path: chosen, ...(groups ? { groups } : {}), ...(gradient ? { gradient } : {}), predicted: planned };
   }
 

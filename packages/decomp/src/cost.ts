@@ -71,56 +71,36 @@ export function denseMatmulCost(batch: number, n: number, m: number): CostEstima
  * followed by one dense matMul. A right-hand side computed by the preparation is counted as packed
  * once (XNNPACK repacks a fresh one before its first product).
  *
- * With `backward`, the cost of the backward pass of a training step is added, by rules over the
- * traced products: by default each use's products get their weight gradients x^T g (autodiff, or a
- * fused recurrence summing per stage); with `denseWeightGradient` a fused recurrence instead sums
- * dW = x^T g of the whole matrix per use and takes the factors' gradients from it once
- * (stageGradientsFromDense, itself traced; see @tensorized/cells' gruSequence).
+ * With `backward`, the cost of the backward pass of a training step is added: per use, each
+ * product's input gradient g M^T and its view's inverse; once, M^T made and the preparation's own
+ * backward (about twice its forward); and, unless `weightGradients` is false, each use's weight
+ * gradients x^T g as autodiff forms them (transposeAProduct per product, the kernel
+ * @tensorized/backends' wasm matMul runs). A fused recurrence that forms the weight gradients itself
+ * over all uses passes `weightGradients: false` and adds weightGradientCosts for its route (the
+ * planner does; see planMatmul's fusedGradient).
  */
 export function matmulCost(
   w: MatrixShape,
   path: MatmulPath,
   batch: number,
-  options: { groups?: readonly number[]; backward?: boolean; denseWeightGradient?: boolean } = {},
+  options: { groups?: readonly number[]; backward?: boolean; weightGradients?: boolean } = {},
 ): PathCost {
-  const n = prod(w.inModes);
-  const m = prod(w.outModes);
   const { trace, staged } = tracePrepare(w, path, options.groups ? { groups: options.groups } : {});
   const prepare = trace.cost();
   // The stage matrices the preparation computed are packed before their first product.
   prepare.packed += staged.stages.reduce((s, st) => s + (st.matrix.fresh ? prod(st.matrix.shape) : 0), 0);
   const apply = traceApply(staged, batch).cost();
   if (options.backward) {
-    // The products of one use as (rows, inner, outer, elements its view transposes).
-    const products = stageShapes(staged, batch).map(({ rows, inner, outer }, i) => {
-      const view = staged.stages[i]!.view;
-      const moved = view.length ? traceView(rows * inner, view) : 0;
-      return [rows, inner, outer, moved] as const;
-    });
-    // Per use, per product y = x M: the input's gradient g M^T and M's gradient x^T g (both FLOPs of
-    // the forward), the view's inverse transpose, x transposed (a wide transpose) and g repacked for
-    // x^T g (the transposed product of @tensorized/backends' wasm matMul); once per preparation, M^T
-    // made and packed, and the preparation's own backward (about twice its forward).
     const [pf, po, pm] = [prepare.flops, prepare.ops, prepare.moved];
     add(prepare, 2 * pf, 2 * po, 2 * pm);
-    const dense = options.denseWeightGradient === true;
-    for (const [rows, inner, outer, viewMoved] of products) {
+    stageShapes(staged, batch).forEach(({ rows, inner, outer }, i) => {
+      const view = staged.stages[i]!.view;
+      const viewMoved = view.length ? traceView(rows * inner, view) : 0;
+      // M^T made and packed once; per use g M^T and the view's inverse transpose.
       add(prepare, 0, 1, inner * outer, 0, inner * outer);
-      if (dense) {
-        // The input's gradient only; the stages' shares of dW are small products once (below).
-        add(apply, 2 * rows * inner * outer, viewMoved > 0 ? 4 : 2, viewMoved, inner * outer);
-      } else {
-        add(apply, 4 * rows * inner * outer, viewMoved > 0 ? 6 : 4, viewMoved, inner * outer, rows * outer);
-        apply.wide = (apply.wide ?? 0) + rows * inner;
-      }
-    }
-    if (dense) {
-      // dW = x^T g per use (x transposed, g repacked); once, each stage's gradient from dW.
-      add(apply, 2 * batch * n * m, 1, 0, 0, batch * m);
-      apply.wide = (apply.wide ?? 0) + batch * n;
-      const closed = denseGradientTrace(staged, n, m).cost();
-      add(prepare, closed.flops, closed.ops, closed.moved, 0, closed.packed);
-    }
+      add(apply, 2 * rows * inner * outer, viewMoved > 0 ? 4 : 2, viewMoved, inner * outer);
+      if (options.weightGradients ?? true) transposeAProduct(apply, rows, inner, outer);
+    });
   }
   return { prepare, apply };
 }

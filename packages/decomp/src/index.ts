@@ -18,6 +18,18 @@ export { type CpTensor, type CpMatrix, cpTensor, cpMatrix } from './formats/cp.j
 export { type TuckerTensor, type TuckerMatrix, tuckerTensor, tuckerMatrix } from './formats/tucker.js';
 export type { MatrixFormat, MatrixShape, TtMatrixSpec, CpMatrixSpec, TuckerMatrixSpec } from './formats/matrix.js';
 export { convertFormat } from './formats/convert.js';
+export {
+  type FormatDefinition,
+  type FormatName,
+  type FormatPart,
+  type FormatSpec,
+  type Modes,
+  FORMATS,
+  FORMAT_NAMES,
+  definitionOf,
+  formatDefinition,
+  paramCount,
+} from './formats/registry.js';
 
 export { groupTtCores, ttMatmul, ttMatrixToDense, ttToDense } from './contract/tt.js';
 export { cpToDense, cpMatrixToDense, cpMatmul } from './contract/cp.js';
@@ -46,7 +58,6 @@ export {
   ttMatrixParamCount,
   cpMatrixParamCount,
   tuckerMatrixParamCount,
-  paramCount,
   checkTtMatrixSpec,
   checkCpMatrixSpec,
   checkTuckerMatrixSpec,

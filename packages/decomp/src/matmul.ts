@@ -1,11 +1,10 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { cpMatrixToDense } from './contract/cp.js';
-import { applyStages, checkBatchInput, checkTtGroups, type StagedMatmul, ttMatrixToDense } from './contract/tt.js';
-import { tuckerMatrixToDense } from './contract/tucker.js';
+import { applyStages, checkBatchInput, checkTtGroups, type StagedMatmul } from './contract/tt.js';
 import type { MatmulPath } from './cost.js';
 import { check, fmt } from './errors.js';
 import type { MatrixFormat } from './formats/matrix.js';
-import { stagedProduct } from './contract/staged.js';
+import { denseOf, stagedProduct } from './contract/staged.js';
+import { definitionOf } from './formats/registry.js';
 import { tfOps } from './ops.js';
 import { type Calibration, planMatmul } from './planner.js';
 
@@ -13,14 +12,7 @@ import { prod } from './prod.js';
 
 /** The dense (N x M) matrix of any factorised matrix format. */
 export function matrixToDense(w: MatrixFormat): tf.Tensor2D {
-  switch (w.kind) {
-    case 'tt-matrix':
-      return ttMatrixToDense(w);
-    case 'cp-matrix':
-      return cpMatrixToDense(w);
-    case 'tucker-matrix':
-      return tuckerMatrixToDense(w);
-  }
+  return tf.tidy(() => denseOf(tfOps, w) as tf.Tensor2D);
 }
 
 /**
@@ -60,9 +52,9 @@ export function prepareMatmul(w: MatrixFormat, path: MatmulPath, options: Prepar
   const inSize = prod(w.inModes);
   const outSize = prod(w.outModes);
   let groups: number[] | undefined;
-  if (w.kind === 'tt-matrix' && path === 'factorised') {
-    groups = options.groups ? [...options.groups] : w.cores.map(() => 1);
-    checkTtGroups('prepareMatmul', groups, w.cores.length);
+  if (path === 'factorised' && definitionOf(w).groupings) {
+    groups = options.groups ? [...options.groups] : w.inModes.map(() => 1);
+    checkTtGroups('prepareMatmul', groups, w.inModes.length);
   }
   const make = (): StagedMatmul<tf.Tensor2D> => stagedProduct(tfOps, w, path, groups) as StagedMatmul<tf.Tensor2D>;
   // tidy keeps the matrices (tensors anywhere in the returned object) and frees the intermediates.

@@ -1,6 +1,5 @@
 import { check, fmt } from './errors.js';
-import type { CpMatrixSpec, MatrixFormat, TtMatrixSpec, TuckerMatrixSpec } from './formats/matrix.js';
-import type { Core } from './ops.js';
+import type { CpMatrixSpec, TtMatrixSpec, TuckerMatrixSpec } from './formats/matrix.js';
 import { checkModesMatch, checkPositiveInt, checkPositiveInts, checkTtRanks } from './validate.js';
 
 import { prod } from './prod.js';
@@ -78,17 +77,4 @@ export function tuckerMatrixParamCount(spec: TuckerMatrixSpec): number {
     sum(inRanks.map((r, k) => r * spec.inModes[k]!)) +
     sum(outRanks.map((r, k) => r * spec.outModes[k]!))
   );
-}
-
-/** The number of stored values of a format (cores, factors, weights). */
-export function paramCount(w: MatrixFormat<Core>): number {
-  const size = (c: Core): number => prod(c.shape);
-  switch (w.kind) {
-    case 'tt-matrix':
-      return sum(w.cores.map(size));
-    case 'cp-matrix':
-      return sum([...w.inFactors, ...w.outFactors].map(size)) + (w.weights ? size(w.weights) : 0);
-    case 'tucker-matrix':
-      return size(w.core) + sum([...w.inFactors, ...w.outFactors].map(size));
-  }
 }

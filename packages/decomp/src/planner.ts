@@ -3,6 +3,7 @@ import { type CostEstimate, type MatmulPath, matmulCost, totalCost, weightGradie
 import { check, fmt } from './errors.js';
 import type { StagedMatmul } from './contract/tt.js';
 import type { MatrixShape } from './formats/matrix.js';
+import { definitionOf } from './formats/registry.js';
 import type { Computable } from './ops.js';
 import { tracePrepare } from './trace.js';
 import { COST_PROFILES } from './profiles.js';
@@ -200,28 +201,8 @@ export interface MatmulPlan {
    * faster predicted by planWeightGradient.
    */
   gradient?: WeightGradientRoute;
-}
-
-/** Every way to split d consecutive cores into groups (compositions of d), more than one group each. */
-function compositions(d: number): number[][] {
-  if (d === 1) return [[1]];
-  const out: number[][] = [];
-  for (let mask = 0; mask < 2 ** (d - 1); mask++) {
-    const groups: number[] = [];
-    let size = 1;
-    for (let i = 0; i < d - 1; i++) {
-      if (mask & (1 << i)) {
-        size++;
-      } else {
-        groups.push(size);
-        size = 1;
-      }
-    }
-    groups.push(size);
-    // One group is the whole matrix rebuilt: the 'rebuild' path.
-    if (groups.length > 1) out.push(groups);
-  }
-  return out;
+  /** With `backward` and `fusedGradient`: the route of each path (`cost` includes it). */
+  gradients?: Record<MatmulPath, WeightGradientRoute>;
 }
 
 /**
@@ -237,18 +218,12 @@ const plans = new WeakMap<Calibration, Map<string, MatmulPlan>>();
 
 export function planMatmul(w: MatrixShape, options: PlanOptions): MatmulPlan {
   const calibration = options.calibration ?? calibrate();
-  // The sizes only: a MatrixFormat (tensors and all) plans like its shape.
-  const sizes =
-    w.kind === 'tt-matrix'
-      ? [w.ranks]
-      : w.kind === 'cp-matrix'
-        ? [w.rank, w.weights !== undefined]
-        : [w.inRanks, w.outRanks ?? w.inRanks];
+  // The sizes only: a MatrixFormat (tensors and all) plans like its shape (its parts' shapes).
   const key = JSON.stringify([
     w.kind,
-    w.inModes,
-    w.outModes,
-    ...sizes,
+    definitionOf(w)
+      .parts(w)
+      .map((p) => p.shape),
     options.batch,
     options.uses ?? 1,
     options.backward ?? false,
@@ -278,34 +253,38 @@ function makePlan(w: MatrixShape, options: PlanOptions): MatmulPlan {
   const c = options.calibration ?? calibrate();
   let groups: number[] | undefined;
   const backward = options.backward ?? false;
-  // The factorised path's cost for a grouping: with a fused gradient, by the cheaper route.
   const fused = backward && (options.fusedGradient ?? false);
-  const factorisedCost = (g?: number[]): CostEstimate => {
-    const routes = fused ? [false, true] : [false];
-    const costs = routes.map((denseWeightGradient) =>
-      totalCost(
-        matmulCost(w, 'factorised', batch, { ...(g ? { groups: g } : {}), backward, denseWeightGradient }),
-        uses,
-      ),
-    );
-    return costs.reduce((a, b) => (estimateMs(b, c) < estimateMs(a, c) ? b : a));
+  // A path's cost (for a TT grouping): autodiff's weight gradients per use, or, for a fused
+  // recurrence, its own forming of them over all uses by the cheaper route (weightGradientCosts):
+  // one model of the backward pass, whose route the plan then carries.
+  const pathCost = (path: MatmulPath, g?: number[]): { cost: CostEstimate; route?: WeightGradientRoute } => {
+    const grouping = g ? { groups: g } : {};
+    const cost = totalCost(matmulCost(w, path, batch, { ...grouping, backward, weightGradients: !fused }), uses);
+    if (!fused) return { cost };
+    const routes = weightGradientCosts(tracePrepare(w, path, grouping).staged, batch, uses);
+    const options = [['stages', routes.stages] as const, ...(routes.dense ? [['dense', routes.dense] as const] : [])];
+    const [route, extra] = options.reduce((a, b) => (estimateMs(b[1], c) < estimateMs(a[1], c) ? b : a));
+    return { cost: sumCosts(cost, extra), route };
   };
-  let factorised = factorisedCost();
-  if (w.kind === 'tt-matrix') {
+  let factorised = pathCost('factorised');
+  const groupings = definitionOf(w).groupings?.(w);
+  if (groupings) {
     let best = Number.POSITIVE_INFINITY;
-    for (const g of compositions(w.inModes.length)) {
-      const cost = factorisedCost(g);
-      const msValue = estimateMs(cost, c);
+    for (const g of groupings) {
+      const candidate = pathCost('factorised', g);
+      const msValue = estimateMs(candidate.cost, c);
       if (msValue < best) {
         best = msValue;
         groups = g;
-        factorised = cost;
+        factorised = candidate;
       }
     }
   }
-  const cost = { factorised, rebuild: totalCost(matmulCost(w, 'rebuild', batch, { backward }), uses) };
+  const rebuild = pathCost('rebuild');
+  const cost = { factorised: factorised.cost, rebuild: rebuild.cost };
   const ms = { factorised: estimateMs(cost.factorised, c), rebuild: estimateMs(cost.rebuild, c) };
   const path: MatmulPath = ms.factorised <= ms.rebuild ? 'factorised' : 'rebuild';
+  const gradients = fused ? { factorised: factorised.route!, rebuild: rebuild.route! } : undefined;
   return {
     path,
     ...(groups ? { groups } : {}),
@@ -313,18 +292,18 @@ function makePlan(w: MatrixShape, options: PlanOptions): MatmulPlan {
     uses,
     cost,
     ms,
-    // The route by the fused recurrence's own cost model (weightGradientCosts), on the traced stages
-    // of the chosen path: no tensor is made.
-    ...(fused
-      ? {
-          gradient: planWeightGradient(
-            tracePrepare(w, path, path === 'factorised' && groups ? { groups } : {}).staged,
-            batch,
-            uses,
-            { calibration: c },
-          ).route,
-        }
-      : {}),
+    ...(gradients ? { gradient: gradients[path], gradients } : {}),
+  };
+}
+
+function sumCosts(a: CostEstimate, b: CostEstimate): CostEstimate {
+  return {
+    flops: a.flops + b.flops,
+    ops: a.ops + b.ops,
+    moved: a.moved + b.moved,
+    read: a.read + b.read,
+    packed: a.packed + b.packed,
+    wide: (a.wide ?? 0) + (b.wide ?? 0),
   };
 }
 

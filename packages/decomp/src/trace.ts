@@ -2,6 +2,7 @@ import { stagedProduct } from './contract/staged.js';
 import { applyStages, type StagedMatmul } from './contract/tt.js';
 import type { CostEstimate, MatmulPath } from './cost.js';
 import type { MatrixFormat, MatrixShape } from './formats/matrix.js';
+import { definitionOf } from './formats/registry.js';
 import type { Ops } from './ops.js';
 import { prod } from './prod.js';
 
@@ -116,38 +117,11 @@ export const traceOps: Ops<Traced> = {
 
 /** A matrix format of this shape whose factors are traced tensors. */
 function tracedFormat(w: MatrixShape, trace: Trace): MatrixFormat<Traced> {
-  const t = (shape: number[]): Traced => ({ shape, trace });
-  const modes = { inModes: w.inModes, outModes: w.outModes };
-  switch (w.kind) {
-    case 'tt-matrix':
-      return {
-        kind: 'tt-matrix',
-        ...modes,
-        ranks: w.ranks,
-        cores: w.inModes.map((n, k) => t([w.ranks[k]!, n, w.outModes[k]!, w.ranks[k + 1]!])),
-      };
-    case 'cp-matrix':
-      return {
-        kind: 'cp-matrix',
-        ...modes,
-        rank: w.rank,
-        inFactors: w.inModes.map((n) => t([n, w.rank])),
-        outFactors: w.outModes.map((m) => t([m, w.rank])),
-        weights: w.weights === undefined ? undefined : t([w.rank]),
-      };
-    case 'tucker-matrix': {
-      const outRanks = w.outRanks ?? w.inRanks;
-      return {
-        kind: 'tucker-matrix',
-        ...modes,
-        inRanks: w.inRanks,
-        outRanks,
-        core: t([...w.inRanks, ...outRanks]),
-        inFactors: w.inModes.map((n, k) => t([n, w.inRanks[k]!])),
-        outFactors: w.outModes.map((m, k) => t([m, outRanks[k]!])),
-      };
-    }
-  }
+  const def = definitionOf(w);
+  return def.assemble(
+    w,
+    def.parts(w).map((p): Traced => ({ shape: p.shape, trace })),
+  ) as MatrixFormat<Traced>;
 }
 
 /**
@@ -161,7 +135,7 @@ export function tracePrepare(
 ): { trace: Trace; staged: StagedMatmul<Traced> } {
   const trace = new Trace();
   const groups =
-    w.kind === 'tt-matrix' && path === 'factorised' ? (options.groups ?? w.inModes.map(() => 1)) : undefined;
+    path === 'factorised' && definitionOf(w).groupings ? (options.groups ?? w.inModes.map(() => 1)) : undefined;
   return { trace, staged: stagedProduct(traceOps, tracedFormat(w, trace), path, groups) };
 }
 
