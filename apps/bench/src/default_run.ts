@@ -1,11 +1,11 @@
 import { join } from 'node:path';
-import { MODEL_NAMES } from '@tensorized/cells';
+import type { ModelName } from '@tensorized/cells';
 import { independentNotesNll, syntheticDataset } from '@tensorized/datasets';
 import { markdownTable } from './table.js';
 import { type RunConfig, type RunResult, train, type TrainOptions } from './train.js';
 
 /** The built-in default: the paper's four models on the synthetic dataset, a few epochs each. */
-export const DEFAULT_MODELS = MODEL_NAMES.filter((m) => m.endsWith('gru'));
+export const DEFAULT_MODELS: readonly ModelName[] = ['gru', 'cp-gru', 'tucker-gru', 'tt-gru'];
 
 export async function runDefaultComparison(
   options: { epochs: number; outDir: string; log: (line: string) => void } & Pick<TrainOptions, 'onProgress'>,

@@ -11,6 +11,23 @@ describe('proposeConfig', () => {
     expect(proposeConfig({ ...base, format: 'tucker', budget: 10_008 }).paramCount).toBe(10_008);
   });
 
+  it('TR: the largest uniform ring within the budget; the count is 256 r^2 + 1536 at the paper sizes', () => {
+    const base = { inputSize: 256, hiddenSize: 512, inputModes: [4, 4, 4, 4], hiddenModes: [8, 4, 4, 4] };
+    // W: r^2 (4*8 + 4*4 + 4*4 + 4*12) = 112 r^2; U: r^2 (8*8 + 4*4 + 4*4 + 4*12) = 144 r^2; bias 1536.
+    for (const [budget, r] of [
+      [4096, 3],
+      [7168, 4],
+      [11_392, 6],
+    ] as const) {
+      const p = proposeConfig({ ...base, format: 'tr', budget });
+      expect(p.config.input).toEqual({ format: 'tr', ranks: [r, r, r, r, r] });
+      expect(p.paramCount).toBe(256 * r * r + 1536);
+    }
+    expect(() => proposeConfig({ ...base, format: 'tr', budget: 1700 })).toThrow(
+      /budget 1700 is below the smallest tr gru of these sizes \(1792 parameters\)/,
+    );
+  });
+
   it('never exceeds the budget and finds the best count (checked against exhaustive search)', () => {
     // 6 = 3x2 -> hidden 4 = 2x2, gates folded (2, 6): count TT ranks (1, r, 1) by hand. A bond rank
     // above min(n_1 m_1, n_2 m_2) = 4 (U's left side) would add parameters and no expressive power,

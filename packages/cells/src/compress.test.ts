@@ -29,6 +29,7 @@ describeEachBackend('compressCell', () => {
     ['tt', { format: 'tt', ranks: [1, 2, 3, 1] }],
     ['cp', { format: 'cp', rank: 3 }],
     ['tucker', { format: 'tucker', ranks: [2, 2, 2] }],
+    ['tr', { format: 'tr', ranks: [2, 2, 3, 2] }],
   ];
   for (const kind of ['gru', 'lstm'] as const) {
     for (const [name, spec] of cases) {
@@ -36,10 +37,14 @@ describeEachBackend('compressCell', () => {
         const source = createCell(base(kind, spec, spec));
         const dense = denseCopy(source);
         const before = tf.memory().numTensors;
-        const { cell, reports } = compressCell(dense, { input: spec, recurrent: spec, maxIter: 500 });
+        // TR by TR-SVD at its own ranks (exact): TR-ALS at fixed ranks can stall in a local minimum
+        // (decomp's compress tests), which is not what this test is about.
+        const target = name === 'tr' ? ({ format: 'tr', eps: 1e-9 } as const) : spec;
+        const { cell, reports } = compressCell(dense, { input: target, recurrent: target, maxIter: 500 });
         expect(reports.W!.relativeError).toBeLessThan(name === 'cp' ? 1e-4 : 1e-6);
         expect(reports.U!.relativeError).toBeLessThan(name === 'cp' ? 1e-4 : 1e-6);
-        expect(cell.config.input).toEqual(spec);
+        if (name === 'tr') expect(cell.config.input.format).toBe('tr');
+        else expect(cell.config.input).toEqual(spec);
         const x = tf.randomNormal([3, 6, 12], 0, 1, 'float32', 2) as tf.Tensor3D;
         const mask = tf.tensor2d([1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 1, 1, 1, 0, 0, 0], [3, 6]);
         const a = dense.run(x, { mask });

@@ -11,7 +11,7 @@ import { CellError, check } from './errors.js';
 import { createCell, type RecurrentCell } from './cell.js';
 
 /** What one matrix becomes: a weight spec (ranks as in createCell), or a format and a parameter budget. */
-export type CompressSpec = WeightSpec | { format: FormatName; budget: number } | { format: 'tt'; eps: number };
+export type CompressSpec = WeightSpec | { format: FormatName; budget: number } | { format: 'tt' | 'tr'; eps: number };
 
 export interface CompressCellOptions {
   /** W (input to hidden). */
@@ -83,7 +83,7 @@ export function compressCell(cell: RecurrentCell, options: CompressCellOptions):
             ? { eps: spec.eps }
             : spec.format === 'cp'
               ? { rank: spec.rank }
-              : spec.format === 'tt'
+              : spec.format === 'tt' || spec.format === 'tr'
                 ? { ranks: spec.ranks }
                 : { ranks: [...spec.ranks, ...(spec.outRanks ?? spec.ranks)] };
       let result: ReturnType<typeof compressMatrix>;
@@ -102,7 +102,7 @@ export function compressCell(cell: RecurrentCell, options: CompressCellOptions):
         dense.dispose();
       }
       reports[name] = result.report;
-      const wanted = 'ranks' in spec && spec.format === 'tt' ? [...spec.ranks] : undefined;
+      const wanted = 'ranks' in spec && (spec.format === 'tt' || spec.format === 'tr') ? [...spec.ranks] : undefined;
       const { weightSpec, tensors } = toCellWeights(name, result.matrix, wanted);
       specs.push(weightSpec);
       Object.assign(values, tensors);
@@ -130,8 +130,8 @@ export function compressCell(cell: RecurrentCell, options: CompressCellOptions):
 }
 
 /**
- * The cell's variables for a compressed matrix: TT cores (zero-padded to the ranks asked for where
- * TT-SVD found the matrix exactly of lower rank), CP factors with the weights folded into them (the
+ * The cell's variables for a compressed matrix: TT and TR cores (zero-padded to the ranks asked for where
+ * TT-SVD or TR-SVD found the matrix exactly of lower rank), CP factors with the weights folded into them (the
  * cells' CP has none: each column scaled by |w_r|^(1/2d), the sign on the first factor), the Tucker
  * core (inRanks..., outRanks...) and its factors.
  */
@@ -142,7 +142,7 @@ function toCellWeights(
 ): { weightSpec: WeightSpec; tensors: Record<string, tf.Tensor> } {
   const tensors: Record<string, tf.Tensor> = {};
   const t = (a: { shape: readonly number[]; data: Float64Array }) => tf.tensor(Float32Array.from(a.data), [...a.shape]);
-  if (m.kind === 'tt-matrix') {
+  if (m.kind === 'tt-matrix' || m.kind === 'tr-matrix') {
     const ranks = wantedTtRanks ?? m.ranks.slice();
     m.cores.forEach((c, k) => {
       const [r0, n, mm, r1] = c.shape as [number, number, number, number];
@@ -153,7 +153,7 @@ function toCellWeights(
           for (let b = 0; b < r1; b++) padded[(a * n * mm + i) * R1 + b] = c.data[(a * n * mm + i) * r1 + b]!;
       tensors[`${name}.core${k}`] = tf.tensor(padded, [R0, n, mm, R1]);
     });
-    return { weightSpec: { format: 'tt', ranks }, tensors };
+    return { weightSpec: { format: m.kind === 'tt-matrix' ? 'tt' : 'tr', ranks }, tensors };
   }
   if (m.kind === 'cp-matrix') {
     const d = m.inFactors.length;

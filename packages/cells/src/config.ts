@@ -22,7 +22,7 @@ export type WeightSpec = { format: 'dense' } | FormatSpec;
 /** The formats a weight can take: 'dense' and decomp's factorised formats. */
 export const WEIGHT_FORMATS: readonly WeightFormat[] = ['dense', ...FORMAT_NAMES];
 
-/** "'dense', 'tt', 'cp' or 'tucker'": the formats, for messages. */
+/** "'dense', 'tt', 'cp', 'tucker' or 'tr'": the formats, for messages. */
 export function formatList(names: readonly string[] = WEIGHT_FORMATS): string {
   const quoted = names.map((n) => `'${n}'`);
   return quoted.length > 1 ? `${quoted.slice(0, -1).join(', ')} or ${quoted[quoted.length - 1]}` : quoted.join('');

@@ -59,6 +59,20 @@ const CONFIGS: Array<[string, CellConfig]> = [
     },
   ],
   [
+    'tr-gru',
+    {
+      kind: 'gru',
+      inputSize: 4,
+      hiddenSize: 4,
+      inputModes: [2, 2],
+      hiddenModes: [2, 2],
+      input: { format: 'tr', ranks: [2, 2, 2] },
+      recurrent: { format: 'tr', ranks: [2, 1, 2] },
+      seed: 1,
+      init: 0.4,
+    },
+  ],
+  [
     'tt-lstm (dense W)',
     {
       kind: 'lstm',

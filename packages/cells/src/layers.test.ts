@@ -163,15 +163,16 @@ describeEachBackend('TensorizedRNNCell options', () => {
 });
 
 describeEachBackend('tensorizedGru and tensorizedLstm', () => {
-  for (const [name, make] of [
-    ['tensorizedGru', tensorizedGru],
-    ['tensorizedLstm', tensorizedLstm],
+  for (const [name, make, format] of [
+    ['tensorizedGru', tensorizedGru, { format: 'tt', ranks: [1, 2, 2, 1] }],
+    ['tensorizedLstm', tensorizedLstm, { format: 'tt', ranks: [1, 2, 2, 1] }],
+    ['tensorizedGru, TR', tensorizedGru, { format: 'tr', ranks: [2, 2, 1, 2] }],
   ] as const) {
     it(`${name}: used like tf.layers.gru, it fits, saves, loads and predicts identically; the input size comes from the input`, async () => {
       const layer = make({
         units: 8,
-        format: 'tt',
-        ranks: [1, 2, 2, 1],
+        ...format,
+        ranks: [...format.ranks],
         returnSequences: false,
         seed: 3,
         init: 'glorot',
@@ -215,8 +216,8 @@ describeEachBackend('tensorizedGru and tensorizedLstm', () => {
     expect(() => tensorizedGru({ units: 8, format: 'dense', rank: 3 })).toThrow(
       /rank does not apply to format 'dense'/,
     );
-    expect(() => tensorizedGru({ units: 8, format: 'tr' as never, ranks: [2, 2] })).toThrow(
-      /format must be 'dense', 'tt', 'cp' or 'tucker', got "tr"/,
+    expect(() => tensorizedGru({ units: 8, format: 'svd' as never, ranks: [2, 2] })).toThrow(
+      /format must be 'dense', 'tt', 'cp', 'tucker' or 'tr', got "svd"/,
     );
     expect(() => tensorizedLstm({ units: 8, format: 'dense', resetAfter: false })).toThrow(
       /resetAfter applies to a GRU only/,

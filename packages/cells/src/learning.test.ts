@@ -61,6 +61,7 @@ describeEachBackend('learning', () => {
     ['tt', { format: 'tt', ranks: [1, 4, 1] }],
     ['cp', { format: 'cp', rank: 8 }],
     ['tucker', { format: 'tucker', ranks: [2, 4] }],
+    ['tr', { format: 'tr', ranks: [2, 3, 2] }],
   ];
   for (const [name, spec] of specs) {
     it(`a ${name} GRU learns the sequence task: loss falls well below its start`, async () => {

@@ -19,6 +19,17 @@ export { type TuckerTensor, type TuckerMatrix, tuckerTensor, tuckerMatrix } from
 export type { MatrixFormat, MatrixShape, TtMatrixSpec, CpMatrixSpec, TuckerMatrixSpec } from './formats/matrix.js';
 export { convertFormat } from './formats/convert.js';
 export {
+  type TrMatrix,
+  type TrMatrixSpec,
+  checkTrMatrixSpec,
+  trCoreStd,
+  trMatrix,
+  trMatrixInit,
+  trMatmul,
+  trMatrixParamCount,
+  trMatrixToDense,
+} from './formats/tr.js';
+export {
   type FormatDefinition,
   type FormatName,
   type FormatPart,
@@ -79,6 +90,7 @@ export { type Svd, svd, truncationRank } from './linalg/svd.js';
 export { type TtSvdOptions, ttSvd } from './algorithms/tt_svd.js';
 export { ttRound } from './algorithms/tt_round.js';
 export { type TtMatrixFromDenseOptions, ttMatrixFromDense } from './algorithms/tt_matrix_from_dense.js';
+export { type TrMatrixFromDenseOptions, trMatrixFromDense } from './algorithms/tr_svd.js';
 export { type CpAlsOptions, type CpAlsResult, cpAls } from './algorithms/cp_als.js';
 export { type TuckerOptions, tuckerHosvd } from './algorithms/tucker_hosvd.js';
 export { type TuckerHooiOptions, type TuckerHooiResult, tuckerHooi } from './algorithms/tucker_hooi.js';

@@ -10,6 +10,9 @@ import {
   ttMatrixInit,
   tuckerFactorStd,
   tuckerMatrixInit,
+  definitionOf,
+  trCoreStd,
+  trMatrixInit,
 } from './index.js';
 
 function empiricalStd(w: MatrixFormat): number {
@@ -20,13 +23,7 @@ function empiricalStd(w: MatrixFormat): number {
 }
 
 function dispose(w: MatrixFormat): void {
-  tf.dispose(
-    w.kind === 'tt-matrix'
-      ? [...w.cores]
-      : w.kind === 'cp-matrix'
-        ? [...w.inFactors, ...w.outFactors]
-        : [w.core, ...w.inFactors, ...w.outFactors],
-  );
+  tf.dispose(definitionOf(w).tensors(w));
 }
 
 it("the authors' per-factor std formulas of PAPER.md", () => {
@@ -36,6 +33,8 @@ it("the authors' per-factor std formulas of PAPER.md", () => {
   expect(cpFactorStd(50, 4)).toBeCloseTo((0.05 / Math.sqrt(50)) ** (1 / 8), 14);
   // Tucker: s = (0.05 / sqrt(prod of the 2d core dims))^(1/(2d+1))
   expect(tuckerFactorStd([2, 4, 2, 4, 2, 4, 2, 4])).toBeCloseTo((0.05 / Math.sqrt(64 * 64)) ** (1 / 9), 14);
+  // TR: s = (0.05^2 / prod_{k=1..d} r_k)^(1/(2d)); r_0 = r_d counted once.
+  expect(trCoreStd([3, 5, 5, 5, 3])).toBeCloseTo((0.05 ** 2 / (5 * 5 * 5 * 3)) ** (1 / 8), 14);
 });
 
 describeEachBackend('initialisers', () => {
@@ -47,6 +46,7 @@ describeEachBackend('initialisers', () => {
     ['tt', (o) => ttMatrixInit({ ...big, ranks: [1, 32, 1] }, o)],
     ['cp', (o) => cpMatrixInit({ ...big, rank: 64 }, o)],
     ['tucker', (o) => tuckerMatrixInit({ ...big, inRanks: [16, 16] }, o)],
+    ['tr', (o) => trMatrixInit({ ...big, ranks: [4, 8, 4] }, o)],
   ];
   for (const [name, make] of makers) {
     for (const std of ['authors', 'glorot'] as const) {

@@ -55,7 +55,8 @@ export function tuckerFactorStd(coreShape: readonly number[], target = AUTHORS_S
   return (target / Math.sqrt(prod(coreShape))) ** (1 / (coreShape.length + 1));
 }
 
-function normal(shape: number[], std: number, seed: number | undefined, k: number): tf.Tensor {
+/** A float32 tensor of N(0, std) entries; seeded (seed + k) when `seed` is given. */
+export function normalFactor(shape: number[], std: number, seed: number | undefined, k: number): tf.Tensor {
   return tf.randomNormal(shape, 0, std, 'float32', seed === undefined ? undefined : seed + k);
 }
 
@@ -64,7 +65,7 @@ export function ttMatrixInit(spec: TtMatrixSpec, options: InitOptions = {}): TtM
   checkTtMatrixSpec('ttMatrixInit', spec);
   const s = ttCoreStd(spec.ranks, targetStd(options.std, prod(spec.inModes), prod(spec.outModes)));
   const cores = spec.inModes.map((n, k) =>
-    normal([spec.ranks[k]!, n, spec.outModes[k]!, spec.ranks[k + 1]!], s, options.seed, k),
+    normalFactor([spec.ranks[k]!, n, spec.outModes[k]!, spec.ranks[k + 1]!], s, options.seed, k),
   );
   return ttMatrix(cores, { checkFinite: false });
 }
@@ -74,8 +75,8 @@ export function cpMatrixInit(spec: CpMatrixSpec, options: InitOptions = {}): CpM
   checkCpMatrixSpec('cpMatrixInit', spec);
   const d = spec.inModes.length;
   const s = cpFactorStd(spec.rank, d, targetStd(options.std, prod(spec.inModes), prod(spec.outModes)));
-  const inFactors = spec.inModes.map((n, k) => normal([n, spec.rank], s, options.seed, k));
-  const outFactors = spec.outModes.map((m, k) => normal([m, spec.rank], s, options.seed, d + k));
+  const inFactors = spec.inModes.map((n, k) => normalFactor([n, spec.rank], s, options.seed, k));
+  const outFactors = spec.outModes.map((m, k) => normalFactor([m, spec.rank], s, options.seed, d + k));
   return cpMatrix(inFactors, outFactors, undefined, { checkFinite: false });
 }
 
@@ -85,8 +86,8 @@ export function tuckerMatrixInit(spec: TuckerMatrixSpec, options: InitOptions = 
   const d = spec.inModes.length;
   const coreShape = [...inRanks, ...outRanks];
   const s = tuckerFactorStd(coreShape, targetStd(options.std, prod(spec.inModes), prod(spec.outModes)));
-  const core = normal(coreShape, s, options.seed, 0);
-  const inFactors = spec.inModes.map((n, k) => normal([n, inRanks[k]!], s, options.seed, 1 + k));
-  const outFactors = spec.outModes.map((m, k) => normal([m, outRanks[k]!], s, options.seed, 1 + d + k));
+  const core = normalFactor(coreShape, s, options.seed, 0);
+  const inFactors = spec.inModes.map((n, k) => normalFactor([n, inRanks[k]!], s, options.seed, 1 + k));
+  const outFactors = spec.outModes.map((m, k) => normalFactor([m, outRanks[k]!], s, options.seed, 1 + d + k));
   return tuckerMatrix(core, inFactors, outFactors, { checkFinite: false });
 }

@@ -11,7 +11,12 @@ export interface SizeCheck {
   outSize?: number;
 }
 
-function checkModes(fn: string, spec: { inModes: unknown; outModes: unknown }, sizes: SizeCheck): number {
+/** Checks a matrix format's modes (positive, equal length d, multiplying to `sizes`); returns d. */
+export function checkModeSpec(
+  fn: string,
+  spec: { inModes: unknown; outModes: unknown },
+  sizes: SizeCheck = {},
+): number {
   checkPositiveInts(fn, 'inModes', spec.inModes);
   checkPositiveInts(fn, 'outModes', spec.outModes);
   check(
@@ -25,18 +30,18 @@ function checkModes(fn: string, spec: { inModes: unknown; outModes: unknown }, s
 }
 
 export function checkTtMatrixSpec(fn: string, spec: TtMatrixSpec, sizes: SizeCheck = {}): void {
-  const d = checkModes(fn, spec, sizes);
+  const d = checkModeSpec(fn, spec, sizes);
   checkTtRanks(fn, spec.ranks, d);
 }
 
 export function checkCpMatrixSpec(fn: string, spec: CpMatrixSpec, sizes: SizeCheck = {}): void {
-  checkModes(fn, spec, sizes);
+  checkModeSpec(fn, spec, sizes);
   checkPositiveInt(fn, 'rank', spec.rank);
 }
 
 /** Validates and returns [inRanks, outRanks]. */
 export function checkTuckerMatrixSpec(fn: string, spec: TuckerMatrixSpec, sizes: SizeCheck = {}): [number[], number[]] {
-  const d = checkModes(fn, spec, sizes);
+  const d = checkModeSpec(fn, spec, sizes);
   const outRanks = spec.outRanks ?? spec.inRanks;
   for (const [arg, ranks] of [
     ['inRanks', spec.inRanks],

@@ -18,6 +18,7 @@ export {
   applyView,
   type MatmulStage,
   type StagedMatmul,
+  stagedInSize,
   ttStages,
   unapplyView,
   type ViewOp,
@@ -31,6 +32,7 @@ export {
   totalCost,
   weightGradientCosts,
 } from './cost.js';
+export { trStages } from './formats/tr.js';
 export { Trace, type TracedKernel, type Traced, traceApply, traceOps, tracePrepare } from './trace.js';
 export { type Core, f64Ops, type Ops, tfOps } from './ops.js';
 export { estimateMs, planWeightGradient, type WeightGradientRoute } from './planner.js';

@@ -8,6 +8,7 @@ import {
   prepareMatmul,
   ttMatrixInit,
   tuckerMatrixInit,
+  trMatrixInit,
 } from './index.js';
 import { type Trace, traceApply, tracePrepare } from './trace.js';
 
@@ -64,6 +65,12 @@ const cases: Array<[string, MatrixShape, () => MatrixFormat, number[] | undefine
     'Tucker 2,4,2,4',
     { kind: 'tucker-matrix', ...modes, inRanks: [2, 4, 2, 4], outRanks: [2, 4, 2, 4] },
     () => tuckerMatrixInit({ ...modes, inRanks: [2, 4, 2, 4] }, { seed: 1 }),
+    undefined,
+  ],
+  [
+    'TR ranks 4',
+    { kind: 'tr-matrix', ...modes, ranks: [4, 4, 4, 4, 4] },
+    () => trMatrixInit({ ...modes, ranks: [4, 4, 4, 4, 4] }, { seed: 1 }),
     undefined,
   ],
 ];

@@ -1,5 +1,5 @@
 import { stagedProduct } from './contract/staged.js';
-import { applyStages, type StagedMatmul } from './contract/tt.js';
+import { applyStages, type StagedMatmul, stagedInSize } from './contract/tt.js';
 import type { CostEstimate, MatmulPath } from './cost.js';
 import type { MatrixFormat, MatrixShape } from './formats/matrix.js';
 import { definitionOf } from './formats/registry.js';
@@ -142,7 +142,7 @@ export function tracePrepare(
 /** What one product x W of `batch` rows through a prepared staged product launches (PreparedMatmul.apply). */
 export function traceApply(staged: StagedMatmul<Traced>, batch: number): Trace {
   const trace = new Trace();
-  const inSize = staged.tt ? prod(staged.tt.inModes) : staged.stages[0]!.matrix.shape[0]!;
+  const inSize = stagedInSize(staged);
   // The stage matrices belong to the preparation's trace: this product's kernels are recorded here.
   const own: StagedMatmul<Traced> = {
     ...staged,

@@ -48,6 +48,38 @@ export function ttMatrixDenseRef(cores: readonly NdArray[]): NdArray {
   return { shape: [n, m], data: out };
 }
 
+/** W[i, j] = Trace(G_1[:, i_1, j_1, :] ... G_d[:, i_d, j_d, :]) (a tensor ring), by loops. */
+export function trMatrixDenseRef(cores: readonly NdArray[]): NdArray {
+  const inModes = cores.map((c) => c.shape[1]!);
+  const outModes = cores.map((c) => c.shape[2]!);
+  const r0 = cores[0]!.shape[0]!;
+  const n = prod(inModes);
+  const m = prod(outModes);
+  const out = new Float64Array(n * m);
+  for (let i = 0; i < n; i++) {
+    const ii = unravel(i, inModes);
+    for (let j = 0; j < m; j++) {
+      const jj = unravel(j, outModes);
+      let trace = 0;
+      // Row a of the product G_1 .. G_d, then its diagonal entry a.
+      for (let start = 0; start < r0; start++) {
+        let row = new Array<number>(r0).fill(0);
+        row[start] = 1;
+        cores.forEach((c, k) => {
+          const [ra, , , rb] = c.shape as number[];
+          const next = new Array<number>(rb!).fill(0);
+          for (let a = 0; a < ra!; a++)
+            for (let b = 0; b < rb!; b++) next[b]! += row[a]! * at(c, [a, ii[k]!, jj[k]!, b]);
+          row = next;
+        });
+        trace += row[start]!;
+      }
+      out[i * m + j] = trace;
+    }
+  }
+  return { shape: [n, m], data: out };
+}
+
 /** W[i, j] = sum_r w_r prod_k A_k[i_k, r] prod_k B_k[j_k, r]. */
 export function cpMatrixDenseRef(inF: readonly NdArray[], outF: readonly NdArray[], weights?: NdArray): NdArray {
   const inModes = inF.map((f) => f.shape[0]!);

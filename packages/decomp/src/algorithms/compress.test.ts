@@ -8,8 +8,11 @@ import {
   Rng,
   ttMatrixParamCount,
   tuckerMatrixParamCount,
+  trMatrixFromDense,
+  trMatrixParamCount,
+  trMatrixToDense,
 } from '../index.js';
-import { cpMatrixDenseRef, randn, ttMatrixDenseRef, tuckerDenseRef } from '../../test/reference.js';
+import { cpMatrixDenseRef, randn, trMatrixDenseRef, ttMatrixDenseRef, tuckerDenseRef } from '../../test/reference.js';
 
 // W of 12 x 18 as inModes (2, 3, 2) x outModes (3, 2, 3).
 const inModes = [2, 3, 2];
@@ -53,6 +56,53 @@ describe('compressMatrix recovers matrices that are exactly of the target format
     const { report } = compressMatrix(w, { format: 'tucker', inModes, outModes, ranks: [...inR, ...outR] });
     expect(report.relativeError).toBeLessThan(1e-12);
     expect(report.params).toBe(tuckerMatrixParamCount({ inModes, outModes, inRanks: inR, outRanks: outR }));
+  });
+});
+
+describe('TR-SVD (trMatrixFromDense)', () => {
+  for (const ranks of [
+    [2, 3, 2, 2],
+    [3, 2, 2, 3],
+    [1, 2, 3, 1],
+  ]) {
+    it(`recovers a ring of ranks (${ranks.join(', ')}) built from the definition to 1e-10`, () => {
+      const cores = inModes.map((n, k) => randn(rng, [ranks[k]!, n, outModes[k]!, ranks[k + 1]!]));
+      const w = trMatrixDenseRef(cores);
+      const m = trMatrixFromDense(w, { inModes, outModes });
+      expect(relativeError(trMatrixToDense(m), w)).toBeLessThan(1e-10);
+      // The ring it finds closes, and its first unfolding needs no more than r_0 r_1.
+      expect(m.ranks[0]).toBe(m.ranks[3]);
+      expect(m.ranks[0]! * m.ranks[1]!).toBeLessThanOrEqual(ranks[0]! * ranks[1]! + 1);
+      const { report } = compressMatrix(w, { format: 'tr', inModes, outModes, eps: 1e-12 });
+      expect(report.relativeError).toBeLessThan(1e-10);
+      expect(report.params).toBe(trMatrixParamCount({ inModes, outModes, ranks: report.ranks }));
+      // With exactly the generator's ranks, TR-SVD's split of r_0 r_1 may miss; the ALS sweeps only
+      // lower the error (each sweep is a least-squares fit), started from every cut of the ring.
+      const svdOnly = compressMatrix(w, { format: 'tr', inModes, outModes, ranks, maxIter: 0 });
+      const fixed = compressMatrix(w, { format: 'tr', inModes, outModes, ranks, maxIter: 300, tol: 1e-14 });
+      expect(fixed.report.ranks).toEqual(ranks);
+      expect(fixed.report.relativeError).toBeLessThanOrEqual(svdOnly.report.relativeError + 1e-12);
+      expect(fixed.report.relativeError).toBeLessThan(1e-5);
+    });
+  }
+
+  it('with d = 2, and with ranks given: the ranks asked for (r_0 exactly, the others at most)', () => {
+    const cores = [randn(rng, [2, 4, 3, 3]), randn(rng, [3, 3, 6, 2])];
+    const w = trMatrixDenseRef(cores);
+    const exact = trMatrixFromDense(w, { inModes: [4, 3], outModes: [3, 6] });
+    expect(relativeError(trMatrixToDense(exact), w)).toBeLessThan(1e-10);
+    const capped = trMatrixFromDense(w, { inModes: [4, 3], outModes: [3, 6], ranks: [2, 3, 2] });
+    expect(capped.ranks).toEqual([2, 3, 2]);
+    expect(relativeError(trMatrixToDense(capped), w)).toBeLessThan(1e-10);
+  });
+
+  it('keeps the error within eps on a matrix of full rank', () => {
+    const w = randn(new Rng(8), [12, 18]);
+    for (const eps of [0.1, 0.3, 0.6]) {
+      const m = trMatrixFromDense(w, { inModes, outModes, eps });
+      expect(relativeError(trMatrixToDense(m), w)).toBeLessThanOrEqual(eps + 1e-12);
+    }
+    expect(() => trMatrixFromDense(w, { inModes: [12], outModes: [18] })).toThrow(/d >= 2/);
   });
 });
 
@@ -149,7 +199,12 @@ describe('compressMatrix bad input', () => {
       { format: 'cp', eps: 0.1 },
       /eps does not apply to format 'cp' \(it takes rank, budget\)/,
     ],
-    ['an unknown format', { format: 'tr', rank: 2 }, /format must be 'tt', 'cp' or 'tucker', got "tr"/],
+    ['an unknown format', { format: 'bt', rank: 2 }, /format must be 'tt', 'cp', 'tucker' or 'tr', got "bt"/],
+    [
+      'TR ranks that do not close the ring',
+      { format: 'tr', ranks: [2, 2, 2, 3] },
+      /TR ranks must be d \+ 1 = 4 numbers with r_0 = r_d \(the ring closes\), got \[2, 2, 2, 3\]/,
+    ],
     [
       'a Tucker rank above its mode',
       { format: 'tucker', ranks: [3, 3, 2] },

@@ -3,6 +3,7 @@ import { ttMatrixToDense } from '../contract/tt.js';
 import { tuckerMatrixToDense } from '../contract/tucker.js';
 import { check, fmt } from '../errors.js';
 import { type CpMatrix, cpMatrix } from '../formats/cp.js';
+import { type TrMatrix, trMatrixParamCount, trMatrixToDense } from '../formats/tr.js';
 import type { TtMatrix } from '../formats/tt.js';
 import { type TuckerMatrix, tuckerMatrix } from '../formats/tucker.js';
 import { type NdArray, relativeError, reshapeNd } from '../ndarray.js';
@@ -12,11 +13,12 @@ import { checkModesMatch, checkPositiveInt, checkPositiveInts } from '../validat
 import { unfoldingSpectrum } from '../linalg/gram.js';
 import { cpAls } from './cp_als.js';
 import { checkEps, inputTensor } from './options.js';
+import { trMatrixFromDense } from './tr_svd.js';
 import { ttMatrixFromDense } from './tt_matrix_from_dense.js';
 import { tuckerHooi } from './tucker_hooi.js';
 import { prod } from '../prod.js';
 
-export type CompressFormat = 'tt' | 'cp' | 'tucker';
+export type CompressFormat = 'tt' | 'cp' | 'tucker' | 'tr';
 
 export interface CompressMatrixOptions {
   format: CompressFormat;
@@ -24,15 +26,15 @@ export interface CompressMatrixOptions {
   inModes: readonly number[];
   outModes: readonly number[];
   /**
-   * The target, one of: `ranks` (TT: d + 1 ranks, r_0 = r_d = 1; Tucker: d input ranks, or 2d as
-   * input then output ranks), `rank` (CP), `eps` (TT: relative Frobenius error bound of TT-SVD) or
+   * The target, one of: `ranks` (TT: d + 1 ranks, r_0 = r_d = 1; TR: d + 1 ranks, r_0 = r_d; Tucker: d input ranks, or 2d as
+   * input then output ranks), `rank` (CP), `eps` (TT, TR: relative Frobenius error bound of TT-SVD, TR-SVD) or
    * `budget` (a parameter count: the lowest error found whose count does not exceed it).
    */
   ranks?: readonly number[];
   rank?: number;
   eps?: number;
   budget?: number;
-  /** Sweeps of CP-ALS (default 100) and HOOI (default 30). */
+  /** Sweeps of CP-ALS (default 100), HOOI (default 30) and TR-ALS after TR-SVD with ranks (default 30). */
   maxIter?: number;
   /** CP-ALS: stop when the error changes by less than this between sweeps (default 1e-8). */
   tol?: number;
@@ -59,14 +61,14 @@ export interface CompressReport extends CompressTrial {
   tried: CompressTrial[];
 }
 
-export type CompressedMatrix = TtMatrix<NdArray> | CpMatrix<NdArray> | TuckerMatrix<NdArray>;
+export type CompressedMatrix = TtMatrix<NdArray> | CpMatrix<NdArray> | TuckerMatrix<NdArray> | TrMatrix<NdArray>;
 
 /**
- * A dense (N x M) matrix in TT, CP or Tucker matrix form (float64, on the CPU), with a report of its
+ * A dense (N x M) matrix in TT, CP, Tucker or TR matrix form (float64, on the CPU), with a report of its
  * parameters, relative Frobenius error and time. TT: TT-SVD of the matrix as a TT-matrix (ranks as
  * caps, or `eps`); CP: CP-ALS of the 2d-way tensor (n_1..n_d, m_1..m_d), whose factors are the
  * CP-matrix's input and output factors; Tucker: HOOI of the same tensor with the input ranks then the
- * output ranks. With `budget`, the ranks are searched: TT over uniform inner ranks (1, r, .., r, 1),
+ * output ranks; TR: TR-SVD (trMatrixFromDense). With `budget`, the ranks are searched: TR over the three largest uniform rings, TT over uniform inner ranks (1, r, .., r, 1),
  * CP takes the largest R that fits, Tucker over the 2d ranks (every tuple within the budget ranked by the HOSVD's truncation
  * bound, the four best fitted by HOOI); the result is the lowest error
  * among those tried whose count is at most `budget`. Non-convergence of ALS/HOOI is a flag, not an
@@ -81,9 +83,9 @@ export function compressMatrix(
   const t0 = performance.now();
   const o = options ?? ({} as CompressMatrixOptions);
   check(
-    ['tt', 'cp', 'tucker'].includes(o.format),
+    ['tt', 'cp', 'tucker', 'tr'].includes(o.format),
     'INVALID_ARGUMENT',
-    () => `${fn}: format must be 'tt', 'cp' or 'tucker', got ${fmt(o.format)}`,
+    () => `${fn}: format must be 'tt', 'cp', 'tucker' or 'tr', got ${fmt(o.format)}`,
   );
   const x = inputTensor(fn, w, 2);
   check(x.shape.length === 2, 'SHAPE_MISMATCH', () => `${fn}: w must be a matrix (N x M), got shape ${fmt(x.shape)}`);
@@ -106,6 +108,7 @@ export function compressMatrix(
     tt: ['ranks', 'eps', 'budget'],
     cp: ['rank', 'budget'],
     tucker: ['ranks', 'budget'],
+    tr: ['ranks', 'eps', 'budget'],
   };
   check(
     allowed[o.format].includes(targets[0]!),
@@ -123,7 +126,15 @@ export function compressMatrix(
   const fitRanks = (ranks: number[]): { matrix: CompressedMatrix; trial: CompressTrial } => {
     let matrix: CompressedMatrix;
     let converged = true;
-    if (o.format === 'tt') {
+    if (o.format === 'tr') {
+      // With ranks, TR-SVD then TR-ALS sweeps (TR-SVD alone can miss a ring of exactly those ranks).
+      matrix = trMatrixFromDense(x, {
+        inModes,
+        outModes,
+        ...(ranks.length ? { ranks, maxIter: o.maxIter ?? 30 } : { eps: o.eps! }),
+        ...(o.tol !== undefined ? { tol: o.tol } : {}),
+      });
+    } else if (o.format === 'tt') {
       matrix = ttMatrixFromDense(x, {
         inModes,
         outModes,
@@ -150,9 +161,11 @@ export function compressMatrix(
         ? ttMatrixToDense(matrix)
         : matrix.kind === 'cp-matrix'
           ? cpMatrixToDense(matrix)
-          : tuckerMatrixToDense(matrix);
+          : matrix.kind === 'tr-matrix'
+            ? trMatrixToDense(matrix)
+            : tuckerMatrixToDense(matrix);
     const actual =
-      matrix.kind === 'tt-matrix'
+      matrix.kind === 'tt-matrix' || matrix.kind === 'tr-matrix'
         ? matrix.ranks.slice()
         : matrix.kind === 'cp-matrix'
           ? [matrix.rank]
@@ -185,6 +198,17 @@ export function compressMatrix(
           o.ranks.length === d + 1 && o.ranks[0] === 1 && o.ranks[d] === 1,
           'INVALID_RANK',
           () => `${fn}: TT ranks must be d + 1 = ${d + 1} numbers starting and ending with 1, got ${fmt(o.ranks)}`,
+        );
+      }
+      tryRanks(o.ranks ? [...o.ranks] : []);
+    } else if (o.format === 'tr') {
+      if (o.ranks) {
+        checkPositiveInts(fn, 'ranks', o.ranks);
+        check(
+          o.ranks.length === d + 1 && o.ranks[0] === o.ranks[d],
+          'INVALID_RANK',
+          () =>
+            `${fn}: TR ranks must be d + 1 = ${d + 1} numbers with r_0 = r_d (the ring closes), got ${fmt(o.ranks)}`,
         );
       }
       tryRanks(o.ranks ? [...o.ranks] : []);
@@ -238,7 +262,7 @@ const multilinear = (ranks: readonly number[], k: number, r: number): boolean =>
   r <= ranks.reduce((p, x, j) => (j === k ? p : p * x), 1);
 
 function smallest(format: CompressFormat, d: number): number[] {
-  return format === 'tt'
+  return format === 'tt' || format === 'tr'
     ? [1, ...new Array<number>(d - 1).fill(1), 1]
     : format === 'cp'
       ? [1]
@@ -249,6 +273,7 @@ function smallest(format: CompressFormat, d: number): number[] {
 function paramsOf(format: CompressFormat, spec: { inModes: number[]; outModes: number[] }, ranks: number[]): number {
   const d = spec.inModes.length;
   if (format === 'tt') return ttMatrixParamCount({ ...spec, ranks });
+  if (format === 'tr') return trMatrixParamCount({ ...spec, ranks });
   if (format === 'cp') return cpMatrixParamCount({ ...spec, rank: ranks[0]! });
   return tuckerMatrixParamCount({ ...spec, inRanks: ranks.slice(0, d), outRanks: ranks.slice(d) });
 }
@@ -281,6 +306,12 @@ function searchCandidates(
       out.unshift(ranks);
     }
     return out;
+  }
+  if (format === 'tr') {
+    // Uniform rings (r, .., r), largest first; TR-SVD may find a bond needs less.
+    const out: number[][] = [];
+    for (let r = 1; within(new Array<number>(d + 1).fill(r)); r++) out.unshift(new Array<number>(d + 1).fill(r));
+    return out.slice(0, 3);
   }
   if (format === 'cp') {
     const per = inModes.reduce((a, b) => a + b, 0) + outModes.reduce((a, b) => a + b, 0);

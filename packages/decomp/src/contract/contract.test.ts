@@ -20,9 +20,21 @@ import {
   tuckerMatmul,
   tuckerMatrix,
   tuckerMatrixToDense,
+  definitionOf,
+  trMatmul,
+  trMatrix,
+  trMatrixToDense,
 } from '../index.js';
 import { applyView, f64Ops, ttStages, unapplyView } from '../stages.js';
-import { cpMatrixDenseRef, matMulRef, prod, randn, ttMatrixDenseRef, tuckerDenseRef } from '../../test/reference.js';
+import {
+  cpMatrixDenseRef,
+  matMulRef,
+  prod,
+  randn,
+  trMatrixDenseRef,
+  ttMatrixDenseRef,
+  tuckerDenseRef,
+} from '../../test/reference.js';
 
 interface Case {
   name: string;
@@ -65,6 +77,16 @@ function tuckerCase(inModes: number[], outModes: number[], inRanks: number[], ou
   };
 }
 
+function trCase(inModes: number[], outModes: number[], ranks: number[]): Case {
+  return {
+    name: `tr ${inModes.join('x')} -> ${outModes.join('x')} ranks ${ranks.join(',')}`,
+    make: (rng) => {
+      const cores = inModes.map((n, k) => randn(rng, [ranks[k]!, n, outModes[k]!, ranks[k + 1]!]));
+      return { w: trMatrix(cores), dense: trMatrixDenseRef(cores) };
+    },
+  };
+}
+
 const CASES: Case[] = [
   ttCase([5], [3], [1, 1]),
   ttCase([4, 2], [2, 5], [1, 4, 1]),
@@ -74,35 +96,45 @@ const CASES: Case[] = [
   cpCase([2, 3, 2], [3, 2, 2], 4, true),
   tuckerCase([4, 3], [2, 5], [2, 3], [2, 3]),
   tuckerCase([2, 3, 2], [3, 2, 2], [2, 2, 1], [1, 2, 2]),
+  trCase([4, 2], [2, 5], [3, 2, 3]),
+  trCase([2, 3, 2], [3, 2, 2], [2, 3, 2, 2]),
+  trCase([2, 2, 2, 2], [2, 3, 2, 2], [3, 2, 3, 2, 3]),
+  trCase([3, 2], [2, 2], [1, 2, 1]),
 ];
 
-const factorised = (x: tf.Tensor2D, w: MatrixFormat): tf.Tensor2D =>
-  w.kind === 'tt-matrix' ? ttMatmul(x, w) : w.kind === 'cp-matrix' ? cpMatmul(x, w) : tuckerMatmul(x, w);
+function factorised(x: tf.Tensor2D, w: MatrixFormat): tf.Tensor2D;
+function factorised(x: NdArray, w: MatrixFormat<NdArray>): NdArray;
+// biome-ignore lint/suspicious/noExplicitAny: one body for both overloads
+function factorised(x: any, w: MatrixFormat<any>): any {
+  switch (w.kind) {
+    case 'tt-matrix':
+      return ttMatmul(x, w);
+    case 'cp-matrix':
+      return cpMatmul(x, w);
+    case 'tucker-matrix':
+      return tuckerMatmul(x, w);
+    case 'tr-matrix':
+      return trMatmul(x, w);
+  }
+}
 
-const toDense = (w: MatrixFormat): tf.Tensor2D =>
-  w.kind === 'tt-matrix' ? ttMatrixToDense(w) : w.kind === 'cp-matrix' ? cpMatrixToDense(w) : tuckerMatrixToDense(w);
+const toDense = (w: MatrixFormat): tf.Tensor2D => {
+  switch (w.kind) {
+    case 'tt-matrix':
+      return ttMatrixToDense(w);
+    case 'cp-matrix':
+      return cpMatrixToDense(w);
+    case 'tucker-matrix':
+      return tuckerMatrixToDense(w);
+    case 'tr-matrix':
+      return trMatrixToDense(w);
+  }
+};
 
 /** The factor tensors of a format, in a fixed order, and a way to put replacements back. */
 function factorsOf(w: MatrixFormat): { tensors: tf.Tensor[]; rebuild(ts: tf.Tensor[]): MatrixFormat } {
-  switch (w.kind) {
-    case 'tt-matrix':
-      return { tensors: [...w.cores], rebuild: (ts) => ({ ...w, cores: ts }) };
-    case 'cp-matrix': {
-      const d = w.inFactors.length;
-      const tensors = [...w.inFactors, ...w.outFactors, ...(w.weights ? [w.weights] : [])];
-      return {
-        tensors,
-        rebuild: (ts) => ({ ...w, inFactors: ts.slice(0, d), outFactors: ts.slice(d, 2 * d), weights: ts[2 * d] }),
-      };
-    }
-    case 'tucker-matrix': {
-      const d = w.inFactors.length;
-      return {
-        tensors: [w.core, ...w.inFactors, ...w.outFactors],
-        rebuild: (ts) => ({ ...w, core: ts[0]!, inFactors: ts.slice(1, 1 + d), outFactors: ts.slice(1 + d) }),
-      };
-    }
-  }
+  const def = definitionOf(w);
+  return { tensors: def.tensors(w), rebuild: (ts) => def.assemble(w, ts) as MatrixFormat };
 }
 
 function disposeFormat(w: MatrixFormat): void {
@@ -115,7 +147,7 @@ describe('factorised matmul in float64 equals x times the reference dense matrix
       const rng = new Rng(7);
       const { w, dense } = c.make(rng);
       const x = randn(rng, [3, dense.shape[0]!]);
-      const y = w.kind === 'tt-matrix' ? ttMatmul(x, w) : w.kind === 'cp-matrix' ? cpMatmul(x, w) : tuckerMatmul(x, w);
+      const y = factorised(x, w);
       const ref = matMulRef(x, dense);
       expect(y.shape).toEqual(ref.shape);
       for (const [i, v] of y.data.entries()) expect(v).toBeCloseTo(ref.data[i]!, 10);
@@ -201,7 +233,7 @@ describeEachBackend('factorised matmul', (ctx) => {
     }
   }
 
-  for (const c of [CASES[3]!, CASES[5]!, CASES[7]!]) {
+  for (const c of [CASES[3]!, CASES[5]!, CASES[7]!, CASES[9]!, CASES[10]!]) {
     it(`${c.name}: gradients w.r.t. every factor match central finite differences`, async () => {
       const rng = new Rng(3);
       const { w: w64, dense } = c.make(rng);

@@ -1,6 +1,6 @@
 import { check, fmt } from '../errors.js';
 import type { Computable, Ops } from '../ops.js';
-import type { StagedMatmul } from './tt.js';
+import { type StagedMatmul, stagedInSize } from './tt.js';
 
 import { prod } from '../prod.js';
 
@@ -114,8 +114,7 @@ export function stageShapes<C extends Computable>(
   staged: StagedMatmul<C>,
   batch: number,
 ): Array<{ rows: number; inner: number; outer: number; viewed: boolean }> {
-  let size = batch * staged.stages[0]!.matrix.shape[0]!;
-  if (staged.tt) size = batch * prod(staged.tt.inModes);
+  let size = batch * stagedInSize(staged);
   return staged.stages.map((s) => {
     const [inner, outer] = s.matrix.shape as [number, number];
     const rows = size / inner;

@@ -80,6 +80,11 @@ export interface StagedMatmul<C extends Computable = tf.Tensor> {
   /** Lays the last matMul's output out as (B, M). */
   readonly outView: readonly ViewOp[];
   /**
+   * The width N of the x it multiplies, where the first matrix's rows are not it (a view reshapes
+   * x first: TT and TR stages). Read it with stagedInSize.
+   */
+  readonly inSize?: number;
+  /**
    * Set by ttStages: the modes and ranks of the (merged) cores whose matrices the stages are, which
    * stageGradientsFromDense needs.
    */
@@ -148,6 +153,11 @@ export function applyStages<C extends Computable>(ops: Ops<C>, x: C, staged: Sta
   let y = x;
   for (const stage of staged.stages) y = ops.matMul(applyView(ops, y, stage.view), stage.matrix);
   return applyView(ops, y, staged.outView);
+}
+
+/** The width N of the x a staged product multiplies. */
+export function stagedInSize<C extends Computable>(staged: StagedMatmul<C>): number {
+  return staged.inSize ?? (staged.tt ? prod(staged.tt.inModes) : staged.stages[0]!.matrix.shape[0]!);
 }
 
 /** Checks a grouping of d cores into consecutive groups (positive sizes that sum to d). */

@@ -1,11 +1,12 @@
 import type * as tf from '@tensorflow/tfjs-core';
 import type { Computable } from '../ops.js';
 import type { CpMatrix } from './cp.js';
+import type { TrMatrix, TrMatrixSpec } from './tr.js';
 import type { TtMatrix } from './tt.js';
 import type { TuckerMatrix } from './tucker.js';
 
 /** Any factorised matrix format. */
-export type MatrixFormat<C extends Computable = tf.Tensor> = TtMatrix<C> | CpMatrix<C> | TuckerMatrix<C>;
+export type MatrixFormat<C extends Computable = tf.Tensor> = TtMatrix<C> | CpMatrix<C> | TuckerMatrix<C> | TrMatrix<C>;
 
 /** The sizes of a TT-matrix, without its cores. */
 export interface TtMatrixSpec {
@@ -34,4 +35,5 @@ export interface TuckerMatrixSpec {
 export type MatrixShape =
   | ({ readonly kind: 'tt-matrix' } & TtMatrixSpec)
   | ({ readonly kind: 'cp-matrix'; readonly weights?: unknown } & CpMatrixSpec)
-  | ({ readonly kind: 'tucker-matrix' } & TuckerMatrixSpec);
+  | ({ readonly kind: 'tucker-matrix' } & TuckerMatrixSpec)
+  | ({ readonly kind: 'tr-matrix' } & TrMatrixSpec);

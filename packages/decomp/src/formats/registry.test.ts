@@ -1,7 +1,15 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { describeEachBackend } from '@tensorized/test-utils';
 import { describe, expect, it } from 'vitest';
-import { DecompError, FORMAT_NAMES, FORMATS, type FormatSpec, formatDefinition, matrixToDense } from '../index.js';
+import {
+  DecompError,
+  FORMAT_NAMES,
+  FORMATS,
+  type FormatSpec,
+  formatDefinition,
+  matrixToDense,
+  trMatrix,
+} from '../index.js';
 import { prod } from '../prod.js';
 
 const IN = [4, 2, 3];
@@ -11,18 +19,20 @@ const SPECS: FormatSpec[] = [
   { format: 'cp', rank: 4 },
   { format: 'tucker', ranks: [2, 2, 3] },
   { format: 'tucker', ranks: [2, 1, 3], outRanks: [1, 3, 2] },
+  { format: 'tr', ranks: [2, 3, 2, 2] },
+  { format: 'tr', ranks: [1, 3, 2, 1] },
 ];
 
 describe('the format registry', () => {
   it('lists every format once, by name and by kind', () => {
-    expect(FORMAT_NAMES).toEqual(['tt', 'cp', 'tucker']);
+    expect(FORMAT_NAMES).toEqual(['tt', 'cp', 'tucker', 'tr']);
     for (const name of FORMAT_NAMES) {
       const def = FORMATS[name];
       expect(def.name).toBe(name);
       expect(formatDefinition(name)).toBe(def);
       expect(formatDefinition(def.kind)).toBe(def);
     }
-    expect(() => formatDefinition('tr')).toThrow(/format must be one of 'tt', 'cp', 'tucker', got "tr"/);
+    expect(() => formatDefinition('svd')).toThrow(/format must be one of 'tt', 'cp', 'tucker', 'tr', got "svd"/);
   });
 
   it('spec -> shape -> spec is the identity; bad ranks are refused naming the field', () => {
@@ -35,6 +45,13 @@ describe('the format registry', () => {
     expect(bad({ format: 'tt', ranks: [2, 3, 2, 1] })).toThrow(/f: ranks must start and end with 1/);
     expect(bad({ format: 'cp', rank: 0 })).toThrow(/f: rank must be a positive integer, got 0/);
     expect(bad({ format: 'tucker', ranks: [5, 1, 1] })).toThrow(/inRanks\[0\] = 5 exceeds its mode size 4/);
+    expect(bad({ format: 'tr', ranks: [2, 3, 2, 3] })).toThrow(
+      /f: ranks must close the ring, r_0 = r_d, got \[2, 3, 2, 3\]/,
+    );
+    expect(bad({ format: 'tr', ranks: [2, 3, 2] })).toThrow(/f: ranks must have d \+ 1 = 4 entries/);
+    expect(() =>
+      formatDefinition('tr').shape('f', { format: 'tr', ranks: [2, 2] }, { inModes: [4], outModes: [4] }),
+    ).toThrow(/f: a tensor ring needs d >= 2 modes/);
     expect(() =>
       formatDefinition('tt').shape(
         'f',
@@ -72,6 +89,8 @@ describe('the format registry', () => {
     for (let a = 1; a <= 6; a++) for (let b = 1; b <= 12; b++) all.push({ format: 'tt', ranks: [1, a, b, 1] });
     for (let a = 1; a <= 2; a++)
       for (let b = 1; b <= 2; b++) for (let c = 1; c <= 2; c++) all.push({ format: 'tucker', ranks: [a, b, c] });
+    // TR searches uniform rings (r, r, r, r), the form TR-LSTM uses.
+    for (let r = 1; r <= 12; r++) all.push({ format: 'tr', ranks: [r, r, r, r] });
     for (const name of FORMAT_NAMES) {
       const def = FORMATS[name];
       for (const budget of [150, 300, 600]) {
@@ -84,6 +103,19 @@ describe('the format registry', () => {
       }
       expect(def.largestWithin(matrices, count(def.smallest(3)) - 1)).toBeUndefined();
     }
+  });
+});
+
+describeEachBackend('trMatrix', () => {
+  it('refuses a ring that does not close and a single core, naming the cores', () => {
+    const cores = [tf.zeros([2, 3, 2, 4]), tf.zeros([4, 2, 2, 3])];
+    expect(() => trMatrix(cores)).toThrow(
+      /trMatrix: the ring must close, r_0 = r_d: cores\[0\] starts with 2 but cores\[1\] ends with 3/,
+    );
+    expect(() => trMatrix([tf.zeros([2, 3, 2, 2])])).toThrow(/at least 2 cores/);
+    const w = trMatrix([cores[0]!, tf.zeros([4, 2, 2, 2])]);
+    expect(w.ranks).toEqual([2, 4, 2]);
+    tf.dispose([...cores, ...w.cores]);
   });
 });
 
