@@ -59,7 +59,7 @@ Options:
   --dataset <name>       synthetic (default), ${DATASET_NAMES.join(', ')}
   --datasets <a,b>       grid: datasets (default jsb)
   --model <name>         ${MODEL_NAMES.join(', ')} (default tt-gru)
-  --models <a,b>         grid: models (default all four GRUs)
+  --models <a,b>         grid: models (default the paper's four GRUs; tr-gru adds tensor rings)
   --ranks <1,r,..,1>     TT ranks (d + 1 numbers) or Tucker ranks (d numbers)
   --rank <R>             CP rank
   --input-size <256> --input-modes <4,4,4,4> --hidden-size <512> --hidden-modes <8,4,4,4>
@@ -657,9 +657,12 @@ export async function main(argv: string[]): Promise<void> {
     case 'speed epoch': {
       const dataset = datasetName(v.dataset);
       const data = await loadPolyphonic(dataset, { ...loadOptions, seed: 1 });
-      const configs = paperGrid({ datasets: [dataset], lrs: [5e-3], dropouts: [0.2] }).filter(
-        (c) => !c.ranks || c.ranks.includes(11) || c.model === 'tucker-gru',
-      );
+      const configs = paperGrid({
+        datasets: [dataset],
+        lrs: [5e-3],
+        dropouts: [0.2],
+        models: ['gru', 'cp-gru', 'tucker-gru', 'tt-gru', 'tr-gru'],
+      }).filter((c) => !c.ranks || c.ranks.includes(11) || c.ranks.includes(6) || c.model === 'tucker-gru');
       const chosen = configs
         .filter((c) => c.model !== 'cp-gru' || c.rank === 80)
         .filter((c) => c.model !== 'tucker-gru' || c.ranks?.[1] === 4);

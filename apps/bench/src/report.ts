@@ -12,10 +12,12 @@ const COLORS: Record<string, string> = {
   'cp-gru': '#d95f02',
   'tucker-gru': '#7570b3',
   'tt-gru': '#1b9e77',
+  'tr-gru': '#e7298a',
   lstm: '#666666',
   'cp-lstm': '#e6ab02',
   'tucker-lstm': '#a6761d',
   'tt-lstm': '#66a61e',
+  'tr-lstm': '#f781bf',
 };
 
 /** The configuration without its training hyperparameters and seed: what the grid selects over. */
