@@ -159,13 +159,11 @@ export function trStages<C extends Computable>(ops: Ops<C>, w: TrMatrix<C>): Sta
     const order = [...rest.map(([a]) => a), ...inner];
     const perm = order.map((a) => axes.findIndex(([b]) => b === a));
     const innerSize = prod(inner.map((a) => axes.find(([b]) => b === a)![1]));
-    const view: ViewOp[] = perm.every((p, i) => p === i)
-      ? [{ reshape: [-1, innerSize] }]
-      : [
-          { reshape: [-1, ...axes.map(([, s]) => s)] },
-          { transpose: [0, ...perm.map((p) => p + 1)] },
-          { reshape: [-1, innerSize] },
-        ];
+    const view = layoutView(
+      axes.map(([, s]) => s),
+      perm,
+      innerSize,
+    );
     const core = w.cores[k]!;
     let matrix: C;
     let produced: Array<[string, number]>;
@@ -201,6 +199,27 @@ export function trMatmul<C extends Core>(x: C, w: TrMatrix<C>): C {
   const ops = opsFor(x);
   checkBatchInput('trMatmul', x, prod(w.inModes));
   return tidyFor(x, () => applyStages(ops, x, trStages(ops, w)));
+}
+
+/**
+ * The view that lays out a value of axes `sizes` (after the batch axis) in the order `perm` and
+ * flattens it to rows of `inner`: axes that stay neighbours are merged first, so that the transpose
+ * has as few axes as possible (a ring's running value has up to 2d + 1 axes; transposes of many axes
+ * are slow on some backends, and XNNPACK's stop at 6).
+ */
+function layoutView(sizes: readonly number[], perm: readonly number[], inner: number): ViewOp[] {
+  if (perm.every((p, i) => p === i)) return [{ reshape: [-1, inner] }];
+  // Runs of source axes that are consecutive in perm become one axis.
+  const runs: number[][] = [];
+  for (const p of perm) {
+    const last = runs[runs.length - 1];
+    if (last && last[last.length - 1]! + 1 === p) last.push(p);
+    else runs.push([p]);
+  }
+  const bySource = [...runs].sort((a, b) => a[0]! - b[0]!);
+  const dims = bySource.map((run) => prod(run.map((a) => sizes[a]!)));
+  const order = runs.map((run) => bySource.indexOf(run));
+  return [{ reshape: [-1, ...dims] }, { transpose: [0, ...order.map((o) => o + 1)] }, { reshape: [-1, inner] }];
 }
 
 /** The 'tr' format's definition (see FormatDefinition). */
