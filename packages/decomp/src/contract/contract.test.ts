@@ -216,8 +216,10 @@ describeEachBackend('factorised matmul', (ctx) => {
             ys.push(prepared.apply(x), prepared.apply(x));
             prepared.dispose();
           }
-          if (w.kind === 'tt-matrix') {
-            for (const groups of compositions(w.cores.length)) {
+          if (w.kind === 'tt-matrix' || w.kind === 'tr-matrix') {
+            // A ring needs two groups at least (one group would be its trace).
+            const all = compositions(w.cores.length).filter((g) => w.kind === 'tt-matrix' || g.length >= 2);
+            for (const groups of all) {
               const prepared = prepareMatmul(w, 'factorised', { groups });
               expect(prepared.groups).toEqual(groups);
               ys.push(prepared.apply(x));

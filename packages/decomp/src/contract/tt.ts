@@ -169,6 +169,28 @@ export function checkTtGroups(fn: string, groups: readonly number[], d: number):
   );
 }
 
+/** Every way to split d consecutive cores into groups (compositions of d), more than one group each. */
+export function coreGroupings(d: number): number[][] {
+  if (d === 1) return [[1]];
+  const out: number[][] = [];
+  for (let mask = 0; mask < 2 ** (d - 1); mask++) {
+    const groups: number[] = [];
+    let size = 1;
+    for (let i = 0; i < d - 1; i++) {
+      if (mask & (1 << i)) {
+        size++;
+      } else {
+        groups.push(size);
+        size = 1;
+      }
+    }
+    groups.push(size);
+    // One group is the whole matrix rebuilt: the 'rebuild' path.
+    if (groups.length > 1) out.push(groups);
+  }
+  return out;
+}
+
 /** The TT-matrix whose cores are consecutive groups of w's cores, each merged (mergeTtCores). */
 export function groupTtCores<C extends Computable>(
   ops: Ops<C>,

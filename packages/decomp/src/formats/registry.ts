@@ -1,7 +1,7 @@
 import type * as tf from '@tensorflow/tfjs-core';
 import { prepareCpFactors } from '../contract/cp.js';
 import { modeProducts } from '../contract/mode_products.js';
-import { mergeTtCores, type StagedMatmul, ttStages } from '../contract/tt.js';
+import { coreGroupings, mergeTtCores, type StagedMatmul, ttStages } from '../contract/tt.js';
 import { prepareTuckerFactors } from '../contract/tucker.js';
 import { check, fmt } from '../errors.js';
 import { cpMatrixInit, type InitOptions, ttMatrixInit, tuckerMatrixInit } from '../init.js';
@@ -170,7 +170,7 @@ const tt: FormatDefinition<TtMatrix<Computable>> = {
     return ops.reshape(mergeTtCores(ops, m.cores), [prod(m.inModes), prod(m.outModes)]);
   },
   stages: (ops, w, groups) => ttStages(ops, w as TtMatrix<never>, groups),
-  groupings: (shape) => compositions(shape.inModes.length),
+  groupings: (shape) => coreGroupings(shape.inModes.length),
   paramCount: (shape) => ttMatrixParamCount(shape as TtNarrow['shape']),
   largestWithin(matrices, budget) {
     const d = matrices[0]!.inModes.length;
@@ -323,28 +323,6 @@ const tucker: FormatDefinition<TuckerMatrix<Computable>> = {
   },
   smallest: (d) => ({ format: 'tucker', ranks: new Array<number>(d).fill(1) }),
 };
-
-/** Every way to split d consecutive cores into groups (compositions of d), more than one group each. */
-function compositions(d: number): number[][] {
-  if (d === 1) return [[1]];
-  const out: number[][] = [];
-  for (let mask = 0; mask < 2 ** (d - 1); mask++) {
-    const groups: number[] = [];
-    let size = 1;
-    for (let i = 0; i < d - 1; i++) {
-      if (mask & (1 << i)) {
-        size++;
-      } else {
-        groups.push(size);
-        size = 1;
-      }
-    }
-    groups.push(size);
-    // One group is the whole matrix rebuilt: the 'rebuild' path.
-    if (groups.length > 1) out.push(groups);
-  }
-  return out;
-}
 
 /** The factorised matrix formats, by short name. */
 export const FORMATS: Readonly<Record<FormatName, FormatDefinition>> = {

@@ -1,5 +1,13 @@
 import type * as tf from '@tensorflow/tfjs-core';
-import { applyStages, checkBatchInput, mergeTtCores, type StagedMatmul, type ViewOp } from '../contract/tt.js';
+import {
+  applyStages,
+  checkBatchInput,
+  coreGroupings,
+  groupTtCores,
+  mergeTtCores,
+  type StagedMatmul,
+  type ViewOp,
+} from '../contract/tt.js';
 import { check, fmt } from '../errors.js';
 import { AUTHORS_STD, type InitOptions, normalFactor, targetStd } from '../init.js';
 import type { NdArray } from '../ndarray.js';
@@ -8,7 +16,7 @@ import { checkModeSpec, type SizeCheck } from '../params.js';
 import { prod } from '../prod.js';
 import { checkFinite, checkPositiveInts, checkRank } from '../validate.js';
 import type { FormatDefinition, FormatSpec } from './registry.js';
-import type { FormatOptions } from './tt.js';
+import type { FormatOptions, TtMatrix } from './tt.js';
 
 /**
  * A matrix of shape (prod n_k, prod m_k) in Tensor-Ring form (Zhao et al. 2016; TR-LSTM, Pan et al.
@@ -145,9 +153,24 @@ export function trMatrixToDense<C extends Core>(w: TrMatrix<C>): C {
  * (after the batch) named, stage k lays out (rest | n_k, r_{k-1}) and multiplies by G_k as an
  * (n_k r_{k-1}) x (m_k r_k) matrix; the first stage takes (rest | n_1) to (r_0, m_1, r_1), the last
  * (m_1..m_{d-1} | n_d, r_{d-1}, r_0) to m_d. The FLOPs are about r_0 times a TT-matrix's of the
- * same ranks.
+ * same ranks. With `groups`, consecutive cores are merged first (the planner picks the grouping).
  */
-export function trStages<C extends Computable>(ops: Ops<C>, w: TrMatrix<C>): StagedMatmul<C> {
+export function trStages<C extends Computable>(
+  ops: Ops<C>,
+  ring: TrMatrix<C>,
+  groups?: readonly number[],
+): StagedMatmul<C> {
+  if (groups) {
+    check(
+      groups.length >= 2,
+      'INVALID_ARGUMENT',
+      () => `trStages: a tensor ring needs at least 2 groups of cores (one group is its trace), got ${fmt(groups)}`,
+    );
+  }
+  // Consecutive cores merged per group (as TT cores merge): fewer, larger stages.
+  const w = groups
+    ? ({ ...groupTtCores(ops, ring as unknown as TtMatrix<C>, groups), kind: 'tr-matrix' } as TrMatrix<C>)
+    : ring;
   const d = w.cores.length;
   const { inModes: n, outModes: m, ranks: r } = w;
   // The running value's axes after the batch axis: [name, size].
@@ -250,7 +273,8 @@ export const trFormat: FormatDefinition<TrMatrix<Computable>> = {
   tensors: (w) => [...(w as TrMatrix<never>).cores],
   init: (shape, options) => trMatrixInit(shape as TrMatrixSpec, options),
   dense: (ops, w) => trDense(ops, w as TrMatrix<never>),
-  stages: (ops, w) => trStages(ops, w as TrMatrix<never>),
+  stages: (ops, w, groups) => trStages(ops, w as TrMatrix<never>, groups),
+  groupings: (shape) => coreGroupings(shape.inModes.length),
   paramCount: (shape) => trMatrixParamCount(shape as TrMatrixSpec),
   largestWithin(matrices, budget) {
     // Uniform ranks r_0 = .. = r_d = r, the form TR-LSTM uses: the largest r within the budget.
