@@ -296,7 +296,12 @@ export async function main(argv: string[]): Promise<void> {
     const inapplicable = [
       ...['rank', 'ranks']
         .filter((o) => given.has(o) && (format === 'dense' || !formatDefinition(format).specFields.includes(o)))
-        .map((o) => `--${o} (${takes(o).join(' and ')} models only)`),
+        .map(
+          (o) =>
+            `--${o} (${takes(o)
+              .join(', ')
+              .replace(/, ([^,]*)$/, ' and $1')} models only)`,
+        ),
       ...(format === 'dense'
         ? ['input-modes', 'hidden-modes'].filter((o) => given.has(o)).map((o) => `--${o} (factorised models only)`)
         : []),
