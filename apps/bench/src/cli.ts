@@ -59,9 +59,10 @@ Options:
   --dataset <name>       synthetic (default), ${DATASET_NAMES.join(', ')}
   --datasets <a,b>       grid: datasets (default jsb)
   --model <name>         ${MODEL_NAMES.join(', ')} (default tt-gru)
-  --models <a,b>         grid: models (default the paper's four GRUs; tr-gru adds tensor rings)
-  --ranks <1,r,..,1>     TT ranks (d + 1 numbers) or Tucker ranks (d numbers)
+  --models <a,b>         grid: models (default the paper's four GRUs; tr-gru, bt-gru add TR and BT)
+  --ranks <1,r,..,1>     TT or TR ranks (d + 1 numbers), Tucker or BT ranks (d numbers)
   --rank <R>             CP rank
+  --blocks <N>           BT: the number of blocks (default 6)
   --input-size <256> --input-modes <4,4,4,4> --hidden-size <512> --hidden-modes <8,4,4,4>
   --lr <x> --dropout <p> --batch-size <n> --epochs <n> --seed <n> --clip <x>
                          (grid: --lr, --dropout, --batch-size take comma-separated lists: the grid's axes)
@@ -123,7 +124,7 @@ const num = (name: string, value: string | undefined, fallback: number, rule: Ru
 const positiveInt = POSITIVE_INT.ok;
 
 /** The options each command reads (besides --backend, --help); any other option given is an error. */
-const MODEL_OPTIONS = ['model', 'ranks', 'rank', 'input-size', 'input-modes', 'hidden-size', 'hidden-modes'];
+const MODEL_OPTIONS = ['model', 'ranks', 'rank', 'blocks', 'input-size', 'input-modes', 'hidden-size', 'hidden-modes'];
 const TRAINING = [
   'lr',
   'dropout',
@@ -198,6 +199,7 @@ export async function main(argv: string[]): Promise<void> {
       models: { type: 'string' },
       ranks: { type: 'string' },
       rank: { type: 'string' },
+      blocks: { type: 'string' },
       'input-modes': { type: 'string' },
       'hidden-modes': { type: 'string' },
       'hidden-size': { type: 'string' },
@@ -294,7 +296,7 @@ export async function main(argv: string[]): Promise<void> {
     const takes = (field: string): string[] =>
       FORMAT_NAMES.filter((f) => formatDefinition(f).specFields.includes(field)).map((f) => formatDefinition(f).title);
     const inapplicable = [
-      ...['rank', 'ranks']
+      ...['rank', 'ranks', 'blocks']
         .filter((o) => given.has(o) && (format === 'dense' || !formatDefinition(format).specFields.includes(o)))
         .map(
           (o) =>
@@ -310,6 +312,7 @@ export async function main(argv: string[]): Promise<void> {
     const ranks = list('ranks', v.ranks);
     if (ranks) runConfig.ranks = ranks;
     if (v.rank !== undefined) runConfig.rank = num('rank', v.rank, 80, POSITIVE_INT);
+    if (v.blocks !== undefined) runConfig.blocks = num('blocks', v.blocks, 6, POSITIVE_INT);
     const im = list('input-modes', v['input-modes']);
     if (im) runConfig.inputModes = im;
     const hm = list('hidden-modes', v['hidden-modes']);
@@ -666,8 +669,15 @@ export async function main(argv: string[]): Promise<void> {
         datasets: [dataset],
         lrs: [5e-3],
         dropouts: [0.2],
-        models: ['gru', 'cp-gru', 'tucker-gru', 'tt-gru', 'tr-gru'],
-      }).filter((c) => !c.ranks || c.ranks.includes(11) || c.ranks.includes(6) || c.model === 'tucker-gru');
+        models: ['gru', 'cp-gru', 'tucker-gru', 'tt-gru', 'tr-gru', 'bt-gru'],
+      }).filter(
+        (c) =>
+          !c.ranks ||
+          c.ranks.includes(11) ||
+          c.ranks.includes(6) ||
+          c.model === 'tucker-gru' ||
+          (c.model === 'bt-gru' && c.ranks[0] === 4),
+      );
       const chosen = configs
         .filter((c) => c.model !== 'cp-gru' || c.rank === 80)
         .filter((c) => c.model !== 'tucker-gru' || c.ranks?.[1] === 4);

@@ -15,15 +15,15 @@ export interface ResultLine extends RunResult {
 
 /** A stable name for a run configuration: its directory and its key in results.jsonl. */
 export function runKey(c: RunConfig): string {
-  const shape = c.ranks ? `r${c.ranks.join('-')}` : c.rank !== undefined ? `R${c.rank}` : 'dense';
+  const shape = `${c.ranks ? `r${c.ranks.join('-')}` : c.rank !== undefined ? `R${c.rank}` : 'dense'}${c.blocks !== undefined ? `-N${c.blocks}` : ''}`;
   const sizes = c.hiddenSize ? `-h${c.hiddenSize}` : '';
   const tail = `${c.maxLength ? `-L${c.maxLength}` : ''}${c.window ? `-W${c.window}` : ''}${c.patience !== undefined ? `-p${c.patience}` : ''}`;
   return `${c.dataset}/${c.model}-${shape}${sizes}-lr${c.lr}-do${c.dropout}-b${c.batchSize}-e${c.epochs}-s${c.seed}${tail}`;
 }
 
 /** A configuration without its dataset and training hyperparameters: what a grid selects over. */
-export function shapeKey(c: Pick<RunConfig, 'model' | 'ranks' | 'rank' | 'hiddenSize'>): string {
-  return `${c.model} ${c.ranks ? `(${c.ranks.join(',')})` : c.rank !== undefined ? `R=${c.rank}` : 'dense'}${c.hiddenSize ? ` h${c.hiddenSize}` : ''}`;
+export function shapeKey(c: Pick<RunConfig, 'model' | 'ranks' | 'rank' | 'blocks' | 'hiddenSize'>): string {
+  return `${c.model} ${c.ranks ? `(${c.ranks.join(',')})` : c.rank !== undefined ? `R=${c.rank}` : 'dense'}${c.blocks !== undefined ? ` N=${c.blocks}` : ''}${c.hiddenSize ? ` h${c.hiddenSize}` : ''}`;
 }
 
 /** The training point a configuration was selected at (on some dataset's validation NLL). */
@@ -55,7 +55,8 @@ export interface GridOptions {
  * The paper's protocol (PAPER.md): dense GRU with lr 2.5e-3, dropout 0.3, 100 epochs; the
  * decompositions over lr {5e-3, 1e-2} x dropout {0.2, 0.5}, 50 epochs, batch 16 (8 for TT);
  * TT ranks (1, r, r, r, 1) for r in {5, 8, 11}, CP R in {50, 80, 110}, Tucker (2,2,2,2) and (2,4,2,4);
- * with `models` including 'tr-gru' also tensor rings of ranks 3, 4 and 6 (beyond the paper).
+ * with `models` including 'tr-gru' or 'bt-gru' also tensor rings of ranks 3, 4 and 6 and Block-Term
+ * matrices of ranks 2, 3, 4 with 4, 6, 6 blocks (beyond the paper).
  */
 export function paperGrid(options: GridOptions): RunConfig[] {
   const seeds = options.seeds ?? [1];
@@ -71,7 +72,7 @@ export function paperGrid(options: GridOptions): RunConfig[] {
   for (const seed of seeds) {
     for (const dataset of options.datasets) {
       const base = { dataset: dataset as RunConfig['dataset'], clip: 5, seed };
-      type Shape = Pick<RunConfig, 'model' | 'ranks' | 'rank' | 'batchSize'>;
+      type Shape = Pick<RunConfig, 'model' | 'ranks' | 'rank' | 'blocks' | 'batchSize'>;
       const dense: Shape[] = wanted.has('gru') ? [{ model: 'gru', batchSize: 16 }] : [];
       const shapes: Shape[] = [];
       if (wanted.has('tt-gru'))
@@ -87,6 +88,15 @@ export function paperGrid(options: GridOptions): RunConfig[] {
       // 1536 RNN parameters: r = 3, 4, 6 give 3,840, 5,632 and 10,752 (TT: 4,096, 7,168, 11,392).
       if (wanted.has('tr-gru'))
         for (const r of [3, 4, 6]) shapes.push({ model: 'tr-gru', ranks: [r, r, r, r, r], batchSize: 16 });
+      // And Block-Term matrices (uniform ranks r, N blocks): N (2 r^4 + 256 r) + 1536 RNN parameters,
+      // (2, 4 blocks) 3,712, (3, 6) 7,116, (4, 6) 10,752.
+      if (wanted.has('bt-gru'))
+        for (const [r, blocks] of [
+          [2, 4],
+          [3, 6],
+          [4, 6],
+        ] as const)
+          shapes.push({ model: 'bt-gru', ranks: [r, r, r, r], blocks, batchSize: 16 });
       if (options.points) {
         for (const shape of [...dense, ...shapes]) {
           const point = options.points.get(shapeKey(shape));

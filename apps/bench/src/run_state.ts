@@ -48,7 +48,7 @@ export function validateRunConfig(config: unknown): number {
   optional(c, 'ranks', positiveInts);
   optional(c, 'inputModes', positiveInts);
   optional(c, 'hiddenModes', positiveInts);
-  for (const key of ['rank', 'inputSize', 'hiddenSize', 'maxLength', 'window', 'patience'])
+  for (const key of ['rank', 'blocks', 'inputSize', 'hiddenSize', 'maxLength', 'window', 'patience'])
     optional(c, key, (p, x) => int(p, x, 1));
   if (c['weights'] !== undefined) {
     const w = obj('config.weights', c['weights']);

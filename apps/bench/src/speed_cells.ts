@@ -13,6 +13,7 @@ export const CELL_MODELS: Array<[string, ModelName, Parameters<typeof paperCellC
   ['Tucker-GRU (2,4,2,4)', 'tucker-gru', { ranks: [2, 4, 2, 4] }],
   ['TT-GRU ranks 11', 'tt-gru', { ranks: [1, 11, 11, 11, 1] }],
   ['TR-GRU ranks 6', 'tr-gru', { ranks: [6, 6, 6, 6, 6] }],
+  ['BT-GRU ranks 4, 6 blocks', 'bt-gru', { ranks: [4, 4, 4, 4], blocks: 6 }],
 ];
 
 export interface CellSpeedRow {

@@ -32,10 +32,12 @@ import { lockRunDir, touchLock } from './run_lock.js';
 export interface RunConfig {
   dataset: DatasetName | 'synthetic';
   model: ModelName;
-  /** TT ranks or Tucker ranks (default the paper's). */
+  /** TT, TR, Tucker or BT ranks (default the paper's, or cells' PAPER_SPECS beyond it). */
   ranks?: number[];
   /** CP rank (default 80). */
   rank?: number;
+  /** BT: the number of blocks (default 6). */
+  blocks?: number;
   inputSize?: number;
   inputModes?: number[];
   hiddenSize?: number;
@@ -146,6 +148,7 @@ export function cellConfigOf(config: RunConfig): CellConfig {
   const o: Parameters<typeof paperCellConfig>[1] = {};
   if (config.ranks) o.ranks = config.ranks;
   if (config.rank !== undefined) o.rank = config.rank;
+  if (config.blocks !== undefined) o.blocks = config.blocks;
   if (config.inputSize !== undefined) o.inputSize = config.inputSize;
   if (config.inputModes) o.inputModes = config.inputModes;
   if (config.hiddenSize !== undefined) o.hiddenSize = config.hiddenSize;

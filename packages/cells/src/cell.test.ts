@@ -9,6 +9,7 @@ const SPECS: Array<[string, WeightSpec]> = [
   ['cp', { format: 'cp', rank: 5 }],
   ['tucker', { format: 'tucker', ranks: [2, 2, 2] }],
   ['tr', { format: 'tr', ranks: [2, 3, 2, 2] }],
+  ['bt', { format: 'bt', ranks: [2, 3, 2], blocks: 2 }],
 ];
 
 function smallConfig(kind: 'gru' | 'lstm', spec: WeightSpec, extra: Partial<CellConfig> = {}): CellConfig {
@@ -189,7 +190,7 @@ describe('bad configurations', () => {
     [
       'an unknown format',
       { input: { format: 'svd' } as never },
-      /input.format must be 'dense', 'tt', 'cp', 'tucker' or 'tr', got "svd"/,
+      /input.format must be 'dense', 'tt', 'cp', 'tucker', 'tr' or 'bt', got "svd"/,
     ],
     ['missing modes', { inputModes: undefined }, /inputModes are needed for a tt input weight \(W\)/],
     ['an unknown kind', { kind: 'rnn' as never }, /kind must be 'gru' or 'lstm', got "rnn"/],

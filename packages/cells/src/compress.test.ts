@@ -30,6 +30,7 @@ describeEachBackend('compressCell', () => {
     ['cp', { format: 'cp', rank: 3 }],
     ['tucker', { format: 'tucker', ranks: [2, 2, 2] }],
     ['tr', { format: 'tr', ranks: [2, 2, 3, 2] }],
+    ['bt', { format: 'bt', ranks: [2, 2, 2], blocks: 1 }],
   ];
   for (const kind of ['gru', 'lstm'] as const) {
     for (const [name, spec] of cases) {

@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import {
   type CompressedMatrix,
+  type CompressFormat,
   type CompressReport,
   compressMatrix,
   DecompError,
@@ -83,13 +84,15 @@ export function compressCell(cell: RecurrentCell, options: CompressCellOptions):
             ? { eps: spec.eps }
             : spec.format === 'cp'
               ? { rank: spec.rank }
-              : spec.format === 'tt' || spec.format === 'tr'
-                ? { ranks: spec.ranks }
-                : { ranks: [...spec.ranks, ...(spec.outRanks ?? spec.ranks)] };
+              : spec.format === 'bt'
+                ? { ranks: spec.ranks, blocks: spec.blocks }
+                : spec.format === 'tt' || spec.format === 'tr'
+                  ? { ranks: spec.ranks }
+                  : { ranks: [...spec.ranks, ...(spec.outRanks ?? spec.ranks)] };
       let result: ReturnType<typeof compressMatrix>;
       try {
         result = compressMatrix(dense, {
-          format: spec.format,
+          format: spec.format as CompressFormat,
           inModes: inModes!,
           outModes: foldGates(hiddenModes!, gates),
           ...target,
@@ -165,6 +168,13 @@ function toCellWeights(
       tensors[k < d ? `${name}.in${k}` : `${name}.out${k - d}`] = tf.tensor(data, [...f.shape]);
     });
     return { weightSpec: { format: 'cp', rank: R }, tensors };
+  }
+  if (m.kind === 'bt-matrix') {
+    tensors[`${name}.core`] = t(m.core);
+    m.factors.forEach((f, k) => {
+      tensors[`${name}.factor${k}`] = t(f);
+    });
+    return { weightSpec: { format: 'bt', ranks: [...m.ranks], blocks: m.blocks }, tensors };
   }
   const inRanks = [...m.inRanks];
   const outRanks = [...m.outRanks];

@@ -73,6 +73,20 @@ const CONFIGS: Array<[string, CellConfig]> = [
     },
   ],
   [
+    'bt-gru',
+    {
+      kind: 'gru',
+      inputSize: 4,
+      hiddenSize: 4,
+      inputModes: [2, 2],
+      hiddenModes: [2, 2],
+      input: { format: 'bt', ranks: [2, 2], blocks: 2 },
+      recurrent: { format: 'bt', ranks: [1, 2], blocks: 3 },
+      seed: 1,
+      init: 0.4,
+    },
+  ],
+  [
     'tt-lstm (dense W)',
     {
       kind: 'lstm',

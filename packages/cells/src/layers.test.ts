@@ -217,7 +217,7 @@ describeEachBackend('tensorizedGru and tensorizedLstm', () => {
       /rank does not apply to format 'dense'/,
     );
     expect(() => tensorizedGru({ units: 8, format: 'svd' as never, ranks: [2, 2] })).toThrow(
-      /format must be 'dense', 'tt', 'cp', 'tucker' or 'tr', got "svd"/,
+      /format must be 'dense', 'tt', 'cp', 'tucker', 'tr' or 'bt', got "svd"/,
     );
     expect(() => tensorizedLstm({ units: 8, format: 'dense', resetAfter: false })).toThrow(
       /resetAfter applies to a GRU only/,

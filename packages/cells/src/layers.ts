@@ -125,12 +125,14 @@ export interface TensorizedRnnLayerArgs {
   units: number;
   /** W's and U's format (default 'tt'). */
   format?: WeightFormat;
-  /** TT: d + 1 ranks (r_0 = r_d = 1); Tucker: d ranks. Required for those formats. */
+  /** TT: d + 1 ranks (r_0 = r_d = 1); TR: d + 1 ranks (r_0 = r_d); Tucker, BT: d ranks. Required for those formats. */
   ranks?: number[];
   /** Tucker: output ranks, when not the same as `ranks`. */
   outRanks?: number[];
   /** CP rank. Required for CP. */
   rank?: number;
+  /** Block-Term: the number of blocks. Required for BT (with d `ranks`). */
+  blocks?: number;
   /** Factorisations of the input size and of units (default: balanced, d = the ranks' d, else 4). */
   inputModes?: number[];
   hiddenModes?: number[];
@@ -171,6 +173,7 @@ const LAYER_OPTIONS: readonly string[] = [
   'ranks',
   'outRanks',
   'rank',
+  'blocks',
   'inputModes',
   'hiddenModes',
   'resetAfter',

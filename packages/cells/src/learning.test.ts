@@ -62,6 +62,7 @@ describeEachBackend('learning', () => {
     ['cp', { format: 'cp', rank: 8 }],
     ['tucker', { format: 'tucker', ranks: [2, 4] }],
     ['tr', { format: 'tr', ranks: [2, 3, 2] }],
+    ['bt', { format: 'bt', ranks: [2, 2], blocks: 2 }],
   ];
   for (const [name, spec] of specs) {
     it(`a ${name} GRU learns the sequence task: loss falls well below its start`, async () => {

@@ -5,13 +5,15 @@ import type { CellConfig, CellKind, WeightSpec } from './config.js';
 /**
  * The default spec of every factorised format, in the order the models are listed: the paper's TT
  * ranks (1,11,11,11,1), CP R = 80 and Tucker (2,4,2,4), and, beyond the paper, a tensor ring of
- * ranks 6 (10,752 RNN parameters at the paper's sizes, near TT's 11,392).
+ * ranks 6 and a Block-Term matrix of 6 blocks of ranks 4 (10,752 RNN parameters each at the paper's
+ * sizes, near TT's 11,392).
  */
 export const PAPER_SPECS: { readonly [F in FormatName]: Extract<FormatSpec, { format: F }> } = {
   cp: { format: 'cp', rank: 80 },
   tucker: { format: 'tucker', ranks: [2, 4, 2, 4] },
   tt: { format: 'tt', ranks: [1, 11, 11, 11, 1] },
   tr: { format: 'tr', ranks: [6, 6, 6, 6, 6] },
+  bt: { format: 'bt', ranks: [4, 4, 4, 4], blocks: 6 },
 };
 
 /** A model of the comparison: a dense cell ('gru') or a format and a cell ('tt-gru'). */
@@ -32,6 +34,8 @@ export interface PaperCellOptions {
   hiddenModes?: readonly number[];
   /** TT ranks (default (1, 11, 11, 11, 1)) or Tucker ranks (default (2, 4, 2, 4)). */
   ranks?: readonly number[];
+  /** Block-Term: the number of blocks (default 6). */
+  blocks?: number;
   /** CP rank (default 80). */
   rank?: number;
   init?: CellConfig['init'];

@@ -30,6 +30,17 @@ export {
   trMatrixToDense,
 } from './formats/tr.js';
 export {
+  type BtMatrix,
+  type BtMatrixSpec,
+  btFactorStd,
+  btMatmul,
+  btMatrix,
+  btMatrixInit,
+  btMatrixParamCount,
+  btMatrixToDense,
+  checkBtMatrixSpec,
+} from './formats/bt.js';
+export {
   type FormatDefinition,
   type FormatName,
   type FormatPart,
@@ -91,6 +102,11 @@ export { type TtSvdOptions, ttSvd } from './algorithms/tt_svd.js';
 export { ttRound } from './algorithms/tt_round.js';
 export { type TtMatrixFromDenseOptions, ttMatrixFromDense } from './algorithms/tt_matrix_from_dense.js';
 export { type TrMatrixFromDenseOptions, trMatrixFromDense } from './algorithms/tr_svd.js';
+export {
+  type BtMatrixFromDenseOptions,
+  type BtMatrixFromDenseResult,
+  btMatrixFromDense,
+} from './algorithms/bt_als.js';
 export { type CpAlsOptions, type CpAlsResult, cpAls } from './algorithms/cp_als.js';
 export { type TuckerOptions, tuckerHosvd } from './algorithms/tucker_hosvd.js';
 export { type TuckerHooiOptions, type TuckerHooiResult, tuckerHooi } from './algorithms/tucker_hooi.js';

@@ -13,6 +13,8 @@ import {
   definitionOf,
   trCoreStd,
   trMatrixInit,
+  btFactorStd,
+  btMatrixInit,
 } from './index.js';
 
 function empiricalStd(w: MatrixFormat): number {
@@ -35,6 +37,8 @@ it("the authors' per-factor std formulas of PAPER.md", () => {
   expect(tuckerFactorStd([2, 4, 2, 4, 2, 4, 2, 4])).toBeCloseTo((0.05 / Math.sqrt(64 * 64)) ** (1 / 9), 14);
   // TR: s = (0.05^2 / prod_{k=1..d} r_k)^(1/(2d)); r_0 = r_d counted once.
   expect(trCoreStd([3, 5, 5, 5, 3])).toBeCloseTo((0.05 ** 2 / (5 * 5 * 5 * 3)) ** (1 / 8), 14);
+  // BT: s = (0.05^2 / (N prod r_k))^(1/(2(d+1))).
+  expect(btFactorStd([2, 3, 2, 2], 4)).toBeCloseTo((0.05 ** 2 / (4 * 24)) ** (1 / 10), 14);
 });
 
 describeEachBackend('initialisers', () => {
@@ -47,6 +51,7 @@ describeEachBackend('initialisers', () => {
     ['cp', (o) => cpMatrixInit({ ...big, rank: 64 }, o)],
     ['tucker', (o) => tuckerMatrixInit({ ...big, inRanks: [16, 16] }, o)],
     ['tr', (o) => trMatrixInit({ ...big, ranks: [4, 8, 4] }, o)],
+    ['bt', (o) => btMatrixInit({ ...big, ranks: [8, 8], blocks: 4 }, o)],
   ];
   for (const [name, make] of makers) {
     for (const std of ['authors', 'glorot'] as const) {

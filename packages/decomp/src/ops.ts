@@ -23,7 +23,8 @@ export interface Ops<T extends Computable> {
   khatriRao(a: T, b: T): T;
   /** a (p x R) with column r multiplied by w[r]. */
   scaleColumns(a: T, w: T): T;
-  ones(shape: readonly number[]): T;
+  /** A tensor of ones; `like` is any value of the same computation (the trace needs it). */
+  ones(shape: readonly number[], like?: T): T;
   /** Kronecker product: (p x r), (q x s) -> (pq x rs), entry [i q + j, a s + b] = A[i, a] B[j, b]. */
   kron(a: T, b: T): T;
 }

@@ -33,6 +33,7 @@ export {
   weightGradientCosts,
 } from './cost.js';
 export { trStages } from './formats/tr.js';
+export { btStages } from './formats/bt.js';
 export { Trace, type TracedKernel, type Traced, traceApply, traceOps, tracePrepare } from './trace.js';
 export { type Core, f64Ops, type Ops, tfOps } from './ops.js';
 export { estimateMs, planWeightGradient, type WeightGradientRoute } from './planner.js';

@@ -9,6 +9,8 @@ import {
   ttMatrixInit,
   tuckerMatrixInit,
   trMatrixInit,
+  btMatrixInit,
+  definitionOf,
 } from './index.js';
 import { type Trace, traceApply, tracePrepare } from './trace.js';
 
@@ -73,6 +75,12 @@ const cases: Array<[string, MatrixShape, () => MatrixFormat, number[] | undefine
     () => trMatrixInit({ ...modes, ranks: [4, 4, 4, 4, 4] }, { seed: 1 }),
     undefined,
   ],
+  [
+    'BT ranks 2, 2 blocks, split 2+2',
+    { kind: 'bt-matrix', ...modes, ranks: [2, 2, 2, 2], blocks: 2 },
+    () => btMatrixInit({ ...modes, ranks: [2, 2, 2, 2], blocks: 2 }, { seed: 1 }),
+    [2, 2],
+  ],
 ];
 
 describeEachBackend('the trace of a product equals what runs', () => {
@@ -99,12 +107,7 @@ describeEachBackend('the trace of a product equals what runs', () => {
         expect(y!.shape).toEqual([16, 1536]);
         prepared!.dispose();
         tf.dispose([x, y!]);
-        const all =
-          'cores' in w
-            ? w.cores
-            : 'core' in w
-              ? [w.core, ...w.inFactors, ...w.outFactors]
-              : [...w.inFactors, ...w.outFactors];
+        const all = definitionOf(w).tensors(w);
         tf.dispose(all as tf.Tensor[]);
       });
     }

@@ -101,9 +101,12 @@ export const traceOps: Ops<Traced> = {
     void w;
     return { shape: [...a.shape], trace: a.trace, fresh: true };
   },
-  ones: () => {
-    throw new Error('traceOps.ones: a traced computation needs a trace; use onesIn(trace, shape)');
+  // tf.ones makes its tensor on the host: no kernel runs.
+  ones: (shape, like) => {
+    if (!like) throw new Error('traceOps.ones: pass a traced value of the same computation as `like`');
+    return { shape: [...shape], trace: like.trace, fresh: true };
   },
+
   kron: (a, b) => {
     const [p, r] = a.shape as [number, number];
     const [q, s] = b.shape as [number, number];

@@ -80,6 +80,39 @@ export function trMatrixDenseRef(cores: readonly NdArray[]): NdArray {
   return { shape: [n, m], data: out };
 }
 
+/**
+ * W[i, j] = sum_b sum_p C_b[p_1..p_d] prod_k A_{b,k}[i_k, j_k, p_k] (Block-Term), by loops, from the
+ * stacked core (N, r_1..r_d) and factors (N, n_k, m_k, r_k).
+ */
+export function btMatrixDenseRef(core: NdArray, factors: readonly NdArray[]): NdArray {
+  const inModes = factors.map((f) => f.shape[1]!);
+  const outModes = factors.map((f) => f.shape[2]!);
+  const ranks = core.shape.slice(1);
+  const blocks = core.shape[0]!;
+  const n = prod(inModes);
+  const m = prod(outModes);
+  const out = new Float64Array(n * m);
+  const rTotal = prod(ranks);
+  for (let i = 0; i < n; i++) {
+    const ii = unravel(i, inModes);
+    for (let j = 0; j < m; j++) {
+      const jj = unravel(j, outModes);
+      let sum = 0;
+      for (let b = 0; b < blocks; b++)
+        for (let p = 0; p < rTotal; p++) {
+          const pp = unravel(p, ranks);
+          let term = at(core, [b, ...pp]);
+          factors.forEach((f, k) => {
+            term *= at(f, [b, ii[k]!, jj[k]!, pp[k]!]);
+          });
+          sum += term;
+        }
+      out[i * m + j] = sum;
+    }
+  }
+  return { shape: [n, m], data: out };
+}
+
 /** W[i, j] = sum_r w_r prod_k A_k[i_k, r] prod_k B_k[j_k, r]. */
 export function cpMatrixDenseRef(inF: readonly NdArray[], outF: readonly NdArray[], weights?: NdArray): NdArray {
   const inModes = inF.map((f) => f.shape[0]!);

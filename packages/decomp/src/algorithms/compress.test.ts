@@ -11,8 +11,18 @@ import {
   trMatrixFromDense,
   trMatrixParamCount,
   trMatrixToDense,
+  btMatrixFromDense,
+  btMatrixParamCount,
+  btMatrixToDense,
 } from '../index.js';
-import { cpMatrixDenseRef, randn, trMatrixDenseRef, ttMatrixDenseRef, tuckerDenseRef } from '../../test/reference.js';
+import {
+  btMatrixDenseRef,
+  cpMatrixDenseRef,
+  randn,
+  trMatrixDenseRef,
+  ttMatrixDenseRef,
+  tuckerDenseRef,
+} from '../../test/reference.js';
 
 // W of 12 x 18 as inModes (2, 3, 2) x outModes (3, 2, 3).
 const inModes = [2, 3, 2];
@@ -103,6 +113,41 @@ describe('TR-SVD (trMatrixFromDense)', () => {
       expect(relativeError(trMatrixToDense(m), w)).toBeLessThanOrEqual(eps + 1e-12);
     }
     expect(() => trMatrixFromDense(w, { inModes: [12], outModes: [18] })).toThrow(/d >= 2/);
+  });
+});
+
+describe('Block-Term fit (btMatrixFromDense)', () => {
+  it('recovers a sum of 2 blocks of ranks (2, 2, 2) built from the definition', () => {
+    const ranks = [2, 2, 2];
+    // Its own generator: the blocks' draw decides how long the sweeps take (some draws crawl).
+    const own = new Rng(3);
+    const core = randn(own, [2, ...ranks]);
+    const factors = inModes.map((n, k) => randn(own, [2, n, outModes[k]!, ranks[k]!]));
+    const w = btMatrixDenseRef(core, factors);
+    // The sweeps converge linearly (block ALS has swamps): exact recovery takes many cheap ones.
+    const fit = btMatrixFromDense(w, { inModes, outModes, ranks, blocks: 2, maxIter: 1500, innerIter: 2, tol: 0 });
+    expect(fit.relativeError).toBeLessThan(1e-8);
+    expect(relativeError(btMatrixToDense(fit.matrix), w)).toBeLessThan(1e-8);
+    const { report } = compressMatrix(w, { format: 'bt', inModes, outModes, ranks, blocks: 2 });
+    expect(report.ranks).toEqual([2, 2, 2, 2]);
+    expect(report.params).toBe(btMatrixParamCount({ inModes, outModes, ranks, blocks: 2 }));
+  });
+
+  it('one block is the HOOI of the merged-mode tensor; more blocks never fit worse', () => {
+    const w = randn(new Rng(9), [12, 18]);
+    const errs = [1, 2, 3].map(
+      (blocks) => btMatrixFromDense(w, { inModes, outModes, ranks: [2, 2, 2], blocks }).relativeError,
+    );
+    expect(errs[1]!).toBeLessThanOrEqual(errs[0]! + 1e-12);
+    expect(errs[2]!).toBeLessThanOrEqual(errs[1]! + 1e-12);
+    const budget = compressMatrix(w, { format: 'bt', inModes, outModes, budget: 300 });
+    expect(budget.report.params).toBeLessThanOrEqual(300);
+    expect(() => compressMatrix(w, { format: 'tt', inModes, outModes, ranks: [1, 2, 2, 1], blocks: 2 })).toThrow(
+      /blocks applies to format 'bt' with ranks only/,
+    );
+    expect(() => compressMatrix(w, { format: 'bt', inModes, outModes, ranks: [2, 2, 2], blocks: 0 })).toThrow(
+      /blocks must be a positive integer, got 0/,
+    );
   });
 });
 
@@ -199,7 +244,7 @@ describe('compressMatrix bad input', () => {
       { format: 'cp', eps: 0.1 },
       /eps does not apply to format 'cp' \(it takes rank, budget\)/,
     ],
-    ['an unknown format', { format: 'bt', rank: 2 }, /format must be 'tt', 'cp', 'tucker' or 'tr', got "bt"/],
+    ['an unknown format', { format: 'svd', rank: 2 }, /format must be 'tt', 'cp', 'tucker', 'tr' or 'bt', got "svd"/],
     [
       'TR ranks that do not close the ring',
       { format: 'tr', ranks: [2, 2, 2, 3] },

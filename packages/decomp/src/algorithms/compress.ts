@@ -3,6 +3,7 @@ import { ttMatrixToDense } from '../contract/tt.js';
 import { tuckerMatrixToDense } from '../contract/tucker.js';
 import { check, fmt } from '../errors.js';
 import { type CpMatrix, cpMatrix } from '../formats/cp.js';
+import { type BtMatrix, btMatrixParamCount, btMatrixToDense } from '../formats/bt.js';
 import { type TrMatrix, trMatrixParamCount, trMatrixToDense } from '../formats/tr.js';
 import type { TtMatrix } from '../formats/tt.js';
 import { type TuckerMatrix, tuckerMatrix } from '../formats/tucker.js';
@@ -13,12 +14,13 @@ import { checkModesMatch, checkPositiveInt, checkPositiveInts } from '../validat
 import { unfoldingSpectrum } from '../linalg/gram.js';
 import { cpAls } from './cp_als.js';
 import { checkEps, inputTensor } from './options.js';
+import { btMatrixFromDense } from './bt_als.js';
 import { trMatrixFromDense } from './tr_svd.js';
 import { ttMatrixFromDense } from './tt_matrix_from_dense.js';
 import { tuckerHooi } from './tucker_hooi.js';
 import { prod } from '../prod.js';
 
-export type CompressFormat = 'tt' | 'cp' | 'tucker' | 'tr';
+export type CompressFormat = 'tt' | 'cp' | 'tucker' | 'tr' | 'bt';
 
 export interface CompressMatrixOptions {
   format: CompressFormat;
@@ -34,6 +36,8 @@ export interface CompressMatrixOptions {
   rank?: number;
   eps?: number;
   budget?: number;
+  /** BT: the number of blocks, with `ranks` (d ranks of every block). */
+  blocks?: number;
   /** Sweeps of CP-ALS (default 100), HOOI (default 30) and TR-ALS after TR-SVD with ranks (default 30). */
   maxIter?: number;
   /** CP-ALS: stop when the error changes by less than this between sweeps (default 1e-8). */
@@ -61,7 +65,12 @@ export interface CompressReport extends CompressTrial {
   tried: CompressTrial[];
 }
 
-export type CompressedMatrix = TtMatrix<NdArray> | CpMatrix<NdArray> | TuckerMatrix<NdArray> | TrMatrix<NdArray>;
+export type CompressedMatrix =
+  | TtMatrix<NdArray>
+  | CpMatrix<NdArray>
+  | TuckerMatrix<NdArray>
+  | TrMatrix<NdArray>
+  | BtMatrix<NdArray>;
 
 /**
  * A dense (N x M) matrix in TT, CP, Tucker or TR matrix form (float64, on the CPU), with a report of its
@@ -83,9 +92,9 @@ export function compressMatrix(
   const t0 = performance.now();
   const o = options ?? ({} as CompressMatrixOptions);
   check(
-    ['tt', 'cp', 'tucker', 'tr'].includes(o.format),
+    ['tt', 'cp', 'tucker', 'tr', 'bt'].includes(o.format),
     'INVALID_ARGUMENT',
-    () => `${fn}: format must be 'tt', 'cp', 'tucker' or 'tr', got ${fmt(o.format)}`,
+    () => `${fn}: format must be 'tt', 'cp', 'tucker', 'tr' or 'bt', got ${fmt(o.format)}`,
   );
   const x = inputTensor(fn, w, 2);
   check(x.shape.length === 2, 'SHAPE_MISMATCH', () => `${fn}: w must be a matrix (N x M), got shape ${fmt(x.shape)}`);
@@ -109,11 +118,17 @@ export function compressMatrix(
     cp: ['rank', 'budget'],
     tucker: ['ranks', 'budget'],
     tr: ['ranks', 'eps', 'budget'],
+    bt: ['ranks', 'budget'],
   };
   check(
     allowed[o.format].includes(targets[0]!),
     'INVALID_ARGUMENT',
     () => `${fn}: ${targets[0]} does not apply to format '${o.format}' (it takes ${allowed[o.format].join(', ')})`,
+  );
+  check(
+    o.blocks === undefined || (o.format === 'bt' && o.ranks !== undefined),
+    'INVALID_ARGUMENT',
+    () => `${fn}: blocks applies to format 'bt' with ranks only, got format '${o.format}' with ${targets[0]}`,
   );
   if (o.eps !== undefined) checkEps(fn, o.eps);
   if (o.rank !== undefined) checkPositiveInt(fn, 'rank', o.rank);
@@ -126,7 +141,18 @@ export function compressMatrix(
   const fitRanks = (ranks: number[]): { matrix: CompressedMatrix; trial: CompressTrial } => {
     let matrix: CompressedMatrix;
     let converged = true;
-    if (o.format === 'tr') {
+    if (o.format === 'bt') {
+      const r = btMatrixFromDense(x, {
+        inModes,
+        outModes,
+        ranks: ranks.slice(0, d),
+        blocks: ranks[d]!,
+        ...(o.maxIter !== undefined ? { maxIter: o.maxIter } : {}),
+        ...(o.tol !== undefined ? { tol: o.tol } : {}),
+      });
+      converged = r.converged;
+      matrix = r.matrix;
+    } else if (o.format === 'tr') {
       // With ranks, TR-SVD then TR-ALS sweeps (TR-SVD alone can miss a ring of exactly those ranks).
       matrix = trMatrixFromDense(x, {
         inModes,
@@ -163,13 +189,17 @@ export function compressMatrix(
           ? cpMatrixToDense(matrix)
           : matrix.kind === 'tr-matrix'
             ? trMatrixToDense(matrix)
-            : tuckerMatrixToDense(matrix);
+            : matrix.kind === 'bt-matrix'
+              ? btMatrixToDense(matrix)
+              : tuckerMatrixToDense(matrix);
     const actual =
       matrix.kind === 'tt-matrix' || matrix.kind === 'tr-matrix'
         ? matrix.ranks.slice()
-        : matrix.kind === 'cp-matrix'
-          ? [matrix.rank]
-          : [...matrix.inRanks, ...matrix.outRanks];
+        : matrix.kind === 'bt-matrix'
+          ? [...matrix.ranks, matrix.blocks]
+          : matrix.kind === 'cp-matrix'
+            ? [matrix.rank]
+            : [...matrix.inRanks, ...matrix.outRanks];
     return {
       matrix,
       trial: {
@@ -201,6 +231,15 @@ export function compressMatrix(
         );
       }
       tryRanks(o.ranks ? [...o.ranks] : []);
+    } else if (o.format === 'bt') {
+      checkPositiveInts(fn, 'ranks', o.ranks);
+      check(
+        o.ranks!.length === d,
+        'INVALID_RANK',
+        () => `${fn}: BT ranks must be d = ${d} numbers (r_1..r_d of every block), got ${fmt(o.ranks)}`,
+      );
+      checkPositiveInt(fn, 'blocks', o.blocks);
+      tryRanks([...o.ranks!, o.blocks!]);
     } else if (o.format === 'tr') {
       if (o.ranks) {
         checkPositiveInts(fn, 'ranks', o.ranks);
@@ -262,6 +301,7 @@ const multilinear = (ranks: readonly number[], k: number, r: number): boolean =>
   r <= ranks.reduce((p, x, j) => (j === k ? p : p * x), 1);
 
 function smallest(format: CompressFormat, d: number): number[] {
+  if (format === 'bt') return new Array<number>(d + 1).fill(1);
   return format === 'tt' || format === 'tr'
     ? [1, ...new Array<number>(d - 1).fill(1), 1]
     : format === 'cp'
@@ -274,6 +314,7 @@ function paramsOf(format: CompressFormat, spec: { inModes: number[]; outModes: n
   const d = spec.inModes.length;
   if (format === 'tt') return ttMatrixParamCount({ ...spec, ranks });
   if (format === 'tr') return trMatrixParamCount({ ...spec, ranks });
+  if (format === 'bt') return btMatrixParamCount({ ...spec, ranks: ranks.slice(0, d), blocks: ranks[d]! });
   if (format === 'cp') return cpMatrixParamCount({ ...spec, rank: ranks[0]! });
   return tuckerMatrixParamCount({ ...spec, inRanks: ranks.slice(0, d), outRanks: ranks.slice(d) });
 }
@@ -304,6 +345,20 @@ function searchCandidates(
       if (!within(ranks)) break;
       if (out.length && JSON.stringify(out[0]) === JSON.stringify(ranks)) continue;
       out.unshift(ranks);
+    }
+    return out;
+  }
+  if (format === 'bt') {
+    // For 1 to 4 blocks, the largest uniform ranks within the budget (ranks at most n_k m_k).
+    const out: number[][] = [];
+    for (let blocks = 1; blocks <= 4; blocks++) {
+      let best: number[] | undefined;
+      for (let r = 1; inModes.every((n, k) => r <= n * outModes[k]!); r++) {
+        const ranks = [...new Array<number>(d).fill(r), blocks];
+        if (!within(ranks)) break;
+        best = ranks;
+      }
+      if (best) out.push(best);
     }
     return out;
   }

@@ -24,6 +24,9 @@ import {
   trMatmul,
   trMatrix,
   trMatrixToDense,
+  btMatmul,
+  btMatrix,
+  btMatrixToDense,
 } from '../index.js';
 import { applyView, f64Ops, ttStages, unapplyView } from '../stages.js';
 import {
@@ -32,6 +35,7 @@ import {
   prod,
   randn,
   trMatrixDenseRef,
+  btMatrixDenseRef,
   ttMatrixDenseRef,
   tuckerDenseRef,
 } from '../../test/reference.js';
@@ -87,6 +91,17 @@ function trCase(inModes: number[], outModes: number[], ranks: number[]): Case {
   };
 }
 
+function btCase(inModes: number[], outModes: number[], ranks: number[], blocks: number): Case {
+  return {
+    name: `bt ${inModes.join('x')} -> ${outModes.join('x')} ranks ${ranks.join(',')} blocks ${blocks}`,
+    make: (rng) => {
+      const core = randn(rng, [blocks, ...ranks]);
+      const factors = inModes.map((n, k) => randn(rng, [blocks, n, outModes[k]!, ranks[k]!]));
+      return { w: btMatrix(core, factors), dense: btMatrixDenseRef(core, factors) };
+    },
+  };
+}
+
 const CASES: Case[] = [
   ttCase([5], [3], [1, 1]),
   ttCase([4, 2], [2, 5], [1, 4, 1]),
@@ -100,6 +115,10 @@ const CASES: Case[] = [
   trCase([2, 3, 2], [3, 2, 2], [2, 3, 2, 2]),
   trCase([2, 2, 2, 2], [2, 3, 2, 2], [3, 2, 3, 2, 3]),
   trCase([3, 2], [2, 2], [1, 2, 1]),
+  btCase([4, 2], [2, 5], [3, 2], 2),
+  btCase([2, 3, 2], [3, 2, 2], [2, 3, 2], 3),
+  btCase([2, 2, 2, 2], [2, 3, 2, 2], [2, 1, 3, 2], 2),
+  btCase([3, 2], [2, 2], [1, 1], 1),
 ];
 
 function factorised(x: tf.Tensor2D, w: MatrixFormat): tf.Tensor2D;
@@ -115,6 +134,8 @@ function factorised(x: any, w: MatrixFormat<any>): any {
       return tuckerMatmul(x, w);
     case 'tr-matrix':
       return trMatmul(x, w);
+    case 'bt-matrix':
+      return btMatmul(x, w);
   }
 }
 
@@ -128,6 +149,8 @@ const toDense = (w: MatrixFormat): tf.Tensor2D => {
       return tuckerMatrixToDense(w);
     case 'tr-matrix':
       return trMatrixToDense(w);
+    case 'bt-matrix':
+      return btMatrixToDense(w);
   }
 };
 
@@ -216,9 +239,11 @@ describeEachBackend('factorised matmul', (ctx) => {
             ys.push(prepared.apply(x), prepared.apply(x));
             prepared.dispose();
           }
-          if (w.kind === 'tt-matrix' || w.kind === 'tr-matrix') {
-            // A ring needs two groups at least (one group would be its trace).
-            const all = compositions(w.cores.length).filter((g) => w.kind === 'tt-matrix' || g.length >= 2);
+          if (w.kind === 'tt-matrix' || w.kind === 'tr-matrix' || w.kind === 'bt-matrix') {
+            // A ring needs two groups at least (one group would be its trace); a Block-Term product
+            // splits after its first group.
+            const d = w.inModes.length;
+            const all = compositions(d).filter((g) => w.kind === 'tt-matrix' || (g.length >= 2 && g[0]! < d));
             for (const groups of all) {
               const prepared = prepareMatmul(w, 'factorised', { groups });
               expect(prepared.groups).toEqual(groups);
@@ -235,7 +260,7 @@ describeEachBackend('factorised matmul', (ctx) => {
     }
   }
 
-  for (const c of [CASES[3]!, CASES[5]!, CASES[7]!, CASES[9]!, CASES[10]!]) {
+  for (const c of [CASES[3]!, CASES[5]!, CASES[7]!, CASES[9]!, CASES[10]!, CASES[13]!, CASES[14]!]) {
     it(`${c.name}: gradients w.r.t. every factor match central finite differences`, async () => {
       const rng = new Rng(3);
       const { w: w64, dense } = c.make(rng);

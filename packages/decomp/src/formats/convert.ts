@@ -3,6 +3,7 @@ import type { NdArray } from '../ndarray.js';
 import { type Core, toNdArray, toTensor } from '../ops.js';
 import type { CpMatrix, CpTensor } from './cp.js';
 import type { MatrixFormat } from './matrix.js';
+import type { BtMatrix } from './bt.js';
 import type { TrMatrix } from './tr.js';
 import type { TtMatrix, TtTensor } from './tt.js';
 import type { TuckerMatrix, TuckerTensor } from './tucker.js';
@@ -17,13 +18,15 @@ type WithStorage<F, C extends Core> =
         ? TuckerMatrix<C>
         : F extends TrMatrix<Core>
           ? TrMatrix<C>
-          : F extends TtTensor<Core>
-            ? TtTensor<C>
-            : F extends CpTensor<Core>
-              ? CpTensor<C>
-              : F extends TuckerTensor<Core>
-                ? TuckerTensor<C>
-                : never;
+          : F extends BtMatrix<Core>
+            ? BtMatrix<C>
+            : F extends TtTensor<Core>
+              ? TtTensor<C>
+              : F extends CpTensor<Core>
+                ? CpTensor<C>
+                : F extends TuckerTensor<Core>
+                  ? TuckerTensor<C>
+                  : never;
 
 /**
  * The same format with its factors in another storage: 'tensor' gives float32 TF.js tensors (to

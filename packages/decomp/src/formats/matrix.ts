@@ -1,12 +1,18 @@
 import type * as tf from '@tensorflow/tfjs-core';
 import type { Computable } from '../ops.js';
 import type { CpMatrix } from './cp.js';
+import type { BtMatrix, BtMatrixSpec } from './bt.js';
 import type { TrMatrix, TrMatrixSpec } from './tr.js';
 import type { TtMatrix } from './tt.js';
 import type { TuckerMatrix } from './tucker.js';
 
 /** Any factorised matrix format. */
-export type MatrixFormat<C extends Computable = tf.Tensor> = TtMatrix<C> | CpMatrix<C> | TuckerMatrix<C> | TrMatrix<C>;
+export type MatrixFormat<C extends Computable = tf.Tensor> =
+  | TtMatrix<C>
+  | CpMatrix<C>
+  | TuckerMatrix<C>
+  | TrMatrix<C>
+  | BtMatrix<C>;
 
 /** The sizes of a TT-matrix, without its cores. */
 export interface TtMatrixSpec {
@@ -36,4 +42,5 @@ export type MatrixShape =
   | ({ readonly kind: 'tt-matrix' } & TtMatrixSpec)
   | ({ readonly kind: 'cp-matrix'; readonly weights?: unknown } & CpMatrixSpec)
   | ({ readonly kind: 'tucker-matrix' } & TuckerMatrixSpec)
-  | ({ readonly kind: 'tr-matrix' } & TrMatrixSpec);
+  | ({ readonly kind: 'tr-matrix' } & TrMatrixSpec)
+  | ({ readonly kind: 'bt-matrix' } & BtMatrixSpec);

@@ -21,18 +21,20 @@ const SPECS: FormatSpec[] = [
   { format: 'tucker', ranks: [2, 1, 3], outRanks: [1, 3, 2] },
   { format: 'tr', ranks: [2, 3, 2, 2] },
   { format: 'tr', ranks: [1, 3, 2, 1] },
+  { format: 'bt', ranks: [2, 3, 2], blocks: 2 },
+  { format: 'bt', ranks: [1, 1, 1], blocks: 1 },
 ];
 
 describe('the format registry', () => {
   it('lists every format once, by name and by kind', () => {
-    expect(FORMAT_NAMES).toEqual(['tt', 'cp', 'tucker', 'tr']);
+    expect(FORMAT_NAMES).toEqual(['tt', 'cp', 'tucker', 'tr', 'bt']);
     for (const name of FORMAT_NAMES) {
       const def = FORMATS[name];
       expect(def.name).toBe(name);
       expect(formatDefinition(name)).toBe(def);
       expect(formatDefinition(def.kind)).toBe(def);
     }
-    expect(() => formatDefinition('svd')).toThrow(/format must be one of 'tt', 'cp', 'tucker', 'tr', got "svd"/);
+    expect(() => formatDefinition('svd')).toThrow(/format must be one of 'tt', 'cp', 'tucker', 'tr', 'bt', got "svd"/);
   });
 
   it('spec -> shape -> spec is the identity; bad ranks are refused naming the field', () => {
@@ -49,6 +51,9 @@ describe('the format registry', () => {
       /f: ranks must close the ring, r_0 = r_d, got \[2, 3, 2, 3\]/,
     );
     expect(bad({ format: 'tr', ranks: [2, 3, 2] })).toThrow(/f: ranks must have d \+ 1 = 4 entries/);
+    expect(bad({ format: 'bt', ranks: [2, 2, 2], blocks: 0 })).toThrow(/f: blocks must be a positive integer, got 0/);
+    expect(bad({ format: 'bt', ranks: [2, 2], blocks: 1 })).toThrow(/f: ranks must have d = 3 entries/);
+    expect(bad({ format: 'bt', ranks: [9, 1, 1], blocks: 1 })).toThrow(/ranks\[0\] = 9 exceeds n_0 m_0 = 8/);
     expect(() =>
       formatDefinition('tr').shape('f', { format: 'tr', ranks: [2, 2] }, { inModes: [4], outModes: [4] }),
     ).toThrow(/f: a tensor ring needs d >= 2 modes/);
@@ -91,6 +96,9 @@ describe('the format registry', () => {
       for (let b = 1; b <= 2; b++) for (let c = 1; c <= 2; c++) all.push({ format: 'tucker', ranks: [a, b, c] });
     // TR searches uniform rings (r, r, r, r), the form TR-LSTM uses.
     for (let r = 1; r <= 12; r++) all.push({ format: 'tr', ranks: [r, r, r, r] });
+    // BT searches uniform ranks with 1 to 8 blocks.
+    for (let blocks = 1; blocks <= 8; blocks++)
+      for (let r = 1; r <= 6; r++) all.push({ format: 'bt', ranks: [r, r, r], blocks });
     for (const name of FORMAT_NAMES) {
       const def = FORMATS[name];
       for (const budget of [150, 300, 600]) {

@@ -18,6 +18,7 @@ import {
 import { prod } from '../prod.js';
 import type { CpMatrix } from './cp.js';
 import type { MatrixFormat, MatrixShape } from './matrix.js';
+import { btFormat } from './bt.js';
 import { trFormat } from './tr.js';
 import type { TtMatrix } from './tt.js';
 import type { TuckerMatrix } from './tucker.js';
@@ -30,7 +31,8 @@ export type FormatSpec =
   | { readonly format: 'tt'; readonly ranks: readonly number[] }
   | { readonly format: 'cp'; readonly rank: number }
   | { readonly format: 'tucker'; readonly ranks: readonly number[]; readonly outRanks?: readonly number[] }
-  | { readonly format: 'tr'; readonly ranks: readonly number[] };
+  | { readonly format: 'tr'; readonly ranks: readonly number[] }
+  | { readonly format: 'bt'; readonly ranks: readonly number[]; readonly blocks: number };
 
 /** The short names of the factorised matrix formats: 'tt', 'cp', 'tucker'. */
 export type FormatName = FormatSpec['format'];
@@ -330,6 +332,7 @@ export const FORMATS: Readonly<Record<FormatName, FormatDefinition>> = {
   cp: cp as unknown as FormatDefinition,
   tucker: tucker as unknown as FormatDefinition,
   tr: trFormat as unknown as FormatDefinition,
+  bt: btFormat as unknown as FormatDefinition,
 };
 
 /** The short names, in a fixed order. */
