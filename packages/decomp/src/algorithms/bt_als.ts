@@ -104,10 +104,10 @@ export function btMatrixFromDense(w: Core, options: BtMatrixFromDenseOptions): B
   // Stacked: core (N, r_1..r_d), factor k (N, n_k, m_k, r_k) from the blocks' (n_k m_k, r_k).
   const coreSize = fitted[0]!.core.data.length;
   const core = new Float64Array(blocks * coreSize);
-  fitted.forEach((f, b) => core.set(f.core.data, b * coreSize));
+  for (const [b, f] of fitted.entries()) core.set(f.core.data, b * coreSize);
   const factors = sizes.map((size, k) => {
     const data = new Float64Array(blocks * size * ranks[k]!);
-    fitted.forEach((f, b) => data.set(f.factors[k]!.data, b * size * ranks[k]!));
+    for (const [b, f] of fitted.entries()) data.set(f.factors[k]!.data, b * size * ranks[k]!);
     return { shape: [blocks, inModes[k]!, outModes[k]!, ranks[k]!], data };
   });
   return {
