@@ -431,7 +431,7 @@ describe.skipIf(!existsSync(cli))('command line (issue 11)', () => {
     [['train', '--model', 'tt-gru', '--rank', '8'], /--rank \(CP models only\) does not apply to --model tt-gru/],
     [
       ['train', '--model', 'gru', '--ranks', '1,2,2,2,1'],
-      /--ranks \(TT, Tucker and TR models only\) does not apply to --model gru/,
+      /--ranks \(TT, Tucker, TR and BT models only\) does not apply to --model gru/,
     ],
     [['train', '--datasets', 'jsb'], /--datasets does not apply to 'train'; its options are/],
     [['report', '--lr', '0.1'], /--lr does not apply to 'report'/],
