@@ -68,14 +68,14 @@ export function btMatrixFromDense(w: Core, options: BtMatrixFromDenseOptions): B
   const norm = frobeniusNorm(t);
 
   type Block = { core: NdArray; factors: NdArray[]; dense: Float64Array };
-  const fit = (target: Float64Array): Block => {
+  const fitBlock = (target: Float64Array): Block => {
     const r = tuckerHooi({ shape: sizes, data: target }, { ranks: [...ranks], maxIter: innerIter });
     return { core: r.tucker.core, factors: [...r.tucker.factors], dense: tuckerToDense(r.tucker).data };
   };
   const sum = new Float64Array(t.data.length);
   const fitted: Block[] = [];
   for (let b = 0; b < blocks; b++) {
-    const block = fit(t.data.map((v, i) => v - sum[i]!));
+    const block = fitBlock(t.data.map((v, i) => v - sum[i]!));
     for (let i = 0; i < sum.length; i++) sum[i]! += block.dense[i]!;
     fitted.push(block);
   }
@@ -93,7 +93,7 @@ export function btMatrixFromDense(w: Core, options: BtMatrixFromDenseOptions): B
       const old = fitted[b]!;
       // The target of block b: T minus the other blocks.
       const target = t.data.map((v, i) => v - sum[i]! + old.dense[i]!);
-      const block = fit(target);
+      const block = fitBlock(target);
       for (let i = 0; i < sum.length; i++) sum[i]! += block.dense[i]! - old.dense[i]!;
       fitted[b] = block;
     }

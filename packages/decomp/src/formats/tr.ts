@@ -15,9 +15,9 @@ import type { NdArray } from '../ndarray.js';
 import { type Computable, type Core, type Ops, opsFor, tidyFor } from '../ops.js';
 import { checkModeSpec, type SizeCheck } from '../params.js';
 import { prod } from '../prod.js';
-import { checkFinite, checkPositiveInts, checkRank } from '../validate.js';
+import { checkPositiveInts } from '../validate.js';
 import type { FormatDefinition, FormatSpec } from './registry.js';
-import type { FormatOptions, TtMatrix } from './tt.js';
+import { checkCoreChain, type FormatOptions, type TtMatrix } from './tt.js';
 
 /**
  * A matrix of shape (prod n_k, prod m_k) in Tensor-Ring form (Zhao et al. 2016; TR-LSTM, Pan et al.
@@ -51,23 +51,7 @@ export function trMatrix<C extends Core>(cores: readonly C[], options: FormatOpt
     () =>
       `${fn}: cores must be an array of at least 2 cores (a ring of one core is its trace: use a dense matrix), got ${Array.isArray(cores) ? `${cores.length}` : typeof cores}`,
   );
-  const ranks = [cores[0]!.shape[0]!];
-  cores.forEach((core, k) => {
-    checkRank(fn, `cores[${k}]`, core, 4);
-    check(
-      core.shape.every((s: number) => s > 0),
-      'SHAPE_MISMATCH',
-      () => `${fn}: cores[${k}] has an empty dimension: shape ${fmt(core.shape)}`,
-    );
-    check(
-      core.shape[0] === ranks[k],
-      'INVALID_RANK',
-      () =>
-        `${fn}: cores[${k}] must start with rank r_${k} = ${ranks[k]} (the last dimension of cores[${k - 1}]), got shape ${fmt(core.shape)}`,
-    );
-    ranks.push(core.shape[3]!);
-    if (options.checkFinite ?? true) checkFinite(fn, `cores[${k}]`, core);
-  });
+  const ranks = checkCoreChain(fn, cores, 4, options);
   check(
     ranks[0] === ranks[ranks.length - 1],
     'INVALID_RANK',

@@ -54,6 +54,21 @@ function checkTtCores(fn: string, cores: readonly Core[], coreRank: number, opti
     'INVALID_ARGUMENT',
     () => `${fn}: cores must be a non-empty array, got ${Array.isArray(cores) ? '[]' : typeof cores}`,
   );
+  const ranks = checkCoreChain(fn, cores, coreRank, options);
+  check(
+    ranks[0] === 1 && ranks[ranks.length - 1] === 1,
+    'INVALID_RANK',
+    () => `${fn}: boundary ranks must be 1 (r_0 = r_d = 1), got ranks ${fmt(ranks)}`,
+  );
+  return ranks;
+}
+
+/**
+ * Checks a chain of cores (r_{k-1}, .., r_k) of order `coreRank`: every shape non-empty, each core
+ * starting with the rank the previous one ends with, finite unless told not to check. Returns the
+ * ranks r_0..r_d (TT and TR cores; the caller checks the boundary).
+ */
+export function checkCoreChain(fn: string, cores: readonly Core[], coreRank: number, options: FormatOptions): number[] {
   const ranks = [cores[0]!.shape[0]!];
   cores.forEach((core, k) => {
     checkRank(fn, `cores[${k}]`, core, coreRank);
@@ -72,10 +87,5 @@ function checkTtCores(fn: string, cores: readonly Core[], coreRank: number, opti
     ranks.push(core.shape[coreRank - 1]!);
     if (options.checkFinite ?? true) checkFinite(fn, `cores[${k}]`, core);
   });
-  check(
-    ranks[0] === 1 && ranks[ranks.length - 1] === 1,
-    'INVALID_RANK',
-    () => `${fn}: boundary ranks must be 1 (r_0 = r_d = 1), got ranks ${fmt(ranks)}`,
-  );
   return ranks;
 }
