@@ -1,4 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
+import { FUSED_KERNELS } from '@tensorized/backends';
 
 /**
  * Adam (Kingma & Ba; the form of PyTorch's torch.optim.Adam) with gradient-norm clipping, whose whole
@@ -11,13 +12,23 @@ export class Adam {
   readonly eps: number;
   readonly clip: number;
   step = 0;
+  private readonly fused: boolean;
   private readonly m: tf.Variable[];
   private readonly v: tf.Variable[];
 
   constructor(
     readonly variables: readonly tf.Variable[],
-    options: { lr: number; clip: number; beta1?: number; beta2?: number; eps?: number },
+    options: {
+      lr: number;
+      clip: number;
+      beta1?: number;
+      beta2?: number;
+      eps?: number;
+      /** Use the backend's fused Adam kernel where it has one (default true; false: op by op). */
+      fusedKernel?: boolean;
+    },
   ) {
+    this.fused = options.fusedKernel ?? true;
     this.lr = options.lr;
     this.clip = options.clip;
     this.beta1 = options.beta1 ?? 0.9;
@@ -38,6 +49,26 @@ export class Adam {
       () => tf.sqrt(tf.addN(grads.map((g) => tf.sum(tf.square(tf.reshape(g, [-1])))))).dataSync()[0]!,
     );
     const scale = norm > this.clip ? this.clip / (norm + 1e-6) : 1;
+    // One fused pass per variable where the backend has the kernel (@tensorized/backends registers it
+    // for wasm and cpu); else the same update op by op.
+    if (this.fused && tf.getKernel(FUSED_KERNELS.adam, tf.getBackend())) {
+      const attrs = { lr: this.lr, beta1: this.beta1, beta2: this.beta2, eps: this.eps, step: t, scale };
+      tf.tidy(() => {
+        grads.forEach((g, i) => {
+          const [w, m, v] = tf
+            .engine()
+            .runKernel(
+              FUSED_KERNELS.adam,
+              { w: this.variables[i]!, m: this.m[i]!, v: this.v[i]!, g },
+              attrs as never,
+            ) as tf.Tensor[];
+          this.m[i]!.assign(m!);
+          this.v[i]!.assign(v!);
+          this.variables[i]!.assign(w!);
+        });
+      });
+      return norm;
+    }
     tf.tidy(() => {
       grads.forEach((grad, i) => {
         // All on flat views: one kernel shape for every variable, whatever its rank.

@@ -2,7 +2,6 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
-import { matmulCost, totalCost } from '@tensorized/decomp/stages';
 import { KEYS, type PolyphonicDataset, orderedBatches } from '@tensorized/datasets';
 import { createCell } from '@tensorized/cells';
 import { markdownTable } from './table.js';

@@ -9,3 +9,11 @@ export {
   installedBackends,
 } from './use_backend.js';
 export { installWasmKernelFixes } from './wasm_kernels.js';
+export {
+  type AdamAttrs,
+  FUSED_KERNELS,
+  type GateActivation,
+  type GruStepAttrs,
+  type GruStepGradAttrs,
+  installFusedKernels,
+} from './fused_kernels.js';

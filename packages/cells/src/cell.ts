@@ -4,9 +4,16 @@ import { type CellConfig, type CellKind, gateCount, resolveMatrices } from './co
 import { check } from './errors.js';
 import { gruGates } from './gru_gates.js';
 import { gruSequence } from './gru_sequence.js';
+import { GRU_KERNELS, gateOf, gruStepper, hasFusedKernel } from './gru_step.js';
 import { storedShape } from './stored_layout.js';
 import { stackLeading, unstackLeading } from './unstack.js';
-import { type AppliedWeight, defaultVariable, type VariableFactory, WeightMatrix } from './weight.js';
+import {
+  type AppliedWeight,
+  defaultVariable,
+  recordingGradients,
+  type VariableFactory,
+  WeightMatrix,
+} from './weight.js';
 
 export interface StepResult {
   /** h_t, (B, hiddenSize). */
@@ -245,10 +252,7 @@ export abstract class RecurrentCell {
 
   /** The gates' activation. */
   protected gate(x: tf.Tensor): tf.Tensor {
-    // hardSigmoid as TF.js defines it: max(0, min(1, 0.2 x + 0.5)).
-    return this.config.recurrentActivation === 'hardSigmoid'
-      ? tf.clipByValue(tf.add(tf.mul(x, 0.2), 0.5), 0, 1)
-      : tf.sigmoid(x);
+    return gateOf(x, this.config.recurrentActivation ?? 'sigmoid');
   }
 
   /**
@@ -312,13 +316,14 @@ export abstract class RecurrentCell {
 
 /**
  * The GRU of PAPER.md: r, z = gate(x W_rz + U_rz h + b), n = tanh(x W_n + r * (U h + b_U)_n),
- * h' = n + z (h - n), with the reset gate after U (or before it, `resetAfter: false`). The paper's form
- * (reset after U, sigmoid gates) runs a sequence as one fused op with its own backward pass
- * (gru_sequence.ts); both call the same gate arithmetic (gruGates).
+ * h' = n + z (h - n), with the reset gate after U (or before it, `resetAfter: false`). With the reset
+ * gate after U (the paper's form; either gate activation) a sequence runs as one fused op with its
+ * own backward pass (gru_sequence.ts), each step one fused kernel where the backend has it
+ * (gru_step.ts); gateStep and the op-by-op steps call the same gate arithmetic (gruGates).
  */
 export class GruCell extends RecurrentCell {
   protected override get fusesSequence(): boolean {
-    return this.config.resetAfter !== false && (this.config.recurrentActivation ?? 'sigmoid') === 'sigmoid';
+    return this.config.resetAfter !== false;
   }
 
   protected override fusedSequence(
@@ -328,7 +333,9 @@ export class GruCell extends RecurrentCell {
     mask: tf.Tensor3D | undefined,
   ): SequenceResult {
     const [steps, batch] = a.shape;
-    const hs = gruSequence(a, state[0]!, this.bU as tf.Tensor1D, u, mask);
+    const hs = gruSequence(a, state[0]!, this.bU as tf.Tensor1D, u, mask, {
+      gate: this.config.recurrentActivation ?? 'sigmoid',
+    });
     const last = tf.reshape(tf.slice(hs, [steps - 1, 0, 0], [1, -1, -1]), [batch, this.hiddenSize]) as tf.Tensor2D;
     return { outputs: tf.transpose(hs, [1, 0, 2]) as tf.Tensor3D, state: [last] };
   }
@@ -336,6 +343,13 @@ export class GruCell extends RecurrentCell {
   protected override gateStep(a: tf.Tensor2D, state: readonly tf.Tensor2D[], u: AppliedWeight): tf.Tensor2D[] {
     const H = this.hiddenSize;
     const h = state[0]!;
+    const gate = this.config.recurrentActivation ?? 'sigmoid';
+    // Without a gradient tape (inference), the step's gate arithmetic is one fused kernel where the
+    // backend has it (it has no gradient of its own: training runs the fused sequence or autodiff).
+    if (this.config.resetAfter !== false && !recordingGradients() && hasFusedKernel(GRU_KERNELS.step)) {
+      const step = gruStepper(tf.expandDims(a, 0) as tf.Tensor3D, this.bU as tf.Tensor1D, undefined, gate);
+      return [step(0, u.apply(h), h, false).next];
+    }
     const uh = addBias(u.apply(h), this.bU as tf.Tensor1D);
     const preRZ = tf.add(tf.slice(a, [0, 0], [-1, 2 * H]), tf.slice(uh, [0, 0], [-1, 2 * H])) as tf.Tensor2D;
     // Reset gate after U (default; PyTorch/cuDNN), or before U (resetAfter false; TF.js, Keras 1:

@@ -4,9 +4,20 @@ import type { StagedMatmul } from '@tensorized/decomp/stages';
 import { describeEachBackend, expectClose, expectNoLeak } from '@tensorized/test-utils';
 import { expect, it } from 'vitest';
 import { gruSequence } from './gru_sequence.js';
+import { GRU_KERNELS, hasFusedKernel } from './gru_step.js';
 
 /** The GRU recurrence of PAPER.md step by step with plain ops, differentiated by TF.js itself. */
-function reference(a: tf.Tensor3D, h0: tf.Tensor2D, bU: tf.Tensor1D, U: tf.Tensor2D, mask: tf.Tensor3D): tf.Tensor3D {
+function reference(
+  a: tf.Tensor3D,
+  h0: tf.Tensor2D,
+  bU: tf.Tensor1D,
+  U: tf.Tensor2D,
+  mask: tf.Tensor3D,
+  gate: 'sigmoid' | 'hardSigmoid' = 'sigmoid',
+): tf.Tensor3D {
+  // hardSigmoid as TF.js and Keras define it.
+  const act = (x: tf.Tensor): tf.Tensor =>
+    gate === 'sigmoid' ? tf.sigmoid(x) : tf.clipByValue(tf.add(tf.mul(x, 0.2), 0.5), 0, 1);
   const H = h0.shape[1];
   const T = a.shape[0];
   let h = h0;
@@ -15,8 +26,8 @@ function reference(a: tf.Tensor3D, h0: tf.Tensor2D, bU: tf.Tensor1D, U: tf.Tenso
     const at = tf.squeeze(tf.slice(a, [t, 0, 0], [1, -1, -1]), [0]) as tf.Tensor2D;
     const mt = tf.squeeze(tf.slice(mask, [t, 0, 0], [1, -1, -1]), [0]);
     const u = tf.add(tf.matMul(h, U), bU);
-    const r = tf.sigmoid(tf.add(tf.slice(at, [0, 0], [-1, H]), tf.slice(u, [0, 0], [-1, H])));
-    const z = tf.sigmoid(tf.add(tf.slice(at, [0, H], [-1, H]), tf.slice(u, [0, H], [-1, H])));
+    const r = act(tf.add(tf.slice(at, [0, 0], [-1, H]), tf.slice(u, [0, 0], [-1, H])));
+    const z = act(tf.add(tf.slice(at, [0, H], [-1, H]), tf.slice(u, [0, H], [-1, H])));
     const n = tf.tanh(tf.add(tf.slice(at, [0, 2 * H], [-1, H]), tf.mul(r, tf.slice(u, [0, 2 * H], [-1, H]))));
     const next = tf.add(tf.mul(tf.sub(1, z), n), tf.mul(z, h));
     h = tf.add(h, tf.mul(mt, tf.sub(next, h))) as tf.Tensor2D;
@@ -28,7 +39,8 @@ function reference(a: tf.Tensor3D, h0: tf.Tensor2D, bU: tf.Tensor1D, U: tf.Tenso
 /**
  * The fused recurrence (over the stages `prepare` makes from the factors xs[3..]) against the
  * step-by-step reference under autodiff: the loss sum(h * probe) and its gradients w.r.t. every
- * argument, without leaking.
+ * argument, without leaking. Both gate activations, each with the backend's fused step kernels
+ * (registered by @tensorized/backends for wasm and cpu) and op by op.
  */
 async function expectFusedMatchesReference(
   args: tf.Tensor[],
@@ -39,22 +51,35 @@ async function expectFusedMatchesReference(
   weightGradient: 'stages' | 'dense',
 ): Promise<void> {
   const unpack = (xs: tf.Tensor[]) => [xs[0] as tf.Tensor3D, xs[1] as tf.Tensor2D, xs[2] as tf.Tensor1D] as const;
-  const refLoss = (...xs: tf.Tensor[]): tf.Scalar =>
-    tf.sum(tf.mul(reference(...unpack(xs), dense(xs.slice(3)), mask), probe));
-  const fusedLoss = (...xs: tf.Tensor[]): tf.Scalar => {
-    const prepared = prepare(xs.slice(3));
-    const hs = gruSequence(...unpack(xs), prepared, mask, { weightGradient });
-    prepared.dispose();
-    return tf.sum(tf.mul(hs, probe));
-  };
-  await expectNoLeak(() => {
-    const fused = tf.valueAndGrads(fusedLoss)(args);
+  for (const gate of ['sigmoid', 'hardSigmoid'] as const) {
+    const refLoss = (...xs: tf.Tensor[]): tf.Scalar =>
+      tf.sum(tf.mul(reference(...unpack(xs), dense(xs.slice(3)), mask, gate), probe));
     const ref = tf.valueAndGrads(refLoss)(args);
-    expectClose(fused.value, ref.value.dataSync(), { rtol: 1e-4, atol: 1e-4 });
-    expect(fused.grads.length).toBe(args.length);
-    for (const [i, g] of fused.grads.entries()) expectClose(g, ref.grads[i]!.dataSync(), { rtol: 1e-3, atol: 1e-4 });
-    tf.dispose([fused.value, ref.value, ...fused.grads, ...ref.grads]);
-  });
+    for (const fusedKernels of [true, false]) {
+      const fusedLoss = (...xs: tf.Tensor[]): tf.Scalar => {
+        const prepared = prepare(xs.slice(3));
+        const hs = gruSequence(...unpack(xs), prepared, mask, { weightGradient, gate, fusedKernels });
+        prepared.dispose();
+        return tf.sum(tf.mul(hs, probe));
+      };
+      await expectNoLeak(() => {
+        const fused = tf.valueAndGrads(fusedLoss)(args);
+        expectClose(fused.value, ref.value.dataSync(), { rtol: 1e-4, atol: 1e-4 });
+        expect(fused.grads.length).toBe(args.length);
+        for (const [i, g] of fused.grads.entries())
+          expectClose(g, ref.grads[i]!.dataSync(), { rtol: 1e-3, atol: 1e-4 });
+        // Without a gradient tape the forward pass keeps nothing and gives the same states.
+        tf.tidy(() => {
+          const prepared = prepare(args.slice(3));
+          const hs = gruSequence(...unpack(args), prepared, mask, { gate, fusedKernels });
+          expectClose(tf.sum(tf.mul(hs, probe)), ref.value.dataSync(), { rtol: 1e-4, atol: 1e-4 });
+          prepared.dispose();
+        });
+        tf.dispose([fused.value, ...fused.grads]);
+      });
+    }
+    tf.dispose([ref.value, ...ref.grads]);
+  }
 }
 
 describeEachBackend('gruSequence over TT stages', () => {
@@ -128,5 +153,15 @@ describeEachBackend('gruSequence over TT stages', () => {
       /weightGradient 'dense' needs TT stages/,
     );
     tf.dispose([...args, mask, probe, U]);
+  });
+});
+
+describeEachBackend('the fused GRU step kernels', (ctx) => {
+  it('are registered by @tensorized/backends under the names cells runs (wasm and cpu)', async () => {
+    const { FUSED_KERNELS } = await import('@tensorized/backends');
+    expect(GRU_KERNELS).toEqual({ step: FUSED_KERNELS.gruStep, stepGrad: FUSED_KERNELS.gruStepGrad });
+    const expected = ctx.info.name === 'wasm' || ctx.info.name === 'cpu';
+    expect(hasFusedKernel(GRU_KERNELS.step)).toBe(expected);
+    expect(hasFusedKernel(GRU_KERNELS.stepGrad)).toBe(expected);
   });
 });

@@ -12,8 +12,7 @@ import {
   type WeightGradientRoute,
 } from '@tensorized/decomp/stages';
 import { check } from './errors.js';
-import { gruGates } from './gru_gates.js';
-import { unstackLeading } from './unstack.js';
+import { type GateActivation, gruBackStepper, gruStepper } from './gru_step.js';
 import { recordingGradients } from './weight.js';
 
 /**
@@ -40,11 +39,18 @@ export function gruSequence(
   bU: tf.Tensor1D,
   staged: StagedMatmul<tf.Tensor2D>,
   mask?: tf.Tensor3D,
-  options: { weightGradient?: 'auto' | WeightGradientRoute } = {},
+  options: {
+    weightGradient?: 'auto' | WeightGradientRoute;
+    /** The gates' activation (default sigmoid). */
+    gate?: GateActivation;
+    /** Use the backend's fused step kernels where it has them (default true; false: op by op). */
+    fusedKernels?: boolean;
+  } = {},
 ): tf.Tensor3D {
+  const gate = options.gate ?? 'sigmoid';
+  const kernels = options.fusedKernels ?? true;
   const { stages, outView } = staged;
   const k = stages.length;
-  const H = h0.shape[1];
   const T = a.shape[0];
   const views = stages.map((s) => s.view);
   // The first stage's laid-out input is h itself when it has no view (dense, CP, Tucker).
@@ -79,17 +85,7 @@ export function gruSequence(
     maskIn: tf.Tensor | undefined,
     record: boolean,
   ) => {
-    const m = maskIn ? (unstackLeading(maskIn) as tf.Tensor2D[]) : undefined;
-    // Steps at which no sequence is padded need no masking (with length-bucketed batches, most).
-    const mValues = maskIn?.dataSync();
-    const batch = hIn.shape[0];
-    const padded = (t: number): boolean => mValues?.subarray(t * batch, (t + 1) * batch).some((x) => x !== 1) ?? false;
-    // b_U of the r and z gates joins the input projections once for all steps.
-    const aRZ = unstackLeading(
-      tf.add(tf.slice(aIn, [0, 0, 0], [-1, -1, 2 * H]), tf.slice(bIn, [0], [2 * H])),
-    ) as tf.Tensor2D[];
-    const aN = unstackLeading(tf.slice(aIn, [0, 0, 2 * H], [-1, -1, H])) as tf.Tensor2D[];
-    const bN = tf.slice(bIn, [2 * H], [H]);
+    const step = gruStepper(aIn as tf.Tensor3D, bIn as tf.Tensor1D, maskIn as tf.Tensor3D | undefined, gate, kernels);
     const kinds: tf.Tensor[][] = record
       ? Array.from({ length: 5 + (keepsLaid ? (keepsFirst ? k : k - 1) : 0) }, () => [])
       : [];
@@ -105,13 +101,8 @@ export function gruSequence(
         c = tf.matMul(laid as tf.Tensor2D, mats[i]!);
       }
       if (t === 0) lastShape = [...c.shape];
-      const u = applyView(tfOps, c, outView) as tf.Tensor2D;
-      const preRZ = tf.add(aRZ[t]!, tf.slice(u, [0, 0], [-1, 2 * H])) as tf.Tensor2D;
-      const un = tf.add(tf.slice(u, [0, 2 * H], [-1, H]), bN) as tf.Tensor2D;
-      const { r, z, n, next: stepped } = gruGates(preRZ, aN[t]!, h, un);
-      let next = stepped;
-      if (m && padded(t)) next = tf.add(h, tf.mul(m[t]!, tf.sub(next, h))) as tf.Tensor2D;
-      if (record) for (const [j, x] of [h, r, z, n, un, ...laidInputs].entries()) kinds[j]!.push(x);
+      const { next, kept } = step(t, applyView(tfOps, c, outView) as tf.Tensor2D, h, record);
+      if (record) for (const [j, x] of [h, ...kept!, ...laidInputs].entries()) kinds[j]!.push(x);
       outputs.push(next);
       h = next;
     }
@@ -142,6 +133,8 @@ export function gruSequence(
           lastShape,
           route,
           staged,
+          gate,
+          kernels,
         }),
     };
   }) as Parameters<typeof tf.customGrad>[0]);
@@ -159,6 +152,8 @@ interface Layout {
   lastShape: readonly number[];
   route: WeightGradientRoute;
   staged: StagedMatmul<tf.Tensor2D>;
+  gate: GateActivation;
+  kernels: boolean;
 }
 
 function backward(dy: tf.Tensor3D, kept: tf.Tensor[], L: Layout): tf.Tensor[] {
@@ -168,49 +163,29 @@ function backward(dy: tf.Tensor3D, kept: tf.Tensor[], L: Layout): tf.Tensor[] {
   const stacked = kept.slice(k + (masked ? 1 : 0));
   const [hS, rS, zS, nS, unS] = stacked.slice(0, 5) as tf.Tensor3D[];
   const [B, H] = [hS!.shape[1], hS!.shape[2]];
-  // The coefficients of the step's elementwise chain rule, for all steps at once (T x B x H):
-  // h' = n + z (h - n) with n = tanh(a_n + r u_n) and r, z = sigmoid(a + u), so for dNext = dL/dh':
-  // dPreN = dNext (1 - z)(1 - n^2), dPreZ = dNext (h - n) z (1 - z), dPreR = dPreN u_n r (1 - r),
-  // and the state's own share dNext z. A masked step (m = 0) passes the whole gradient through.
-  const oneMinusZ = tf.sub(1, zS!);
-  let cN = tf.mul(oneMinusZ, tf.sub(1, tf.square(nS!)));
-  let cZ = tf.mul(tf.sub(hS!, nS!), tf.mul(zS!, oneMinusZ));
-  const cR = tf.mul(unS!, tf.mul(rS!, tf.sub(1, rS!)));
-  let cH: tf.Tensor = zS!;
-  if (maskAll) {
-    cN = tf.mul(cN, maskAll);
-    cZ = tf.mul(cZ, maskAll);
-    cH = tf.add(tf.mul(zS!, maskAll), tf.sub(1, maskAll));
-  }
-  const [cNs, cZs, cRs, cHs, rs] = [cN, cZ, cR, cH, rS!].map((c) => unstackLeading(c) as tf.Tensor2D[]) as [
-    tf.Tensor2D[],
-    tf.Tensor2D[],
-    tf.Tensor2D[],
-    tf.Tensor2D[],
-    tf.Tensor2D[],
-  ];
+  const back = gruBackStepper(dy, { h: hS!, r: rS!, z: zS!, n: nS!, un: unS! }, maskAll, L.gate, L.kernels);
   const matsT = mats.map((w) => tf.transpose(w));
-  const dOut = unstackLeading(dy) as tf.Tensor2D[];
   const dPreN: tf.Tensor2D[] = new Array(T);
   const dU: tf.Tensor2D[] = new Array(T);
   // g[i][t]: gradient with respect to the output of M_{i+1} at step t.
   const g: tf.Tensor2D[][] = Array.from({ length: k }, () => new Array<tf.Tensor2D>(T));
   const stageInputs = (i: number): tf.Tensor =>
     i === 0 && !L.keepsFirst ? stacked[0]! : stacked[5 + i - (L.keepsFirst ? 0 : 1)]!;
-  let dh: tf.Tensor2D | undefined;
+  let carry: tf.Tensor2D | undefined;
+  let gi: tf.Tensor2D | undefined;
   for (let t = T - 1; t >= 0; t--) {
-    const total = dh ? (tf.add(dh, dOut[t]!) as tf.Tensor2D) : dOut[t]!;
-    const dn = tf.mul(total, cNs[t]!) as tf.Tensor2D;
-    dPreN[t] = dn;
-    // d(U h + b_U) = [dPreR, dPreZ, dPreN r]
-    dU[t] = tf.concat([tf.mul(dn, cRs[t]!), tf.mul(total, cZs[t]!), tf.mul(dn, rs[t]!)], 1) as tf.Tensor2D;
-    let gi = unapplyView(tfOps, dU[t]!, L.outView, L.lastShape) as tf.Tensor2D;
+    const s = back.step(t, carry, gi);
+    dPreN[t] = s.dn;
+    dU[t] = s.dU;
+    let gs = unapplyView(tfOps, s.dU, L.outView, L.lastShape) as tf.Tensor2D;
     for (let i = k - 1; i >= 0; i--) {
-      if (L.route === 'stages') g[i]![t] = gi;
-      gi = unapplyView(tfOps, tf.matMul(gi, matsT[i]!), L.views[i]!, L.inShapes[i]!) as tf.Tensor2D;
+      if (L.route === 'stages') g[i]![t] = gs;
+      gs = unapplyView(tfOps, tf.matMul(gs, matsT[i]!), L.views[i]!, L.inShapes[i]!) as tf.Tensor2D;
     }
-    dh = tf.add(tf.mul(total, cHs[t]!), gi) as tf.Tensor2D;
+    carry = s.total;
+    gi = gs;
   }
+  const dh = back.last(carry!, gi!);
   const dUAll = tf.concat(dU, 0) as tf.Tensor2D;
   const dMats =
     L.route === 'dense'
@@ -230,5 +205,5 @@ function backward(dy: tf.Tensor3D, kept: tf.Tensor[], L: Layout): tf.Tensor[] {
   const dA = tf.reshape(tf.concat([tf.slice(dUAll, [0, 0], [-1, 2 * H]), tf.concat(dPreN, 0)], 1), [T, B, 3 * H]);
   // (A reduction over the leading axis is slow on wasm: see columnSums.)
   const dBias = columnSums(dUAll);
-  return [dA, dh!, dBias, ...dMats, ...(masked ? [tf.zerosLike(kept[k]!)] : [])];
+  return [dA, dh, dBias, ...dMats, ...(masked ? [tf.zerosLike(kept[k]!)] : [])];
 }

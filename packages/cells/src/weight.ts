@@ -16,7 +16,6 @@ import {
   type StagedMatmul,
   Trace,
   type Traced,
-  tracePrepare,
   type WeightGradientRoute,
 } from '@tensorized/decomp/stages';
 import type { ResolvedMatrix } from './config.js';

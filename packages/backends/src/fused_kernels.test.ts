@@ -1,0 +1,262 @@
+import * as tf from '@tensorflow/tfjs-core';
+import { describe, expect, it } from 'vitest';
+import { FUSED_KERNELS, useBackend } from './index.js';
+
+/** Deterministic normal-ish values (sum of uniforms), so that every backend sees the same inputs. */
+function values(n: number, seed: number, scale = 1): Float64Array {
+  let s = seed;
+  const u = (): number => {
+    s = (s * 16807) % 2147483647;
+    return s / 2147483647;
+  };
+  return Float64Array.from({ length: n }, () => (u() + u() + u() - 1.5) * 2 * scale);
+}
+
+const sigmoid = (x: number): number => 1 / (1 + Math.exp(-x));
+const hardSigmoid = (x: number): number => Math.min(1, Math.max(0, 0.2 * x + 0.5));
+
+/** One GRU step of PAPER.md (reset gate after U) in float64, element by element: the reference. */
+function gruStepRef(
+  a: Float64Array,
+  uh: Float64Array,
+  bU: Float64Array,
+  h: Float64Array,
+  mask: Float64Array | undefined,
+  [T, B, H]: number[],
+  t: number,
+  gate: 'sigmoid' | 'hardSigmoid',
+): { next: number[]; r: number[]; z: number[]; n: number[]; un: number[] } {
+  const act = gate === 'sigmoid' ? sigmoid : hardSigmoid;
+  const out = { next: [] as number[], r: [] as number[], z: [] as number[], n: [] as number[], un: [] as number[] };
+  expect(a.length).toBe(T! * B! * 3 * H!);
+  for (let b = 0; b < B!; b++) {
+    for (let j = 0; j < H!; j++) {
+      const at = (k: number): number => a[(t * B! + b) * 3 * H! + k * H! + j]!;
+      const u = (k: number): number => uh[b * 3 * H! + k * H! + j]! + bU[k * H! + j]!;
+      const r = act(at(0) + u(0));
+      const z = act(at(1) + u(1));
+      const n = Math.tanh(at(2) + r * u(2));
+      const hp = h[b * H! + j]!;
+      const m = mask ? mask[t * B! + b]! : 1;
+      out.next.push(hp + m * ((1 - z) * n + z * hp - hp));
+      out.r.push(r);
+      out.z.push(z);
+      out.n.push(n);
+      out.un.push(u(2));
+    }
+  }
+  return out;
+}
+
+function expectNear(actual: ArrayLike<number>, expected: ArrayLike<number>, tol: number): void {
+  expect(actual.length).toBe(expected.length);
+  let worst = 0;
+  let at = -1;
+  for (let i = 0; i < expected.length; i++) {
+    const e = Math.abs(actual[i]! - expected[i]!) / (1 + Math.abs(expected[i]!));
+    if (e > worst) [worst, at] = [e, i];
+  }
+  if (worst > tol) expect.fail(`element ${at}: ${actual[at]} against ${expected[at]} (error ${worst} > ${tol})`);
+}
+
+for (const backend of ['wasm', 'cpu'] as const) {
+  describe(`fused kernels [${backend}]`, () => {
+    it('TensorizedGruStep equals the float64 step of PAPER.md: both gates, masked and not, recorded and not', async () => {
+      await useBackend(backend);
+      const [T, B, H] = [3, 4, 5];
+      const a = values(T * B * 3 * H, 1);
+      const uh = values(B * 3 * H, 2);
+      const bU = values(3 * H, 3, 0.5);
+      const h = values(B * H, 4, 0.5);
+      const mask = Float64Array.from([1, 1, 1, 1, 1, 0, 1, 1, 0, 1, 0.5, 1]);
+      const before = tf.memory().numTensors;
+      const [at, uht, bt, ht, mt] = [
+        tf.tensor3d(Float32Array.from(a), [T, B, 3 * H], 'float32'),
+        tf.tensor2d(Float32Array.from(uh), [B, 3 * H], 'float32'),
+        tf.tensor1d(Float32Array.from(bU), 'float32'),
+        tf.tensor2d(Float32Array.from(h), [B, H], 'float32'),
+        tf.tensor3d(Float32Array.from(mask), [T, B, 1], 'float32'),
+      ];
+      for (const gate of ['sigmoid', 'hardSigmoid'] as const) {
+        for (const masked of [false, true]) {
+          for (let t = 0; t < T; t++) {
+            const ref = gruStepRef(a, uh, bU, h, masked ? mask : undefined, [T, B, H], t, gate);
+            const inputs = { a: at, uh: uht, bU: bt, h: ht, ...(masked ? { mask: mt } : {}) };
+            const plain = tf.engine().runKernel(FUSED_KERNELS.gruStep, inputs, { t, gate, record: false } as never);
+            const only = (Array.isArray(plain) ? plain : [plain]) as tf.Tensor[];
+            expect(only).toHaveLength(1);
+            expectNear(only[0]!.dataSync(), ref.next, 1e-6);
+            const recorded = tf.engine().runKernel(FUSED_KERNELS.gruStep, inputs, { t, gate, record: true } as never);
+            const [next, r, z, n, un] = recorded as tf.Tensor[];
+            for (const [x, e] of [
+              [next, ref.next],
+              [r, ref.r],
+              [z, ref.z],
+              [n, ref.n],
+              [un, ref.un],
+            ] as const) {
+              expect(x!.shape).toEqual([B, H]);
+              expectNear(x!.dataSync(), e, 1e-6);
+            }
+            tf.dispose([...only, ...(recorded as tf.Tensor[])]);
+          }
+        }
+      }
+      tf.dispose([at, uht, bt, ht, mt]);
+      expect(tf.memory().numTensors).toBe(before);
+    });
+
+    it('TensorizedGruStepGrad is the chain rule of the step: gradients by central differences of the float64 step', async () => {
+      await useBackend(backend);
+      const [T, B, H] = [3, 2, 4];
+      const a = values(T * B * 3 * H, 11);
+      const uh = values(T * B * 3 * H, 12); // U h of each step (fixed: its own gradient is dU)
+      const bU = values(3 * H, 13, 0.5);
+      const h0 = values(B * H, 14, 0.5);
+      const mask = Float64Array.from([1, 1, 0, 1, 1, 1]);
+      const probe = values(T * B * H, 15);
+      for (const gate of ['sigmoid', 'hardSigmoid'] as const) {
+        // Forward in float64, with the state carried through the mask, keeping what the kernel takes.
+        const run = (aAll: Float64Array, uhAll: Float64Array) => {
+          let h = h0;
+          const kept = {
+            h: [] as number[],
+            r: [] as number[],
+            z: [] as number[],
+            n: [] as number[],
+            un: [] as number[],
+          };
+          let loss = 0;
+          for (let t = 0; t < T; t++) {
+            const u = uhAll.subarray(t * B * 3 * H, (t + 1) * B * 3 * H);
+            const s = gruStepRef(aAll, u, bU, h, mask, [T, B, H], t, gate);
+            kept.h.push(...h);
+            kept.r.push(...s.r);
+            kept.z.push(...s.z);
+            kept.n.push(...s.n);
+            kept.un.push(...s.un);
+            h = Float64Array.from(s.next);
+            for (let i = 0; i < B * H; i++) loss += h[i]! * probe[t * B * H + i]!;
+          }
+          return { loss, kept };
+        };
+        const { kept } = run(a, uh);
+        const before = tf.memory().numTensors;
+        const stack = (x: number[]): tf.Tensor => tf.tensor3d(Float32Array.from(x), [T, B, H], 'float32');
+        const inputs = {
+          dy: tf.tensor3d(Float32Array.from(probe), [T, B, H], 'float32'),
+          h: stack(kept.h),
+          r: stack(kept.r),
+          z: stack(kept.z),
+          n: stack(kept.n),
+          un: stack(kept.un),
+          mask: tf.tensor3d(Float32Array.from(mask), [T, B, 1], 'float32'),
+        };
+        // Backwards through the steps; the gradient through U h is dU itself here (uh is an input).
+        const dUh: number[][] = new Array(T);
+        const dPreN: number[][] = new Array(T);
+        let carry: tf.Tensor | undefined;
+        let gi: tf.Tensor | undefined;
+        const made: tf.Tensor[] = [];
+        for (let t = T - 1; t >= 0; t--) {
+          const [total, dU, dn] = tf
+            .engine()
+            .runKernel(FUSED_KERNELS.gruStepGrad, carry ? { ...inputs, carry, gi: gi! } : inputs, {
+              t,
+              gate,
+            } as never) as tf.Tensor[];
+          made.push(total!, dU!, dn!);
+          dUh[t] = Array.from(dU!.dataSync());
+          dPreN[t] = Array.from(dn!.dataSync());
+          carry = total;
+          // With U h an input, no gradient flows from d(U h) back to h: gi = 0.
+          gi = tf.zerosLike(total!);
+          made.push(gi);
+        }
+        // Central differences of the loss with respect to every entry of every step's U h (dU) and
+        // of the n part of every step's x W + b_W (dPreN).
+        const eps = 1e-6;
+        const fd = (x: Float64Array, i: number, loss: (y: Float64Array) => number): number => {
+          const [plus, minus] = [Float64Array.from(x), Float64Array.from(x)];
+          plus[i]! += eps;
+          minus[i]! -= eps;
+          return (loss(plus) - loss(minus)) / (2 * eps);
+        };
+        for (let t = 0; t < T; t++) {
+          for (let i = 0; i < B * 3 * H; i++) {
+            const d = fd(uh, t * B * 3 * H + i, (y) => run(a, y).loss);
+            expect(Math.abs(dUh[t]![i]! - d)).toBeLessThan(1e-4 * (1 + Math.abs(d)));
+          }
+          for (let b = 0; b < B; b++) {
+            for (let j = 0; j < H; j++) {
+              const d = fd(a, (t * B + b) * 3 * H + 2 * H + j, (y) => run(y, uh).loss);
+              expect(Math.abs(dPreN[t]![b * H + j]! - d)).toBeLessThan(1e-4 * (1 + Math.abs(d)));
+            }
+          }
+        }
+        tf.dispose([...Object.values(inputs), ...made]);
+        expect(tf.memory().numTensors).toBe(before);
+      }
+    });
+
+    it('TensorizedAdam is one torch.optim.Adam update (with gradient scaling), in float64', async () => {
+      await useBackend(backend);
+      const n = 37;
+      const [w, m, v, g] = [values(n, 21), values(n, 22, 0.1), values(n, 23, 0.01).map(Math.abs), values(n, 24)];
+      const attrs = { lr: 0.01, beta1: 0.9, beta2: 0.999, eps: 1e-8, step: 3, scale: 0.5 };
+      const before = tf.memory().numTensors;
+      const ins = [w, m, v, g].map((x) => tf.tensor2d(Float32Array.from(x), [1, n], 'float32'));
+      const out = tf
+        .engine()
+        .runKernel(
+          FUSED_KERNELS.adam,
+          { w: ins[0]!, m: ins[1]!, v: ins[2]!, g: ins[3]! },
+          attrs as never,
+        ) as tf.Tensor[];
+      const { lr, beta1, beta2, eps, step, scale } = attrs;
+      const mRef = Array.from(g, (gi, i) => beta1 * m[i]! + (1 - beta1) * gi * scale);
+      const vRef = Array.from(g, (gi, i) => beta2 * v[i]! + (1 - beta2) * (gi * scale) ** 2);
+      const wRef = Array.from(
+        w,
+        (wi, i) => wi - (lr * mRef[i]!) / (1 - beta1 ** step) / (Math.sqrt(vRef[i]! / (1 - beta2 ** step)) + eps),
+      );
+      expect(out.map((x) => x.shape)).toEqual([
+        [1, n],
+        [1, n],
+        [1, n],
+      ]);
+      expectNear(out[0]!.dataSync(), wRef, 1e-6);
+      expectNear(out[1]!.dataSync(), mRef, 1e-6);
+      expectNear(out[2]!.dataSync(), vRef, 1e-6);
+      tf.dispose([...ins, ...out]);
+      expect(tf.memory().numTensors).toBe(before);
+    });
+
+    it('bad inputs are named', async () => {
+      await useBackend(backend);
+      const before = tf.memory().numTensors;
+      tf.tidy(() => {
+        const a = tf.zeros([2, 1, 6]);
+        const h = tf.zeros([1, 2]);
+        const bU = tf.zeros([6]);
+        const run = (inputs: tf.NamedTensorMap, attrs: object) =>
+          tf.engine().runKernel(FUSED_KERNELS.gruStep, inputs, attrs as never);
+        expect(() => run({ a, uh: tf.zeros([1, 5]), bU, h }, { t: 0, gate: 'sigmoid', record: false })).toThrow(
+          /input 'uh' must have shape \[1, 6\], got \[1, 5\]/,
+        );
+        expect(() => run({ a, uh: tf.zeros([1, 6]), bU, h }, { t: 2, gate: 'sigmoid', record: false })).toThrow(
+          /attribute 't' must be in \[0, 2\), got 2/,
+        );
+        expect(() =>
+          run({ a, uh: tf.zeros([1, 6], 'int32'), bU, h }, { t: 0, gate: 'sigmoid', record: false }),
+        ).toThrow(/input 'uh' must be float32, got int32/);
+        const w = tf.zeros([3]);
+        const adamAttrs = { lr: 1, beta1: 0.9, beta2: 0.99, eps: 1e-8, step: 0, scale: 1 };
+        expect(() => tf.engine().runKernel(FUSED_KERNELS.adam, { w, m: w, v: w, g: w }, adamAttrs as never)).toThrow(
+          /attribute 'step' must be an integer >= 1, got 0/,
+        );
+      });
+      expect(tf.memory().numTensors).toBe(before);
+    });
+  });
+}

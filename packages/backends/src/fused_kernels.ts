@@ -1,0 +1,330 @@
+import * as tf from '@tensorflow/tfjs-core';
+
+/**
+ * Fused kernels for the arithmetic that a GRU step and an Adam update otherwise spread over many
+ * small TF.js ops (about 18 forward and 9 backward per GRU step, 14 per Adam variable, 10 to 30 us
+ * each on wasm whatever their size). Registered here for wasm (reading and writing views of the
+ * WebAssembly heap) and cpu (the backend's own arrays); the packages that use them run them when
+ * they are registered for the active backend and otherwise the same arithmetic op by op (the
+ * reference; @tensorized/cells for the GRU kernels). The names are the contract between the two.
+ */
+export const FUSED_KERNELS = {
+  gruStep: 'TensorizedGruStep',
+  gruStepGrad: 'TensorizedGruStepGrad',
+  adam: 'TensorizedAdam',
+} as const;
+
+/**
+ * Where a kernel reads its inputs and puts its outputs: the two backends' ways of holding data. A
+ * view is valid until the next alloc or sigmoid (on wasm either may grow the heap and so replace its
+ * buffer): take views again after them.
+ */
+interface Host {
+  /** A new float32 tensor of this shape (an output, or scratch to free). */
+  alloc(shape: readonly number[]): tf.TensorInfo;
+  view(x: tf.TensorInfo): Float32Array;
+  /** A new tensor holding the logistic sigmoid of x (wasm: its SIMD Sigmoid kernel). */
+  sigmoid(x: tf.TensorInfo): tf.TensorInfo;
+  free(x: tf.TensorInfo): void;
+}
+
+interface WasmBackendLike {
+  makeOutput(shape: number[], dtype: tf.DataType): tf.TensorInfo;
+  typedArrayFromHeap(t: tf.TensorInfo): Float32Array | Int32Array | Uint8Array;
+  disposeData(dataId: object, force?: boolean): boolean;
+}
+
+interface CpuBackendLike {
+  data: { get(dataId: object): { values: unknown } };
+  makeTensorInfo(shape: number[], dtype: tf.DataType, values: Float32Array): tf.TensorInfo;
+  disposeData(dataId: object, force?: boolean): boolean;
+}
+
+const count = (shape: readonly number[]): number => shape.reduce((p, q) => p * q, 1);
+
+function wasmHost(backend: WasmBackendLike): Host {
+  return {
+    alloc: (shape) => backend.makeOutput([...shape], 'float32'),
+    view: (x) => backend.typedArrayFromHeap(x) as Float32Array,
+    sigmoid: (x) => {
+      const kernel = tf.getKernel('Sigmoid', 'wasm');
+      if (!kernel) throw new Error('@tensorized/backends: the wasm backend has no Sigmoid kernel');
+      return kernel.kernelFunc({ inputs: { x }, backend: backend as never, attrs: {} }) as tf.TensorInfo;
+    },
+    free: (x) => void backend.disposeData(x.dataId, true),
+  };
+}
+
+function cpuHost(backend: CpuBackendLike): Host {
+  const host: Host = {
+    alloc: (shape) => backend.makeTensorInfo([...shape], 'float32', new Float32Array(count(shape))),
+    view: (x) => backend.data.get(x.dataId).values as Float32Array,
+    sigmoid: (x) => {
+      const out = host.alloc(x.shape);
+      const [xv, ov] = [host.view(x), host.view(out)];
+      for (let i = 0; i < xv.length; i++) ov[i] = 1 / (1 + Math.exp(-xv[i]!));
+      return out;
+    },
+    free: (x) => void backend.disposeData(x.dataId, true),
+  };
+  return host;
+}
+
+function checkFloat(kernel: string, named: Record<string, tf.TensorInfo | undefined>): void {
+  for (const [name, x] of Object.entries(named)) {
+    if (x && x.dtype !== 'float32') throw new TypeError(`${kernel}: input '${name}' must be float32, got ${x.dtype}`);
+  }
+}
+
+function checkShape(kernel: string, name: string, x: tf.TensorInfo, shape: readonly number[]): void {
+  if (x.shape.length !== shape.length || x.shape.some((d, i) => d !== shape[i]))
+    throw new RangeError(
+      `${kernel}: input '${name}' must have shape [${shape.join(', ')}], got [${x.shape.join(', ')}]`,
+    );
+}
+
+/** The gates' activation of a GRU and its derivative as a function of the activation's value. */
+export type GateActivation = 'sigmoid' | 'hardSigmoid';
+
+/**
+ * Attributes of TensorizedGruStep: the step t of the time-major inputs, the gate activation, and
+ * whether to also return r, z, n and (U h + b_U)_n for a backward pass.
+ */
+export interface GruStepAttrs {
+  t: number;
+  gate: GateActivation;
+  record: boolean;
+}
+
+/**
+ * One GRU step, reset gate after U (PAPER.md; PyTorch, cuDNN):
+ *   r, z = gate(a_t[:, :2H] + (U h)[:, :2H] + b_U[:2H]); un = (U h)[:, 2H:] + b_U[2H:];
+ *   n = tanh(a_t[:, 2H:] + r un); h' = n + z (h - n); with a mask m_t, h' = h + m_t (h' - h).
+ * Inputs a (T, B, 3H): x W + b_W for all steps; uh (B, 3H): U h; bU (3H); h (B, H); mask (T, B, 1)
+ * optional. Outputs h', and with `record` also r, z, n, un, each (B, H).
+ */
+function gruStep(host: Host, inputs: tf.NamedTensorInfoMap, attrs: GruStepAttrs): tf.TensorInfo[] {
+  const name = FUSED_KERNELS.gruStep;
+  const { a, uh, bU, h, mask } = inputs as Record<string, tf.TensorInfo>;
+  checkFloat(name, { a, uh, bU, h, mask });
+  const [T, B, H3] = a!.shape as [number, number, number];
+  const H = H3 / 3;
+  const { t, gate, record } = attrs;
+  if (!(Number.isInteger(t) && t >= 0 && t < T))
+    throw new RangeError(`${name}: attribute 't' must be in [0, ${T}), got ${t}`);
+  checkShape(name, 'uh', uh!, [B, H3]);
+  checkShape(name, 'bU', bU!, [H3]);
+  checkShape(name, 'h', h!, [B, H]);
+  if (mask) checkShape(name, 'mask', mask, [T, B, 1]);
+  const hard = gate === 'hardSigmoid';
+  // 1. The r and z gates, (B, 2H): their pre-activations, then the sigmoid (the backend's own, which
+  //    on wasm is SIMD and far cheaper than Math.exp) or hardSigmoid in place.
+  const pre = host.alloc([B, 2 * H]);
+  {
+    const [av, uv, bv, pv] = [host.view(a!), host.view(uh!), host.view(bU!), host.view(pre)];
+    for (let b = 0; b < B; b++) {
+      const ar = (t * B + b) * H3;
+      const ur = b * H3;
+      const pr = b * 2 * H;
+      for (let j = 0; j < 2 * H; j++) {
+        const x = av[ar + j]! + uv[ur + j]! + bv[j]!;
+        pv[pr + j] = hard ? Math.min(1, Math.max(0, 0.2 * x + 0.5)) : x;
+      }
+    }
+  }
+  const rz = hard ? pre : host.sigmoid(pre);
+  if (!hard) host.free(pre);
+  // 2. n = tanh(a_n + r un) = 2 sigmoid(2 (a_n + r un)) - 1, with un = (U h)_n + b_n.
+  const doubled = host.alloc([B, H]);
+  {
+    const [av, uv, bv, rzv, dv] = [host.view(a!), host.view(uh!), host.view(bU!), host.view(rz), host.view(doubled)];
+    for (let b = 0; b < B; b++) {
+      const ar = (t * B + b) * H3 + 2 * H;
+      const ur = b * H3 + 2 * H;
+      for (let j = 0; j < H; j++)
+        dv[b * H + j] = 2 * (av[ar + j]! + rzv[b * 2 * H + j]! * (uv[ur + j]! + bv[2 * H + j]!));
+    }
+  }
+  const s = host.sigmoid(doubled);
+  host.free(doubled);
+  // 3. h' = n + z (h - n), kept where the mask is 1, and what a backward pass needs.
+  const outs = Array.from({ length: record ? 5 : 1 }, () => host.alloc([B, H]));
+  const [uv, bv, hv, rzv, sv] = [host.view(uh!), host.view(bU!), host.view(h!), host.view(rz), host.view(s)];
+  const mv = mask ? host.view(mask) : undefined;
+  const [next, rOut, zOut, nOut, unOut] = outs.map((o) => host.view(o)) as [
+    Float32Array,
+    ...Array<Float32Array | undefined>,
+  ];
+  for (let b = 0; b < B; b++) {
+    const m = mv ? mv[t * B + b]! : 1;
+    for (let j = 0; j < H; j++) {
+      const o = b * H + j;
+      const n = 2 * sv[o]! - 1;
+      const z = rzv[b * 2 * H + H + j]!;
+      const hp = hv[o]!;
+      const stepped = n + z * (hp - n);
+      next[o] = m === 1 ? stepped : hp + m * (stepped - hp);
+      if (record) {
+        rOut![o] = rzv[b * 2 * H + j]!;
+        zOut![o] = z;
+        nOut![o] = n;
+        unOut![o] = uv[b * H3 + 2 * H + j]! + bv[2 * H + j]!;
+      }
+    }
+  }
+  host.free(rz);
+  host.free(s);
+  return outs;
+}
+
+/** Attributes of TensorizedGruStepGrad: the step t and the gate activation of the forward pass. */
+export interface GruStepGradAttrs {
+  t: number;
+  gate: GateActivation;
+}
+
+/**
+ * The chain rule of one GRU step backwards (the inverse of TensorizedGruStep), over the forward
+ * pass's values stacked for all steps: dy (T, B, H) the gradient of the outputs h_1..h_T; h (T, B, H)
+ * the states h_0..h_{T-1} each step started from; r, z, n, un (T, B, H); mask (T, B, 1) optional;
+ * and, for every step but the last, what step t + 1 left: its total gradient `carry` (B, H) and the
+ * gradient `gi` (B, H) that flowed back through its U h. Computes
+ *   dh = carry (z_{t+1} m_{t+1} + 1 - m_{t+1}) + gi (0 at t = T - 1), total = dh + dy_t,
+ *   dPreN = total (1 - z)(1 - n^2) m, dPreZ = total (h - n) gate'(z) m, dPreR = dPreN un gate'(r),
+ * and returns total (B, H), d(U h + b_U) = [dPreR, dPreZ, dPreN r] (B, 3H) and dPreN (B, H).
+ */
+function gruStepGrad(host: Host, inputs: tf.NamedTensorInfoMap, attrs: GruStepGradAttrs): tf.TensorInfo[] {
+  const name = FUSED_KERNELS.gruStepGrad;
+  const { dy, h, r, z, n, un, mask, carry, gi } = inputs as Record<string, tf.TensorInfo | undefined>;
+  checkFloat(name, { dy, h, r, z, n, un, mask, carry, gi });
+  const [T, B, H] = dy!.shape as [number, number, number];
+  const { t, gate } = attrs;
+  if (!(Number.isInteger(t) && t >= 0 && t < T))
+    throw new RangeError(`${name}: attribute 't' must be in [0, ${T}), got ${t}`);
+  for (const [k, x] of Object.entries({ h, r, z, n, un })) checkShape(name, k, x!, [T, B, H]);
+  if (mask) checkShape(name, 'mask', mask, [T, B, 1]);
+  if (Boolean(carry) !== Boolean(gi)) throw new RangeError(`${name}: inputs 'carry' and 'gi' go together`);
+  if (Boolean(carry) !== t < T - 1)
+    throw new RangeError(`${name}: inputs 'carry' and 'gi' are needed exactly for t < T - 1 (t = ${t}, T = ${T})`);
+  if (carry) {
+    checkShape(name, 'carry', carry, [B, H]);
+    checkShape(name, 'gi', gi!, [B, H]);
+  }
+  const outs = [host.alloc([B, H]), host.alloc([B, 3 * H]), host.alloc([B, H])];
+  const [dyv, hv, rv, zv, nv, unv] = [dy!, h!, r!, z!, n!, un!].map((x) => host.view(x)) as [
+    Float32Array,
+    Float32Array,
+    Float32Array,
+    Float32Array,
+    Float32Array,
+    Float32Array,
+  ];
+  const mv = mask ? host.view(mask) : undefined;
+  const cv = carry ? host.view(carry) : undefined;
+  const gv = carry ? host.view(gi!) : undefined;
+  const [totalOut, dUOut, dnOut] = outs.map((o) => host.view(o)) as [Float32Array, Float32Array, Float32Array];
+  const hard = gate === 'hardSigmoid';
+  // gate'(x) from the gate's value s: s (1 - s) for the sigmoid, 0.2 inside hardSigmoid's slope.
+  const slope = (s: number): number => (hard ? (s > 0 && s < 1 ? 0.2 : 0) : s * (1 - s));
+  const cur = t * B * H;
+  const nxt = (t + 1) * B * H;
+  for (let b = 0; b < B; b++) {
+    const m = mv ? mv[t * B + b]! : 1;
+    const mNext = mv && carry ? mv[(t + 1) * B + b]! : 1;
+    for (let j = 0; j < H; j++) {
+      const o = b * H + j;
+      const dh = cv ? cv[o]! * (zv[nxt + o]! * mNext + 1 - mNext) + gv![o]! : 0;
+      const total = dh + dyv[cur + o]!;
+      const zt = zv[cur + o]!;
+      const nt = nv[cur + o]!;
+      const rt = rv[cur + o]!;
+      const dn = total * (1 - zt) * (1 - nt * nt) * m;
+      const dz = total * (hv[cur + o]! - nt) * slope(zt) * m;
+      totalOut[o] = total;
+      dnOut[o] = dn;
+      const d = b * 3 * H;
+      dUOut[d + j] = dn * unv[cur + o]! * slope(rt);
+      dUOut[d + H + j] = dz;
+      dUOut[d + 2 * H + j] = dn * rt;
+    }
+  }
+  return outs;
+}
+
+/** Attributes of TensorizedAdam (torch.optim.Adam's update with bias correction at step `step`). */
+export interface AdamAttrs {
+  lr: number;
+  beta1: number;
+  beta2: number;
+  eps: number;
+  step: number;
+  /** The gradient is multiplied by this first (gradient-norm clipping). */
+  scale: number;
+}
+
+/**
+ * One Adam update of a variable from its gradient, in one pass over flat views: inputs w, m, v, g of
+ * one shape; outputs the new w, m, v:
+ *   g' = scale g; m' = b1 m + (1 - b1) g'; v' = b2 v + (1 - b2) g'^2;
+ *   w' = w - lr (m' / (1 - b1^step)) / (sqrt(v' / (1 - b2^step)) + eps).
+ */
+function adam(host: Host, inputs: tf.NamedTensorInfoMap, attrs: AdamAttrs): tf.TensorInfo[] {
+  const name = FUSED_KERNELS.adam;
+  const { w, m, v, g } = inputs as Record<string, tf.TensorInfo>;
+  checkFloat(name, { w, m, v, g });
+  for (const [k, x] of Object.entries({ m, v, g })) checkShape(name, k, x!, w!.shape);
+  const { lr, beta1, beta2, eps, step, scale } = attrs;
+  if (!(Number.isInteger(step) && step >= 1))
+    throw new RangeError(`${name}: attribute 'step' must be an integer >= 1, got ${step}`);
+  const outs = [host.alloc(w!.shape), host.alloc(w!.shape), host.alloc(w!.shape)];
+  const [wv, mv, vv, gv] = [w!, m!, v!, g!].map((x) => host.view(x)) as [
+    Float32Array,
+    Float32Array,
+    Float32Array,
+    Float32Array,
+  ];
+  const [wo, mo, vo] = outs.map((o) => host.view(o)) as [Float32Array, Float32Array, Float32Array];
+  const c1 = 1 - beta1 ** step;
+  const c2 = 1 - beta2 ** step;
+  for (let i = 0; i < wv.length; i++) {
+    const gi = gv[i]! * scale;
+    const mi = beta1 * mv[i]! + (1 - beta1) * gi;
+    const vi = beta2 * vv[i]! + (1 - beta2) * gi * gi;
+    mo[i] = mi;
+    vo[i] = vi;
+    wo[i] = wv[i]! - (lr * (mi / c1)) / (Math.sqrt(vi / c2) + eps);
+  }
+  return outs;
+}
+
+type HostKernel<A> = (host: Host, inputs: tf.NamedTensorInfoMap, attrs: A) => tf.TensorInfo[];
+
+const KERNELS: Array<[string, HostKernel<never>]> = [
+  [FUSED_KERNELS.gruStep, gruStep as HostKernel<never>],
+  [FUSED_KERNELS.gruStepGrad, gruStepGrad as HostKernel<never>],
+  [FUSED_KERNELS.adam, adam as HostKernel<never>],
+];
+
+const HOSTS: Record<string, (backend: never) => Host> = {
+  wasm: wasmHost as (backend: never) => Host,
+  cpu: cpuHost as (backend: never) => Host,
+};
+
+/**
+ * Registers the fused kernels for wasm and cpu (importing @tensorized/backends does it). Idempotent;
+ * a kernel someone else registered under the same name is left alone.
+ */
+export function installFusedKernels(): void {
+  for (const [kernelName, kernel] of KERNELS) {
+    for (const [backendName, host] of Object.entries(HOSTS)) {
+      if (tf.getKernel(kernelName, backendName)) continue;
+      tf.registerKernel({
+        kernelName,
+        backendName,
+        kernelFunc: ({ inputs, backend, attrs }) => kernel(host(backend as never), inputs, attrs as never),
+      });
+    }
+  }
+}
+
+installFusedKernels();

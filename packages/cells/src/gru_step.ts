@@ -1,0 +1,152 @@
+import * as tf from '@tensorflow/tfjs-core';
+import { gruGates } from './gru_gates.js';
+import { unstackLeading } from './unstack.js';
+
+/**
+ * Names of the fused GRU kernels that @tensorized/backends registers (for wasm and cpu); the same
+ * strings as its FUSED_KERNELS (a test checks). Where the active backend has them, a GRU step is one
+ * kernel forward and one backward besides its matMuls; elsewhere the same arithmetic runs op by op.
+ */
+export const GRU_KERNELS = { step: 'TensorizedGruStep', stepGrad: 'TensorizedGruStepGrad' } as const;
+
+/** The gates' activation: the logistic sigmoid, or TF.js's hardSigmoid max(0, min(1, 0.2 x + 0.5)). */
+export type GateActivation = 'sigmoid' | 'hardSigmoid';
+
+/** Whether the active backend has the fused kernel `name`. */
+export function hasFusedKernel(name: string): boolean {
+  return tf.getKernel(name, tf.getBackend()) !== undefined;
+}
+
+export function gateOf(x: tf.Tensor, gate: GateActivation): tf.Tensor {
+  return gate === 'hardSigmoid' ? tf.clipByValue(tf.add(tf.mul(x, 0.2), 0.5), 0, 1) : tf.sigmoid(x);
+}
+
+/** gate'(x) as a function of s = gate(x): s (1 - s), or 0.2 where hardSigmoid is not clipped. */
+function slopeOf(s: tf.Tensor, gate: GateActivation): tf.Tensor {
+  if (gate === 'sigmoid') return tf.mul(s, tf.sub(1, s));
+  return tf.mul(tf.cast(tf.logicalAnd(tf.greater(s, 0), tf.less(s, 1)), 'float32'), 0.2);
+}
+
+/** What a forward step returns; r, z, n, un only when recorded for a backward pass. */
+export interface GruStepOut {
+  next: tf.Tensor2D;
+  kept?: [r: tf.Tensor2D, z: tf.Tensor2D, n: tf.Tensor2D, un: tf.Tensor2D];
+}
+
+/**
+ * The gate arithmetic of a GRU's steps (reset gate after U) over time-major inputs a (T, B, 3H) =
+ * x W + b_W, b_U (3H) and an optional mask (T, B, 1): step(t, uh, h) with uh = U h (no bias) gives
+ * h_{t+1}. One TensorizedGruStep kernel where the backend has it (and `kernels` is not false); else
+ * gruGates op by op, with the
+ * r and z inputs of all steps (a + b_U) formed once.
+ */
+export function gruStepper(
+  a: tf.Tensor3D,
+  bU: tf.Tensor1D,
+  mask: tf.Tensor3D | undefined,
+  gate: GateActivation,
+  kernels = true,
+): (t: number, uh: tf.Tensor2D, h: tf.Tensor2D, record: boolean) => GruStepOut {
+  const [T, B, H3] = a.shape;
+  const H = H3 / 3;
+  if (kernels && hasFusedKernel(GRU_KERNELS.step)) {
+    const inputs: tf.NamedTensorMap = mask ? { a, bU, mask } : { a, bU };
+    return (t, uh, h, record) => {
+      const out = tf.engine().runKernel(GRU_KERNELS.step, { ...inputs, uh, h }, { t, gate, record } as never) as
+        | tf.Tensor2D[]
+        | tf.Tensor2D;
+      const list = Array.isArray(out) ? out : [out];
+      return { next: list[0]!, kept: record ? (list.slice(1) as GruStepOut['kept']) : undefined };
+    };
+  }
+  const m = mask ? (unstackLeading(mask) as tf.Tensor2D[]) : undefined;
+  // Steps at which no sequence is padded need no masking (with length-bucketed batches, most).
+  const mValues = mask?.dataSync();
+  const padded = (t: number): boolean => mValues?.subarray(t * B, (t + 1) * B).some((x) => x !== 1) ?? false;
+  // b_U of the r and z gates joins the input projections once for all steps.
+  const aRZ = unstackLeading(
+    tf.add(tf.slice(a, [0, 0, 0], [-1, -1, 2 * H]), tf.slice(bU, [0], [2 * H])),
+    T,
+  ) as tf.Tensor2D[];
+  const aN = unstackLeading(tf.slice(a, [0, 0, 2 * H], [-1, -1, H]), T) as tf.Tensor2D[];
+  const bN = tf.slice(bU, [2 * H], [H]);
+  return (t, uh, h, record) => {
+    const preRZ = tf.add(aRZ[t]!, tf.slice(uh, [0, 0], [-1, 2 * H])) as tf.Tensor2D;
+    const un = tf.add(tf.slice(uh, [0, 2 * H], [-1, H]), bN) as tf.Tensor2D;
+    const { r, z, n, next: stepped } = gruGates(preRZ, aN[t]!, h, un, (x) => gateOf(x, gate));
+    const next = m && padded(t) ? (tf.add(h, tf.mul(m[t]!, tf.sub(stepped, h))) as tf.Tensor2D) : stepped;
+    return { next, kept: record ? [r, z, n, un] : undefined };
+  };
+}
+
+/** What a backward step returns: the step's total gradient of h_{t+1}, d(U h + b_U) and dPreN. */
+export interface GruBackStep {
+  total: tf.Tensor2D;
+  dU: tf.Tensor2D;
+  dn: tf.Tensor2D;
+}
+
+/**
+ * The chain rule of the steps backwards, given the forward pass's values stacked over all steps (h:
+ * the states h_0..h_{T-1} the steps started from; r, z, n, un) and dy (T, B, H), the gradient of the
+ * outputs: step(t, carry, gi), carry and gi being what step t + 1 returned as `total` and the
+ * gradient through its U h (none at t = T - 1), gives step t's GruBackStep; last(total, gi) the
+ * gradient of h_0. One TensorizedGruStepGrad kernel per step where the backend has it (and `kernels`
+ * is not false); else op by op, with the chain rule's coefficients formed once for all steps:
+ *   dPreN = total (1 - z)(1 - n^2) m, dPreZ = total (h - n) gate'(z) m, dPreR = dPreN un gate'(r),
+ *   the state's own share total (z m + 1 - m).
+ */
+export function gruBackStepper(
+  dy: tf.Tensor3D,
+  stacks: { h: tf.Tensor3D; r: tf.Tensor3D; z: tf.Tensor3D; n: tf.Tensor3D; un: tf.Tensor3D },
+  mask: tf.Tensor | undefined,
+  gate: GateActivation,
+  kernels = true,
+): {
+  step: (t: number, carry: tf.Tensor2D | undefined, gi: tf.Tensor2D | undefined) => GruBackStep;
+  last: (total: tf.Tensor2D, gi: tf.Tensor2D) => tf.Tensor2D;
+} {
+  const { h, r, z, n, un } = stacks;
+  const T = dy.shape[0];
+  // The state's own share of the gradient, z m + 1 - m (z where nothing is masked).
+  const share = (x: tf.Tensor, m: tf.Tensor | undefined): tf.Tensor => (m ? tf.add(tf.mul(x, m), tf.sub(1, m)) : x);
+  const first = (x: tf.Tensor): tf.Tensor => tf.reshape(tf.slice(x, [0, 0, 0], [1, -1, -1]), x.shape.slice(1));
+  const last = (total: tf.Tensor2D, gi: tf.Tensor2D): tf.Tensor2D =>
+    tf.add(tf.mul(total, share(first(z), mask && first(mask))), gi) as tf.Tensor2D;
+  if (kernels && hasFusedKernel(GRU_KERNELS.stepGrad)) {
+    const inputs: tf.NamedTensorMap = { dy, h, r, z, n, un, ...(mask ? { mask } : {}) };
+    return {
+      step: (t, carry, gi) => {
+        const [total, dU, dn] = tf
+          .engine()
+          .runKernel(GRU_KERNELS.stepGrad, carry ? { ...inputs, carry, gi: gi! } : inputs, {
+            t,
+            gate,
+          } as never) as tf.Tensor2D[];
+        return { total: total!, dU: dU!, dn: dn! };
+      },
+      last,
+    };
+  }
+  const oneMinusZ = tf.sub(1, z);
+  let cN = tf.mul(oneMinusZ, tf.sub(1, tf.square(n)));
+  let cZ = tf.mul(tf.sub(h, n), slopeOf(z, gate));
+  const cR = tf.mul(un, slopeOf(r, gate));
+  if (mask) {
+    cN = tf.mul(cN, mask);
+    cZ = tf.mul(cZ, mask);
+  }
+  const [cNs, cZs, cRs, cHs, rs, dOut] = [cN, cZ, cR, share(z, mask), r, dy].map(
+    (c) => unstackLeading(c, T) as tf.Tensor2D[],
+  ) as [tf.Tensor2D[], tf.Tensor2D[], tf.Tensor2D[], tf.Tensor2D[], tf.Tensor2D[], tf.Tensor2D[]];
+  return {
+    step: (t, carry, gi) => {
+      const total = carry ? (tf.add(tf.add(tf.mul(carry, cHs[t + 1]!), gi!), dOut[t]!) as tf.Tensor2D) : dOut[t]!;
+      const dn = tf.mul(total, cNs[t]!) as tf.Tensor2D;
+      // d(U h + b_U) = [dPreR, dPreZ, dPreN r]
+      const dU = tf.concat([tf.mul(dn, cRs[t]!), tf.mul(total, cZs[t]!), tf.mul(dn, rs[t]!)], 1) as tf.Tensor2D;
+      return { total, dU, dn };
+    },
+    last,
+  };
+}
