@@ -50,7 +50,7 @@ export class Adam {
     );
     const scale = norm > this.clip ? this.clip / (norm + 1e-6) : 1;
     // One fused pass per variable where the backend has the kernel (@tensorized/backends registers it
-    // for wasm and cpu); else the same update op by op.
+    // for cpu); else the same update op by op.
     if (this.fused && tf.getKernel(FUSED_KERNELS.adam, tf.getBackend())) {
       const attrs = { lr: this.lr, beta1: this.beta1, beta2: this.beta2, eps: this.eps, step: t, scale };
       tf.tidy(() => {

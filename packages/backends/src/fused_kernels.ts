@@ -2,11 +2,15 @@ import * as tf from '@tensorflow/tfjs-core';
 
 /**
  * Fused kernels for the arithmetic that a GRU step and an Adam update otherwise spread over many
- * small TF.js ops (about 18 forward and 9 backward per GRU step, 14 per Adam variable, 10 to 30 us
- * each on wasm whatever their size). Registered here for wasm (reading and writing views of the
- * WebAssembly heap) and cpu (the backend's own arrays); the packages that use them run them when
- * they are registered for the active backend and otherwise the same arithmetic op by op (the
- * reference; @tensorized/cells for the GRU kernels). The names are the contract between the two.
+ * small TF.js ops (about 18 forward and 9 backward per GRU step, 14 per Adam variable). Registered
+ * here for the cpu backend, where every op is a generic JavaScript loop and the fused ones pay
+ * (`node apps/bench/scripts/fused-kernels.mjs cpu`: a GRU training step 0.64x, inference 0.25x).
+ * Not for wasm: measured there, the same loops on views of the WebAssembly heap were no faster
+ * than XNNPACK's SIMD ops one by one (training 1.08x, inference 0.96x at batch 16, hidden 512),
+ * because V8 reads and writes typed arrays on a WebAssembly.Memory about 3x slower than on plain
+ * ArrayBuffers; a real gain there needs the arithmetic compiled into WebAssembly. The packages that
+ * use the kernels run them where the active backend has them and otherwise the same arithmetic op
+ * by op (the reference; @tensorized/cells for the GRU kernels). The names are the contract.
  */
 export const FUSED_KERNELS = {
   gruStep: 'TensorizedGruStep',
@@ -15,23 +19,17 @@ export const FUSED_KERNELS = {
 } as const;
 
 /**
- * Where a kernel reads its inputs and puts its outputs: the two backends' ways of holding data. A
- * view is valid until the next alloc or sigmoid (on wasm either may grow the heap and so replace its
- * buffer): take views again after them.
+ * Where a kernel reads its inputs and puts its outputs: a backend's way of holding data (the cpu
+ * backend's arrays). A view is valid until the next alloc or sigmoid (on a backend whose memory can
+ * grow, either may replace its buffer): take views again after them.
  */
 interface Host {
   /** A new float32 tensor of this shape (an output, or scratch to free). */
   alloc(shape: readonly number[]): tf.TensorInfo;
   view(x: tf.TensorInfo): Float32Array;
-  /** A new tensor holding the logistic sigmoid of x (wasm: its SIMD Sigmoid kernel). */
+  /** A new tensor holding the logistic sigmoid of x. */
   sigmoid(x: tf.TensorInfo): tf.TensorInfo;
   free(x: tf.TensorInfo): void;
-}
-
-interface WasmBackendLike {
-  makeOutput(shape: number[], dtype: tf.DataType): tf.TensorInfo;
-  typedArrayFromHeap(t: tf.TensorInfo): Float32Array | Int32Array | Uint8Array;
-  disposeData(dataId: object, force?: boolean): boolean;
 }
 
 interface CpuBackendLike {
@@ -41,19 +39,6 @@ interface CpuBackendLike {
 }
 
 const count = (shape: readonly number[]): number => shape.reduce((p, q) => p * q, 1);
-
-function wasmHost(backend: WasmBackendLike): Host {
-  return {
-    alloc: (shape) => backend.makeOutput([...shape], 'float32'),
-    view: (x) => backend.typedArrayFromHeap(x) as Float32Array,
-    sigmoid: (x) => {
-      const kernel = tf.getKernel('Sigmoid', 'wasm');
-      if (!kernel) throw new Error('@tensorized/backends: the wasm backend has no Sigmoid kernel');
-      return kernel.kernelFunc({ inputs: { x }, backend: backend as never, attrs: {} }) as tf.TensorInfo;
-    },
-    free: (x) => void backend.disposeData(x.dataId, true),
-  };
-}
 
 function cpuHost(backend: CpuBackendLike): Host {
   const host: Host = {
@@ -96,6 +81,91 @@ export interface GruStepAttrs {
   record: boolean;
 }
 
+/** An absent optional input of the loops below (their arguments keep one type: V8 optimises them once). */
+const NONE = new Float32Array(0);
+
+/** gruStep's first pass: the r and z pre-activations (B, 2H), hardSigmoid applied in place if `hard`. */
+function gruPreRZLoop(
+  av: Float32Array,
+  uv: Float32Array,
+  bv: Float32Array,
+  pv: Float32Array,
+  t: number,
+  B: number,
+  H: number,
+  hard: boolean,
+): void {
+  const H3 = 3 * H;
+  for (let b = 0; b < B; b++) {
+    const ar = (t * B + b) * H3;
+    const ur = b * H3;
+    const pr = b * 2 * H;
+    for (let j = 0; j < 2 * H; j++) {
+      const x = av[ar + j]! + uv[ur + j]! + bv[j]!;
+      pv[pr + j] = hard ? Math.min(1, Math.max(0, 0.2 * x + 0.5)) : x;
+    }
+  }
+}
+
+/** gruStep's second pass: 2 (a_n + r un) (B, H), whose sigmoid gives tanh(a_n + r un) = 2 s - 1. */
+function gruPreNLoop(
+  av: Float32Array,
+  uv: Float32Array,
+  bv: Float32Array,
+  rzv: Float32Array,
+  dv: Float32Array,
+  t: number,
+  B: number,
+  H: number,
+): void {
+  const H3 = 3 * H;
+  for (let b = 0; b < B; b++) {
+    const ar = (t * B + b) * H3 + 2 * H;
+    const ur = b * H3 + 2 * H;
+    const rr = b * 2 * H;
+    for (let j = 0; j < H; j++) dv[b * H + j] = 2 * (av[ar + j]! + rzv[rr + j]! * (uv[ur + j]! + bv[2 * H + j]!));
+  }
+}
+
+/** gruStep's last pass: h' = n + z (h - n) under the mask, and r, z, n, un when they are kept. */
+function gruFinishLoop(
+  uv: Float32Array,
+  bv: Float32Array,
+  hv: Float32Array,
+  rzv: Float32Array,
+  sv: Float32Array,
+  mv: Float32Array,
+  next: Float32Array,
+  rOut: Float32Array,
+  zOut: Float32Array,
+  nOut: Float32Array,
+  unOut: Float32Array,
+  t: number,
+  B: number,
+  H: number,
+): void {
+  const masked = mv.length > 0;
+  const record = rOut.length > 0;
+  for (let b = 0; b < B; b++) {
+    const m = masked ? mv[t * B + b]! : 1;
+    const rr = b * 2 * H;
+    for (let j = 0; j < H; j++) {
+      const o = b * H + j;
+      const n = 2 * sv[o]! - 1;
+      const z = rzv[rr + H + j]!;
+      const hp = hv[o]!;
+      const stepped = n + z * (hp - n);
+      next[o] = m === 1 ? stepped : hp + m * (stepped - hp);
+      if (record) {
+        rOut[o] = rzv[rr + j]!;
+        zOut[o] = z;
+        nOut[o] = n;
+        unOut[o] = uv[b * 3 * H + 2 * H + j]! + bv[2 * H + j]!;
+      }
+    }
+  }
+}
+
 /**
  * One GRU step, reset gate after U (PAPER.md; PyTorch, cuDNN):
  *   r, z = gate(a_t[:, :2H] + (U h)[:, :2H] + b_U[:2H]); un = (U h)[:, 2H:] + b_U[2H:];
@@ -117,61 +187,39 @@ function gruStep(host: Host, inputs: tf.NamedTensorInfoMap, attrs: GruStepAttrs)
   checkShape(name, 'h', h!, [B, H]);
   if (mask) checkShape(name, 'mask', mask, [T, B, 1]);
   const hard = gate === 'hardSigmoid';
-  // 1. The r and z gates, (B, 2H): their pre-activations, then the sigmoid (the backend's own, which
-  //    on wasm is SIMD and far cheaper than Math.exp) or hardSigmoid in place.
+  // 1. The r and z gates, (B, 2H): their pre-activations, then the host's sigmoid or hardSigmoid in
+  //    place.
   const pre = host.alloc([B, 2 * H]);
-  {
-    const [av, uv, bv, pv] = [host.view(a!), host.view(uh!), host.view(bU!), host.view(pre)];
-    for (let b = 0; b < B; b++) {
-      const ar = (t * B + b) * H3;
-      const ur = b * H3;
-      const pr = b * 2 * H;
-      for (let j = 0; j < 2 * H; j++) {
-        const x = av[ar + j]! + uv[ur + j]! + bv[j]!;
-        pv[pr + j] = hard ? Math.min(1, Math.max(0, 0.2 * x + 0.5)) : x;
-      }
-    }
-  }
+  gruPreRZLoop(host.view(a!), host.view(uh!), host.view(bU!), host.view(pre), t, B, H, hard);
   const rz = hard ? pre : host.sigmoid(pre);
   if (!hard) host.free(pre);
   // 2. n = tanh(a_n + r un) = 2 sigmoid(2 (a_n + r un)) - 1, with un = (U h)_n + b_n.
   const doubled = host.alloc([B, H]);
-  {
-    const [av, uv, bv, rzv, dv] = [host.view(a!), host.view(uh!), host.view(bU!), host.view(rz), host.view(doubled)];
-    for (let b = 0; b < B; b++) {
-      const ar = (t * B + b) * H3 + 2 * H;
-      const ur = b * H3 + 2 * H;
-      for (let j = 0; j < H; j++)
-        dv[b * H + j] = 2 * (av[ar + j]! + rzv[b * 2 * H + j]! * (uv[ur + j]! + bv[2 * H + j]!));
-    }
-  }
+  gruPreNLoop(host.view(a!), host.view(uh!), host.view(bU!), host.view(rz), host.view(doubled), t, B, H);
   const s = host.sigmoid(doubled);
   host.free(doubled);
   // 3. h' = n + z (h - n), kept where the mask is 1, and what a backward pass needs.
   const outs = Array.from({ length: record ? 5 : 1 }, () => host.alloc([B, H]));
-  const [uv, bv, hv, rzv, sv] = [host.view(uh!), host.view(bU!), host.view(h!), host.view(rz), host.view(s)];
-  const mv = mask ? host.view(mask) : undefined;
   const [next, rOut, zOut, nOut, unOut] = outs.map((o) => host.view(o)) as [
     Float32Array,
     ...Array<Float32Array | undefined>,
   ];
-  for (let b = 0; b < B; b++) {
-    const m = mv ? mv[t * B + b]! : 1;
-    for (let j = 0; j < H; j++) {
-      const o = b * H + j;
-      const n = 2 * sv[o]! - 1;
-      const z = rzv[b * 2 * H + H + j]!;
-      const hp = hv[o]!;
-      const stepped = n + z * (hp - n);
-      next[o] = m === 1 ? stepped : hp + m * (stepped - hp);
-      if (record) {
-        rOut![o] = rzv[b * 2 * H + j]!;
-        zOut![o] = z;
-        nOut![o] = n;
-        unOut![o] = uv[b * H3 + 2 * H + j]! + bv[2 * H + j]!;
-      }
-    }
-  }
+  gruFinishLoop(
+    host.view(uh!),
+    host.view(bU!),
+    host.view(h!),
+    host.view(rz),
+    host.view(s),
+    mask ? host.view(mask) : NONE,
+    next,
+    rOut ?? NONE,
+    zOut ?? NONE,
+    nOut ?? NONE,
+    unOut ?? NONE,
+    t,
+    B,
+    H,
+  );
   host.free(rz);
   host.free(s);
   return outs;
@@ -221,34 +269,74 @@ function gruStepGrad(host: Host, inputs: tf.NamedTensorInfoMap, attrs: GruStepGr
   ];
   const mv = mask ? host.view(mask) : undefined;
   const cv = carry ? host.view(carry) : undefined;
-  const gv = carry ? host.view(gi!) : undefined;
+  const gv = gi ? host.view(gi) : undefined;
   const [totalOut, dUOut, dnOut] = outs.map((o) => host.view(o)) as [Float32Array, Float32Array, Float32Array];
-  const hard = gate === 'hardSigmoid';
-  // gate'(x) from the gate's value s: s (1 - s) for the sigmoid, 0.2 inside hardSigmoid's slope.
-  const slope = (s: number): number => (hard ? (s > 0 && s < 1 ? 0.2 : 0) : s * (1 - s));
+  gruStepGradLoop(
+    dyv,
+    hv,
+    rv,
+    zv,
+    nv,
+    unv,
+    mv ?? NONE,
+    cv ?? NONE,
+    gv ?? NONE,
+    totalOut,
+    dUOut,
+    dnOut,
+    t,
+    B,
+    H,
+    gate === 'hardSigmoid',
+  );
+  return outs;
+}
+
+/** The arithmetic of gruStepGrad, on arrays only (see there); mv, cv, gv empty when absent. */
+function gruStepGradLoop(
+  dyv: Float32Array,
+  hv: Float32Array,
+  rv: Float32Array,
+  zv: Float32Array,
+  nv: Float32Array,
+  unv: Float32Array,
+  mv: Float32Array,
+  cv: Float32Array,
+  gv: Float32Array,
+  totalOut: Float32Array,
+  dUOut: Float32Array,
+  dnOut: Float32Array,
+  t: number,
+  B: number,
+  H: number,
+  hard: boolean,
+): void {
+  const masked = mv.length > 0;
+  const carried = cv.length > 0;
   const cur = t * B * H;
   const nxt = (t + 1) * B * H;
   for (let b = 0; b < B; b++) {
-    const m = mv ? mv[t * B + b]! : 1;
-    const mNext = mv && carry ? mv[(t + 1) * B + b]! : 1;
+    const m = masked ? mv[t * B + b]! : 1;
+    const mNext = masked && carried ? mv[(t + 1) * B + b]! : 1;
+    const d = b * 3 * H;
     for (let j = 0; j < H; j++) {
       const o = b * H + j;
-      const dh = cv ? cv[o]! * (zv[nxt + o]! * mNext + 1 - mNext) + gv![o]! : 0;
+      const dh = carried ? cv[o]! * (zv[nxt + o]! * mNext + 1 - mNext) + gv[o]! : 0;
       const total = dh + dyv[cur + o]!;
       const zt = zv[cur + o]!;
       const nt = nv[cur + o]!;
       const rt = rv[cur + o]!;
+      // gate'(x) from the gate's value s: s (1 - s) for the sigmoid, 0.2 inside hardSigmoid's slope.
+      const sz = hard ? (zt > 0 && zt < 1 ? 0.2 : 0) : zt * (1 - zt);
+      const sr = hard ? (rt > 0 && rt < 1 ? 0.2 : 0) : rt * (1 - rt);
       const dn = total * (1 - zt) * (1 - nt * nt) * m;
-      const dz = total * (hv[cur + o]! - nt) * slope(zt) * m;
       totalOut[o] = total;
       dnOut[o] = dn;
-      const d = b * 3 * H;
-      dUOut[d + j] = dn * unv[cur + o]! * slope(rt);
-      dUOut[d + H + j] = dz;
+      dUOut[d + j] = dn * unv[cur + o]! * sr;
+      dUOut[d + H + j] = total * (hv[cur + o]! - nt) * sz * m;
       dUOut[d + 2 * H + j] = dn * rt;
     }
   }
-  return outs;
 }
 
 /** Attributes of TensorizedAdam (torch.optim.Adam's update with bias correction at step `step`). */
@@ -306,12 +394,11 @@ const KERNELS: Array<[string, HostKernel<never>]> = [
 ];
 
 const HOSTS: Record<string, (backend: never) => Host> = {
-  wasm: wasmHost as (backend: never) => Host,
   cpu: cpuHost as (backend: never) => Host,
 };
 
 /**
- * Registers the fused kernels for wasm and cpu (importing @tensorized/backends does it). Idempotent;
+ * Registers the fused kernels for cpu (importing @tensorized/backends does it). Idempotent;
  * a kernel someone else registered under the same name is left alone.
  */
 export function installFusedKernels(): void {

@@ -3,7 +3,7 @@ import { gruGates } from './gru_gates.js';
 import { unstackLeading } from './unstack.js';
 
 /**
- * Names of the fused GRU kernels that @tensorized/backends registers (for wasm and cpu); the same
+ * Names of the fused GRU kernels that @tensorized/backends registers (for cpu); the same
  * strings as its FUSED_KERNELS (a test checks). Where the active backend has them, a GRU step is one
  * kernel forward and one backward besides its matMuls; elsewhere the same arithmetic runs op by op.
  */
