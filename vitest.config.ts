@@ -14,6 +14,7 @@ export default defineConfig({
       test: {
         name: { label: glob.split('/')[0]! },
         include: [`${glob}/src/**/*.test.ts`],
+        setupFiles: ['./tooling/test-utils/src/setup.ts'],
         testTimeout: 60_000,
         hookTimeout: 60_000,
       },

@@ -18,6 +18,10 @@ const BENCHMARKS = {
   'epoch-jsb': 'one training epoch on JSB Chorales per model, against the FLOP floor (`pnpm bench speed epoch --dataset jsb`)',
   compress: 'compressMatrix at the paper\'s sizes against NumPy (`pnpm bench speed compress`)',
   'before-after': 'a change measured against the code before it, interleaved (see the recording for the commits)',
+  peers: 'our models against PyTorch\'s nn.GRU, one JSB epoch each, interleaved (`node apps/bench/scripts/peers.mjs`)',
+  'wasm-threads': 'the wasm backend with 1 and 2 threads, each in its own process (`node apps/bench/scripts/wasm-threads.mjs`)',
+  'cells-threads': 'the cells benchmark on wasm with 2 threads (`pnpm bench:cells --threads 2`)',
+  'fused-kernels': 'the fused GRU step kernels against the same steps op by op (`node apps/bench/scripts/fused-kernels.mjs`)',
 };
 
 /** A recording: the command, the line saying when and how, and the benchmark's output. */

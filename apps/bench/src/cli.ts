@@ -56,6 +56,7 @@ Commands:
 
 Options:
   --backend <name>       wasm (default), node, cpu or auto
+  --threads <n>          wasm: compute with n threads (default 1; more start the threaded build)
   --dataset <name>       synthetic (default), ${DATASET_NAMES.join(', ')}
   --datasets <a,b>       grid: datasets (default jsb)
   --model <name>         ${MODEL_NAMES.join(', ')} (default tt-gru)
@@ -123,7 +124,7 @@ const num = (name: string, value: string | undefined, fallback: number, rule: Ru
 };
 const positiveInt = POSITIVE_INT.ok;
 
-/** The options each command reads (besides --backend, --help); any other option given is an error. */
+/** The options each command reads (besides --backend, --threads, --help); any other option given is an error. */
 const MODEL_OPTIONS = ['model', 'ranks', 'rank', 'blocks', 'input-size', 'input-modes', 'hidden-size', 'hidden-modes'];
 const TRAINING = [
   'lr',
@@ -193,6 +194,7 @@ export async function main(argv: string[]): Promise<void> {
     tokens: true,
     options: {
       backend: { type: 'string', default: 'wasm' },
+      threads: { type: 'string' },
       dataset: { type: 'string', default: 'synthetic' },
       datasets: { type: 'string', default: 'jsb' },
       model: { type: 'string', default: 'tt-gru' },
@@ -265,7 +267,7 @@ export async function main(argv: string[]): Promise<void> {
   if (!known.includes(command)) throw new UsageError(`unknown command '${command}'`);
   const given = new Set<string>(tokens.flatMap((t) => (t.kind === 'option' ? [t.name] : [])));
   for (const name of given) {
-    if (name !== 'backend' && name !== 'help' && !COMMAND_OPTIONS[command]!.includes(name)) {
+    if (name !== 'backend' && name !== 'threads' && name !== 'help' && !COMMAND_OPTIONS[command]!.includes(name)) {
       throw new UsageError(
         `--${name} does not apply to '${command}'; its options are ${COMMAND_OPTIONS[command]!.map((o) => `--${o}`).join(', ') || 'none'}`,
       );
@@ -514,7 +516,10 @@ export async function main(argv: string[]): Promise<void> {
     return;
   }
 
-  const info = await useBackend(backend);
+  const threads = v.threads === undefined ? undefined : num('threads', v.threads, 1, POSITIVE_INT);
+  if (threads !== undefined && backend !== 'wasm')
+    throw new UsageError(`--threads is an option of the wasm backend; got it with --backend ${backend}`);
+  const info = await useBackend(backend, threads === undefined ? {} : { threads });
   try {
     applyCalibrationEnv();
   } catch (e) {

@@ -440,6 +440,11 @@ describe.skipIf(!existsSync(cli))('command line (issue 11)', () => {
     [['grid', '--shard', '3/2'], /--shard got '3\/2'; expected i\/n with 1 <= i <= n/],
     [['grid', '--select-on', 'jsb'], /--select-on jsb: .* has no seed-1 runs on jsb/],
     [['grid', 'merge'], /grid merge needs the results files/],
+    [['train', '--threads', '0'], /--threads got '0'; expected a positive integer/],
+    [
+      ['train', '--threads', '2', '--backend', 'cpu'],
+      /--threads is an option of the wasm backend; got it with --backend cpu/,
+    ],
   ])(
     '%j is refused with a message naming the option and what it expects, exit status 2, before any work',
     (args, message) => {

@@ -31,3 +31,31 @@ export const RUNTIME: 'node' | 'browser' = 'browser';
 export async function registerGradients(): Promise<void> {
   await import('@tensorflow/tfjs-core/dist/register_all_gradients.js');
 }
+
+/**
+ * The threaded wasm build runs in a browser only on a cross-origin isolated page (SharedArrayBuffer
+ * needs the headers `Cross-Origin-Opener-Policy: same-origin` and
+ * `Cross-Origin-Embedder-Policy: require-corp`); TF.js then picks it by itself. The backend caps its
+ * thread pool at half of navigator.hardwareConcurrency (it assumes two hardware threads per core), so
+ * on a 2-core machine it would run 1 thread whatever it is asked: until the returned `restore` is
+ * called (right after the backend has started), navigator.hardwareConcurrency reads 2 x threads.
+ */
+export async function prepareWasmThreads(threads: number): Promise<() => void> {
+  if (!(globalThis as { crossOriginIsolated?: boolean }).crossOriginIsolated) {
+    throw new Error(
+      'wasm threads need a cross-origin isolated page: serve it with the headers ' +
+        "'Cross-Origin-Opener-Policy: same-origin' and 'Cross-Origin-Embedder-Policy: require-corp'",
+    );
+  }
+  const nav = (globalThis as { navigator?: object }).navigator;
+  if (!nav) return () => {};
+  const seen = Math.max(parallelism(), 2 * threads);
+  Object.defineProperty(nav, 'hardwareConcurrency', { configurable: true, get: () => seen });
+  return () => {
+    // The own property goes; Navigator.prototype's getter shows through again.
+    delete (nav as { hardwareConcurrency?: number }).hardwareConcurrency;
+  };
+}
+
+/** A page's workers end with it: nothing to release in a browser. */
+export function releaseWasmWorkers(_module: unknown): void {}

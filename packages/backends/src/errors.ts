@@ -1,4 +1,4 @@
-export type BackendErrorCode = 'UNKNOWN_BACKEND' | 'BACKEND_NOT_INSTALLED' | 'BACKEND_INIT_FAILED';
+export type BackendErrorCode = 'UNKNOWN_BACKEND' | 'BACKEND_NOT_INSTALLED' | 'BACKEND_INIT_FAILED' | 'INVALID_OPTION';
 
 /** The one error class of `@tensorized/backends`. */
 export class BackendError extends Error {

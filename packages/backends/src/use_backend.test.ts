@@ -4,9 +4,10 @@ import { BackendError } from './errors.js';
 import { installedBackends, isBackendInstalled, useBackend } from './use_backend.js';
 
 describe('useBackend', () => {
-  it('starts wasm with SIMD, single-threaded in Node, and reports the versions', async () => {
-    const info = await useBackend('wasm');
-    expect(info).toMatchObject({ name: 'wasm', tfName: 'wasm', simd: true, threads: 1, floatPrecision: 32 });
+  it('starts wasm with SIMD, single-threaded in Node unless asked for threads, and reports the versions', async () => {
+    const threads = Number(process.env['TENSORIZED_WASM_THREADS'] ?? 1);
+    const info = await useBackend('wasm', threads > 1 ? { threads } : {});
+    expect(info).toMatchObject({ name: 'wasm', tfName: 'wasm', simd: true, threads, floatPrecision: 32 });
     expect(info.versions['@tensorflow/tfjs-core']).toBe('4.22.0');
     expect(info.versions['@tensorflow/tfjs-backend-wasm']).toBe('4.22.0');
     expect(tf.getBackend()).toBe('wasm');

@@ -1,6 +1,13 @@
 import * as tf from '@tensorflow/tfjs-core';
 // Node.js or browser (package.json "imports": the "browser" condition picks environment.browser.js).
-import { packageVersion, parallelism, RUNTIME, registerGradients } from '#environment';
+import {
+  packageVersion,
+  parallelism,
+  prepareWasmThreads,
+  RUNTIME,
+  registerGradients,
+  releaseWasmWorkers,
+} from '#environment';
 import { BackendError } from './errors.js';
 import { installWasmKernelFixes } from './wasm_kernels.js';
 
@@ -8,6 +15,19 @@ import { installWasmKernelFixes } from './wasm_kernels.js';
 export type BackendName = 'wasm' | 'node' | 'cpu';
 export type BackendRequest = BackendName | 'auto';
 export const BACKEND_NAMES: readonly BackendName[] = ['wasm', 'node', 'cpu'];
+
+/** How to start a backend. */
+export interface BackendOptions {
+  /**
+   * Threads of the wasm backend (a positive integer; default 1). More than 1 starts TF.js's threaded
+   * SIMD build: in Node.js with worker threads (see prepareWasmThreads), in a browser on a
+   * cross-origin isolated page. Chosen at the backend's first start in a process; later calls without
+   * it keep that count, and asking for another count is an error. Only for 'wasm'. On a 2-core
+   * machine 2 threads made large products faster (0.56x) but every small op slower (a sigmoid of
+   * 1536 values 12 -> 62 us), and a GRU's training step slower: see docs/performance.md.
+   */
+  threads?: number;
+}
 
 /** What `useBackend` chose. */
 export interface BackendInfo {
@@ -102,7 +122,7 @@ async function loadBackendPackage(name: BackendName): Promise<void> {
  * the gradients (once), and tells what was chosen. 'auto' prefers tfjs-node when it is installed,
  * else wasm.
  */
-export async function useBackend(which: BackendRequest = 'auto'): Promise<BackendInfo> {
+export async function useBackend(which: BackendRequest = 'auto', options: BackendOptions = {}): Promise<BackendInfo> {
   if (which !== 'auto' && !BACKEND_NAMES.includes(which)) {
     throw new BackendError(
       'UNKNOWN_BACKEND',
@@ -110,19 +130,37 @@ export async function useBackend(which: BackendRequest = 'auto'): Promise<Backen
     );
   }
   const name: BackendName = which === 'auto' ? (isBackendInstalled('node') ? 'node' : 'wasm') : which;
+  const { threads: asked } = options;
+  if (asked !== undefined) {
+    if (!(Number.isInteger(asked) && asked >= 1)) {
+      throw new BackendError('INVALID_OPTION', `useBackend: threads must be a positive integer, got ${asked}`);
+    }
+    if (name !== 'wasm') {
+      throw new BackendError(
+        'INVALID_OPTION',
+        `useBackend: threads is an option of 'wasm' only, got it for '${name}' (${name === 'node' ? 'tfjs-node uses every core by itself' : 'cpu is single-threaded'})`,
+      );
+    }
+  }
   await loadBackendPackage(name);
-  await loadGradients();
+  // Before the gradients: loading them can start the highest-priority backend (wasm).
+  const restore = name === 'wasm' ? await chooseWasmThreads(asked) : undefined;
   const tfName = TF_NAMES[name];
-  let ok: boolean;
+  let ok = false;
   try {
-    ok = await tf.setBackend(tfName);
-    await tf.ready();
-  } catch (cause) {
-    throw new BackendError(
-      'BACKEND_INIT_FAILED',
-      `useBackend: backend '${name}' failed to start: ${(cause as Error).message}`,
-      { cause },
-    );
+    await loadGradients();
+    try {
+      ok = await tf.setBackend(tfName);
+      await tf.ready();
+    } catch (cause) {
+      throw new BackendError(
+        'BACKEND_INIT_FAILED',
+        `useBackend: backend '${name}' failed to start: ${(cause as Error).message}`,
+        { cause },
+      );
+    }
+  } finally {
+    restore?.();
   }
   if (!ok || tf.getBackend() !== tfName) {
     throw new BackendError(
@@ -130,18 +168,68 @@ export async function useBackend(which: BackendRequest = 'auto'): Promise<Backen
       `useBackend: backend '${name}' failed to start (tf.setBackend returned false)`,
     );
   }
-  if (name === 'wasm') installWasmKernelFixes();
+  if (name === 'wasm') {
+    installWasmKernelFixes();
+    releaseWasmWorkers((startedBackend('wasm') as { wasm?: unknown } | undefined)?.wasm);
+  }
   const simd = name === 'wasm' && tf.env().getBool('WASM_HAS_SIMD_SUPPORT');
-  const threads =
-    name === 'wasm'
-      ? tf.env().getBool('WASM_HAS_MULTITHREAD_SUPPORT')
-        ? parallelism()
-        : 1
-      : name === 'node'
-        ? parallelism()
-        : 1;
+  const threads = name === 'wasm' ? wasmThreads() : name === 'node' ? parallelism() : 1;
   const versions: Record<string, string> = { '@tensorflow/tfjs-core': tf.version_core };
   const v = versionOf(PACKAGES[name]);
   if (v) versions[PACKAGES[name]] = v;
   return { name, tfName, simd, threads, versions, floatPrecision: tf.backend().floatPrecision() };
+}
+
+/** The thread count the wasm backend was started with in this process (undefined: not yet started). */
+let wasmStartedWith: number | undefined;
+
+/**
+ * Before wasm's first start: the thread count (default 1), and for more than one the threaded build
+ * (TF.js's flag, the environment's preparation, setThreadsCount). After it: nothing to do, unless a
+ * count other than the running one is asked for, which is an error. Returns what undoes the
+ * preparation's temporary changes once the backend has started.
+ */
+async function chooseWasmThreads(asked: number | undefined): Promise<(() => void) | undefined> {
+  const wasm = (await import('@tensorflow/tfjs-backend-wasm')) as unknown as {
+    setThreadsCount(n: number): void;
+  };
+  const started = wasmStartedWith ?? (startedBackend('wasm') ? wasmThreads() : undefined);
+  if (started !== undefined) {
+    if (asked !== undefined && started !== asked) {
+      throw new BackendError(
+        'INVALID_OPTION',
+        `useBackend: the wasm backend already runs with ${started} thread(s) in this process; threads (${asked}) can be chosen only at its first start`,
+      );
+    }
+    return undefined;
+  }
+  const threads = asked ?? 1;
+  let restore: (() => void) | undefined;
+  if (threads > 1) {
+    try {
+      restore = await prepareWasmThreads(threads);
+    } catch (cause) {
+      throw new BackendError('BACKEND_INIT_FAILED', `useBackend: ${(cause as Error).message}`, { cause });
+    }
+    tf.env().set('WASM_HAS_MULTITHREAD_SUPPORT', true);
+  } else if (RUNTIME === 'node') tf.env().set('WASM_HAS_MULTITHREAD_SUPPORT', false);
+  // One thread on the threaded build (a browser page that is cross-origin isolated) is still one.
+  wasm.setThreadsCount(threads);
+  wasmStartedWith = threads;
+  return restore;
+}
+
+/**
+ * The backend `name` if it has been started (tf.findBackend would start it: it initialises a
+ * registered backend on first use).
+ */
+function startedBackend(name: string): unknown {
+  return (tf.engine() as unknown as { registry: Record<string, unknown> }).registry[name];
+}
+
+/** The threads the started wasm backend computes with (its own count; 1 on the unthreaded build). */
+function wasmThreads(): number {
+  if (!tf.env().getBool('WASM_HAS_MULTITHREAD_SUPPORT')) return 1;
+  const backend = startedBackend('wasm') as { wasm?: { tfjs?: { getThreadsCount?: () => number } } } | undefined;
+  return backend?.wasm?.tfjs?.getThreadsCount?.() ?? 1;
 }

@@ -13,6 +13,15 @@ export function testBackends(): BackendName[] {
     .filter((b) => installed.includes(b));
 }
 
+/**
+ * The wasm backend's options for a test run: TENSORIZED_WASM_THREADS=n runs every wasm test on n
+ * threads (`pnpm test:threads`); unset, one thread.
+ */
+export function wasmTestOptions(): { threads?: number } {
+  const threads = process.env['TENSORIZED_WASM_THREADS'];
+  return threads ? { threads: Number(threads) } : {};
+}
+
 export interface BackendContext {
   /** Filled in before the specs of the backend run. */
   info: BackendInfo;
@@ -36,7 +45,7 @@ export function describeEachBackend(title: string, specs: (ctx: BackendContext) 
     describe(`${title} [${name}]`, () => {
       const ctx = { tol: 1e-4 } as BackendContext;
       beforeAll(async () => {
-        ctx.info = await useBackend(name);
+        ctx.info = await useBackend(name, name === 'wasm' ? wasmTestOptions() : {});
         ctx.tol = tolerance(ctx.info.floatPrecision);
       });
       specs(ctx);

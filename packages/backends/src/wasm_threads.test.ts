@@ -1,0 +1,73 @@
+import { execFileSync } from 'node:child_process';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import * as tf from '@tensorflow/tfjs-core';
+import { describe, expect, it } from 'vitest';
+import { BackendError } from './errors.js';
+import { useBackend } from './use_backend.js';
+
+// Vitest runs each test file in its own process: here the wasm backend starts threaded.
+describe('wasm with threads in Node', () => {
+  it('starts the threaded SIMD build with 2 threads', async () => {
+    const info = await useBackend('wasm', { threads: 2 });
+    expect(info).toMatchObject({ name: 'wasm', simd: true, threads: 2 });
+    // Later calls without the option keep the count; another count is refused.
+    expect((await useBackend('wasm')).threads).toBe(2);
+    const error = await useBackend('wasm', { threads: 1 }).catch((e: unknown) => e);
+    expect((error as BackendError).code).toBe('INVALID_OPTION');
+    expect((error as Error).message).toMatch(/already runs with 2 thread\(s\).*can be chosen only at its first start/);
+  });
+
+  it('computes what the cpu backend computes: products split over the threads, elementwise ops, the kernel fixes', async () => {
+    const run = () =>
+      tf.tidy(() => {
+        const a = tf.randomNormal([256, 512], 0, 1, 'float32', 1);
+        const b = tf.randomNormal([512, 1536], 0, 1, 'float32', 2);
+        const g = tf.randomNormal([256, 1536], 0, 1, 'float32', 3);
+        const y = tf.matMul(a, b);
+        return [
+          y,
+          tf.matMul(a, g, true, false), // a weight gradient (the transposed-operand kernel)
+          tf.tanh(tf.mul(y, 0.01)),
+          tf.sigmoid(tf.slice(y, [3, 5], [100, 700])),
+          tf.transpose(tf.reshape(g, [16, 16, 1536]), [2, 0, 1]),
+        ];
+      });
+    await useBackend('wasm', { threads: 2 });
+    const before = tf.memory().numTensors;
+    const threaded = run();
+    const values = threaded.map((t) => t.dataSync().slice());
+    tf.dispose(threaded);
+    expect(tf.memory().numTensors).toBe(before);
+    await useBackend('cpu');
+    const reference = run();
+    for (const [i, r] of reference.entries()) {
+      const ref = r.dataSync();
+      const v = values[i]!;
+      expect(v.length).toBe(ref.length);
+      let worst = 0;
+      for (let j = 0; j < ref.length; j++) worst = Math.max(worst, Math.abs(v[j]! - ref[j]!) / (1 + Math.abs(ref[j]!)));
+      expect(worst).toBeLessThan(1e-4);
+    }
+    tf.dispose(reference);
+    await useBackend('wasm');
+  });
+
+  it('refuses bad thread counts and threads for other backends, naming the value', async () => {
+    for (const threads of [0, 1.5, -2, Number.NaN]) {
+      const error = await useBackend('wasm', { threads }).catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(BackendError);
+      expect((error as BackendError).code).toBe('INVALID_OPTION');
+      expect((error as Error).message).toMatch(`threads must be a positive integer, got ${threads}`);
+    }
+    const error = await useBackend('cpu', { threads: 2 }).catch((e: unknown) => e);
+    expect((error as Error).message).toMatch(/threads is an option of 'wasm' only, got it for 'cpu'/);
+  });
+
+  it('leaves no worker running: a process that started 2 threads and computed exits by itself', () => {
+    const here = dirname(fileURLToPath(import.meta.url));
+    const script = join(here, '..', 'test-fixtures', 'threaded-exit.mjs');
+    const out = execFileSync(process.execPath, [script], { encoding: 'utf8', timeout: 60_000 });
+    expect(out.trim().split('\n').pop()).toBe('threads 2, sum 1536');
+  });
+});
