@@ -22,9 +22,9 @@ export interface BackendOptions {
    * Threads of the wasm backend (a positive integer; default 1). More than 1 starts TF.js's threaded
    * SIMD build: in Node.js with worker threads (see prepareWasmThreads), in a browser on a
    * cross-origin isolated page. Chosen at the backend's first start in a process; later calls without
-   * it keep that count, and asking for another count is an error. Only for 'wasm'. On a 2-core
-   * machine 2 threads made large products faster (0.56x) but every small op slower (a sigmoid of
-   * 1536 values 12 -> 62 us), and a GRU's training step slower: see docs/performance.md.
+   * it keep that count, and asking for another count is an error. Only for 'wasm'. On an idle
+   * 2-core machine 2 threads trained the paper's GRUs 0.68x to 0.89x as long per epoch; batch-1
+   * inference gained nothing (docs/performance.md).
    */
   threads?: number;
 }
