@@ -16,7 +16,9 @@ interface BackendResult {
 }
 
 async function check(name: 'cpu' | 'wasm'): Promise<BackendResult> {
-  const info = await useBackend(name);
+  // ?threads=n asks for n wasm threads (the test serves that page cross-origin isolated).
+  const threads = Number(new URLSearchParams(location.search).get('threads') ?? 1);
+  const info = await useBackend(name, name === 'wasm' && threads > 1 ? { threads } : {});
   const before = tf.memory().numTensors;
   // A TT-matrix product against the dense matrix it stands for.
   const w = ttMatrixInit({ inModes: [4, 4, 4], outModes: [4, 4, 8], ranks: [1, 3, 3, 1] }, { seed: 1 });
