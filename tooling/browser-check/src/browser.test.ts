@@ -6,6 +6,7 @@ import { tmpdir } from 'node:os';
 import { dirname, extname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
+import type { BackendResult } from './page.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const require = createRequire(import.meta.url);
@@ -83,15 +84,7 @@ function bundle(): Promise<string> {
   return bundled;
 }
 
-interface PageResult {
-  backend: string;
-  simd: boolean;
-  threads: number;
-  ttVsDense: number;
-  cellOutput: number[];
-  gradNorm: number;
-  leaked: number;
-}
+type PageResult = BackendResult;
 
 /** Loads the bundled page in headless Chromium (`query` its search string) and returns what it posted. */
 async function runPage(query: string, isolated: boolean): Promise<PageResult[]> {

@@ -5,7 +5,8 @@ import { useBackend } from '@tensorized/backends';
 import { createCell, paperCellConfig } from '@tensorized/cells';
 import { matrixToDense, prepareMatmul, ttMatrixInit } from '@tensorized/decomp';
 
-interface BackendResult {
+/** What the page posts for each backend (browser.test.ts reads it). */
+export interface BackendResult {
   backend: string;
   simd: boolean;
   threads: number;
