@@ -169,6 +169,8 @@ export async function useBackend(which: BackendRequest = 'auto', options: Backen
     );
   }
   if (name === 'wasm') {
+    // Recorded once the backend has started: a failed start leaves the choice open.
+    wasmStartedWith ??= wasmThreads();
     installWasmKernelFixes();
     releaseWasmWorkers((startedBackend('wasm') as { wasm?: unknown } | undefined)?.wasm);
   }
@@ -180,7 +182,7 @@ export async function useBackend(which: BackendRequest = 'auto', options: Backen
   return { name, tfName, simd, threads, versions, floatPrecision: tf.backend().floatPrecision() };
 }
 
-/** The thread count the wasm backend was started with in this process (undefined: not yet started). */
+/** The thread count the wasm backend started with in this process (undefined: not started yet). */
 let wasmStartedWith: number | undefined;
 
 /**
@@ -215,7 +217,6 @@ async function chooseWasmThreads(asked: number | undefined): Promise<(() => void
   } else if (RUNTIME === 'node') tf.env().set('WASM_HAS_MULTITHREAD_SUPPORT', false);
   // One thread on the threaded build (a browser page that is cross-origin isolated) is still one.
   wasm.setThreadsCount(threads);
-  wasmStartedWith = threads;
   return restore;
 }
 
