@@ -90,8 +90,8 @@ Options:
   --download             fetch a missing original pickle into the cache
   --out-dir <dir>        where runs, checkpoints and reports go (default runs/...)
   --resume               train: continue from the checkpoint in --out-dir
-  --results <file>       report: the results.jsonl to read (default runs/grid/results.jsonl);
-                         train: append the finished run to it
+  --results <file>       report: the results.jsonl to read (default runs/grid/results.jsonl; give it
+                         again to read several, e.g. two grids); train: append the finished run to it
   --compress <dir>       report: also show a compress run's table and plot (its compress.md and SVG)
   --min-ms <n>           speed: time spent on each figure
   --rounds <n>           speed epoch: rounds in which the models take turns (default 2; the fastest counts)
@@ -234,7 +234,7 @@ export async function main(argv: string[]): Promise<void> {
       download: { type: 'boolean', default: false },
       'out-dir': { type: 'string' },
       resume: { type: 'boolean', default: false },
-      results: { type: 'string' },
+      results: { type: 'string', multiple: true },
       compress: { type: 'string' },
       'min-ms': { type: 'string' },
       rounds: { type: 'string' },
@@ -481,9 +481,17 @@ export async function main(argv: string[]): Promise<void> {
         }
       : undefined;
   const compareEpochs = num('epochs', command === 'compare' ? v.epochs : undefined, 6, POSITIVE_INT);
-  const resultsPath = v.results ?? 'runs/grid/results.jsonl';
-  if (command === 'report' && !existsSync(resultsPath))
-    throw new UsageError(`no results at ${resultsPath}; run 'grid' first or name the file with --results`);
+  const resultsPaths = v.results ?? [];
+  if (command !== 'report' && resultsPaths.length > 1)
+    throw new UsageError(
+      `--results: ${command} takes one file, got ${resultsPaths.length} (${resultsPaths.join(', ')}); only report reads several`,
+    );
+  const resultsFile = resultsPaths[0];
+  if (command === 'report') {
+    if (resultsPaths.length === 0) resultsPaths.push('runs/grid/results.jsonl');
+    for (const p of resultsPaths)
+      if (!existsSync(p)) throw new UsageError(`no results at ${p}; run 'grid' first or name the file with --results`);
+  }
 
   if (command === 'grid merge') {
     const sources = positionals.slice(2);
@@ -502,8 +510,8 @@ export async function main(argv: string[]): Promise<void> {
     return;
   }
   if (command === 'report') {
-    const results = readResults(resultsPath, (n, why) =>
-      process.stderr.write(`${resultsPath}: line ${n} skipped (${why})\n`),
+    const results = resultsPaths.flatMap((p) =>
+      readResults(p, (n, why) => process.stderr.write(`${p}: line ${n} skipped (${why})\n`)),
     );
     let compress: CompressSection | undefined;
     try {
@@ -579,10 +587,10 @@ export async function main(argv: string[]): Promise<void> {
         onProgress,
       });
       progress.done();
-      if (v.results && (r.epochs === config.epochs || r.stoppedEarly)) {
+      if (resultsFile && (r.epochs === config.epochs || r.stoppedEarly)) {
         // A finished run joins a results file that `report` reads, like a grid's.
-        await appendResult(v.results, r);
-        log(`appended to ${v.results}`);
+        await appendResult(resultsFile, r);
+        log(`appended to ${resultsFile}`);
       }
       log(
         `\n${config.model} on ${config.dataset}: ${r.rnnParams} RNN parameters; test NLL ${r.best.testNll.toFixed(3)} (accuracy ${r.best.testAccuracy.toFixed(3)}) at the best-validation epoch ${r.best.epoch} of ${r.epochs}; checkpoints in ${outDir}`,
@@ -602,7 +610,7 @@ export async function main(argv: string[]): Promise<void> {
     case 'compress': {
       const a = compressArgs!;
       const data = await loadPolyphonic(v.dataset as DatasetName, { ...loadOptions, seed: 1 });
-      const scratchPath = v.results ?? 'results/grid/results.jsonl';
+      const scratchPath = resultsFile ?? 'results/grid/results.jsonl';
       const scratch = existsSync(scratchPath) ? readResults(scratchPath) : undefined;
       const rows = await runCompress({ ...a, data, log: logLine, onProgress, ...(scratch ? { scratch } : {}) });
       progress.done();

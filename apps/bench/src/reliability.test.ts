@@ -535,6 +535,35 @@ describe.skipIf(!existsSync(cli))('command line (issue 11)', () => {
     expect(r.stderr).toMatch(/line 1 skipped \(no best epoch\)/);
     expect(r.stdout).toMatch(/^1 runs/);
   });
+
+  it('report reads several results files given by repeated --results; train refuses two', () => {
+    const dir = temp();
+    const line = (seed: number) => {
+      const cfg = { ...small(), seed };
+      return {
+        key: runKey(cfg),
+        config: cfg,
+        rnnParams: 10,
+        epochs: 2,
+        best: { epoch: 1, validNll: 5, testNll: 5 + seed, testAccuracy: 0.1 },
+        history: [],
+        secondsPerEpoch: 1,
+      };
+    };
+    mkdirSync(dir, { recursive: true });
+    writeFileSync(join(dir, 'a.jsonl'), `${JSON.stringify(line(1))}\n`);
+    writeFileSync(join(dir, 'b.jsonl'), `${JSON.stringify(line(2))}\n`);
+    const args = ['report', '--results', join(dir, 'a.jsonl'), '--results', join(dir, 'b.jsonl')];
+    const r = run([...args, '--out-dir', join(dir, 'report')]);
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/^2 runs/);
+    const missing = run(['report', '--results', join(dir, 'a.jsonl'), '--results', join(dir, 'c.jsonl')]);
+    expect(missing.status).not.toBe(0);
+    expect(missing.stderr).toMatch(/no results at .*c\.jsonl/);
+    const train = run(['train', '--results', join(dir, 'a.jsonl'), '--results', join(dir, 'b.jsonl')]);
+    expect(train.status).not.toBe(0);
+    expect(train.stderr).toMatch(/--results: train takes one file, got 2/);
+  });
 });
 
 describe('grid helpers', () => {

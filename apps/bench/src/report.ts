@@ -85,7 +85,9 @@ export function seedSpread(
 
 function configText(r: ResultLine): string {
   const c = r.config;
-  const shape = c.ranks ? `ranks (${c.ranks.join(',')})` : c.rank !== undefined ? `R = ${c.rank}` : 'dense';
+  const shape =
+    (c.ranks ? `ranks (${c.ranks.join(',')})` : c.rank !== undefined ? `R = ${c.rank}` : 'dense') +
+    (c.blocks !== undefined ? `, ${c.blocks} blocks` : '');
   const protocol = [
     ...(c.maxLength ? [`chunks of ${c.maxLength}`] : []),
     ...(c.window ? [`BPTT windows of ${c.window}`] : []),

@@ -232,6 +232,12 @@ describe('train', () => {
     expect(html).toContain('<table>');
     expect((html.match(/<svg/g) ?? []).length).toBe(2);
     reportHtml = files.html;
+    // A Block-Term run's line names its block count beside its ranks.
+    const tt = lines.find((l) => l.config.model === 'tt-gru')!;
+    const btConfig = { ...tt.config, model: 'bt-gru' as const, ranks: [2, 2, 2, 2], blocks: 4 };
+    const bt = { ...tt, config: btConfig, key: runKey(btConfig) };
+    const btMd = readFileSync((await writeReport([bt], temp())).markdown, 'utf8');
+    expect(btMd).toContain('| ranks (2,2,2,2), 4 blocks');
   });
 
   it("report --compress shows a compress run's table and plot in the page (the committed JSB run's files)", async () => {
