@@ -3,12 +3,12 @@ import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as tf from '@tensorflow/tfjs-core';
-import { loadPolyphonic } from '@tensorized/datasets';
+import { loadPolyphonic } from '@tensorized/datasets/node';
 import { useBackend } from '@tensorized/test-utils';
 import { describe, expect, it } from 'vitest';
 import { loadCheckpoint } from './checkpoint.js';
 import { summarise } from './metrics.js';
-import { loadModel } from './sample.js';
+import { loadModel } from './load_model.js';
 import { evaluate } from './train.js';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '../../..');

@@ -7,7 +7,8 @@ import * as tf from '@tensorflow/tfjs-core';
 import { syntheticDataset } from '@tensorized/datasets';
 import { useBackend } from '@tensorized/test-utils';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { framesToMidi, loadModel, midiToFrames, pianoRollSvg, samplePiece } from './sample.js';
+import { loadModel } from './load_model.js';
+import { framesToMidi, midiToFrames, pianoRollSvg, samplePiece } from './sample.js';
 import { train } from './train.js';
 
 const temp = (): string => mkdtempSync(join(tmpdir(), 'tensorized-sample-'));

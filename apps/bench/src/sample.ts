@@ -3,10 +3,11 @@ import { storedShape } from '@tensorized/cells';
 import { KEYS, keysAt, type Split } from '@tensorized/datasets';
 import { Rng } from '@tensorized/decomp';
 import midiFile, { type MidiData, type MidiEvent } from 'midi-file';
-import { CheckpointError, loadCheckpoint } from './checkpoint.js';
+import { CheckpointError, decodeCheckpoint } from './checkpoint_codec.js';
+import { cellConfigOf } from './evaluate.js';
 import { PolyphonicModel } from './model.js';
 import { validateRunConfig } from './run_state.js';
-import { cellConfigOf, type RunConfig } from './train.js';
+import type { RunConfig } from './train.js';
 
 /** Lowest MIDI note of the piano roll (column 0). */
 const LOWEST_NOTE = 21;
@@ -145,22 +146,23 @@ export function pianoRollSvg(frames: readonly (readonly number[])[], primerFrame
 }
 
 /**
- * The model of a checkpoint or best.safetensors written by `train` (its configuration from the
- * file's state), with the file's weights. The caller disposes it.
+ * The model of the bytes of a checkpoint or best.safetensors written by `train` (its configuration
+ * from the file's state), with the file's weights; `where` names the file in errors (CheckpointError).
+ * Runs anywhere (Node.js, browsers). The caller disposes the model.
  */
-export async function loadModel(path: string): Promise<{ model: PolyphonicModel; config: RunConfig }> {
-  const { tensors, state } = await loadCheckpoint<{ config: RunConfig }>(path, (s) =>
+export function modelFromCheckpoint(bytes: Uint8Array, where: string): { model: PolyphonicModel; config: RunConfig } {
+  const { tensors, state } = decodeCheckpoint<{ config: RunConfig }>(bytes, where, (s) =>
     validateRunConfig((s as { config?: unknown }).config),
   );
   const model = new PolyphonicModel(cellConfigOf(state.config), state.config.seed);
   try {
     for (const [name, v] of model.namedVariables()) {
       const t = tensors.get(name);
-      if (!t) throw new CheckpointError(`${path} lacks the weight ${name} of a ${state.config.model} model`);
+      if (!t) throw new CheckpointError(`${where} lacks the weight ${name} of a ${state.config.model} model`);
       const shape = storedShape(name, t.shape, v.shape);
       if (JSON.stringify(shape) !== JSON.stringify(v.shape))
         throw new CheckpointError(
-          `${path}: ${name} has shape [${t.shape.join(', ')}], the model needs [${v.shape.join(', ')}]`,
+          `${where}: ${name} has shape [${t.shape.join(', ')}], the model needs [${v.shape.join(', ')}]`,
         );
       tf.tidy(() => v.assign(tf.tensor(t.data, shape)));
     }

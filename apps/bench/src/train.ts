@@ -3,10 +3,9 @@ import { mkdir, readFile, rm } from 'node:fs/promises';
 import { createHash } from 'node:crypto';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
-import { type CellConfig, type ModelName, paperCellConfig, storedShape, type WeightSpec } from '@tensorized/cells';
+import { type ModelName, storedShape, type WeightSpec } from '@tensorized/cells';
 import { type Calibration, calibrate, setCalibration } from '@tensorized/decomp';
 import {
-  type Batch,
   type DatasetName,
   KEYS,
   makeBatch,
@@ -24,8 +23,11 @@ import {
   writeAtomic,
 } from './checkpoint.js';
 import { validateRunState } from './run_state.js';
-import { addSums, batchSums, emptySums, type FrameSums, frameNll, summarise } from './metrics.js';
+import { addSums, emptySums, frameNll, summarise } from './metrics.js';
+import { cellConfigOf, evaluate, windowTensors } from './evaluate.js';
 import { PolyphonicModel } from './model.js';
+
+export { cellConfigOf, evaluate, windowTensors };
 import { lockRunDir, touchLock } from './run_lock.js';
 
 /** Everything that defines a training run (JSON). */
@@ -142,65 +144,6 @@ export interface TrainOptions {
   onProgress?: (p: Progress) => void;
   /** Stop (as if killed) after this many epochs of this call: for tests of resuming. */
   stopAfterEpochs?: number;
-}
-
-export function cellConfigOf(config: RunConfig): CellConfig {
-  const o: Parameters<typeof paperCellConfig>[1] = {};
-  if (config.ranks) o.ranks = config.ranks;
-  if (config.rank !== undefined) o.rank = config.rank;
-  if (config.blocks !== undefined) o.blocks = config.blocks;
-  if (config.inputSize !== undefined) o.inputSize = config.inputSize;
-  if (config.inputModes) o.inputModes = config.inputModes;
-  if (config.hiddenSize !== undefined) o.hiddenSize = config.hiddenSize;
-  if (config.hiddenModes) o.hiddenModes = config.hiddenModes;
-  const cell = paperCellConfig(config.model, o);
-  return config.weights ? { ...cell, input: config.weights.input, recurrent: config.weights.recurrent } : cell;
-}
-
-/**
- * Frames t0 .. t0 + w of every row of a batch as tensors: inputs (B, w, 88), targets (B*w, 88),
- * mask (B, w), and the number of real frames among them. Copied on the host (a slice on wasm copies
- * the whole input).
- */
-export function windowTensors(b: Batch, t0: number, w: number) {
-  const part = (data: Float32Array, width: number): Float32Array => {
-    if (t0 === 0 && w === b.length) return data;
-    const out = new Float32Array(b.batchSize * w * width);
-    for (let r = 0; r < b.batchSize; r++)
-      out.set(data.subarray((r * b.length + t0) * width, (r * b.length + t0 + w) * width), r * w * width);
-    return out;
-  };
-  const mask = part(b.mask, 1);
-  let frames = 0;
-  for (const m of mask) frames += m;
-  return {
-    frames,
-    inputs: tf.tensor3d(part(b.inputs, KEYS), [b.batchSize, w, KEYS]),
-    targets: tf.tensor2d(part(b.targets, KEYS), [b.batchSize * w, KEYS]),
-    mask: tf.tensor2d(mask, [b.batchSize, w]),
-  };
-}
-
-/**
- * The metric sums of a split, without dropout or gradients, over whole pieces: a piece longer than
- * `window` frames is run window by window with the state carried across (bounded memory, exact NLL).
- */
-export function evaluate(model: PolyphonicModel, split: Split, batchSize: number, window = 256): FrameSums {
-  let sums = emptySums();
-  for (const pieces of orderedBatches(split, { batchSize, shuffle: false, bucket: true })) {
-    const b = makeBatch(split, pieces);
-    let state: tf.Tensor2D[] | undefined;
-    for (let t0 = 0; t0 < b.length; t0 += window) {
-      const t = windowTensors(b, t0, Math.min(window, b.length - t0));
-      const out = model.window(t.inputs, t.mask, state);
-      const flatMask = tf.reshape(t.mask, [-1]) as tf.Tensor1D;
-      sums = addSums(sums, batchSums(out.logits, t.targets, flatMask));
-      tf.dispose([out.logits, flatMask, t.inputs, t.targets, t.mask, ...(state ?? [])]);
-      state = out.state;
-    }
-    tf.dispose(state ?? []);
-  }
-  return sums;
 }
 
 /** The most a training step may hold by default: the wasm heap ends at 4 GiB, with copies beside the tape. */

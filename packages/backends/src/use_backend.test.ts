@@ -42,10 +42,17 @@ describe('useBackend', () => {
   it('rejects an unknown name, listing the valid ones', async () => {
     const error = await useBackend('webgpu' as never).catch((e: unknown) => e);
     expect((error as BackendError).code).toBe('UNKNOWN_BACKEND');
-    expect((error as Error).message).toMatch(/'auto', 'wasm', 'node', 'cpu'/);
+    expect((error as Error).message).toMatch(/'auto', 'wasm', 'node', 'cpu', 'webgl'/);
   });
 
   it('lists the installed backends', () => {
     expect(installedBackends()).toEqual(expect.arrayContaining(['wasm', 'cpu']));
+    expect(installedBackends()).not.toContain('webgl');
+  });
+
+  it("'webgl' in Node.js is a clear error naming where it runs", async () => {
+    const error = await useBackend('webgl').catch((e: unknown) => e);
+    expect((error as BackendError).code).toBe('BACKEND_NOT_INSTALLED');
+    expect((error as Error).message).toMatch(/'webgl' runs only in a browser; in Node\.js use 'wasm', 'node' or 'cpu'/);
   });
 });

@@ -11,10 +11,13 @@ import {
 import { BackendError } from './errors.js';
 import { installWasmKernelFixes } from './wasm_kernels.js';
 
-/** The backends this project supports: WebAssembly (SIMD), native TensorFlow, pure JavaScript. */
-export type BackendName = 'wasm' | 'node' | 'cpu';
+/**
+ * The backends this project supports: WebAssembly (SIMD), native TensorFlow, pure JavaScript, and in
+ * a browser WebGL (the page imports @tensorflow/tfjs-backend-webgl itself: it is an optional peer).
+ */
+export type BackendName = 'wasm' | 'node' | 'cpu' | 'webgl';
 export type BackendRequest = BackendName | 'auto';
-export const BACKEND_NAMES: readonly BackendName[] = ['wasm', 'node', 'cpu'];
+export const BACKEND_NAMES: readonly BackendName[] = ['wasm', 'node', 'cpu', 'webgl'];
 
 /** How to start a backend. */
 export interface BackendOptions {
@@ -49,8 +52,9 @@ const PACKAGES: Record<BackendName, string> = {
   wasm: '@tensorflow/tfjs-backend-wasm',
   node: '@tensorflow/tfjs-node',
   cpu: '@tensorflow/tfjs-backend-cpu',
+  webgl: '@tensorflow/tfjs-backend-webgl',
 };
-const TF_NAMES: Record<BackendName, string> = { wasm: 'wasm', node: 'tensorflow', cpu: 'cpu' };
+const TF_NAMES: Record<BackendName, string> = { wasm: 'wasm', node: 'tensorflow', cpu: 'cpu', webgl: 'webgl' };
 
 /**
  * How each backend's package is loaded. Literal specifiers, so that a bundler includes wasm and cpu
@@ -64,12 +68,23 @@ const LOADERS: Record<BackendName, () => Promise<unknown>> = {
     const pkg = PACKAGES.node;
     return import(/* @vite-ignore */ pkg);
   },
+  // Registered by the page's own `import '@tensorflow/tfjs-backend-webgl'` (see isBackendInstalled).
+  webgl: async () => {},
 };
+
+/** Whether TF.js has a factory for the backend (a backend package registers one when imported). */
+function registered(tfName: string): boolean {
+  return (tf.engine() as unknown as { registryFactory: Record<string, unknown> }).registryFactory[tfName] !== undefined;
+}
 
 const versionOf = packageVersion;
 
-/** Whether the package of a backend can be found (it may still fail to start). */
+/**
+ * Whether the package of a backend can be found (it may still fail to start). webgl: whether the page
+ * has imported @tensorflow/tfjs-backend-webgl (in a browser only).
+ */
 export function isBackendInstalled(name: BackendName): boolean {
+  if (name === 'webgl') return RUNTIME === 'browser' && registered('webgl');
   return versionOf(PACKAGES[name]) !== undefined;
 }
 
@@ -92,6 +107,18 @@ async function loadBackendPackage(name: BackendName): Promise<void> {
     throw new BackendError(
       'BACKEND_NOT_INSTALLED',
       "useBackend: backend 'node' (@tensorflow/tfjs-node) runs only in Node.js; in a browser use 'wasm' or 'cpu'",
+    );
+  }
+  if (name === 'webgl' && RUNTIME !== 'browser') {
+    throw new BackendError(
+      'BACKEND_NOT_INSTALLED',
+      "useBackend: backend 'webgl' runs only in a browser; in Node.js use 'wasm', 'node' or 'cpu'",
+    );
+  }
+  if (name === 'webgl' && !isBackendInstalled(name)) {
+    throw new BackendError(
+      'BACKEND_NOT_INSTALLED',
+      `useBackend: backend 'webgl' is not registered: \`npm install ${pkg}@${tf.version_core}\` and \`import '${pkg}';\` in the page before calling useBackend('webgl')`,
     );
   }
   if (!isBackendInstalled(name)) {
@@ -177,7 +204,8 @@ export async function useBackend(which: BackendRequest = 'auto', options: Backen
   const simd = name === 'wasm' && tf.env().getBool('WASM_HAS_SIMD_SUPPORT');
   const threads = name === 'wasm' ? wasmThreads() : name === 'node' ? parallelism() : 1;
   const versions: Record<string, string> = { '@tensorflow/tfjs-core': tf.version_core };
-  const v = versionOf(PACKAGES[name]);
+  // webgl: the page's own copy, whose version this package cannot see.
+  const v = name === 'webgl' ? undefined : versionOf(PACKAGES[name]);
   if (v) versions[PACKAGES[name]] = v;
   return { name, tfName, simd, threads, versions, floatPrecision: tf.backend().floatPrecision() };
 }

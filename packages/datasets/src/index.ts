@@ -1,3 +1,5 @@
+// Everything that runs anywhere (browsers, bundlers, Node.js): parsers, piano rolls, batching,
+// statistics, the catalogue. Reading files and downloading are in the Node.js entry, ./node.ts.
 export { DatasetError, type DatasetErrorCode } from './errors.js';
 export {
   HIGHEST_NOTE,
@@ -14,7 +16,7 @@ export {
   splitFromNotes,
 } from './piano_roll.js';
 export { type NumpyDtype, type PickleValue, readPickle } from './pickle.js';
-export { parsePolyphonicJson, readPolyphonicJsonGz, readPolyphonicPickle } from './read.js';
+export { decodePolyphonicJsonGz, parsePolyphonicJson, readPolyphonicPickle } from './read.js';
 export { independentNotesNll, type SplitStats, splitStats } from './stats.js';
 export { type Batch, type BatchOptions, type Piece, batches, makeBatch, piecesOf, orderedBatches } from './batching.js';
 export { type SyntheticOptions, syntheticDataset } from './synthetic.js';
@@ -22,14 +24,6 @@ export {
   DATASET_NAMES,
   type DatasetInfo,
   type DatasetName,
-  type LoadOptions,
-  type LocateOptions,
   ORIGINAL_BASE_URL,
   POLYPHONIC_DATASETS,
-  defaultCacheDir,
-  downloadOriginal,
-  findDatasetFile,
-  loadPolyphonic,
-  readDatasetFile,
-  searchDirs,
-} from './registry.js';
+} from './catalog.js';

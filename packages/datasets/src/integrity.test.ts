@@ -2,7 +2,14 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { HAVE_SHARED, integrityTable, POLYPHONIC_DIR } from '../test/shared.js';
-import { readPolyphonicJsonGz, readPolyphonicPickle, type SplitName, splitBytes, splitStats } from './index.js';
+import {
+  decodePolyphonicJsonGz,
+  readPolyphonicJsonGz,
+  readPolyphonicPickle,
+  type SplitName,
+  splitBytes,
+  splitStats,
+} from './node.js';
 
 const FILES: Record<string, string> = {
   JSB_Chorales: 'JSB_Chorales.json.gz',
@@ -58,6 +65,19 @@ describe.skipIf(!HAVE_SHARED)(`the four datasets against the integrity table of 
       expect(Array.from(a.stepStart)).toEqual(Array.from(b.stepStart));
       expect(Buffer.from(a.keys).equals(Buffer.from(b.keys))).toBe(true);
     }
+  });
+
+  it('decodePolyphonicJsonGz (DecompressionStream, the browser-safe entry) reads the same as readPolyphonicJsonGz; a truncated file is refused', async () => {
+    const bytes = new Uint8Array(readFileSync(join(POLYPHONIC_DIR, 'JSB_Chorales.json.gz')));
+    const a = readPolyphonicJsonGz(bytes);
+    const b = await decodePolyphonicJsonGz(bytes);
+    for (const split of ['train', 'valid', 'test'] as const) {
+      expect(Array.from(b.splits[split].stepStart)).toEqual(Array.from(a.splits[split].stepStart));
+      expect(Buffer.from(b.splits[split].keys).equals(Buffer.from(a.splits[split].keys))).toBe(true);
+    }
+    await expect(decodePolyphonicJsonGz(bytes.subarray(0, 1000), 'cut.json.gz')).rejects.toThrow(
+      /cut\.json\.gz: not a complete gzip file/,
+    );
   });
 
   it('MuseData, the largest, is held in under 3 MB of arrays, and loading it grows the heap by under 64 MB', () => {

@@ -1,16 +1,18 @@
-import { gunzipSync } from 'node:zlib';
 import { check, DatasetError } from './errors.js';
 import { datasetFromSplits, type PolyphonicDataset } from './piano_roll.js';
 import { type PickleValue, readPickle } from './pickle.js';
 
 /**
  * The gzipped JSON format: {"name", "source", "splits": {"train", "valid", "test"}}, each split a
- * list of sequences of time steps of MIDI note numbers.
+ * list of sequences of time steps of MIDI note numbers. Decompressed with the platform's
+ * DecompressionStream (browsers, Node.js 18 and later); in Node.js `readPolyphonicJsonGz` of
+ * `@tensorized/datasets/node` does the same synchronously.
  */
-export function readPolyphonicJsonGz(bytes: Uint8Array, where = 'json.gz'): PolyphonicDataset {
+export async function decodePolyphonicJsonGz(bytes: Uint8Array, where = 'json.gz'): Promise<PolyphonicDataset> {
   let text: string;
   try {
-    text = gunzipSync(bytes).toString('utf8');
+    const stream = new Blob([bytes]).stream().pipeThrough(new DecompressionStream('gzip'));
+    text = await new Response(stream).text();
   } catch (cause) {
     throw new DatasetError(
       'BAD_DATASET',

@@ -13,7 +13,7 @@ import {
   loadPolyphonic,
   readDatasetFile,
   splitStats,
-} from './index.js';
+} from './node.js';
 
 const tempDir = (): string => mkdtempSync(join(tmpdir(), 'tensorized-datasets-'));
 
