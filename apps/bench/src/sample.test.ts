@@ -8,7 +8,9 @@ import { syntheticDataset } from '@tensorized/datasets';
 import { useBackend } from '@tensorized/test-utils';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { loadModel } from './load_model.js';
-import { framesToMidi, midiToFrames, pianoRollSvg, samplePiece } from './sample.js';
+import { evaluate, pieceNll } from './evaluate.js';
+import { summarise } from './metrics.js';
+import { framesToMidi, midiToFrames, pianoRollSvg, sampleFrames, samplePiece } from './sample.js';
 import { train } from './train.js';
 
 const temp = (): string => mkdtempSync(join(tmpdir(), 'tensorized-sample-'));
@@ -71,6 +73,41 @@ describe('sampling', () => {
       /temperature must be a finite number > 0, got 0/,
     );
     expect(() => samplePiece(model, { length: 10, temperature: Number.NaN, seed: 1 })).toThrow(/got NaN/);
+    model.dispose();
+  });
+
+  it('sampleFrames gives the same frames one at a time; stopping early leaks nothing; bad options throw at the call', async () => {
+    const { model } = await loadModel(checkpoint);
+    const before = tf.memory().numTensors;
+    const whole = samplePiece(model, { length: 12, temperature: 1, seed: 3 });
+    const first: number[][] = [];
+    for (const f of sampleFrames(model, { length: 12, temperature: 1, seed: 3 })) {
+      first.push(f);
+      if (first.length === 5) break;
+    }
+    expect(first).toEqual(whole.slice(0, 5));
+    expect(tf.memory().numTensors).toBe(before);
+    expect(() => sampleFrames(model, { length: 0, temperature: 1, seed: 1 })).toThrow(
+      /length must be a positive integer/,
+    );
+    model.dispose();
+  });
+
+  it('pieceNll over every piece of a split adds up to evaluate of the split (frame-weighted)', async () => {
+    const { model } = await loadModel(checkpoint);
+    const before = tf.memory().numTensors;
+    const split = data.splits.test;
+    const whole = summarise(evaluate(model, split, 4)).nll;
+    let nll = 0;
+    let frames = 0;
+    for (let q = 0; q < split.sequenceCount; q++) {
+      const r = pieceNll(model, split, q, 7); // another window: the state carried makes it exact
+      nll += r.nll * r.frames;
+      frames += r.frames;
+    }
+    expect(nll / frames).toBeCloseTo(whole, 4);
+    expect(() => pieceNll(model, split, split.sequenceCount)).toThrow(/piece must be an integer in 0\.\.7, got 8/);
+    expect(tf.memory().numTensors).toBe(before);
     model.dispose();
   });
 

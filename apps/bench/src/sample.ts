@@ -36,10 +36,23 @@ export function checkSampleOptions(o: SampleOptions): void {
  * fed first (its frames are part of the result). Returns the frames, each the list of active keys.
  */
 export function samplePiece(model: PolyphonicModel, o: SampleOptions): number[][] {
-  checkSampleOptions(o);
+  return [...sampleFrames(model, o)];
+}
+
+/**
+ * The frames of `samplePiece` one at a time, the primer's first: a page can generate a few frames,
+ * draw its progress and go on. Stopping early (break, or the generator's return) disposes
+ * everything it holds.
+ */
+export function sampleFrames(model: PolyphonicModel, o: SampleOptions): Generator<number[]> {
+  checkSampleOptions(o); // at the call, not at the first frame
+  return framesOf(model, o);
+}
+
+function* framesOf(model: PolyphonicModel, o: SampleOptions): Generator<number[]> {
   const rng = new Rng(o.seed);
   const next = () => rng.uniform();
-  const frames: number[][] = [...(o.primer ?? []).map((f) => [...f])];
+  const primer = (o.primer ?? []).map((f) => [...f]);
   let state: tf.Tensor2D[] | undefined;
   const oneFrame = (keys: readonly number[]): tf.Tensor2D => {
     const x = new Float32Array(KEYS);
@@ -50,13 +63,14 @@ export function samplePiece(model: PolyphonicModel, o: SampleOptions): number[][
   const stepper = model.stepper(1);
   try {
     // Feed the primer but its last frame; the last (or a silent start) gives the first prediction.
-    const start = frames.length ? frames : [[]];
+    const start = primer.length ? primer : [[]];
     for (const keys of start.slice(0, -1)) {
       const x = oneFrame(keys);
       const out = stepper.step(x, state);
       tf.dispose([x, out.logits, ...(state ?? [])]);
       state = out.state;
     }
+    for (const keys of primer) yield keys;
     let input = start[start.length - 1]!;
     for (let t = 0; t < o.length; t++) {
       const x = oneFrame(input);
@@ -66,14 +80,13 @@ export function samplePiece(model: PolyphonicModel, o: SampleOptions): number[][
       state = out.state;
       const keys: number[] = [];
       for (let k = 0; k < KEYS; k++) if (next() < 1 / (1 + Math.exp(-logits[k]! / o.temperature))) keys.push(k);
-      frames.push(keys);
+      yield keys;
       input = keys;
     }
   } finally {
     stepper.dispose();
     tf.dispose(state ?? []);
   }
-  return frames;
 }
 
 /** The frames of a dataset piece (sequence q of a split), at most `count`. */

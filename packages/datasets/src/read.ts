@@ -11,7 +11,7 @@ import { type PickleValue, readPickle } from './pickle.js';
 export async function decodePolyphonicJsonGz(bytes: Uint8Array, where = 'json.gz'): Promise<PolyphonicDataset> {
   let text: string;
   try {
-    const stream = new Blob([bytes]).stream().pipeThrough(new DecompressionStream('gzip'));
+    const stream = new Blob([bytes.slice()]).stream().pipeThrough(new DecompressionStream('gzip'));
     text = await new Response(stream).text();
   } catch (cause) {
     throw new DatasetError(
