@@ -3,6 +3,7 @@
 import { createRequire } from 'node:module';
 import { availableParallelism } from 'node:os';
 import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 
 const require = createRequire(import.meta.url);
 
@@ -24,13 +25,22 @@ export function parallelism(): number {
 export const RUNTIME: 'node' | 'browser' = 'node';
 
 /**
- * Registers TF.js's gradients (tfjs-core alone registers none). In Node the union package
- * `@tensorflow/tfjs` does it when loaded: its Node entry is the only CommonJS build of them
- * (tfjs-core's own register_all_gradients is an ES module with extensionless imports, which Node
- * cannot load).
+ * Registers TF.js's gradients (tfjs-core alone registers none) and its chained tensor methods (which
+ * tfjs-layers calls) from dist/gradients.node.js, tfjs-core's own register_all_gradients and
+ * register_all_chained_ops bundled into one ES module at build time (scripts/bundle-gradients.mjs):
+ * tfjs-core ships them only as ES modules with extensionless imports, which Node cannot load. The URL
+ * is the same from src/ (tests) and from dist/.
  */
 export async function registerGradients(): Promise<void> {
-  await import('@tensorflow/tfjs');
+  const url = new URL('../dist/gradients.node.js', import.meta.url);
+  try {
+    await import(url.href);
+  } catch (cause) {
+    throw new Error(
+      `the gradients module ${fileURLToPath(url)} could not be loaded (${(cause as Error).message}); build the package (pnpm build) or reinstall it`,
+      { cause },
+    );
+  }
 }
 
 /**

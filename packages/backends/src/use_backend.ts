@@ -118,7 +118,7 @@ async function loadBackendPackage(name: BackendName): Promise<void> {
   if (name === 'webgl' && !isBackendInstalled(name)) {
     throw new BackendError(
       'BACKEND_NOT_INSTALLED',
-      `useBackend: backend 'webgl' is not registered: \`npm install ${pkg}@${tf.version_core}\` and \`import '${pkg}';\` in the page before calling useBackend('webgl')`,
+      `useBackend: backend 'webgl' is not registered: \`npm install ${pkg}@${tf.version_core}\` and import that package in the page before calling useBackend('webgl')`,
     );
   }
   if (!isBackendInstalled(name)) {

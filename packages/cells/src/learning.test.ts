@@ -15,8 +15,8 @@ function batch(): { inputs: tf.Tensor3D; targets: tf.Tensor2D } {
   const ids = Array.from({ length: B }, (_, b) => Array.from({ length: T }, (_, t) => seq(b, t)));
   const next = Array.from({ length: B }, (_, b) => Array.from({ length: T }, (_, t) => seq(b, t + 1)));
   return tf.tidy(() => ({
-    inputs: tf.oneHot(tf.tensor2d(ids, [B, T], 'int32'), V).asType('float32') as tf.Tensor3D,
-    targets: tf.oneHot(tf.tensor1d(next.flat(), 'int32'), V).asType('float32') as tf.Tensor2D,
+    inputs: tf.cast(tf.oneHot(tf.tensor2d(ids, [B, T], 'int32'), V), 'float32') as tf.Tensor3D,
+    targets: tf.cast(tf.oneHot(tf.tensor1d(next.flat(), 'int32'), V), 'float32') as tf.Tensor2D,
   }));
 }
 

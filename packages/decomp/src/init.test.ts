@@ -20,7 +20,7 @@ import {
 function empiricalStd(w: MatrixFormat): number {
   return tf.tidy(() => {
     const dense = matrixToDense(w);
-    return tf.moments(dense).variance.sqrt().dataSync()[0]!;
+    return tf.sqrt(tf.moments(dense).variance).dataSync()[0]!;
   });
 }
 
