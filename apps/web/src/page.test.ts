@@ -191,6 +191,14 @@ describe.skipIf(!CHROMIUM)('apps/web in headless Chromium', () => {
         r = await report(page);
         expect(r.backend!.name).toBe('cpu');
         expect(Math.abs(r.nll!.nll - nodeNll)).toBeLessThan(1e-4);
+        // And webgl (SwiftShader in headless Chromium): float32 in shaders, the same NLL.
+        await page.selectOption('#backend', 'webgl');
+        await ready(page);
+        await click(page, 'nll');
+        r = await report(page);
+        expect(await page.isHidden('#message')).toBe(true);
+        expect(r.backend!.name).toBe('webgl');
+        expect(Math.abs(r.nll!.nll - nodeNll)).toBeLessThan(1e-4);
       }
       expect(consoleErrors).toEqual([]);
       await page.close();
