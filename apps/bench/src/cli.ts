@@ -32,7 +32,9 @@ import { progressReporter } from './progress.js';
 import { type CompressSection, readCompressDir, writeReport } from './report.js';
 import { cellSpeedTable, runCellSpeed } from './speed_cells.js';
 import { compressSpeedTable, runCompressSpeed } from './speed_compress.js';
+import { evaluate, pieceNll } from './evaluate.js';
 import { loadModel } from './load_model.js';
+import { summarise } from './metrics.js';
 import { framesToMidi, pianoRollSvg, pieceFrames, samplePiece } from './sample.js';
 import { epochSpeedTable, largeMatmulGflops, runEpochSpeed } from './speed_epoch.js';
 import { decompSpeedTable, runDecompSpeed } from './speed_decomp.js';
@@ -48,6 +50,7 @@ Commands:
   report               tables (Markdown, CSV), SVG plots and an HTML page from a grid's results.jsonl
   compress             a trained dense model (--from) to TT, CP and Tucker at --budgets, then fine-tuned
   sample               generate a piece from a trained model (--from) as MIDI (--out piece.mid) and an SVG piano roll
+  nll                  a trained model's (--from) test NLL per frame: of one piece (--piece q) or the whole test split
   speed [decomp|cells] benchmarks of the factorised matmuls and of the cells (both when none is named)
   calibrate            measure the running backend's speeds for the planner (JSON; the checked-in
                        profiles in packages/decomp/src/profiles.ts come from it)
@@ -87,6 +90,7 @@ Options:
   --length <frames>      sample: frames to generate (default 128)
   --temperature <t>      sample: > 0; below 1 sharper, above 1 more random (default 1)
   --primer-piece <q>     sample: start from piece q of the model's dataset's test split (--primer-frames, default 16)
+  --piece <q>            nll: piece q of the test split (default all of it)
   --data-dir <dir>       where the dataset files are (else TENSORIZED_DATA_DIR)
   --download             fetch a missing original pickle into the cache
   --out-dir <dir>        where runs, checkpoints and reports go (default runs/...)
@@ -152,6 +156,7 @@ const COMMAND_OPTIONS: Record<string, readonly string[]> = {
   'speed compress': [],
   calibrate: [],
   sample: ['from', 'out', 'length', 'temperature', 'seed', 'primer-piece', 'primer-frames', 'data-dir', 'download'],
+  nll: ['from', 'piece', 'data-dir', 'download'],
   'speed epoch': ['dataset', 'batch-size', 'rounds', 'data-dir', 'download'],
   demo: [],
   compress: [
@@ -230,6 +235,7 @@ export async function main(argv: string[]): Promise<void> {
       length: { type: 'string' },
       temperature: { type: 'string' },
       'primer-piece': { type: 'string' },
+      piece: { type: 'string' },
       'primer-frames': { type: 'string' },
       'data-dir': { type: 'string' },
       download: { type: 'boolean', default: false },
@@ -263,6 +269,7 @@ export async function main(argv: string[]): Promise<void> {
     'speed compress',
     'calibrate',
     'sample',
+    'nll',
     'demo',
   ];
   if (!known.includes(command)) throw new UsageError(`unknown command '${command}'`);
@@ -456,6 +463,15 @@ export async function main(argv: string[]): Promise<void> {
       });
     }
   }
+  if (command === 'nll') {
+    if (!v.from)
+      throw new UsageError('nll needs --from <checkpoint>: a model trained by train or grid (its best.safetensors)');
+    if (!existsSync(v.from)) throw new UsageError(`--from ${v.from}: no such file`);
+  }
+  const nllPiece =
+    command === 'nll' && v.piece !== undefined
+      ? num('piece', v.piece, 0, { ok: (x) => Number.isInteger(x) && x >= 0, expected: 'an integer >= 0' })
+      : undefined;
   if (command === 'sample') {
     if (!v.from)
       throw new UsageError('sample needs --from <checkpoint>: a model trained by train or grid (its best.safetensors)');
@@ -623,6 +639,35 @@ export async function main(argv: string[]): Promise<void> {
       log(
         `\n${table}\n\nin ${a.outDir}: compress.md, compress.json, ${v.dataset}-compress.svg${scratch ? ` (from scratch: ${scratchPath})` : ''}`,
       );
+      return;
+    }
+    case 'nll': {
+      const { model, config } = await loadModel(v.from!).catch((e: Error) => {
+        throw new UsageError(`--from ${v.from}: ${e.message}`);
+      });
+      try {
+        if (config.dataset === 'synthetic')
+          throw new UsageError('nll: the model was trained on the synthetic dataset; its NLL is in the train output');
+        const test = (await loadPolyphonic(config.dataset, loadOptions)).splits.test;
+        if (nllPiece === undefined) {
+          const r = summarise(evaluate(model, test, 16));
+          log(
+            `${config.model} on the test split of ${config.dataset}: NLL ${r.nll.toFixed(4)} per frame (accuracy ${r.accuracy.toFixed(3)})`,
+          );
+        } else {
+          let r: ReturnType<typeof pieceNll>;
+          try {
+            r = pieceNll(model, test, nllPiece);
+          } catch (e) {
+            throw new UsageError(`--piece: ${(e as Error).message} (the test split of ${config.dataset})`);
+          }
+          log(
+            `${config.model} on test piece ${nllPiece} of ${config.dataset}: NLL ${r.nll.toFixed(4)} per frame over ${r.frames} frames (accuracy ${r.accuracy.toFixed(3)})`,
+          );
+        }
+      } finally {
+        model.dispose();
+      }
       return;
     }
     case 'sample': {

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as tf from '@tensorflow/tfjs-core';
-import { syntheticDataset } from '@tensorized/datasets';
+import { decodePolyphonicJsonGz, syntheticDataset } from '@tensorized/datasets';
 import { useBackend } from '@tensorized/test-utils';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { loadModel } from './load_model.js';
@@ -156,5 +156,44 @@ describe.skipIf(!existsSync(cli))('sample command', () => {
     });
     expect(n.status).toBe(2);
     expect(n.stderr).toMatch(/--from .*x.safetensors: checkpoint .* is truncated or corrupt/);
+  });
+});
+
+// The demo TT-GRU of apps/web (trained on JSB) and JSB itself, where the project's data is.
+const demo = join(dirname(fileURLToPath(import.meta.url)), '../../web/public/models/tt-gru-jsb.safetensors');
+const dataDir =
+  process.env['TENSORIZED_DATA_DIR'] ??
+  join(dirname(fileURLToPath(import.meta.url)), '../../../../shared/data/polyphonic');
+const haveJsb = existsSync(join(dataDir, 'JSB_Chorales.json.gz'));
+
+describe.skipIf(!existsSync(cli))('nll command', () => {
+  it.skipIf(!haveJsb)(
+    "prints a test piece's NLL equal to pieceNll in this process, and the split's; a bad piece is exit 2",
+    async () => {
+      const { model } = await loadModel(demo);
+      const data = await decodePolyphonicJsonGz(new Uint8Array(readFileSync(join(dataDir, 'JSB_Chorales.json.gz'))));
+      const expected = pieceNll(model, data.splits.test, 3).nll;
+      const whole = summarise(evaluate(model, data.splits.test, 16)).nll;
+      model.dispose();
+      const run = (...args: string[]) =>
+        spawnSync(process.execPath, [cli, 'nll', '--from', demo, '--data-dir', dataDir, ...args], { encoding: 'utf8' });
+      const r = run('--piece', '3');
+      expect(r.status, r.stderr).toBe(0);
+      const printed = Number(/NLL ([\d.]+) per frame over 38 frames/.exec(r.stdout)?.[1]);
+      expect(Math.abs(printed - expected)).toBeLessThan(1e-4);
+      expect(Number(/test split of jsb: NLL ([\d.]+)/.exec(run().stdout)?.[1])).toBeCloseTo(whole, 3);
+      const bad = run('--piece', '99');
+      expect(bad.status).toBe(2);
+      expect(bad.stderr).toMatch(/--piece: piece must be an integer in 0\.\.76, got 99 \(the test split of jsb\)/);
+    },
+  );
+
+  it('refuses a model of the synthetic dataset, and a missing --from', () => {
+    const s = spawnSync(process.execPath, [cli, 'nll', '--from', checkpoint], { encoding: 'utf8' });
+    expect(s.status).toBe(2);
+    expect(s.stderr).toMatch(/trained on the synthetic dataset/);
+    const m = spawnSync(process.execPath, [cli, 'nll'], { encoding: 'utf8' });
+    expect(m.status).toBe(2);
+    expect(m.stderr).toMatch(/nll needs --from <checkpoint>/);
   });
 });
