@@ -59,7 +59,7 @@ function expectNear(actual: ArrayLike<number>, expected: ArrayLike<number>, tol:
   if (worst > tol) expect.fail(`element ${at}: ${actual[at]} against ${expected[at]} (error ${worst} > ${tol})`);
 }
 
-for (const backend of ['cpu'] as const) {
+for (const backend of ['cpu', 'wasm'] as const) {
   describe(`fused kernels [${backend}]`, () => {
     it('TensorizedGruStep equals the float64 step of PAPER.md: both gates, masked and not, recorded and not', async () => {
       await useBackend(backend);
@@ -106,130 +106,144 @@ for (const backend of ['cpu'] as const) {
       expect(tf.memory().numTensors).toBe(before);
     });
 
-    it('TensorizedGruStepGrad is the chain rule of the step: gradients by central differences of the float64 step', async () => {
-      await useBackend(backend);
-      const [T, B, H] = [3, 2, 4];
-      const a = values(T * B * 3 * H, 11);
-      const uh = values(T * B * 3 * H, 12); // U h of each step (fixed: its own gradient is dU)
-      const bU = values(3 * H, 13, 0.5);
-      const h0 = values(B * H, 14, 0.5);
-      const mask = Float64Array.from([1, 1, 0, 1, 1, 1]);
-      const probe = values(T * B * H, 15);
-      for (const gate of ['sigmoid', 'hardSigmoid'] as const) {
-        // Forward in float64, with the state carried through the mask, keeping what the kernel takes.
-        const run = (aAll: Float64Array, uhAll: Float64Array) => {
-          let h = h0;
-          const kept = {
-            h: [] as number[],
-            r: [] as number[],
-            z: [] as number[],
-            n: [] as number[],
-            un: [] as number[],
+    // wasm has the forward step only (inference); the others are cpu's.
+    it.skipIf(backend !== 'cpu')(
+      'TensorizedGruStepGrad is the chain rule of the step: gradients by central differences of the float64 step',
+      async () => {
+        await useBackend(backend);
+        const [T, B, H] = [3, 2, 4];
+        const a = values(T * B * 3 * H, 11);
+        const uh = values(T * B * 3 * H, 12); // U h of each step (fixed: its own gradient is dU)
+        const bU = values(3 * H, 13, 0.5);
+        const h0 = values(B * H, 14, 0.5);
+        const mask = Float64Array.from([1, 1, 0, 1, 1, 1]);
+        const probe = values(T * B * H, 15);
+        for (const gate of ['sigmoid', 'hardSigmoid'] as const) {
+          // Forward in float64, with the state carried through the mask, keeping what the kernel takes.
+          const run = (aAll: Float64Array, uhAll: Float64Array) => {
+            let h = h0;
+            const kept = {
+              h: [] as number[],
+              r: [] as number[],
+              z: [] as number[],
+              n: [] as number[],
+              un: [] as number[],
+            };
+            let loss = 0;
+            for (let t = 0; t < T; t++) {
+              const u = uhAll.subarray(t * B * 3 * H, (t + 1) * B * 3 * H);
+              const s = gruStepRef(aAll, u, bU, h, mask, [T, B, H], t, gate);
+              kept.h.push(...h);
+              kept.r.push(...s.r);
+              kept.z.push(...s.z);
+              kept.n.push(...s.n);
+              kept.un.push(...s.un);
+              h = Float64Array.from(s.next);
+              for (let i = 0; i < B * H; i++) loss += h[i]! * probe[t * B * H + i]!;
+            }
+            return { loss, kept };
           };
-          let loss = 0;
+          const { kept } = run(a, uh);
+          const before = tf.memory().numTensors;
+          const stack = (x: number[]): tf.Tensor => tf.tensor3d(Float32Array.from(x), [T, B, H], 'float32');
+          const inputs = {
+            dy: tf.tensor3d(Float32Array.from(probe), [T, B, H], 'float32'),
+            h: stack(kept.h),
+            r: stack(kept.r),
+            z: stack(kept.z),
+            n: stack(kept.n),
+            un: stack(kept.un),
+            mask: tf.tensor3d(Float32Array.from(mask), [T, B, 1], 'float32'),
+          };
+          // Backwards through the steps; the gradient through U h is dU itself here (uh is an input).
+          const dUh: number[][] = new Array(T);
+          const dPreN: number[][] = new Array(T);
+          let carry: tf.Tensor | undefined;
+          let gi: tf.Tensor | undefined;
+          const made: tf.Tensor[] = [];
+          for (let t = T - 1; t >= 0; t--) {
+            const [total, dU, dn] = tf
+              .engine()
+              .runKernel(FUSED_KERNELS.gruStepGrad, carry ? { ...inputs, carry, gi: gi! } : inputs, {
+                t,
+                gate,
+              } as never) as tf.Tensor[];
+            made.push(total!, dU!, dn!);
+            dUh[t] = Array.from(dU!.dataSync());
+            dPreN[t] = Array.from(dn!.dataSync());
+            carry = total;
+            // With U h an input, no gradient flows from d(U h) back to h: gi = 0.
+            gi = tf.zerosLike(total!);
+            made.push(gi);
+          }
+          // Central differences of the loss with respect to every entry of every step's U h (dU) and
+          // of the n part of every step's x W + b_W (dPreN).
+          const eps = 1e-6;
+          const fd = (x: Float64Array, i: number, loss: (y: Float64Array) => number): number => {
+            const [plus, minus] = [Float64Array.from(x), Float64Array.from(x)];
+            plus[i]! += eps;
+            minus[i]! -= eps;
+            return (loss(plus) - loss(minus)) / (2 * eps);
+          };
           for (let t = 0; t < T; t++) {
-            const u = uhAll.subarray(t * B * 3 * H, (t + 1) * B * 3 * H);
-            const s = gruStepRef(aAll, u, bU, h, mask, [T, B, H], t, gate);
-            kept.h.push(...h);
-            kept.r.push(...s.r);
-            kept.z.push(...s.z);
-            kept.n.push(...s.n);
-            kept.un.push(...s.un);
-            h = Float64Array.from(s.next);
-            for (let i = 0; i < B * H; i++) loss += h[i]! * probe[t * B * H + i]!;
-          }
-          return { loss, kept };
-        };
-        const { kept } = run(a, uh);
-        const before = tf.memory().numTensors;
-        const stack = (x: number[]): tf.Tensor => tf.tensor3d(Float32Array.from(x), [T, B, H], 'float32');
-        const inputs = {
-          dy: tf.tensor3d(Float32Array.from(probe), [T, B, H], 'float32'),
-          h: stack(kept.h),
-          r: stack(kept.r),
-          z: stack(kept.z),
-          n: stack(kept.n),
-          un: stack(kept.un),
-          mask: tf.tensor3d(Float32Array.from(mask), [T, B, 1], 'float32'),
-        };
-        // Backwards through the steps; the gradient through U h is dU itself here (uh is an input).
-        const dUh: number[][] = new Array(T);
-        const dPreN: number[][] = new Array(T);
-        let carry: tf.Tensor | undefined;
-        let gi: tf.Tensor | undefined;
-        const made: tf.Tensor[] = [];
-        for (let t = T - 1; t >= 0; t--) {
-          const [total, dU, dn] = tf
-            .engine()
-            .runKernel(FUSED_KERNELS.gruStepGrad, carry ? { ...inputs, carry, gi: gi! } : inputs, {
-              t,
-              gate,
-            } as never) as tf.Tensor[];
-          made.push(total!, dU!, dn!);
-          dUh[t] = Array.from(dU!.dataSync());
-          dPreN[t] = Array.from(dn!.dataSync());
-          carry = total;
-          // With U h an input, no gradient flows from d(U h) back to h: gi = 0.
-          gi = tf.zerosLike(total!);
-          made.push(gi);
-        }
-        // Central differences of the loss with respect to every entry of every step's U h (dU) and
-        // of the n part of every step's x W + b_W (dPreN).
-        const eps = 1e-6;
-        const fd = (x: Float64Array, i: number, loss: (y: Float64Array) => number): number => {
-          const [plus, minus] = [Float64Array.from(x), Float64Array.from(x)];
-          plus[i]! += eps;
-          minus[i]! -= eps;
-          return (loss(plus) - loss(minus)) / (2 * eps);
-        };
-        for (let t = 0; t < T; t++) {
-          for (let i = 0; i < B * 3 * H; i++) {
-            const d = fd(uh, t * B * 3 * H + i, (y) => run(a, y).loss);
-            expect(Math.abs(dUh[t]![i]! - d)).toBeLessThan(1e-4 * (1 + Math.abs(d)));
-          }
-          for (let b = 0; b < B; b++) {
-            for (let j = 0; j < H; j++) {
-              const d = fd(a, (t * B + b) * 3 * H + 2 * H + j, (y) => run(y, uh).loss);
-              expect(Math.abs(dPreN[t]![b * H + j]! - d)).toBeLessThan(1e-4 * (1 + Math.abs(d)));
+            for (let i = 0; i < B * 3 * H; i++) {
+              const d = fd(uh, t * B * 3 * H + i, (y) => run(a, y).loss);
+              expect(Math.abs(dUh[t]![i]! - d)).toBeLessThan(1e-4 * (1 + Math.abs(d)));
+            }
+            for (let b = 0; b < B; b++) {
+              for (let j = 0; j < H; j++) {
+                const d = fd(a, (t * B + b) * 3 * H + 2 * H + j, (y) => run(y, uh).loss);
+                expect(Math.abs(dPreN[t]![b * H + j]! - d)).toBeLessThan(1e-4 * (1 + Math.abs(d)));
+              }
             }
           }
+          tf.dispose([...Object.values(inputs), ...made]);
+          expect(tf.memory().numTensors).toBe(before);
         }
-        tf.dispose([...Object.values(inputs), ...made]);
-        expect(tf.memory().numTensors).toBe(before);
-      }
-    });
+      },
+    );
 
-    it('TensorizedAdam is one torch.optim.Adam update (with gradient scaling), in float64', async () => {
-      await useBackend(backend);
-      const n = 37;
-      const [w, m, v, g] = [values(n, 21), values(n, 22, 0.1), values(n, 23, 0.01).map(Math.abs), values(n, 24)];
-      const attrs = { lr: 0.01, beta1: 0.9, beta2: 0.999, eps: 1e-8, step: 3, scale: 0.5 };
-      const before = tf.memory().numTensors;
-      const ins = [w, m, v, g].map((x) => tf.tensor2d(Float32Array.from(x), [1, n], 'float32'));
-      const out = tf
-        .engine()
-        .runKernel(
-          FUSED_KERNELS.adam,
-          { w: ins[0]!, m: ins[1]!, v: ins[2]!, g: ins[3]! },
-          attrs as never,
-        ) as tf.Tensor[];
-      const { lr, beta1, beta2, eps, step, scale } = attrs;
-      const mRef = Array.from(g, (gi, i) => beta1 * m[i]! + (1 - beta1) * gi * scale);
-      const vRef = Array.from(g, (gi, i) => beta2 * v[i]! + (1 - beta2) * (gi * scale) ** 2);
-      const wRef = Array.from(
-        w,
-        (wi, i) => wi - (lr * mRef[i]!) / (1 - beta1 ** step) / (Math.sqrt(vRef[i]! / (1 - beta2 ** step)) + eps),
-      );
-      expect(out.map((x) => x.shape)).toEqual([
-        [1, n],
-        [1, n],
-        [1, n],
-      ]);
-      expectNear(out[0]!.dataSync(), wRef, 1e-6);
-      expectNear(out[1]!.dataSync(), mRef, 1e-6);
-      expectNear(out[2]!.dataSync(), vRef, 1e-6);
-      tf.dispose([...ins, ...out]);
-      expect(tf.memory().numTensors).toBe(before);
+    it.skipIf(backend !== 'cpu')(
+      'TensorizedAdam is one torch.optim.Adam update (with gradient scaling), in float64',
+      async () => {
+        await useBackend(backend);
+        const n = 37;
+        const [w, m, v, g] = [values(n, 21), values(n, 22, 0.1), values(n, 23, 0.01).map(Math.abs), values(n, 24)];
+        const attrs = { lr: 0.01, beta1: 0.9, beta2: 0.999, eps: 1e-8, step: 3, scale: 0.5 };
+        const before = tf.memory().numTensors;
+        const ins = [w, m, v, g].map((x) => tf.tensor2d(Float32Array.from(x), [1, n], 'float32'));
+        const out = tf
+          .engine()
+          .runKernel(
+            FUSED_KERNELS.adam,
+            { w: ins[0]!, m: ins[1]!, v: ins[2]!, g: ins[3]! },
+            attrs as never,
+          ) as tf.Tensor[];
+        const { lr, beta1, beta2, eps, step, scale } = attrs;
+        const mRef = Array.from(g, (gi, i) => beta1 * m[i]! + (1 - beta1) * gi * scale);
+        const vRef = Array.from(g, (gi, i) => beta2 * v[i]! + (1 - beta2) * (gi * scale) ** 2);
+        const wRef = Array.from(
+          w,
+          (wi, i) => wi - (lr * mRef[i]!) / (1 - beta1 ** step) / (Math.sqrt(vRef[i]! / (1 - beta2 ** step)) + eps),
+        );
+        expect(out.map((x) => x.shape)).toEqual([
+          [1, n],
+          [1, n],
+          [1, n],
+        ]);
+        expectNear(out[0]!.dataSync(), wRef, 1e-6);
+        expectNear(out[1]!.dataSync(), mRef, 1e-6);
+        expectNear(out[2]!.dataSync(), vRef, 1e-6);
+        tf.dispose([...ins, ...out]);
+        expect(tf.memory().numTensors).toBe(before);
+      },
+    );
+
+    it.runIf(backend === 'wasm')('wasm has the forward GRU step kernel only', async () => {
+      await useBackend('wasm');
+      expect(tf.getKernel(FUSED_KERNELS.gruStep, 'wasm')).toBeDefined();
+      expect(tf.getKernel(FUSED_KERNELS.gruStepGrad, 'wasm')).toBeUndefined();
+      expect(tf.getKernel(FUSED_KERNELS.adam, 'wasm')).toBeUndefined();
     });
 
     it('bad inputs are named', async () => {
@@ -250,6 +264,7 @@ for (const backend of ['cpu'] as const) {
         expect(() =>
           run({ a, uh: tf.zeros([1, 6], 'int32'), bU, h }, { t: 0, gate: 'sigmoid', record: false }),
         ).toThrow(/input 'uh' must be float32, got int32/);
+        if (backend !== 'cpu') return;
         const w = tf.zeros([3]);
         const adamAttrs = { lr: 1, beta1: 0.9, beta2: 0.99, eps: 1e-8, step: 0, scale: 1 };
         expect(() => tf.engine().runKernel(FUSED_KERNELS.adam, { w, m: w, v: w, g: w }, adamAttrs as never)).toThrow(

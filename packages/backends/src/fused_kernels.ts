@@ -5,10 +5,13 @@ import * as tf from '@tensorflow/tfjs-core';
  * small TF.js ops (about 18 forward and 9 backward per GRU step, 14 per Adam variable). Registered
  * here for the cpu backend, where every op is a generic JavaScript loop and the fused ones pay
  * (`node apps/bench/scripts/fused-kernels.mjs cpu`: a GRU training step 0.64x, inference 0.25x).
- * Not for wasm: measured there, the same loops on views of the WebAssembly heap were no faster
- * than XNNPACK's SIMD ops one by one (training 1.08x, inference 0.96x at batch 16, hidden 512),
- * because V8 reads and writes typed arrays on a WebAssembly.Memory about 3x slower than on plain
- * ArrayBuffers; a real gain there needs the arithmetic compiled into WebAssembly. The packages that
+ * On wasm only the forward GRU step: there the same loops on views of the WebAssembly heap were no
+ * faster than XNNPACK's SIMD ops one by one in training (1.08x; inference 0.96x at batch 16,
+ * hidden 512), because V8 reads and writes typed arrays on a WebAssembly.Memory about 3x slower
+ * than on plain ArrayBuffers, but a generated frame at batch 1 is mostly per-op overhead, and one
+ * kernel for the step's gates made it 0.86x (TT-GRU) and 0.93x (dense GRU) as long in Node (the
+ * demo models of apps/web, alternating rounds). A real gain in training there needs the arithmetic
+ * compiled into WebAssembly. The packages that
  * use the kernels run them where the active backend has them and otherwise the same arithmetic op
  * by op (the reference; @tensorized/cells for the GRU kernels). The names are the contract.
  */
@@ -53,6 +56,26 @@ function cpuHost(backend: CpuBackendLike): Host {
     free: (x) => void backend.disposeData(x.dataId, true),
   };
   return host;
+}
+
+interface WasmBackendLike {
+  makeOutput(shape: number[], dtype: tf.DataType): tf.TensorInfo;
+  typedArrayFromHeap(t: tf.TensorInfo): Float32Array | Int32Array | Uint8Array;
+  disposeData(dataId: object, force?: boolean): boolean;
+}
+
+/**
+ * The wasm backend's heap: outputs allocated there, views of it (taken again after an alloc, which
+ * may grow the heap and replace its buffer), the backend's own SIMD Sigmoid kernel.
+ */
+function wasmHost(backend: WasmBackendLike): Host {
+  const sigmoidKernel = tf.getKernel('Sigmoid', 'wasm')!;
+  return {
+    alloc: (shape) => backend.makeOutput([...shape], 'float32'),
+    view: (x) => backend.typedArrayFromHeap(x) as Float32Array,
+    sigmoid: (x) => sigmoidKernel.kernelFunc({ inputs: { x }, backend: backend as never, attrs: {} }) as tf.TensorInfo,
+    free: (x) => void backend.disposeData(x.dataId, true),
+  };
 }
 
 function checkFloat(kernel: string, named: Record<string, tf.TensorInfo | undefined>): void {
@@ -395,15 +418,29 @@ const KERNELS: Array<[string, HostKernel<never>]> = [
 
 const HOSTS: Record<string, (backend: never) => Host> = {
   cpu: cpuHost as (backend: never) => Host,
+  wasm: wasmHost as (backend: never) => Host,
 };
 
 /**
- * Registers the fused kernels for cpu (importing @tensorized/backends does it). Idempotent;
- * a kernel someone else registered under the same name is left alone.
+ * Which backends get which kernel: cpu all three; wasm only the forward GRU step, for inference
+ * (one kernel instead of about 15 ops of a few microseconds each, which is most of a generated
+ * frame at batch 1). Without the backward kernel there, @tensorized/cells trains on wasm op by op,
+ * where XNNPACK's SIMD ops beat these loops (see above).
+ */
+const BACKENDS_OF: Record<string, readonly string[]> = {
+  [FUSED_KERNELS.gruStep]: ['cpu', 'wasm'],
+  [FUSED_KERNELS.gruStepGrad]: ['cpu'],
+  [FUSED_KERNELS.adam]: ['cpu'],
+};
+
+/**
+ * Registers the fused kernels (importing @tensorized/backends does it): all for cpu, the GRU step
+ * for wasm. Idempotent; a kernel someone else registered under the same name is left alone.
  */
 export function installFusedKernels(): void {
   for (const [kernelName, kernel] of KERNELS) {
-    for (const [backendName, host] of Object.entries(HOSTS)) {
+    for (const backendName of BACKENDS_OF[kernelName]!) {
+      const host = HOSTS[backendName]!;
       if (tf.getKernel(kernelName, backendName)) continue;
       tf.registerKernel({
         kernelName,

@@ -12,7 +12,7 @@ import {
   type WeightGradientRoute,
 } from '@tensorized/decomp/stages';
 import { check } from './errors.js';
-import { type GateActivation, gruBackStepper, gruStepper } from './gru_step.js';
+import { GRU_KERNELS, type GateActivation, gruBackStepper, gruStepper, hasFusedKernel } from './gru_step.js';
 import { recordingGradients } from './weight.js';
 
 /**
@@ -85,7 +85,10 @@ export function gruSequence(
     maskIn: tf.Tensor | undefined,
     record: boolean,
   ) => {
-    const step = gruStepper(aIn as tf.Tensor3D, bIn as tf.Tensor1D, maskIn as tf.Tensor3D | undefined, gate, kernels);
+    // Recording for a backward pass, the fused forward kernel only where its backward one is too (on
+    // wasm there is the forward one alone, for inference).
+    const fused = kernels && (!record || hasFusedKernel(GRU_KERNELS.stepGrad));
+    const step = gruStepper(aIn as tf.Tensor3D, bIn as tf.Tensor1D, maskIn as tf.Tensor3D | undefined, gate, fused);
     const kinds: tf.Tensor[][] = record
       ? Array.from({ length: 5 + (keepsLaid ? (keepsFirst ? k : k - 1) : 0) }, () => [])
       : [];
