@@ -16,6 +16,11 @@ function polyphonicData(): Plugin {
   return {
     name: 'tensorized-polyphonic-data',
     configureServer(server) {
+      // What data the page may ask for, so that it never requests a file that is not there.
+      server.middlewares.use('/data/index.json', (_req, res) => {
+        res.setHeader('content-type', 'application/json');
+        res.end(JSON.stringify({ [file]: existsSync(path) }));
+      });
       server.middlewares.use(`/data/${file}`, (_req, res) => {
         if (!existsSync(path)) {
           res.statusCode = 404;
@@ -27,7 +32,9 @@ function polyphonicData(): Plugin {
       });
     },
     generateBundle() {
-      if (existsSync(path)) this.emitFile({ type: 'asset', fileName: `data/${file}`, source: readFileSync(path) });
+      const have = existsSync(path);
+      this.emitFile({ type: 'asset', fileName: 'data/index.json', source: JSON.stringify({ [file]: have }) });
+      if (have) this.emitFile({ type: 'asset', fileName: `data/${file}`, source: readFileSync(path) });
       else this.warn(`${path} not found: the built page will ask for ${file} to be dropped on it`);
     },
   };

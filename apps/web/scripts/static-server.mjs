@@ -10,6 +10,7 @@ const TYPES = {
   '.css': 'text/css',
   '.wasm': 'application/wasm',
   '.gz': 'application/gzip',
+  '.json': 'application/json',
   '.png': 'image/png',
 };
 

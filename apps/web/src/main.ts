@@ -177,8 +177,11 @@ function setDataset(d: PolyphonicDataset, from: string): void {
 }
 
 async function loadDefaultDataset(): Promise<void> {
-  const r = await fetch('./data/JSB_Chorales.json.gz');
-  if (!r.ok) {
+  // data/index.json says what the build holds (the data is never committed, so it may not be there).
+  const index = await fetch('./data/index.json');
+  const have = index.ok && ((await index.json()) as Record<string, boolean>)['JSB_Chorales.json.gz'] === true;
+  const r = have ? await fetch('./data/JSB_Chorales.json.gz') : undefined;
+  if (!r?.ok) {
     $('dataset-info').textContent =
       'JSB Chorales is not on this server: drop JSB_Chorales.json.gz or JSB Chorales.pickle on the page for the NLL and primers.';
     return;
