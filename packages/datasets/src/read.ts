@@ -14,13 +14,18 @@ export async function decodePolyphonicJsonGz(bytes: Uint8Array, where = 'json.gz
     const stream = new Blob([bytes.slice()]).stream().pipeThrough(new DecompressionStream('gzip'));
     text = await new Response(stream).text();
   } catch (cause) {
-    throw new DatasetError(
-      'BAD_DATASET',
-      `${where}: not a complete gzip file (${(cause as Error).message}); download it again`,
-      { cause },
-    );
+    throw notGzip(where, cause);
   }
   return parsePolyphonicJson(text, where);
+}
+
+/** The error for bytes that do not decompress (both readers of the gzipped JSON). */
+export function notGzip(where: string, cause: unknown): DatasetError {
+  return new DatasetError(
+    'BAD_DATASET',
+    `${where}: not a complete gzip file (${(cause as Error).message}); download it again`,
+    { cause },
+  );
 }
 
 export function parsePolyphonicJson(text: string, where = 'json'): PolyphonicDataset {

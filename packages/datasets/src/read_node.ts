@@ -1,7 +1,6 @@
 import { gunzipSync } from 'node:zlib';
-import { DatasetError } from './errors.js';
 import type { PolyphonicDataset } from './piano_roll.js';
-import { parsePolyphonicJson } from './read.js';
+import { notGzip, parsePolyphonicJson } from './read.js';
 
 /**
  * The gzipped JSON format: {"name", "source", "splits": {"train", "valid", "test"}}, each split a
@@ -12,11 +11,7 @@ export function readPolyphonicJsonGz(bytes: Uint8Array, where = 'json.gz'): Poly
   try {
     text = gunzipSync(bytes).toString('utf8');
   } catch (cause) {
-    throw new DatasetError(
-      'BAD_DATASET',
-      `${where}: not a complete gzip file (${(cause as Error).message}); download it again`,
-      { cause },
-    );
+    throw notGzip(where, cause);
   }
   return parsePolyphonicJson(text, where);
 }
