@@ -604,7 +604,7 @@ export async function main(argv: string[]): Promise<void> {
         onProgress,
       });
       progress.done();
-      if (resultsFile && (r.epochs === config.epochs || r.stoppedEarly)) {
+      if (resultsFile && (r.epochs === config.epochs || r.stoppedEarly || r.diverged)) {
         // A finished run joins a results file that `report` reads, like a grid's.
         await appendResult(resultsFile, r);
         log(`appended to ${resultsFile}`);

@@ -309,7 +309,7 @@ export async function runGrid(
       throw e;
     }
     if (result.skipped) continue;
-    if (result.epochs < run.epochs && !result.stoppedEarly) break; // stopped early (tests): not a finished run
+    if (result.epochs < run.epochs && !result.stoppedEarly && !result.diverged) break; // stopped early (tests): not a finished run
     finished.push(await appendResult(resultsPath, result));
   }
   return finished;

@@ -188,7 +188,7 @@ export async function writeReport(
     r.rnnParams,
     r.config.lr,
     r.config.dropout,
-    `${r.epochs}${r.stoppedEarly ? ' (early stop)' : r.epochs < (r.config.model === 'gru' ? 100 : 50) ? ' (shortened)' : ''}`,
+    `${r.epochs}${r.diverged ? ` (diverged in ${r.diverged.epoch})` : r.stoppedEarly ? ' (early stop)' : r.epochs < (r.config.model === 'gru' ? 100 : 50) ? ' (shortened)' : ''}`,
     r.best.epoch,
     r.best.validNll.toFixed(3),
     r.best.testNll.toFixed(3),

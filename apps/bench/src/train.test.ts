@@ -193,6 +193,39 @@ describe('train', () => {
     expect(readFileSync(files.html, 'utf8')).toContain(' 1 runs.');
   });
 
+  it('a run whose loss becomes NaN ends at its best epoch so far, keeps the last checkpoint, and the grid records it', async () => {
+    const config = small('cp-gru', { epochs: 4 });
+    const dir = temp();
+    process.env['TENSORIZED_NAN_AT'] = '3,2';
+    let r: RunResult;
+    try {
+      r = await train(config, data, { outDir: dir });
+    } finally {
+      delete process.env['TENSORIZED_NAN_AT'];
+    }
+    expect(r.diverged).toEqual({ epoch: 3, batch: 2, loss: Number.NaN });
+    expect(r.epochs).toBe(2);
+    expect(r.history).toHaveLength(2);
+    expect(r.best.epoch).toBeLessThanOrEqual(2);
+    expect(Number.isFinite(r.best.testNll)).toBe(true);
+    // The checkpoint is the one after epoch 2, whole: a resume (here without the fault) goes on from it.
+    const resumed = await train(config, data, { outDir: dir, resume: true });
+    expect(resumed.epochs).toBe(4);
+    const nlls = (h: RunResult['history']) => h.map((e) => [e.train.nll, e.valid.nll, e.test.nll]);
+    expect(nlls(resumed.history.slice(0, 2))).toEqual(nlls(r.history));
+    // In the first epoch there is nothing to fall back on: an error, as before.
+    process.env['TENSORIZED_NAN_AT'] = '1,1';
+    try {
+      await expect(train(config, data, { outDir: temp() })).rejects.toThrow(
+        /training diverged: the loss is NaN at epoch 1, batch 1/,
+      );
+    } finally {
+      delete process.env['TENSORIZED_NAN_AT'];
+    }
+    const line = { ...r, key: runKey(r.config), secondsPerEpoch: 1 };
+    expect(readFileSync((await writeReport([line], temp())).markdown, 'utf8')).toContain('| 2 (diverged in 3) |');
+  });
+
   it('a truncated or corrupt checkpoint is refused with a clear error and left as it was', async () => {
     const dir = temp();
     await train(small('cp-gru', { epochs: 1 }), data, { outDir: dir });

@@ -108,6 +108,11 @@ export interface RunResult {
   epochs: number;
   /** The run ended early (config.patience epochs without a better validation NLL). */
   stoppedEarly?: boolean;
+  /**
+   * The run ended because the training loss became NaN or infinite at this epoch and batch; its
+   * result is the best epoch before (the weights of the diverged epoch are not kept).
+   */
+  diverged?: { epoch: number; batch: number; loss: number };
   /** Nothing was done: `skipIf` said so once the run directory was locked. */
   skipped?: boolean;
   best: NonNullable<RunState['best']>;
@@ -391,7 +396,11 @@ async function trainLocked(config: RunConfig, data: PolyphonicDataset, options: 
     }
     const { train: trainSplit, valid, test } = data.splits;
     let ran = 0;
-    while (state.epoch < config.epochs && state.stoppedEarly === undefined) {
+    let diverged: RunResult['diverged'];
+    // Fault injection for tests of a diverging run: TENSORIZED_NAN_AT=<epoch>,<batch> (from 1) takes
+    // the loss of that batch as NaN, as a real divergence gives it.
+    const nanAt = (process.env['TENSORIZED_NAN_AT'] ?? '').split(',').map(Number);
+    while (state.epoch < config.epochs && state.stoppedEarly === undefined && !diverged) {
       if (options.stopAfterEpochs !== undefined && ran >= options.stopAfterEpochs) break;
       const epoch = state.epoch;
       const t0 = performance.now();
@@ -419,16 +428,26 @@ async function trainLocked(config: RunConfig, data: PolyphonicDataset, options: 
             return tf.div(tf.sum(frameNll(out.logits, t.targets, flatMask)), t.frames) as tf.Scalar;
           }, vars);
           adam.apply(vars.map((v) => grads[v.name]!));
-          const loss = value.dataSync()[0]!;
+          const loss = nanAt[0] === epoch + 1 && nanAt[1] === i + 1 ? Number.NaN : value.dataSync()[0]!;
           trainSums = addSums(trainSums, { nll: loss * t.frames, frames: t.frames, tp: 0, fp: 0, fn: 0 });
           tf.dispose([value, ...Object.values(grads), flatMask, t.inputs, t.targets, t.mask, ...(carried ?? [])]);
           carried = next;
           if (!Number.isFinite(loss)) {
             tf.dispose(carried);
-            throw new Error(`training diverged: the loss is ${loss} at epoch ${epoch + 1}, batch ${i + 1}`);
+            const what = `training diverged: the loss is ${loss} at epoch ${epoch + 1}, batch ${i + 1}`;
+            // Nothing to fall back on in the first epoch; later, the run ends at its best epoch so
+            // far, and the checkpoint of the last whole epoch stays as it was (the weights are now NaN).
+            if (!state.best) throw new Error(what);
+            diverged = { epoch: epoch + 1, batch: i + 1, loss };
+            carried = undefined;
+            log(
+              `${what}; the run ends with its best epoch so far, ${state.best.epoch} (checkpoint after epoch ${state.epoch} kept)`,
+            );
+            break;
           }
         }
         tf.dispose(carried ?? []);
+        if (diverged) break;
         options.onProgress?.({
           epoch: epoch + 1,
           epochs: config.epochs,
@@ -437,6 +456,7 @@ async function trainLocked(config: RunConfig, data: PolyphonicDataset, options: 
           loss: trainSums.nll / trainSums.frames,
         });
       }
+      if (diverged) break;
       const trainSeconds = (performance.now() - t0) / 1000;
       const evalBatch = Math.max(config.batchSize, 32);
       const validM = summarise(evaluate(model, valid, evalBatch));
@@ -496,6 +516,7 @@ async function trainLocked(config: RunConfig, data: PolyphonicDataset, options: 
       best: state.best!,
       history: state.history,
       ...(state.stoppedEarly !== undefined ? { stoppedEarly: true } : {}),
+      ...(diverged ? { diverged } : {}),
     };
   } finally {
     tf.dispose(bestWeights);

@@ -25,6 +25,8 @@ export interface Ops<T extends Computable> {
   scaleColumns(a: T, w: T): T;
   /** A tensor of ones; `like` is any value of the same computation (the trace needs it). */
   ones(shape: readonly number[], like?: T): T;
+  /** The (n x n) identity matrix; `like` as for ones. */
+  eye(n: number, like?: T): T;
   /** Kronecker product: (p x r), (q x s) -> (pq x rs), entry [i q + j, a s + b] = A[i, a] B[j, b]. */
   kron(a: T, b: T): T;
 }
@@ -40,6 +42,7 @@ export const tfOps: Ops<tf.Tensor> = {
   },
   scaleColumns: (a, w) => tf.mul(a, tf.reshape(w, [1, -1])),
   ones: (shape) => tf.ones([...shape]),
+  eye: (n) => tf.eye(n),
   kron: (a, b) => {
     const [p, r] = a.shape as [number, number];
     const [q, s] = b.shape as [number, number];
@@ -66,6 +69,11 @@ export const f64Ops: Ops<NdArray> = {
     return { shape: [...a.shape], data: out };
   },
   ones: (shape) => ({ shape: [...shape], data: new Float64Array(sizeOf(shape)).fill(1) }),
+  eye: (n) => {
+    const data = new Float64Array(n * n);
+    for (let i = 0; i < n; i++) data[i * n + i] = 1;
+    return { shape: [n, n], data };
+  },
   kron: (a, b) => {
     const [p, r] = a.shape as [number, number];
     const [q, s] = b.shape as [number, number];

@@ -106,6 +106,12 @@ export const traceOps: Ops<Traced> = {
     if (!like) throw new Error('traceOps.ones: pass a traced value of the same computation as `like`');
     return { shape: [...shape], trace: like.trace, fresh: true };
   },
+  // tf.eye too (a host buffer, then a reshape).
+  eye: (n, like) => {
+    if (!like) throw new Error('traceOps.eye: pass a traced value of the same computation as `like`');
+    like.trace.add('Reshape');
+    return { shape: [n, n], trace: like.trace, fresh: true };
+  },
 
   kron: (a, b) => {
     const [p, r] = a.shape as [number, number];

@@ -153,12 +153,12 @@ function btHalves<C extends Computable>(ops: Ops<C>, w: BtMatrix<C>, s: number):
     s * 3,
   ];
   const x = ops.reshape(ops.transpose(ops.reshape(kl, [...klAxes, N]), klPerm), [nl * ml, pl * N]);
-  // The core as (q, (p, b)): C[b, p_<s, q].
-  const y = ops.reshape(ops.transpose(ops.reshape(w.core, [N, pl, q]), [2, 1, 0]), [q, pl * N]);
-  // Khatri-Rao over (p, b): [(nm, q), (p, b)] = K[nm, p, b] C[b, p, q]; then the sum over p.
-  const kr = ops.khatriRao(x, y);
-  const byP = ops.reshape(ops.transpose(ops.reshape(kr, [nl * ml * q, pl, N]), [0, 2, 1]), [nl * ml * q * N, pl]);
-  const summed = ops.matMul(byP, ops.ones([pl, 1], byP));
+  // The cores as one block-diagonal ((p, b), (q, b')) matrix, C[b, p_<s, q] where b = b' and 0
+  // elsewhere: the Khatri-Rao product of C as (p, (q, b')) and [I_N ... I_N] (q copies) as
+  // (b, (q, b')). Then one product sums over p within each block: (nm, (q, b)).
+  const cm = ops.reshape(ops.transpose(ops.reshape(w.core, [N, pl, q]), [1, 2, 0]), [pl, q * N]);
+  const blocks = ops.kron(ops.ones([1, q], cm), ops.eye(N, cm));
+  const summed = ops.matMul(x, ops.khatriRao(cm, blocks));
   // (n_<s, m_<s, q, b) -> (n_<s, b, m_<s, q).
   const l = ops.reshape(ops.transpose(ops.reshape(summed, [nl, ml, q, N]), [0, 3, 1, 2]), [nl, N * ml * q]);
   // Right: K[(n m r)_s .., b] -> (b, n_>=s, p_>=s, m_>=s) as ((b, n, q), m).
