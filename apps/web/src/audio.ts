@@ -39,7 +39,8 @@ export class Player {
     master.gain.value = 0.12;
     master.connect(ctx.destination);
     const t0 = ctx.currentTime + 0.05;
-    for (const { key, start, length } of noteSpans(frames)) {
+    const spans = noteSpans(frames);
+    for (const { key, start, length } of spans) {
       const osc = ctx.createOscillator();
       osc.type = 'triangle';
       osc.frequency.value = 440 * 2 ** ((LOWEST_NOTE + key - 69) / 12);
@@ -62,7 +63,7 @@ export class Player {
       },
       (frames.length * secondsPerFrame + 0.1) * 1000,
     );
-    const firstNote = noteSpans(frames)[0];
+    const firstNote = spans[0];
     return performance.now() + (firstNote ? 50 + firstNote.start * secondsPerFrame * 1000 : 50);
   }
 
