@@ -345,11 +345,7 @@ function wire(): void {
   $('nll').addEventListener('click', () => void act('NLL', computeNll));
   $('time-both').addEventListener('click', () => void act('time both', timeBoth));
   $('play').addEventListener('click', () => {
-    play()
-      .then(() => {
-        $<HTMLButtonElement>('stop').disabled = false;
-      })
-      .catch((e: Error) => show(`play: ${e.message}`));
+    play().catch((e: Error) => show(`play: ${e.message}`));
   });
   $('stop').addEventListener('click', () => {
     player.stop();

@@ -9,8 +9,8 @@ import * as tf from '@tensorflow/tfjs-core';
  * faster than XNNPACK's SIMD ops one by one in training (1.08x; inference 0.96x at batch 16,
  * hidden 512), because V8 reads and writes typed arrays on a WebAssembly.Memory about 3x slower
  * than on plain ArrayBuffers, but a generated frame at batch 1 is mostly per-op overhead, and one
- * kernel for the step's gates made it 0.86x (TT-GRU) and 0.93x (dense GRU) as long in Node (the
- * demo models of apps/web, alternating rounds). A real gain in training there needs the arithmetic
+ * kernel for the step's gates made it 0.92x as long for apps/web's demo TT-GRU and dense GRU alike
+ * (`node apps/bench/scripts/generation-frame.mjs`, alternating rounds). A real gain in training there needs the arithmetic
  * compiled into WebAssembly. The packages that
  * use the kernels run them where the active backend has them and otherwise the same arithmetic op
  * by op (the reference; @tensorized/cells for the GRU kernels). The names are the contract.
