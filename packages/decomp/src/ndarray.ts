@@ -1,4 +1,5 @@
 import { check, fmt } from './errors.js';
+import { gemmNT, gramRows, transpose2d } from './linalg/blas.js';
 
 /**
  * A dense float64 tensor in row-major order: the storage of the decomposition algorithms, which run
@@ -43,23 +44,57 @@ export function reshapeNd(x: NdArray, shape: readonly number[]): NdArray {
   return ndarray(x.data, shape);
 }
 
-/** Permutes the axes of `x`: result axis k is input axis perm[k]. */
+/**
+ * Permutes the axes of `x`: result axis k is input axis perm[k]. Input axes that stay neighbours are
+ * merged first, so that the common cases become (batched) 2-D transposes in tiles; otherwise the last
+ * output axis runs as an inner loop at a fixed input stride.
+ */
 export function transposeNd(x: NdArray, perm: readonly number[]): NdArray {
-  const rank = x.shape.length;
   const outShape = perm.map((p) => x.shape[p]!);
-  const inStrides = stridesOf(x.shape);
-  const stride = perm.map((p) => inStrides[p]!);
+  // Drop size-1 axes, then merge runs of output axes that are consecutive input axes.
+  const kept = x.shape.map((_, a) => a).filter((a) => x.shape[a]! > 1);
+  const pos = new Map(kept.map((a, i) => [a, i]));
+  const groups: number[][] = [];
+  for (const p of perm) {
+    const q = pos.get(p);
+    if (q === undefined) continue;
+    const last = groups[groups.length - 1];
+    if (last && last[last.length - 1] === q - 1) last.push(q);
+    else groups.push([q]);
+  }
+  const order = groups.map((g) => g[0]!).sort((a, b) => a - b);
+  const sizeOf = (g: number[]) => g.reduce((s, q) => s * x.shape[kept[q]!]!, 1);
+  const byFirst = new Map(groups.map((g) => [g[0]!, sizeOf(g)]));
+  const mergedIn = order.map((q) => byFirst.get(q)!);
+  const mergedPerm = groups.map((g) => order.indexOf(g[0]!));
+  const rank = mergedPerm.length;
+  if (mergedPerm.every((p, i) => p === i)) return { shape: outShape, data: Float64Array.from(x.data) };
+  if (rank === 2) return { shape: outShape, data: transpose2d(x.data, mergedIn[0]!, mergedIn[1]!) };
+  if (rank === 3 && mergedPerm[0] === 0 && mergedPerm[1] === 2 && mergedPerm[2] === 1) {
+    const [b, r, c] = mergedIn as [number, number, number];
+    const out = new Float64Array(x.data.length);
+    for (let i = 0; i < b; i++) {
+      out.set(transpose2d(x.data.subarray(i * r * c, (i + 1) * r * c), r, c), i * r * c);
+    }
+    return { shape: outShape, data: out };
+  }
+  const inStrides = stridesOf(mergedIn);
+  const mergedOut = mergedPerm.map((p) => mergedIn[p]!);
+  const stride = mergedPerm.map((p) => inStrides[p]!);
   const out = new Float64Array(x.data.length);
+  const inner = mergedOut[rank - 1]!;
+  const innerStride = stride[rank - 1]!;
   const idx = new Array<number>(rank).fill(0);
   let src = 0;
-  for (let o = 0; o < out.length; o++) {
-    out[o] = x.data[src]!;
-    // Odometer over the output index, tracking the matching input offset.
-    for (let k = rank - 1; k >= 0; k--) {
+  const data = x.data;
+  for (let o = 0; o < out.length; o += inner) {
+    for (let j = 0, s = src; j < inner; j++, s += innerStride) out[o + j] = data[s]!;
+    // Odometer over the outer output axes, tracking the matching input offset.
+    for (let k = rank - 2; k >= 0; k--) {
       idx[k]!++;
       src += stride[k]!;
-      if (idx[k]! < outShape[k]!) break;
-      src -= stride[k]! * outShape[k]!;
+      if (idx[k]! < mergedOut[k]!) break;
+      src -= stride[k]! * mergedOut[k]!;
       idx[k] = 0;
     }
   }
@@ -89,18 +124,12 @@ export function matMulNd(a: NdArray, b: NdArray, transposeA = false, transposeB 
     'SHAPE_MISMATCH',
     () => `matMulNd: inner sizes differ: ${fmt(a.shape)} x ${fmt(b.shape)}`,
   );
-  const A = transposeA ? transposeNd(a, [1, 0]).data : a.data;
-  const B = transposeB ? transposeNd(b, [1, 0]).data : b.data;
-  const C = new Float64Array(m * n);
-  for (let i = 0; i < m; i++) {
-    const ci = i * n;
-    for (let p = 0; p < k; p++) {
-      const aip = A[i * k + p]!;
-      if (aip === 0) continue;
-      const bp = p * n;
-      for (let j = 0; j < n; j++) C[ci + j]! += aip * B[bp + j]!;
-    }
+  if (transposeB && !transposeA && a.data === b.data && ar === br) {
+    return { shape: [m, n], data: gramRows(a.data, ar, ac) };
   }
+  const A = transposeA ? transpose2d(a.data, ar, ac) : a.data;
+  const Bt = transposeB ? b.data : transpose2d(b.data, br, bc);
+  const C = gemmNT(A, Bt, m, k, n);
   return { shape: [m, n], data: C };
 }
 

@@ -53,6 +53,47 @@ describe('ttSvd', () => {
     }
   });
 
+  it('where nothing is truncated, skips the SVDs: full ranks, exact, orthonormal on both sides', () => {
+    // Bonds: 4 x 360 and 20 x 72 (wide: identity cores), 240 x 6 and 1440 x 2 (tall: the rest is the
+    // centre core, identities after it).
+    const shape = [4, 5, 12, 3, 2];
+    const x = randn(new Rng(21), shape);
+    const tt = ttSvd(x);
+    const full = shape.map((_, k) => Math.min(prod(shape.slice(0, k)), prod(shape.slice(k))));
+    expect(tt.ranks).toEqual([...full, 1]);
+    expect(relativeError(ttToDense(tt), x)).toBeLessThan(1e-14);
+    // Left of the centre: left-orthonormal cores (sum over r_{k-1}, n_k of C C^T = I); right of it:
+    // right-orthonormal (sum over n_k, r_k of C C^T = I on r_{k-1}).
+    const gramOf = (c: NdArray, left: boolean): number => {
+      const [r0, n, r1] = c.shape as [number, number, number];
+      let dev = 0;
+      const size = left ? r1 : r0;
+      for (let a = 0; a < size; a++)
+        for (let b = 0; b < size; b++) {
+          let s = 0;
+          for (let i = 0; i < (left ? r0 * n : n * r1); i++)
+            s += left ? c.data[i * r1 + a]! * c.data[i * r1 + b]! : c.data[a * n * r1 + i]! * c.data[b * n * r1 + i]!;
+          dev = Math.max(dev, Math.abs(s - (a === b ? 1 : 0)));
+        }
+      return dev;
+    };
+    expect(gramOf(tt.cores[0]!, true)).toBeLessThan(1e-14);
+    expect(gramOf(tt.cores[1]!, true)).toBeLessThan(1e-14);
+    expect(gramOf(tt.cores[3]!, false)).toBeLessThan(1e-14);
+    expect(gramOf(tt.cores[4]!, false)).toBeLessThan(1e-14);
+    // A cap on a later bond still cuts there (the shortcut would have kept it full).
+    const capped = ttSvd(x, { maxRank: [100, 100, 100, 1] });
+    expect(capped.ranks).toEqual([1, 4, 20, 6, 1, 1]);
+    expect(relativeError(ttToDense(capped), x)).toBeLessThan(1);
+    // An unfolding with a singular value below the threshold is truncated as by the SVD: scale the
+    // last slice of the last mode down to 1e-14 of the rest: bond 4 (1440 x 2) then has rank 1 and
+    // bond 3 (240 x (3 x 2)) rank 3.
+    const y = { shape, data: Float64Array.from(x.data, (v, i) => (i % 2 === 1 ? v * 1e-14 : v)) };
+    const cut = ttSvd(y, { eps: 1e-12 });
+    expect(cut.ranks).toEqual([1, 4, 20, 3, 1, 1]);
+    expect(relativeError(ttToDense(cut), y)).toBeLessThan(1e-12);
+  });
+
   it('honours maxRank, alone or per bond', () => {
     const x = randn(new Rng(9), [5, 6, 7]);
     expect(ttSvd(x, { maxRank: 3 }).ranks).toEqual([1, 3, 3, 1]);

@@ -1,5 +1,6 @@
 import { EigenvalueDecomposition, Matrix, SingularValueDecomposition } from 'ml-matrix';
 import { matMulNd, type NdArray } from '../ndarray.js';
+import { cholesky, gramShortSide } from './blas.js';
 
 /** Thin SVD A = U diag(s) Vt of an (m x n) array, singular values in decreasing order. */
 export interface Svd {
@@ -75,8 +76,8 @@ export function scaleCols(u: NdArray, s: Float64Array): NdArray {
 export function gramSvd(a: NdArray, rank: (s: Float64Array) => number): Svd | undefined {
   const [m, n] = a.shape as [number, number];
   const wide = m <= n;
-  const g = wide ? matMulNd(a, a, false, true) : matMulNd(a, a, true, false);
   const k = wide ? m : n;
+  const g = { shape: [k, k], data: gramShortSide(a.data, m, n) };
   const mat = new Matrix(k, k);
   for (let i = 0; i < k; i++) for (let j = 0; j < k; j++) mat.set(i, j, g.data[i * k + j]!);
   const dec = new EigenvalueDecomposition(mat, { assumeSymmetric: true });
@@ -118,4 +119,24 @@ function transposeData(d: Float64Array, rows: number, cols: number): Float64Arra
   const out = new Float64Array(rows * cols);
   for (let i = 0; i < rows; i++) for (let j = 0; j < cols; j++) out[j * rows + i] = d[i * cols + j]!;
   return out;
+}
+
+const UNIT_ROUNDOFF = 2 ** -53;
+
+/**
+ * Whether every singular value of an (m x n) matrix is certainly above delta, so that a truncated
+ * SVD at delta keeps all min(m, n) of them: a Cholesky factorisation of the short side's Gram matrix
+ * shifted by delta^2 plus a bound on the rounding of the Gram matrix and of the factorisation
+ * succeeds only then. It costs the Gram matrix and a Cholesky factorisation, where the SVD it
+ * spares costs several times that. False where it cannot be certified (the caller takes the SVD).
+ */
+export function noSingularValueWithin(a: NdArray, delta: number): boolean {
+  const [m, n] = a.shape as [number, number];
+  const k = Math.min(m, n);
+  const g = gramShortSide(a.data, m, n);
+  let trace = 0;
+  for (let i = 0; i < k; i++) trace += g[i * k + i]!;
+  if (!(trace > 0)) return false;
+  const rounding = 4 * (Math.max(m, n) + k * k) * UNIT_ROUNDOFF * trace;
+  return cholesky(g, k, delta * delta + rounding) !== undefined;
 }
