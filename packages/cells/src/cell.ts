@@ -316,14 +316,14 @@ export abstract class RecurrentCell {
 
 /**
  * The GRU of PAPER.md: r, z = gate(x W_rz + U_rz h + b), n = tanh(x W_n + r * (U h + b_U)_n),
- * h' = n + z (h - n), with the reset gate after U (or before it, `resetAfter: false`). With the reset
- * gate after U (the paper's form; either gate activation) a sequence runs as one fused op with its
- * own backward pass (gru_sequence.ts), each step one fused kernel where the backend has it
- * (gru_step.ts); gateStep and the op-by-op steps call the same gate arithmetic (gruGates).
+ * h' = n + z (h - n), with the reset gate after U (or before it, `resetAfter: false`). A sequence
+ * runs as one fused op with its own backward pass (gru_sequence.ts; either gate activation, either
+ * place of the reset gate), each step one fused kernel where the backend has it (gru_step.ts; the
+ * reset gate after U); gateStep and the op-by-op steps call the same gate arithmetic (gruGates).
  */
 export class GruCell extends RecurrentCell {
   protected override get fusesSequence(): boolean {
-    return this.config.resetAfter !== false;
+    return true;
   }
 
   protected override fusedSequence(
@@ -335,6 +335,7 @@ export class GruCell extends RecurrentCell {
     const [steps, batch] = a.shape;
     const hs = gruSequence(a, state[0]!, this.bU as tf.Tensor1D, u, mask, {
       gate: this.config.recurrentActivation ?? 'sigmoid',
+      resetAfter: this.config.resetAfter !== false,
     });
     const last = tf.reshape(tf.slice(hs, [steps - 1, 0, 0], [1, -1, -1]), [batch, this.hiddenSize]) as tf.Tensor2D;
     return { outputs: tf.transpose(hs, [1, 0, 2]) as tf.Tensor3D, state: [last] };

@@ -14,6 +14,7 @@ function reference(
   U: tf.Tensor2D,
   mask: tf.Tensor3D,
   gate: 'sigmoid' | 'hardSigmoid' = 'sigmoid',
+  resetAfter = true,
 ): tf.Tensor3D {
   // hardSigmoid as TF.js and Keras define it.
   const act = (x: tf.Tensor): tf.Tensor =>
@@ -28,7 +29,11 @@ function reference(
     const u = tf.add(tf.matMul(h, U), bU);
     const r = act(tf.add(tf.slice(at, [0, 0], [-1, H]), tf.slice(u, [0, 0], [-1, H])));
     const z = act(tf.add(tf.slice(at, [0, H], [-1, H]), tf.slice(u, [0, H], [-1, H])));
-    const n = tf.tanh(tf.add(tf.slice(at, [0, 2 * H], [-1, H]), tf.mul(r, tf.slice(u, [0, 2 * H], [-1, H]))));
+    // Reset gate after U: r (h U + b_U)_n; before it (TF.js, Keras 1): ((r h) U + b_U)_n.
+    const recurrentN = resetAfter
+      ? tf.mul(r, tf.slice(u, [0, 2 * H], [-1, H]))
+      : tf.slice(tf.add(tf.matMul(tf.mul(r, h), U), bU), [0, 2 * H], [-1, H]);
+    const n = tf.tanh(tf.add(tf.slice(at, [0, 2 * H], [-1, H]), recurrentN));
     const next = tf.add(tf.mul(tf.sub(1, z), n), tf.mul(z, h));
     h = tf.add(h, tf.mul(mt, tf.sub(next, h))) as tf.Tensor2D;
     out.push(h);
@@ -40,7 +45,8 @@ function reference(
  * The fused recurrence (over the stages `prepare` makes from the factors xs[3..]) against the
  * step-by-step reference under autodiff: the loss sum(h * probe) and its gradients w.r.t. every
  * argument, without leaking. Both gate activations, each with the backend's fused step kernels
- * (registered by @tensorized/backends for cpu) and op by op.
+ * (registered by @tensorized/backends for cpu) and op by op; and both places of the reset gate (the
+ * form with it before U has no step kernels).
  */
 async function expectFusedMatchesReference(
   args: tf.Tensor[],
@@ -51,14 +57,19 @@ async function expectFusedMatchesReference(
   weightGradient: 'stages' | 'dense',
 ): Promise<void> {
   const unpack = (xs: tf.Tensor[]) => [xs[0] as tf.Tensor3D, xs[1] as tf.Tensor2D, xs[2] as tf.Tensor1D] as const;
-  for (const gate of ['sigmoid', 'hardSigmoid'] as const) {
+  for (const [gate, resetAfter] of [
+    ['sigmoid', true],
+    ['hardSigmoid', true],
+    ['sigmoid', false],
+    ['hardSigmoid', false],
+  ] as const) {
     const refLoss = (...xs: tf.Tensor[]): tf.Scalar =>
-      tf.sum(tf.mul(reference(...unpack(xs), dense(xs.slice(3)), mask, gate), probe));
+      tf.sum(tf.mul(reference(...unpack(xs), dense(xs.slice(3)), mask, gate, resetAfter), probe));
     const ref = tf.valueAndGrads(refLoss)(args);
-    for (const fusedKernels of [true, false]) {
+    for (const fusedKernels of resetAfter ? [true, false] : [true]) {
       const fusedLoss = (...xs: tf.Tensor[]): tf.Scalar => {
         const prepared = prepare(xs.slice(3));
-        const hs = gruSequence(...unpack(xs), prepared, mask, { weightGradient, gate, fusedKernels });
+        const hs = gruSequence(...unpack(xs), prepared, mask, { weightGradient, gate, fusedKernels, resetAfter });
         prepared.dispose();
         return tf.sum(tf.mul(hs, probe));
       };
@@ -71,7 +82,7 @@ async function expectFusedMatchesReference(
         // Without a gradient tape the forward pass keeps nothing and gives the same states.
         tf.tidy(() => {
           const prepared = prepare(args.slice(3));
-          const hs = gruSequence(...unpack(args), prepared, mask, { gate, fusedKernels });
+          const hs = gruSequence(...unpack(args), prepared, mask, { gate, fusedKernels, resetAfter });
           expectClose(tf.sum(tf.mul(hs, probe)), ref.value.dataSync(), { rtol: 1e-4, atol: 1e-4 });
           prepared.dispose();
         });

@@ -12,7 +12,17 @@ import {
   type WeightGradientRoute,
 } from '@tensorized/decomp/stages';
 import { check } from './errors.js';
-import { GRU_KERNELS, type GateActivation, gruBackStepper, gruStepper, hasFusedKernel } from './gru_step.js';
+import { gruGates } from './gru_gates.js';
+import {
+  GRU_KERNELS,
+  type GateActivation,
+  gateOf,
+  gruBackStepper,
+  gruStepper,
+  hasFusedKernel,
+  slopeOf,
+} from './gru_step.js';
+import { unstackLeading } from './unstack.js';
 import { recordingGradients } from './weight.js';
 
 /**
@@ -45,9 +55,16 @@ export function gruSequence(
     gate?: GateActivation;
     /** Use the backend's fused step kernels where it has them (default true; false: op by op). */
     fusedKernels?: boolean;
+    /**
+     * The reset gate after U (default, the paper's GRU) or, with false, before it: n = tanh(a_n +
+     * ((r h) U + b_U)_n), a second product of U per step (TF.js, Keras 1). That form runs op by op
+     * (the fused step kernels compute the first).
+     */
+    resetAfter?: boolean;
   } = {},
 ): tf.Tensor3D {
   const gate = options.gate ?? 'sigmoid';
+  const resetBefore = options.resetAfter === false;
   const kernels = options.fusedKernels ?? true;
   const { stages, outView } = staged;
   const k = stages.length;
@@ -67,7 +84,7 @@ export function gruSequence(
     forced !== 'auto'
       ? forced
       : recordingGradients()
-        ? (planned ?? planWeightGradient(staged, h0.shape[0], T).route)
+        ? (planned ?? planWeightGradient(staged, h0.shape[0], resetBefore ? 2 * T : T).route)
         : 'stages';
   // The laid-out stage inputs are kept only for the per-stage route.
   const keepsLaid = route === 'stages';
@@ -85,18 +102,12 @@ export function gruSequence(
     maskIn: tf.Tensor | undefined,
     record: boolean,
   ) => {
-    // Recording for a backward pass, the fused forward kernel only where its backward one is too (on
-    // wasm there is the forward one alone, for inference).
-    const fused = kernels && (!record || hasFusedKernel(GRU_KERNELS.stepGrad));
-    const step = gruStepper(aIn as tf.Tensor3D, bIn as tf.Tensor1D, maskIn as tf.Tensor3D | undefined, gate, fused);
     const kinds: tf.Tensor[][] = record
-      ? Array.from({ length: 5 + (keepsLaid ? (keepsFirst ? k : k - 1) : 0) }, () => [])
+      ? Array.from({ length: 5 + (keepsLaid ? (keepsFirst ? k : k - 1) * (resetBefore ? 2 : 1) : 0) }, () => [])
       : [];
     const outputs: tf.Tensor2D[] = [];
-    let h = hIn;
-    for (let t = 0; t < T; t++) {
-      let c: tf.Tensor = h;
-      const laidInputs: tf.Tensor[] = [];
+    // U c through the stages; the laid-out stage inputs the backward pass needs go to `laidInputs`.
+    const applyU = (c: tf.Tensor, t: number, laidInputs: tf.Tensor[]): tf.Tensor2D => {
       for (let i = 0; i < k; i++) {
         if (t === 0) inShapes[i] = [...c.shape];
         const laid = applyView(tfOps, c, views[i]!);
@@ -104,7 +115,46 @@ export function gruSequence(
         c = tf.matMul(laid as tf.Tensor2D, mats[i]!);
       }
       if (t === 0) lastShape = [...c.shape];
-      const { next, kept } = step(t, applyView(tfOps, c, outView) as tf.Tensor2D, h, record);
+      return applyView(tfOps, c, outView) as tf.Tensor2D;
+    };
+    let h = hIn;
+    if (resetBefore) {
+      // Kept per step: h, r, z, n, r h, then the laid-out inputs of U h and of U (r h).
+      const H = hIn.shape[1];
+      const b = bIn as tf.Tensor1D;
+      const aRZ = unstackLeading(tf.add(tf.slice(aIn, [0, 0, 0], [-1, -1, 2 * H]), tf.slice(b, [0], [2 * H])), T);
+      const aN = unstackLeading(tf.slice(aIn, [0, 0, 2 * H], [-1, -1, H]), T) as tf.Tensor2D[];
+      const bN = tf.slice(b, [2 * H], [H]);
+      const m = maskIn ? (unstackLeading(maskIn, T) as tf.Tensor2D[]) : undefined;
+      for (let t = 0; t < T; t++) {
+        const laid1: tf.Tensor[] = [];
+        const laid2: tf.Tensor[] = [];
+        const preRZ = tf.add(aRZ[t]!, tf.slice(applyU(h, t, laid1), [0, 0], [-1, 2 * H])) as tf.Tensor2D;
+        let rh: tf.Tensor2D | undefined;
+        const g = gruGates(
+          preRZ,
+          aN[t]!,
+          h,
+          (r) => {
+            rh = tf.mul(r, h) as tf.Tensor2D;
+            return tf.add(tf.slice(applyU(rh, t, laid2), [0, 2 * H], [-1, H]), bN) as tf.Tensor2D;
+          },
+          (x) => gateOf(x, gate),
+        );
+        const next = m ? (tf.add(h, tf.mul(m[t]!, tf.sub(g.next, h))) as tf.Tensor2D) : g.next;
+        if (record) for (const [j, x] of [h, g.r, g.z, g.n, rh!, ...laid1, ...laid2].entries()) kinds[j]!.push(x);
+        outputs.push(next);
+        h = next;
+      }
+      return { outputs, kinds };
+    }
+    // Recording for a backward pass, the fused forward kernel only where its backward one is too (on
+    // wasm there is the forward one alone, for inference).
+    const fused = kernels && (!record || hasFusedKernel(GRU_KERNELS.stepGrad));
+    const step = gruStepper(aIn as tf.Tensor3D, bIn as tf.Tensor1D, maskIn as tf.Tensor3D | undefined, gate, fused);
+    for (let t = 0; t < T; t++) {
+      const laidInputs: tf.Tensor[] = [];
+      const { next, kept } = step(t, applyU(h, t, laidInputs), h, record);
       if (record) for (const [j, x] of [h, ...kept!, ...laidInputs].entries()) kinds[j]!.push(x);
       outputs.push(next);
       h = next;
@@ -125,7 +175,7 @@ export function gruSequence(
     return {
       value: tf.stack(outputs) as tf.Tensor3D,
       gradFunc: (dy: tf.Tensor, kept: tf.Tensor[]) =>
-        backward(dy as tf.Tensor3D, kept, {
+        (resetBefore ? backwardResetBefore : backward)(dy as tf.Tensor3D, kept, {
           k,
           T,
           masked: Boolean(mask),
@@ -209,4 +259,93 @@ function backward(dy: tf.Tensor3D, kept: tf.Tensor[], L: Layout): tf.Tensor[] {
   // (A reduction over the leading axis is slow on wasm: see columnSums.)
   const dBias = columnSums(dUAll);
   return [dA, dh, dBias, ...dMats, ...(masked ? [tf.zerosLike(kept[k]!)] : [])];
+}
+
+/**
+ * The backward pass with the reset gate before U: per step, the gradient of U (r h)'s n block goes
+ * back through the stages first (it gives d(r h), hence dPreR), then that of U h's r and z blocks:
+ *   dPreN = total (1 - z)(1 - n^2) m, dPreZ = total (h - n) gate'(z) m,
+ *   d(r h) = [0, 0, dPreN] U^T, dPreR = d(r h) h gate'(r),
+ *   dh_t = total (z m + 1 - m) + [dPreR, dPreZ, 0] U^T + d(r h) r,
+ *   dU = sum_t h_t^T [dPreR, dPreZ, 0] + (r h)_t^T [0, 0, dPreN], d b_U = d(x W + b_W) = [dPreR, dPreZ, dPreN].
+ */
+function backwardResetBefore(dy: tf.Tensor3D, kept: tf.Tensor[], L: Layout): tf.Tensor[] {
+  const { k, T, masked } = L;
+  const mats = kept.slice(0, k) as tf.Tensor2D[];
+  const maskAll = masked ? kept[k]! : undefined;
+  const stacked = kept.slice(k + (masked ? 1 : 0));
+  const [hS, rS, zS, nS, rhS] = stacked.slice(0, 5) as tf.Tensor3D[];
+  const [B, H] = [hS!.shape[1], hS!.shape[2]];
+  const share = (x: tf.Tensor, m: tf.Tensor | undefined): tf.Tensor => (m ? tf.add(tf.mul(x, m), tf.sub(1, m)) : x);
+  let cN = tf.mul(tf.sub(1, zS!), tf.sub(1, tf.square(nS!)));
+  let cZ = tf.mul(tf.sub(hS!, nS!), slopeOf(zS!, L.gate));
+  if (maskAll) {
+    cN = tf.mul(cN, maskAll);
+    cZ = tf.mul(cZ, maskAll);
+  }
+  const cRh = tf.mul(hS!, slopeOf(rS!, L.gate));
+  const [cNs, cZs, cRhs, cHs, rs, dOut] = [cN, cZ, cRh, share(zS!, maskAll), rS!, dy].map(
+    (c) => unstackLeading(c, T) as tf.Tensor2D[],
+  ) as [tf.Tensor2D[], tf.Tensor2D[], tf.Tensor2D[], tf.Tensor2D[], tf.Tensor2D[], tf.Tensor2D[]];
+  const matsT = mats.map((w) => tf.transpose(w));
+  // g[app][i][t]: gradient with respect to the output of M_{i+1} in product `app` (0: U h, 1: U (r h)).
+  const g = [0, 1].map(() => Array.from({ length: k }, () => new Array<tf.Tensor2D>(T)));
+  const back = (grad: tf.Tensor2D, app: number, t: number): tf.Tensor2D => {
+    let gs = unapplyView(tfOps, grad, L.outView, L.lastShape) as tf.Tensor2D;
+    for (let i = k - 1; i >= 0; i--) {
+      if (L.route === 'stages') g[app]![i]![t] = gs;
+      gs = unapplyView(tfOps, tf.matMul(gs, matsT[i]!), L.views[i]!, L.inShapes[i]!) as tf.Tensor2D;
+    }
+    return gs;
+  };
+  const zerosH = tf.zeros([B, H]);
+  const zeros2H = tf.zeros([B, 2 * H]);
+  const dRZ: tf.Tensor2D[] = new Array(T);
+  const dN: tf.Tensor2D[] = new Array(T);
+  const dA: tf.Tensor2D[] = new Array(T);
+  let carry: tf.Tensor2D | undefined;
+  let gi: tf.Tensor2D | undefined;
+  for (let t = T - 1; t >= 0; t--) {
+    const total = carry ? (tf.add(tf.add(tf.mul(carry, cHs[t + 1]!), gi!), dOut[t]!) as tf.Tensor2D) : dOut[t]!;
+    const dPreN = tf.mul(total, cNs[t]!) as tf.Tensor2D;
+    const dPreZ = tf.mul(total, cZs[t]!) as tf.Tensor2D;
+    dN[t] = tf.concat([zeros2H, dPreN], 1) as tf.Tensor2D;
+    const dRh = back(dN[t]!, 1, t);
+    const dPreR = tf.mul(dRh, cRhs[t]!) as tf.Tensor2D;
+    dRZ[t] = tf.concat([dPreR, dPreZ, zerosH], 1) as tf.Tensor2D;
+    gi = tf.add(back(dRZ[t]!, 0, t), tf.mul(dRh, rs[t]!)) as tf.Tensor2D;
+    dA[t] = tf.concat([dPreR, dPreZ, dPreN], 1) as tf.Tensor2D;
+    carry = total;
+  }
+  const first = (x: tf.Tensor): tf.Tensor => tf.reshape(tf.slice(x, [0, 0, 0], [1, -1, -1]), x.shape.slice(1));
+  const dh = tf.add(tf.mul(carry!, share(first(zS!), maskAll && first(maskAll))), gi!);
+  const nLaid = L.keepsFirst ? k : k - 1;
+  // The laid-out inputs of M_{i+1} in product `app` at every step: h (or r h) when the first stage has no view.
+  const stageInputs = (i: number, app: number): tf.Tensor =>
+    i === 0 && !L.keepsFirst ? stacked[app === 0 ? 0 : 4]! : stacked[5 + app * nLaid + i - (L.keepsFirst ? 0 : 1)]!;
+  const dMats =
+    L.route === 'dense'
+      ? stageGradientsFromDense(
+          tfOps,
+          L.staged,
+          tf.matMul(
+            tf.reshape(tf.concat([hS!, rhS!], 0), [-1, H]) as tf.Tensor2D,
+            tf.concat([...dRZ, ...dN], 0) as tf.Tensor2D,
+            true,
+            false,
+          ),
+          mats,
+        )
+      : mats.map((_, i) => {
+          const rows = tf.reshape(tf.concat([stageInputs(i, 0), stageInputs(i, 1)], 0), [-1, mats[i]!.shape[0]]);
+          return tf.matMul(rows as tf.Tensor2D, tf.concat([...g[0]![i]!, ...g[1]![i]!], 0), true, false);
+        });
+  const dAAll = tf.concat(dA, 0) as tf.Tensor2D;
+  return [
+    tf.reshape(dAAll, [T, B, 3 * H]),
+    dh,
+    columnSums(dAAll),
+    ...dMats,
+    ...(masked ? [tf.zerosLike(kept[k]!)] : []),
+  ];
 }

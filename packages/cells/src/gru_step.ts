@@ -22,7 +22,7 @@ export function gateOf(x: tf.Tensor, gate: GateActivation): tf.Tensor {
 }
 
 /** gate'(x) as a function of s = gate(x): s (1 - s), or 0.2 where hardSigmoid is not clipped. */
-function slopeOf(s: tf.Tensor, gate: GateActivation): tf.Tensor {
+export function slopeOf(s: tf.Tensor, gate: GateActivation): tf.Tensor {
   if (gate === 'sigmoid') return tf.mul(s, tf.sub(1, s));
   return tf.mul(tf.cast(tf.logicalAnd(tf.greater(s, 0), tf.less(s, 1)), 'float32'), 0.2);
 }

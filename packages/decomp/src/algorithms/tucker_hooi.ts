@@ -34,12 +34,6 @@ export interface TuckerHooiResult {
   relativeError: number;
 }
 
-function identity(n: number): NdArray {
-  const data = new Float64Array(n * n);
-  for (let i = 0; i < n; i++) data[i * n + i] = 1;
-  return { shape: [n, n], data };
-}
-
 /**
  * Higher-order orthogonal iteration (De Lathauwer et al. 2000), started from the HOSVD: U_k = leading
  * r_k left singular vectors of X projected on all other factors. Each update can only lower the
@@ -75,10 +69,10 @@ export function tuckerHooi(x: Core, options: TuckerHooiOptions): TuckerHooiResul
   const updateHalf = (z: NdArray, dims: number[], modes: number[], first: number): void => {
     // z: X projected on the other half, dims: its modes (this half's sizes, then the other's ranks).
     modes.forEach((k, i) => {
-      const mats = dims.map((n, j) => (j < modes.length && j !== i ? factors[first + j]! : identity(n)));
+      const mats = dims.map((_, j) => (j < modes.length && j !== i ? factors[first + j]! : undefined));
       const y = reshapeNd(
         modeProducts(f64Ops, z, dims, mats),
-        mats.map((m) => m.shape[1]!),
+        mats.map((m, j) => m?.shape[1] ?? dims[j]!),
       );
       factors[k] = leadingLeftVectors(unfold(y, i), ranks[k]!);
     });
@@ -94,7 +88,7 @@ export function tuckerHooi(x: Core, options: TuckerHooiOptions): TuckerHooiResul
         f64Ops,
         flat,
         t.shape,
-        t.shape.map((n, j) => (j < h ? identity(n) : factors[j]!)),
+        t.shape.map((_, j) => (j < h ? undefined : factors[j]!)),
       );
       updateHalf(zl, [...t.shape.slice(0, h), ...ranks.slice(h)], left, 0);
       const flippedShape = [...t.shape.slice(h), ...t.shape.slice(0, h)];
@@ -102,7 +96,7 @@ export function tuckerHooi(x: Core, options: TuckerHooiOptions): TuckerHooiResul
         f64Ops,
         flipped!,
         flippedShape,
-        flippedShape.map((n, j) => (j < D - h ? identity(n) : factors[j - (D - h)]!)),
+        flippedShape.map((_, j) => (j < D - h ? undefined : factors[j - (D - h)]!)),
       );
       const zrDims = [...t.shape.slice(h), ...ranks.slice(0, h)];
       updateHalf(zr, zrDims, right, h);
@@ -111,7 +105,7 @@ export function tuckerHooi(x: Core, options: TuckerHooiOptions): TuckerHooiResul
         f64Ops,
         zr,
         zrDims,
-        zrDims.map((n, j) => (j < D - h ? factors[h + j]! : identity(n))),
+        zrDims.map((_, j) => (j < D - h ? factors[h + j]! : undefined)),
       );
       const rightRanks = prod(ranks.slice(h));
       coreOfSweep = reshapeNd(
@@ -120,8 +114,8 @@ export function tuckerHooi(x: Core, options: TuckerHooiOptions): TuckerHooiResul
       );
     } else {
       for (let k = 0; k < t.shape.length; k++) {
-        const mats = factors.map((f, j) => (j === k ? identity(t.shape[k]!) : f));
-        const projShape = mats.map((m) => m.shape[1]!);
+        const mats = factors.map((f, j) => (j === k ? undefined : f));
+        const projShape = mats.map((m, j) => m?.shape[1] ?? t.shape[j]!);
         const y = reshapeNd(modeProducts(f64Ops, flat, t.shape, mats), projShape);
         factors[k] = leadingLeftVectors(unfold(y, k), ranks[k]!);
       }

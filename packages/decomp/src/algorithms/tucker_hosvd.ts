@@ -39,11 +39,14 @@ export function projectCore(t: NdArray, factors: readonly NdArray[]): NdArray {
 
 /**
  * Leading r left singular vectors of a matrix: from its Gram matrix (gramSvd) where the r-th
- * singular value is resolved there, else from the full SVD.
+ * singular value is resolved there, else from the full SVD. Where r is the number of rows, every
+ * left singular vector is kept and any orthonormal basis spans the same space: the Gram matrix's
+ * eigenvectors, whatever their accuracy.
  */
 export function leadingLeftVectors(a: NdArray, r: number): NdArray {
-  const rank = Math.min(r, ...a.shape);
-  if (rank === r && r < Math.min(...a.shape)) {
+  const [m, n] = a.shape as [number, number];
+  if (r === m) return unfoldingSpectrum(a, 0).vectors;
+  if (r < Math.min(m, n)) {
     const fast = gramSvd(a, () => r);
     if (fast) return fast.u;
   }
@@ -53,17 +56,17 @@ export function leadingLeftVectors(a: NdArray, r: number): NdArray {
 /**
  * Leading r left singular vectors of the mode-k unfolding of t, from its Gram matrix accumulated in
  * place (no unfolding is formed), or from the SVD of the unfolding where the r-th singular value is
- * below the Gram matrix's resolution (1e-7 of the largest).
+ * below the Gram matrix's resolution (1e-7 of the largest). With r = n_k all of them are kept, and
+ * the Gram matrix's orthonormal eigenvectors serve whatever the spectrum.
  */
 export function leadingModeVectors(t: NdArray, k: number, r: number): NdArray {
   const n = t.shape[k]!;
-  if (r < n) {
-    const { energies, vectors } = unfoldingSpectrum(t, k);
-    if (energies[r - 1]! > 1e-14 * energies[0]!) {
-      const out = new Float64Array(n * r);
-      for (let i = 0; i < n; i++) for (let j = 0; j < r; j++) out[i * r + j] = vectors.data[i * n + j]!;
-      return { shape: [n, r], data: out };
-    }
+  const { energies, vectors } = unfoldingSpectrum(t, k);
+  if (r === n) return vectors;
+  if (energies[r - 1]! > 1e-14 * energies[0]!) {
+    const out = new Float64Array(n * r);
+    for (let i = 0; i < n; i++) for (let j = 0; j < r; j++) out[i * r + j] = vectors.data[i * n + j]!;
+    return { shape: [n, r], data: out };
   }
   return leadingLeftVectors(unfold(t, k), r);
 }
