@@ -716,8 +716,13 @@ export async function main(argv: string[]): Promise<void> {
       return;
     }
     case 'speed compress': {
+      const baseline = process.memoryUsage().rss;
+      const table = compressSpeedTable(runCompressSpeed());
+      const mb = (bytes: number): string => (bytes / 2 ** 20).toFixed(0);
+      log(`compressMatrix (float64, on the CPU), random N(0, 1) matrices:\n\n${table}`);
+      // maxRSS is in KiB: the process's peak over every conversion above, and its size before them.
       log(
-        `compressMatrix (float64, on the CPU), random N(0, 1) matrices:\n\n${compressSpeedTable(runCompressSpeed())}`,
+        `peak resident memory over all conversions: ${mb(process.resourceUsage().maxRSS * 1024)} MB (the process held ${mb(baseline)} MB before the first)`,
       );
       return;
     }
