@@ -9,6 +9,7 @@ import {
   tfOps,
   unapplyView,
   type ViewOp,
+  viewThenMatMul,
   type WeightGradientRoute,
 } from '@tensorized/decomp/stages';
 import { check } from './errors.js';
@@ -110,9 +111,14 @@ export function gruSequence(
     const applyU = (c: tf.Tensor, t: number, laidInputs: tf.Tensor[]): tf.Tensor2D => {
       for (let i = 0; i < k; i++) {
         if (t === 0) inShapes[i] = [...c.shape];
-        const laid = applyView(tfOps, c, views[i]!);
-        if (keepsLaid && (i > 0 || keepsFirst)) laidInputs.push(laid);
-        c = tf.matMul(laid as tf.Tensor2D, mats[i]!);
+        if (record && keepsLaid && (i > 0 || keepsFirst)) {
+          const laid = applyView(tfOps, c, views[i]!);
+          laidInputs.push(laid);
+          c = tf.matMul(laid as tf.Tensor2D, mats[i]!);
+        } else {
+          // Nothing kept: a view's transpose that is a matrix transpose goes into the matMul.
+          c = viewThenMatMul(tfOps, c, views[i]!, mats[i]!);
+        }
       }
       if (t === 0) lastShape = [...c.shape];
       return applyView(tfOps, c, outView) as tf.Tensor2D;

@@ -22,6 +22,7 @@ export {
   ttStages,
   unapplyView,
   type ViewOp,
+  viewThenMatMul,
 } from './contract/tt.js';
 export {
   type CostEstimate,

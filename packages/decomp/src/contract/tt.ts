@@ -151,8 +151,43 @@ export function unapplyView<C extends Computable>(
 /** x (B, N) times a staged product. */
 export function applyStages<C extends Computable>(ops: Ops<C>, x: C, staged: StagedMatmul<C>): C {
   let y = x;
-  for (const stage of staged.stages) y = ops.matMul(applyView(ops, y, stage.view), stage.matrix);
+  for (const stage of staged.stages) y = viewThenMatMul(ops, y, stage.view, stage.matrix);
   return applyView(ops, y, staged.outView);
+}
+
+/**
+ * matMul(applyView(x, view), matrix), with the view's transpose left to the matMul where it is the
+ * transpose of a matrix: when the view's one transpose only swaps two blocks of axes (size-1 axes
+ * aside; at batch 1 the batch axis is such an axis) and the laid-out (m x n) matrix is the transpose
+ * of x seen as (n x m), it is matMul(x as (n x m), matrix, transposeA): one kernel and no copy
+ * instead of a transpose and a product.
+ */
+export function viewThenMatMul<C extends Computable>(ops: Ops<C>, x: C, view: readonly ViewOp[], matrix: C): C {
+  const folded = foldedTranspose(x.shape, view);
+  if (folded) return ops.matMul(ops.reshape(x, folded), matrix, true, false);
+  return ops.matMul(applyView(ops, x, view), matrix);
+}
+
+/** The (n x m) shape of x whose transpose the view lays out, where it is one; else undefined. */
+function foldedTranspose(shape: readonly number[], view: readonly ViewOp[]): [number, number] | undefined {
+  const at = view.findIndex((op) => 'transpose' in op);
+  if (at < 0 || view.slice(at + 1).some((op) => 'transpose' in op)) return undefined;
+  const shapes = viewShapes(shape, view);
+  const out = shapes[shapes.length - 1]!;
+  if (out.length !== 2) return undefined;
+  const before = shapes[at]!;
+  const perm = (view[at] as { transpose: readonly number[] }).transpose;
+  // The permutation of the axes larger than 1, in their order: a rotation [j..k-1, 0..j-1] swaps two blocks.
+  const kept = before.map((_, a) => a).filter((a) => before[a]! > 1);
+  const rank = new Map(kept.map((a, i) => [a, i]));
+  const p = perm.filter((a) => before[a]! > 1).map((a) => rank.get(a)!);
+  const k = p.length;
+  if (k < 2) return undefined;
+  const j = p[0]!;
+  if (j === 0 || !p.every((q, i) => q === (j + i) % k)) return undefined;
+  const n = kept.slice(0, j).reduce((s, a) => s * before[a]!, 1);
+  const m = kept.slice(j).reduce((s, a) => s * before[a]!, 1);
+  return out[0] === m && out[1] === n ? [n, m] : undefined;
 }
 
 /** The width N of the x a staged product multiplies. */
