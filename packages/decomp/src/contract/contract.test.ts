@@ -285,17 +285,19 @@ describeEachBackend('factorised matmul', (ctx) => {
     });
   }
 
-  it('TT with cores merged in groups (2, 2) and (1, 3): gradients match central finite differences', async () => {
+  it('TT with cores merged in groups (2, 2) and (1, 3), batch 2 and 1 (two groups at batch 1: no transpose): gradients match central finite differences', async () => {
     const rng = new Rng(9);
     const { w: w64, dense } = CASES[3]!.make(rng);
-    const x = toTensor(randn(rng, [2, dense.shape[0]!])) as tf.Tensor2D;
-    const probe = toTensor(randn(rng, [2, dense.shape[1]!]));
     const w = convertFormat(w64, 'tensor');
     const { tensors, rebuild } = factorsOf(w);
-    for (const groups of [
-      [2, 2],
-      [1, 3],
-    ]) {
+    for (const [groups, batch] of [
+      [[2, 2], 2],
+      [[1, 3], 2],
+      [[2, 2], 1],
+      [[1, 3], 1],
+    ] as const) {
+      const x = toTensor(randn(rng, [batch, dense.shape[0]!])) as tf.Tensor2D;
+      const probe = toTensor(randn(rng, [batch, dense.shape[1]!]));
       const loss = (ts: tf.Tensor[]): tf.Scalar =>
         tf.tidy(() => {
           const prepared = prepareMatmul(rebuild(ts), 'factorised', { groups });
@@ -309,8 +311,8 @@ describeEachBackend('factorised matmul', (ctx) => {
         });
         tf.dispose(grads);
       });
+      tf.dispose([x, probe]);
     }
-    tf.dispose([x, probe]);
     disposeFormat(w);
   });
 
