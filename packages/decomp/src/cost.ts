@@ -169,8 +169,9 @@ export function weightGradientCosts<C extends Computable>(
   const dense = zero();
   transposeAProduct(dense, uses * batch, n, m);
   if (shapes.length > 1) {
+    const { batchOne: _, ...rest } = staged;
     const traced: StagedMatmul<Traced> = {
-      ...staged,
+      ...rest,
       stages: staged.stages.map((s) => ({ view: s.view, matrix: { shape: s.matrix.shape, trace: new Trace() } })),
     };
     const closed = denseGradientTrace(traced, n, m).cost();

@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { applyStages, checkBatchInput, checkTtGroups, type StagedMatmul } from './contract/tt.js';
+import { applyStages, checkBatchInput, checkTtGroups, type StagedMatmul, withBatchOne } from './contract/tt.js';
 import type { MatmulPath } from './cost.js';
 import { check, fmt } from './errors.js';
 import type { MatrixFormat } from './formats/matrix.js';
@@ -56,12 +56,11 @@ export function prepareMatmul(w: MatrixFormat, path: MatmulPath, options: Prepar
     groups = options.groups ? [...options.groups] : w.inModes.map(() => 1);
     checkTtGroups('prepareMatmul', groups, w.inModes.length);
   }
-  const make = (): StagedMatmul<tf.Tensor2D> => stagedProduct(tfOps, w, path, groups) as StagedMatmul<tf.Tensor2D>;
+  const make = (): StagedMatmul<tf.Tensor2D> =>
+    withBatchOne(tfOps, stagedProduct(tfOps, w, path, groups)) as StagedMatmul<tf.Tensor2D>;
   // tidy keeps the matrices (tensors anywhere in the returned object) and frees the intermediates.
   const staged = tf.tidy(() => make() as unknown as tf.TensorContainer) as unknown as StagedMatmul<tf.Tensor2D>;
-  const held = staged.stages.map((s) => s.matrix);
-  const single = batchOneTt(staged);
-  if (single) held.push(single.second);
+  const held = [...staged.stages.map((s) => s.matrix), ...(staged.batchOne ? [staged.batchOne.second] : [])];
   return {
     path,
     groups,
@@ -70,45 +69,12 @@ export function prepareMatmul(w: MatrixFormat, path: MatmulPath, options: Prepar
     stages: staged.stages,
     outView: staged.outView,
     ...(staged.tt ? { tt: staged.tt } : {}),
+    ...(staged.batchOne ? { batchOne: staged.batchOne } : {}),
     apply: (x) => {
       checkBatchInput('PreparedMatmul.apply', x, inSize);
-      return tf.tidy(() =>
-        single && x.shape[0] === 1 ? single.apply(x) : (applyStages(tfOps, x, staged) as tf.Tensor2D),
-      );
+      return tf.tidy(() => applyStages(tfOps, x, staged) as tf.Tensor2D);
     },
     dispose: () => tf.dispose(held),
-  };
-}
-
-/**
- * A TT-matrix contracted in two (merged) cores G_1 (1, N_1, M_1, r) and G_2 (r, N_2, M_2, 1), at batch
- * 1, without a transpose: with X = x as (N_1 x N_2), T = G_1^T X is (M_1 r x N_2), already laid out
- * as (M_1) x (r N_2), and y = T G_2 with G_2's rows in its own (r, N_2) order (a copy made once): two
- * matMuls and reshapes, where the stages at any batch need a transpose between them.
- */
-function batchOneTt(
-  staged: StagedMatmul<tf.Tensor2D>,
-): { second: tf.Tensor2D; apply(x: tf.Tensor2D): tf.Tensor2D } | undefined {
-  const tt = staged.tt;
-  if (!tt || staged.stages.length !== 2 || tt.inModes.length !== 2) return undefined;
-  const [N1, N2] = tt.inModes as [number, number];
-  const [M1, M2] = tt.outModes as [number, number];
-  const r = tt.ranks[1]!;
-  const first = staged.stages[0]!.matrix;
-  // Stage 2's matrix has rows (N_2, r); G_2's own order is (r, N_2).
-  const second = tf.tidy(
-    () =>
-      tf.reshape(tf.transpose(tf.reshape(staged.stages[1]!.matrix, [N2, r, M2]), [1, 0, 2]), [
-        r * N2,
-        M2,
-      ]) as tf.Tensor2D,
-  );
-  return {
-    second,
-    apply: (x) => {
-      const t = tf.matMul(first, tf.reshape(x, [N1, N2]), true, false);
-      return tf.reshape(tf.matMul(tf.reshape(t, [M1, r * N2]), second), [1, M1 * M2]) as tf.Tensor2D;
-    },
   };
 }
 

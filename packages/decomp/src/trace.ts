@@ -1,5 +1,5 @@
 import { stagedProduct } from './contract/staged.js';
-import { applyStages, type StagedMatmul, stagedInSize } from './contract/tt.js';
+import { applyStages, type StagedMatmul, stagedInSize, withBatchOne } from './contract/tt.js';
 import type { CostEstimate, MatmulPath } from './cost.js';
 import type { MatrixFormat, MatrixShape } from './formats/matrix.js';
 import { definitionOf } from './formats/registry.js';
@@ -145,7 +145,7 @@ export function tracePrepare(
   const trace = new Trace();
   const groups =
     path === 'factorised' && definitionOf(w).groupings ? (options.groups ?? w.inModes.map(() => 1)) : undefined;
-  return { trace, staged: stagedProduct(traceOps, tracedFormat(w, trace), path, groups) };
+  return { trace, staged: withBatchOne(traceOps, stagedProduct(traceOps, tracedFormat(w, trace), path, groups)) };
 }
 
 /** What one product x W of `batch` rows through a prepared staged product launches (PreparedMatmul.apply). */
@@ -156,6 +156,7 @@ export function traceApply(staged: StagedMatmul<Traced>, batch: number): Trace {
   const own: StagedMatmul<Traced> = {
     ...staged,
     stages: staged.stages.map((s) => ({ view: s.view, matrix: { shape: s.matrix.shape, trace } })),
+    ...(staged.batchOne ? { batchOne: { second: { shape: staged.batchOne.second.shape, trace } } } : {}),
   };
   applyStages(traceOps, { shape: [batch, inSize], trace }, own);
   return trace;

@@ -93,6 +93,8 @@ export interface StagedMatmul<C extends Computable = tf.Tensor> {
     readonly outModes: readonly number[];
     readonly ranks: readonly number[];
   };
+  /** Set by withBatchOne: the second core in its own row order, for a product at batch 1. */
+  readonly batchOne?: { readonly second: C };
 }
 
 export function applyView<C extends Computable>(ops: Ops<C>, x: C, view: readonly ViewOp[]): C {
@@ -150,9 +152,37 @@ export function unapplyView<C extends Computable>(
 
 /** x (B, N) times a staged product. */
 export function applyStages<C extends Computable>(ops: Ops<C>, x: C, staged: StagedMatmul<C>): C {
+  if (staged.batchOne && staged.tt && x.shape[0] === 1) {
+    const [N1, N2] = staged.tt.inModes as [number, number];
+    const [M1, M2] = staged.tt.outModes as [number, number];
+    const r = staged.tt.ranks[1]!;
+    const t = ops.matMul(staged.stages[0]!.matrix, ops.reshape(x, [N1, N2]), true, false);
+    return ops.reshape(ops.matMul(ops.reshape(t, [M1, r * N2]), staged.batchOne.second), [1, M1 * M2]);
+  }
   let y = x;
   for (const stage of staged.stages) y = viewThenMatMul(ops, y, stage.view, stage.matrix);
   return applyView(ops, y, staged.outView);
+}
+
+/**
+ * A TT-matrix contracted in two (merged) cores G_1 (1, N_1, M_1, r) and G_2 (r, N_2, M_2, 1) gains a
+ * batch-1 product without a transpose: with X = x as (N_1 x N_2), T = G_1^T X is (M_1 r x N_2),
+ * already laid out as (M_1) x (r N_2), and y = T G_2 with G_2's rows in its own (r, N_2) order (a
+ * copy made here, once), where the stages at any batch need a transpose between the two products.
+ * Other staged products are returned as they are.
+ */
+export function withBatchOne<C extends Computable>(ops: Ops<C>, staged: StagedMatmul<C>): StagedMatmul<C> {
+  const tt = staged.tt;
+  if (!tt || staged.stages.length !== 2 || tt.inModes.length !== 2) return staged;
+  const N2 = tt.inModes[1]!;
+  const M2 = tt.outModes[1]!;
+  const r = tt.ranks[1]!;
+  // Stage 2's matrix has rows (N_2, r).
+  const second = ops.reshape(ops.transpose(ops.reshape(staged.stages[1]!.matrix, [N2, r, M2]), [1, 0, 2]), [
+    r * N2,
+    M2,
+  ]);
+  return { ...staged, batchOne: { second } };
 }
 
 /**
