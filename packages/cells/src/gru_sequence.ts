@@ -215,13 +215,28 @@ interface Layout {
   kernels: boolean;
 }
 
+/**
+ * What the forward pass saved: the stage matrices, the mask, then the stacks over all steps (h, r,
+ * z, n, and un or r h, then the laid-out stage inputs); B and H from the h stack.
+ */
+function unpackKept(kept: tf.Tensor[], L: Layout) {
+  const { k, masked } = L;
+  const stacked = kept.slice(k + (masked ? 1 : 0));
+  const hS = stacked[0] as tf.Tensor3D;
+  return {
+    mats: kept.slice(0, k) as tf.Tensor2D[],
+    maskAll: masked ? kept[k]! : undefined,
+    stacked,
+    gates: stacked.slice(0, 5) as tf.Tensor3D[],
+    B: hS.shape[1],
+    H: hS.shape[2],
+  };
+}
+
 function backward(dy: tf.Tensor3D, kept: tf.Tensor[], L: Layout): tf.Tensor[] {
   const { k, T, masked } = L;
-  const mats = kept.slice(0, k) as tf.Tensor2D[];
-  const maskAll = masked ? kept[k]! : undefined;
-  const stacked = kept.slice(k + (masked ? 1 : 0));
-  const [hS, rS, zS, nS, unS] = stacked.slice(0, 5) as tf.Tensor3D[];
-  const [B, H] = [hS!.shape[1], hS!.shape[2]];
+  const { mats, maskAll, stacked, gates, B, H } = unpackKept(kept, L);
+  const [hS, rS, zS, nS, unS] = gates;
   const back = gruBackStepper(dy, { h: hS!, r: rS!, z: zS!, n: nS!, un: unS! }, maskAll, L.gate, L.kernels);
   const matsT = mats.map((w) => tf.transpose(w));
   const dPreN: tf.Tensor2D[] = new Array(T);
@@ -277,11 +292,8 @@ function backward(dy: tf.Tensor3D, kept: tf.Tensor[], L: Layout): tf.Tensor[] {
  */
 function backwardResetBefore(dy: tf.Tensor3D, kept: tf.Tensor[], L: Layout): tf.Tensor[] {
   const { k, T, masked } = L;
-  const mats = kept.slice(0, k) as tf.Tensor2D[];
-  const maskAll = masked ? kept[k]! : undefined;
-  const stacked = kept.slice(k + (masked ? 1 : 0));
-  const [hS, rS, zS, nS, rhS] = stacked.slice(0, 5) as tf.Tensor3D[];
-  const [B, H] = [hS!.shape[1], hS!.shape[2]];
+  const { mats, maskAll, stacked, gates, B, H } = unpackKept(kept, L);
+  const [hS, rS, zS, nS, rhS] = gates;
   const share = (x: tf.Tensor, m: tf.Tensor | undefined): tf.Tensor => (m ? tf.add(tf.mul(x, m), tf.sub(1, m)) : x);
   let cN = tf.mul(tf.sub(1, zS!), tf.sub(1, tf.square(nS!)));
   let cZ = tf.mul(tf.sub(hS!, nS!), slopeOf(zS!, L.gate));
