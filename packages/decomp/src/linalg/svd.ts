@@ -1,6 +1,6 @@
 import { EigenvalueDecomposition, Matrix, SingularValueDecomposition } from 'ml-matrix';
 import { matMulNd, type NdArray } from '../ndarray.js';
-import { cholesky, gramShortSide } from './blas.js';
+import { cholesky, gramShortSide, transpose2d } from './blas.js';
 
 /** Thin SVD A = U diag(s) Vt of an (m x n) array, singular values in decreasing order. */
 export interface Svd {
@@ -111,14 +111,8 @@ export function gramSvd(a: NdArray, rank: (s: Float64Array) => number): Svd | un
       Float64Array.from(sr, (x) => 1 / x),
     ),
     s: sr,
-    vt: { shape: [r, n], data: transposeData(kept.data, n, r) },
+    vt: { shape: [r, n], data: transpose2d(kept.data, n, r) },
   };
-}
-
-function transposeData(d: Float64Array, rows: number, cols: number): Float64Array {
-  const out = new Float64Array(rows * cols);
-  for (let i = 0; i < rows; i++) for (let j = 0; j < cols; j++) out[j * rows + i] = d[i * cols + j]!;
-  return out;
 }
 
 const UNIT_ROUNDOFF = 2 ** -53;
