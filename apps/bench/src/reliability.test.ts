@@ -225,6 +225,50 @@ describe('run directories (issue 11, items 2 and 4)', () => {
     expect(existsSync(join(dir, 'lock'))).toBe(false);
   });
 
+  it("processes that find the same dead holder's lock at once: exactly one takes it over", async () => {
+    // Two grid workers starting together both see the lock of a process killed in the last session;
+    // each must not remove the other's new lock (they would both train the run).
+    const lockModule = join(dirname(fileURLToPath(import.meta.url)), '..', 'dist', 'run_lock.js');
+    for (let round = 0; round < 3; round++) {
+      const dir = temp();
+      const dead = spawn(process.execPath, ['-e', ''], { stdio: 'ignore' });
+      await new Promise((done) => dead.on('exit', done));
+      writeFileSync(
+        join(dir, 'lock'),
+        JSON.stringify({ pid: dead.pid, host: (await import('node:os')).hostname(), since: 'then' }),
+      );
+      const start = Date.now() + 1500;
+      const script = `
+        const { lockRunDir } = await import(${JSON.stringify(lockModule)});
+        while (Date.now() < ${start});
+        try { lockRunDir(${JSON.stringify(dir)}); console.log('took'); }
+        catch (e) { console.log(e.name); }
+        setTimeout(() => {}, 1000);`;
+      const outcomes = await Promise.all(
+        Array.from(
+          { length: 6 },
+          () =>
+            new Promise<string>((done) => {
+              let out = '';
+              const child = spawn(process.execPath, ['--input-type=module', '-e', script], {
+                stdio: ['ignore', 'pipe', 'inherit'],
+              });
+              child.stdout.on('data', (d) => {
+                out += d;
+              });
+              child.on('exit', () => done(out.trim()));
+            }),
+        ),
+      );
+      expect(
+        outcomes.filter((o) => o === 'took'),
+        outcomes.join(','),
+      ).toHaveLength(1);
+      expect(outcomes.filter((o) => o === 'RunLockedError')).toHaveLength(5);
+      expect(existsSync(join(dir, 'lock.takeover'))).toBe(false);
+    }
+  }, 60_000);
+
   it('orphan temporary files of a killed write are removed on the next start', async () => {
     const dir = temp();
     await train(small({ epochs: 1 }), data, { outDir: dir });

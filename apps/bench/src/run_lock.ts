@@ -1,5 +1,5 @@
 import { hostname } from 'node:os';
-import { closeSync, openSync, readFileSync, rmSync, statSync, utimesSync, writeSync } from 'node:fs';
+import { closeSync, mkdirSync, openSync, readFileSync, rmSync, statSync, utimesSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 
 /** Who holds a run directory. */
@@ -60,6 +60,36 @@ export function touchLock(dir: string): void {
 /** Hours after which a lock held by another host, not touched since, is taken over (TENSORIZED_LOCK_STALE_HOURS, default 6). */
 const staleMs = (): number => Number(process.env['TENSORIZED_LOCK_STALE_HOURS'] ?? 6) * 3_600_000;
 
+/** Seconds after which a takeover mutex left by a process killed inside it is removed. */
+const TAKEOVER_STALE_MS = 10_000;
+
+/** Removes the lock at `path` if it still has the stale `holder` (same pid, host and time), under a mutex. */
+function removeIfStill(path: string, holder: LockHolder | undefined): void {
+  const mutex = `${path}.takeover`;
+  try {
+    mkdirSync(mutex);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
+    // Another process is taking over: wait a moment and look again (the caller loops). A mutex
+    // left by a process killed inside it is removed after a while.
+    Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 20);
+    try {
+      if (Date.now() - statSync(mutex).mtimeMs > TAKEOVER_STALE_MS) rmSync(mutex, { recursive: true, force: true });
+    } catch {
+      // gone meanwhile
+    }
+    return;
+  }
+  try {
+    const now = readHolder(path);
+    const same =
+      now === undefined ? holder === undefined : holder !== undefined && JSON.stringify(now) === JSON.stringify(holder);
+    if (same) rmSync(path, { force: true });
+  } finally {
+    rmSync(mutex, { recursive: true, force: true });
+  }
+}
+
 /**
  * Takes `dir/lock` (created exclusively, holding the pid and host), so that a second process cannot
  * train into the same run directory. A lock whose holder is gone is taken over: on this host, its
@@ -69,7 +99,7 @@ const staleMs = (): number => Number(process.env['TENSORIZED_LOCK_STALE_HOURS'] 
 export function lockRunDir(dir: string): () => void {
   const path = join(dir, 'lock');
   const me: LockHolder = { pid: process.pid, host: hostname(), since: new Date().toISOString() };
-  for (let attempt = 0; attempt < 3; attempt++) {
+  for (let attempt = 0; attempt < 1000; attempt++) {
     let fd: number;
     try {
       fd = openSync(path, 'wx');
@@ -91,7 +121,11 @@ export function lockRunDir(dir: string): () => void {
           : age < staleMs()
         : age < 5000;
       if (live) throw new RunLockedError(dir, holder ?? { pid: 0, host: 'unknown', since: 'just now' });
-      rmSync(path, { force: true }); // stale: its process is gone
+      // Stale: its process is gone. Two processes may both see that (two workers starting at once);
+      // removing it unguarded, the slower one would remove the faster one's new lock and both would
+      // train the run. So the removal happens under a takeover mutex (an exclusive mkdir), which
+      // reads the lock again and removes it only if it is still the stale one.
+      removeIfStill(path, holder);
       continue;
     }
     try {

@@ -455,6 +455,9 @@ async function trainLocked(config: RunConfig, data: PolyphonicDataset, options: 
           batches: plan.length,
           loss: trainSums.nll / trainSums.frames,
         });
+        // A turn of the event loop per batch: the batch loop is otherwise synchronous, and a SIGTERM
+        // (a scheduler's preemption, Ctrl-C) would wait for the end of the epoch to be handled.
+        await new Promise<void>((done) => setImmediate(done));
       }
       if (diverged) break;
       const trainSeconds = (performance.now() - t0) / 1000;
