@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { describe, expect, it } from 'vitest';
 import { useBackend } from './index.js';
+import { mergeTransposeAxes } from './wasm_kernels.js';
 
 /** Slice on the host, element by element: the reference. */
 function sliceRef(data: Float32Array, shape: number[], begin: number[], size: number[]): number[] {
@@ -152,7 +153,55 @@ describe('wasm kernel fixes', () => {
         [3, 4],
         [1, 0],
       ],
+      // Above rank 4 (merged to fewer axes before the original kernel): a Block-Term preparation's
+      // rank-7 transpose, unit axes among them, a rank-6 one that merges to a block swap, and one
+      // that merges to nothing fewer (left to the original kernel as it is).
+      [
+        [4, 4, 4, 4, 12, 4, 6],
+        [6, 0, 1, 2, 3, 5, 4],
+      ],
+      [
+        [3, 1, 5, 2, 1, 7],
+        [5, 4, 0, 1, 3, 2],
+      ],
+      [
+        [2, 3, 4, 5, 6, 7],
+        [3, 4, 5, 0, 1, 2],
+      ],
+      [
+        [2, 3, 2, 3, 2],
+        [4, 2, 0, 3, 1],
+      ],
+      // Block-Term preparations' transposes that stay above rank 4 (a strided copy).
+      [
+        [4, 4, 4, 4, 12, 4, 6],
+        [6, 0, 3, 2, 5, 1, 4],
+      ],
+      [
+        [8, 8, 4, 4, 4, 4, 6],
+        [0, 3, 1, 4, 2, 5, 6],
+      ],
+      [
+        [2, 16, 6, 32, 16],
+        [0, 3, 2, 1, 4],
+      ],
     ];
+    // And random permutations of random shapes of ranks 5 to 7.
+    let seed = 7;
+    const rand = (n: number): number => {
+      seed = (seed * 16807) % 2147483647;
+      return seed % n;
+    };
+    for (let c = 0; c < 24; c++) {
+      const rank = 5 + rand(3);
+      const shape = Array.from({ length: rank }, () => 1 + rand(5));
+      const perm = Array.from({ length: rank }, (_, i) => i);
+      for (let i = rank - 1; i > 0; i--) {
+        const j = rand(i + 1);
+        [perm[i], perm[j]] = [perm[j]!, perm[i]!];
+      }
+      cases.push([shape, perm]);
+    }
     for (const [shape, perm] of cases) {
       for (const dtype of ['float32', 'int32'] as const) {
         const size = shape.reduce((p, q) => p * q, 1);
@@ -168,6 +217,19 @@ describe('wasm kernel fixes', () => {
       }
     }
     expect(tf.memory().numTensors).toBe(before);
+  });
+
+  it('mergeTransposeAxes gives the fewest axes: unit axes dropped, neighbours that stay neighbours merged', () => {
+    expect(mergeTransposeAxes([4, 4, 4, 4, 12, 4, 6], [6, 0, 1, 2, 3, 5, 4])).toEqual({
+      shape: [256, 12, 4, 6],
+      perm: [3, 0, 2, 1],
+    });
+    expect(mergeTransposeAxes([2, 3, 4, 5, 6, 7], [3, 4, 5, 0, 1, 2])).toEqual({ shape: [24, 210], perm: [1, 0] });
+    expect(mergeTransposeAxes([3, 1, 5, 2], [1, 0, 2, 3])).toEqual({ shape: [30], perm: [0] });
+    expect(mergeTransposeAxes([2, 3, 2, 3, 2], [4, 2, 0, 3, 1])).toEqual({
+      shape: [2, 3, 2, 3, 2],
+      perm: [4, 2, 0, 3, 1],
+    });
   });
 
   it('matMul with transposed operands (2-D with either orientation, batched, fused with a bias) equals a float64 product, and so do its gradients', async () => {

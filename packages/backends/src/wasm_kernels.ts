@@ -121,36 +121,111 @@ function transpose2d(x: Float32Array | Int32Array, out: Float32Array | Int32Arra
 }
 
 /**
- * Transpose for the wasm backend, faster for the transposes that swap two blocks of axes (a matrix
- * transpose once axes are grouped: (A..., B...) -> (B..., A...), axes of size 1 ignored), the kind a
- * weight gradient or a transposed weight needs. TF.js 4.22's wasm kernel walks such a transpose
- * element by element with strided writes: 4 to 7 ns per element for 512 x 1536 or 16384 x 352
- * (8.8 and 29 ms); this blocked copy on a view of the heap takes about 1 ns (measured: 0.9 and 7.6
- * ms). Other permutations, small tensors and other dtypes go to the original kernel.
+ * A permutation with its unit axes dropped and neighbouring axes merged where they stay neighbours
+ * (input axes a, a + 1 next to each other in the output): the same data movement with the fewest
+ * axes. E.g. (4, 4, 4, 4, 12, 4, 6) by [6, 0, 1, 2, 3, 5, 4] is (256, 12, 4, 6) by [3, 0, 2, 1].
+ */
+export function mergeTransposeAxes(
+  shape: readonly number[],
+  perm: readonly number[],
+): { shape: number[]; perm: number[] } {
+  const kept = shape.map((d, a) => (d > 1 ? a : -1)).filter((a) => a >= 0);
+  const reduced = perm.filter((a) => shape[a]! > 1).map((a) => kept.indexOf(a));
+  // Runs of the output order whose input axes are consecutive: each run is one merged axis.
+  const runs: number[][] = [];
+  for (const a of reduced) {
+    const last = runs[runs.length - 1];
+    if (last && a === last[last.length - 1]! + 1) last.push(a);
+    else runs.push([a]);
+  }
+  const byInput = [...runs].sort((u, v) => u[0]! - v[0]!);
+  return {
+    shape: byInput.map((run) => count(run.map((a) => shape[kept[a]!]!))),
+    perm: runs.map((run) => byInput.indexOf(run)),
+  };
+}
+
+/**
+ * out = x transposed by `perm`, for any rank: the output written in order, the input read along
+ * the output's last axis with its stride, an odometer over the other axes (a few ns per element
+ * where TF.js 4.22's wasm kernel takes about 100 above rank 4).
+ */
+function transposeStrided(
+  x: Float32Array | Int32Array,
+  out: Float32Array | Int32Array,
+  shape: readonly number[],
+  perm: readonly number[],
+): void {
+  const r = perm.length;
+  const inStrides = shape.map((_, a) => count(shape.slice(a + 1)));
+  const dims = perm.map((a) => shape[a]!);
+  const strides = perm.map((a) => inStrides[a]!);
+  const last = dims[r - 1]!;
+  const step = strides[r - 1]!;
+  const idx = new Int32Array(r - 1);
+  const rows = out.length / last;
+  let base = 0;
+  let o = 0;
+  for (let t = 0; t < rows; t++) {
+    for (let j = 0, i = base; j < last; j++, i += step) out[o++] = x[i]!;
+    for (let a = r - 2; a >= 0; a--) {
+      base += strides[a]!;
+      if (++idx[a]! < dims[a]!) break;
+      base -= strides[a]! * dims[a]!;
+      idx[a] = 0;
+    }
+  }
+}
+
+/**
+ * Transpose for the wasm backend. TF.js 4.22's wasm kernel is slow in two cases: it walks a matrix
+ * transpose (the kind a weight gradient or a transposed weight needs) element by element with
+ * strided writes, 4 to 7 ns per element for 512 x 1536 or 16384 x 352 (8.8 and 29 ms), and above
+ * rank 4 it takes a generic path of about 100 ns per element (a rank-7 transpose of 73,728 values,
+ * as a Block-Term matrix's preparation makes, 7.1 ms). So the permutation is first reduced to its
+ * fewest axes (mergeTransposeAxes: unit axes dropped, neighbours that stay neighbours merged); a
+ * swap of two blocks of axes is then a blocked copy on a view of the heap (about 1 ns per element;
+ * measured 0.9 and 7.6 ms); what is still above rank 4 is a strided copy (transposeStrided); and
+ * anything else goes to the original kernel on the merged shape (a rank-7 case that merges to rank 4:
+ * 7.1 -> 0.3 ms). Small block swaps and other dtypes go to the original kernel.
  */
 function transposeKernel(original: tf.KernelFunc): tf.KernelFunc {
   return (args) => {
     const x = args.inputs.x as tf.TensorInfo;
     const perm = (args.attrs as unknown as { perm: number[] }).perm;
+    if (x.dtype !== 'float32' && x.dtype !== 'int32') return original(args);
+    const merged = mergeTransposeAxes(x.shape, perm);
+    const outShape = perm.map((a) => x.shape[a]!);
     const n0 = count(x.shape);
-    if ((x.dtype !== 'float32' && x.dtype !== 'int32') || n0 < 16384) return original(args);
-    // The permutation among the axes longer than 1, renumbered.
-    const kept = x.shape.map((d, a) => (d > 1 ? a : -1)).filter((a) => a >= 0);
-    const reduced = perm.filter((a) => x.shape[a]! > 1).map((a) => kept.indexOf(a));
-    const n = reduced.length;
-    const k = reduced[0] ?? 0;
-    if (n < 2 || k === 0 || !reduced.every((a, i) => a === (k + i) % n)) return original(args);
-    const dims = kept.map((a) => x.shape[a]!);
-    const R = count(dims.slice(0, k));
-    const C = n0 / R;
-    const backend = args.backend as unknown as WasmBackendLike;
-    const out = backend.makeOutput(
-      perm.map((a) => x.shape[a]!),
-      x.dtype,
-    );
-    // Views taken after makeOutput, which may grow (and so replace) the heap's buffer.
-    transpose2d(backend.typedArrayFromHeap(x) as Float32Array, backend.typedArrayFromHeap(out) as Float32Array, R, C);
-    return out;
+    if (merged.perm.length === 2 && n0 >= 16384) {
+      const R = merged.shape[0]!;
+      const C = merged.shape[1]!;
+      const backend = args.backend as unknown as WasmBackendLike;
+      const out = backend.makeOutput(outShape, x.dtype);
+      // Views taken after makeOutput, which may grow (and so replace) the heap's buffer.
+      transpose2d(backend.typedArrayFromHeap(x) as Float32Array, backend.typedArrayFromHeap(out) as Float32Array, R, C);
+      return out;
+    }
+    if (merged.perm.length > 4) {
+      const backend = args.backend as unknown as WasmBackendLike;
+      const out = backend.makeOutput(outShape, x.dtype);
+      transposeStrided(
+        backend.typedArrayFromHeap(x) as Float32Array,
+        backend.typedArrayFromHeap(out) as Float32Array,
+        merged.shape,
+        merged.perm,
+      );
+      return out;
+    }
+    if (merged.perm.length >= 2 && merged.perm.length < perm.length) {
+      const out = original({
+        ...args,
+        inputs: { x: viewed(x, merged.shape) },
+        attrs: { ...args.attrs, perm: merged.perm },
+      }) as tf.TensorInfo;
+      return viewed(out, outShape);
+    }
+    return original(args);
   };
 }
 
