@@ -129,6 +129,39 @@ describeEachBackend('gruSequence over TT stages', () => {
     tf.dispose([...args, mask, probe]);
   });
 
+  it('at batch 1 without a gradient tape (two merged cores: the transpose-free batch-1 product), the states equal the reference', async () => {
+    const shapes = [
+      [1, 2, 2, 3],
+      [3, 2, 2, 2],
+      [2, 2, 6, 1],
+    ];
+    const cores = shapes.map((s, i) => tf.randomNormal(s, 0, 0.4, 'float32', 30 + i));
+    const T = 5;
+    const a = tf.randomNormal([T, 1, 24], 0, 1, 'float32', 5) as tf.Tensor3D;
+    const h0 = tf.randomNormal([1, 8], 0, 0.5, 'float32', 6) as tf.Tensor2D;
+    const bU = tf.randomNormal([24], 0, 0.3, 'float32', 7) as tf.Tensor1D;
+    const mask = tf.ones([T, 1, 1]) as tf.Tensor3D;
+    const w = ttMatrix(cores, { checkFinite: false });
+    const dense = ttMatrixToDense(w);
+    const expected = reference(a, h0, bU, dense, mask);
+    for (const groups of [
+      [2, 1],
+      [1, 2],
+    ]) {
+      await expectNoLeak(() => {
+        const prepared = prepareMatmul(w, 'factorised', { groups });
+        expect(prepared.batchOne).toBeDefined();
+        for (const fusedKernels of [true, false]) {
+          tf.tidy(() =>
+            expectClose(gruSequence(a, h0, bU, prepared, undefined, { fusedKernels }), expected.dataSync()),
+          );
+        }
+        prepared.dispose();
+      });
+    }
+    tf.dispose([...cores, a, h0, bU, mask, dense, expected]);
+  });
+
   it('CP factors (a chain of two plain matrices), both weight-gradient routes, equal the reference; a dense route over views it cannot invert is refused', async () => {
     // Hidden 6 = 2x3, U: 6 -> 18 = 2x9, rank 4.
     const factors = [

@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import {
+  applyStages,
   applyView,
   columnSums,
   hasDenseGradient,
@@ -109,6 +110,9 @@ export function gruSequence(
     const outputs: tf.Tensor2D[] = [];
     // U c through the stages; the laid-out stage inputs the backward pass needs go to `laidInputs`.
     const applyU = (c: tf.Tensor, t: number, laidInputs: tf.Tensor[]): tf.Tensor2D => {
+      // Nothing kept for a backward pass: the prepared product as it is, with its batch-1 form where
+      // it has one (a two-core TT without the transpose between the products; see withBatchOne).
+      if (!record) return applyStages(tfOps, c, staged) as tf.Tensor2D;
       for (let i = 0; i < k; i++) {
         if (t === 0) inShapes[i] = [...c.shape];
         if (record && keepsLaid && (i > 0 || keepsFirst)) {

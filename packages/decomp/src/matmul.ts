@@ -60,7 +60,10 @@ export function prepareMatmul(w: MatrixFormat, path: MatmulPath, options: Prepar
     withBatchOne(tfOps, stagedProduct(tfOps, w, path, groups)) as StagedMatmul<tf.Tensor2D>;
   // tidy keeps the matrices (tensors anywhere in the returned object) and frees the intermediates.
   const staged = tf.tidy(() => make() as unknown as tf.TensorContainer) as unknown as StagedMatmul<tf.Tensor2D>;
-  const held = [...staged.stages.map((s) => s.matrix), ...(staged.batchOne ? [staged.batchOne.second] : [])];
+  const held = [
+    ...staged.stages.map((s) => s.matrix),
+    ...(staged.batchOne ? [staged.batchOne.first, staged.batchOne.second] : []),
+  ];
   return {
     path,
     groups,

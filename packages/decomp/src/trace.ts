@@ -156,7 +156,14 @@ export function traceApply(staged: StagedMatmul<Traced>, batch: number): Trace {
   const own: StagedMatmul<Traced> = {
     ...staged,
     stages: staged.stages.map((s) => ({ view: s.view, matrix: { shape: s.matrix.shape, trace } })),
-    ...(staged.batchOne ? { batchOne: { second: { shape: staged.batchOne.second.shape, trace } } } : {}),
+    ...(staged.batchOne
+      ? {
+          batchOne: {
+            first: { shape: staged.batchOne.first.shape, trace },
+            second: { shape: staged.batchOne.second.shape, trace },
+          },
+        }
+      : {}),
   };
   applyStages(traceOps, { shape: [batch, inSize], trace }, own);
   return trace;

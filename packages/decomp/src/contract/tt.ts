@@ -93,8 +93,11 @@ export interface StagedMatmul<C extends Computable = tf.Tensor> {
     readonly outModes: readonly number[];
     readonly ranks: readonly number[];
   };
-  /** Set by withBatchOne: the second core in its own row order, for a product at batch 1. */
-  readonly batchOne?: { readonly second: C };
+  /**
+   * Set by withBatchOne, for a product at batch 1: the first stage's matrix transposed and the
+   * second core in its own row order.
+   */
+  readonly batchOne?: { readonly first: C; readonly second: C };
 }
 
 export function applyView<C extends Computable>(ops: Ops<C>, x: C, view: readonly ViewOp[]): C {
@@ -156,7 +159,7 @@ export function applyStages<C extends Computable>(ops: Ops<C>, x: C, staged: Sta
     const [N1, N2] = staged.tt.inModes as [number, number];
     const [M1, M2] = staged.tt.outModes as [number, number];
     const r = staged.tt.ranks[1]!;
-    const t = ops.matMul(staged.stages[0]!.matrix, ops.reshape(x, [N1, N2]), true, false);
+    const t = ops.matMul(staged.batchOne.first, ops.reshape(x, [N1, N2]));
     return ops.reshape(ops.matMul(ops.reshape(t, [M1, r * N2]), staged.batchOne.second), [1, M1 * M2]);
   }
   let y = x;
@@ -167,9 +170,11 @@ export function applyStages<C extends Computable>(ops: Ops<C>, x: C, staged: Sta
 /**
  * A TT-matrix contracted in two (merged) cores G_1 (1, N_1, M_1, r) and G_2 (r, N_2, M_2, 1) gains a
  * batch-1 product without a transpose: with X = x as (N_1 x N_2), T = G_1^T X is (M_1 r x N_2),
- * already laid out as (M_1) x (r N_2), and y = T G_2 with G_2's rows in its own (r, N_2) order (a
- * copy made here, once), where the stages at any batch need a transpose between the two products.
- * Other staged products are returned as they are.
+ * already laid out as (M_1) x (r N_2), and y = T G_2 with G_2's rows in its own (r, N_2) order,
+ * where the stages at any batch need a transpose between the two products. Both matrices are copies
+ * made here, once: G_1^T as a plain (M_1 r x N_1) matrix, because a matMul with transposeA is about
+ * 1.5x slower on wasm (its blocked fallback instead of XNNPACK). Other staged products are returned
+ * as they are.
  */
 export function withBatchOne<C extends Computable>(ops: Ops<C>, staged: StagedMatmul<C>): StagedMatmul<C> {
   const tt = staged.tt;
@@ -182,7 +187,8 @@ export function withBatchOne<C extends Computable>(ops: Ops<C>, staged: StagedMa
     r * N2,
     M2,
   ]);
-  return { ...staged, batchOne: { second } };
+  const first = ops.transpose(staged.stages[0]!.matrix, [1, 0]);
+  return { ...staged, batchOne: { first, second } };
 }
 
 /**
