@@ -13,6 +13,7 @@ import {
 } from '@tensorized/decomp';
 import {
   planWeightGradient,
+  recordingGradients,
   type StagedMatmul,
   Trace,
   type Traced,
@@ -28,14 +29,8 @@ export type VariableFactory = (name: string, initial: tf.Tensor) => tf.Variable;
 
 export const defaultVariable: VariableFactory = (_name, initial) => tf.variable(initial, true);
 
-/**
- * Whether TF.js is recording a gradient tape (inside tf.grad, variableGrads and the like). Uses the
- * engine's own test; if a TF.js version lacked it, the answer is 'yes', which is always safe.
- */
-export function recordingGradients(): boolean {
-  const engine = tf.engine() as unknown as { isTapeOn?: () => boolean };
-  return engine.isTapeOn ? engine.isTapeOn() : true;
-}
+/** Whether TF.js is recording a gradient tape (see @tensorized/decomp/stages). */
+export { recordingGradients };
 
 /** What WeightMatrix.plan decides, and the planner's predicted costs it decided by. */
 export interface WeightPlan {

@@ -39,7 +39,14 @@ const addBiasWithGradient: (x: tf.Tensor2D, b: tf.Tensor1D) => tf.Tensor2D = tf.
  * (a generated frame adds three biases).
  */
 export function addBias(x: tf.Tensor2D, b: tf.Tensor1D): tf.Tensor2D {
+  return recordingGradients() ? addBiasWithGradient(x, b) : tf.add(x, b);
+}
+
+/**
+ * Whether TF.js is recording a gradient tape (inside tf.grad, variableGrads and the like). Uses the
+ * engine's own test; if a TF.js version lacked it, the answer is 'yes', which is always safe.
+ */
+export function recordingGradients(): boolean {
   const engine = tf.engine() as unknown as { isTapeOn?: () => boolean };
-  if (engine.isTapeOn && !engine.isTapeOn()) return tf.add(x, b);
-  return addBiasWithGradient(x, b);
+  return engine.isTapeOn ? engine.isTapeOn() : true;
 }
