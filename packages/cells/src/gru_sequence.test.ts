@@ -93,15 +93,16 @@ async function expectFusedMatchesReference(
   }
 }
 
+/** Hidden 8 = 2x2x2, U: 8 -> 24 = 2x2x6 (three gates folded into the last mode), ranks (1,3,2,1). */
+const TT_CORE_SHAPES = [
+  [1, 2, 2, 3],
+  [3, 2, 2, 2],
+  [2, 2, 6, 1],
+];
+
 describeEachBackend('gruSequence over TT stages', () => {
   it('every grouping of the cores, both weight-gradient routes: outputs and all gradients equal the step-by-step reference under autodiff', async () => {
-    // Hidden 8 = 2x2x2, U: 8 -> 24 = 2x2x6 (three gates folded into the last mode), ranks (1,3,2,1).
-    const shapes = [
-      [1, 2, 2, 3],
-      [3, 2, 2, 2],
-      [2, 2, 6, 1],
-    ];
-    const cores = shapes.map((s, i) => tf.randomNormal(s, 0, 0.4, 'float32', 10 + i));
+    const cores = TT_CORE_SHAPES.map((s, i) => tf.randomNormal(s, 0, 0.4, 'float32', 10 + i));
     const [T, B] = [4, 3];
     const a = tf.randomNormal([T, B, 24], 0, 1, 'float32', 1) as tf.Tensor3D;
     const h0 = tf.randomNormal([B, 8], 0, 0.5, 'float32', 2) as tf.Tensor2D;
@@ -130,12 +131,7 @@ describeEachBackend('gruSequence over TT stages', () => {
   });
 
   it('at batch 1 without a gradient tape (two merged cores: the transpose-free batch-1 product), the states equal the reference', async () => {
-    const shapes = [
-      [1, 2, 2, 3],
-      [3, 2, 2, 2],
-      [2, 2, 6, 1],
-    ];
-    const cores = shapes.map((s, i) => tf.randomNormal(s, 0, 0.4, 'float32', 30 + i));
+    const cores = TT_CORE_SHAPES.map((s, i) => tf.randomNormal(s, 0, 0.4, 'float32', 30 + i));
     const T = 5;
     const a = tf.randomNormal([T, 1, 24], 0, 1, 'float32', 5) as tf.Tensor3D;
     const h0 = tf.randomNormal([1, 8], 0, 0.5, 'float32', 6) as tf.Tensor2D;
