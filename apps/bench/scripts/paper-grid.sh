@@ -40,7 +40,8 @@ rerun() {
     --dropout 0.5 --epochs 50 --seed 1 --window 200 --patience 10 --data-dir "$data_dir" --out-dir "$dir" \
     --results "$out/results.jsonl" "${resume[@]}"
 }
-# One queue per core (each result is one line appended to results.jsonl in a single write).
-{ rerun nottingham tt-gru 1,11,11,11,1 8; rerun musedata tt-gru 1,11,11,11,1 8; } &
-rerun nottingham tucker-gru 2,4,2,4 16 &
+# One queue per core (each result is one line appended to results.jsonl in a single write); the
+# MuseData run, the longest, follows the shorter Nottingham Tucker run.
+rerun nottingham tt-gru 1,11,11,11,1 8 &
+{ rerun nottingham tucker-gru 2,4,2,4 16; rerun musedata tt-gru 1,11,11,11,1 8; } &
 wait
