@@ -1,6 +1,10 @@
+import { execFileSync } from 'node:child_process';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import * as tf from '@tensorflow/tfjs-core';
 import { describe, expect, it } from 'vitest';
-import { FUSED_KERNELS, useBackend } from './index.js';
+import { FUSED_KERNELS, setNativeWasmKernels, useBackend } from './index.js';
+import { nativeKernels } from './wasm_native.js';
 
 /** Deterministic normal-ish values (sum of uniforms), so that every backend sees the same inputs. */
 function values(n: number, seed: number, scale = 1): Float64Array {
@@ -59,59 +63,78 @@ function expectNear(actual: ArrayLike<number>, expected: ArrayLike<number>, tol:
   if (worst > tol) expect.fail(`element ${at}: ${actual[at]} against ${expected[at]} (error ${worst} > ${tol})`);
 }
 
-for (const backend of ['cpu', 'wasm'] as const) {
-  describe(`fused kernels [${backend}]`, () => {
-    it('TensorizedGruStep equals the float64 step of PAPER.md: both gates, masked and not, recorded and not', async () => {
-      await useBackend(backend);
-      const [T, B, H] = [3, 4, 5];
-      const a = values(T * B * 3 * H, 1);
-      const uh = values(B * 3 * H, 2);
-      const bU = values(3 * H, 3, 0.5);
-      const h = values(B * H, 4, 0.5);
-      const mask = Float64Array.from([1, 1, 1, 1, 1, 0, 1, 1, 0, 1, 0.5, 1]);
-      const before = tf.memory().numTensors;
-      const [at, uht, bt, ht, mt] = [
-        tf.tensor3d(Float32Array.from(a), [T, B, 3 * H], 'float32'),
-        tf.tensor2d(Float32Array.from(uh), [B, 3 * H], 'float32'),
-        tf.tensor1d(Float32Array.from(bU), 'float32'),
-        tf.tensor2d(Float32Array.from(h), [B, H], 'float32'),
-        tf.tensor3d(Float32Array.from(mask), [T, B, 1], 'float32'),
-      ];
-      for (const gate of ['sigmoid', 'hardSigmoid'] as const) {
-        for (const masked of [false, true]) {
-          for (let t = 0; t < T; t++) {
-            const ref = gruStepRef(a, uh, bU, h, masked ? mask : undefined, [T, B, H], t, gate);
-            const inputs = { a: at, uh: uht, bU: bt, h: ht, ...(masked ? { mask: mt } : {}) };
-            const plain = tf.engine().runKernel(FUSED_KERNELS.gruStep, inputs, { t, gate, record: false } as never);
-            const only = (Array.isArray(plain) ? plain : [plain]) as tf.Tensor[];
-            expect(only).toHaveLength(1);
-            expectNear(only[0]!.dataSync(), ref.next, 1e-6);
-            const recorded = tf.engine().runKernel(FUSED_KERNELS.gruStep, inputs, { t, gate, record: true } as never);
-            const [next, r, z, n, un] = recorded as tf.Tensor[];
-            for (const [x, e] of [
-              [next, ref.next],
-              [r, ref.r],
-              [z, ref.z],
-              [n, ref.n],
-              [un, ref.un],
-            ] as const) {
-              expect(x!.shape).toEqual([B, H]);
-              expectNear(x!.dataSync(), e, 1e-6);
+// cpu: JavaScript loops on the backend's arrays. wasm: the WebAssembly kernels (wasm/kernels.ts)
+// where the hidden size is a multiple of 4, else JavaScript loops on the heap; 'wasm, loops': the
+// WebAssembly kernels switched off. Every kernel is checked at a hidden size of each kind.
+const VARIANTS = [
+  { label: 'cpu', backend: 'cpu', native: false },
+  { label: 'wasm', backend: 'wasm', native: true },
+  { label: 'wasm, loops', backend: 'wasm', native: false },
+] as const;
+
+for (const { label, backend, native } of VARIANTS) {
+  /** Starts the backend with the WebAssembly kernels on or off; true if they will run for hidden size H. */
+  const start = async (H: number): Promise<boolean> => {
+    await useBackend(backend);
+    setNativeWasmKernels(native);
+    const runs = backend === 'wasm' && native && H % 4 === 0;
+    if (runs) expect(nativeKernels(tf.backend() as never)).toBeDefined();
+    return runs;
+  };
+  describe(`fused kernels [${label}]`, () => {
+    it.each([5, 8])(
+      'TensorizedGruStep equals the float64 step of PAPER.md: both gates, masked and not, recorded and not (H = %i)',
+      async (H) => {
+        await start(H);
+        const [T, B] = [3, 4];
+        const a = values(T * B * 3 * H, 1);
+        const uh = values(B * 3 * H, 2);
+        const bU = values(3 * H, 3, 0.5);
+        const h = values(B * H, 4, 0.5);
+        const mask = Float64Array.from([1, 1, 1, 1, 1, 0, 1, 1, 0, 1, 0.5, 1]);
+        const before = tf.memory().numTensors;
+        const [at, uht, bt, ht, mt] = [
+          tf.tensor3d(Float32Array.from(a), [T, B, 3 * H], 'float32'),
+          tf.tensor2d(Float32Array.from(uh), [B, 3 * H], 'float32'),
+          tf.tensor1d(Float32Array.from(bU), 'float32'),
+          tf.tensor2d(Float32Array.from(h), [B, H], 'float32'),
+          tf.tensor3d(Float32Array.from(mask), [T, B, 1], 'float32'),
+        ];
+        for (const gate of ['sigmoid', 'hardSigmoid'] as const) {
+          for (const masked of [false, true]) {
+            for (let t = 0; t < T; t++) {
+              const ref = gruStepRef(a, uh, bU, h, masked ? mask : undefined, [T, B, H], t, gate);
+              const inputs = { a: at, uh: uht, bU: bt, h: ht, ...(masked ? { mask: mt } : {}) };
+              const plain = tf.engine().runKernel(FUSED_KERNELS.gruStep, inputs, { t, gate, record: false } as never);
+              const only = (Array.isArray(plain) ? plain : [plain]) as tf.Tensor[];
+              expect(only).toHaveLength(1);
+              expectNear(only[0]!.dataSync(), ref.next, 1e-6);
+              const recorded = tf.engine().runKernel(FUSED_KERNELS.gruStep, inputs, { t, gate, record: true } as never);
+              const [next, r, z, n, un] = recorded as tf.Tensor[];
+              for (const [x, e] of [
+                [next, ref.next],
+                [r, ref.r],
+                [z, ref.z],
+                [n, ref.n],
+                [un, ref.un],
+              ] as const) {
+                expect(x!.shape).toEqual([B, H]);
+                expectNear(x!.dataSync(), e, 1e-6);
+              }
+              tf.dispose([...only, ...(recorded as tf.Tensor[])]);
             }
-            tf.dispose([...only, ...(recorded as tf.Tensor[])]);
           }
         }
-      }
-      tf.dispose([at, uht, bt, ht, mt]);
-      expect(tf.memory().numTensors).toBe(before);
-    });
+        tf.dispose([at, uht, bt, ht, mt]);
+        expect(tf.memory().numTensors).toBe(before);
+      },
+    );
 
-    // wasm has the forward step only (inference); the others are cpu's.
-    it.skipIf(backend !== 'cpu')(
-      'TensorizedGruStepGrad is the chain rule of the step: gradients by central differences of the float64 step',
-      async () => {
-        await useBackend(backend);
-        const [T, B, H] = [3, 2, 4];
+    it.each([3, 4])(
+      'TensorizedGruStepGrad is the chain rule of the step: gradients by central differences of the float64 step (H = %i)',
+      async (H) => {
+        await start(H);
+        const [T, B] = [3, 2];
         const a = values(T * B * 3 * H, 11);
         const uh = values(T * B * 3 * H, 12); // U h of each step (fixed: its own gradient is dU)
         const bU = values(3 * H, 13, 0.5);
@@ -203,11 +226,10 @@ for (const backend of ['cpu', 'wasm'] as const) {
       },
     );
 
-    it.skipIf(backend !== 'cpu')(
-      'TensorizedAdam is one torch.optim.Adam update (with gradient scaling), in float64',
-      async () => {
-        await useBackend(backend);
-        const n = 37;
+    it.each([37, 4096])(
+      'TensorizedAdam is one torch.optim.Adam update (with gradient scaling), in float64 (%i values)',
+      async (n) => {
+        await start(4);
         const [w, m, v, g] = [values(n, 21), values(n, 22, 0.1), values(n, 23, 0.01).map(Math.abs), values(n, 24)];
         const attrs = { lr: 0.01, beta1: 0.9, beta2: 0.999, eps: 1e-8, step: 3, scale: 0.5 };
         const before = tf.memory().numTensors;
@@ -239,15 +261,13 @@ for (const backend of ['cpu', 'wasm'] as const) {
       },
     );
 
-    it.runIf(backend === 'wasm')('wasm has the forward GRU step kernel only', async () => {
-      await useBackend('wasm');
-      expect(tf.getKernel(FUSED_KERNELS.gruStep, 'wasm')).toBeDefined();
-      expect(tf.getKernel(FUSED_KERNELS.gruStepGrad, 'wasm')).toBeUndefined();
-      expect(tf.getKernel(FUSED_KERNELS.adam, 'wasm')).toBeUndefined();
+    it('every kernel is registered', async () => {
+      await start(4);
+      for (const name of Object.values(FUSED_KERNELS)) expect(tf.getKernel(name, backend)).toBeDefined();
     });
 
     it('bad inputs are named', async () => {
-      await useBackend(backend);
+      await start(4);
       const before = tf.memory().numTensors;
       tf.tidy(() => {
         const a = tf.zeros([2, 1, 6]);
@@ -264,7 +284,6 @@ for (const backend of ['cpu', 'wasm'] as const) {
         expect(() =>
           run({ a, uh: tf.zeros([1, 6], 'int32'), bU, h }, { t: 0, gate: 'sigmoid', record: false }),
         ).toThrow(/input 'uh' must be float32, got int32/);
-        if (backend !== 'cpu') return;
         const w = tf.zeros([3]);
         const adamAttrs = { lr: 1, beta1: 0.9, beta2: 0.99, eps: 1e-8, step: 0, scale: 1 };
         expect(() => tf.engine().runKernel(FUSED_KERNELS.adam, { w, m: w, v: w, g: w }, adamAttrs as never)).toThrow(
@@ -275,3 +294,15 @@ for (const backend of ['cpu', 'wasm'] as const) {
     });
   });
 }
+
+describe('the WebAssembly kernels', () => {
+  it('src/kernels_wasm.generated.ts is what wasm/kernels.ts compiles to (no data section)', () => {
+    const script = join(dirname(fileURLToPath(import.meta.url)), '..', 'scripts', 'build-wasm.mjs');
+    const out = execFileSync(process.execPath, [script, '--check'], { encoding: 'utf8', timeout: 120_000 });
+    expect(out).toMatch(/is up to date/);
+  });
+
+  it('refuses a switch that is not a boolean', () => {
+    expect(() => setNativeWasmKernels('no' as never)).toThrow(/'on' must be a boolean, got no/);
+  });
+});

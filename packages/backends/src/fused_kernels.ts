@@ -1,19 +1,18 @@
 import * as tf from '@tensorflow/tfjs-core';
+import { type NativeKernels, nativeKernels, offsetOf, type WasmBackendInternals } from './wasm_native.js';
 
 /**
  * Fused kernels for the arithmetic that a GRU step and an Adam update otherwise spread over many
  * small TF.js ops (about 18 forward and 9 backward per GRU step, 14 per Adam variable). Registered
- * here for the cpu backend, where every op is a generic JavaScript loop and the fused ones pay
- * (`node apps/bench/scripts/fused-kernels.mjs cpu`: a GRU training step 0.64x, inference 0.25x).
- * On wasm only the forward GRU step: there the same loops on views of the WebAssembly heap were no
- * faster than XNNPACK's SIMD ops one by one in training (1.08x; inference 0.96x at batch 16,
- * hidden 512), because V8 reads and writes typed arrays on a WebAssembly.Memory about 3x slower
- * than on plain ArrayBuffers, but a generated frame at batch 1 is mostly per-op overhead, and one
- * kernel for the step's gates made it 0.92x as long for apps/web's demo TT-GRU and dense GRU alike
- * (`node apps/bench/scripts/generation-frame.mjs`, alternating rounds). A real gain in training there needs the arithmetic
- * compiled into WebAssembly. The packages that
- * use the kernels run them where the active backend has them and otherwise the same arithmetic op
- * by op (the reference; @tensorized/cells for the GRU kernels). The names are the contract.
+ * for the cpu backend, where every op is a generic JavaScript loop and the fused ones pay
+ * (`node apps/bench/scripts/fused-kernels.mjs cpu`: a GRU training step 0.64x, inference 0.25x),
+ * and for wasm, where they run compiled into WebAssembly with SIMD on the backend's own heap
+ * (wasm/kernels.ts, src/wasm_native.ts). On wasm the JavaScript loops below are only the fallback
+ * (a WebAssembly without SIMD, a hidden size not a multiple of 4): V8 reads and writes typed arrays
+ * on a WebAssembly.Memory about 3x slower than on plain ArrayBuffers, and those loops were no faster
+ * than XNNPACK's ops one by one in training. The packages that use the kernels run them where the
+ * active backend has them and otherwise the same arithmetic op by op (the reference;
+ * @tensorized/cells for the GRU kernels). The names are the contract.
  */
 export const FUSED_KERNELS = {
   gruStep: 'TensorizedGruStep',
@@ -33,6 +32,8 @@ interface Host {
   /** A new tensor holding the logistic sigmoid of x. */
   sigmoid(x: tf.TensorInfo): tf.TensorInfo;
   free(x: tf.TensorInfo): void;
+  /** The WebAssembly kernels and the byte offset of a tensor on the heap they run on (wasm only). */
+  native?: { kernels: NativeKernels; offset(x: tf.TensorInfo | undefined): number };
 }
 
 interface CpuBackendLike {
@@ -58,7 +59,7 @@ function cpuHost(backend: CpuBackendLike): Host {
   return host;
 }
 
-interface WasmBackendLike {
+interface WasmBackendLike extends WasmBackendInternals {
   makeOutput(shape: number[], dtype: tf.DataType): tf.TensorInfo;
   typedArrayFromHeap(t: tf.TensorInfo): Float32Array | Int32Array | Uint8Array;
   disposeData(dataId: object, force?: boolean): boolean;
@@ -70,7 +71,9 @@ interface WasmBackendLike {
  */
 function wasmHost(backend: WasmBackendLike): Host {
   const sigmoidKernel = tf.getKernel('Sigmoid', 'wasm')!;
+  const kernels = nativeKernels(backend);
   return {
+    native: kernels && { kernels, offset: (x) => (x ? offsetOf(backend, x.dataId) : 0) },
     alloc: (shape) => backend.makeOutput([...shape], 'float32'),
     view: (x) => backend.typedArrayFromHeap(x) as Float32Array,
     sigmoid: (x) => sigmoidKernel.kernelFunc({ inputs: { x }, backend: backend as never, attrs: {} }) as tf.TensorInfo,
@@ -210,6 +213,29 @@ function gruStep(host: Host, inputs: tf.NamedTensorInfoMap, attrs: GruStepAttrs)
   checkShape(name, 'h', h!, [B, H]);
   if (mask) checkShape(name, 'mask', mask, [T, B, 1]);
   const hard = gate === 'hardSigmoid';
+  const native = host.native;
+  if (native && H % 4 === 0) {
+    const outs = Array.from({ length: record ? 5 : 1 }, () => host.alloc([B, H]));
+    const [next, rOut, zOut, nOut, unOut] = outs.map(native.offset);
+    const at = native.offset;
+    native.kernels.gruStep(
+      at(a),
+      at(uh),
+      at(bU),
+      at(h),
+      at(mask),
+      next!,
+      rOut ?? 0,
+      zOut ?? 0,
+      nOut ?? 0,
+      unOut ?? 0,
+      t,
+      B,
+      H,
+      hard ? 1 : 0,
+    );
+    return outs;
+  }
   // 1. The r and z gates, (B, 2H): their pre-activations, then the host's sigmoid or hardSigmoid in
   //    place.
   const pre = host.alloc([B, 2 * H]);
@@ -282,6 +308,30 @@ function gruStepGrad(host: Host, inputs: tf.NamedTensorInfoMap, attrs: GruStepGr
     checkShape(name, 'gi', gi!, [B, H]);
   }
   const outs = [host.alloc([B, H]), host.alloc([B, 3 * H]), host.alloc([B, H])];
+  const native = host.native;
+  if (native && H % 4 === 0) {
+    const at = native.offset;
+    const [totalOut, dUOut, dnOut] = outs.map(at) as [number, number, number];
+    native.kernels.gruStepGrad(
+      at(dy),
+      at(h),
+      at(r),
+      at(z),
+      at(n),
+      at(un),
+      at(mask),
+      at(carry),
+      at(gi),
+      totalOut,
+      dUOut,
+      dnOut,
+      t,
+      B,
+      H,
+      gate === 'hardSigmoid' ? 1 : 0,
+    );
+    return outs;
+  }
   const [dyv, hv, rv, zv, nv, unv] = [dy!, h!, r!, z!, n!, un!].map((x) => host.view(x)) as [
     Float32Array,
     Float32Array,
@@ -388,6 +438,15 @@ function adam(host: Host, inputs: tf.NamedTensorInfoMap, attrs: AdamAttrs): tf.T
   if (!(Number.isInteger(step) && step >= 1))
     throw new RangeError(`${name}: attribute 'step' must be an integer >= 1, got ${step}`);
   const outs = [host.alloc(w!.shape), host.alloc(w!.shape), host.alloc(w!.shape)];
+  const c1 = 1 - beta1 ** step;
+  const c2 = 1 - beta2 ** step;
+  const native = host.native;
+  if (native) {
+    const at = native.offset;
+    const [wo, mo, vo] = outs.map(at) as [number, number, number];
+    native.kernels.adam(at(w), at(m), at(v), at(g), wo, mo, vo, count(w!.shape), lr, beta1, beta2, eps, c1, c2, scale);
+    return outs;
+  }
   const [wv, mv, vv, gv] = [w!, m!, v!, g!].map((x) => host.view(x)) as [
     Float32Array,
     Float32Array,
@@ -395,8 +454,6 @@ function adam(host: Host, inputs: tf.NamedTensorInfoMap, attrs: AdamAttrs): tf.T
     Float32Array,
   ];
   const [wo, mo, vo] = outs.map((o) => host.view(o)) as [Float32Array, Float32Array, Float32Array];
-  const c1 = 1 - beta1 ** step;
-  const c2 = 1 - beta2 ** step;
   for (let i = 0; i < wv.length; i++) {
     const gi = gv[i]! * scale;
     const mi = beta1 * mv[i]! + (1 - beta1) * gi;
@@ -421,21 +478,16 @@ const HOSTS: Record<string, (backend: never) => Host> = {
   wasm: wasmHost as (backend: never) => Host,
 };
 
-/**
- * Which backends get which kernel: cpu all three; wasm only the forward GRU step, for inference
- * (one kernel instead of about 15 ops of a few microseconds each, which is most of a generated
- * frame at batch 1). Without the backward kernel there, @tensorized/cells trains on wasm op by op,
- * where XNNPACK's SIMD ops beat these loops (see above).
- */
+/** Which backends get which kernel: every kernel on cpu and on wasm. */
 const BACKENDS_OF: Record<string, readonly string[]> = {
   [FUSED_KERNELS.gruStep]: ['cpu', 'wasm'],
-  [FUSED_KERNELS.gruStepGrad]: ['cpu'],
-  [FUSED_KERNELS.adam]: ['cpu'],
+  [FUSED_KERNELS.gruStepGrad]: ['cpu', 'wasm'],
+  [FUSED_KERNELS.adam]: ['cpu', 'wasm'],
 };
 
 /**
- * Registers the fused kernels (importing @tensorized/backends does it): all for cpu, the GRU step
- * for wasm. Idempotent; a kernel someone else registered under the same name is left alone.
+ * Registers the fused kernels (importing @tensorized/backends does it) for cpu and wasm.
+ * Idempotent; a kernel someone else registered under the same name is left alone.
  */
 export function installFusedKernels(): void {
   for (const [kernelName, kernel] of KERNELS) {

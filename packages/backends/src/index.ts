@@ -17,3 +17,4 @@ export {
   type GruStepGradAttrs,
   installFusedKernels,
 } from './fused_kernels.js';
+export { setNativeWasmKernels } from './wasm_native.js';

@@ -4,7 +4,9 @@ import { fileURLToPath } from 'node:url';
 import * as tf from '@tensorflow/tfjs-core';
 import { describe, expect, it } from 'vitest';
 import { BackendError } from './errors.js';
+import { FUSED_KERNELS } from './fused_kernels.js';
 import { useBackend } from './use_backend.js';
+import { nativeKernels } from './wasm_native.js';
 
 // Vitest runs each test file in its own process: here the wasm backend starts threaded.
 describe('wasm with threads in Node', () => {
@@ -48,6 +50,58 @@ describe('wasm with threads in Node', () => {
       let worst = 0;
       for (let j = 0; j < ref.length; j++) worst = Math.max(worst, Math.abs(v[j]! - ref[j]!) / (1 + Math.abs(ref[j]!)));
       expect(worst).toBeLessThan(1e-4);
+    }
+    tf.dispose(reference);
+    await useBackend('wasm');
+  });
+
+  it('runs the fused kernels as WebAssembly on the shared memory, computing what cpu computes', async () => {
+    const [T, B, H] = [3, 2, 8];
+    const run = () =>
+      tf.tidy(() => {
+        const u = (shape: number[], seed: number) => tf.randomUniform(shape, 0.05, 0.95, 'float32', seed);
+        const a = u([T, B, 3 * H], 1);
+        const step = tf
+          .engine()
+          .runKernel(FUSED_KERNELS.gruStep, { a, uh: u([B, 3 * H], 2), bU: u([3 * H], 3), h: u([B, H], 4) }, {
+            t: 1,
+            gate: 'sigmoid',
+            record: true,
+          } as never) as tf.Tensor[];
+        const saved = Object.fromEntries(['dy', 'h', 'r', 'z', 'n', 'un'].map((k, i) => [k, u([T, B, H], 5 + i)]));
+        const grad = tf
+          .engine()
+          .runKernel(FUSED_KERNELS.gruStepGrad, { ...saved, carry: u([B, H], 11), gi: u([B, H], 12) }, {
+            t: 1,
+            gate: 'sigmoid',
+          } as never) as tf.Tensor[];
+        const [w, m, v, g] = [13, 14, 15, 16].map((seed) => u([37], seed));
+        const adam = tf.engine().runKernel(FUSED_KERNELS.adam, { w: w!, m: m!, v: v!, g: g! }, {
+          lr: 0.01,
+          beta1: 0.9,
+          beta2: 0.999,
+          eps: 1e-8,
+          step: 2,
+          scale: 1,
+        } as never) as tf.Tensor[];
+        return [...step, ...grad, ...adam];
+      });
+    await useBackend('wasm', { threads: 2 });
+    const memory = (tf.backend() as unknown as { wasm: { wasmMemory: { buffer: unknown } } }).wasm.wasmMemory;
+    expect(memory.buffer).toBeInstanceOf(SharedArrayBuffer);
+    expect(nativeKernels(tf.backend() as never)).toBeDefined();
+    const before = tf.memory().numTensors;
+    const threaded = run();
+    const values = threaded.map((t) => t.dataSync().slice());
+    tf.dispose(threaded);
+    expect(tf.memory().numTensors).toBe(before);
+    await useBackend('cpu');
+    const reference = run();
+    expect(reference).toHaveLength(values.length);
+    for (const [i, r] of reference.entries()) {
+      const ref = r.dataSync();
+      for (let j = 0; j < ref.length; j++)
+        expect(Math.abs(values[i]![j]! - ref[j]!)).toBeLessThan(1e-6 * (1 + Math.abs(ref[j]!)));
     }
     tf.dispose(reference);
     await useBackend('wasm');

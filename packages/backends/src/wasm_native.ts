@@ -1,0 +1,149 @@
+import { KERNELS_WASM, KERNELS_WASM_SHARED } from './kernels_wasm.generated.js';
+
+/**
+ * The fused kernels compiled into WebAssembly (wasm/kernels.ts), instantiated on the wasm backend's
+ * own memory: each export reads and writes tensors where the backend keeps them, at the byte offsets
+ * its data map records, so a call moves no data. Arguments as in wasm/kernels.ts; an absent
+ * optional tensor is offset 0 (the allocator never returns it).
+ */
+export interface NativeKernels {
+  gruStep(
+    a: number,
+    uh: number,
+    bU: number,
+    h: number,
+    mask: number,
+    next: number,
+    rOut: number,
+    zOut: number,
+    nOut: number,
+    unOut: number,
+    t: number,
+    B: number,
+    H: number,
+    hard: number,
+  ): void;
+  gruStepGrad(
+    dy: number,
+    h: number,
+    r: number,
+    z: number,
+    n: number,
+    un: number,
+    mask: number,
+    carry: number,
+    gi: number,
+    totalOut: number,
+    dUOut: number,
+    dnOut: number,
+    t: number,
+    B: number,
+    H: number,
+    hard: number,
+  ): void;
+  adam(
+    w: number,
+    m: number,
+    v: number,
+    g: number,
+    wOut: number,
+    mOut: number,
+    vOut: number,
+    count: number,
+    lr: number,
+    beta1: number,
+    beta2: number,
+    eps: number,
+    c1: number,
+    c2: number,
+    scale: number,
+  ): void;
+}
+
+/** What the kernels need of TF.js's wasm backend (its Emscripten module and its data map). */
+export interface WasmBackendInternals {
+  wasm: { asm?: { memory?: unknown }; wasmMemory?: unknown };
+  dataIdMap: { get(dataId: object): { memoryOffset: number } | undefined };
+}
+
+/** The part of the WebAssembly JavaScript API used here (this package compiles without the DOM's types). */
+interface WasmMemory {
+  readonly buffer: ArrayBufferLike;
+}
+interface WasmApi {
+  Module: new (bytes: Uint8Array) => object;
+  Instance: new (module: object, imports: object) => { exports: unknown };
+  Memory: abstract new (...args: never[]) => WasmMemory;
+}
+const WA = (globalThis as unknown as { WebAssembly: WasmApi }).WebAssembly;
+const atob = (globalThis as unknown as { atob(text: string): string }).atob;
+
+let enabled = true;
+const modules = new Map<boolean, object | null>();
+const instances = new WeakMap<WasmMemory, NativeKernels>();
+
+function decode(base64: string): Uint8Array {
+  const text = atob(base64);
+  const bytes = new Uint8Array(text.length);
+  for (let i = 0; i < text.length; i++) bytes[i] = text.charCodeAt(i);
+  return bytes;
+}
+
+/** The compiled module for an ordinary or a shared memory; null where it cannot compile (no SIMD). */
+function compiled(shared: boolean): object | null {
+  if (!modules.has(shared)) {
+    let module: object | null = null;
+    try {
+      module = new WA.Module(decode(shared ? KERNELS_WASM_SHARED : KERNELS_WASM));
+    } catch {
+      // A WebAssembly without SIMD (or threads, for the shared variant): the JavaScript loops serve.
+    }
+    modules.set(shared, module);
+  }
+  return modules.get(shared)!;
+}
+
+/** The backend's WebAssembly.Memory: exported by its SIMD build, made in JavaScript by its threaded build. */
+function memoryOf(backend: WasmBackendInternals): WasmMemory | undefined {
+  const memory = backend.wasm?.wasmMemory ?? backend.wasm?.asm?.memory;
+  return memory instanceof WA.Memory ? memory : undefined;
+}
+
+/**
+ * The native kernels on this backend's memory (instantiated once per memory), or undefined where
+ * they cannot run: the memory is not reachable, WebAssembly has no SIMD, or they are switched off
+ * with {@link setNativeWasmKernels}.
+ */
+export function nativeKernels(backend: WasmBackendInternals): NativeKernels | undefined {
+  if (!enabled) return undefined;
+  const memory = memoryOf(backend);
+  if (!memory) return undefined;
+  let kernels = instances.get(memory);
+  if (!kernels) {
+    const shared = typeof SharedArrayBuffer !== 'undefined' && memory.buffer instanceof SharedArrayBuffer;
+    const module = compiled(shared);
+    if (!module) return undefined;
+    kernels = new WA.Instance(module, { env: { memory } }).exports as unknown as NativeKernels;
+    instances.set(memory, kernels);
+  }
+  return kernels;
+}
+
+/**
+ * Switches the WebAssembly kernels on (the default) or off; off, the fused kernels on wasm run the
+ * same arithmetic as JavaScript loops on views of the heap. For benchmarks and tests that compare
+ * the two; returns the previous setting.
+ */
+export function setNativeWasmKernels(on: boolean): boolean {
+  if (typeof on !== 'boolean') throw new TypeError(`setNativeWasmKernels: 'on' must be a boolean, got ${String(on)}`);
+  const before = enabled;
+  enabled = on;
+  return before;
+}
+
+/** The byte offset of a tensor's data in the wasm backend's heap. */
+export function offsetOf(backend: WasmBackendInternals, dataId: object): number {
+  const data = backend.dataIdMap.get(dataId);
+  if (!data) throw new Error('fused kernels: a tensor has no data on the wasm backend (disposed?)');
+  return data.memoryOffset;
+}

@@ -1,0 +1,230 @@
+// The fused kernels of @tensorized/backends (src/fused_kernels.ts) compiled into WebAssembly with
+// 128-bit SIMD, for the wasm backend: they read and write the backend's own heap (its memory is
+// imported), so a kernel call moves no data. AssemblyScript; compiled by scripts/build-wasm.mjs into
+// src/kernels_wasm.generated.ts. Every argument named like a tensor is a byte offset into the heap.
+//
+// Nothing here may use static data (a lookup table, a string): the module's data segments would be
+// written into the backend's heap at start-up. The build refuses a module with a data section,
+// which is why exp is our own polynomial below and not Mathf.exp (a table-driven port of musl).
+// The kernels need H (the hidden size) a multiple of 4; src/fused_kernels.ts runs the JavaScript
+// loops otherwise. Adam takes any length.
+
+const LOG2E: f32 = 1.4426950408889634;
+// ln 2 split in a part exact in float32 and the rest (Cody and Waite), so that x - n ln2 stays exact.
+const LN2_HI: f32 = 0.693145751953125;
+const LN2_LO: f32 = 1.428606765330187e-6;
+
+/** exp(x) in 4 lanes: x = n ln2 + r with |r| <= ln2 / 2, exp(r) by its Taylor polynomial of degree 6
+ * (relative error below 2.3e-7 on that interval), 2^n through the exponent bits. x is clamped to
+ * [-87, 88], inside float32's normal range. pmin and pmax (one x86 instruction each; a NaN stays
+ * NaN) and not min and max, whose IEEE semantics cost V8 several instructions: 3.1 -> 2.1 ns per
+ * value on this machine. */
+// @ts-ignore: decorator
+@inline
+function exp4(x: v128): v128 {
+  x = f32x4.pmin(f32x4.pmax(x, f32x4.splat(-87.0)), f32x4.splat(88.0));
+  const n = f32x4.nearest(f32x4.mul(x, f32x4.splat(LOG2E)));
+  let r = f32x4.sub(x, f32x4.mul(n, f32x4.splat(LN2_HI)));
+  r = f32x4.sub(r, f32x4.mul(n, f32x4.splat(LN2_LO)));
+  let p = f32x4.splat(1.0 / 720.0);
+  p = f32x4.add(f32x4.mul(p, r), f32x4.splat(1.0 / 120.0));
+  p = f32x4.add(f32x4.mul(p, r), f32x4.splat(1.0 / 24.0));
+  p = f32x4.add(f32x4.mul(p, r), f32x4.splat(1.0 / 6.0));
+  p = f32x4.add(f32x4.mul(p, r), f32x4.splat(0.5));
+  p = f32x4.add(f32x4.mul(p, r), f32x4.splat(1.0));
+  p = f32x4.add(f32x4.mul(p, r), f32x4.splat(1.0));
+  const scale = i32x4.shl(i32x4.add(i32x4.trunc_sat_f32x4_s(n), i32x4.splat(127)), 23);
+  return f32x4.mul(p, scale);
+}
+
+// @ts-ignore: decorator
+@inline
+function sigmoid4(x: v128): v128 {
+  const one = f32x4.splat(1.0);
+  return f32x4.div(one, f32x4.add(one, exp4(f32x4.neg(x))));
+}
+
+// @ts-ignore: decorator
+@inline
+function hardSigmoid4(x: v128): v128 {
+  const y = f32x4.add(f32x4.mul(x, f32x4.splat(0.2)), f32x4.splat(0.5));
+  return f32x4.pmin(f32x4.pmax(y, f32x4.splat(0.0)), f32x4.splat(1.0));
+}
+
+// @ts-ignore: decorator
+@inline
+function gate4(x: v128, hard: bool): v128 {
+  return hard ? hardSigmoid4(x) : sigmoid4(x);
+}
+
+/** gate'(x) from the gate's value s: s (1 - s) for the sigmoid, 0.2 inside hardSigmoid's slope. */
+// @ts-ignore: decorator
+@inline
+function gateGrad4(s: v128, hard: bool): v128 {
+  if (!hard) return f32x4.mul(s, f32x4.sub(f32x4.splat(1.0), s));
+  const inside = v128.and(f32x4.gt(s, f32x4.splat(0.0)), f32x4.lt(s, f32x4.splat(1.0)));
+  return v128.and(inside, f32x4.splat(0.2));
+}
+
+/**
+ * One GRU step, reset gate after U (src/fused_kernels.ts, gruStep): a (T, B, 3H) = x W + b_W, uh
+ * (B, 3H) = U h, bU (3H), h (B, H), mask (T, B, 1) or 0 for none; writes next (B, H) and, when rOut
+ * is not 0, r, z, n and un = (U h)_n + b_n (B, H each).
+ */
+export function gruStep(
+  a: usize,
+  uh: usize,
+  bU: usize,
+  h: usize,
+  mask: usize,
+  next: usize,
+  rOut: usize,
+  zOut: usize,
+  nOut: usize,
+  unOut: usize,
+  t: i32,
+  B: i32,
+  H: i32,
+  hard: bool,
+): void {
+  const one = f32x4.splat(1.0);
+  const two = f32x4.splat(2.0);
+  const record = rOut != 0;
+  const row = <usize>H << 2;
+  for (let b = 0; b < B; b++) {
+    const m: f32 = mask != 0 ? load<f32>(mask + ((<usize>(t * B + b)) << 2)) : 1.0;
+    const mv = f32x4.splat(m);
+    const ar = a + <usize>(t * B + b) * 3 * row;
+    const ur = uh + <usize>b * 3 * row;
+    const o = <usize>b * row;
+    for (let j: usize = 0; j < row; j += 16) {
+      const r = gate4(f32x4.add(f32x4.add(v128.load(ar + j), v128.load(ur + j)), v128.load(bU + j)), hard);
+      const z = gate4(
+        f32x4.add(f32x4.add(v128.load(ar + row + j), v128.load(ur + row + j)), v128.load(bU + row + j)),
+        hard,
+      );
+      const un = f32x4.add(v128.load(ur + 2 * row + j), v128.load(bU + 2 * row + j));
+      // n = tanh(a_n + r un) = 2 sigmoid(2 (a_n + r un)) - 1.
+      const pre = f32x4.add(v128.load(ar + 2 * row + j), f32x4.mul(r, un));
+      const n = f32x4.sub(f32x4.mul(two, sigmoid4(f32x4.mul(two, pre))), one);
+      const hp = v128.load(h + o + j);
+      const stepped = f32x4.add(n, f32x4.mul(z, f32x4.sub(hp, n)));
+      v128.store(next + o + j, m == 1.0 ? stepped : f32x4.add(hp, f32x4.mul(mv, f32x4.sub(stepped, hp))));
+      if (record) {
+        v128.store(rOut + o + j, r);
+        v128.store(zOut + o + j, z);
+        v128.store(nOut + o + j, n);
+        v128.store(unOut + o + j, un);
+      }
+    }
+  }
+}
+
+/**
+ * The chain rule of one GRU step backwards (src/fused_kernels.ts, gruStepGrad): dy, h, r, z, n, un
+ * (T, B, H); mask (T, B, 1) or 0; carry and gi (B, H), or both 0 at the last step. Writes total
+ * (B, H), dU (B, 3H) = [dPreR, dPreZ, dPreN r] and dn (B, H) = dPreN.
+ */
+export function gruStepGrad(
+  dy: usize,
+  h: usize,
+  r: usize,
+  z: usize,
+  n: usize,
+  un: usize,
+  mask: usize,
+  carry: usize,
+  gi: usize,
+  totalOut: usize,
+  dUOut: usize,
+  dnOut: usize,
+  t: i32,
+  B: i32,
+  H: i32,
+  hard: bool,
+): void {
+  const one = f32x4.splat(1.0);
+  const carried = carry != 0;
+  const row = <usize>H << 2;
+  const cur = <usize>(t * B) * row;
+  const nxt = <usize>((t + 1) * B) * row;
+  for (let b = 0; b < B; b++) {
+    const m: f32 = mask != 0 ? load<f32>(mask + ((<usize>(t * B + b)) << 2)) : 1.0;
+    const mNext: f32 = mask != 0 && carried ? load<f32>(mask + ((<usize>((t + 1) * B + b)) << 2)) : 1.0;
+    const mv = f32x4.splat(m);
+    const keep = f32x4.splat(1.0 - mNext);
+    const mNextV = f32x4.splat(mNext);
+    const o = <usize>b * row;
+    const d = dUOut + <usize>b * 3 * row;
+    for (let j: usize = 0; j < row; j += 16) {
+      let total = v128.load(dy + cur + o + j);
+      if (carried) {
+        const through = f32x4.add(f32x4.mul(v128.load(z + nxt + o + j), mNextV), keep);
+        total = f32x4.add(total, f32x4.add(f32x4.mul(v128.load(carry + o + j), through), v128.load(gi + o + j)));
+      }
+      const zt = v128.load(z + cur + o + j);
+      const nt = v128.load(n + cur + o + j);
+      const rt = v128.load(r + cur + o + j);
+      const dn = f32x4.mul(
+        f32x4.mul(f32x4.mul(total, f32x4.sub(one, zt)), f32x4.sub(one, f32x4.mul(nt, nt))),
+        mv,
+      );
+      v128.store(totalOut + o + j, total);
+      v128.store(dnOut + o + j, dn);
+      v128.store(d + j, f32x4.mul(f32x4.mul(dn, v128.load(un + cur + o + j)), gateGrad4(rt, hard)));
+      const dz = f32x4.mul(f32x4.mul(total, f32x4.sub(v128.load(h + cur + o + j), nt)), gateGrad4(zt, hard));
+      v128.store(d + row + j, f32x4.mul(dz, mv));
+      v128.store(d + 2 * row + j, f32x4.mul(dn, rt));
+    }
+  }
+}
+
+/**
+ * One Adam update (src/fused_kernels.ts, adam) of `count` values: w, m, v, g in, wOut, mOut, vOut
+ * out; c1 = 1 - beta1^step and c2 = 1 - beta2^step.
+ */
+export function adam(
+  w: usize,
+  m: usize,
+  v: usize,
+  g: usize,
+  wOut: usize,
+  mOut: usize,
+  vOut: usize,
+  count: i32,
+  lr: f32,
+  beta1: f32,
+  beta2: f32,
+  eps: f32,
+  c1: f32,
+  c2: f32,
+  scale: f32,
+): void {
+  const b1 = f32x4.splat(beta1);
+  const b2 = f32x4.splat(beta2);
+  const a1 = f32x4.splat(1.0 - beta1);
+  const a2 = f32x4.splat(1.0 - beta2);
+  const s = f32x4.splat(scale);
+  const step = f32x4.splat(lr / c1);
+  const inv2 = f32x4.splat(1.0 / c2);
+  const e = f32x4.splat(eps);
+  const end = <usize>count << 2;
+  const vec = end & ~(<usize>15);
+  for (let i: usize = 0; i < vec; i += 16) {
+    const gi = f32x4.mul(v128.load(g + i), s);
+    const mi = f32x4.add(f32x4.mul(b1, v128.load(m + i)), f32x4.mul(a1, gi));
+    const vi = f32x4.add(f32x4.mul(b2, v128.load(v + i)), f32x4.mul(a2, f32x4.mul(gi, gi)));
+    v128.store(mOut + i, mi);
+    v128.store(vOut + i, vi);
+    const denom = f32x4.add(f32x4.sqrt(f32x4.mul(vi, inv2)), e);
+    v128.store(wOut + i, f32x4.sub(v128.load(w + i), f32x4.div(f32x4.mul(step, mi), denom)));
+  }
+  for (let i = vec; i < end; i += 4) {
+    const gi = load<f32>(g + i) * scale;
+    const mi = beta1 * load<f32>(m + i) + (1.0 - beta1) * gi;
+    const vi = beta2 * load<f32>(v + i) + (1.0 - beta2) * gi * gi;
+    store<f32>(mOut + i, mi);
+    store<f32>(vOut + i, vi);
+    store<f32>(wOut + i, load<f32>(w + i) - ((lr / c1) * mi) / (Mathf.sqrt(vi / c2) + eps));
+  }
+}
