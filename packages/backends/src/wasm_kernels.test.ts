@@ -219,6 +219,75 @@ describe('wasm kernel fixes', () => {
     expect(tf.memory().numTensors).toBe(before);
   });
 
+  it('Tile and broadcastTo on wasm equal an element-by-element tile: ranks 0 to 5, axes of 1, reps of 1, float32, int32 and bool', async () => {
+    await useBackend('wasm');
+    const cases: Array<[number[], number[]]> = [
+      [[], []],
+      [[5], [3]],
+      [[1], [7]],
+      [
+        [16, 55, 1],
+        [1, 1, 256],
+      ],
+      [
+        [2, 3],
+        [1, 1],
+      ],
+      [
+        [2, 1, 3],
+        [2, 4, 1],
+      ],
+      [
+        [3, 2, 2, 1],
+        [1, 3, 1, 5],
+      ],
+      [
+        [2, 1, 2, 3, 1],
+        [2, 2, 1, 2, 3],
+      ],
+      [
+        [2, 0, 3],
+        [2, 2, 2],
+      ],
+    ];
+    const before = tf.memory().numTensors;
+    for (const [shape, reps] of cases) {
+      const n = shape.reduce((p, q) => p * q, 1);
+      const outShape = shape.map((d, i) => d * reps[i]!);
+      const m = outShape.reduce((p, q) => p * q, 1);
+      // The reference: every output index taken modulo the input's shape.
+      const source = (o: number): number => {
+        let [rest, xi, stride] = [o, 0, 1];
+        for (let d = shape.length - 1; d >= 0; d--) {
+          const i = rest % outShape[d]!;
+          rest = Math.floor(rest / outShape[d]!);
+          xi += (i % shape[d]!) * stride;
+          stride *= shape[d]!;
+        }
+        return xi;
+      };
+      for (const dtype of ['float32', 'int32', 'bool'] as const) {
+        const values = Array.from({ length: n }, (_, i) => (dtype === 'bool' ? (i * 7) % 3 === 0 : i * 3 - 4));
+        const x = tf.tensor(values as never, shape, dtype);
+        const y = tf.tile(x, reps);
+        expect(y.shape).toEqual(outShape);
+        expect(y.dtype).toBe(dtype);
+        const got = y.dataSync();
+        const expected = Array.from({ length: m }, (_, o) => Number(values[source(o)]));
+        expect(Array.from(got, Number)).toEqual(expected);
+        tf.dispose([x, y]);
+      }
+    }
+    // broadcastTo (a tile) of a padding mask, the case that made it slow.
+    const mask = tf.tensor3d([1, 0, 1, 1, 0, 0], [2, 3, 1]);
+    const wide = tf.broadcastTo(mask, [2, 3, 4]);
+    expect(Array.from(wide.dataSync())).toEqual([
+      1, 1, 1, 1, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0,
+    ]);
+    tf.dispose([mask, wide]);
+    expect(tf.memory().numTensors).toBe(before);
+  });
+
   it('mergeTransposeAxes gives the fewest axes: unit axes dropped, neighbours that stay neighbours merged', () => {
     expect(mergeTransposeAxes([4, 4, 4, 4, 12, 4, 6], [6, 0, 1, 2, 3, 5, 4])).toEqual({
       shape: [256, 12, 4, 6],
