@@ -8,6 +8,33 @@ import { FUSED_KERNELS } from './fused_kernels.js';
 import { useBackend } from './use_backend.js';
 import { nativeKernels } from './wasm_native.js';
 
+/**
+ * Runs `run` on wasm with 2 threads (after `check`), then on cpu, and expects every output to agree
+ * within `tol` relative to 1 + |cpu's value|, with no tensor left behind; ends on wasm.
+ */
+async function againstCpu(run: () => tf.Tensor[], tol: number, check?: () => void): Promise<void> {
+  await useBackend('wasm', { threads: 2 });
+  check?.();
+  const before = tf.memory().numTensors;
+  const threaded = run();
+  const values = threaded.map((t) => t.dataSync().slice());
+  tf.dispose(threaded);
+  expect(tf.memory().numTensors).toBe(before);
+  await useBackend('cpu');
+  const reference = run();
+  expect(reference).toHaveLength(values.length);
+  for (const [i, r] of reference.entries()) {
+    const ref = r.dataSync();
+    const v = values[i]!;
+    expect(v.length).toBe(ref.length);
+    let worst = 0;
+    for (let j = 0; j < ref.length; j++) worst = Math.max(worst, Math.abs(v[j]! - ref[j]!) / (1 + Math.abs(ref[j]!)));
+    expect(worst).toBeLessThan(tol);
+  }
+  tf.dispose(reference);
+  await useBackend('wasm');
+}
+
 // Vitest runs each test file in its own process: here the wasm backend starts threaded.
 describe('wasm with threads in Node', () => {
   it('starts the threaded SIMD build with 2 threads', async () => {
@@ -35,24 +62,7 @@ describe('wasm with threads in Node', () => {
           tf.transpose(tf.reshape(g, [16, 16, 1536]), [2, 0, 1]),
         ];
       });
-    await useBackend('wasm', { threads: 2 });
-    const before = tf.memory().numTensors;
-    const threaded = run();
-    const values = threaded.map((t) => t.dataSync().slice());
-    tf.dispose(threaded);
-    expect(tf.memory().numTensors).toBe(before);
-    await useBackend('cpu');
-    const reference = run();
-    for (const [i, r] of reference.entries()) {
-      const ref = r.dataSync();
-      const v = values[i]!;
-      expect(v.length).toBe(ref.length);
-      let worst = 0;
-      for (let j = 0; j < ref.length; j++) worst = Math.max(worst, Math.abs(v[j]! - ref[j]!) / (1 + Math.abs(ref[j]!)));
-      expect(worst).toBeLessThan(1e-4);
-    }
-    tf.dispose(reference);
-    await useBackend('wasm');
+    await againstCpu(run, 1e-4);
   });
 
   it('runs the fused kernels as WebAssembly on the shared memory, computing what cpu computes', async () => {
@@ -86,25 +96,11 @@ describe('wasm with threads in Node', () => {
         } as never) as tf.Tensor[];
         return [...step, ...grad, ...adam];
       });
-    await useBackend('wasm', { threads: 2 });
-    const memory = (tf.backend() as unknown as { wasm: { wasmMemory: { buffer: unknown } } }).wasm.wasmMemory;
-    expect(memory.buffer).toBeInstanceOf(SharedArrayBuffer);
-    expect(nativeKernels(tf.backend() as never)).toBeDefined();
-    const before = tf.memory().numTensors;
-    const threaded = run();
-    const values = threaded.map((t) => t.dataSync().slice());
-    tf.dispose(threaded);
-    expect(tf.memory().numTensors).toBe(before);
-    await useBackend('cpu');
-    const reference = run();
-    expect(reference).toHaveLength(values.length);
-    for (const [i, r] of reference.entries()) {
-      const ref = r.dataSync();
-      for (let j = 0; j < ref.length; j++)
-        expect(Math.abs(values[i]![j]! - ref[j]!)).toBeLessThan(1e-6 * (1 + Math.abs(ref[j]!)));
-    }
-    tf.dispose(reference);
-    await useBackend('wasm');
+    await againstCpu(run, 1e-6, () => {
+      const memory = (tf.backend() as unknown as { wasm: { wasmMemory: { buffer: unknown } } }).wasm.wasmMemory;
+      expect(memory.buffer).toBeInstanceOf(SharedArrayBuffer);
+      expect(nativeKernels(tf.backend() as never)).toBeDefined();
+    });
   });
 
   it('refuses bad thread counts and threads for other backends, naming the value', async () => {
