@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { describe, expect, it } from 'vitest';
-import { useBackend } from './index.js';
-import { mergeTransposeAxes } from './wasm_kernels.js';
+import { setNativeWasmKernels, useBackend } from './index.js';
+import { mergeTransposeAxes, SMALL_MATMUL_MAX_RHS, smallMatMulKernel } from './wasm_kernels.js';
 
 /** Slice on the host, element by element: the reference. */
 function sliceRef(data: Float32Array, shape: number[], begin: number[], size: number[]): number[] {
@@ -372,6 +372,112 @@ describe('wasm kernel fixes', () => {
     for (const [i, v] of Array.from(da!.dataSync()).entries()) expect(v).toBeCloseTo(daRef[i]!, 4);
     for (const [i, v] of Array.from(db!.dataSync()).entries()) expect(v).toBeCloseTo(dbRef[i]!, 4);
     tf.dispose([a, b, bias, fused, dy, da!, db!]);
+    expect(tf.memory().numTensors).toBe(before);
+  });
+
+  it('small products (the WebAssembly matmul) equal a float64 product and XNNPACK bit for bit, for every row and column remainder', async () => {
+    await useBackend('wasm');
+    const before = tf.memory().numTensors;
+    const values = (n: number, phase: number): Float32Array =>
+      Float32Array.from({ length: n }, (_, i) => Math.sin(0.37 * i + phase) * (1 + (i % 7)));
+    const ref = (a: ArrayLike<number>, b: ArrayLike<number>, M: number, K: number, N: number): number[] => {
+      const out: number[] = [];
+      for (let i = 0; i < M; i++)
+        for (let j = 0; j < N; j++) {
+          let s = 0;
+          for (let q = 0; q < K; q++) s += a[i * K + q]! * b[q * N + j]!;
+          out.push(s);
+        }
+      return out;
+    };
+    let cases = 0;
+    // Rows: the 4-row blocks and 1 to 3 left over; columns: 8-wide blocks, 4 left over, 32-wide rows.
+    for (const M of [1, 2, 3, 4, 5, 8, 16, 19])
+      for (const K of [1, 3, 16, 80])
+        for (const N of [4, 8, 12, 32, 36, 88]) {
+          const av = values(M * K, 0.1 * M);
+          const bv = values(K * N, 0.7 + K);
+          const a = tf.tensor2d(av, [M, K]);
+          const b = tf.tensor2d(bv, [K, N]);
+          const y = tf.matMul(a, b);
+          const got = y.dataSync().slice();
+          const expected = ref(av, bv, M, K, N);
+          // Within float32's bound for a sum of K products: (K + 1) u sum |a b| (u = 2^-24).
+          const bound = ref(av.map(Math.abs), bv.map(Math.abs), M, K, N);
+          for (let i = 0; i < expected.length; i++)
+            expect(Math.abs(got[i]! - expected[i]!), `${M} x ${K} by ${K} x ${N}`).toBeLessThanOrEqual(
+              (K + 1) * 2 ** -24 * bound[i]!,
+            );
+          // The same product by XNNPACK (the WebAssembly kernels switched off): the same float32 sums.
+          const was = setNativeWasmKernels(false);
+          const xnn = tf.matMul(a, b);
+          setNativeWasmKernels(was);
+          expect(Array.from(got), `${M} x ${K} by ${K} x ${N}`).toEqual(Array.from(xnn.dataSync()));
+          tf.dispose([a, b, y, xnn]);
+          cases++;
+        }
+    expect(cases).toBe(192);
+    // Leading axes of size 1 keep their place in the output's shape.
+    const a = tf.tensor3d(values(20, 0.3), [1, 5, 4]);
+    const b = tf.tensor4d(values(32, 0.9), [1, 1, 4, 8]);
+    const y = tf.matMul(a as never, b as never);
+    expect(y.shape).toEqual([1, 1, 5, 8]);
+    const expected = ref(a.dataSync() as Float32Array, b.dataSync() as Float32Array, 5, 4, 8);
+    for (const [i, v] of Array.from(y.dataSync()).entries()) expect(v).toBeCloseTo(expected[i]!, 5);
+    tf.dispose([a, b, y]);
+    expect(tf.memory().numTensors).toBe(before);
+  });
+
+  it('the small-product kernel takes exactly the plain float32 products it is for and hands everything else on', async () => {
+    await useBackend('wasm');
+    const before = tf.memory().numTensors;
+    const handedOn: string[] = [];
+    const kernel = smallMatMulKernel((args) => {
+      const { a, b } = args.inputs as { a: tf.TensorInfo; b: tf.TensorInfo };
+      handedOn.push(`${a.shape.join('x')} ${b.shape.join('x')}`);
+      return { dataId: a.dataId, shape: a.shape, dtype: a.dtype };
+    });
+    const call = (a: tf.Tensor, b: tf.Tensor, attrs: { transposeA?: boolean; transposeB?: boolean } = {}) => {
+      const out = kernel({ inputs: { a, b }, backend: tf.backend(), attrs: attrs as tf.NamedAttrMap }) as tf.TensorInfo;
+      if (out.dataId !== a.dataId) tf.backend().disposeData(out.dataId, true);
+    };
+    const t = (shape: number[], dtype: 'float32' | 'int32' = 'float32') => tf.zeros(shape, dtype);
+    const side = Math.sqrt(SMALL_MATMUL_MAX_RHS);
+    const taken = [
+      [t([16, 512]), t([512, 80])],
+      [t([1, 256, 16]), t([16, 16])],
+      [t([1, side]), t([side, side])],
+    ];
+    const handed = [
+      [t([16, 512]), t([512, 1536])], // a right-hand side larger than SMALL_MATMUL_MAX_RHS
+      [t([1, side]), t([side, side + 4])],
+      [t([4, 8]), t([8, 6])], // N not a multiple of 4
+      [t([2, 4, 8]), t([2, 8, 4])], // batched
+      [t([4, 8], 'int32'), t([8, 4], 'int32')],
+      [t([4, 0]), t([0, 4])],
+    ];
+    for (const [a, b] of taken) call(a!, b!);
+    expect(handedOn).toEqual([]);
+    for (const [a, b] of handed) call(a!, b!);
+    const [p, q] = [t([8, 4]), t([4, 8])];
+    call(p, p, { transposeA: true });
+    call(q, q, { transposeB: true });
+    expect(handedOn).toEqual([
+      '16x512 512x1536',
+      `1x${side} ${side}x${side + 4}`,
+      '4x8 8x6',
+      '2x4x8 2x8x4',
+      '4x8 8x4',
+      '4x0 0x4',
+      '8x4 8x4',
+      '4x8 4x8',
+    ]);
+    // With the WebAssembly kernels switched off, everything is handed on.
+    const was = setNativeWasmKernels(false);
+    call(taken[0]![0]!, taken[0]![1]!);
+    setNativeWasmKernels(was);
+    expect(handedOn).toHaveLength(9);
+    tf.dispose([...taken.flat(), ...handed.flat(), p, q]);
     expect(tf.memory().numTensors).toBe(before);
   });
 

@@ -58,6 +58,8 @@ export interface NativeKernels {
     c2: number,
     scale: number,
   ): void;
+  /** C = A B, row-major float32, A (M x K), B (K x N), N a multiple of 4. */
+  matmul(a: number, b: number, c: number, M: number, K: number, N: number): void;
 }
 
 /** What the kernels need of TF.js's wasm backend (its Emscripten module and its data map). */
@@ -139,6 +141,12 @@ export function setNativeWasmKernels(on: boolean): boolean {
   const before = enabled;
   enabled = on;
   return before;
+}
+
+/** Whether the backend runs its threaded build (its memory is shared with its worker threads). */
+export function sharedMemory(backend: WasmBackendInternals): boolean {
+  const memory = memoryOf(backend);
+  return typeof SharedArrayBuffer !== 'undefined' && memory !== undefined && memory.buffer instanceof SharedArrayBuffer;
 }
 
 /** The byte offset of a tensor's data in the wasm backend's heap. */

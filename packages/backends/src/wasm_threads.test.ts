@@ -47,7 +47,7 @@ describe('wasm with threads in Node', () => {
     expect((error as Error).message).toMatch(/already runs with 2 thread\(s\).*can be chosen only at its first start/);
   });
 
-  it('computes what the cpu backend computes: products split over the threads, elementwise ops, the kernel fixes', async () => {
+  it('computes what the cpu backend computes: products split over the threads, small products, elementwise ops, the kernel fixes', async () => {
     const run = () =>
       tf.tidy(() => {
         const a = tf.randomNormal([256, 512], 0, 1, 'float32', 1);
@@ -60,6 +60,9 @@ describe('wasm with threads in Node', () => {
           tf.tanh(tf.mul(y, 0.01)),
           tf.sigmoid(tf.slice(y, [3, 5], [100, 700])),
           tf.transpose(tf.reshape(g, [16, 16, 1536]), [2, 0, 1]),
+          // Small products (the WebAssembly matmul of wasm_kernels.ts, on the shared memory).
+          tf.matMul(tf.slice(a, [0, 0], [16, 512]), tf.randomNormal([512, 80], 0, 1, 'float32', 4)),
+          tf.matMul(tf.slice(a, [5, 0], [1, 88]), tf.randomNormal([88, 256], 0, 1, 'float32', 5)),
         ];
       });
     await againstCpu(run, 1e-4);
