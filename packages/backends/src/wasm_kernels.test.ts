@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { describe, expect, it } from 'vitest';
 import { setNativeWasmKernels, useBackend } from './index.js';
-import { mergeTransposeAxes, SMALL_MATMUL_MAX_RHS, smallMatMulKernel } from './wasm_kernels.js';
+import { mergeTransposeAxes, SMALL_MATMUL_MAX_RHS, SMALL_MATMUL_NARROW, smallMatMulKernel } from './wasm_kernels.js';
 
 /** Slice on the host, element by element: the reference. */
 function sliceRef(data: Float32Array, shape: number[], begin: number[], size: number[]): number[] {
@@ -391,32 +391,36 @@ describe('wasm kernel fixes', () => {
       return out;
     };
     let cases = 0;
+    const check = (M: number, K: number, N: number): void => {
+      const av = values(M * K, 0.1 * M);
+      const bv = values(K * N, 0.7 + K);
+      const a = tf.tensor2d(av, [M, K]);
+      const b = tf.tensor2d(bv, [K, N]);
+      const y = tf.matMul(a, b);
+      const got = y.dataSync().slice();
+      const expected = ref(av, bv, M, K, N);
+      // Within float32's bound for a sum of K products: (K + 1) u sum |a b| (u = 2^-24).
+      const bound = ref(av.map(Math.abs), bv.map(Math.abs), M, K, N);
+      for (let i = 0; i < expected.length; i++)
+        expect(Math.abs(got[i]! - expected[i]!), `${M} x ${K} by ${K} x ${N}`).toBeLessThanOrEqual(
+          (K + 1) * 2 ** -24 * bound[i]!,
+        );
+      // The same product by XNNPACK (the WebAssembly kernels switched off): the same float32 sums.
+      const was = setNativeWasmKernels(false);
+      const xnn = tf.matMul(a, b);
+      setNativeWasmKernels(was);
+      expect(Array.from(got), `${M} x ${K} by ${K} x ${N}`).toEqual(Array.from(xnn.dataSync()));
+      tf.dispose([a, b, y, xnn]);
+      cases++;
+    };
     // Rows: the 4-row blocks and 1 to 3 left over; columns: 8-wide blocks, 4 left over, 32-wide rows.
     for (const M of [1, 2, 3, 4, 5, 8, 16, 19])
-      for (const K of [1, 3, 16, 80])
-        for (const N of [4, 8, 12, 32, 36, 88]) {
-          const av = values(M * K, 0.1 * M);
-          const bv = values(K * N, 0.7 + K);
-          const a = tf.tensor2d(av, [M, K]);
-          const b = tf.tensor2d(bv, [K, N]);
-          const y = tf.matMul(a, b);
-          const got = y.dataSync().slice();
-          const expected = ref(av, bv, M, K, N);
-          // Within float32's bound for a sum of K products: (K + 1) u sum |a b| (u = 2^-24).
-          const bound = ref(av.map(Math.abs), bv.map(Math.abs), M, K, N);
-          for (let i = 0; i < expected.length; i++)
-            expect(Math.abs(got[i]! - expected[i]!), `${M} x ${K} by ${K} x ${N}`).toBeLessThanOrEqual(
-              (K + 1) * 2 ** -24 * bound[i]!,
-            );
-          // The same product by XNNPACK (the WebAssembly kernels switched off): the same float32 sums.
-          const was = setNativeWasmKernels(false);
-          const xnn = tf.matMul(a, b);
-          setNativeWasmKernels(was);
-          expect(Array.from(got), `${M} x ${K} by ${K} x ${N}`).toEqual(Array.from(xnn.dataSync()));
-          tf.dispose([a, b, y, xnn]);
-          cases++;
-        }
-    expect(cases).toBe(192);
+      for (const K of [1, 3, 16, 80]) for (const N of [4, 8, 12, 32, 36, 88]) check(M, K, N);
+    // Long sums (a recurrent state by a narrow factor: the backward pass of a CP-GRU), many rows.
+    check(16, 1536, 80);
+    check(3, 1000, 128);
+    check(512, 16, 1536 / 12);
+    expect(cases).toBe(195);
     // Leading axes of size 1 keep their place in the output's shape.
     const a = tf.tensor3d(values(20, 0.3), [1, 5, 4]);
     const b = tf.tensor4d(values(32, 0.9), [1, 1, 4, 8]);
@@ -443,14 +447,18 @@ describe('wasm kernel fixes', () => {
     };
     const t = (shape: number[], dtype: 'float32' | 'int32' = 'float32') => tf.zeros(shape, dtype);
     const side = Math.sqrt(SMALL_MATMUL_MAX_RHS);
+    const narrow = (4 * SMALL_MATMUL_MAX_RHS) / SMALL_MATMUL_NARROW;
     const taken = [
       [t([16, 512]), t([512, 80])],
       [t([1, 256, 16]), t([16, 16])],
       [t([1, side]), t([side, side])],
+      [t([2, narrow]), t([narrow, SMALL_MATMUL_NARROW])], // narrow: up to 4x as many values
     ];
     const handed = [
       [t([16, 512]), t([512, 1536])], // a right-hand side larger than SMALL_MATMUL_MAX_RHS
       [t([1, side]), t([side, side + 4])],
+      [t([2, narrow + 1]), t([narrow + 1, SMALL_MATMUL_NARROW])],
+      [t([2, narrow / 2]), t([narrow / 2, 2 * SMALL_MATMUL_NARROW])], // 2x the values, not narrow
       [t([4, 8]), t([8, 6])], // N not a multiple of 4
       [t([2, 4, 8]), t([2, 8, 4])], // batched
       [t([4, 8], 'int32'), t([8, 4], 'int32')],
@@ -465,6 +473,8 @@ describe('wasm kernel fixes', () => {
     expect(handedOn).toEqual([
       '16x512 512x1536',
       `1x${side} ${side}x${side + 4}`,
+      `2x${narrow + 1} ${narrow + 1}x${SMALL_MATMUL_NARROW}`,
+      `2x${narrow / 2} ${narrow / 2}x${2 * SMALL_MATMUL_NARROW}`,
       '4x8 8x6',
       '2x4x8 2x8x4',
       '4x8 8x4',
@@ -476,7 +486,7 @@ describe('wasm kernel fixes', () => {
     const was = setNativeWasmKernels(false);
     call(taken[0]![0]!, taken[0]![1]!);
     setNativeWasmKernels(was);
-    expect(handedOn).toHaveLength(9);
+    expect(handedOn).toHaveLength(11);
     tf.dispose([...taken.flat(), ...handed.flat(), p, q]);
     expect(tf.memory().numTensors).toBe(before);
   });

@@ -93,11 +93,14 @@ function matMulKernel(original: tf.KernelFunc, rhs: string): tf.KernelFunc {
 }
 
 /**
- * Right-hand sides of at most this many values (256 KiB) are multiplied by smallMatMulKernel; with
- * larger ones (16 x 80 by 80 x 1536, 16 x 1536 by 1536 x 80) XNNPACK's packed layout was as fast or
- * up to 10% faster.
+ * Right-hand sides of at most this many values (256 KiB) are multiplied by smallMatMulKernel, and
+ * narrow ones (N <= SMALL_MATMUL_NARROW) of up to 4x as many. Measured through tf.matMul in
+ * alternating rounds: 16 x 1536 by 1536 x 80 or x 64 (narrow) 1.0x to 1.1x XNNPACK's time, and wide
+ * ones XNNPACK's packed layout does better: 16 x 80 by 80 x 1536 0.88x, 16 x 128 by 128 x 1536 0.91x.
  */
 export const SMALL_MATMUL_MAX_RHS = 2 ** 16;
+/** The widest right-hand side (columns) that smallMatMulKernel takes up to 4 x SMALL_MATMUL_MAX_RHS values of. */
+export const SMALL_MATMUL_NARROW = 128;
 /** On the threaded build, products of at most this many multiply-adds (XNNPACK spreads larger ones over its threads). */
 export const SMALL_MATMUL_MAX_THREADED = 2 ** 21;
 
@@ -110,8 +113,8 @@ export const SMALL_MATMUL_MAX_THREADED = 2 ** 21;
  * multiplies them with the WebAssembly SIMD `matmul` of wasm/kernels.ts, in place on the heap, with
  * XNNPACK's order of operations (it agrees bit for bit). It takes float32 products without
  * transposes or batches (leading axes of size 1 are fine), N a multiple of 4 and a right-hand side
- * of at most SMALL_MATMUL_MAX_RHS values (at most SMALL_MATMUL_MAX_THREADED multiply-adds on the
- * threaded build); everything else goes to the original kernel, as does everything where the
+ * of at most SMALL_MATMUL_MAX_RHS values, or 4x as many in at most SMALL_MATMUL_NARROW columns (at
+ * most SMALL_MATMUL_MAX_THREADED multiply-adds on the threaded build); everything else goes to the original kernel, as does everything where the
  * WebAssembly kernels cannot run (see setNativeWasmKernels).
  */
 export function smallMatMulKernel(original: tf.KernelFunc): tf.KernelFunc {
@@ -125,7 +128,8 @@ export function smallMatMulKernel(original: tf.KernelFunc): tf.KernelFunc {
       return original(args);
     const [M, K] = a.shape.slice(-2) as [number, number];
     const [K2, N] = b.shape.slice(-2) as [number, number];
-    if (K !== K2 || N % 4 !== 0 || M === 0 || K === 0 || N === 0 || K * N > SMALL_MATMUL_MAX_RHS) return original(args);
+    const fits = K * N <= SMALL_MATMUL_MAX_RHS || (N <= SMALL_MATMUL_NARROW && K * N <= 4 * SMALL_MATMUL_MAX_RHS);
+    if (K !== K2 || N % 4 !== 0 || M === 0 || K === 0 || N === 0 || !fits) return original(args);
     if (count(a.shape.slice(0, -2)) !== 1 || count(b.shape.slice(0, -2)) !== 1) return original(args);
     const backend = args.backend as unknown as WasmBackendLike & WasmBackendInternals;
     const kernels = nativeKernels(backend);
