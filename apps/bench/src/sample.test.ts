@@ -4,10 +4,12 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as tf from '@tensorflow/tfjs-core';
-import { decodePolyphonicJsonGz, syntheticDataset } from '@tensorized/datasets';
+import { MODEL_NAMES, paperCellConfig } from '@tensorized/cells';
+import { decodePolyphonicJsonGz, KEYS, syntheticDataset } from '@tensorized/datasets';
 import { useBackend } from '@tensorized/test-utils';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { loadModel } from './load_model.js';
+import { PolyphonicModel } from './model.js';
 import { evaluate, pieceNll } from './evaluate.js';
 import { summarise } from './metrics.js';
 import { framesToMidi, midiToFrames, pianoRollSvg, sampleFrames, samplePiece } from './sample.js';
@@ -91,6 +93,35 @@ describe('sampling', () => {
       /length must be a positive integer/,
     );
     model.dispose();
+  });
+
+  it('the stepper gives, frame by frame, the logits of the whole-sequence forward pass, for every model', () => {
+    const T = 6;
+    for (const name of MODEL_NAMES) {
+      const model = new PolyphonicModel(paperCellConfig(name, { seed: 3 }), 3);
+      const frames = tf.tidy(() =>
+        tf.cast(tf.less(tf.randomUniform([1, T, KEYS], 0, 1, 'float32', 11), 0.1), 'float32'),
+      );
+      const mask = tf.ones([1, T]) as tf.Tensor2D;
+      const whole = tf.tidy(() => model.logits(frames as tf.Tensor3D, mask).arraySync());
+      const before = tf.memory().numTensors;
+      const stepper = model.stepper(1);
+      let state: tf.Tensor2D[] | undefined;
+      for (let t = 0; t < T; t++) {
+        const x = tf.tidy(() => tf.reshape(tf.slice(frames, [0, t, 0], [1, 1, KEYS]), [1, KEYS]) as tf.Tensor2D);
+        const out = stepper.step(x, state);
+        const got = out.logits.arraySync()[0]!;
+        tf.dispose([x, out.logits, ...(state ?? [])]);
+        state = out.state;
+        for (let k = 0; k < KEYS; k++)
+          expect(Math.abs(got[k]! - whole[t]![k]!), `${name} frame ${t} key ${k}`).toBeLessThan(1e-5);
+      }
+      stepper.dispose();
+      tf.dispose(state ?? []);
+      expect(tf.memory().numTensors, name).toBe(before);
+      tf.dispose([frames, mask]);
+      model.dispose();
+    }
   });
 
   it('pieceNll over every piece of a split adds up to evaluate of the split (frame-weighted)', async () => {

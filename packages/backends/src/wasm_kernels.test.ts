@@ -375,7 +375,7 @@ describe('wasm kernel fixes', () => {
     expect(tf.memory().numTensors).toBe(before);
   });
 
-  it('small products (the WebAssembly matmul) equal a float64 product and XNNPACK bit for bit, for every row and column remainder', async () => {
+  it('small products (the WebAssembly matmul) equal a float64 product and XNNPACK bit for bit, for every row and column remainder; fused with a bias, the separate ops', async () => {
     await useBackend('wasm');
     const before = tf.memory().numTensors;
     const values = (n: number, phase: number): Float32Array =>
@@ -421,6 +421,34 @@ describe('wasm kernel fixes', () => {
     check(3, 1000, 128);
     check(512, 16, 1536 / 12);
     expect(cases).toBe(195);
+    // Fused with a bias and an activation (tf.fused.matMul): what the separate ops compute, bit for bit.
+    for (const [M, K, N] of [
+      [1, 88, 256],
+      [1, 512, 88],
+      [5, 16, 36],
+    ] as const) {
+      const a = tf.tensor2d(values(M * K, 0.5), [M, K]);
+      const b = tf.tensor2d(values(K * N, 1.5), [K, N]);
+      const bias = tf.tensor1d(values(N, 2.5));
+      for (const activation of ['linear', 'relu', 'leakyrelu'] as const) {
+        const fused = tf.fused.matMul({ a, b, bias, activation, leakyreluAlpha: 0.1 });
+        const sum = tf.tidy(() => tf.add(tf.matMul(a, b), bias));
+        const separate =
+          activation === 'relu' ? tf.relu(sum) : activation === 'leakyrelu' ? tf.leakyRelu(sum, 0.1) : tf.clone(sum);
+        expect(Array.from(fused.dataSync()), `${M} x ${K} by ${K} x ${N}, ${activation}`).toEqual(
+          Array.from(separate.dataSync()),
+        );
+        const expected = ref(a.dataSync(), b.dataSync(), M, K, N).map((v, i) => {
+          const x = v + bias.dataSync()[i % N]!;
+          return activation === 'relu' ? Math.max(x, 0) : activation === 'leakyrelu' && x < 0 ? 0.1 * x : x;
+        });
+        const bound = ref(a.dataSync().map(Math.abs), b.dataSync().map(Math.abs), M, K, N);
+        for (const [i, v] of Array.from(fused.dataSync()).entries())
+          expect(Math.abs(v - expected[i]!)).toBeLessThanOrEqual((K + 2) * 2 ** -24 * (bound[i]! + 3));
+        tf.dispose([fused, sum, separate]);
+      }
+      tf.dispose([a, b, bias]);
+    }
     // Leading axes of size 1 keep their place in the output's shape.
     const a = tf.tensor3d(values(20, 0.3), [1, 5, 4]);
     const b = tf.tensor4d(values(32, 0.9), [1, 1, 4, 8]);
@@ -487,7 +515,25 @@ describe('wasm kernel fixes', () => {
     call(taken[0]![0]!, taken[0]![1]!);
     setNativeWasmKernels(was);
     expect(handedOn).toHaveLength(11);
-    tf.dispose([...taken.flat(), ...handed.flat(), p, q]);
+    // _FusedMatMul: a bias of one value per column with relu or leakyrelu taken; anything else handed on.
+    handedOn.length = 0;
+    const fusedCall = (attrs: tf.NamedAttrMap, inputs: Record<string, tf.Tensor> = {}) => {
+      const out = kernel({
+        inputs: { a: q, b: p, ...inputs },
+        backend: tf.backend(),
+        attrs,
+      }) as tf.TensorInfo;
+      if (out.dataId !== q.dataId) tf.backend().disposeData(out.dataId, true);
+    };
+    const [bias4, biasRow, bias5] = [t([4]), t([1, 4]), t([2, 4])];
+    fusedCall({ activation: 'leakyrelu', leakyreluAlpha: 0.1 }, { bias: bias4 });
+    fusedCall({ activation: 'relu' }, { bias: biasRow });
+    expect(handedOn).toHaveLength(0);
+    fusedCall({ activation: 'sigmoid' }, { bias: bias4 }); // an activation it does not apply
+    fusedCall({ activation: 'prelu' }, { preluActivationWeights: bias4 });
+    fusedCall({ activation: 'linear' }, { bias: bias5 }); // a bias of more than one value per column
+    expect(handedOn).toEqual(['4x8 8x4', '4x8 8x4', '4x8 8x4']);
+    tf.dispose([...taken.flat(), ...handed.flat(), p, q, bias4, biasRow, bias5]);
     expect(tf.memory().numTensors).toBe(before);
   });
 

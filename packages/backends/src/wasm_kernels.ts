@@ -111,34 +111,57 @@ export const SMALL_MATMUL_MAX_THREADED = 2 ** 21;
  * machine, one thread: 16 x 512 by 512 x 80 74 us against 45 us here; 256 x 16 by 16 x 16, a TT
  * core at batch 1, 21 us against 5; 16 x 512 by 512 x 1536 the same either way). This kernel
  * multiplies them with the WebAssembly SIMD `matmul` of wasm/kernels.ts, in place on the heap, with
- * XNNPACK's order of operations (it agrees bit for bit). It takes float32 products without
- * transposes or batches (leading axes of size 1 are fine), N a multiple of 4 and a right-hand side
- * of at most SMALL_MATMUL_MAX_RHS values, or 4x as many in at most SMALL_MATMUL_NARROW columns (at
- * most SMALL_MATMUL_MAX_THREADED multiply-adds on the threaded build); everything else goes to the original kernel, as does everything where the
+ * XNNPACK's order of operations (it agrees bit for bit). For _FusedMatMul (tf.fused.matMul) it adds
+ * the bias after the whole sum, then applies relu or leakyrelu, as the separate ops would (XNNPACK
+ * starts its sums from the bias: the last bit may differ); other activations and a PReLU go to the
+ * original kernel. It takes float32 products without transposes or batches (leading axes of size 1
+ * are fine), N a multiple of 4 and a right-hand side of at most SMALL_MATMUL_MAX_RHS values, or 4x
+ * as many in at most SMALL_MATMUL_NARROW columns (at most SMALL_MATMUL_MAX_THREADED multiply-adds on
+ * the threaded build); everything else goes to the original kernel, as does everything where the
  * WebAssembly kernels cannot run (see setNativeWasmKernels).
  */
 export function smallMatMulKernel(original: tf.KernelFunc): tf.KernelFunc {
   return (args) => {
-    const a = args.inputs.a as tf.TensorInfo;
-    const b = args.inputs.b as tf.TensorInfo;
-    const { transposeA = false, transposeB = false } = args.attrs as { transposeA?: boolean; transposeB?: boolean };
+    const { a, b, bias, preluActivationWeights } = args.inputs as Record<string, tf.TensorInfo | undefined>;
+    const attrs = args.attrs as {
+      transposeA?: boolean;
+      transposeB?: boolean;
+      activation?: string;
+      leakyreluAlpha?: number;
+    };
+    const { transposeA = false, transposeB = false, activation = 'linear', leakyreluAlpha = 0.2 } = attrs;
+    const act = ACTIVATIONS[activation];
+    if (!a || !b || transposeA || transposeB || act === undefined || preluActivationWeights) return original(args);
     const ra = a.shape.length;
     const rb = b.shape.length;
-    if (transposeA || transposeB || a.dtype !== 'float32' || b.dtype !== 'float32' || ra < 2 || rb < 2)
-      return original(args);
+    if (a.dtype !== 'float32' || b.dtype !== 'float32' || ra < 2 || rb < 2) return original(args);
     const [M, K] = a.shape.slice(-2) as [number, number];
     const [K2, N] = b.shape.slice(-2) as [number, number];
     const fits = K * N <= SMALL_MATMUL_MAX_RHS || (N <= SMALL_MATMUL_NARROW && K * N <= 4 * SMALL_MATMUL_MAX_RHS);
     if (K !== K2 || N % 4 !== 0 || M === 0 || K === 0 || N === 0 || !fits) return original(args);
     if (count(a.shape.slice(0, -2)) !== 1 || count(b.shape.slice(0, -2)) !== 1) return original(args);
+    // A bias of one value per column ([N], [1, N], ...) and no more axes than the product's.
+    const outRank = Math.max(ra, rb);
+    if (
+      bias &&
+      (bias.dtype !== 'float32' ||
+        bias.shape.length > outRank ||
+        bias.shape[bias.shape.length - 1] !== N ||
+        count(bias.shape) !== N)
+    )
+      return original(args);
     const backend = args.backend as unknown as WasmBackendLike & WasmBackendInternals;
     const kernels = nativeKernels(backend);
     if (!kernels || (sharedMemory(backend) && M * K * N > SMALL_MATMUL_MAX_THREADED)) return original(args);
-    const out = backend.makeOutput([...new Array<number>(Math.max(ra, rb) - 2).fill(1), M, N], 'float32');
-    kernels.matmul(offsetOf(backend, a.dataId), offsetOf(backend, b.dataId), offsetOf(backend, out.dataId), M, K, N);
+    const out = backend.makeOutput([...new Array<number>(outRank - 2).fill(1), M, N], 'float32');
+    const at = (x: tf.TensorInfo | undefined): number => (x ? offsetOf(backend, x.dataId) : 0);
+    kernels.matmul(at(a), at(b), at(out), M, K, N, at(bias), act, leakyreluAlpha);
     return out;
   };
 }
+
+/** The activations smallMatMulKernel applies (the codes of wasm/kernels.ts's matmul); others go to the original kernel. */
+const ACTIVATIONS: Record<string, number | undefined> = { linear: 0, relu: 1, leakyrelu: 2 };
 
 /**
  * out = x^T for x (R x C) row-major, in 64 x 64 blocks with 4 rows at a time, so that reads and
@@ -537,8 +560,8 @@ export function installWasmKernelFixes(): void {
   replace('Slice', sliceKernel);
   replace('Transpose', transposeKernel);
   replace('Tile', tileKernel);
-  replace('BatchMatMul', (k) => transposedMatMulKernel(smallMatMulKernel(matMulKernel(k, 'b')), 'BatchMatMul'));
-  replace('_FusedMatMul', (k) => transposedMatMulKernel(matMulKernel(k, 'b'), '_FusedMatMul'));
+  for (const name of ['BatchMatMul', '_FusedMatMul'])
+    replace(name, (k) => transposedMatMulKernel(smallMatMulKernel(matMulKernel(k, 'b')), name));
   replace('Tanh', tanhKernel);
   for (const name of ['Add', 'Sub', 'Multiply', 'RealDiv', 'SquaredDifference'])
     replace(name, (k) => rankSafeBinaryKernel(k, name));

@@ -58,8 +58,21 @@ export interface NativeKernels {
     c2: number,
     scale: number,
   ): void;
-  /** C = A B, row-major float32, A (M x K), B (K x N), N a multiple of 4. */
-  matmul(a: number, b: number, c: number, M: number, K: number, N: number): void;
+  /**
+   * C = act(A B + bias), row-major float32, A (M x K), B (K x N), N a multiple of 4; bias N values
+   * or offset 0 for none; act 0 (none), 1 (relu), 2 (leakyrelu with leakyAlpha).
+   */
+  matmul(
+    a: number,
+    b: number,
+    c: number,
+    M: number,
+    K: number,
+    N: number,
+    bias: number,
+    act: number,
+    leakyAlpha: number,
+  ): void;
 }
 
 /** What the kernels need of TF.js's wasm backend (its Emscripten module and its data map). */

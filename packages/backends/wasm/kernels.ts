@@ -231,15 +231,40 @@ export function adam(
 }
 
 /**
+ * A product's epilogue, as _FusedMatMul's separate ops would compute it: + bias (when its offset is
+ * not 0) after the whole sum, then the activation (act 0: none, 1: relu, 2: leakyrelu, x < 0 ? alpha x : x).
+ */
+// @ts-ignore: decorator
+@inline
+function finish(s: v128, bias: usize, at: usize, act: i32, alpha: v128): v128 {
+  if (bias) s = f32x4.add(s, v128.load(bias + at));
+  if (act == 1) s = f32x4.pmax(s, f32x4.splat(0));
+  else if (act == 2) s = v128.bitselect(f32x4.mul(s, alpha), s, f32x4.lt(s, f32x4.splat(0)));
+  return s;
+}
+
+/**
  * C = A B for row-major float32 A (M x K), B (K x N), C (M x N), N a multiple of 4: the products
  * of a few rows with a matrix that stays in cache (a recurrent state by a factor, a TT core),
  * where XNNPACK (the backend's BatchMatMul) runs well below its peak. Four rows by eight columns
  * at a time in eight accumulators (one splat of A per row and two loads of B per k), the rows left
  * over one at a time by 32 columns; the columns left over by 4. Every sum runs over k in order, one
  * multiply and one add per term (no fused multiply-add in WebAssembly SIMD), as XNNPACK's does:
- * measured, the two agree bit for bit.
+ * measured, the two agree bit for bit. Optionally + bias (N values; offset 0: none) and an
+ * activation (act 1: relu, 2: leakyrelu with `leakyAlpha`) on the way out (see finish).
  */
-export function matmul(a: usize, b: usize, c: usize, M: i32, K: i32, N: i32): void {
+export function matmul(
+  a: usize,
+  b: usize,
+  c: usize,
+  M: i32,
+  K: i32,
+  N: i32,
+  bias: usize,
+  act: i32,
+  leakyAlpha: f32,
+): void {
+  const alpha = f32x4.splat(leakyAlpha);
   const rowA = <usize>K << 2;
   const rowB = <usize>N << 2;
   let i = 0;
@@ -265,10 +290,10 @@ export function matmul(a: usize, b: usize, c: usize, M: i32, K: i32, N: i32): vo
         pb += rowB;
       }
       const jo = <usize>j << 2;
-      v128.store(c0 + jo, s00); v128.store(c0 + jo, s01, 16);
-      v128.store(c1 + jo, s10); v128.store(c1 + jo, s11, 16);
-      v128.store(c2 + jo, s20); v128.store(c2 + jo, s21, 16);
-      v128.store(c3 + jo, s30); v128.store(c3 + jo, s31, 16);
+      v128.store(c0 + jo, finish(s00, bias, jo, act, alpha)); v128.store(c0 + jo, finish(s01, bias, jo + 16, act, alpha), 16);
+      v128.store(c1 + jo, finish(s10, bias, jo, act, alpha)); v128.store(c1 + jo, finish(s11, bias, jo + 16, act, alpha), 16);
+      v128.store(c2 + jo, finish(s20, bias, jo, act, alpha)); v128.store(c2 + jo, finish(s21, bias, jo + 16, act, alpha), 16);
+      v128.store(c3 + jo, finish(s30, bias, jo, act, alpha)); v128.store(c3 + jo, finish(s31, bias, jo + 16, act, alpha), 16);
     }
     for (; j < N; j += 4) {
       let s0 = f32x4.splat(0), s1 = f32x4.splat(0), s2 = f32x4.splat(0), s3 = f32x4.splat(0);
@@ -283,7 +308,7 @@ export function matmul(a: usize, b: usize, c: usize, M: i32, K: i32, N: i32): vo
         pb += rowB;
       }
       const jo = <usize>j << 2;
-      v128.store(c0 + jo, s0); v128.store(c1 + jo, s1); v128.store(c2 + jo, s2); v128.store(c3 + jo, s3);
+      v128.store(c0 + jo, finish(s0, bias, jo, act, alpha)); v128.store(c1 + jo, finish(s1, bias, jo, act, alpha)); v128.store(c2 + jo, finish(s2, bias, jo, act, alpha)); v128.store(c3 + jo, finish(s3, bias, jo, act, alpha));
     }
   }
   for (; i < M; i++) {
@@ -306,9 +331,10 @@ export function matmul(a: usize, b: usize, c: usize, M: i32, K: i32, N: i32): vo
         s7 = f32x4.add(s7, f32x4.mul(x, v128.load(pb, 112)));
         pb += rowB;
       }
-      const o = c0 + (<usize>j << 2);
-      v128.store(o, s0); v128.store(o, s1, 16); v128.store(o, s2, 32); v128.store(o, s3, 48);
-      v128.store(o, s4, 64); v128.store(o, s5, 80); v128.store(o, s6, 96); v128.store(o, s7, 112);
+      const jo = <usize>j << 2;
+      const o = c0 + jo;
+      v128.store(o, finish(s0, bias, jo, act, alpha)); v128.store(o, finish(s1, bias, jo + 16, act, alpha), 16); v128.store(o, finish(s2, bias, jo + 32, act, alpha), 32); v128.store(o, finish(s3, bias, jo + 48, act, alpha), 48);
+      v128.store(o, finish(s4, bias, jo + 64, act, alpha), 64); v128.store(o, finish(s5, bias, jo + 80, act, alpha), 80); v128.store(o, finish(s6, bias, jo + 96, act, alpha), 96); v128.store(o, finish(s7, bias, jo + 112, act, alpha), 112);
     }
     for (; j < N; j += 4) {
       let s0 = f32x4.splat(0);
@@ -317,7 +343,7 @@ export function matmul(a: usize, b: usize, c: usize, M: i32, K: i32, N: i32): vo
         s0 = f32x4.add(s0, f32x4.mul(v128.load32_splat(a0 + (<usize>k << 2)), v128.load(pb)));
         pb += rowB;
       }
-      v128.store(c0 + (<usize>j << 2), s0);
+      v128.store(c0 + (<usize>j << 2), finish(s0, bias, <usize>j << 2, act, alpha));
     }
   }
 }
