@@ -18,6 +18,8 @@ export const FUSED_KERNELS = {
   gruStep: 'TensorizedGruStep',
   gruStepGrad: 'TensorizedGruStepGrad',
   adam: 'TensorizedAdam',
+  /** wasm only (src/wasm_kernels.ts): a TT-matrix's batch-1 product in one kernel; see MatMulPairAttrs. */
+  matMulPair: 'TensorizedMatMulPair',
 } as const;
 
 /**

@@ -17,4 +17,5 @@ export {
   type GruStepGradAttrs,
   installFusedKernels,
 } from './fused_kernels.js';
+export { installMatMulPair, type MatMulPairAttrs } from './matmul_pair.js';
 export { setNativeWasmKernels } from './wasm_native.js';

@@ -57,6 +57,7 @@ export { groupTtCores, ttMatmul, ttMatrixToDense, ttToDense } from './contract/t
 export { cpToDense, cpMatrixToDense, cpMatmul } from './contract/cp.js';
 export { tuckerToDense, tuckerMatrixToDense, tuckerMatmul } from './contract/tucker.js';
 export {
+  MATMUL_PAIR_KERNEL,
   matrixToDense,
   factorisedMatmul,
   plannedMatmul,

@@ -5,10 +5,20 @@ import { check, fmt } from './errors.js';
 import type { MatrixFormat } from './formats/matrix.js';
 import { denseOf, stagedProduct } from './contract/staged.js';
 import { definitionOf } from './formats/registry.js';
+import { recordingGradients } from './bias.js';
 import { tfOps } from './ops.js';
 import { type Calibration, planMatmul } from './planner.js';
 
 import { prod } from './prod.js';
+
+/**
+ * The kernel that a TT-matrix's batch-1 product runs as, where the active backend has one
+ * (@tensorized/backends registers it for cpu and wasm): y = (G_1^T X viewed as (M_1 x r N_2)) G_2,
+ * inputs `first`, `x`, `second`, attribute `outShape`; the same two products as applyStages, in one
+ * launch instead of five. Used outside gradient tapes only (it has no gradient); elsewhere, and on
+ * every other backend, the products run op by op.
+ */
+export const MATMUL_PAIR_KERNEL = 'TensorizedMatMulPair';
 
 /** The dense (N x M) matrix of any factorised matrix format. */
 export function matrixToDense(w: MatrixFormat): tf.Tensor2D {
@@ -75,6 +85,12 @@ export function prepareMatmul(w: MatrixFormat, path: MatmulPath, options: Prepar
     ...(staged.batchOne ? { batchOne: staged.batchOne } : {}),
     apply: (x) => {
       checkBatchInput('PreparedMatmul.apply', x, inSize);
+      const pair = staged.batchOne;
+      if (pair && x.shape[0] === 1 && !recordingGradients() && tf.getKernel(MATMUL_PAIR_KERNEL, tf.getBackend())) {
+        return tf.engine().runKernel(MATMUL_PAIR_KERNEL, { first: pair.first, x, second: pair.second }, {
+          outShape: [1, outSize],
+        } as never) as tf.Tensor2D;
+      }
       return tf.tidy(() => applyStages(tfOps, x, staged) as tf.Tensor2D);
     },
     dispose: () => tf.dispose(held),

@@ -8,6 +8,7 @@ import {
   convertFormat,
   type MatrixFormat,
   matrixToDense,
+  MATMUL_PAIR_KERNEL,
   type NdArray,
   plannedMatmul,
   ttMatrixInit,
@@ -314,6 +315,58 @@ describeEachBackend('factorised matmul', (ctx) => {
       tf.dispose([x, probe]);
     }
     disposeFormat(w);
+  });
+
+  it('TT in two merged cores at batch 1, outside a tape: one TensorizedMatMulPair kernel where the backend has it, the op-by-op sums bit for bit, the float64 reference', async () => {
+    const rng = new Rng(12);
+    // The paper's hidden-to-gates shape (512 -> 1536) with small ranks, and an odd one.
+    for (const [inModes, outModes, ranks] of [
+      [
+        [8, 4, 4, 4],
+        [12, 8, 4, 4],
+        [1, 3, 5, 3, 1],
+      ],
+      [
+        [3, 5, 2],
+        [4, 2, 6],
+        [1, 2, 3, 1],
+      ],
+    ] as const) {
+      const c = ttCase([...inModes], [...outModes], [...ranks]).make(rng);
+      const w = convertFormat(c.w, 'tensor');
+      const prepared = prepareMatmul(w, 'factorised', { groups: inModes.length === 4 ? [2, 2] : [1, 2] });
+      expect(prepared.batchOne).toBeDefined();
+      const x64 = randn(rng, [1, c.dense.shape[0]!]);
+      const x = toTensor(x64) as tf.Tensor2D;
+      const kernel = tf.getKernel(MATMUL_PAIR_KERNEL, tf.getBackend());
+      // @tensorized/backends (imported by the test utilities) registers it for these two.
+      if (['cpu', 'wasm'].includes(tf.getBackend())) expect(kernel).toBeDefined();
+      const y = await expectNoLeak(() => prepared.apply(x), 1);
+      const profile = await tf.profile(() => prepared.apply(x));
+      expect(profile.kernels.map((k) => k.name)).toEqual(
+        kernel ? [MATMUL_PAIR_KERNEL] : ['Reshape', 'BatchMatMul', 'Reshape', 'BatchMatMul', 'Reshape'],
+      );
+      tf.dispose(profile.result as tf.Tensor);
+      expect(y.shape).toEqual([1, c.dense.shape[1]]);
+      expectClose(y, matMulRef(x64, c.dense).data);
+      if (kernel) {
+        tf.unregisterKernel(MATMUL_PAIR_KERNEL, tf.getBackend());
+        try {
+          const ops = prepared.apply(x);
+          expect(Array.from(y.dataSync())).toEqual(Array.from(ops.dataSync()));
+          tf.dispose(ops);
+        } finally {
+          tf.registerKernel(kernel);
+        }
+      }
+      // Under a tape the products run op by op and differentiate.
+      const g = tf.grad((v: tf.Tensor) => tf.sum(prepared.apply(v as tf.Tensor2D)))(x);
+      const rowSums = tf.tidy(() => tf.sum(matrixToDense(w), 1));
+      expectClose(g, rowSums.dataSync());
+      tf.dispose([x, y, g, rowSums]);
+      prepared.dispose();
+      disposeFormat(w);
+    }
   });
 
   it('rejects an input whose width is not the product of the input modes', () => {

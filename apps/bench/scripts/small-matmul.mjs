@@ -1,0 +1,86 @@
+// us per tf.matMul (and tf.fused.matMul with a bias and leakyrelu) on wasm for the small products of
+// the models, with @tensorized/backends' WebAssembly SIMD matmul (smallMatMulKernel) and with
+// XNNPACK's kernel (the native kernels switched off), in alternating rounds, the fastest of each kept.
+// Also checks that the two agree bit for bit.
+//
+//   node apps/bench/scripts/small-matmul.mjs [rounds=15]     (from the repository root, after pnpm build)
+import * as tf from '@tensorflow/tfjs-core';
+import { setNativeWasmKernels, useBackend } from '@tensorized/backends';
+
+const rounds = Number(process.argv[2] ?? 15);
+if (!(Number.isInteger(rounds) && rounds >= 1)) {
+  console.error(`small-matmul: rounds must be a positive integer, got ${process.argv[2]}`);
+  process.exit(2);
+}
+const info = await useBackend('wasm');
+// [M, K, N, what it is]
+const SHAPES = [
+  [1, 16, 16, 'tiny'],
+  [1, 88, 256, 'input layer, batch 1'],
+  [1, 512, 88, 'output layer, batch 1'],
+  [256, 16, 16, 'TT core (2+2) at batch 1'],
+  [32, 128, 48, 'TT core (2+2) at batch 1'],
+  [1, 512, 80, 'CP factor, batch 1'],
+  [1, 80, 1536, 'CP factor, batch 1 (wide: XNNPACK kept)'],
+  [1, 512, 1536, 'dense U, batch 1 (XNNPACK kept)'],
+  [16, 512, 80, 'CP factor, batch 16'],
+  [16, 80, 1536, 'CP factor, batch 16 (wide: XNNPACK kept)'],
+  [1024, 88, 256, 'input layer, batch 16 x 64'],
+];
+const reps = (m, k, n) => Math.max(10, Math.min(300, Math.round(4e6 / (m * k * n))));
+const best = new Map();
+const cases = SHAPES.flatMap(([m, k, n, what]) => [
+  { m, k, n, what, fused: false },
+  ...(m === 1 ? [{ m, k, n, what, fused: true }] : []),
+]);
+const tensors = cases.map(({ m, k, n }) => ({
+  a: tf.randomNormal([m, k], 0, 1, 'float32', 1),
+  b: tf.randomNormal([k, n], 0, 1, 'float32', 2),
+  bias: tf.randomNormal([n], 0, 1, 'float32', 3),
+}));
+const run = (c, t) =>
+  c.fused ? tf.fused.matMul({ a: t.a, b: t.b, bias: t.bias, activation: 'leakyrelu', leakyreluAlpha: 0.1 }) : tf.matMul(t.a, t.b);
+let mismatches = 0;
+// The two kernels alternate product by product (not round by round): this machine's noise comes in
+// bursts of seconds, which would otherwise fall on one kernel's whole round.
+for (let round = 0; round < rounds; round++) {
+  cases.forEach((c, i) => {
+    const t = tensors[i];
+    const n = reps(c.m, c.k, c.n);
+    for (const native of [true, false]) {
+      setNativeWasmKernels(native);
+      tf.dispose(run(c, t)); // warm-up
+      const t0 = performance.now();
+      for (let r = 0; r < n; r++) {
+        const y = run(c, t);
+        y.dataSync();
+        y.dispose();
+      }
+      const us = ((performance.now() - t0) / n) * 1000;
+      const key = `${i}|${native}`;
+      best.set(key, Math.min(best.get(key) ?? Number.POSITIVE_INFINITY, us));
+    }
+  });
+}
+setNativeWasmKernels(true);
+// Bit equality, where the fused epilogue is not involved (XNNPACK starts its fused sums from the bias).
+cases.forEach((c, i) => {
+  if (c.fused) return;
+  const ours = run(c, tensors[i]).dataSync();
+  setNativeWasmKernels(false);
+  const theirs = run(c, tensors[i]).dataSync();
+  setNativeWasmKernels(true);
+  if (ours.some((v, j) => !Object.is(v, theirs[j]))) mismatches++;
+});
+console.log(`backend: wasm (SIMD ${info.simd ? 'on' : 'off'}, ${info.threads} thread); fastest of ${rounds} rounds, the two kernels alternating product by product; each call includes reading the result back`);
+console.log('');
+console.log('| product (M x K by K x N) | what | ours us | XNNPACK us | ours / XNNPACK |');
+console.log('| --- | --- | ---: | ---: | ---: |');
+cases.forEach((c, i) => {
+  const [o, x] = [best.get(`${i}|true`), best.get(`${i}|false`)];
+  const label = `${c.m} x ${c.k} by ${c.k} x ${c.n}${c.fused ? ', fused bias + leakyrelu' : ''}`;
+  console.log(`| ${label} | ${c.what} | ${o.toFixed(1)} | ${x.toFixed(1)} | ${(o / x).toFixed(2)}x |`);
+});
+console.log('');
+console.log(`results of the plain products equal bit for bit: ${mismatches === 0 ? 'yes' : `no (${mismatches} shapes differ)`}`);
+tf.dispose(tensors.flatMap((t) => [t.a, t.b, t.bias]));

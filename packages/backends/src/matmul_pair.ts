@@ -1,0 +1,84 @@
+import * as tf from '@tensorflow/tfjs-core';
+import { FUSED_KERNELS } from './fused_kernels.js';
+
+/** Attributes of TensorizedMatMulPair: the output's shape (as many values as the second product has). */
+export interface MatMulPairAttrs {
+  outShape: number[];
+}
+
+/** What the kernel uses of a backend (cpu and wasm both have it). */
+interface BackendLike {
+  disposeData(dataId: object, force?: boolean): boolean;
+}
+
+const count = (shape: readonly number[]): number => shape.reduce((p, q) => p * q, 1);
+
+/** The same data seen with another shape of the same size (what the Reshape kernel returns). */
+const viewed = (x: tf.TensorInfo, shape: number[]): tf.TensorInfo => ({ dataId: x.dataId, shape, dtype: x.dtype });
+
+/**
+ * TensorizedMatMulPair: two products of which the second multiplies the first's result seen in
+ * another shape, y = (first X) viewed as (rows x K2), times second, viewed in `outShape`, where X is
+ * x viewed as (K1 x n); inputs `first` (P x K1), `x` (K1 n values in any shape), `second` (K2 x N2),
+ * with P n = rows K2. This is the batch-1 product of a TT-matrix contracted in two merged cores
+ * (G_1^T X, then times G_2), which @tensorized/decomp's PreparedMatmul.apply runs as this one kernel
+ * where the active backend has it and no gradient is being recorded. Each product is the backend's
+ * own BatchMatMul kernel (on wasm, with this package's fixes: for small ones the WebAssembly SIMD
+ * matmul), called directly on views of the data: the same sums as two tf.matMul calls, bit for bit,
+ * in one launch of the engine instead of five (three reshapes and two products). At batch 1 the
+ * launches are most of a product's time (measured on wasm in Node, a TT-GRU's generated frame: see
+ * the backends README).
+ */
+function matMulPair(backendName: string): tf.KernelFunc {
+  const name = FUSED_KERNELS.matMulPair;
+  return (args) => {
+    const { first, x, second } = args.inputs as Record<string, tf.TensorInfo | undefined>;
+    const { outShape } = args.attrs as unknown as MatMulPairAttrs;
+    if (!first || !x || !second) throw new Error(`${name}: inputs 'first', 'x' and 'second' are required`);
+    for (const [input, t] of [
+      ['first', first],
+      ['x', x],
+      ['second', second],
+    ] as const) {
+      if (t.dtype !== 'float32') throw new TypeError(`${name}: input '${input}' must be float32, got ${t.dtype}`);
+    }
+    if (first.shape.length !== 2 || second.shape.length !== 2)
+      throw new RangeError(
+        `${name}: 'first' and 'second' must be matrices, got shapes [${first.shape.join(', ')}] and [${second.shape.join(', ')}]`,
+      );
+    const [P, K1] = first.shape as [number, number];
+    const [K2, N2] = second.shape as [number, number];
+    const n = count(x.shape) / K1;
+    const rows = (P * n) / K2;
+    if (!Number.isInteger(n) || n === 0 || !Number.isInteger(rows))
+      throw new RangeError(
+        `${name}: x must hold a positive multiple of ${K1} values (first's columns) and first x x a multiple of ${K2} (second's rows), got x of shape [${x.shape.join(', ')}]`,
+      );
+    if (!Array.isArray(outShape) || count(outShape) !== rows * N2)
+      throw new RangeError(`${name}: outShape must hold ${rows * N2} values, got ${JSON.stringify(outShape)}`);
+    const matMul = tf.getKernel('BatchMatMul', backendName);
+    if (!matMul) throw new Error(`${name}: the ${backendName} backend has no BatchMatMul kernel`);
+    const product = (a: tf.TensorInfo, b: tf.TensorInfo): tf.TensorInfo =>
+      matMul.kernelFunc({
+        inputs: { a, b },
+        backend: args.backend,
+        attrs: { transposeA: false, transposeB: false },
+      }) as tf.TensorInfo;
+    const t = product(first, viewed(x, [K1, n]));
+    try {
+      return viewed(product(viewed(t, [rows, K2]), second), [...outShape]);
+    } finally {
+      (args.backend as unknown as BackendLike).disposeData(t.dataId, true);
+    }
+  };
+}
+
+/** Registers TensorizedMatMulPair for cpu and wasm (importing @tensorized/backends does it). Idempotent. */
+export function installMatMulPair(): void {
+  for (const backendName of ['cpu', 'wasm']) {
+    if (tf.getKernel(FUSED_KERNELS.matMulPair, backendName)) continue;
+    tf.registerKernel({ kernelName: FUSED_KERNELS.matMulPair, backendName, kernelFunc: matMulPair(backendName) });
+  }
+}
+
+installMatMulPair();
