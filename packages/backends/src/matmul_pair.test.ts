@@ -1,0 +1,108 @@
+import * as tf from '@tensorflow/tfjs-core';
+import { describe, expect, it } from 'vitest';
+import { FUSED_KERNELS, useBackend } from './index.js';
+
+/** (first X) viewed as (rows x K2), times second, in float64: the reference. */
+function pairRef(first: Float64Array, [P, K1]: number[], x: Float64Array, second: Float64Array, [K2, N2]: number[]) {
+  const n = x.length / K1!;
+  const t = new Float64Array(P! * n);
+  for (let i = 0; i < P!; i++)
+    for (let j = 0; j < n; j++) {
+      let s = 0;
+      for (let k = 0; k < K1!; k++) s += first[i * K1! + k]! * x[k * n + j]!;
+      t[i * n + j] = s;
+    }
+  const rows = (P! * n) / K2!;
+  const y = new Float64Array(rows * N2!);
+  for (let i = 0; i < rows; i++)
+    for (let j = 0; j < N2!; j++) {
+      let s = 0;
+      for (let k = 0; k < K2!; k++) s += t[i * K2! + k]! * second[k * N2! + j]!;
+      y[i * N2! + j] = s;
+    }
+  return y;
+}
+
+const values = (n: number, seed: number): Float64Array => {
+  let s = seed;
+  return Float64Array.from({ length: n }, () => {
+    s = (s * 16807) % 2147483647;
+    return s / 2147483647 - 0.5;
+  });
+};
+
+for (const backend of ['cpu', 'wasm'] as const) {
+  describe(`${FUSED_KERNELS.matMulPair} [${backend}]`, () => {
+    // [P, K1], x's shape, [K2, N2]: the paper's 512 -> 1536 TT core pair at ranks 5, and odd sizes.
+    const CASES: Array<[number[], number[], number[]]> = [
+      [
+        [160, 32],
+        [1, 512],
+        [80, 48],
+      ],
+      [
+        [24, 6],
+        [1, 12],
+        [8, 10],
+      ],
+      [
+        [12, 3],
+        [3, 5],
+        [20, 4],
+      ],
+    ];
+    it('equals two matMuls on views (bit for bit) and the float64 reference; no tensor leaks', async () => {
+      await useBackend(backend);
+      for (const [fs, xs, ss] of CASES) {
+        const f64 = values(fs[0]! * fs[1]!, 3);
+        const x64 = values(xs[0]! * xs[1]!, 5);
+        const s64 = values(ss[0]! * ss[1]!, 7);
+        const [first, x, second] = [
+          tf.tensor(Float32Array.from(f64), fs),
+          tf.tensor(Float32Array.from(x64), xs),
+          tf.tensor(Float32Array.from(s64), ss),
+        ];
+        const n = (xs[0]! * xs[1]!) / fs[1]!;
+        const rows = (fs[0]! * n) / ss[0]!;
+        const before = tf.memory().numTensors;
+        const y = tf.engine().runKernel(FUSED_KERNELS.matMulPair, { first, x, second }, {
+          outShape: [1, rows * ss[1]!],
+        } as never) as tf.Tensor;
+        expect(tf.memory().numTensors).toBe(before + 1);
+        expect(y.shape).toEqual([1, rows * ss[1]!]);
+        const ops = tf.tidy(() =>
+          tf.reshape(
+            tf.matMul(tf.reshape(tf.matMul(first, tf.reshape(x, [fs[1]!, n])), [rows, ss[0]!]), second),
+            [1, -1],
+          ),
+        );
+        expect(Array.from(y.dataSync())).toEqual(Array.from(ops.dataSync()));
+        const ref = pairRef(f64, fs, x64, s64, ss);
+        const got = y.dataSync();
+        ref.forEach((v, i) => expect(Math.abs(got[i]! - v)).toBeLessThan(1e-5 * (1 + Math.abs(v))));
+        tf.dispose([first, x, second, y, ops]);
+        expect(tf.memory().numTensors).toBe(before - 3);
+      }
+    });
+
+    it('bad inputs are named', async () => {
+      await useBackend(backend);
+      const first = tf.ones([24, 6]);
+      const second = tf.ones([8, 10]);
+      const before = tf.memory().numTensors;
+      const run = (x: tf.Tensor, outShape: unknown, s = second): unknown =>
+        tf.engine().runKernel(FUSED_KERNELS.matMulPair, { first, x, second: s }, { outShape } as never);
+      const x = tf.ones([1, 12]);
+      const bad = tf.ones([1, 13]);
+      const vec = tf.ones([80]);
+      const int = tf.ones([1, 12], 'int32');
+      expect(() => run(bad, [1, 60])).toThrow(/x must hold a positive multiple of 6 values.*\[1, 13\]/);
+      expect(() => run(x, [1, 61])).toThrow(/outShape must hold 60 values, got \[1,61\]/);
+      expect(() => run(x, [1, 60], vec)).toThrow(/'first' and 'second' must be matrices.*\[80\]/);
+      expect(() => run(int, [1, 60])).toThrow(/input 'x' must be float32, got int32/);
+      tf.dispose([x, bad, vec, int]);
+      expect(tf.memory().numTensors).toBe(before);
+      tf.dispose([first, second]);
+    });
+  });
+}
