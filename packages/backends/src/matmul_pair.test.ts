@@ -79,7 +79,9 @@ for (const backend of ['cpu', 'wasm'] as const) {
         expect(Array.from(y.dataSync())).toEqual(Array.from(ops.dataSync()));
         const ref = pairRef(f64, fs, x64, s64, ss);
         const got = y.dataSync();
-        ref.forEach((v, i) => expect(Math.abs(got[i]! - v)).toBeLessThan(1e-5 * (1 + Math.abs(v))));
+        ref.forEach((v, i) => {
+          expect(Math.abs(got[i]! - v)).toBeLessThan(1e-5 * (1 + Math.abs(v)));
+        });
         tf.dispose([first, x, second, y, ops]);
         expect(tf.memory().numTensors).toBe(before - 3);
       }

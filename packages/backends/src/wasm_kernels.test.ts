@@ -1,7 +1,13 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { describe, expect, it } from 'vitest';
 import { setNativeWasmKernels, useBackend } from './index.js';
-import { mergeTransposeAxes, SMALL_MATMUL_MAX_RHS, SMALL_MATMUL_NARROW, smallMatMulKernel } from './wasm_kernels.js';
+import {
+  mergeTransposeAxes,
+  SMALL_MATMUL_FEW_ROWS,
+  SMALL_MATMUL_MAX_RHS,
+  SMALL_MATMUL_NARROW,
+  smallMatMulKernel,
+} from './wasm_kernels.js';
 
 /** Slice on the host, element by element: the reference. */
 function sliceRef(data: Float32Array, shape: number[], begin: number[], size: number[]): number[] {
@@ -420,7 +426,10 @@ describe('wasm kernel fixes', () => {
     check(16, 1536, 80);
     check(3, 1000, 128);
     check(512, 16, 1536 / 12);
-    expect(cases).toBe(195);
+    // Few rows by a wide right-hand side (CP's and Tucker's factors at batch 1).
+    check(1, 80, 1536);
+    check(3, 64, 1540);
+    expect(cases).toBe(197);
     // Fused with a bias and an activation (tf.fused.matMul): what the separate ops compute, bit for bit.
     for (const [M, K, N] of [
       [1, 88, 256],
@@ -481,12 +490,16 @@ describe('wasm kernel fixes', () => {
       [t([1, 256, 16]), t([16, 16])],
       [t([1, side]), t([side, side])],
       [t([2, narrow]), t([narrow, SMALL_MATMUL_NARROW])], // narrow: up to 4x as many values
+      [t([SMALL_MATMUL_FEW_ROWS, 80]), t([80, 1536])], // few rows, any width: CP's factor at batch 1
+      [t([1, side]), t([side, side + 4])],
     ];
+    const few = SMALL_MATMUL_FEW_ROWS;
     const handed = [
       [t([16, 512]), t([512, 1536])], // a right-hand side larger than SMALL_MATMUL_MAX_RHS
-      [t([1, side]), t([side, side + 4])],
+      [t([few + 1, side]), t([side, side + 4])],
       [t([2, narrow + 1]), t([narrow + 1, SMALL_MATMUL_NARROW])],
-      [t([2, narrow / 2]), t([narrow / 2, 2 * SMALL_MATMUL_NARROW])], // 2x the values, not narrow
+      [t([few + 1, narrow / 2]), t([narrow / 2, 2 * SMALL_MATMUL_NARROW])], // 2x the values, not narrow, not few rows
+      [t([1, 512]), t([512, 1536])], // few rows, but more than 4x SMALL_MATMUL_MAX_RHS values (the dense U)
       [t([4, 8]), t([8, 6])], // N not a multiple of 4
       [t([2, 4, 8]), t([2, 8, 4])], // batched
       [t([4, 8], 'int32'), t([8, 4], 'int32')],
@@ -500,9 +513,10 @@ describe('wasm kernel fixes', () => {
     call(q, q, { transposeB: true });
     expect(handedOn).toEqual([
       '16x512 512x1536',
-      `1x${side} ${side}x${side + 4}`,
+      `${few + 1}x${side} ${side}x${side + 4}`,
       `2x${narrow + 1} ${narrow + 1}x${SMALL_MATMUL_NARROW}`,
-      `2x${narrow / 2} ${narrow / 2}x${2 * SMALL_MATMUL_NARROW}`,
+      `${few + 1}x${narrow / 2} ${narrow / 2}x${2 * SMALL_MATMUL_NARROW}`,
+      '1x512 512x1536',
       '4x8 8x6',
       '2x4x8 2x8x4',
       '4x8 8x4',
@@ -514,7 +528,7 @@ describe('wasm kernel fixes', () => {
     const was = setNativeWasmKernels(false);
     call(taken[0]![0]!, taken[0]![1]!);
     setNativeWasmKernels(was);
-    expect(handedOn).toHaveLength(11);
+    expect(handedOn).toHaveLength(12);
     // _FusedMatMul: a bias of one value per column with relu or leakyrelu taken; anything else handed on.
     handedOn.length = 0;
     const fusedCall = (attrs: tf.NamedAttrMap, inputs: Record<string, tf.Tensor> = {}) => {

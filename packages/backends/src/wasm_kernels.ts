@@ -101,6 +101,13 @@ function matMulKernel(original: tf.KernelFunc, rhs: string): tf.KernelFunc {
 export const SMALL_MATMUL_MAX_RHS = 2 ** 16;
 /** The widest right-hand side (columns) that smallMatMulKernel takes up to 4 x SMALL_MATMUL_MAX_RHS values of. */
 export const SMALL_MATMUL_NARROW = 128;
+/**
+ * Products of at most this many rows take up to 4 x SMALL_MATMUL_MAX_RHS values of any width: a few
+ * rows by a fresh right-hand side (a factor rebuilt for every batch of sequences, as CP's (R x 1536)
+ * is), which XNNPACK packs before its first product (about 1.4 ms for 80 x 1536) and this kernel
+ * reads as it is.
+ */
+export const SMALL_MATMUL_FEW_ROWS = 4;
 /** On the threaded build, products of at most this many multiply-adds (XNNPACK spreads larger ones over its threads). */
 export const SMALL_MATMUL_MAX_THREADED = 2 ** 21;
 
@@ -137,7 +144,9 @@ export function smallMatMulKernel(original: tf.KernelFunc): tf.KernelFunc {
     if (a.dtype !== 'float32' || b.dtype !== 'float32' || ra < 2 || rb < 2) return original(args);
     const [M, K] = a.shape.slice(-2) as [number, number];
     const [K2, N] = b.shape.slice(-2) as [number, number];
-    const fits = K * N <= SMALL_MATMUL_MAX_RHS || (N <= SMALL_MATMUL_NARROW && K * N <= 4 * SMALL_MATMUL_MAX_RHS);
+    const fits =
+      K * N <= SMALL_MATMUL_MAX_RHS ||
+      ((N <= SMALL_MATMUL_NARROW || M <= SMALL_MATMUL_FEW_ROWS) && K * N <= 4 * SMALL_MATMUL_MAX_RHS);
     if (K !== K2 || N % 4 !== 0 || M === 0 || K === 0 || N === 0 || !fits) return original(args);
     if (count(a.shape.slice(0, -2)) !== 1 || count(b.shape.slice(0, -2)) !== 1) return original(args);
     // A bias of one value per column ([N], [1, N], ...) and no more axes than the product's.
