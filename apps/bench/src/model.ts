@@ -92,35 +92,31 @@ export class PolyphonicModel {
     dispose(): void;
   } {
     const cell = this.cell.stepper(batch);
-    // The layers as one fused kernel each (product, bias, activation), called directly: a frame is
-    // a handful of small products, where a separate Add or LeakyRelu launch costs about as much as
-    // the product, and tf.fused.matMul's own reshapes and gradient wrapper would cost more than they
-    // save. The kernel takes rank-3 operands; the weights are reshaped once (a snapshot, as the cell's
-    // prepared W and U are).
-    const inW = tf.reshape(this.inW, [1, KEYS, this.cellConfig.inputSize]) as tf.Tensor3D;
-    const outW = tf.reshape(this.outW, [1, this.cellConfig.hiddenSize, KEYS]) as tf.Tensor3D;
-    const layer = (a: tf.Tensor2D, w: tf.Tensor3D, bias: tf.Tensor, activation: 'leakyrelu' | 'linear'): tf.Tensor2D =>
-      tf.reshape(
-        tf
-          .engine()
-          .runKernel(
-            '_FusedMatMul',
-            { a: tf.reshape(a, [1, ...a.shape]), b: w, bias },
-            { transposeA: false, transposeB: false, activation, leakyreluAlpha: 0.1 },
-          ) as tf.Tensor3D,
-        [a.shape[0], w.shape[2]],
-      );
+    // The layers as one fused kernel each (product, bias, activation), called directly with matrices
+    // (every backend's kernel takes them; @tensorized/backends makes wasm's do): a frame is a handful
+    // of small products, where a separate Add or LeakyRelu launch costs about as much as the product,
+    // and tf.fused.matMul's reshapes to rank 3 and its gradient wrapper would cost more than they save.
+    const layer = (
+      a: tf.Tensor2D,
+      w: tf.Variable,
+      bias: tf.Variable,
+      activation: 'leakyrelu' | 'linear',
+    ): tf.Tensor2D =>
+      tf
+        .engine()
+        .runKernel(
+          '_FusedMatMul',
+          { a, b: w, bias },
+          { transposeA: false, transposeB: false, activation, leakyreluAlpha: 0.1 },
+        ) as tf.Tensor2D;
     return {
       step: (frames, state) =>
         tf.tidy(() => {
-          const x = layer(frames, inW, this.inB, 'leakyrelu');
+          const x = layer(frames, this.inW, this.inB, 'leakyrelu');
           const out = cell.step(x, state ?? this.cell.initialState(batch));
-          return { logits: layer(out.output, outW, this.outB, 'linear'), state: out.state };
+          return { logits: layer(out.output, this.outW, this.outB, 'linear'), state: out.state };
         }),
-      dispose: () => {
-        cell.dispose();
-        tf.dispose([inW, outW]);
-      },
+      dispose: () => cell.dispose(),
     };
   }
 

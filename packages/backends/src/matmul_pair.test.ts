@@ -82,7 +82,14 @@ for (const backend of ['cpu', 'wasm'] as const) {
         ref.forEach((v, i) => {
           expect(Math.abs(got[i]! - v)).toBeLessThan(1e-5 * (1 + Math.abs(v)));
         });
-        tf.dispose([first, x, second, y, ops]);
+        // With a bias: the same sums as tf.add after the products.
+        const bias = tf.tensor(Float32Array.from(values(rows * ss[1]!, 11)), [rows * ss[1]!]);
+        const yb = tf.engine().runKernel(FUSED_KERNELS.matMulPair, { first, x, second, bias }, {
+          outShape: [1, rows * ss[1]!],
+        } as never) as tf.Tensor;
+        const added = tf.add(ops, bias);
+        expect(Array.from(yb.dataSync())).toEqual(Array.from(added.dataSync()));
+        tf.dispose([first, x, second, y, ops, bias, yb, added]);
         expect(tf.memory().numTensors).toBe(before - 3);
       }
     });
@@ -102,6 +109,13 @@ for (const backend of ['cpu', 'wasm'] as const) {
       expect(() => run(x, [1, 61])).toThrow(/outShape must hold 60 values, got \[1,61\]/);
       expect(() => run(x, [1, 60], vec)).toThrow(/'first' and 'second' must be matrices.*\[80\]/);
       expect(() => run(int, [1, 60])).toThrow(/input 'x' must be float32, got int32/);
+      const shortBias = tf.ones([59]);
+      expect(() =>
+        tf
+          .engine()
+          .runKernel(FUSED_KERNELS.matMulPair, { first, x, second, bias: shortBias }, { outShape: [1, 60] } as never),
+      ).toThrow(/bias must hold 60 values \(the output's\), got shape \[59\]/);
+      shortBias.dispose();
       tf.dispose([x, bad, vec, int]);
       expect(tf.memory().numTensors).toBe(before);
       tf.dispose([first, second]);

@@ -20,27 +20,28 @@ const viewed = (x: tf.TensorInfo, shape: number[]): tf.TensorInfo => ({ dataId: 
  * TensorizedMatMulPair: two products of which the second multiplies the first's result seen in
  * another shape, y = (first X) viewed as (rows x K2), times second, viewed in `outShape`, where X is
  * x viewed as (K1 x n); inputs `first` (P x K1), `x` (K1 n values in any shape), `second` (K2 x N2),
- * with P n = rows K2. This is the batch-1 product of a TT-matrix contracted in two merged cores
- * (G_1^T X, then times G_2), which @tensorized/decomp's PreparedMatmul.apply runs as this one kernel
- * where the active backend has it and no gradient is being recorded. Each product is the backend's
- * own BatchMatMul kernel (on wasm, with this package's fixes: for small ones the WebAssembly SIMD
- * matmul), called directly on views of the data: the same sums as two tf.matMul calls, bit for bit,
- * in one launch of the engine instead of five (three reshapes and two products). At batch 1 the
- * launches are most of a product's time (measured on wasm in Node, a TT-GRU's generated frame: see
- * the backends README).
+ * with P n = rows K2, and an optional `bias` (rows N2 values, any shape) added to the result. This
+ * is the batch-1 product of a TT-matrix contracted in two merged cores (G_1^T X, then times G_2),
+ * which @tensorized/decomp's PreparedMatmul.apply runs as this one kernel where the active backend
+ * has it and no gradient is being recorded. Each product is the backend's own BatchMatMul kernel (on
+ * wasm, with this package's fixes: for small ones the WebAssembly SIMD matmul), and the bias its Add,
+ * called directly on views of the data: the same sums as tf.matMul and tf.add, bit for bit, in one
+ * launch of the engine instead of five (three reshapes and two products; six with the Add). At batch
+ * 1 the launches are most of a product's time (a TT-GRU's generated frame: see the backends README).
  */
 function matMulPair(backendName: string): tf.KernelFunc {
   const name = FUSED_KERNELS.matMulPair;
   return (args) => {
-    const { first, x, second } = args.inputs as Record<string, tf.TensorInfo | undefined>;
+    const { first, x, second, bias } = args.inputs as Record<string, tf.TensorInfo | undefined>;
     const { outShape } = args.attrs as unknown as MatMulPairAttrs;
     if (!first || !x || !second) throw new Error(`${name}: inputs 'first', 'x' and 'second' are required`);
     for (const [input, t] of [
       ['first', first],
       ['x', x],
       ['second', second],
+      ['bias', bias],
     ] as const) {
-      if (t.dtype !== 'float32') throw new TypeError(`${name}: input '${input}' must be float32, got ${t.dtype}`);
+      if (t && t.dtype !== 'float32') throw new TypeError(`${name}: input '${input}' must be float32, got ${t.dtype}`);
     }
     if (first.shape.length !== 2 || second.shape.length !== 2)
       throw new RangeError(
@@ -56,19 +57,43 @@ function matMulPair(backendName: string): tf.KernelFunc {
       );
     if (!Array.isArray(outShape) || count(outShape) !== rows * N2)
       throw new RangeError(`${name}: outShape must hold ${rows * N2} values, got ${JSON.stringify(outShape)}`);
-    const matMul = tf.getKernel('BatchMatMul', backendName);
-    if (!matMul) throw new Error(`${name}: the ${backendName} backend has no BatchMatMul kernel`);
+    if (bias && count(bias.shape) !== rows * N2)
+      throw new RangeError(
+        `${name}: bias must hold ${rows * N2} values (the output's), got shape [${bias.shape.join(', ')}]`,
+      );
+    const kernel = (k: string): tf.KernelConfig => {
+      const config = tf.getKernel(k, backendName);
+      if (!config) throw new Error(`${name}: the ${backendName} backend has no ${k} kernel`);
+      return config;
+    };
+    const matMul = kernel('BatchMatMul');
     const product = (a: tf.TensorInfo, b: tf.TensorInfo): tf.TensorInfo =>
       matMul.kernelFunc({
         inputs: { a, b },
         backend: args.backend,
         attrs: { transposeA: false, transposeB: false },
       }) as tf.TensorInfo;
+    const dispose = (t: tf.TensorInfo): void =>
+      void (args.backend as unknown as BackendLike).disposeData(t.dataId, true);
     const t = product(first, viewed(x, [K1, n]));
+    let y: tf.TensorInfo;
     try {
-      return viewed(product(viewed(t, [rows, K2]), second), [...outShape]);
+      y = product(viewed(t, [rows, K2]), second);
     } finally {
-      (args.backend as unknown as BackendLike).disposeData(t.dataId, true);
+      dispose(t);
+    }
+    if (!bias) return viewed(y, [...outShape]);
+    // The bias added as one flat vector: an elementwise add, the same sums as tf.add(y, bias).
+    const flat = [rows * N2];
+    try {
+      const sum = kernel('Add').kernelFunc({
+        inputs: { a: viewed(y, flat), b: viewed(bias, flat) },
+        backend: args.backend,
+        attrs: {},
+      }) as tf.TensorInfo;
+      return viewed(sum, [...outShape]);
+    } finally {
+      dispose(y);
     }
   };
 }

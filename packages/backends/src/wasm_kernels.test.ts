@@ -551,6 +551,33 @@ describe('wasm kernel fixes', () => {
     expect(tf.memory().numTensors).toBe(before);
   });
 
+  it('_FusedMatMul on wasm takes matrices (rank 2) by a direct kernel call, as cpu and webgl do', async () => {
+    await useBackend('wasm');
+    const before = tf.memory().numTensors;
+    // Small (our matmul) and large (XNNPACK's kernel, which reads rank 3) products.
+    for (const [M, K, N] of [
+      [1, 88, 256],
+      [5, 300, 1536],
+    ] as const) {
+      const a = tf.randomNormal([M, K], 0, 1, 'float32', 1) as tf.Tensor2D;
+      const b = tf.randomNormal([K, N], 0, 1, 'float32', 2) as tf.Tensor2D;
+      const bias = tf.randomNormal([N], 0, 1, 'float32', 3) as tf.Tensor1D;
+      const y = tf.engine().runKernel('_FusedMatMul', { a, b, bias }, {
+        transposeA: false,
+        transposeB: false,
+        activation: 'leakyrelu',
+        leakyreluAlpha: 0.1,
+      } as never) as tf.Tensor;
+      expect(y.shape).toEqual([M, N]);
+      const ref = tf.tidy(() => tf.leakyRelu(tf.add(tf.matMul(a, b), bias), 0.1));
+      const [got, want] = [y.dataSync(), ref.dataSync()];
+      for (let i = 0; i < want.length; i++)
+        expect(Math.abs(got[i]! - want[i]!)).toBeLessThan(1e-4 * (1 + Math.abs(want[i]!)));
+      tf.dispose([a, b, bias, y, ref]);
+    }
+    expect(tf.memory().numTensors).toBe(before);
+  });
+
   it('Tanh on wasm agrees with Math.tanh to 3e-7 over a wide range, and its gradient is 1 - tanh^2', async () => {
     await useBackend('wasm');
     const before = tf.memory().numTensors;

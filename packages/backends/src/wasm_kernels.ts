@@ -169,6 +169,25 @@ export function smallMatMulKernel(original: tf.KernelFunc): tf.KernelFunc {
   };
 }
 
+/**
+ * _FusedMatMul for the wasm backend on matrices (rank 2). TF.js 4.22's wasm kernel reads its operands
+ * as rank 3 (a.shape[1] as the rows): tf.fused.matMul always reshapes to rank 3 first (two Reshape
+ * launches, and one back), but a direct kernel call with matrices, which the cpu and webgl kernels
+ * take, gets a wrong shape. This wrapper views rank-2 operands as [1, M, K] and [1, K, N] and the
+ * result as [M, N]; other ranks go to the original kernel as they are.
+ */
+function matrixFusedMatMulKernel(original: tf.KernelFunc): tf.KernelFunc {
+  return (args) => {
+    const { a, b } = args.inputs as Record<string, tf.TensorInfo | undefined>;
+    if (!a || !b || a.shape.length !== 2 || b.shape.length !== 2) return original(args);
+    const out = original({
+      ...args,
+      inputs: { ...args.inputs, a: viewed(a, [1, ...a.shape]), b: viewed(b, [1, ...b.shape]) },
+    }) as tf.TensorInfo;
+    return viewed(out, out.shape.slice(1));
+  };
+}
+
 /** The activations smallMatMulKernel applies (the codes of wasm/kernels.ts's matmul); others go to the original kernel. */
 const ACTIVATIONS: Record<string, number | undefined> = { linear: 0, relu: 1, leakyrelu: 2 };
 
@@ -558,8 +577,8 @@ function replace(name: string, wrap: (original: tf.KernelFunc) => tf.KernelFunc)
 }
 
 /**
- * Replaces kernels of the wasm backend that are wrong (matMulKernel, rankSafeBinaryKernel,
- * rankSafePadKernel) or correct but needlessly slow (sliceKernel, transposeKernel, tileKernel,
+ * Replaces kernels of the wasm backend that are wrong (matMulKernel, matrixFusedMatMulKernel,
+ * rankSafeBinaryKernel, rankSafePadKernel) or correct but needlessly slow (sliceKernel, transposeKernel, tileKernel,
  * transposedMatMulKernel, smallMatMulKernel, tanhKernel). Importing @tensorized/backends installs them, so they are in
  * place however the wasm backend is then started (useBackend('wasm') or tf.setBackend('wasm')).
  * Idempotent.
@@ -569,8 +588,10 @@ export function installWasmKernelFixes(): void {
   replace('Slice', sliceKernel);
   replace('Transpose', transposeKernel);
   replace('Tile', tileKernel);
-  for (const name of ['BatchMatMul', '_FusedMatMul'])
-    replace(name, (k) => transposedMatMulKernel(smallMatMulKernel(matMulKernel(k, 'b')), name));
+  replace('BatchMatMul', (k) => transposedMatMulKernel(smallMatMulKernel(matMulKernel(k, 'b')), 'BatchMatMul'));
+  replace('_FusedMatMul', (k) =>
+    transposedMatMulKernel(smallMatMulKernel(matMulKernel(matrixFusedMatMulKernel(k), 'b')), '_FusedMatMul'),
+  );
   replace('Tanh', tanhKernel);
   for (const name of ['Add', 'Sub', 'Multiply', 'RealDiv', 'SquaredDifference'])
     replace(name, (k) => rankSafeBinaryKernel(k, name));

@@ -107,7 +107,7 @@ export abstract class RecurrentCell {
     return tf.tidy(() => {
       const w = this.W.prepare(batch, 1);
       const u = this.U.prepare(batch, 1, this.config.matmulPath);
-      const a = addBias(w.apply(x), this.bW as tf.Tensor1D);
+      const a = w.apply(x, this.bW as tf.Tensor1D);
       const next = this.gateStep(a, state, u);
       w.dispose();
       u.dispose();
@@ -142,7 +142,7 @@ export abstract class RecurrentCell {
         );
         this.checkState('step', state, batch);
         return tf.tidy(() => {
-          const next = this.gateStep(addBias(w.apply(x), this.bW as tf.Tensor1D), state, u);
+          const next = this.gateStep(w.apply(x, this.bW as tf.Tensor1D), state, u);
           return { output: next[0]!, state: next };
         });
       },

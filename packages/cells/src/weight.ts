@@ -12,6 +12,7 @@ import {
   targetStd,
 } from '@tensorized/decomp';
 import {
+  addBias,
   planWeightGradient,
   recordingGradients,
   type StagedMatmul,
@@ -60,8 +61,25 @@ export interface AppliedWeight extends StagedMatmul<tf.Tensor2D> {
   readonly path: MatmulPath | 'dense';
   /** The plan it was prepared by (WeightMatrix.plan). */
   readonly plan?: WeightPlan;
-  apply(x: tf.Tensor2D): tf.Tensor2D;
+  /** x W, or x W + bias with a bias (M) (one fused kernel where the backend has one, outside gradient tapes). */
+  apply(x: tf.Tensor2D, bias?: tf.Tensor1D): tf.Tensor2D;
   dispose(): void;
+}
+
+/** Backends whose _FusedMatMul kernel takes matrices (rank 2): wasm with @tensorized/backends' fix. */
+const FUSED_MATRIX_BACKENDS = new Set(['cpu', 'wasm', 'webgl']);
+
+/** x w + bias: outside a gradient tape one _FusedMatMul kernel where the backend takes matrices. */
+function denseApply(x: tf.Tensor2D, w: tf.Tensor2D, bias: tf.Tensor1D): tf.Tensor2D {
+  if (!recordingGradients() && FUSED_MATRIX_BACKENDS.has(tf.getBackend()))
+    return tf
+      .engine()
+      .runKernel(
+        '_FusedMatMul',
+        { a: x, b: w, bias },
+        { transposeA: false, transposeB: false, activation: 'linear', leakyreluAlpha: 0 },
+      ) as tf.Tensor2D;
+  return addBias(tf.matMul(x, w), bias);
 }
 
 /**
@@ -184,7 +202,7 @@ export class WeightMatrix {
       return {
         path: 'dense',
         plan,
-        apply: (x) => tf.matMul(x, w),
+        apply: (x, bias) => (bias ? denseApply(x, w, bias) : tf.matMul(x, w)),
         stages: [{ view: [], matrix: w }],
         outView: [],
         dispose: () => {},

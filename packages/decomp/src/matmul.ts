@@ -5,7 +5,7 @@ import { check, fmt } from './errors.js';
 import type { MatrixFormat } from './formats/matrix.js';
 import { denseOf, stagedProduct } from './contract/staged.js';
 import { definitionOf } from './formats/registry.js';
-import { recordingGradients } from './bias.js';
+import { addBias, recordingGradients } from './bias.js';
 import { tfOps } from './ops.js';
 import { type Calibration, planMatmul } from './planner.js';
 
@@ -14,8 +14,8 @@ import { prod } from './prod.js';
 /**
  * The kernel that a TT-matrix's batch-1 product runs as, where the active backend has one
  * (@tensorized/backends registers it for cpu and wasm): y = (G_1^T X viewed as (M_1 x r N_2)) G_2,
- * inputs `first`, `x`, `second`, attribute `outShape`; the same two products as applyStages, in one
- * launch instead of five. Used outside gradient tapes only (it has no gradient); elsewhere, and on
+ * inputs `first`, `x`, `second` and an optional `bias` (added last), attribute `outShape`; the same
+ * two products (and add) as applyStages and addBias, in one launch instead of five or six. Used outside gradient tapes only (it has no gradient); elsewhere, and on
  * every other backend, the products run op by op.
  */
 export const MATMUL_PAIR_KERNEL = 'TensorizedMatMulPair';
@@ -39,8 +39,8 @@ export interface PreparedMatmul extends StagedMatmul<tf.Tensor2D> {
   readonly groups: readonly number[] | undefined;
   readonly inSize: number;
   readonly outSize: number;
-  /** x (B x N) -> (B x M). */
-  apply(x: tf.Tensor2D): tf.Tensor2D;
+  /** x (B x N) -> (B x M); with a bias (M), x W + bias (differentiable in both). */
+  apply(x: tf.Tensor2D, bias?: tf.Tensor1D): tf.Tensor2D;
   /** Frees the prepared tensors (not the factors of W). */
   dispose(): void;
 }
@@ -83,15 +83,27 @@ export function prepareMatmul(w: MatrixFormat, path: MatmulPath, options: Prepar
     outView: staged.outView,
     ...(staged.tt ? { tt: staged.tt } : {}),
     ...(staged.batchOne ? { batchOne: staged.batchOne } : {}),
-    apply: (x) => {
+    apply: (x, bias) => {
       checkBatchInput('PreparedMatmul.apply', x, inSize);
+      if (bias !== undefined) {
+        check(!bias.isDisposed, 'INVALID_ARGUMENT', () => 'PreparedMatmul.apply: bias has been disposed');
+        check(
+          bias.shape.length === 1 && bias.shape[0] === outSize,
+          'SHAPE_MISMATCH',
+          () => `PreparedMatmul.apply: bias must have shape [${outSize}] (the output width), got ${fmt(bias.shape)}`,
+        );
+      }
       const pair = staged.batchOne;
       if (pair && x.shape[0] === 1 && !recordingGradients() && tf.getKernel(MATMUL_PAIR_KERNEL, tf.getBackend())) {
-        return tf.engine().runKernel(MATMUL_PAIR_KERNEL, { first: pair.first, x, second: pair.second }, {
+        const inputs = { first: pair.first, x, second: pair.second };
+        return tf.engine().runKernel(MATMUL_PAIR_KERNEL, bias ? { ...inputs, bias } : inputs, {
           outShape: [1, outSize],
         } as never) as tf.Tensor2D;
       }
-      return tf.tidy(() => applyStages(tfOps, x, staged) as tf.Tensor2D);
+      return tf.tidy(() => {
+        const y = applyStages(tfOps, x, staged) as tf.Tensor2D;
+        return bias ? addBias(y, bias) : y;
+      });
     },
     dispose: () => tf.dispose(held),
   };

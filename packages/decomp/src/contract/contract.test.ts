@@ -359,7 +359,22 @@ describeEachBackend('factorised matmul', (ctx) => {
           tf.registerKernel(kernel);
         }
       }
-      // Under a tape the products run op by op and differentiate.
+      // With a bias: x W + bias, the same sums as adding it after (one kernel still, where there is one).
+      const bias = toTensor(randn(rng, [c.dense.shape[1]!])) as tf.Tensor1D;
+      const withBias = await expectNoLeak(() => prepared.apply(x, bias), 1);
+      const added = tf.add(y, bias);
+      expect(Array.from(withBias.dataSync())).toEqual(Array.from(added.dataSync()));
+      const biased = await tf.profile(() => prepared.apply(x, bias));
+      if (kernel) expect(biased.kernels.map((k) => k.name)).toEqual([MATMUL_PAIR_KERNEL]);
+      tf.dispose([biased.result as tf.Tensor, withBias, added]);
+      const short = tf.zeros([3]) as tf.Tensor1D;
+      expect(() => prepared.apply(x, short)).toThrow(
+        new RegExp(`PreparedMatmul.apply: bias must have shape \\[${c.dense.shape[1]}\\].*got \\[3\\]`),
+      );
+      // Under a tape the products run op by op and differentiate, the bias too.
+      const gb = tf.grad((b: tf.Tensor) => tf.sum(prepared.apply(x, b as tf.Tensor1D)))(bias);
+      expect(Array.from(gb.dataSync())).toEqual(new Array(c.dense.shape[1]!).fill(1));
+      tf.dispose([bias, short, gb]);
       const g = tf.grad((v: tf.Tensor) => tf.sum(prepared.apply(v as tf.Tensor2D)))(x);
       const rowSums = tf.tidy(() => tf.sum(matrixToDense(w), 1));
       expectClose(g, rowSums.dataSync());
