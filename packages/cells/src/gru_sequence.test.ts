@@ -1,9 +1,18 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { cpMatrix, cpMatrixToDense, prepareMatmul, ttMatrix, ttMatrixToDense } from '@tensorized/decomp';
+import {
+  cpMatrix,
+  cpMatrixToDense,
+  MATMUL_PAIR_KERNEL,
+  prepareMatmul,
+  ttMatrix,
+  ttMatrixToDense,
+} from '@tensorized/decomp';
 import type { StagedMatmul } from '@tensorized/decomp/stages';
 import { describeEachBackend, expectClose, expectNoLeak } from '@tensorized/test-utils';
 import { expect, it } from 'vitest';
+import { createCell } from './cell.js';
 import { gruSequence } from './gru_sequence.js';
+import { paperCellConfig } from './presets.js';
 import { GRU_KERNELS, hasFusedKernel } from './gru_step.js';
 
 /** The GRU recurrence of PAPER.md step by step with plain ops, differentiated by TF.js itself. */
@@ -204,5 +213,36 @@ describeEachBackend('the fused GRU step kernels', (ctx) => {
     const fused = ctx.info.name === 'cpu' || ctx.info.name === 'wasm';
     expect(hasFusedKernel(GRU_KERNELS.step)).toBe(fused);
     expect(hasFusedKernel(GRU_KERNELS.stepGrad)).toBe(fused);
+  });
+});
+
+describeEachBackend('inference at batch 1 through a prepared TT-matrix', () => {
+  it('a two-core TT U runs as one TensorizedMatMulPair per step where the backend has it, with the op-by-op outputs bit for bit', async () => {
+    const cell = createCell(paperCellConfig('tt-gru', { seed: 4 }));
+    const x = tf.randomNormal([1, 5, 256], 0, 1, 'float32', 9) as tf.Tensor3D;
+    const kernel = tf.getKernel(MATMUL_PAIR_KERNEL, tf.getBackend());
+    if (['cpu', 'wasm'].includes(tf.getBackend())) expect(kernel).toBeDefined();
+    const prof = await tf.profile(() => cell.run(x).outputs);
+    const pairs = prof.kernels.filter((k) => k.name === MATMUL_PAIR_KERNEL).length;
+    // As cell.run prepares U: a two-core batch-1 form where the planner merged the cores in two groups.
+    const prepared = cell.U.prepare(1, 5);
+    const twoCores = (prepared as { batchOne?: unknown }).batchOne !== undefined;
+    prepared.dispose();
+    // The paper's ranks at batch 1: the planner merges the four cores into two (2 + 2) on wasm.
+    if (tf.getBackend() === 'wasm') expect(twoCores).toBe(true);
+    expect(pairs).toBe(kernel && twoCores ? 5 : 0);
+    const fast = prof.result as tf.Tensor;
+    if (kernel) {
+      tf.unregisterKernel(MATMUL_PAIR_KERNEL, tf.getBackend());
+      try {
+        const ops = await expectNoLeak(() => tf.tidy(() => cell.run(x).outputs), 1);
+        expect(Array.from(fast.dataSync())).toEqual(Array.from(ops.dataSync()));
+        ops.dispose();
+      } finally {
+        tf.registerKernel(kernel);
+      }
+    }
+    tf.dispose([fast, x]);
+    cell.dispose();
   });
 });

@@ -27,6 +27,10 @@ import {
 import { unstackLeading } from './unstack.js';
 import { recordingGradients } from './weight.js';
 
+/** A staged product that applies itself (PreparedMatmul, the cells' AppliedWeight). */
+interface Applier {
+  apply(x: tf.Tensor2D): tf.Tensor2D;
+}
 /**
  * The GRU recurrence over a whole sequence as one differentiable op with its backward pass written
  * out (backpropagation through time), for U given as matMul stages with layout views
@@ -69,6 +73,8 @@ export function gruSequence(
   const resetBefore = options.resetAfter === false;
   const kernels = options.fusedKernels ?? true;
   const { stages, outView } = staged;
+  const applier =
+    typeof (staged as { apply?: unknown }).apply === 'function' ? (staged as unknown as Applier) : undefined;
   const k = stages.length;
   const T = a.shape[0];
   const views = stages.map((s) => s.view);
@@ -111,8 +117,10 @@ export function gruSequence(
     // U c through the stages; the laid-out stage inputs the backward pass needs go to `laidInputs`.
     const applyU = (c: tf.Tensor, t: number, laidInputs: tf.Tensor[]): tf.Tensor2D => {
       // Nothing kept for a backward pass: the prepared product as it is, with its batch-1 form where
-      // it has one (a two-core TT without the transpose between the products; see withBatchOne).
-      if (!record) return applyStages(tfOps, c, staged) as tf.Tensor2D;
+      // it has one (a two-core TT without the transpose between the products; see withBatchOne), by
+      // its own apply where it is a PreparedMatmul (at batch 1 outside a tape, one kernel where the
+      // backend has TensorizedMatMulPair).
+      if (!record) return (applier ? applier.apply(c as tf.Tensor2D) : applyStages(tfOps, c, staged)) as tf.Tensor2D;
       for (let i = 0; i < k; i++) {
         if (t === 0) inShapes[i] = [...c.shape];
         if (record && keepsLaid && (i > 0 || keepsFirst)) {
