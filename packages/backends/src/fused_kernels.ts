@@ -18,7 +18,7 @@ export const FUSED_KERNELS = {
   gruStep: 'TensorizedGruStep',
   gruStepGrad: 'TensorizedGruStepGrad',
   adam: 'TensorizedAdam',
-  /** wasm only (src/wasm_kernels.ts): a TT-matrix's batch-1 product in one kernel; see MatMulPairAttrs. */
+  /** A TT-matrix's batch-1 product (and bias) in one kernel, cpu and wasm (src/matmul_pair.ts; MatMulPairAttrs). */
   matMulPair: 'TensorizedMatMulPair',
 } as const;
 

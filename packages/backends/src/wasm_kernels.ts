@@ -123,8 +123,8 @@ export const SMALL_MATMUL_MAX_THREADED = 2 ** 21;
  * starts its sums from the bias: the last bit may differ); other activations and a PReLU go to the
  * original kernel. It takes float32 products without transposes or batches (leading axes of size 1
  * are fine), N a multiple of 4 and a right-hand side of at most SMALL_MATMUL_MAX_RHS values, or 4x
- * as many in at most SMALL_MATMUL_NARROW columns (at most SMALL_MATMUL_MAX_THREADED multiply-adds on
- * the threaded build); everything else goes to the original kernel, as does everything where the
+ * as many in at most SMALL_MATMUL_NARROW columns or by at most SMALL_MATMUL_FEW_ROWS rows (at most
+ * SMALL_MATMUL_MAX_THREADED multiply-adds on the threaded build); everything else goes to the original kernel, as does everything where the
  * WebAssembly kernels cannot run (see setNativeWasmKernels).
  */
 export function smallMatMulKernel(original: tf.KernelFunc): tf.KernelFunc {

@@ -31,6 +31,7 @@ import { recordingGradients } from './weight.js';
 interface Applier {
   apply(x: tf.Tensor2D): tf.Tensor2D;
 }
+
 /**
  * The GRU recurrence over a whole sequence as one differentiable op with its backward pass written
  * out (backpropagation through time), for U given as matMul stages with layout views
