@@ -15,8 +15,9 @@ import { prod } from './prod.js';
  * The kernel that a TT-matrix's batch-1 product runs as, where the active backend has one
  * (@tensorized/backends registers it for cpu and wasm): y = (G_1^T X viewed as (M_1 x r N_2)) G_2,
  * inputs `first`, `x`, `second` and an optional `bias` (added last), attribute `outShape`; the same
- * two products (and add) as applyStages and addBias, in one launch instead of five or six. Used outside gradient tapes only (it has no gradient); elsewhere, and on
- * every other backend, the products run op by op.
+ * two products (and add) as applyStages and addBias, in one launch instead of five or six. Used
+ * outside gradient tapes only (it has no gradient); under a tape, and on every other backend, the
+ * products run op by op.
  */
 export const MATMUL_PAIR_KERNEL = 'TensorizedMatMulPair';
 
