@@ -21,6 +21,8 @@ export interface CellSpeedRow {
   params: number;
   bytes: number;
   inferMs: Record<1 | 16, number>;
+  /** Batch 1 with the prepared W and U kept between runs (RecurrentCell.keepPrepared). */
+  inferKeptMs: number;
   trainMs: number;
   path: string;
 }
@@ -29,7 +31,8 @@ const T_INFER = 64;
 
 /**
  * Per model: ms per time step of inference (a run over 64 steps, divided by 64) at batch 1 and 16,
- * and ms of one training step (forward + backward over 16 sequences of 64 steps). All models are
+ * at batch 1 also with W and U kept prepared between runs (a second cell with the same weights and
+ * keepPrepared), and ms of one training step (forward + backward over 16 sequences of 64 steps). All models are
  * measured in the same alternating rounds (see msPerCallEach), so that drifts of a shared machine
  * hit them alike and their ratios hold.
  */
@@ -40,11 +43,17 @@ export function runCellSpeed(options: { minMs?: number; onRow?: (row: CellSpeedR
   const cells = CELL_MODELS.map(
     ([, model, opts]) => createCell(paperCellConfig(model, { ...opts, seed: 1 })) as RecurrentCell,
   );
+  const kept = CELL_MODELS.map(([, model, opts]) => {
+    const cell = createCell(paperCellConfig(model, { ...opts, seed: 1 })) as RecurrentCell;
+    cell.keepPrepared();
+    return cell;
+  });
   const fns: Record<string, () => tf.Tensor> = {};
   cells.forEach((cell, i) => {
     const vars = cell.trainableVariables;
     fns[`infer1-${i}`] = () => tf.tidy(() => cell.run(x1).outputs);
     fns[`infer16-${i}`] = () => tf.tidy(() => cell.run(x16).outputs);
+    fns[`infer1kept-${i}`] = () => tf.tidy(() => kept[i]!.run(x1).outputs);
     fns[`train-${i}`] = () =>
       tf.tidy(() => {
         const { value, grads } = tf.variableGrads(() => tf.mean(tf.mul(cell.run(x16).outputs, probe)), vars);
@@ -59,6 +68,7 @@ export function runCellSpeed(options: { minMs?: number; onRow?: (row: CellSpeedR
       params: cell.paramCount(),
       bytes: 4 * cell.paramCountFull(),
       inferMs: { 1: timing[`infer1-${i}`]! / T_INFER, 16: timing[`infer16-${i}`]! / T_INFER },
+      inferKeptMs: timing[`infer1kept-${i}`]! / T_INFER,
       trainMs: timing[`train-${i}`]!,
       path: uPathText(cell),
     };
@@ -66,7 +76,7 @@ export function runCellSpeed(options: { minMs?: number; onRow?: (row: CellSpeedR
     return row;
   });
   tf.dispose([x1, x16, probe]);
-  for (const cell of cells) cell.dispose();
+  for (const cell of [...cells, ...kept]) cell.dispose();
   return rows;
 }
 
@@ -83,13 +93,19 @@ function uPathText(cell: RecurrentCell): string {
 
 export function cellSpeedTable(rows: readonly CellSpeedRow[]): string {
   const dense = rows[0]!;
-  return markdownTable(
+  const ratios = (f: (r: CellSpeedRow) => number) =>
+    rows
+      .slice(1)
+      .map((r) => `${r.model.split(' ')[0]} ${(f(r) / f(dense)).toFixed(2)}x`)
+      .join(', ');
+  const table = markdownTable(
     [
       'model',
       'RNN params',
       'weight bytes',
       'U in training (B=16, T=64)',
       'infer ms/step B=1',
+      'B=1, prepared kept',
       'infer ms/step B=16',
       'train ms/step B=16 T=64',
       'train vs dense',
@@ -100,9 +116,13 @@ export function cellSpeedTable(rows: readonly CellSpeedRow[]): string {
       r.bytes,
       r.path,
       ms(r.inferMs[1]),
+      ms(r.inferKeptMs),
       ms(r.inferMs[16]),
       ms(r.trainMs),
       `${(r.trainMs / dense.trainMs).toFixed(2)}x`,
     ]),
   );
+  return `${table}
+
+inference at batch 1 per step against the dense GRU: ${ratios((r) => r.inferMs[1])}; with the prepared W and U kept: ${ratios((r) => r.inferKeptMs)}`;
 }

@@ -243,6 +243,47 @@ function finish(s: v128, bias: usize, at: usize, act: i32, alpha: v128): v128 {
   return s;
 }
 
+/** From this many columns up, a row left over is multiplied by rowTimesWide. */
+const WIDE_ROW: i32 = 512;
+
+/**
+ * c = a B for one row a (K values) and a wide B (K x N, N a multiple of 4), streaming through B's
+ * rows in order, four at a time, with c accumulated in place: going down a column block instead
+ * would stride a whole row of B (6 KiB for N = 1536) per step, past what the prefetcher follows.
+ * Each c[j] is still 0 + a_0 b_0j + a_1 b_1j + ... in order, one multiply and one add per term,
+ * the same sums as the column-block loops. Bias and activation on a last pass (see finish).
+ */
+// @ts-ignore: decorator
+@inline
+function rowTimesWide(a0: usize, b: usize, c0: usize, K: i32, N: i32, bias: usize, act: i32, alpha: v128): void {
+  const rowB = <usize>N << 2;
+  const bytes = rowB;
+  for (let j: usize = 0; j < bytes; j += 16) v128.store(c0 + j, f32x4.splat(0));
+  let k = 0;
+  for (; k + 4 <= K; k += 4) {
+    const ko = <usize>k << 2;
+    const x0 = v128.load32_splat(a0 + ko), x1 = v128.load32_splat(a0 + ko + 4);
+    const x2 = v128.load32_splat(a0 + ko + 8), x3 = v128.load32_splat(a0 + ko + 12);
+    const p0 = b + <usize>k * rowB;
+    const p1 = p0 + rowB, p2 = p1 + rowB, p3 = p2 + rowB;
+    for (let j: usize = 0; j < bytes; j += 16) {
+      let s = v128.load(c0 + j);
+      s = f32x4.add(s, f32x4.mul(x0, v128.load(p0 + j)));
+      s = f32x4.add(s, f32x4.mul(x1, v128.load(p1 + j)));
+      s = f32x4.add(s, f32x4.mul(x2, v128.load(p2 + j)));
+      s = f32x4.add(s, f32x4.mul(x3, v128.load(p3 + j)));
+      v128.store(c0 + j, s);
+    }
+  }
+  for (; k < K; k++) {
+    const x0 = v128.load32_splat(a0 + (<usize>k << 2));
+    const p0 = b + <usize>k * rowB;
+    for (let j: usize = 0; j < bytes; j += 16)
+      v128.store(c0 + j, f32x4.add(v128.load(c0 + j), f32x4.mul(x0, v128.load(p0 + j))));
+  }
+  if (bias != 0 || act != 0) for (let j: usize = 0; j < bytes; j += 16) v128.store(c0 + j, finish(v128.load(c0 + j), bias, j, act, alpha));
+}
+
 /**
  * C = A B for row-major float32 A (M x K), B (K x N), C (M x N), N a multiple of 4: the products
  * of a few rows with a matrix that stays in cache (a recurrent state by a factor, a TT core),
@@ -314,6 +355,10 @@ export function matmul(
   for (; i < M; i++) {
     const a0 = a + <usize>i * rowA;
     const c0 = c + <usize>i * rowB;
+    if (N >= WIDE_ROW) {
+      rowTimesWide(a0, b, c0, K, N, bias, act, alpha);
+      continue;
+    }
     let j = 0;
     for (; j + 32 <= N; j += 32) {
       let s0 = f32x4.splat(0), s1 = f32x4.splat(0), s2 = f32x4.splat(0), s3 = f32x4.splat(0);

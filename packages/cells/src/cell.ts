@@ -280,6 +280,25 @@ export abstract class RecurrentCell {
       tf.tidy(() => vars.get(name)!.assign(tf.reshape(value, vars.get(name)!.shape)));
   }
 
+  /**
+   * For repeated inference (evaluation, prediction): with `on`, step(), stepper() and run() outside
+   * gradient tapes keep W and U as they prepared them (CP's and Tucker's bottleneck factors, a
+   * TT-matrix's merged cores, a rebuilt matrix) and reuse them in later calls that take the same
+   * path, until a variable is assigned (an optimiser step, loaded weights) or the backend changes;
+   * under a tape they are prepared anew as always. What is kept counts in tf.memory() until
+   * releasePrepared(), keepPrepared(false) or dispose(). Off by default.
+   */
+  keepPrepared(on = true): void {
+    this.W.keepPrepared(on);
+    this.U.keepPrepared(on);
+  }
+
+  /** Frees the prepared W and U products kept so far (see keepPrepared); dispose() frees them too. */
+  releasePrepared(): void {
+    this.W.releasePrepared();
+    this.U.releasePrepared();
+  }
+
   dispose(): void {
     this.W.dispose();
     this.U.dispose();

@@ -208,9 +208,49 @@ export class WeightMatrix {
         dispose: () => {},
       };
     }
-    const prepared = prepareMatmul(format, plan.path as MatmulPath, plan.groups ? { groups: plan.groups } : {});
-    return Object.assign(prepared, { plan });
+    const make = () => prepareMatmul(format, plan.path as MatmulPath, plan.groups ? { groups: plan.groups } : {});
+    if (!this.keeping || recordingGradients()) return Object.assign(make(), { plan });
+    // Kept (see keepPrepared), outside gradient tapes: the prepared product is reused by the next call
+    // with the same plan. The factors' variables are immutable between assigns, and an assign (an
+    // optimiser step, loaded weights) gives a variable a new dataId, which drops the kept product.
+    const key = `${plan.path}|${plan.groups?.join(',') ?? ''}`;
+    const ids = this.variables.map(([, v]) => v.dataId as object);
+    const backend = tf.getBackend();
+    const live = this.variables.every(([, v]) => !v.isDisposed);
+    const fresh = (e: KeptProduct) => live && e.backend === backend && e.ids.every((id, i) => id === ids[i]);
+    for (const [k, e] of this.kept) {
+      if (fresh(e)) continue;
+      e.prepared.dispose();
+      this.kept.delete(k);
+    }
+    let entry = this.kept.get(key);
+    if (!entry) {
+      const prepared = Object.assign(make().keep(), { plan });
+      // Callers dispose what prepare() returns: for a kept product that is a no-op.
+      entry = { ids, backend, prepared, shared: { ...prepared, dispose: () => {} } };
+      this.kept.set(key, entry);
+    }
+    return entry.shared;
   }
+
+  /**
+   * Whether prepare() keeps what it prepares outside gradient tapes for the next call with the same
+   * plan (one product per plan used, made again when a variable is assigned or the backend changes),
+   * instead of making it anew for every call. Off by default; turning it off frees what is kept.
+   */
+  keepPrepared(on: boolean): void {
+    this.keeping = on;
+    if (!on) this.releasePrepared();
+  }
+
+  /** Frees the prepared products kept so far (see keepPrepared); dispose() frees them too. */
+  releasePrepared(): void {
+    for (const e of this.kept.values()) e.prepared.dispose();
+    this.kept.clear();
+  }
+
+  private keeping = false;
+  private readonly kept = new Map<string, KeptProduct>();
 
   /** The path prepare() takes for these sizes (see plan()). */
   plannedPath(
@@ -244,6 +284,16 @@ export class WeightMatrix {
   }
 
   dispose(): void {
+    this.releasePrepared();
     for (const [, v] of this.variables) v.dispose();
   }
+}
+
+/** A prepared product that WeightMatrix.prepare keeps: the variables' dataIds and the backend it was made from. */
+interface KeptProduct {
+  readonly ids: readonly object[];
+  readonly backend: string;
+  readonly prepared: AppliedWeight;
+  /** What prepare() returns: the same product, with a dispose() that leaves it to the cache. */
+  readonly shared: AppliedWeight;
 }

@@ -44,6 +44,11 @@ export interface PreparedMatmul extends StagedMatmul<tf.Tensor2D> {
   apply(x: tf.Tensor2D, bias?: tf.Tensor1D): tf.Tensor2D;
   /** Frees the prepared tensors (not the factors of W). */
   dispose(): void;
+  /**
+   * Marks the prepared tensors kept (tf.keep), so that they outlive the tf.tidy they were made in:
+   * for a caller that holds them across calls (a cache). dispose() still frees them. Returns itself.
+   */
+  keep(): PreparedMatmul;
 }
 
 export interface PrepareOptions {
@@ -75,7 +80,7 @@ export function prepareMatmul(w: MatrixFormat, path: MatmulPath, options: Prepar
     ...staged.stages.map((s) => s.matrix),
     ...(staged.batchOne ? [staged.batchOne.first, staged.batchOne.second] : []),
   ];
-  return {
+  const prepared: PreparedMatmul = {
     path,
     groups,
     inSize,
@@ -107,7 +112,12 @@ export function prepareMatmul(w: MatrixFormat, path: MatmulPath, options: Prepar
       });
     },
     dispose: () => tf.dispose(held),
+    keep: () => {
+      for (const t of held) tf.keep(t);
+      return prepared;
+    },
   };
+  return prepared;
 }
 
 /** x W by contracting the factors (ttMatmul, cpMatmul or tuckerMatmul). */
