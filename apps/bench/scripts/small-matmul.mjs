@@ -22,7 +22,7 @@ const SHAPES = [
   [32, 128, 48, 'TT core (2+2) at batch 1'],
   [1, 512, 80, 'CP factor, batch 1'],
   [1, 80, 1536, 'CP factor, batch 1 (few rows: any width)'],
-  [1, 512, 1536, 'dense U, batch 1 (XNNPACK kept)'],
+  [1, 512, 1536, 'dense U, batch 1 (fewer than 4 rows, wide: any size)'],
   [16, 512, 80, 'CP factor, batch 16'],
   [16, 80, 1536, 'CP factor, batch 16 (wide: XNNPACK kept)'],
   [1024, 88, 256, 'input layer, batch 16 x 64'],
@@ -38,6 +38,7 @@ const cases = [
   // afresh before each product (the copy, an Add, is in both figures).
   { m: 1, k: 80, n: 1536, what: 'CP factor, batch 1, fresh right-hand side', fused: false, fresh: true },
   { m: 16, k: 80, n: 1536, what: 'CP factor, batch 16, fresh right-hand side (XNNPACK kept)', fused: false, fresh: true },
+  { m: 1, k: 512, n: 1024, what: "tf.layers.gru's recurrent kernel sliced at every step, fresh right-hand side", fused: false, fresh: true },
 ];
 const tensors = cases.map(({ m, k, n }) => ({
   a: tf.randomNormal([m, k], 0, 1, 'float32', 1),

@@ -6,6 +6,7 @@ import {
   SMALL_MATMUL_FEW_ROWS,
   SMALL_MATMUL_MAX_RHS,
   SMALL_MATMUL_NARROW,
+  SMALL_MATMUL_WIDE,
   smallMatMulKernel,
 } from './wasm_kernels.js';
 
@@ -433,7 +434,10 @@ describe('wasm kernel fixes', () => {
     // 1 to 3 terms past the last 4, a 4-row block before them.
     check(2, 7, 512);
     check(5, 83, 516);
-    expect(cases).toBe(199);
+    // Any size by fewer than 4 rows when wide: the dense U at batch 1.
+    check(1, 512, 1536);
+    check(3, 300, 1024);
+    expect(cases).toBe(201);
     // Fused with a bias and an activation (tf.fused.matMul): what the separate ops compute, bit for bit.
     for (const [M, K, N] of [
       [1, 88, 256],
@@ -497,6 +501,8 @@ describe('wasm kernel fixes', () => {
       [t([2, narrow]), t([narrow, SMALL_MATMUL_NARROW])], // narrow: up to 4x as many values
       [t([SMALL_MATMUL_FEW_ROWS, 80]), t([80, 1536])], // few rows, any width: CP's factor at batch 1
       [t([1, side]), t([side, side + 4])],
+      [t([1, 512]), t([512, 1536])], // fewer than 4 rows, wide, any size: the dense U at batch 1
+      [t([3, 700]), t([700, SMALL_MATMUL_WIDE])],
     ];
     const few = SMALL_MATMUL_FEW_ROWS;
     const handed = [
@@ -504,7 +510,8 @@ describe('wasm kernel fixes', () => {
       [t([few + 1, side]), t([side, side + 4])],
       [t([2, narrow + 1]), t([narrow + 1, SMALL_MATMUL_NARROW])],
       [t([few + 1, narrow / 2]), t([narrow / 2, 2 * SMALL_MATMUL_NARROW])], // 2x the values, not narrow, not few rows
-      [t([1, 512]), t([512, 1536])], // few rows, but more than 4x SMALL_MATMUL_MAX_RHS values (the dense U)
+      [t([4, 512]), t([512, 1536])], // 4 rows, more than 4x SMALL_MATMUL_MAX_RHS values
+      [t([1, 1024]), t([1024, SMALL_MATMUL_WIDE - 4])], // fewer than 4 rows but not wide, more than 4x the values
       [t([4, 8]), t([8, 6])], // N not a multiple of 4
       [t([2, 4, 8]), t([2, 8, 4])], // batched
       [t([4, 8], 'int32'), t([8, 4], 'int32')],
@@ -521,7 +528,8 @@ describe('wasm kernel fixes', () => {
       `${few + 1}x${side} ${side}x${side + 4}`,
       `2x${narrow + 1} ${narrow + 1}x${SMALL_MATMUL_NARROW}`,
       `${few + 1}x${narrow / 2} ${narrow / 2}x${2 * SMALL_MATMUL_NARROW}`,
-      '1x512 512x1536',
+      '4x512 512x1536',
+      `1x1024 1024x${SMALL_MATMUL_WIDE - 4}`,
       '4x8 8x6',
       '2x4x8 2x8x4',
       '4x8 8x4',
@@ -533,7 +541,7 @@ describe('wasm kernel fixes', () => {
     const was = setNativeWasmKernels(false);
     call(taken[0]![0]!, taken[0]![1]!);
     setNativeWasmKernels(was);
-    expect(handedOn).toHaveLength(12);
+    expect(handedOn).toHaveLength(13);
     // _FusedMatMul: a bias of one value per column with relu or leakyrelu taken; anything else handed on.
     handedOn.length = 0;
     const fusedCall = (attrs: tf.NamedAttrMap, inputs: Record<string, tf.Tensor> = {}) => {

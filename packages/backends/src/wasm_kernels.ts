@@ -110,6 +110,17 @@ export const SMALL_MATMUL_NARROW = 128;
 export const SMALL_MATMUL_FEW_ROWS = 4;
 /** On the threaded build, products of at most this many multiply-adds (XNNPACK spreads larger ones over its threads). */
 export const SMALL_MATMUL_MAX_THREADED = 2 ** 21;
+/**
+ * Products of fewer than 4 rows by a right-hand side of at least this many columns take it at any
+ * size: those rows stream through B's rows (see wasm/kernels.ts), as fast as XNNPACK's packed
+ * layout (measured at 1 x 512 by 512 x 1536, the dense U at batch 1), where XNNPACK first packs a
+ * right-hand side it has not seen, 7x the product's time: tf.layers.gru slices its recurrent kernel
+ * anew at every step. On the threaded build, whose XNNPACK spreads a product over its threads, only
+ * for a right-hand side seen for the first time (a persistent one XNNPACK packs once).
+ */
+export const SMALL_MATMUL_WIDE = 512;
+/** The right-hand sides (dataIds) that smallMatMulKernel has seen under SMALL_MATMUL_WIDE's rule. */
+const seenWide = new WeakSet<object>();
 
 /**
  * BatchMatMul for the small products of the wasm backend: a few rows by a matrix that fits in cache
@@ -123,8 +134,9 @@ export const SMALL_MATMUL_MAX_THREADED = 2 ** 21;
  * starts its sums from the bias: the last bit may differ); other activations and a PReLU go to the
  * original kernel. It takes float32 products without transposes or batches (leading axes of size 1
  * are fine), N a multiple of 4 and a right-hand side of at most SMALL_MATMUL_MAX_RHS values, or 4x
- * as many in at most SMALL_MATMUL_NARROW columns or by at most SMALL_MATMUL_FEW_ROWS rows (at most
- * SMALL_MATMUL_MAX_THREADED multiply-adds on the threaded build); everything else goes to the original kernel, as does everything where the
+ * as many in at most SMALL_MATMUL_NARROW columns or by at most SMALL_MATMUL_FEW_ROWS rows, or any
+ * size by fewer than 4 rows in at least SMALL_MATMUL_WIDE columns (at most SMALL_MATMUL_MAX_THREADED
+ * multiply-adds on the threaded build); everything else goes to the original kernel, as does everything where the
  * WebAssembly kernels cannot run (see setNativeWasmKernels).
  */
 export function smallMatMulKernel(original: tf.KernelFunc): tf.KernelFunc {
@@ -144,10 +156,11 @@ export function smallMatMulKernel(original: tf.KernelFunc): tf.KernelFunc {
     if (a.dtype !== 'float32' || b.dtype !== 'float32' || ra < 2 || rb < 2) return original(args);
     const [M, K] = a.shape.slice(-2) as [number, number];
     const [K2, N] = b.shape.slice(-2) as [number, number];
-    const fits =
+    const small =
       K * N <= SMALL_MATMUL_MAX_RHS ||
       ((N <= SMALL_MATMUL_NARROW || M <= SMALL_MATMUL_FEW_ROWS) && K * N <= 4 * SMALL_MATMUL_MAX_RHS);
-    if (K !== K2 || N % 4 !== 0 || M === 0 || K === 0 || N === 0 || !fits) return original(args);
+    const wide = !small && M < 4 && N >= SMALL_MATMUL_WIDE;
+    if (K !== K2 || N % 4 !== 0 || M === 0 || K === 0 || N === 0 || !(small || wide)) return original(args);
     if (count(a.shape.slice(0, -2)) !== 1 || count(b.shape.slice(0, -2)) !== 1) return original(args);
     // A bias of one value per column ([N], [1, N], ...) and no more axes than the product's.
     const outRank = Math.max(ra, rb);
@@ -162,6 +175,10 @@ export function smallMatMulKernel(original: tf.KernelFunc): tf.KernelFunc {
     const backend = args.backend as unknown as WasmBackendLike & WasmBackendInternals;
     const kernels = nativeKernels(backend);
     if (!kernels || (sharedMemory(backend) && M * K * N > SMALL_MATMUL_MAX_THREADED)) return original(args);
+    if (wide && sharedMemory(backend)) {
+      if (seenWide.has(b.dataId)) return original(args);
+      seenWide.add(b.dataId);
+    }
     const out = backend.makeOutput([...new Array<number>(outRank - 2).fill(1), M, N], 'float32');
     const at = (x: tf.TensorInfo | undefined): number => (x ? offsetOf(backend, x.dataId) : 0);
     kernels.matmul(at(a), at(b), at(out), M, K, N, at(bias), act, leakyreluAlpha);

@@ -293,6 +293,11 @@ export abstract class RecurrentCell {
     this.U.keepPrepared(on);
   }
 
+  /** Whether keepPrepared is on. */
+  get keepsPrepared(): boolean {
+    return this.W.keepsPrepared;
+  }
+
   /** Frees the prepared W and U products kept so far (see keepPrepared); dispose() frees them too. */
   releasePrepared(): void {
     this.W.releasePrepared();

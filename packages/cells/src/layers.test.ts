@@ -1,9 +1,9 @@
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
-import { describeEachBackend, expectClose } from '@tensorized/test-utils';
+import { describeEachBackend, expectClose, expectNoLeak } from '@tensorized/test-utils';
 import { expect, it } from 'vitest';
 import { compressCell, paperCellConfig } from './index.js';
-import { fromLayersRnn, TensorizedRNNCell, tensorizedGru, tensorizedLstm } from './layers.js';
+import { fromLayersRnn, TensorizedRNN, TensorizedRNNCell, tensorizedGru, tensorizedLstm } from './layers.js';
 
 describeEachBackend('tfjs-layers adapter', () => {
   it('a tf.sequential with an RNN over a TT-GRU cell fits, saves to memory, loads and predicts identically', async () => {
@@ -197,11 +197,50 @@ describeEachBackend('tensorizedGru and tensorizedLstm', () => {
         }),
       );
       const loaded = await tfl.loadLayersModel(tf.io.fromMemory(saved!));
+      expect(loaded.layers.filter((l) => l instanceof TensorizedRNN)).toHaveLength(1);
       const [a, b] = [model.predict(x) as tf.Tensor, loaded.predict(x) as tf.Tensor];
       expectClose(b, a, { atol: 0, rtol: 0 });
       tf.dispose([x, y, a, b]);
       model.dispose();
       loaded.dispose();
+    });
+  }
+
+  const specs: Array<{ format: 'cp'; rank: number } | { format: 'tucker' | 'tt' | 'tr'; ranks: number[] }> = [
+    { format: 'cp', rank: 3 },
+    { format: 'tucker', ranks: [2, 2, 2] },
+    { format: 'tt', ranks: [1, 2, 2, 1] },
+    { format: 'tr', ranks: [2, 2, 1, 2] },
+  ];
+  for (const spec of specs) {
+    it(`${spec.format}: the layer prepares W and U once per predict, not per step: the same outputs as tf.layers.rnn over the same cell, fewer kernels, nothing left behind`, async () => {
+      const cellArgs = {
+        units: 8,
+        ...spec,
+        seed: 4,
+        inputShape: [6, 12],
+      };
+      const ours = tfl.sequential({ layers: [tensorizedGru({ ...cellArgs, returnSequences: true })] });
+      const same = (ours.layers[0] as unknown as { cell: TensorizedRNNCell }).cell.cellConfig;
+      const plain = tfl.sequential({
+        layers: [
+          tfl.layers.rnn({ cell: new TensorizedRNNCell({ cell: same }), returnSequences: true, inputShape: [6, 12] }),
+        ],
+      });
+      const x = tf.randomNormal([2, 6, 12], 0, 1, 'float32', 5);
+      const want = plain.predict(x) as tf.Tensor;
+      const got = await expectNoLeak(() => ours.predict(x) as tf.Tensor, 1);
+      expectClose(got, want, { atol: 0, rtol: 0 });
+      const kernels = async (m: tfl.Sequential) =>
+        (
+          await tf.profile(() => {
+            tf.dispose(m.predict(x) as tf.Tensor);
+          })
+        ).kernels.length;
+      expect(await kernels(ours)).toBeLessThan(await kernels(plain));
+      tf.dispose([x, want, got]);
+      ours.dispose();
+      plain.dispose();
     });
   }
 

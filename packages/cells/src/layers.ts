@@ -108,6 +108,37 @@ export class TensorizedRNNCell extends layers.RNNCell {
 
 tf.serialization.registerClass(TensorizedRNNCell);
 
+/**
+ * tf.layers.rnn over a TensorizedRNNCell that prepares the cell's W and U once per call (per batch
+ * of sequences) in inference, as RecurrentCell.run does, instead of at every time step: tfjs-layers
+ * steps the cell one call at a time, and a factorised W and U made ready anew at each step (CP's
+ * factors rebuilt, a TT-matrix's cores merged) cost more than the step itself. What it prepares is
+ * freed when the call returns; under a gradient tape (model.fit) nothing changes. tensorizedGru and
+ * tensorizedLstm return this layer; saved and loaded as 'TensorizedRNN'.
+ */
+export class TensorizedRNN extends layers.RNN {
+  static override className = 'TensorizedRNN';
+
+  override call(inputs: tf.Tensor | tf.Tensor[], kwargs: Parameters<layers.RNN['call']>[1]): tf.Tensor | tf.Tensor[] {
+    const cell = this.cell instanceof TensorizedRNNCell && this.cell.built ? this.cell.recurrentCell : undefined;
+    if (!cell || cell.keepsPrepared) return super.call(inputs, kwargs);
+    cell.keepPrepared();
+    try {
+      return super.call(inputs, kwargs);
+    } finally {
+      cell.keepPrepared(false);
+    }
+  }
+
+  override getConfig(): tf.serialization.ConfigDict {
+    // RNN nests its cell's config only for itself (for subclasses, GRU and LSTM, it spreads it flat):
+    // nested as for RNN, which fromConfig reads.
+    return { ...super.getConfig(), cell: { className: this.cell.getClassName(), config: this.cell.getConfig() } };
+  }
+}
+
+tf.serialization.registerClass(TensorizedRNN);
+
 /** A configuration with its input size (and, for a factorised W without them, balanced input modes). */
 function completeInput(config: TensorizedRNNCellArgs['cell'], inputSize: number): CellConfig {
   const needsModes = config.input.format !== 'dense' && !config.inputModes;
@@ -183,7 +214,7 @@ const LAYER_OPTIONS: readonly string[] = [
   ...RNN_OPTIONS,
 ];
 
-function tensorizedRnn(kind: 'gru' | 'lstm', fn: string, args: TensorizedRnnLayerArgs): ReturnType<typeof layers.rnn> {
+function tensorizedRnn(kind: 'gru' | 'lstm', fn: string, args: TensorizedRnnLayerArgs): TensorizedRNN {
   const unknown = Object.keys(args ?? {}).filter((k) => !LAYER_OPTIONS.includes(k));
   if (unknown.length)
     throw new CellError(
@@ -239,7 +270,7 @@ function tensorizedRnn(kind: 'gru' | 'lstm', fn: string, args: TensorizedRnnLaye
     ...(args.seed !== undefined ? { seed: args.seed } : {}),
   };
   const rnnArgs = Object.fromEntries(RNN_OPTIONS.filter((k) => args[k] !== undefined).map((k) => [k, args[k]]));
-  return layers.rnn({
+  return new TensorizedRNN({
     ...rnnArgs,
     cell: new TensorizedRNNCell({ cell: typeof declared === 'number' ? completeInput(cell, declared) : cell }),
   });
@@ -251,12 +282,12 @@ function tensorizedRnn(kind: 'gru' | 'lstm', fn: string, args: TensorizedRnnLaye
  * layer over a TensorizedRNNCell: it trains with model.fit, saves and loads like any layer. Options
  * that do not apply are refused, naming them.
  */
-export function tensorizedGru(args: TensorizedRnnLayerArgs): ReturnType<typeof layers.rnn> {
+export function tensorizedGru(args: TensorizedRnnLayerArgs): TensorizedRNN {
   return tensorizedRnn('gru', 'tensorizedGru', args);
 }
 
 /** The LSTM form of tensorizedGru. */
-export function tensorizedLstm(args: TensorizedRnnLayerArgs): ReturnType<typeof layers.rnn> {
+export function tensorizedLstm(args: TensorizedRnnLayerArgs): TensorizedRNN {
   return tensorizedRnn('lstm', 'tensorizedLstm', args);
 }
 

@@ -243,6 +243,11 @@ export class WeightMatrix {
     if (!on) this.releasePrepared();
   }
 
+  /** Whether prepare() keeps what it prepares (see keepPrepared). */
+  get keepsPrepared(): boolean {
+    return this.keeping;
+  }
+
   /** Frees the prepared products kept so far (see keepPrepared); dispose() frees them too. */
   releasePrepared(): void {
     for (const e of this.kept.values()) e.prepared.dispose();
