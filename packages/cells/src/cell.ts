@@ -285,7 +285,9 @@ export abstract class RecurrentCell {
    * gradient tapes keep W and U as they prepared them (CP's and Tucker's bottleneck factors, a
    * TT-matrix's merged cores, a rebuilt matrix) and reuse them in later calls that take the same
    * path, until a variable is assigned (an optimiser step, loaded weights) or the backend changes;
-   * under a tape they are prepared anew as always. What is kept counts in tf.memory() until
+   * under a tape they are prepared anew as always. Being reused, they are planned as for many uses
+   * (as a stepper is): a path may differ from the one a single call takes, with the same results to
+   * float32 rounding. What is kept counts in tf.memory() until
    * releasePrepared(), keepPrepared(false) or dispose(). Off by default.
    */
   keepPrepared(on = true): void {

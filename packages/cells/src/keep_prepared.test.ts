@@ -14,6 +14,10 @@ const SPECS: Array<[string, WeightSpec]> = [
   ['bt', { format: 'bt', ranks: [2, 3, 2], blocks: 2 }],
 ];
 
+// Kept products are planned for many uses, so their path may differ from a single call's: the same
+// results to float32 rounding (the paths themselves are tested against each other in weight tests).
+const TOL = { atol: 1e-6, rtol: 1e-5 };
+
 const config = (kind: 'gru' | 'lstm', spec: WeightSpec): CellConfig => ({
   kind,
   inputSize: 12,
@@ -51,7 +55,7 @@ const runAndDispose = (cell: RecurrentCell, x: tf.Tensor3D): void => {
 describeEachBackend('keepPrepared', () => {
   for (const kind of ['gru', 'lstm'] as const) {
     for (const [name, spec] of SPECS) {
-      it(`${name}-${kind}: kept W and U give the same run, step and stepper, are made once, and are freed by releasePrepared and dispose`, async () => {
+      it(`${name}-${kind}: kept W and U give the same run, step and stepper (to rounding), are made once, and are freed by releasePrepared and dispose`, async () => {
         const start = tf.memory().numTensors;
         const x = tf.randomNormal([1, 6, 12], 0, 1, 'float32', 7) as tf.Tensor3D;
         const x2 = tf.randomNormal([3, 6, 12], 0, 1, 'float32', 8) as tf.Tensor3D;
@@ -62,7 +66,9 @@ describeEachBackend('keepPrepared', () => {
         for (const input of [x, x2, x, x2]) {
           const want = runValues(plain, input);
           const got = runValues(kept, input);
-          expect(got.map((g) => Array.from(g))).toEqual(want.map((w) => Array.from(w)));
+          got.forEach((g, i) => {
+            expectClose(g, want[i]!, TOL);
+          });
         }
         const held = tf.memory().numTensors - before;
         if (name === 'dense') expect(held).toBe(0);
@@ -81,7 +87,7 @@ describeEachBackend('keepPrepared', () => {
             const s = kept.initialState(1);
             const step = kept.step(tf.zeros([1, 12]) as tf.Tensor2D, s);
             const plainStep = plain.step(tf.zeros([1, 12]) as tf.Tensor2D, s);
-            expect(Array.from(step.output.dataSync())).toEqual(Array.from(plainStep.output.dataSync()));
+            expectClose(step.output.dataSync(), plainStep.output.dataSync(), TOL);
           });
           const stepper = kept.stepper(1);
           tf.tidy(() => {
@@ -94,7 +100,10 @@ describeEachBackend('keepPrepared', () => {
           for (let i = 0; i < 3; i++) everyCall();
         });
         // The stepper's dispose left the kept products alone: a run still works and still agrees.
-        expect(runValues(kept, x).map((g) => Array.from(g))).toEqual(runValues(plain, x).map((w) => Array.from(w)));
+        const again = runValues(plain, x);
+        runValues(kept, x).forEach((g, i) => {
+          expectClose(g, again[i]!, TOL);
+        });
         kept.releasePrepared();
         expect(tf.memory().numTensors).toBe(before);
         kept.keepPrepared();
@@ -120,7 +129,7 @@ describeEachBackend('keepPrepared', () => {
         for (const cell of [kept, fresh]) for (const v of cell.trainableVariables) v.assign(tf.mul(v, 1.5));
       });
       const now = runValues(kept, x)[0]!;
-      expectClose(now, runValues(fresh, x)[0]!, { atol: 0, rtol: 0 });
+      expectClose(now, runValues(fresh, x)[0]!, TOL);
       expect(Array.from(now)).not.toEqual(Array.from(old));
       // The stale products were freed when the new ones were made: as many tensors as before.
       expect(tf.memory().numTensors).toBe(before);

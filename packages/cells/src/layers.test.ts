@@ -230,7 +230,8 @@ describeEachBackend('tensorizedGru and tensorizedLstm', () => {
       const x = tf.randomNormal([2, 6, 12], 0, 1, 'float32', 5);
       const want = plain.predict(x) as tf.Tensor;
       const got = await expectNoLeak(() => ours.predict(x) as tf.Tensor, 1);
-      expectClose(got, want, { atol: 0, rtol: 0 });
+      // Prepared once, W and U are planned for many uses (see keepPrepared): the same to rounding.
+      expectClose(got, want, { atol: 1e-6, rtol: 1e-5 });
       const kernels = async (m: tfl.Sequential) =>
         (
           await tf.profile(() => {

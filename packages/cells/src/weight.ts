@@ -191,7 +191,10 @@ export class WeightMatrix {
     options: { fusedGradient?: boolean } = {},
   ): AppliedWeight {
     // Under a gradient tape the planner counts the backward pass too.
-    const plan = this.plan(batch, uses, {
+    // What is kept is reused: it is planned as for many uses (a TT-matrix's cores merged, a U
+    // rebuilt where that pays over many steps), as a stepper is.
+    const kept = this.keeping && !recordingGradients();
+    const plan = this.plan(batch, kept ? Math.max(uses, KEPT_USES) : uses, {
       path,
       backward: recordingGradients(),
       fusedGradient: options.fusedGradient ?? false,
@@ -209,7 +212,7 @@ export class WeightMatrix {
       };
     }
     const make = () => prepareMatmul(format, plan.path as MatmulPath, plan.groups ? { groups: plan.groups } : {});
-    if (!this.keeping || recordingGradients()) return Object.assign(make(), { plan });
+    if (!kept) return Object.assign(make(), { plan });
     // Kept (see keepPrepared), outside gradient tapes: the prepared product is reused by the next call
     // with the same plan. The factors' variables are immutable between assigns, and an assign (an
     // optimiser step, loaded weights) gives a variable a new dataId, which drops the kept product.
@@ -236,7 +239,8 @@ export class WeightMatrix {
   /**
    * Whether prepare() keeps what it prepares outside gradient tapes for the next call with the same
    * plan (one product per plan used, made again when a variable is assigned or the backend changes),
-   * instead of making it anew for every call. Off by default; turning it off frees what is kept.
+   * instead of making it anew for every call; kept products are planned as for many uses (at least
+   * 1000), since they are reused. Off by default; turning it off frees what is kept.
    */
   keepPrepared(on: boolean): void {
     this.keeping = on;
@@ -293,6 +297,9 @@ export class WeightMatrix {
     for (const [, v] of this.variables) v.dispose();
   }
 }
+
+/** The uses a kept product is planned for (see WeightMatrix.keepPrepared; a stepper's default too). */
+const KEPT_USES = 1000;
 
 /** A prepared product that WeightMatrix.prepare keeps: the variables' dataIds and the backend it was made from. */
 interface KeptProduct {
