@@ -478,6 +478,52 @@ describe('wasm kernel fixes', () => {
     expect(tf.memory().numTensors).toBe(before);
   });
 
+  it('A^T B with a small result (the WebAssembly matmulTN: weight gradients over all steps) equals a float64 product and XNNPACK on A transposed, bit for bit, for every remainder and block of the summed axis', async () => {
+    await useBackend('wasm');
+    const before = tf.memory().numTensors;
+    const values = (n: number, phase: number): Float32Array =>
+      Float32Array.from({ length: n }, (_, i) => Math.sin(0.29 * i + phase) * (1 + (i % 5)));
+    let cases = 0;
+    const check = (K: number, M: number, N: number): void => {
+      const av = values(K * M, 0.3 * M);
+      const bv = values(K * N, 1.1 + N);
+      const a = tf.tensor2d(av, [K, M]);
+      const b = tf.tensor2d(bv, [K, N]);
+      const y = tf.matMul(a, b, true, false);
+      expect(y.shape).toEqual([M, N]);
+      const got = y.dataSync();
+      // float64 reference with float32's bound for a sum of K products.
+      for (let i = 0; i < M; i++)
+        for (let j = 0; j < N; j++) {
+          let s = 0;
+          let bound = 0;
+          for (let k = 0; k < K; k++) {
+            s += av[k * M + i]! * bv[k * N + j]!;
+            bound += Math.abs(av[k * M + i]! * bv[k * N + j]!);
+          }
+          expect(Math.abs(got[i * N + j]! - s), `${K} x ${M} ^T by ${K} x ${N}`).toBeLessThanOrEqual(
+            (K + 1) * 2 ** -24 * bound,
+          );
+        }
+      // The transposed A multiplied by XNNPACK (the WebAssembly kernels off): the same float32 sums.
+      const was = setNativeWasmKernels(false);
+      const at = tf.transpose(a);
+      const xnn = tf.matMul(at, b);
+      setNativeWasmKernels(was);
+      expect(Array.from(got), `${K} x ${M} ^T by ${K} x ${N}`).toEqual(Array.from(xnn.dataSync()));
+      tf.dispose([a, b, y, at, xnn]);
+      cases++;
+    };
+    // Summed axis: under one block, one block, blocks and a remainder; columns of A: the 4-wide
+    // blocks and 1 to 3 left over; columns of B: 8-wide blocks and 4 left over.
+    for (const K of [1, 5, 128, 300]) for (const M of [1, 3, 4, 6, 11]) for (const N of [4, 8, 12, 48]) check(K, M, N);
+    // The TT stage gradients of the paper's U at B = 16, T = 64 (shorter sums, the same shapes of C).
+    check(2048, 176, 48);
+    check(1024, 32, 352);
+    expect(cases).toBe(82);
+    expect(tf.memory().numTensors).toBe(before);
+  });
+
   it('the small-product kernel takes exactly the plain float32 products it is for and hands everything else on', async () => {
     await useBackend('wasm');
     const before = tf.memory().numTensors;

@@ -464,6 +464,37 @@ function transposedMatMulKernel(original: tf.KernelFunc, name: string): tf.Kerne
     };
     try {
       const twoD = name === 'BatchMatMul' && a.shape.length === 2 && b.shape.length === 2;
+      if (twoD && transposeA && !transposeB && a.dtype === 'float32' && b.dtype === 'float32') {
+        // A^T B by the WebAssembly kernel, without the transpose and XNNPACK's packing of B, where
+        // C stays in cache (at most SMALL_MATMUL_MAX_RHS values; a larger C, carried from block to
+        // block of K, is slower than XNNPACK: 1024 x 512 by 1024 x 1536 100 ms against 65). On the
+        // threaded build, large products stay with XNNPACK, which spreads them over its threads.
+        const [K, M] = a.shape as [number, number];
+        const [K2, N] = b.shape as [number, number];
+        const internals = args.backend as unknown as WasmBackendInternals & WasmBackendLike;
+        const kernels = nativeKernels(internals);
+        if (
+          kernels &&
+          K === K2 &&
+          K > 0 &&
+          M > 0 &&
+          N % 4 === 0 &&
+          N > 0 &&
+          M * N <= SMALL_MATMUL_MAX_RHS &&
+          !(sharedMemory(internals) && M * K * N > SMALL_MATMUL_MAX_THREADED)
+        ) {
+          const out = internals.makeOutput([M, N], 'float32');
+          kernels.matmulTN(
+            offsetOf(internals, a.dataId),
+            offsetOf(internals, b.dataId),
+            offsetOf(internals, out.dataId),
+            K,
+            M,
+            N,
+          );
+          return out;
+        }
+      }
       if (twoD && transposeA !== transposeB) {
         let flip: boolean;
         if (transposeA) {

@@ -126,12 +126,21 @@ export function denseGradientTrace(staged: StagedMatmul<Traced>, n: number, m: n
 
 /**
  * The cost of A^T B for A (rows x k), B (rows x m) as @tensorized/backends' wasm matMul computes it
- * (its transposedMatMulKernel, with the same orientation rule): the transposed operand's elements
- * moved, the right-hand side's repacked, and a transpose of the result when flipped.
+ * (its transposedMatMulKernel, with the same rules): where the (k x m) result stays in cache (at most
+ * TN_DIRECT_MAX values, m a multiple of 4) its WebAssembly kernel reads A and B as they are, the
+ * products alone; otherwise the transposed operand's elements moved, the right-hand side's repacked,
+ * and a transpose of the result when flipped.
  */
+/** The largest A^T B result @tensorized/backends' wasm kernel forms directly (its SMALL_MATMUL_MAX_RHS). */
+const TN_DIRECT_MAX = 2 ** 16;
+
 function transposeAProduct(acc: CostEstimate, rows: number, k: number, m: number): void {
-  const flip = rows * (m - k) > 5 * k * m;
   acc.flops += 2 * rows * k * m;
+  if (k * m <= TN_DIRECT_MAX && m % 4 === 0) {
+    acc.ops += 1;
+    return;
+  }
+  const flip = rows * (m - k) > 5 * k * m;
   acc.ops += 3;
   acc.wide = (acc.wide ?? 0) + (flip ? rows * m + k * m : rows * k);
   acc.packed += flip ? rows * k : rows * m;
@@ -154,11 +163,11 @@ export function weightGradientCosts<C extends Computable>(
   shapes.forEach(({ rows, inner, outer, viewed }, i) => {
     const all = uses * rows;
     // Kept in the forward pass (unless it is the state itself) and gathered in the backward pass:
-    // fresh tensors of millions of values, which in a training step cost about what XNNPACK's
-    // packing of a fresh right-hand side does per value (measured on wasm: about 2.5 ns, against
-    // 0.35 for a copy into a reused buffer), so they are counted as `packed`.
-    if (i > 0 || viewed) stages.packed += all * inner;
-    stages.packed += all * outer;
+    // copies into fresh tensors of millions of values, counted as `moved` (measured on wasm for a
+    // TT-GRU of ranks 11, B = 16, T = 64: 13.6M values kept and gathered in about 10 ms, 0.7 ns per
+    // value, where `packed`, 3.2 ns, had the planner prefer dU when the stages were 0.88x its time).
+    if (i > 0 || viewed) stages.moved += all * inner;
+    stages.moved += all * outer;
     stages.ops += 2;
     transposeAProduct(stages, all, inner, outer);
   });

@@ -175,7 +175,7 @@ describe('planWeightGradient', () => {
   };
   const shapeOnly = (shape: number[]): NdArray => ({ shape, data: new Float64Array(0) });
 
-  it("the paper's TT U (grouped 2+2) over B = 16, T = 64 takes the dense route on wasm, not on cpu; CP's two factors keep per-stage products", () => {
+  it("the paper's TT U (grouped 2+2) over B = 16, T = 64 keeps per-stage products on wasm and cpu, ranks 64 take the dense route; CP's two factors keep per-stage products", () => {
     // U: 512 = (8x4)(4x4) -> 1536 = (8x4)(4x12), ranks 1, 11, 1 after merging.
     const tt: StagedMatmul<NdArray> = {
       stages: [
@@ -191,9 +191,27 @@ describe('planWeightGradient', () => {
       outView: [{ reshape: [-1, 1536] }],
       tt: { inModes: [32, 16], outModes: [32, 48], ranks: [1, 11, 1] },
     };
-    expect(planWeightGradient(tt, 16, 64, { calibration: wasmLike }).route).toBe('dense');
-    // Measured: on wasm the dense route saves about 30 ms of 400; on cpu it costs 0.7 s of 9.
+    // Measured on wasm (2026-12-04): a training step 259 ms by the stages against 292 by dU, since
+    // @tensorized/backends forms each stage's A^T B directly (it was the other way, 30 ms of 400,
+    // when A was transposed and B packed first); on cpu the dense route cost 0.7 s of 9.
+    expect(planWeightGradient(tt, 16, 64, { calibration: wasmLike }).route).toBe('stages');
     expect(planWeightGradient(tt, 16, 64, { calibration: cpuLike }).route).toBe('stages');
+    // Ranks 64: the stage products (2.7G multiply-adds) outgrow dU's 0.8G, whatever the rank.
+    const wide: StagedMatmul<NdArray> = {
+      stages: [
+        {
+          view: [{ reshape: [-1, 32, 16] }, { transpose: [0, 2, 1] }, { reshape: [-1, 32] }],
+          matrix: shapeOnly([32, 32 * 64]),
+        },
+        {
+          view: [{ reshape: [-1, 16, 1, 32, 64] }, { transpose: [0, 3, 2, 1, 4] }, { reshape: [-1, 16 * 64] }],
+          matrix: shapeOnly([16 * 64, 48]),
+        },
+      ],
+      outView: [{ reshape: [-1, 1536] }],
+      tt: { inModes: [32, 16], outModes: [32, 48], ranks: [1, 64, 1] },
+    };
+    expect(planWeightGradient(wide, 16, 64, { calibration: wasmLike }).route).toBe('dense');
     const cp: StagedMatmul<NdArray> = {
       stages: [
         { view: [], matrix: shapeOnly([512, 80]) },
