@@ -291,6 +291,11 @@ export abstract class RecurrentCell {
    * releasePrepared(), keepPrepared(false) or dispose(). Off by default.
    */
   keepPrepared(on = true): void {
+    check(
+      typeof on === 'boolean',
+      'INVALID_CONFIG',
+      () => `keepPrepared: on must be true or false, got ${JSON.stringify(on)}`,
+    );
     this.W.keepPrepared(on);
     this.U.keepPrepared(on);
   }

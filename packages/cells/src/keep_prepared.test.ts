@@ -116,6 +116,13 @@ describeEachBackend('keepPrepared', () => {
     }
   }
 
+  it('refuses an argument that is not true or false, naming it', () => {
+    const cell = createCell(config('gru', SPECS[1]![1]));
+    expect(() => cell.keepPrepared('yes' as never)).toThrow(/keepPrepared: on must be true or false, got "yes"/);
+    expect(cell.keepsPrepared).toBe(false);
+    cell.dispose();
+  });
+
   it('an assign (new weights, an optimiser step) replaces the kept products: the run follows the new weights', async () => {
     for (const [, spec] of SPECS.slice(1)) {
       const x = tf.randomNormal([1, 5, 12], 0, 1, 'float32', 9) as tf.Tensor3D;
