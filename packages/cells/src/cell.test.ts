@@ -3,6 +3,7 @@ import { describeEachBackend, expectClose, expectNoLeak } from '@tensorized/test
 import { describe, expect, it } from 'vitest';
 import { type CellConfig, CellError, createCell, type RecurrentCell, type WeightSpec } from './index.js';
 import { type DenseWeights, referenceRun, referenceStep } from '../test/reference.js';
+import { smallConfig } from '../test/small_config.js';
 
 const SPECS: Array<[string, WeightSpec]> = [
   ['tt', { format: 'tt', ranks: [1, 3, 2, 1] }],
@@ -11,22 +12,6 @@ const SPECS: Array<[string, WeightSpec]> = [
   ['tr', { format: 'tr', ranks: [2, 3, 2, 2] }],
   ['bt', { format: 'bt', ranks: [2, 3, 2], blocks: 2 }],
 ];
-
-function smallConfig(kind: 'gru' | 'lstm', spec: WeightSpec, extra: Partial<CellConfig> = {}): CellConfig {
-  // input 12 = 2x3x2, hidden 8 = 2x2x2; gates folded: 2x2x(3*2) or 2x2x(4*2).
-  return {
-    kind,
-    inputSize: 12,
-    hiddenSize: 8,
-    inputModes: [2, 3, 2],
-    hiddenModes: [2, 2, 2],
-    input: spec,
-    recurrent: spec,
-    seed: 3,
-    init: 0.3,
-    ...extra,
-  };
-}
 
 /** The cell's rebuilt dense W, U and biases, in float64. */
 function denseWeights(cell: RecurrentCell): DenseWeights {

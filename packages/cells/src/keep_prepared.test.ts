@@ -1,7 +1,8 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { describeEachBackend, expectClose, expectNoLeak } from '@tensorized/test-utils';
 import { expect, it } from 'vitest';
-import { type CellConfig, createCell, type RecurrentCell, type WeightSpec } from './index.js';
+import { createCell, type RecurrentCell, type WeightSpec } from './index.js';
+import { smallConfig } from '../test/small_config.js';
 
 // Every factorised path that prepare() makes something for: CP's and Tucker's bottleneck factors,
 // a TT-matrix's merged cores (and its batch-1 pair), TR and BT; the dense cell keeps nothing.
@@ -18,17 +19,7 @@ const SPECS: Array<[string, WeightSpec]> = [
 // results to float32 rounding (the paths themselves are tested against each other in weight tests).
 const TOL = { atol: 1e-6, rtol: 1e-5 };
 
-const config = (kind: 'gru' | 'lstm', spec: WeightSpec): CellConfig => ({
-  kind,
-  inputSize: 12,
-  hiddenSize: 8,
-  inputModes: [2, 3, 2],
-  hiddenModes: [2, 2, 2],
-  input: spec,
-  recurrent: spec,
-  seed: 5,
-  init: 0.3,
-});
+const config = (kind: 'gru' | 'lstm', spec: WeightSpec) => smallConfig(kind, spec, { seed: 5 });
 
 /** The cell's outputs and last state over x, read back and disposed. */
 function runValues(cell: RecurrentCell, x: tf.Tensor3D): Float32Array[] {
