@@ -520,7 +520,9 @@ describe('wasm kernel fixes', () => {
     // The TT stage gradients of the paper's U at B = 16, T = 64 (shorter sums, the same shapes of C).
     check(2048, 176, 48);
     check(1024, 32, 352);
-    expect(cases).toBe(82);
+    // A CP factor's gradient (R x 1536 with R = 80, 123K values, under TN_DIRECT_MAX) over a batch.
+    check(784, 80, 1536);
+    expect(cases).toBe(83);
     expect(tf.memory().numTensors).toBe(before);
   });
 
@@ -635,6 +637,55 @@ describe('wasm kernel fixes', () => {
       tf.dispose([a, b, bias, y, ref]);
     }
     expect(tf.memory().numTensors).toBe(before);
+  });
+
+  it('Identity on wasm (tf.clone, tensors saved for gradients) shares its input: no new buffer, values kept after the input is disposed or a variable reassigned', async () => {
+    await useBackend('wasm');
+    const before = tf.memory();
+    const values = Float32Array.from({ length: 4096 }, (_, i) => Math.sin(i));
+    const x = tf.tensor2d(values, [64, 64]);
+    const buffers = (tf.memory() as { numDataBuffers: number }).numDataBuffers;
+    const inner = tf.clone(x);
+    const copies = [tf.clone(x), inner, tf.clone(inner)];
+    // TF.js 4.22's kernel copied: a new buffer per clone.
+    expect((tf.memory() as { numDataBuffers: number }).numDataBuffers).toBe(buffers);
+    x.dispose();
+    for (const c of copies) {
+      expect(c.shape).toEqual([64, 64]);
+      expect(c.dataSync()).toEqual(values);
+    }
+    const v = tf.variable(copies[0]!);
+    const kept = tf.clone(v);
+    const zeros = tf.zerosLike(v);
+    v.assign(zeros);
+    zeros.dispose();
+    expect(kept.dataSync()).toEqual(values);
+    expect(v.dataSync().every((e) => e === 0)).toBe(true);
+    // Gradients through ops whose inputs the engine saves (by Identity) equal the cpu backend's.
+    const grad = (): number[] => {
+      const a = tf.tensor2d(values.slice(0, 256), [16, 16]);
+      const g = tf.grad((t: tf.Tensor) =>
+        tf.sum(tf.mul(tf.exp(tf.mul(t, t)), tf.matMul(t as tf.Tensor2D, t as tf.Tensor2D))),
+      )(a);
+      const out = Array.from(g.dataSync());
+      tf.dispose([a, g]);
+      return out;
+    };
+    const onWasm = grad();
+    await useBackend('cpu');
+    const onCpu = grad();
+    await useBackend('wasm');
+    for (const [i, g] of onWasm.entries()) expect(g).toBeCloseTo(onCpu[i]!, 3);
+    const strings = tf.tensor1d(['a', 'bc']);
+    const cloned = tf.clone(strings);
+    strings.dispose();
+    expect(cloned.dataSync()).toEqual(['a', 'bc']);
+    tf.dispose([...copies, v, kept, cloned]);
+    expect(tf.memory().numTensors).toBe(before.numTensors);
+    expect(tf.memory().numBytes).toBe(before.numBytes);
+    expect((tf.memory() as { numDataBuffers: number }).numDataBuffers).toBe(
+      (before as { numDataBuffers: number }).numDataBuffers,
+    );
   });
 
   it('Tanh on wasm agrees with Math.tanh to 3e-7 over a wide range, and its gradient is 1 - tanh^2', async () => {

@@ -9,6 +9,7 @@ interface WasmBackendLike {
   makeOutput(shape: number[], dtype: tf.DataType): tf.TensorInfo;
   typedArrayFromHeap(t: tf.TensorInfo): Float32Array | Int32Array | Uint8Array;
   disposeData(dataId: object, force?: boolean): boolean;
+  incRef(dataId: object): void;
 }
 
 let installed = false;
@@ -64,6 +65,24 @@ function sliceKernel(original: tf.KernelFunc): tf.KernelFunc {
 }
 
 /**
+ * Identity for the wasm backend without a copy. TF.js 4.22's wasm Identity copies its input into a
+ * fresh buffer, and the engine calls it for every tensor it saves for a gradient (engine.clone), for
+ * tf.clone and for the outputs of custom gradients: a training step of the dense GRU made 53 such
+ * copies per batch, each a pass over up to 784 x 1536 values. TF.js tensors are immutable (a
+ * variable's assign takes the new value's data id; no kernel here writes into an input), so the
+ * result can share its input's data, as the cpu backend's Identity and every backend's Reshape do:
+ * one more reference, released with the last tensor that holds it. Strings go to the original kernel.
+ */
+function identityKernel(original: tf.KernelFunc): tf.KernelFunc {
+  return (args) => {
+    const x = args.inputs.x as tf.TensorInfo;
+    if (x.dtype === 'string') return original(args);
+    (args.backend as unknown as WasmBackendLike).incRef(x.dataId);
+    return { dataId: x.dataId, shape: [...x.shape], dtype: x.dtype };
+  };
+}
+
+/**
  * MatMul for the wasm backend that survives a right-hand side seen before in another shape. TF.js
  * 4.22's wasm BatchMatMul caches the XNNPACK operator (with b packed) under b's data id; when the same
  * data comes back reshaped (reshape shares data: say a gradient viewed as 4 x 48 and then as 16 x 12),
@@ -108,6 +127,15 @@ export const SMALL_MATMUL_NARROW = 128;
  * reads as it is.
  */
 export const SMALL_MATMUL_FEW_ROWS = 4;
+/**
+ * A^T B (transposeA, a weight gradient summed over all steps) is formed by the WebAssembly matmulTN
+ * where the result has at most this many values (512 KiB, in cache while it is carried from block to
+ * block of the summed axis). Measured in alternating rounds against the transpose and XNNPACK (which
+ * packs B or, flipped, transposes it): 1024 x 50 ^T by 1024 x 1536 (a CP factor's gradient) 3.9 ms
+ * against 6.5, 784 x 80 ^T by 784 x 1536 3.7 against 4.4, 1024 x 64 ^T 4.1 against 4.8; at 1024 x
+ * 128 ^T (196K values) XNNPACK is ahead, 8.3 against 9.0.
+ */
+export const TN_DIRECT_MAX = 2 ** 17;
 /** On the threaded build, products of at most this many multiply-adds (XNNPACK spreads larger ones over its threads). */
 export const SMALL_MATMUL_MAX_THREADED = 2 ** 21;
 /**
@@ -466,9 +494,9 @@ function transposedMatMulKernel(original: tf.KernelFunc, name: string): tf.Kerne
       const twoD = name === 'BatchMatMul' && a.shape.length === 2 && b.shape.length === 2;
       if (twoD && transposeA && !transposeB && a.dtype === 'float32' && b.dtype === 'float32') {
         // A^T B by the WebAssembly kernel, without the transpose and XNNPACK's packing of B, where
-        // C stays in cache (at most SMALL_MATMUL_MAX_RHS values; a larger C, carried from block to
-        // block of K, is slower than XNNPACK: 1024 x 512 by 1024 x 1536 100 ms against 65). On the
-        // threaded build, large products stay with XNNPACK, which spreads them over its threads.
+        // C stays in cache (at most TN_DIRECT_MAX values; a larger C, carried from block to block of
+        // K, is no faster than XNNPACK). On the threaded build, large products stay with XNNPACK,
+        // which spreads them over its threads.
         const [K, M] = a.shape as [number, number];
         const [K2, N] = b.shape as [number, number];
         const internals = args.backend as unknown as WasmBackendInternals & WasmBackendLike;
@@ -480,7 +508,7 @@ function transposedMatMulKernel(original: tf.KernelFunc, name: string): tf.Kerne
           M > 0 &&
           N % 4 === 0 &&
           N > 0 &&
-          M * N <= SMALL_MATMUL_MAX_RHS &&
+          M * N <= TN_DIRECT_MAX &&
           !(sharedMemory(internals) && M * K * N > SMALL_MATMUL_MAX_THREADED)
         ) {
           const out = internals.makeOutput([M, N], 'float32');
@@ -626,14 +654,15 @@ function replace(name: string, wrap: (original: tf.KernelFunc) => tf.KernelFunc)
 
 /**
  * Replaces kernels of the wasm backend that are wrong (matMulKernel, matrixFusedMatMulKernel,
- * rankSafeBinaryKernel, rankSafePadKernel) or correct but needlessly slow (sliceKernel, transposeKernel, tileKernel,
- * transposedMatMulKernel, smallMatMulKernel, tanhKernel). Importing @tensorized/backends installs them, so they are in
+ * rankSafeBinaryKernel, rankSafePadKernel) or correct but needlessly slow (sliceKernel, identityKernel,
+ * transposeKernel, tileKernel, transposedMatMulKernel, smallMatMulKernel, tanhKernel). Importing @tensorized/backends installs them, so they are in
  * place however the wasm backend is then started (useBackend('wasm') or tf.setBackend('wasm')).
  * Idempotent.
  */
 export function installWasmKernelFixes(): void {
   if (installed || !tf.getKernel('Slice', 'wasm')) return;
   replace('Slice', sliceKernel);
+  replace('Identity', identityKernel);
   replace('Transpose', transposeKernel);
   replace('Tile', tileKernel);
   replace('BatchMatMul', (k) => transposedMatMulKernel(smallMatMulKernel(matMulKernel(k, 'b')), 'BatchMatMul'));

@@ -131,8 +131,8 @@ export function denseGradientTrace(staged: StagedMatmul<Traced>, n: number, m: n
  * products alone; otherwise the transposed operand's elements moved, the right-hand side's repacked,
  * and a transpose of the result when flipped.
  */
-/** The largest A^T B result @tensorized/backends' wasm kernel forms directly (its SMALL_MATMUL_MAX_RHS). */
-const TN_DIRECT_MAX = 2 ** 16;
+/** The largest A^T B result @tensorized/backends' wasm kernel forms directly (its TN_DIRECT_MAX). */
+const TN_DIRECT_MAX = 2 ** 17;
 
 function transposeAProduct(acc: CostEstimate, rows: number, k: number, m: number): void {
   acc.flops += 2 * rows * k * m;
