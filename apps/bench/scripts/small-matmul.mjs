@@ -1,7 +1,8 @@
 // us per tf.matMul (and tf.fused.matMul with a bias and leakyrelu) on wasm for the small products of
 // the models, with @tensorized/backends' WebAssembly SIMD matmul (smallMatMulKernel) and with
 // XNNPACK's kernel (the native kernels switched off), in alternating rounds, the fastest of each kept.
-// Also checks that the two agree bit for bit.
+// Also checks that the two agree bit for bit. The weight gradients A^T B summed over a batch's rows
+// (its matmulTN, up to TN_DIRECT_MAX result values) are measured against the transpose and XNNPACK.
 //
 //   node apps/bench/scripts/small-matmul.mjs [rounds=15]     (from the repository root, after pnpm build)
 import * as tf from '@tensorflow/tfjs-core';
@@ -39,14 +40,21 @@ const cases = [
   { m: 1, k: 80, n: 1536, what: 'CP factor, batch 1, fresh right-hand side', fused: false, fresh: true },
   { m: 16, k: 80, n: 1536, what: 'CP factor, batch 16, fresh right-hand side (XNNPACK kept)', fused: false, fresh: true },
   { m: 1, k: 512, n: 1024, what: "tf.layers.gru's recurrent kernel sliced at every step, fresh right-hand side", fused: false, fresh: true },
+  // A^T B for A (k x m), B (k x n): weight gradients over B x T = 1024 or 2048 rows.
+  { m: 50, k: 1024, n: 1536, what: "a CP factor's gradient (A^T B)", fused: false, ta: true },
+  { m: 160, k: 1024, n: 1536, what: 'A^T B, 246K result values', fused: false, ta: true },
+  { m: 176, k: 2048, n: 48, what: "a TT stage's gradient (A^T B)", fused: false, ta: true },
+  { m: 256, k: 784, n: 1536, what: "the dense W's gradient (A^T B; over TN_DIRECT_MAX: XNNPACK both ways)", fused: false, ta: true },
 ];
-const tensors = cases.map(({ m, k, n }) => ({
-  a: tf.randomNormal([m, k], 0, 1, 'float32', 1),
+const tensors = cases.map(({ m, k, n, ta }) => ({
+  a: tf.randomNormal(ta ? [k, m] : [m, k], 0, 1, 'float32', 1),
   b: tf.randomNormal([k, n], 0, 1, 'float32', 2),
   bias: tf.randomNormal([n], 0, 1, 'float32', 3),
 }));
 const run = (c, t) =>
-  c.fresh
+  c.ta
+    ? tf.matMul(t.a, t.b, true, false)
+    : c.fresh
     ? tf.tidy(() => tf.matMul(t.a, tf.add(t.b, 0)))
     : c.fused ? tf.fused.matMul({ a: t.a, b: t.b, bias: t.bias, activation: 'leakyrelu', leakyreluAlpha: 0.1 }) : tf.matMul(t.a, t.b);
 let mismatches = 0;
@@ -87,7 +95,9 @@ console.log('| product (M x K by K x N) | what | ours us | XNNPACK us | ours / X
 console.log('| --- | --- | ---: | ---: | ---: |');
 cases.forEach((c, i) => {
   const [o, x] = [best.get(`${i}|true`), best.get(`${i}|false`)];
-  const label = `${c.m} x ${c.k} by ${c.k} x ${c.n}${c.fused ? ', fused bias + leakyrelu' : ''}`;
+  const label = c.ta
+    ? `${c.k} x ${c.m} ^T by ${c.k} x ${c.n}`
+    : `${c.m} x ${c.k} by ${c.k} x ${c.n}${c.fused ? ', fused bias + leakyrelu' : ''}`;
   console.log(`| ${label} | ${c.what} | ${o.toFixed(1)} | ${x.toFixed(1)} | ${(o / x).toFixed(2)}x |`);
 });
 console.log('');

@@ -515,14 +515,17 @@ describe('wasm kernel fixes', () => {
       cases++;
     };
     // Summed axis: under one block, one block, blocks and a remainder; columns of A: the 4-wide
-    // blocks and 1 to 3 left over; columns of B: 8-wide blocks and 4 left over.
+    // blocks and 1 to 3 left over; columns of B: 8-wide tiles and 4 left over.
     for (const K of [1, 5, 128, 300]) for (const M of [1, 3, 4, 6, 11]) for (const N of [4, 8, 12, 48]) check(K, M, N);
     // The TT stage gradients of the paper's U at B = 16, T = 64 (shorter sums, the same shapes of C).
     check(2048, 176, 48);
     check(1024, 32, 352);
+    // Blocks of columns of B (TN_COLS, 256) with 8 and with 4 left over after the last whole block.
+    check(130, 5, 264);
+    check(300, 6, 516);
     // A CP factor's gradient (R x 1536 with R = 80, 123K values, under TN_DIRECT_MAX) over a batch.
     check(784, 80, 1536);
-    expect(cases).toBe(83);
+    expect(cases).toBe(85);
     expect(tf.memory().numTensors).toBe(before);
   });
 

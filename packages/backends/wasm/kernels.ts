@@ -395,13 +395,15 @@ export function matmul(
 
 /** Rows of A and B (the summed axis) per block of matmulTN: blocks of A and B that stay in L2. */
 const TN_BLOCK: i32 = 128;
+/** Columns of B (a multiple of 8) matmulTN takes at a time: a block of B, 128 KiB, stays in cache for every column of A. */
+const TN_COLS: i32 = 256;
 
 /**
  * C = A^T B for row-major float32 A (K x M), B (K x N), C (M x N), N a multiple of 4: a weight
  * gradient, the summed axis K the long one (all time steps and rows of a batch), without
  * transposing A or packing B. Four columns of A by eight of B at a time in eight accumulators, as
- * matmul does with rows, over blocks of TN_BLOCK rows of A and B, C carried from block to block in
- * place; the columns of A left over one at a time, those of B by 4. Every sum runs over k in order,
+ * matmul does with rows, over blocks of TN_BLOCK rows of A and B and TN_COLS columns of B (so that
+ * the block of B is read from cache by every column of A), C carried from block to block in place; the columns of A left over one at a time, those of B by 4. Every sum runs over k in order,
  * one multiply and one add per term: the sums of matmul on A transposed (XNNPACK's, bit for bit).
  */
 export function matmulTN(a: usize, b: usize, c: usize, K: i32, M: i32, N: i32): void {
@@ -410,68 +412,71 @@ export function matmulTN(a: usize, b: usize, c: usize, K: i32, M: i32, N: i32): 
   for (let k0 = 0; k0 < K; k0 += TN_BLOCK) {
     const k1 = min(k0 + TN_BLOCK, K);
     const first = k0 == 0;
-    let i = 0;
-    for (; i + 4 <= M; i += 4) {
-      const c0 = c + <usize>i * rowB;
-      const c1 = c0 + rowB, c2 = c1 + rowB, c3 = c2 + rowB;
-      let j = 0;
-      for (; j + 8 <= N; j += 8) {
-        const jo = <usize>j << 2;
-        let s00 = f32x4.splat(0), s01 = f32x4.splat(0), s10 = f32x4.splat(0), s11 = f32x4.splat(0);
-        let s20 = f32x4.splat(0), s21 = f32x4.splat(0), s30 = f32x4.splat(0), s31 = f32x4.splat(0);
-        if (!first) {
-          s00 = v128.load(c0 + jo); s01 = v128.load(c0 + jo, 16); s10 = v128.load(c1 + jo); s11 = v128.load(c1 + jo, 16);
-          s20 = v128.load(c2 + jo); s21 = v128.load(c2 + jo, 16); s30 = v128.load(c3 + jo); s31 = v128.load(c3 + jo, 16);
+    for (let j0 = 0; j0 < N; j0 += TN_COLS) {
+      const j1 = min(j0 + TN_COLS, N);
+      let i = 0;
+      for (; i + 4 <= M; i += 4) {
+        const c0 = c + <usize>i * rowB;
+        const c1 = c0 + rowB, c2 = c1 + rowB, c3 = c2 + rowB;
+        let j = j0;
+        for (; j + 8 <= j1; j += 8) {
+          const jo = <usize>j << 2;
+          let s00 = f32x4.splat(0), s01 = f32x4.splat(0), s10 = f32x4.splat(0), s11 = f32x4.splat(0);
+          let s20 = f32x4.splat(0), s21 = f32x4.splat(0), s30 = f32x4.splat(0), s31 = f32x4.splat(0);
+          if (!first) {
+            s00 = v128.load(c0 + jo); s01 = v128.load(c0 + jo, 16); s10 = v128.load(c1 + jo); s11 = v128.load(c1 + jo, 16);
+            s20 = v128.load(c2 + jo); s21 = v128.load(c2 + jo, 16); s30 = v128.load(c3 + jo); s31 = v128.load(c3 + jo, 16);
+          }
+          let pa = a + <usize>k0 * rowA + (<usize>i << 2);
+          let pb = b + <usize>k0 * rowB + jo;
+          for (let k = k0; k < k1; k++) {
+            const b0 = v128.load(pb), b1 = v128.load(pb, 16);
+            const x0 = v128.load32_splat(pa), x1 = v128.load32_splat(pa, 4);
+            const x2 = v128.load32_splat(pa, 8), x3 = v128.load32_splat(pa, 12);
+            s00 = f32x4.add(s00, f32x4.mul(x0, b0)); s01 = f32x4.add(s01, f32x4.mul(x0, b1));
+            s10 = f32x4.add(s10, f32x4.mul(x1, b0)); s11 = f32x4.add(s11, f32x4.mul(x1, b1));
+            s20 = f32x4.add(s20, f32x4.mul(x2, b0)); s21 = f32x4.add(s21, f32x4.mul(x2, b1));
+            s30 = f32x4.add(s30, f32x4.mul(x3, b0)); s31 = f32x4.add(s31, f32x4.mul(x3, b1));
+            pa += rowA;
+            pb += rowB;
+          }
+          v128.store(c0 + jo, s00); v128.store(c0 + jo, s01, 16); v128.store(c1 + jo, s10); v128.store(c1 + jo, s11, 16);
+          v128.store(c2 + jo, s20); v128.store(c2 + jo, s21, 16); v128.store(c3 + jo, s30); v128.store(c3 + jo, s31, 16);
         }
-        let pa = a + <usize>k0 * rowA + (<usize>i << 2);
-        let pb = b + <usize>k0 * rowB + jo;
-        for (let k = k0; k < k1; k++) {
-          const b0 = v128.load(pb), b1 = v128.load(pb, 16);
-          const x0 = v128.load32_splat(pa), x1 = v128.load32_splat(pa, 4);
-          const x2 = v128.load32_splat(pa, 8), x3 = v128.load32_splat(pa, 12);
-          s00 = f32x4.add(s00, f32x4.mul(x0, b0)); s01 = f32x4.add(s01, f32x4.mul(x0, b1));
-          s10 = f32x4.add(s10, f32x4.mul(x1, b0)); s11 = f32x4.add(s11, f32x4.mul(x1, b1));
-          s20 = f32x4.add(s20, f32x4.mul(x2, b0)); s21 = f32x4.add(s21, f32x4.mul(x2, b1));
-          s30 = f32x4.add(s30, f32x4.mul(x3, b0)); s31 = f32x4.add(s31, f32x4.mul(x3, b1));
-          pa += rowA;
-          pb += rowB;
+        for (; j < j1; j += 4) {
+          const jo = <usize>j << 2;
+          let s0 = f32x4.splat(0), s1 = f32x4.splat(0), s2 = f32x4.splat(0), s3 = f32x4.splat(0);
+          if (!first) {
+            s0 = v128.load(c0 + jo); s1 = v128.load(c1 + jo); s2 = v128.load(c2 + jo); s3 = v128.load(c3 + jo);
+          }
+          let pa = a + <usize>k0 * rowA + (<usize>i << 2);
+          let pb = b + <usize>k0 * rowB + jo;
+          for (let k = k0; k < k1; k++) {
+            const b0 = v128.load(pb);
+            s0 = f32x4.add(s0, f32x4.mul(v128.load32_splat(pa), b0));
+            s1 = f32x4.add(s1, f32x4.mul(v128.load32_splat(pa, 4), b0));
+            s2 = f32x4.add(s2, f32x4.mul(v128.load32_splat(pa, 8), b0));
+            s3 = f32x4.add(s3, f32x4.mul(v128.load32_splat(pa, 12), b0));
+            pa += rowA;
+            pb += rowB;
+          }
+          v128.store(c0 + jo, s0); v128.store(c1 + jo, s1); v128.store(c2 + jo, s2); v128.store(c3 + jo, s3);
         }
-        v128.store(c0 + jo, s00); v128.store(c0 + jo, s01, 16); v128.store(c1 + jo, s10); v128.store(c1 + jo, s11, 16);
-        v128.store(c2 + jo, s20); v128.store(c2 + jo, s21, 16); v128.store(c3 + jo, s30); v128.store(c3 + jo, s31, 16);
       }
-      for (; j < N; j += 4) {
-        const jo = <usize>j << 2;
-        let s0 = f32x4.splat(0), s1 = f32x4.splat(0), s2 = f32x4.splat(0), s3 = f32x4.splat(0);
-        if (!first) {
-          s0 = v128.load(c0 + jo); s1 = v128.load(c1 + jo); s2 = v128.load(c2 + jo); s3 = v128.load(c3 + jo);
+      for (; i < M; i++) {
+        const c0 = c + <usize>i * rowB;
+        for (let j = j0; j < j1; j += 4) {
+          const jo = <usize>j << 2;
+          let s0 = first ? f32x4.splat(0) : v128.load(c0 + jo);
+          let pa = a + <usize>k0 * rowA + (<usize>i << 2);
+          let pb = b + <usize>k0 * rowB + jo;
+          for (let k = k0; k < k1; k++) {
+            s0 = f32x4.add(s0, f32x4.mul(v128.load32_splat(pa), v128.load(pb)));
+            pa += rowA;
+            pb += rowB;
+          }
+          v128.store(c0 + jo, s0);
         }
-        let pa = a + <usize>k0 * rowA + (<usize>i << 2);
-        let pb = b + <usize>k0 * rowB + jo;
-        for (let k = k0; k < k1; k++) {
-          const b0 = v128.load(pb);
-          s0 = f32x4.add(s0, f32x4.mul(v128.load32_splat(pa), b0));
-          s1 = f32x4.add(s1, f32x4.mul(v128.load32_splat(pa, 4), b0));
-          s2 = f32x4.add(s2, f32x4.mul(v128.load32_splat(pa, 8), b0));
-          s3 = f32x4.add(s3, f32x4.mul(v128.load32_splat(pa, 12), b0));
-          pa += rowA;
-          pb += rowB;
-        }
-        v128.store(c0 + jo, s0); v128.store(c1 + jo, s1); v128.store(c2 + jo, s2); v128.store(c3 + jo, s3);
-      }
-    }
-    for (; i < M; i++) {
-      const c0 = c + <usize>i * rowB;
-      for (let j = 0; j < N; j += 4) {
-        const jo = <usize>j << 2;
-        let s0 = first ? f32x4.splat(0) : v128.load(c0 + jo);
-        let pa = a + <usize>k0 * rowA + (<usize>i << 2);
-        let pb = b + <usize>k0 * rowB + jo;
-        for (let k = k0; k < k1; k++) {
-          s0 = f32x4.add(s0, f32x4.mul(v128.load32_splat(pa), v128.load(pb)));
-          pa += rowA;
-          pb += rowB;
-        }
-        v128.store(c0 + jo, s0);
       }
     }
   }

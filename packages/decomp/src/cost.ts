@@ -132,7 +132,7 @@ export function denseGradientTrace(staged: StagedMatmul<Traced>, n: number, m: n
  * and a transpose of the result when flipped.
  */
 /** The largest A^T B result @tensorized/backends' wasm kernel forms directly (its TN_DIRECT_MAX). */
-const TN_DIRECT_MAX = 2 ** 17;
+const TN_DIRECT_MAX = 2 ** 18;
 
 function transposeAProduct(acc: CostEstimate, rows: number, k: number, m: number): void {
   acc.flops += 2 * rows * k * m;
