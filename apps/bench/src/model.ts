@@ -2,6 +2,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { addBias } from '@tensorized/decomp/stages';
 import { type CellConfig, createCell, type RecurrentCell } from '@tensorized/cells';
 import { KEYS } from '@tensorized/datasets';
+import { dropout as dropOut } from './dropout.js';
 
 /**
  * The model of PAPER.md: Linear(88 -> input) + LeakyReLU(0.1) -> recurrent cell -> dropout ->
@@ -77,7 +78,7 @@ export class PolyphonicModel {
         ...(state ? { initialState: state } : {}),
       });
       let flat = tf.reshape(run.outputs, [B * T, this.cellConfig.hiddenSize]) as tf.Tensor2D;
-      if (dropout > 0) flat = tf.dropout(flat, dropout, undefined, seed) as tf.Tensor2D;
+      if (dropout > 0) flat = dropOut(flat, dropout, seed);
       return { logits: addBias(tf.matMul(flat, this.outW as tf.Tensor2D), this.outB as tf.Tensor1D), state: run.state };
     });
   }
