@@ -25,6 +25,7 @@ const BENCHMARKS = {
   'generation-frame': 'a generated frame at batch 1 in Node, with and without the fused GRU step kernel on wasm (`node apps/bench/scripts/generation-frame.mjs`)',
   'reset-before': 'the GRU with the reset gate before U (resetAfter false): fused recurrence against step by step, a training step (`node apps/bench/scripts/reset-before.mjs`)',
   'small-matmul': 'small products on wasm: the WebAssembly SIMD matmul of @tensorized/backends against XNNPACK, alternating (`node apps/bench/scripts/small-matmul.mjs`)',
+  'dropout-speed': 'the training model\'s dropout of a JSB batch: tf.dropout against the bench app\'s hashed masks, alternating (`node apps/bench/scripts/dropout-speed.mjs`)',
   'layer-predict': 'GRU layers in tfjs-layers, one 64-step predict at batch 1: tf.layers.gru, tensorizedGru and tf.layers.rnn over a TensorizedRNNCell (`node packages/cells/scripts/layer-predict.mjs`)',
   web: 'the page (apps/web) in headless Chromium: ms per generated frame, 1 and 2 wasm threads, time to first sound (`node apps/web/scripts/bench.mjs`)',
 };
