@@ -495,9 +495,9 @@ function transposedMatMulKernel(original: tf.KernelFunc, name: string): tf.Kerne
       const twoD = name === 'BatchMatMul' && a.shape.length === 2 && b.shape.length === 2;
       if (twoD && transposeA && !transposeB && a.dtype === 'float32' && b.dtype === 'float32') {
         // A^T B by the WebAssembly kernel, without the transpose and XNNPACK's packing of B, where
-        // C stays in cache (at most TN_DIRECT_MAX values; a larger C, carried from block to block of
-        // K, is no faster than XNNPACK). On the threaded build, large products stay with XNNPACK,
-        // which spreads them over its threads.
+        // C has at most TN_DIRECT_MAX values (a larger C, carried from block to block of K, is no
+        // faster than XNNPACK). On the threaded build, large products stay with XNNPACK, which
+        // spreads them over its threads.
         const [K, M] = a.shape as [number, number];
         const [K2, N] = b.shape as [number, number];
         const internals = args.backend as unknown as WasmBackendInternals & WasmBackendLike;
