@@ -18,8 +18,8 @@ function hash32(x: number): number {
  * else 0. Value i is kept when the top 24 bits of hash32(i * 0x9e3779b9 + hash32(seed)) fall below
  * (1 - rate) 2^24: counter-based, so the mask depends only on (seed, i). tf.dropout draws TF.js's
  * seeded uniforms (alea, in JavaScript) and then launches four kernels: for the 1024 x 512 outputs of
- * a JSB batch on wasm it took 3.3 ms against 1.2 for dropout() (`node
- * apps/bench/scripts/dropout-speed.mjs`, 2026-12-05, alternating, fastest of 20).
+ * a JSB batch on wasm it took 3.57 ms against 1.25 for dropout() (`node
+ * apps/bench/scripts/dropout-speed.mjs`, recorded 2026-12-05T2149, alternating, fastest of 20).
  */
 export function dropoutMultipliers(count: number, rate: number, seed: number): Float32Array {
   if (!Number.isInteger(count) || count < 0)

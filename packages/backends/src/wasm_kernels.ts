@@ -130,11 +130,12 @@ export const SMALL_MATMUL_FEW_ROWS = 4;
 /**
  * A^T B (transposeA, a weight gradient summed over all steps) is formed by the WebAssembly matmulTN
  * where the result has at most this many values (1 MiB, carried from block to block of the summed
- * axis). Measured in alternating rounds against the transpose and XNNPACK (which packs B or,
- * flipped, transposes it), fastest of 5: 1024 x 50 ^T by 1024 x 1536 (a CP factor's gradient) 4.0
- * ms against 6.7, 1024 x 160 ^T 11.2 against 15.2, 2048 x 176 ^T by 2048 x 48 (a TT stage's) 0.61
- * against 1.46; at 784 x 256 ^T by 784 x 1536 (393K values) the two are even, 15.7 against 15.8,
- * and at 784 x 512 ^T XNNPACK is ahead, 29.9 against 31.3.
+ * axis). Against the transpose and XNNPACK (which packs B or, flipped, transposes it), alternating,
+ * `node apps/bench/scripts/small-matmul.mjs` (recorded 2026-12-05T2149): 1024 x 50 ^T by 1024 x 1536
+ * (a CP factor's gradient) 4.1 ms against 5.5, 1024 x 160 ^T by 1024 x 1536 10.1 against 13.2,
+ * 2048 x 176 ^T by 2048 x 48 (a TT stage's) 0.59 against 1.02. Beyond it XNNPACK is as fast or
+ * faster (measured alone: 784 x 256 ^T by 784 x 1536, 393K values, 15.7 against 15.8 ms; 784 x 512
+ * ^T, 786K, 31.3 against 29.9).
  */
 export const TN_DIRECT_MAX = 2 ** 18;
 /** On the threaded build, products of at most this many multiply-adds (XNNPACK spreads larger ones over its threads). */
