@@ -131,8 +131,11 @@ export function denseGradientTrace(staged: StagedMatmul<Traced>, n: number, m: n
  * products alone; otherwise the transposed operand's elements moved, the right-hand side's repacked,
  * and a transpose of the result when flipped.
  */
-/** The largest A^T B result @tensorized/backends' wasm kernel forms directly (its TN_DIRECT_MAX). */
-const TN_DIRECT_MAX = 2 ** 18;
+/**
+ * The largest A^T B result @tensorized/backends' wasm kernel forms directly: its TN_DIRECT_MAX, which
+ * this package cannot import (it depends on tfjs-core only); a test of @tensorized/cells checks they agree.
+ */
+export const TN_DIRECT_MAX = 2 ** 18;
 
 function transposeAProduct(acc: CostEstimate, rows: number, k: number, m: number): void {
   acc.flops += 2 * rows * k * m;

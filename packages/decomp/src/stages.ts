@@ -30,6 +30,7 @@ export {
   denseMatmulCost,
   matmulCost,
   type PathCost,
+  TN_DIRECT_MAX,
   totalCost,
   weightGradientCosts,
 } from './cost.js';
