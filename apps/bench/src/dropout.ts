@@ -36,13 +36,8 @@ export function dropoutMultipliers(count: number, rate: number, seed: number): F
   const bits = new Uint32Array(out.buffer);
   const scaleBits = new Uint32Array(Float32Array.of(scale).buffer)[0]!;
   for (let i = 0; i < count; i++) {
-    // hash32 of (i * 0x9e3779b9 + key), inlined; kept when (h >>> 8) - threshold is negative.
-    let h = (Math.imul(i, 0x9e3779b9) + key) | 0;
-    h ^= h >>> 16;
-    h = Math.imul(h, 0x7feb352d);
-    h ^= h >>> 15;
-    h = Math.imul(h, 0x846ca68b);
-    h ^= h >>> 16;
+    // Kept when (h >>> 8) - threshold is negative.
+    const h = hash32((Math.imul(i, 0x9e3779b9) + key) | 0);
     bits[i] = scaleBits & (((h >>> 8) - threshold) >> 31);
   }
   return out;
