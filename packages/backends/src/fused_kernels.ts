@@ -96,6 +96,19 @@ function checkShape(kernel: string, name: string, x: tf.TensorInfo, shape: reado
     );
 }
 
+/** A new (cols, rows) tensor holding x (rows, cols) transposed. */
+function transposed(host: Host, x: tf.TensorInfo): tf.TensorInfo {
+  const [rows, cols] = x.shape as [number, number];
+  const out = host.alloc([cols, rows]);
+  if (host.native) {
+    host.native.kernels.transpose(host.native.offset(x), host.native.offset(out), rows, cols);
+    return out;
+  }
+  const [xv, ov] = [host.view(x), host.view(out)];
+  for (let i = 0; i < rows; i++) for (let j = 0; j < cols; j++) ov[j * rows + i] = xv[i * cols + j]!;
+  return out;
+}
+
 /** The gates' activation of a GRU and its derivative as a function of the activation's value. */
 export type GateActivation = 'sigmoid' | 'hardSigmoid';
 
@@ -107,6 +120,11 @@ export interface GruStepAttrs {
   t: number;
   gate: GateActivation;
   record: boolean;
+  /**
+   * `uh` comes flipped, (3H, B) = U^T h^T, and h'^T (H, B) is returned last: the layouts of a
+   * recurrence whose product U^T h^T runs faster than h U (@tensorized/cells, flipsStepProduct).
+   */
+  flipped?: boolean;
 }
 
 /** An absent optional input of the loops below (their arguments keep one type: V8 optimises them once). */
@@ -199,21 +217,47 @@ function gruFinishLoop(
  *   r, z = gate(a_t[:, :2H] + (U h)[:, :2H] + b_U[:2H]); un = (U h)[:, 2H:] + b_U[2H:];
  *   n = tanh(a_t[:, 2H:] + r un); h' = n + z (h - n); with a mask m_t, h' = h + m_t (h' - h).
  * Inputs a (T, B, 3H): x W + b_W for all steps; uh (B, 3H): U h; bU (3H); h (B, H); mask (T, B, 1)
- * optional. Outputs h', and with `record` also r, z, n, un, each (B, H).
+ * optional. Outputs h', and with `record` also r, z, n, un, each (B, H). With `flipped`, uh is
+ * (3H, B) and h'^T (H, B) comes last.
  */
 function gruStep(host: Host, inputs: tf.NamedTensorInfoMap, attrs: GruStepAttrs): tf.TensorInfo[] {
   const name = FUSED_KERNELS.gruStep;
-  const { a, uh, bU, h, mask } = inputs as Record<string, tf.TensorInfo>;
-  checkFloat(name, { a, uh, bU, h, mask });
+  const { a, bU, h, mask } = inputs as Record<string, tf.TensorInfo>;
+  checkFloat(name, { a, uh: inputs.uh as tf.TensorInfo, bU, h, mask });
   const [T, B, H3] = a!.shape as [number, number, number];
   const H = H3 / 3;
   const { t, gate, record } = attrs;
+  const flipped = attrs.flipped ?? false;
   if (!(Number.isInteger(t) && t >= 0 && t < T))
     throw new RangeError(`${name}: attribute 't' must be in [0, ${T}), got ${t}`);
-  checkShape(name, 'uh', uh!, [B, H3]);
+  if (typeof flipped !== 'boolean')
+    throw new TypeError(`${name}: attribute 'flipped' must be a boolean, got ${flipped}`);
+  checkShape(name, 'uh', inputs.uh as tf.TensorInfo, flipped ? [H3, B] : [B, H3]);
   checkShape(name, 'bU', bU!, [H3]);
   checkShape(name, 'h', h!, [B, H]);
   if (mask) checkShape(name, 'mask', mask, [T, B, 1]);
+  if (!flipped) return gruStepOn(host, a!, inputs.uh as tf.TensorInfo, bU!, h!, mask, t, B, H, gate, record);
+  const uh = transposed(host, inputs.uh as tf.TensorInfo);
+  const outs = gruStepOn(host, a!, uh, bU!, h!, mask, t, B, H, gate, record);
+  host.free(uh);
+  outs.push(transposed(host, outs[0]!));
+  return outs;
+}
+
+/** gruStep on checked inputs, uh (B, 3H). */
+function gruStepOn(
+  host: Host,
+  a: tf.TensorInfo,
+  uh: tf.TensorInfo,
+  bU: tf.TensorInfo,
+  h: tf.TensorInfo,
+  mask: tf.TensorInfo | undefined,
+  t: number,
+  B: number,
+  H: number,
+  gate: GateActivation,
+  record: boolean,
+): tf.TensorInfo[] {
   const hard = gate === 'hardSigmoid';
   const native = host.native;
   if (native && H % 4 === 0) {
@@ -241,12 +285,12 @@ function gruStep(host: Host, inputs: tf.NamedTensorInfoMap, attrs: GruStepAttrs)
   // 1. The r and z gates, (B, 2H): their pre-activations, then the host's sigmoid or hardSigmoid in
   //    place.
   const pre = host.alloc([B, 2 * H]);
-  gruPreRZLoop(host.view(a!), host.view(uh!), host.view(bU!), host.view(pre), t, B, H, hard);
+  gruPreRZLoop(host.view(a), host.view(uh), host.view(bU), host.view(pre), t, B, H, hard);
   const rz = hard ? pre : host.sigmoid(pre);
   if (!hard) host.free(pre);
   // 2. n = tanh(a_n + r un) = 2 sigmoid(2 (a_n + r un)) - 1, with un = (U h)_n + b_n.
   const doubled = host.alloc([B, H]);
-  gruPreNLoop(host.view(a!), host.view(uh!), host.view(bU!), host.view(rz), host.view(doubled), t, B, H);
+  gruPreNLoop(host.view(a), host.view(uh), host.view(bU), host.view(rz), host.view(doubled), t, B, H);
   const s = host.sigmoid(doubled);
   host.free(doubled);
   // 3. h' = n + z (h - n), kept where the mask is 1, and what a backward pass needs.
@@ -256,9 +300,9 @@ function gruStep(host: Host, inputs: tf.NamedTensorInfoMap, attrs: GruStepAttrs)
     ...Array<Float32Array | undefined>,
   ];
   gruFinishLoop(
-    host.view(uh!),
-    host.view(bU!),
-    host.view(h!),
+    host.view(uh),
+    host.view(bU),
+    host.view(h),
     host.view(rz),
     host.view(s),
     mask ? host.view(mask) : NONE,
@@ -280,6 +324,8 @@ function gruStep(host: Host, inputs: tf.NamedTensorInfoMap, attrs: GruStepAttrs)
 export interface GruStepGradAttrs {
   t: number;
   gate: GateActivation;
+  /** `gi` comes flipped, (H, B), and d(U h + b_U)^T (3H, B) is returned last (see GruStepAttrs). */
+  flipped?: boolean;
 }
 
 /**
@@ -290,16 +336,21 @@ export interface GruStepGradAttrs {
  * gradient `gi` (B, H) that flowed back through its U h. Computes
  *   dh = carry (z_{t+1} m_{t+1} + 1 - m_{t+1}) + gi (0 at t = T - 1), total = dh + dy_t,
  *   dPreN = total (1 - z)(1 - n^2) m, dPreZ = total (h - n) gate'(z) m, dPreR = dPreN un gate'(r),
- * and returns total (B, H), d(U h + b_U) = [dPreR, dPreZ, dPreN r] (B, 3H) and dPreN (B, H).
+ * and returns total (B, H), d(U h + b_U) = [dPreR, dPreZ, dPreN r] (B, 3H) and dPreN (B, H). With
+ * `flipped`, gi is (H, B) and d(U h + b_U)^T (3H, B) comes last.
  */
 function gruStepGrad(host: Host, inputs: tf.NamedTensorInfoMap, attrs: GruStepGradAttrs): tf.TensorInfo[] {
   const name = FUSED_KERNELS.gruStepGrad;
-  const { dy, h, r, z, n, un, mask, carry, gi } = inputs as Record<string, tf.TensorInfo | undefined>;
+  const { dy, h, r, z, n, un, mask, carry } = inputs as Record<string, tf.TensorInfo | undefined>;
+  let { gi } = inputs as Record<string, tf.TensorInfo | undefined>;
   checkFloat(name, { dy, h, r, z, n, un, mask, carry, gi });
   const [T, B, H] = dy!.shape as [number, number, number];
   const { t, gate } = attrs;
+  const flipped = attrs.flipped ?? false;
   if (!(Number.isInteger(t) && t >= 0 && t < T))
     throw new RangeError(`${name}: attribute 't' must be in [0, ${T}), got ${t}`);
+  if (typeof flipped !== 'boolean')
+    throw new TypeError(`${name}: attribute 'flipped' must be a boolean, got ${flipped}`);
   for (const [k, x] of Object.entries({ h, r, z, n, un })) checkShape(name, k, x!, [T, B, H]);
   if (mask) checkShape(name, 'mask', mask, [T, B, 1]);
   if (Boolean(carry) !== Boolean(gi)) throw new RangeError(`${name}: inputs 'carry' and 'gi' go together`);
@@ -307,8 +358,26 @@ function gruStepGrad(host: Host, inputs: tf.NamedTensorInfoMap, attrs: GruStepGr
     throw new RangeError(`${name}: inputs 'carry' and 'gi' are needed exactly for t < T - 1 (t = ${t}, T = ${T})`);
   if (carry) {
     checkShape(name, 'carry', carry, [B, H]);
-    checkShape(name, 'gi', gi!, [B, H]);
+    checkShape(name, 'gi', gi!, flipped ? [H, B] : [B, H]);
   }
+  const flippedGi = flipped && gi ? gi : undefined;
+  if (flippedGi) gi = transposed(host, flippedGi);
+  const outs = gruStepGradOn(host, { dy, h, r, z, n, un, mask, carry, gi }, t, B, H, gate);
+  if (flippedGi) host.free(gi!);
+  if (flipped) outs.push(transposed(host, outs[1]!));
+  return outs;
+}
+
+/** gruStepGrad on checked inputs, gi (B, H). */
+function gruStepGradOn(
+  host: Host,
+  inputs: Record<string, tf.TensorInfo | undefined>,
+  t: number,
+  B: number,
+  H: number,
+  gate: GateActivation,
+): tf.TensorInfo[] {
+  const { dy, h, r, z, n, un, mask, carry, gi } = inputs;
   const outs = [host.alloc([B, H]), host.alloc([B, 3 * H]), host.alloc([B, H])];
   const native = host.native;
   if (native && H % 4 === 0) {

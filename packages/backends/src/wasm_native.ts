@@ -75,6 +75,8 @@ export interface NativeKernels {
   ): void;
   /** C = A^T B, row-major float32, A (K x M), B (K x N), N a multiple of 4, K > 0. */
   matmulTN(a: number, b: number, c: number, K: number, M: number, N: number): void;
+  /** dst (cols x rows) = src (rows x cols) transposed, row-major float32. */
+  transpose(src: number, dst: number, rows: number, cols: number): void;
 }
 
 /** What the kernels need of TF.js's wasm backend (its Emscripten module and its data map). */

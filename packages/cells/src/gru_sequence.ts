@@ -33,6 +33,28 @@ interface Applier {
 }
 
 /**
+ * Whether the per-step product h M (h: B x K, M: K x N fixed over the steps) runs faster as
+ * (M^T h^T)^T on the active backend. On wasm, XNNPACK packs the right-hand side of a product and
+ * streams the packed copy once per block of a few rows of the left: at B = 16 a 512 x 1536 U (3 MB)
+ * is read from memory four times per step. The other way round the small h^T is packed (it stays in
+ * the first-level cache) and U^T is read once. `node apps/bench/scripts/flipped-product.mjs` measures
+ * (M^T h^T)^T with both transposes against h M: about 0.8x from B = 8 up for M of 256 x 768 values or
+ * more (512 x 1536, 1024 x 3072 and 512 x 512 alike), 1.1x to 5x below B = 8 or for 128 x 384.
+ */
+export function flipsStepProduct(B: number, K: number, N: number): boolean {
+  return tf.getBackend() === 'wasm' && B >= 8 && K * N >= 2 ** 17;
+}
+
+/** h M computed as (M^T h^T)^T, given mT = M^T (see flipsStepProduct). */
+function flippedProduct(h: tf.Tensor2D, mT: tf.Tensor2D): tf.Tensor2D {
+  const hT = tf.transpose(h);
+  const out = tf.matMul(mT, hT) as tf.Tensor2D;
+  const result = tf.transpose(out);
+  tf.dispose([hT, out]);
+  return result;
+}
+
+/**
  * The GRU recurrence over a whole sequence as one differentiable op with its backward pass written
  * out (backpropagation through time), for U given as matMul stages with layout views
  * (PreparedMatmul.stages): U h = outView(view_k(... view_1(view_0(h) M_1) ...) M_k). Dense U and a
@@ -81,6 +103,9 @@ export function gruSequence(
   const views = stages.map((s) => s.view);
   // The first stage's laid-out input is h itself when it has no view (dense, CP, Tucker).
   const keepsFirst = views[0]!.length > 0;
+  // A plain U (one stage, no views: dense or rebuilt) large enough: its per-step products flipped.
+  const u0 = stages[0]!.matrix.shape;
+  const flips = k === 1 && !keepsFirst && outView.length === 0 && flipsStepProduct(h0.shape[0], u0[0], u0[1]);
   const forced = options.weightGradient ?? 'auto';
   check(
     forced !== 'dense' || hasDenseGradient(staged),
@@ -115,12 +140,19 @@ export function gruSequence(
       ? Array.from({ length: 5 + (keepsLaid ? (keepsFirst ? k : k - 1) * (resetBefore ? 2 : 1) : 0) }, () => [])
       : [];
     const outputs: tf.Tensor2D[] = [];
+    // U^T for the flipped products (disposed when the recurrence is done).
+    const matT = flips ? tf.transpose(mats[0]!) : undefined;
     // U c through the stages; the laid-out stage inputs the backward pass needs go to `laidInputs`.
     const applyU = (c: tf.Tensor, t: number, laidInputs: tf.Tensor[]): tf.Tensor2D => {
       // Nothing kept for a backward pass: the prepared product as it is, with its batch-1 form where
       // it has one (a two-core TT without the transpose between the products; see withBatchOne), by
       // its own apply where it is a PreparedMatmul (at batch 1 outside a tape, one kernel where the
       // backend has TensorizedMatMulPair).
+      if (matT) {
+        const out = flippedProduct(c as tf.Tensor2D, matT);
+        if (t === 0) [inShapes[0], lastShape] = [[...c.shape], [...out.shape]];
+        return out;
+      }
       if (!record) return (applier ? applier.apply(c as tf.Tensor2D) : applyStages(tfOps, c, staged)) as tf.Tensor2D;
       for (let i = 0; i < k; i++) {
         if (t === 0) inShapes[i] = [...c.shape];
@@ -165,12 +197,35 @@ export function gruSequence(
         outputs.push(next);
         h = next;
       }
+      matT?.dispose();
       return { outputs, kinds };
     }
     // Recording for a backward pass, the fused forward kernel only where its backward one is too (on
     // wasm there is the forward one alone, for inference).
     const fused = kernels && (!record || hasFusedKernel(GRU_KERNELS.stepGrad));
-    const step = gruStepper(aIn as tf.Tensor3D, bIn as tf.Tensor1D, maskIn as tf.Tensor3D | undefined, gate, fused);
+    const step = gruStepper(
+      aIn as tf.Tensor3D,
+      bIn as tf.Tensor1D,
+      maskIn as tf.Tensor3D | undefined,
+      gate,
+      fused,
+      Boolean(matT),
+    );
+    if (matT) {
+      // Flipped: (U h)^T = U^T h^T, and the step hands back h^T for the next product.
+      let hT = tf.transpose(hIn);
+      for (let t = 0; t < T; t++) {
+        const uhT = tf.matMul(matT, hT) as tf.Tensor2D;
+        const { next, kept, nextT } = step(t, uhT, h, record);
+        tf.dispose([uhT, hT]);
+        if (record) for (const [j, x] of [h, ...kept!].entries()) kinds[j]!.push(x);
+        outputs.push(next);
+        h = next;
+        hT = nextT!;
+      }
+      tf.dispose([hT, matT]);
+      return { outputs, kinds };
+    }
     for (let t = 0; t < T; t++) {
       const laidInputs: tf.Tensor[] = [];
       const { next, kept } = step(t, applyU(h, t, laidInputs), h, record);
@@ -207,6 +262,7 @@ export function gruSequence(
           staged,
           gate,
           kernels,
+          flips,
         }),
     };
   }) as Parameters<typeof tf.customGrad>[0]);
@@ -226,6 +282,8 @@ interface Layout {
   staged: StagedMatmul<tf.Tensor2D>;
   gate: GateActivation;
   kernels: boolean;
+  /** U's per-step products flipped (flipsStepProduct): g U^T as (U g^T)^T. */
+  flips: boolean;
 }
 
 /**
@@ -250,8 +308,8 @@ function backward(dy: tf.Tensor3D, kept: tf.Tensor[], L: Layout): tf.Tensor[] {
   const { k, T, masked } = L;
   const { mats, maskAll, stacked, gates, B, H } = unpackKept(kept, L);
   const [hS, rS, zS, nS, unS] = gates;
-  const back = gruBackStepper(dy, { h: hS!, r: rS!, z: zS!, n: nS!, un: unS! }, maskAll, L.gate, L.kernels);
-  const matsT = mats.map((w) => tf.transpose(w));
+  const back = gruBackStepper(dy, { h: hS!, r: rS!, z: zS!, n: nS!, un: unS! }, maskAll, L.gate, L.kernels, L.flips);
+  const matsT = L.flips ? [] : mats.map((w) => tf.transpose(w));
   const dPreN: tf.Tensor2D[] = new Array(T);
   const dU: tf.Tensor2D[] = new Array(T);
   // g[i][t]: gradient with respect to the output of M_{i+1} at step t.
@@ -264,12 +322,20 @@ function backward(dy: tf.Tensor3D, kept: tf.Tensor[], L: Layout): tf.Tensor[] {
     const s = back.step(t, carry, gi);
     dPreN[t] = s.dn;
     dU[t] = s.dU;
+    carry = s.total;
+    if (L.flips) {
+      // A plain U (no views): the gradient through U h, flipped, (U d(Uh)^T) (H, B).
+      if (L.route === 'stages') g[0]![t] = s.dU;
+      const giT = tf.matMul(mats[0]!, s.dUT!) as tf.Tensor2D;
+      tf.dispose([s.dUT!, gi!]);
+      gi = giT;
+      continue;
+    }
     let gs = unapplyView(tfOps, s.dU, L.outView, L.lastShape) as tf.Tensor2D;
     for (let i = k - 1; i >= 0; i--) {
       if (L.route === 'stages') g[i]![t] = gs;
       gs = unapplyView(tfOps, tf.matMul(gs, matsT[i]!), L.views[i]!, L.inShapes[i]!) as tf.Tensor2D;
     }
-    carry = s.total;
     gi = gs;
   }
   const dh = back.last(carry!, gi!);
@@ -318,14 +384,15 @@ function backwardResetBefore(dy: tf.Tensor3D, kept: tf.Tensor[], L: Layout): tf.
   const [cNs, cZs, cRhs, cHs, rs, dOut] = [cN, cZ, cRh, share(zS!, maskAll), rS!, dy].map(
     (c) => unstackLeading(c, T) as tf.Tensor2D[],
   ) as [tf.Tensor2D[], tf.Tensor2D[], tf.Tensor2D[], tf.Tensor2D[], tf.Tensor2D[], tf.Tensor2D[]];
-  const matsT = mats.map((w) => tf.transpose(w));
+  const matsT = L.flips ? mats : mats.map((w) => tf.transpose(w));
   // g[app][i][t]: gradient with respect to the output of M_{i+1} in product `app` (0: U h, 1: U (r h)).
   const g = [0, 1].map(() => Array.from({ length: k }, () => new Array<tf.Tensor2D>(T)));
   const back = (grad: tf.Tensor2D, app: number, t: number): tf.Tensor2D => {
     let gs = unapplyView(tfOps, grad, L.outView, L.lastShape) as tf.Tensor2D;
     for (let i = k - 1; i >= 0; i--) {
       if (L.route === 'stages') g[app]![i]![t] = gs;
-      gs = unapplyView(tfOps, tf.matMul(gs, matsT[i]!), L.views[i]!, L.inShapes[i]!) as tf.Tensor2D;
+      const product = L.flips ? flippedProduct(gs, mats[i]!) : tf.matMul(gs, matsT[i]!);
+      gs = unapplyView(tfOps, product, L.views[i]!, L.inShapes[i]!) as tf.Tensor2D;
     }
     return gs;
   };

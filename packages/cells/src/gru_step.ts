@@ -31,14 +31,16 @@ export function slopeOf(s: tf.Tensor, gate: GateActivation): tf.Tensor {
 export interface GruStepOut {
   next: tf.Tensor2D;
   kept?: [r: tf.Tensor2D, z: tf.Tensor2D, n: tf.Tensor2D, un: tf.Tensor2D];
+  /** next^T (H, B), from a flipped stepper. */
+  nextT?: tf.Tensor2D;
 }
 
 /**
  * The gate arithmetic of a GRU's steps (reset gate after U) over time-major inputs a (T, B, 3H) =
  * x W + b_W, b_U (3H) and an optional mask (T, B, 1): step(t, uh, h) with uh = U h (no bias) gives
  * h_{t+1}. One TensorizedGruStep kernel where the backend has it (and `kernels` is not false); else
- * gruGates op by op, with the
- * r and z inputs of all steps (a + b_U) formed once.
+ * gruGates op by op, with the r and z inputs of all steps (a + b_U) formed once. `flipped`: uh comes
+ * as (U h)^T (3H, B), and the step also returns next^T (the layouts of flipsStepProduct).
  */
 export function gruStepper(
   a: tf.Tensor3D,
@@ -46,17 +48,32 @@ export function gruStepper(
   mask: tf.Tensor3D | undefined,
   gate: GateActivation,
   kernels = true,
+  flipped = false,
 ): (t: number, uh: tf.Tensor2D, h: tf.Tensor2D, record: boolean) => GruStepOut {
   const [T, B, H3] = a.shape;
   const H = H3 / 3;
   if (kernels && hasFusedKernel(GRU_KERNELS.step)) {
     const inputs: tf.NamedTensorMap = mask ? { a, bU, mask } : { a, bU };
     return (t, uh, h, record) => {
-      const out = tf.engine().runKernel(GRU_KERNELS.step, { ...inputs, uh, h }, { t, gate, record } as never) as
+      const attrs = flipped ? { t, gate, record, flipped } : { t, gate, record };
+      const out = tf.engine().runKernel(GRU_KERNELS.step, { ...inputs, uh, h }, attrs as never) as
         | tf.Tensor2D[]
         | tf.Tensor2D;
       const list = Array.isArray(out) ? out : [out];
-      return { next: list[0]!, kept: record ? (list.slice(1) as GruStepOut['kept']) : undefined };
+      return {
+        next: list[0]!,
+        kept: record ? (list.slice(1, 5) as GruStepOut['kept']) : undefined,
+        nextT: flipped ? list[list.length - 1] : undefined,
+      };
+    };
+  }
+  if (flipped) {
+    const step = gruStepper(a, bU, mask, gate, false);
+    return (t, uhT, h, record) => {
+      const uh = tf.transpose(uhT);
+      const out = step(t, uh, h, record);
+      uh.dispose();
+      return { ...out, nextT: tf.transpose(out.next) };
     };
   }
   const m = mask ? (unstackLeading(mask) as tf.Tensor2D[]) : undefined;
@@ -84,6 +101,8 @@ export interface GruBackStep {
   total: tf.Tensor2D;
   dU: tf.Tensor2D;
   dn: tf.Tensor2D;
+  /** dU^T (3H, B), from a flipped stepper. */
+  dUT?: tf.Tensor2D;
 }
 
 /**
@@ -95,6 +114,7 @@ export interface GruBackStep {
  * is not false); else op by op, with the chain rule's coefficients formed once for all steps:
  *   dPreN = total (1 - z)(1 - n^2) m, dPreZ = total (h - n) gate'(z) m, dPreR = dPreN un gate'(r),
  *   the state's own share total (z m + 1 - m).
+ * `flipped`: gi comes as (H, B), last's too, and each step also returns dU^T (see gruStepper).
  */
 export function gruBackStepper(
   dy: tf.Tensor3D,
@@ -102,6 +122,7 @@ export function gruBackStepper(
   mask: tf.Tensor | undefined,
   gate: GateActivation,
   kernels = true,
+  flipped = false,
 ): {
   step: (t: number, carry: tf.Tensor2D | undefined, gi: tf.Tensor2D | undefined) => GruBackStep;
   last: (total: tf.Tensor2D, gi: tf.Tensor2D) => tf.Tensor2D;
@@ -112,18 +133,31 @@ export function gruBackStepper(
   const share = (x: tf.Tensor, m: tf.Tensor | undefined): tf.Tensor => (m ? tf.add(tf.mul(x, m), tf.sub(1, m)) : x);
   const first = (x: tf.Tensor): tf.Tensor => tf.reshape(tf.slice(x, [0, 0, 0], [1, -1, -1]), x.shape.slice(1));
   const last = (total: tf.Tensor2D, gi: tf.Tensor2D): tf.Tensor2D =>
-    tf.add(tf.mul(total, share(first(z), mask && first(mask))), gi) as tf.Tensor2D;
+    tf.add(tf.mul(total, share(first(z), mask && first(mask))), flipped ? tf.transpose(gi) : gi) as tf.Tensor2D;
   if (kernels && hasFusedKernel(GRU_KERNELS.stepGrad)) {
     const inputs: tf.NamedTensorMap = { dy, h, r, z, n, un, ...(mask ? { mask } : {}) };
     return {
       step: (t, carry, gi) => {
-        const [total, dU, dn] = tf
+        const [total, dU, dn, dUT] = tf
           .engine()
-          .runKernel(GRU_KERNELS.stepGrad, carry ? { ...inputs, carry, gi: gi! } : inputs, {
-            t,
-            gate,
-          } as never) as tf.Tensor2D[];
-        return { total: total!, dU: dU!, dn: dn! };
+          .runKernel(
+            GRU_KERNELS.stepGrad,
+            carry ? { ...inputs, carry, gi: gi! } : inputs,
+            (flipped ? { t, gate, flipped } : { t, gate }) as never,
+          ) as tf.Tensor2D[];
+        return { total: total!, dU: dU!, dn: dn!, dUT };
+      },
+      last,
+    };
+  }
+  if (flipped) {
+    const back = gruBackStepper(dy, stacks, mask, gate, false);
+    return {
+      step: (t, carry, giT) => {
+        const gi = giT && tf.transpose(giT);
+        const s = back.step(t, carry, gi);
+        gi?.dispose();
+        return { ...s, dUT: tf.transpose(s.dU) };
       },
       last,
     };
