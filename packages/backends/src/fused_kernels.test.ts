@@ -226,6 +226,96 @@ for (const { label, backend, native } of VARIANTS) {
       },
     );
 
+    // Flipped layouts: (U h)^T in and h'^T out, gi^T in and d(U h)^T out. The arithmetic is the
+    // unflipped kernels' (checked above against float64), so the outputs must agree bit for bit.
+    // B = 6 and 3H = 15 or 24 take the transposes through 4 x 4 blocks and the rows and columns left over.
+    const transposeOf = (x: tf.Tensor): Float32Array => tf.tidy(() => tf.transpose(x).dataSync() as Float32Array);
+    it.each([5, 8])(
+      "TensorizedGruStep with 'flipped' takes (U h)^T and returns the unflipped outputs bit for bit, then h'^T (H = %i)",
+      async (H) => {
+        await start(H);
+        const [T, B] = [2, 6];
+        const before = tf.memory().numTensors;
+        const a = tf.tensor3d(Float32Array.from(values(T * B * 3 * H, 31)), [T, B, 3 * H], 'float32');
+        const uh = tf.tensor2d(Float32Array.from(values(B * 3 * H, 32)), [B, 3 * H], 'float32');
+        const uhT = tf.transpose(uh);
+        const bU = tf.tensor1d(Float32Array.from(values(3 * H, 33, 0.5)), 'float32');
+        const h = tf.tensor2d(Float32Array.from(values(B * H, 34, 0.5)), [B, H], 'float32');
+        const mask = tf.tensor3d(Float32Array.from([1, 0, 1, 0.5, 1, 1, 1, 1, 0, 1, 1, 1]), [T, B, 1], 'float32');
+        for (const gate of ['sigmoid', 'hardSigmoid'] as const) {
+          for (const record of [false, true]) {
+            for (const m of [undefined, mask]) {
+              const run = (u: tf.Tensor, flipped: boolean) =>
+                [
+                  tf.engine().runKernel(FUSED_KERNELS.gruStep, { a, uh: u, bU, h, ...(m ? { mask: m } : {}) }, {
+                    t: 1,
+                    gate,
+                    record,
+                    ...(flipped ? { flipped } : {}),
+                  } as never),
+                ].flat() as tf.Tensor[];
+              const plain = run(uh, false);
+              const flipped = run(uhT, true);
+              expect(flipped).toHaveLength(plain.length + 1);
+              for (const [i, x] of plain.entries()) expect(flipped[i]!.dataSync()).toEqual(x.dataSync());
+              const last = flipped[flipped.length - 1]!;
+              expect(last.shape).toEqual([H, B]);
+              expect(last.dataSync()).toEqual(transposeOf(plain[0]!));
+              tf.dispose([...plain, ...flipped]);
+            }
+          }
+        }
+        tf.dispose([a, uh, uhT, bU, h, mask]);
+        expect(tf.memory().numTensors).toBe(before);
+      },
+    );
+
+    it.each([5, 8])(
+      "TensorizedGruStepGrad with 'flipped' takes gi^T and returns the unflipped outputs bit for bit, then d(U h)^T (H = %i)",
+      async (H) => {
+        await start(H);
+        const [T, B] = [3, 6];
+        const before = tf.memory().numTensors;
+        const stack = (seed: number, scale = 1): tf.Tensor =>
+          tf.tensor3d(Float32Array.from(values(T * B * H, seed, scale)), [T, B, H], 'float32');
+        const inputs = tf.tidy(() => ({
+          dy: stack(41),
+          h: stack(42, 0.5),
+          r: tf.sigmoid(stack(43)),
+          z: tf.sigmoid(stack(44)),
+          n: tf.tanh(stack(45)),
+          un: stack(46),
+          mask: tf.tensor3d(Float32Array.from(values(T * B, 47).map((x) => (x > 0 ? 1 : 0.5))), [T, B, 1]),
+        }));
+        const carry = tf.tensor2d(Float32Array.from(values(B * H, 48)), [B, H], 'float32');
+        const gi = tf.tensor2d(Float32Array.from(values(B * H, 49)), [B, H], 'float32');
+        const giT = tf.transpose(gi);
+        for (const gate of ['sigmoid', 'hardSigmoid'] as const) {
+          for (const t of [T - 1, 0]) {
+            const more = t < T - 1;
+            const plain = tf.engine().runKernel(FUSED_KERNELS.gruStepGrad, more ? { ...inputs, carry, gi } : inputs, {
+              t,
+              gate,
+            } as never) as tf.Tensor[];
+            const flipped = tf
+              .engine()
+              .runKernel(FUSED_KERNELS.gruStepGrad, more ? { ...inputs, carry, gi: giT } : inputs, {
+                t,
+                gate,
+                flipped: true,
+              } as never) as tf.Tensor[];
+            expect(flipped).toHaveLength(4);
+            for (const [i, x] of plain.entries()) expect(flipped[i]!.dataSync()).toEqual(x.dataSync());
+            expect(flipped[3]!.shape).toEqual([3 * H, B]);
+            expect(flipped[3]!.dataSync()).toEqual(transposeOf(plain[1]!));
+            tf.dispose([...plain, ...flipped]);
+          }
+        }
+        tf.dispose([...Object.values(inputs), carry, gi, giT]);
+        expect(tf.memory().numTensors).toBe(before);
+      },
+    );
+
     it.each([37, 4096])(
       'TensorizedAdam is one torch.optim.Adam update (with gradient scaling), in float64 (%i values)',
       async (n) => {
@@ -284,6 +374,12 @@ for (const { label, backend, native } of VARIANTS) {
         expect(() =>
           run({ a, uh: tf.zeros([1, 6], 'int32'), bU, h }, { t: 0, gate: 'sigmoid', record: false }),
         ).toThrow(/input 'uh' must be float32, got int32/);
+        expect(() =>
+          run({ a, uh: tf.zeros([1, 6]), bU, h }, { t: 0, gate: 'sigmoid', record: false, flipped: true }),
+        ).toThrow(/input 'uh' must have shape \[6, 1\], got \[1, 6\]/);
+        expect(() =>
+          run({ a, uh: tf.zeros([1, 6]), bU, h }, { t: 0, gate: 'sigmoid', record: false, flipped: 1 }),
+        ).toThrow(/attribute 'flipped' must be a boolean, got 1/);
         const w = tf.zeros([3]);
         const adamAttrs = { lr: 1, beta1: 0.9, beta2: 0.99, eps: 1e-8, step: 0, scale: 1 };
         expect(() => tf.engine().runKernel(FUSED_KERNELS.adam, { w, m: w, v: w, g: w }, adamAttrs as never)).toThrow(
