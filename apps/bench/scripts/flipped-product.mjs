@@ -22,14 +22,14 @@ const time = (f, n) => {
   for (let i = 0; i < n; i++) tf.dispose(f());
   return (performance.now() - t0) / n;
 };
-const SIZES = [
+const SIZES = process.env.SIZES ? JSON.parse(process.env.SIZES) : [
   [128, 384],
   [256, 768],
   [512, 512],
   [512, 1536],
   [1024, 3072],
 ];
-const BATCHES = [1, 4, 8, 16, 32, 128];
+const BATCHES = process.env.BATCHES ? JSON.parse(process.env.BATCHES) : [1, 4, 8, 16, 32, 128];
 const rows = [];
 for (const [K, N] of SIZES) {
   const M = tf.randomNormal([K, N], 0, 1, 'float32', 1);

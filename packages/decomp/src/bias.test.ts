@@ -4,17 +4,25 @@ import { expect, it } from 'vitest';
 import { addBias, columnSums } from './stages.js';
 
 describeEachBackend('bias helpers', () => {
-  it('columnSums equals tf.sum over rows, for even, odd and single-row inputs', async () => {
-    for (const n of [1, 2, 3, 7, 64, 1025]) {
-      const x = tf.randomNormal([n, 5], 0, 1, 'float32', n) as tf.Tensor2D;
-      await expectNoLeak(() => {
-        const got = columnSums(x);
-        const want = tf.sum(x, 0);
-        expect(got.shape).toEqual([5]);
-        expectClose(got, want.dataSync(), { rtol: 1e-4, atol: 1e-4 * Math.sqrt(n) });
-        tf.dispose([got, want]);
-      });
-      x.dispose();
+  it('columnSums equals the float64 sums over rows, for even, odd and single-row inputs, by product and by halving', async () => {
+    // Widths 5 (halving on wasm) and 8, 1536 (one product on wasm and cpu).
+    for (const m of [5, 8, 1536]) {
+      for (const n of m === 1536 ? [1, 3, 960] : [1, 2, 3, 7, 64, 1025]) {
+        const x = tf.randomNormal([n, m], 0, 1, 'float32', n + m) as tf.Tensor2D;
+        const values = x.dataSync();
+        const want = Array.from({ length: m }, (_, j) => {
+          let s = 0;
+          for (let i = 0; i < n; i++) s += values[i * m + j]!;
+          return s;
+        });
+        await expectNoLeak(() => {
+          const got = columnSums(x);
+          expect(got.shape).toEqual([m]);
+          expectClose(got, want, { rtol: 1e-4, atol: 1e-5 * Math.sqrt(n) });
+          got.dispose();
+        });
+        x.dispose();
+      }
     }
   });
 
