@@ -56,6 +56,41 @@ describe('wasm kernel fixes', () => {
     expect(tf.memory().numTensors).toBe(before);
   });
 
+  it('Concat on wasm equals the cpu backend: ranks 1 to 4, every axis, several inputs, empty ones, float32 and int32 (and bool, handed on)', async () => {
+    let seed = 3;
+    const rand = (n: number): number => {
+      seed = (seed * 16807) % 2147483647;
+      return seed % n;
+    };
+    for (let trial = 0; trial < 120; trial++) {
+      const rank = 1 + (trial % 4);
+      const axis = rand(rank);
+      const shape = Array.from({ length: rank }, () => 1 + rand(4));
+      const parts = Array.from({ length: 1 + rand(4) }, () => {
+        const s = [...shape];
+        s[axis] = rand(5) === 0 ? 0 : 1 + rand(3);
+        return s;
+      });
+      const dtype = (['float32', 'int32', 'bool'] as const)[trial % 3]!;
+      const values = parts.map((s, i) =>
+        Array.from({ length: s.reduce((p, q) => p * q, 1) }, (_, j) =>
+          dtype === 'bool' ? (i + j) % 2 : i * 100 + j * 0.5,
+        ),
+      );
+      const results: Record<string, { shape: number[]; data: number[] }> = {};
+      for (const backend of ['cpu', 'wasm']) {
+        await useBackend(backend);
+        const before = tf.memory().numTensors;
+        const xs = parts.map((s, i) => tf.tensor(values[i]!, s, dtype));
+        const y = tf.concat(xs, axis);
+        results[backend] = { shape: y.shape, data: Array.from(y.dataSync()) };
+        tf.dispose([...xs, y]);
+        expect(tf.memory().numTensors).toBe(before);
+      }
+      expect(results.wasm).toEqual(results.cpu);
+    }
+  });
+
   it('the gradient of a slice (a pad) is unchanged', async () => {
     await useBackend('wasm');
     const x = tf.tensor2d([1, 2, 3, 4, 5, 6], [2, 3]);

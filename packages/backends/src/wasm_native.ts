@@ -75,6 +75,8 @@ export interface NativeKernels {
   ): void;
   /** C = A^T B, row-major float32, A (K x M), B (K x N), N a multiple of 4, K > 0. */
   matmulTN(a: number, b: number, c: number, K: number, M: number, N: number): void;
+  /** Copies `rows` runs of `bytes` bytes, the i-th from src + i srcStride to dst + i dstStride. */
+  copyRows(src: number, dst: number, rows: number, bytes: number, srcStride: number, dstStride: number): void;
   /** dst (cols x rows) = src (rows x cols) transposed, row-major float32. */
   transpose(src: number, dst: number, rows: number, cols: number): void;
 }

@@ -181,6 +181,15 @@ export function gruStepGrad(
 }
 
 /**
+ * Copies `rows` runs of `bytes` bytes each, the i-th from src + i srcStride to dst + i dstStride
+ * (byte offsets): a Concat along an inner axis, a strided Slice (src/wasm_kernels.ts), one call where
+ * JavaScript would make a typed-array view per run.
+ */
+export function copyRows(src: usize, dst: usize, rows: i32, bytes: i32, srcStride: i32, dstStride: i32): void {
+  for (let i = 0; i < rows; i++) memory.copy(dst + <usize>i * dstStride, src + <usize>i * srcStride, <usize>bytes);
+}
+
+/**
  * dst (cols x rows) = src (rows x cols) transposed, row-major float32: the flipped layouts of the GRU
  * step kernels (src/fused_kernels.ts), a few tens of KiB that stay in cache. Blocks of 4 x 4 turned
  * in registers (eight shuffles), the rows and columns left over one value at a time.
