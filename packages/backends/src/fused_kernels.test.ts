@@ -316,6 +316,74 @@ for (const { label, backend, native } of VARIANTS) {
       },
     );
 
+    it.each([5, 8])(
+      "with 'batchMajor' (a as (B, T, 3H), dy as (B, T, H)) both kernels return the time-major outputs bit for bit (H = %i)",
+      async (H) => {
+        await start(H);
+        const [T, B] = [3, 5];
+        const before = tf.memory().numTensors;
+        const tensor = (shape: number[], seed: number, scale = 1): tf.Tensor =>
+          tf.tensor(
+            Float32Array.from(
+              values(
+                shape.reduce((p, q) => p * q, 1),
+                seed,
+                scale,
+              ),
+            ),
+            shape,
+            'float32',
+          );
+        const a = tensor([T, B, 3 * H], 51);
+        const aB = tf.transpose(a, [1, 0, 2]);
+        const uh = tensor([B, 3 * H], 52);
+        const bU = tensor([3 * H], 53, 0.5);
+        const h = tensor([B, H], 54, 0.5);
+        const mask = tf.tensor3d(Float32Array.from(values(T * B, 55).map((x) => (x > 0 ? 1 : 0))), [T, B, 1]);
+        const stacks = tf.tidy(() => ({
+          h: tensor([T, B, H], 56, 0.5),
+          r: tf.sigmoid(tensor([T, B, H], 57)),
+          z: tf.sigmoid(tensor([T, B, H], 58)),
+          n: tf.tanh(tensor([T, B, H], 59)),
+          un: tensor([T, B, H], 60),
+        }));
+        const dy = tensor([T, B, H], 61);
+        const dyB = tf.transpose(dy, [1, 0, 2]);
+        const carry = tensor([B, H], 62);
+        const gi = tensor([B, H], 63);
+        const same = (x: tf.Tensor[], y: tf.Tensor[]) => {
+          expect(y).toHaveLength(x.length);
+          for (const [i, v] of x.entries()) expect(y[i]!.dataSync()).toEqual(v.dataSync());
+          tf.dispose([...x, ...y]);
+        };
+        for (const gate of ['sigmoid', 'hardSigmoid'] as const) {
+          for (let t = 0; t < T; t++) {
+            const step = (x: tf.Tensor, batchMajor: boolean) =>
+              [
+                tf.engine().runKernel(FUSED_KERNELS.gruStep, { a: x, uh, bU, h, mask }, {
+                  t,
+                  gate,
+                  record: true,
+                  ...(batchMajor ? { batchMajor } : {}),
+                } as never),
+              ].flat() as tf.Tensor[];
+            same(step(a, false), step(aB, true));
+            const grad = (d: tf.Tensor, batchMajor: boolean) =>
+              tf
+                .engine()
+                .runKernel(FUSED_KERNELS.gruStepGrad, { dy: d, ...stacks, mask, ...(t < T - 1 ? { carry, gi } : {}) }, {
+                  t,
+                  gate,
+                  ...(batchMajor ? { batchMajor } : {}),
+                } as never) as tf.Tensor[];
+            same(grad(dy, false), grad(dyB, true));
+          }
+        }
+        tf.dispose([a, aB, uh, bU, h, mask, ...Object.values(stacks), dy, dyB, carry, gi]);
+        expect(tf.memory().numTensors).toBe(before);
+      },
+    );
+
     it.each([37, 4096])(
       'TensorizedAdam is one torch.optim.Adam update (with gradient scaling), in float64 (%i values)',
       async (n) => {

@@ -125,6 +125,8 @@ export interface GruStepAttrs {
    * recurrence whose product U^T h^T runs faster than h U (@tensorized/cells, flipsStepProduct).
    */
   flipped?: boolean;
+  /** `a` comes batch-major, (B, T, 3H) (the input projections as x W gives them). */
+  batchMajor?: boolean;
 }
 
 /** An absent optional input of the loops below (their arguments keep one type: V8 optimises them once). */
@@ -140,10 +142,11 @@ function gruPreRZLoop(
   B: number,
   H: number,
   hard: boolean,
+  aT: number,
 ): void {
   const H3 = 3 * H;
   for (let b = 0; b < B; b++) {
-    const ar = (t * B + b) * H3;
+    const ar = (aT ? b * aT + t : t * B + b) * H3;
     const ur = b * H3;
     const pr = b * 2 * H;
     for (let j = 0; j < 2 * H; j++) {
@@ -163,10 +166,11 @@ function gruPreNLoop(
   t: number,
   B: number,
   H: number,
+  aT: number,
 ): void {
   const H3 = 3 * H;
   for (let b = 0; b < B; b++) {
-    const ar = (t * B + b) * H3 + 2 * H;
+    const ar = (aT ? b * aT + t : t * B + b) * H3 + 2 * H;
     const ur = b * H3 + 2 * H;
     const rr = b * 2 * H;
     for (let j = 0; j < H; j++) dv[b * H + j] = 2 * (av[ar + j]! + rzv[rr + j]! * (uv[ur + j]! + bv[2 * H + j]!));
@@ -218,13 +222,18 @@ function gruFinishLoop(
  *   n = tanh(a_t[:, 2H:] + r un); h' = n + z (h - n); with a mask m_t, h' = h + m_t (h' - h).
  * Inputs a (T, B, 3H): x W + b_W for all steps; uh (B, 3H): U h; bU (3H); h (B, H); mask (T, B, 1)
  * optional. Outputs h', and with `record` also r, z, n, un, each (B, H). With `flipped`, uh is
- * (3H, B) and h'^T (H, B) comes last.
+ * (3H, B) and h'^T (H, B) comes last; with `batchMajor`, a is (B, T, 3H).
  */
 function gruStep(host: Host, inputs: tf.NamedTensorInfoMap, attrs: GruStepAttrs): tf.TensorInfo[] {
   const name = FUSED_KERNELS.gruStep;
   const { a, bU, h, mask } = inputs as Record<string, tf.TensorInfo>;
   checkFloat(name, { a, uh: inputs.uh as tf.TensorInfo, bU, h, mask });
-  const [T, B, H3] = a!.shape as [number, number, number];
+  const batchMajor = attrs.batchMajor ?? false;
+  if (typeof batchMajor !== 'boolean')
+    throw new TypeError(`${name}: attribute 'batchMajor' must be a boolean, got ${batchMajor}`);
+  const [d0, d1, H3] = a!.shape as [number, number, number];
+  const [T, B] = batchMajor ? [d1, d0] : [d0, d1];
+  const aT = batchMajor ? T : 0;
   const H = H3 / 3;
   const { t, gate, record } = attrs;
   const flipped = attrs.flipped ?? false;
@@ -236,15 +245,15 @@ function gruStep(host: Host, inputs: tf.NamedTensorInfoMap, attrs: GruStepAttrs)
   checkShape(name, 'bU', bU!, [H3]);
   checkShape(name, 'h', h!, [B, H]);
   if (mask) checkShape(name, 'mask', mask, [T, B, 1]);
-  if (!flipped) return gruStepOn(host, a!, inputs.uh as tf.TensorInfo, bU!, h!, mask, t, B, H, gate, record);
+  if (!flipped) return gruStepOn(host, a!, inputs.uh as tf.TensorInfo, bU!, h!, mask, t, B, H, gate, record, aT);
   const uh = transposed(host, inputs.uh as tf.TensorInfo);
-  const outs = gruStepOn(host, a!, uh, bU!, h!, mask, t, B, H, gate, record);
+  const outs = gruStepOn(host, a!, uh, bU!, h!, mask, t, B, H, gate, record, aT);
   host.free(uh);
   outs.push(transposed(host, outs[0]!));
   return outs;
 }
 
-/** gruStep on checked inputs, uh (B, 3H). */
+/** gruStep on checked inputs, uh (B, 3H); a batch-major when aT (its T) is not 0. */
 function gruStepOn(
   host: Host,
   a: tf.TensorInfo,
@@ -257,6 +266,7 @@ function gruStepOn(
   H: number,
   gate: GateActivation,
   record: boolean,
+  aT: number,
 ): tf.TensorInfo[] {
   const hard = gate === 'hardSigmoid';
   const native = host.native;
@@ -279,18 +289,19 @@ function gruStepOn(
       B,
       H,
       hard ? 1 : 0,
+      aT,
     );
     return outs;
   }
   // 1. The r and z gates, (B, 2H): their pre-activations, then the host's sigmoid or hardSigmoid in
   //    place.
   const pre = host.alloc([B, 2 * H]);
-  gruPreRZLoop(host.view(a), host.view(uh), host.view(bU), host.view(pre), t, B, H, hard);
+  gruPreRZLoop(host.view(a), host.view(uh), host.view(bU), host.view(pre), t, B, H, hard, aT);
   const rz = hard ? pre : host.sigmoid(pre);
   if (!hard) host.free(pre);
   // 2. n = tanh(a_n + r un) = 2 sigmoid(2 (a_n + r un)) - 1, with un = (U h)_n + b_n.
   const doubled = host.alloc([B, H]);
-  gruPreNLoop(host.view(a), host.view(uh), host.view(bU), host.view(rz), host.view(doubled), t, B, H);
+  gruPreNLoop(host.view(a), host.view(uh), host.view(bU), host.view(rz), host.view(doubled), t, B, H, aT);
   const s = host.sigmoid(doubled);
   host.free(doubled);
   // 3. h' = n + z (h - n), kept where the mask is 1, and what a backward pass needs.
@@ -326,6 +337,8 @@ export interface GruStepGradAttrs {
   gate: GateActivation;
   /** `gi` comes flipped, (H, B), and d(U h + b_U)^T (3H, B) is returned last (see GruStepAttrs). */
   flipped?: boolean;
+  /** `dy` comes batch-major, (B, T, H) (the other stacks stay time-major). */
+  batchMajor?: boolean;
 }
 
 /**
@@ -337,14 +350,18 @@ export interface GruStepGradAttrs {
  *   dh = carry (z_{t+1} m_{t+1} + 1 - m_{t+1}) + gi (0 at t = T - 1), total = dh + dy_t,
  *   dPreN = total (1 - z)(1 - n^2) m, dPreZ = total (h - n) gate'(z) m, dPreR = dPreN un gate'(r),
  * and returns total (B, H), d(U h + b_U) = [dPreR, dPreZ, dPreN r] (B, 3H) and dPreN (B, H). With
- * `flipped`, gi is (H, B) and d(U h + b_U)^T (3H, B) comes last.
+ * `flipped`, gi is (H, B) and d(U h + b_U)^T (3H, B) comes last; with `batchMajor`, dy is (B, T, H).
  */
 function gruStepGrad(host: Host, inputs: tf.NamedTensorInfoMap, attrs: GruStepGradAttrs): tf.TensorInfo[] {
   const name = FUSED_KERNELS.gruStepGrad;
   const { dy, h, r, z, n, un, mask, carry } = inputs as Record<string, tf.TensorInfo | undefined>;
   let { gi } = inputs as Record<string, tf.TensorInfo | undefined>;
   checkFloat(name, { dy, h, r, z, n, un, mask, carry, gi });
-  const [T, B, H] = dy!.shape as [number, number, number];
+  const batchMajor = attrs.batchMajor ?? false;
+  if (typeof batchMajor !== 'boolean')
+    throw new TypeError(`${name}: attribute 'batchMajor' must be a boolean, got ${batchMajor}`);
+  const [d0, d1, H] = dy!.shape as [number, number, number];
+  const [T, B] = batchMajor ? [d1, d0] : [d0, d1];
   const { t, gate } = attrs;
   const flipped = attrs.flipped ?? false;
   if (!(Number.isInteger(t) && t >= 0 && t < T))
@@ -362,13 +379,13 @@ function gruStepGrad(host: Host, inputs: tf.NamedTensorInfoMap, attrs: GruStepGr
   }
   const flippedGi = flipped && gi ? gi : undefined;
   if (flippedGi) gi = transposed(host, flippedGi);
-  const outs = gruStepGradOn(host, { dy, h, r, z, n, un, mask, carry, gi }, t, B, H, gate);
+  const outs = gruStepGradOn(host, { dy, h, r, z, n, un, mask, carry, gi }, t, B, H, gate, batchMajor ? T : 0);
   if (flippedGi) host.free(gi!);
   if (flipped) outs.push(transposed(host, outs[1]!));
   return outs;
 }
 
-/** gruStepGrad on checked inputs, gi (B, H). */
+/** gruStepGrad on checked inputs, gi (B, H); dy batch-major when dyT (its T) is not 0. */
 function gruStepGradOn(
   host: Host,
   inputs: Record<string, tf.TensorInfo | undefined>,
@@ -376,6 +393,7 @@ function gruStepGradOn(
   B: number,
   H: number,
   gate: GateActivation,
+  dyT: number,
 ): tf.TensorInfo[] {
   const { dy, h, r, z, n, un, mask, carry, gi } = inputs;
   const outs = [host.alloc([B, H]), host.alloc([B, 3 * H]), host.alloc([B, H])];
@@ -400,6 +418,7 @@ function gruStepGradOn(
       B,
       H,
       gate === 'hardSigmoid' ? 1 : 0,
+      dyT,
     );
     return outs;
   }
@@ -432,6 +451,7 @@ function gruStepGradOn(
     B,
     H,
     gate === 'hardSigmoid',
+    dyT,
   );
   return outs;
 }
@@ -454,6 +474,7 @@ function gruStepGradLoop(
   B: number,
   H: number,
   hard: boolean,
+  dyT: number,
 ): void {
   const masked = mv.length > 0;
   const carried = cv.length > 0;
@@ -466,7 +487,7 @@ function gruStepGradLoop(
     for (let j = 0; j < H; j++) {
       const o = b * H + j;
       const dh = carried ? cv[o]! * (zv[nxt + o]! * mNext + 1 - mNext) + gv[o]! : 0;
-      const total = dh + dyv[cur + o]!;
+      const total = dh + dyv[dyT ? (b * dyT + t) * H + j : cur + o]!;
       const zt = zv[cur + o]!;
       const nt = nv[cur + o]!;
       const rt = rv[cur + o]!;

@@ -78,7 +78,7 @@ describe('wasm kernel fixes', () => {
         ),
       );
       const results: Record<string, { shape: number[]; data: number[] }> = {};
-      for (const backend of ['cpu', 'wasm']) {
+      for (const backend of ['cpu', 'wasm'] as const) {
         await useBackend(backend);
         const before = tf.memory().numTensors;
         const xs = parts.map((s, i) => tf.tensor(values[i]!, s, dtype));

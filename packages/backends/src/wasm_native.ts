@@ -22,6 +22,7 @@ export interface NativeKernels {
     B: number,
     H: number,
     hard: number,
+    aT: number,
   ): void;
   gruStepGrad(
     dy: number,
@@ -40,6 +41,7 @@ export interface NativeKernels {
     B: number,
     H: number,
     hard: number,
+    dyT: number,
   ): void;
   adam(
     w: number,

@@ -68,9 +68,9 @@ function gateGrad4(s: v128, hard: bool): v128 {
 }
 
 /**
- * One GRU step, reset gate after U (src/fused_kernels.ts, gruStep): a (T, B, 3H) = x W + b_W, uh
- * (B, 3H) = U h, bU (3H), h (B, H), mask (T, B, 1) or 0 for none; writes next (B, H) and, when rOut
- * is not 0, r, z, n and un = (U h)_n + b_n (B, H each).
+ * One GRU step, reset gate after U (src/fused_kernels.ts, gruStep): a (T, B, 3H) = x W + b_W, or
+ * (B, T, 3H) when aT (its T) is not 0; uh (B, 3H) = U h, bU (3H), h (B, H), mask (T, B, 1) or 0 for
+ * none; writes next (B, H) and, when rOut is not 0, r, z, n and un = (U h)_n + b_n (B, H each).
  */
 export function gruStep(
   a: usize,
@@ -87,6 +87,7 @@ export function gruStep(
   B: i32,
   H: i32,
   hard: bool,
+  aT: i32,
 ): void {
   const one = f32x4.splat(1.0);
   const two = f32x4.splat(2.0);
@@ -95,7 +96,7 @@ export function gruStep(
   for (let b = 0; b < B; b++) {
     const m: f32 = mask != 0 ? load<f32>(mask + ((<usize>(t * B + b)) << 2)) : 1.0;
     const mv = f32x4.splat(m);
-    const ar = a + <usize>(t * B + b) * 3 * row;
+    const ar = a + <usize>(aT != 0 ? b * aT + t : t * B + b) * 3 * row;
     const ur = uh + <usize>b * 3 * row;
     const o = <usize>b * row;
     for (let j: usize = 0; j < row; j += 16) {
@@ -123,8 +124,9 @@ export function gruStep(
 
 /**
  * The chain rule of one GRU step backwards (src/fused_kernels.ts, gruStepGrad): dy, h, r, z, n, un
- * (T, B, H); mask (T, B, 1) or 0; carry and gi (B, H), or both 0 at the last step. Writes total
- * (B, H), dU (B, 3H) = [dPreR, dPreZ, dPreN r] and dn (B, H) = dPreN.
+ * (T, B, H), dy (B, T, H) when dyT (its T) is not 0; mask (T, B, 1) or 0; carry and gi (B, H), or
+ * both 0 at the last step. Writes total (B, H), dU (B, 3H) = [dPreR, dPreZ, dPreN r] and dn (B, H) =
+ * dPreN.
  */
 export function gruStepGrad(
   dy: usize,
@@ -143,6 +145,7 @@ export function gruStepGrad(
   B: i32,
   H: i32,
   hard: bool,
+  dyT: i32,
 ): void {
   const one = f32x4.splat(1.0);
   const carried = carry != 0;
@@ -157,8 +160,9 @@ export function gruStepGrad(
     const mNextV = f32x4.splat(mNext);
     const o = <usize>b * row;
     const d = dUOut + <usize>b * 3 * row;
+    const dyRow = dy + (dyT != 0 ? <usize>(b * dyT + t) * row : cur + o);
     for (let j: usize = 0; j < row; j += 16) {
-      let total = v128.load(dy + cur + o + j);
+      let total = v128.load(dyRow + j);
       if (carried) {
         const through = f32x4.add(f32x4.mul(v128.load(z + nxt + o + j), mNextV), keep);
         total = f32x4.add(total, f32x4.add(f32x4.mul(v128.load(carry + o + j), through), v128.load(gi + o + j)));
