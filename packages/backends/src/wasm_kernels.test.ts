@@ -91,6 +91,36 @@ describe('wasm kernel fixes', () => {
     }
   });
 
+  it('Pack (tf.stack) on wasm equals the cpu backend: ranks 0 to 3, every axis (negative too), one to five inputs, float32, int32 and bool', async () => {
+    let seed = 5;
+    const rand = (n: number): number => {
+      seed = (seed * 16807) % 2147483647;
+      return seed % n;
+    };
+    for (let trial = 0; trial < 90; trial++) {
+      const rank = trial % 4;
+      const shape = Array.from({ length: rank }, () => 1 + rand(4));
+      const axis = rand(rank + 1) - (trial % 5 === 0 ? rank + 1 : 0);
+      const n = 1 + rand(5);
+      const dtype = (['float32', 'int32', 'bool'] as const)[trial % 3]!;
+      const size = shape.reduce((p, q) => p * q, 1);
+      const values = Array.from({ length: n }, (_, i) =>
+        Array.from({ length: size }, (_, j) => (dtype === 'bool' ? (i + j) % 2 : i * 100 + j * 0.5)),
+      );
+      const results: Record<string, { shape: number[]; data: number[] }> = {};
+      for (const backend of ['cpu', 'wasm'] as const) {
+        await useBackend(backend);
+        const before = tf.memory().numTensors;
+        const xs = values.map((v) => tf.tensor(v, shape, dtype));
+        const y = tf.stack(xs, axis);
+        results[backend] = { shape: y.shape, data: Array.from(y.dataSync()) };
+        tf.dispose([...xs, y]);
+        expect(tf.memory().numTensors).toBe(before);
+      }
+      expect(results.wasm).toEqual(results.cpu);
+    }
+  });
+
   it('the gradient of a slice (a pad) is unchanged', async () => {
     await useBackend('wasm');
     const x = tf.tensor2d([1, 2, 3, 4, 5, 6], [2, 3]);

@@ -126,6 +126,36 @@ function concatKernel(original: tf.KernelFunc): tf.KernelFunc {
 }
 
 /**
+ * Pack (tf.stack) for the wasm backend as concatKernel does it: TF.js 4.22's wasm Pack is its Concat
+ * of the inputs with a unit axis added, a typed-array view per run; stacking T states of B x H along
+ * axis 1 (batch-major outputs) makes B T views. Here one copyRows call per input. float32 and int32,
+ * two inputs or more; everything else to the original kernel.
+ */
+function packKernel(original: tf.KernelFunc): tf.KernelFunc {
+  return (args) => {
+    const inputs = args.inputs as unknown as tf.TensorInfo[];
+    const kernels = nativeKernels(args.backend as never);
+    const first = inputs[0];
+    const dtype = first?.dtype;
+    if (!kernels || !first || inputs.length < 2 || (dtype !== 'float32' && dtype !== 'int32')) return original(args);
+    if (inputs.some((t) => t.dtype !== dtype || !tf.util.arraysEqual(t.shape, first.shape))) return original(args);
+    const rank = first.shape.length;
+    const axis = (args.attrs as { axis: number }).axis;
+    const at = axis < 0 ? axis + rank + 1 : axis;
+    if (!(Number.isInteger(at) && at >= 0 && at <= rank) || count(first.shape) === 0) return original(args);
+    const outShape = [...first.shape.slice(0, at), inputs.length, ...first.shape.slice(at)];
+    const backend = args.backend as unknown as WasmBackendLike & WasmBackendInternals;
+    const out = backend.makeOutput(outShape, dtype);
+    const rows = count(first.shape.slice(0, at));
+    const bytes = count(first.shape.slice(at)) * 4;
+    const to = offsetOf(backend, out.dataId);
+    for (const [i, t] of inputs.entries())
+      kernels.copyRows(offsetOf(backend, t.dataId), to + i * bytes, rows, bytes, bytes, bytes * inputs.length);
+    return out;
+  };
+}
+
+/**
  * Identity for the wasm backend without a copy. TF.js 4.22's wasm Identity copies its input into a
  * fresh buffer, and the engine calls it for every tensor it saves for a gradient (engine.clone), for
  * tf.clone and for the outputs of custom gradients: a training step of the dense GRU made 53 such
@@ -726,6 +756,7 @@ export function installWasmKernelFixes(): void {
   if (installed || !tf.getKernel('Slice', 'wasm')) return;
   replace('Slice', sliceKernel);
   replace('Concat', concatKernel);
+  replace('Pack', packKernel);
   replace('Identity', identityKernel);
   replace('Transpose', transposeKernel);
   replace('Tile', tileKernel);
