@@ -201,11 +201,10 @@ export abstract class RecurrentCell {
       const u = this.U.prepare(batch, steps, path, { fusedGradient: this.fusesSequence });
       let state: tf.Tensor2D[] = initialState ? [...initialState] : this.initialState(batch);
       if (this.fusesSequence) {
-        const timeMajor = tf.transpose(projected, [1, 0, 2]) as tf.Tensor3D;
         const maskTM = mask
           ? (tf.reshape(tf.transpose(tf.cast(mask, 'float32')), [steps, batch, 1]) as tf.Tensor3D)
           : undefined;
-        const { outputs, state: last } = this.fusedSequence(timeMajor, state, u, maskTM);
+        const { outputs, state: last } = this.fusedSequence(projected as tf.Tensor3D, state, u, maskTM);
         u.dispose();
         return { outputs, state: last };
       }
@@ -235,8 +234,8 @@ export abstract class RecurrentCell {
   }
 
   /**
-   * The whole recurrence at once, for a subclass whose fusesSequence is true: a (T, B, gates x H)
-   * time-major input projections, U prepared for T uses, mask (T, B, 1) or none.
+   * The whole recurrence at once, for a subclass whose fusesSequence is true: a (B, T, gates x H)
+   * batch-major input projections, U prepared for T uses, mask (T, B, 1) or none.
    */
   protected fusedSequence(
     _a: tf.Tensor3D,
@@ -363,13 +362,14 @@ export class GruCell extends RecurrentCell {
     u: AppliedWeight,
     mask: tf.Tensor3D | undefined,
   ): SequenceResult {
-    const [steps, batch] = a.shape;
+    const [batch, steps] = a.shape;
     const hs = gruSequence(a, state[0]!, this.bU as tf.Tensor1D, u, mask, {
       gate: this.config.recurrentActivation ?? 'sigmoid',
       resetAfter: this.config.resetAfter !== false,
+      batchMajor: true,
     });
-    const last = tf.reshape(tf.slice(hs, [steps - 1, 0, 0], [1, -1, -1]), [batch, this.hiddenSize]) as tf.Tensor2D;
-    return { outputs: tf.transpose(hs, [1, 0, 2]) as tf.Tensor3D, state: [last] };
+    const last = tf.reshape(tf.slice(hs, [0, steps - 1, 0], [-1, 1, -1]), [batch, this.hiddenSize]) as tf.Tensor2D;
+    return { outputs: hs, state: [last] };
   }
 
   protected override gateStep(a: tf.Tensor2D, state: readonly tf.Tensor2D[], u: AppliedWeight): tf.Tensor2D[] {

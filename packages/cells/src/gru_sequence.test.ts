@@ -75,10 +75,23 @@ async function expectFusedMatchesReference(
     const refLoss = (...xs: tf.Tensor[]): tf.Scalar =>
       tf.sum(tf.mul(reference(...unpack(xs), dense(xs.slice(3)), mask, gate, resetAfter), probe));
     const ref = tf.valueAndGrads(refLoss)(args);
-    for (const fusedKernels of resetAfter ? [true, false] : [true]) {
+    // Time-major, and batch-major (a (B, T, 3H) in, (B, T, H) out: straight into the step kernels
+    // where they run, else transposed around the op).
+    for (const [fusedKernels, batchMajor] of (resetAfter ? [true, false] : [true]).flatMap((f) => [
+      [f, false],
+      [f, true],
+    ])) {
+      const run = (xs: tf.Tensor[], prepared: StagedMatmul<tf.Tensor2D>, weighted: boolean): tf.Tensor => {
+        const [a, h0, bU] = unpack(xs);
+        const options = { ...(weighted ? { weightGradient } : {}), gate, fusedKernels, resetAfter, batchMajor };
+        if (!batchMajor) return gruSequence(a, h0, bU, prepared, mask, options);
+        const hs = gruSequence(tf.transpose(a, [1, 0, 2]), h0, bU, prepared, mask, options);
+        expect(hs.shape).toEqual([a.shape[1], a.shape[0], h0.shape[1]]);
+        return tf.transpose(hs, [1, 0, 2]);
+      };
       const fusedLoss = (...xs: tf.Tensor[]): tf.Scalar => {
         const prepared = prepare(xs.slice(3));
-        const hs = gruSequence(...unpack(xs), prepared, mask, { weightGradient, gate, fusedKernels, resetAfter });
+        const hs = run(xs, prepared, true);
         prepared.dispose();
         return tf.sum(tf.mul(hs, probe));
       };
@@ -91,7 +104,7 @@ async function expectFusedMatchesReference(
         // Without a gradient tape the forward pass keeps nothing and gives the same states.
         tf.tidy(() => {
           const prepared = prepare(args.slice(3));
-          const hs = gruSequence(...unpack(args), prepared, mask, { gate, fusedKernels, resetAfter });
+          const hs = run(args, prepared, false);
           expectClose(tf.sum(tf.mul(hs, probe)), ref.value.dataSync(), { rtol: 1e-4, atol: 1e-4 });
           prepared.dispose();
         });

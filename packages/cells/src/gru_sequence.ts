@@ -70,7 +70,9 @@ function flippedProduct(h: tf.Tensor2D, mT: tf.Tensor2D): tf.Tensor2D {
  * planner's cost model picks the route (planWeightGradient) unless `weightGradient` forces one.
  *
  * a: (T, B, 3H) time-major input projections x_t W + b_W; h0: (B, H); bU: (3H); mask: (T, B, 1) or
- * none. Returns the states h_1..h_T, (T, B, H); a masked step keeps the previous state.
+ * none. Returns the states h_1..h_T, (T, B, H); a masked step keeps the previous state. With
+ * `batchMajor`, a is (B, T, 3H) and the states come as (B, T, H) (the mask stays time-major): the
+ * layouts of x W and of the layers after the recurrence, which then need no transposes.
  */
 export function gruSequence(
   a: tf.Tensor3D,
@@ -90,16 +92,33 @@ export function gruSequence(
      * (the fused step kernels compute the first).
      */
     resetAfter?: boolean;
+    /** a as (B, T, 3H) and the states returned as (B, T, H) (default false: time-major). */
+    batchMajor?: boolean;
   } = {},
 ): tf.Tensor3D {
   const gate = options.gate ?? 'sigmoid';
   const resetBefore = options.resetAfter === false;
   const kernels = options.fusedKernels ?? true;
+  const batchMajor = options.batchMajor ?? false;
+  // Batch-major straight into the step kernels where they run (they read a and dy in either
+  // layout); otherwise time-major, transposed around the op.
+  const stepKernels =
+    kernels &&
+    !resetBefore &&
+    hasFusedKernel(GRU_KERNELS.step) &&
+    (!recordingGradients() || hasFusedKernel(GRU_KERNELS.stepGrad));
+  if (batchMajor && !stepKernels) {
+    return tf.tidy(() => {
+      const timeMajor = tf.transpose(a, [1, 0, 2]) as tf.Tensor3D;
+      const hs = gruSequence(timeMajor, h0, bU, staged, mask, { ...options, batchMajor: false });
+      return tf.transpose(hs, [1, 0, 2]) as tf.Tensor3D;
+    });
+  }
   const { stages, outView } = staged;
   const applier =
     typeof (staged as { apply?: unknown }).apply === 'function' ? (staged as unknown as Applier) : undefined;
   const k = stages.length;
-  const T = a.shape[0];
+  const T = batchMajor ? a.shape[1] : a.shape[0];
   const views = stages.map((s) => s.view);
   // The first stage's laid-out input is h itself when it has no view (dense, CP, Tucker).
   const keepsFirst = views[0]!.length > 0;
@@ -210,6 +229,7 @@ export function gruSequence(
       gate,
       fused,
       Boolean(matT),
+      batchMajor,
     );
     if (matT) {
       // Flipped: (U h)^T = U^T h^T, and the step hands back h^T for the next product.
@@ -238,7 +258,9 @@ export function gruSequence(
   const matrices = stages.map((s) => s.matrix);
   // Without a gradient tape (inference), nothing is kept for a backward pass.
   if (!recordingGradients()) {
-    return tf.tidy(() => tf.stack(forward(a, h0, bU, matrices, mask, false).outputs) as tf.Tensor3D);
+    return tf.tidy(
+      () => tf.stack(forward(a, h0, bU, matrices, mask, false).outputs, batchMajor ? 1 : 0) as tf.Tensor3D,
+    );
   }
   const op = tf.customGrad(((...args: Array<tf.Tensor | tf.GradSaveFunc>) => {
     const save = args[args.length - 1] as tf.GradSaveFunc;
@@ -247,7 +269,7 @@ export function gruSequence(
     const { outputs, kinds } = forward(aIn!, hIn as tf.Tensor2D, bIn!, mats, mask ? rest[k] : undefined, true);
     save([...mats, ...(mask ? [rest[k]!] : []), ...kinds.map((list) => tf.stack(list))]);
     return {
-      value: tf.stack(outputs) as tf.Tensor3D,
+      value: tf.stack(outputs, batchMajor ? 1 : 0) as tf.Tensor3D,
       gradFunc: (dy: tf.Tensor, kept: tf.Tensor[]) =>
         (resetBefore ? backwardResetBefore : backward)(dy as tf.Tensor3D, kept, {
           k,
@@ -263,6 +285,7 @@ export function gruSequence(
           gate,
           kernels,
           flips,
+          batchMajor,
         }),
     };
   }) as Parameters<typeof tf.customGrad>[0]);
@@ -284,6 +307,8 @@ interface Layout {
   kernels: boolean;
   /** U's per-step products flipped (flipsStepProduct): g U^T as (U g^T)^T. */
   flips: boolean;
+  /** a, dy and dA batch-major (only with the step kernels). */
+  batchMajor: boolean;
 }
 
 /**
@@ -308,7 +333,15 @@ function backward(dy: tf.Tensor3D, kept: tf.Tensor[], L: Layout): tf.Tensor[] {
   const { k, T, masked } = L;
   const { mats, maskAll, stacked, gates, B, H } = unpackKept(kept, L);
   const [hS, rS, zS, nS, unS] = gates;
-  const back = gruBackStepper(dy, { h: hS!, r: rS!, z: zS!, n: nS!, un: unS! }, maskAll, L.gate, L.kernels, L.flips);
+  const back = gruBackStepper(
+    dy,
+    { h: hS!, r: rS!, z: zS!, n: nS!, un: unS! },
+    maskAll,
+    L.gate,
+    L.kernels,
+    L.flips,
+    L.batchMajor,
+  );
   const matsT = L.flips ? [] : mats.map((w) => tf.transpose(w));
   const dPreN: tf.Tensor2D[] = new Array(T);
   const dU: tf.Tensor2D[] = new Array(T);
@@ -355,7 +388,9 @@ function backward(dy: tf.Tensor3D, kept: tf.Tensor[], L: Layout): tf.Tensor[] {
           return tf.matMul(rows as tf.Tensor2D, tf.concat(g[i]!, 0), true, false);
         });
   // d(x W + b_W) = [dPreR, dPreZ, dPreN]: the first two gates as for U.
-  const dA = tf.reshape(tf.concat([tf.slice(dUAll, [0, 0], [-1, 2 * H]), tf.concat(dPreN, 0)], 1), [T, B, 3 * H]);
+  const dA = L.batchMajor
+    ? tf.concat([tf.slice(tf.stack(dU, 1), [0, 0, 0], [-1, -1, 2 * H]), tf.stack(dPreN, 1)], 2)
+    : tf.reshape(tf.concat([tf.slice(dUAll, [0, 0], [-1, 2 * H]), tf.concat(dPreN, 0)], 1), [T, B, 3 * H]);
   // (A reduction over the leading axis is slow on wasm: see columnSums.)
   const dBias = columnSums(dUAll);
   return [dA, dh, dBias, ...dMats, ...(masked ? [tf.zerosLike(kept[k]!)] : [])];

@@ -41,6 +41,7 @@ export interface GruStepOut {
  * h_{t+1}. One TensorizedGruStep kernel where the backend has it (and `kernels` is not false); else
  * gruGates op by op, with the r and z inputs of all steps (a + b_U) formed once. `flipped`: uh comes
  * as (U h)^T (3H, B), and the step also returns next^T (the layouts of flipsStepProduct).
+ * `batchMajor`: a is (B, T, 3H) (the mask stays (T, B, 1)).
  */
 export function gruStepper(
   a: tf.Tensor3D,
@@ -49,13 +50,16 @@ export function gruStepper(
   gate: GateActivation,
   kernels = true,
   flipped = false,
+  batchMajor = false,
 ): (t: number, uh: tf.Tensor2D, h: tf.Tensor2D, record: boolean) => GruStepOut {
-  const [T, B, H3] = a.shape;
-  const H = H3 / 3;
-  if (kernels && hasFusedKernel(GRU_KERNELS.step)) {
+  const fused = kernels && hasFusedKernel(GRU_KERNELS.step);
+  // Op by op, time-major.
+  if (batchMajor && !fused) return gruStepper(tf.transpose(a, [1, 0, 2]), bU, mask, gate, false, flipped);
+  if (fused) {
     const inputs: tf.NamedTensorMap = mask ? { a, bU, mask } : { a, bU };
+    const layout = { ...(flipped ? { flipped } : {}), ...(batchMajor ? { batchMajor } : {}) };
     return (t, uh, h, record) => {
-      const attrs = flipped ? { t, gate, record, flipped } : { t, gate, record };
+      const attrs = { t, gate, record, ...layout };
       const out = tf.engine().runKernel(GRU_KERNELS.step, { ...inputs, uh, h }, attrs as never) as
         | tf.Tensor2D[]
         | tf.Tensor2D;
@@ -67,6 +71,8 @@ export function gruStepper(
       };
     };
   }
+  const [T, B, H3] = a.shape;
+  const H = H3 / 3;
   if (flipped) {
     const step = gruStepper(a, bU, mask, gate, false);
     return (t, uhT, h, record) => {
@@ -115,6 +121,7 @@ export interface GruBackStep {
  *   dPreN = total (1 - z)(1 - n^2) m, dPreZ = total (h - n) gate'(z) m, dPreR = dPreN un gate'(r),
  *   the state's own share total (z m + 1 - m).
  * `flipped`: gi comes as (H, B), last's too, and each step also returns dU^T (see gruStepper).
+ * `batchMajor`: dy is (B, T, H) (the stacks stay time-major).
  */
 export function gruBackStepper(
   dy: tf.Tensor3D,
@@ -123,28 +130,33 @@ export function gruBackStepper(
   gate: GateActivation,
   kernels = true,
   flipped = false,
+  batchMajor = false,
 ): {
   step: (t: number, carry: tf.Tensor2D | undefined, gi: tf.Tensor2D | undefined) => GruBackStep;
   last: (total: tf.Tensor2D, gi: tf.Tensor2D) => tf.Tensor2D;
 } {
+  const fused = kernels && hasFusedKernel(GRU_KERNELS.stepGrad);
+  // Op by op, time-major.
+  if (batchMajor && !fused) return gruBackStepper(tf.transpose(dy, [1, 0, 2]), stacks, mask, gate, false, flipped);
   const { h, r, z, n, un } = stacks;
-  const T = dy.shape[0];
+  const T = h.shape[0];
   // The state's own share of the gradient, z m + 1 - m (z where nothing is masked).
   const share = (x: tf.Tensor, m: tf.Tensor | undefined): tf.Tensor => (m ? tf.add(tf.mul(x, m), tf.sub(1, m)) : x);
   const first = (x: tf.Tensor): tf.Tensor => tf.reshape(tf.slice(x, [0, 0, 0], [1, -1, -1]), x.shape.slice(1));
   const last = (total: tf.Tensor2D, gi: tf.Tensor2D): tf.Tensor2D =>
     tf.add(tf.mul(total, share(first(z), mask && first(mask))), flipped ? tf.transpose(gi) : gi) as tf.Tensor2D;
-  if (kernels && hasFusedKernel(GRU_KERNELS.stepGrad)) {
+  if (fused) {
     const inputs: tf.NamedTensorMap = { dy, h, r, z, n, un, ...(mask ? { mask } : {}) };
+    const layout = { ...(flipped ? { flipped } : {}), ...(batchMajor ? { batchMajor } : {}) };
     return {
       step: (t, carry, gi) => {
         const [total, dU, dn, dUT] = tf
           .engine()
-          .runKernel(
-            GRU_KERNELS.stepGrad,
-            carry ? { ...inputs, carry, gi: gi! } : inputs,
-            (flipped ? { t, gate, flipped } : { t, gate }) as never,
-          ) as tf.Tensor2D[];
+          .runKernel(GRU_KERNELS.stepGrad, carry ? { ...inputs, carry, gi: gi! } : inputs, {
+            t,
+            gate,
+            ...layout,
+          } as never) as tf.Tensor2D[];
         return { total: total!, dU: dU!, dn: dn!, dUT };
       },
       last,
