@@ -86,4 +86,4 @@ console.log(
 );
 console.log(sum((k) => k.name).slice(0, 25).map(row).join('\n'));
 console.log('--- by kernel and input shapes');
-console.log(sum((k) => `${k.name} ${JSON.stringify(k.inputShapes)}`).slice(0, 40).map(row).join('\n'));
+console.log(sum((k) => `${k.name} ${JSON.stringify(k.inputShapes)}`).slice(0, Number(process.env.ROWS ?? 40)).map(row).join('\n'));
