@@ -27,6 +27,7 @@ const BENCHMARKS = {
   'small-matmul': 'small products on wasm: the WebAssembly SIMD matmul of @tensorized/backends against XNNPACK, alternating (`node apps/bench/scripts/small-matmul.mjs`)',
   'flipped-product': 'a recurrence\'s per-step product h M on wasm as it is and flipped, (M^T h^T)^T, alternating (`node apps/bench/scripts/flipped-product.mjs`)',
   'column-sums': 'a bias\'s gradient (the column sums of a fresh N x M matrix): columnSums, the halving it used before, tf.sum, alternating (`node apps/bench/scripts/column-sums.mjs [backend]`)',
+  'column-sums-cpu': 'the same on the pure-JS cpu backend (`node apps/bench/scripts/column-sums.mjs cpu`)',
   'concat-speed': 'Concat, Pack and a strided Slice on wasm by copyRows against TF.js\'s kernels, alternating (`node apps/bench/scripts/concat-speed.mjs`)',
   'dropout-speed': 'the training model\'s dropout of a JSB batch: tf.dropout against the bench app\'s hashed masks, alternating (`node apps/bench/scripts/dropout-speed.mjs`)',
   'layer-predict': 'GRU layers in tfjs-layers, one 64-step predict at batch 1: tf.layers.gru, tensorizedGru and tf.layers.rnn over a TensorizedRNNCell (`node packages/cells/scripts/layer-predict.mjs`)',

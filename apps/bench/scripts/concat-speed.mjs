@@ -1,7 +1,8 @@
 // Concat, Pack and strided Slice on wasm with @tensorized/backends' copyRows (one WebAssembly call
-// per input) against TF.js's own kernels (a typed-array view per run; they run when the WebAssembly
-// kernels are switched off with setNativeWasmKernels(false)), on a GRU batch's shapes (T = 60 steps
-// of 16 x 512 states, 16 x 1536 gate gradients). Alternating rounds; each keeps its fastest.
+// per input) against a typed-array view per run: TF.js's own Concat and Pack, and the JavaScript loop
+// of the package's Slice (what runs with the WebAssembly kernels switched off by
+// setNativeWasmKernels(false)), on a GRU batch's shapes (T = 60 steps of 16 x 512 states, 16 x 1536
+// gate gradients). Alternating rounds; each keeps its fastest.
 //
 //   node apps/bench/scripts/concat-speed.mjs [rounds=5]
 // Run from the repository root after `pnpm build`.
@@ -42,7 +43,7 @@ for (let r = 0; r < rounds; r++) {
 }
 setNativeWasmKernels(true);
 console.log(`wasm, ms per call, fastest of ${rounds} alternating rounds`);
-console.log('| operation | copyRows | TF.js kernel | ratio |');
+console.log('| operation | copyRows | a view per run | ratio |');
 console.log('| --- | ---: | ---: | ---: |');
 for (const [name, [ours, theirs]] of Object.entries(best))
   console.log(`| ${name} | ${ours.toFixed(3)} | ${theirs.toFixed(3)} | ${(ours / theirs).toFixed(2)}x |`);

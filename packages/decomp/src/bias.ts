@@ -4,8 +4,8 @@ import * as tf from '@tensorflow/tfjs-core';
  * Sums of the columns of x (N x M), as (M). On wasm (M a multiple of 4) and cpu as one product,
  * ones (1 x N) times x: @tensorized/backends multiplies one row by a wide fresh matrix by streaming
  * through its rows (no XNNPACK packing), and cpu's product is one pass. Measured for 960 x 1536
- * (`node apps/bench/scripts/column-sums.mjs`): wasm 0.10 ms against 0.77 by halving and 1.5 by
- * tf.sum; cpu 2.1 ms against 5.0 and 31. Elsewhere (and for other widths on wasm, whose product
+ * (`node apps/bench/scripts/column-sums.mjs [backend]`, recorded 2026-12-05T2328): wasm 0.14 ms
+ * against 1.0 by halving and 1.8 by tf.sum; cpu 3.1 ms against 6.4 and 40. Elsewhere (and for other widths on wasm, whose product
  * would go to XNNPACK and pack x first) by halving: the top half of the rows plus the bottom half,
  * until one row is left, elementwise adds only, which read x about twice; a Sum over the leading axis
  * transposes first.
