@@ -27,6 +27,23 @@ function sliceRef(data: Float32Array, shape: number[], begin: number[], size: nu
   return out;
 }
 
+/**
+ * op(inputs()) on cpu and on wasm: the same shape and values, and no tensor left behind on either.
+ */
+async function expectSameOnCpuAndWasm(inputs: () => tf.Tensor[], op: (xs: tf.Tensor[]) => tf.Tensor): Promise<void> {
+  const results: Record<string, { shape: number[]; data: number[] }> = {};
+  for (const backend of ['cpu', 'wasm'] as const) {
+    await useBackend(backend);
+    const before = tf.memory().numTensors;
+    const xs = inputs();
+    const y = op(xs);
+    results[backend] = { shape: y.shape, data: Array.from(y.dataSync()) };
+    tf.dispose([...xs, y]);
+    expect(tf.memory().numTensors).toBe(before);
+  }
+  expect(results.wasm).toEqual(results.cpu);
+}
+
 describe('wasm kernel fixes', () => {
   it('Slice on wasm equals an element-by-element slice, for ranks 1 to 6, strided and contiguous, float32 and int32', async () => {
     await useBackend('wasm');
@@ -77,17 +94,10 @@ describe('wasm kernel fixes', () => {
           dtype === 'bool' ? (i + j) % 2 : i * 100 + j * 0.5,
         ),
       );
-      const results: Record<string, { shape: number[]; data: number[] }> = {};
-      for (const backend of ['cpu', 'wasm'] as const) {
-        await useBackend(backend);
-        const before = tf.memory().numTensors;
-        const xs = parts.map((s, i) => tf.tensor(values[i]!, s, dtype));
-        const y = tf.concat(xs, axis);
-        results[backend] = { shape: y.shape, data: Array.from(y.dataSync()) };
-        tf.dispose([...xs, y]);
-        expect(tf.memory().numTensors).toBe(before);
-      }
-      expect(results.wasm).toEqual(results.cpu);
+      await expectSameOnCpuAndWasm(
+        () => parts.map((s, i) => tf.tensor(values[i]!, s, dtype)),
+        (xs) => tf.concat(xs, axis),
+      );
     }
   });
 
@@ -107,17 +117,10 @@ describe('wasm kernel fixes', () => {
       const values = Array.from({ length: n }, (_, i) =>
         Array.from({ length: size }, (_, j) => (dtype === 'bool' ? (i + j) % 2 : i * 100 + j * 0.5)),
       );
-      const results: Record<string, { shape: number[]; data: number[] }> = {};
-      for (const backend of ['cpu', 'wasm'] as const) {
-        await useBackend(backend);
-        const before = tf.memory().numTensors;
-        const xs = values.map((v) => tf.tensor(v, shape, dtype));
-        const y = tf.stack(xs, axis);
-        results[backend] = { shape: y.shape, data: Array.from(y.dataSync()) };
-        tf.dispose([...xs, y]);
-        expect(tf.memory().numTensors).toBe(before);
-      }
-      expect(results.wasm).toEqual(results.cpu);
+      await expectSameOnCpuAndWasm(
+        () => values.map((v) => tf.tensor(v, shape, dtype)),
+        (xs) => tf.stack(xs, axis),
+      );
     }
   });
 

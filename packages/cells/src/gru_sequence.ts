@@ -419,7 +419,7 @@ function backwardResetBefore(dy: tf.Tensor3D, kept: tf.Tensor[], L: Layout): tf.
   const [cNs, cZs, cRhs, cHs, rs, dOut] = [cN, cZ, cRh, share(zS!, maskAll), rS!, dy].map(
     (c) => unstackLeading(c, T) as tf.Tensor2D[],
   ) as [tf.Tensor2D[], tf.Tensor2D[], tf.Tensor2D[], tf.Tensor2D[], tf.Tensor2D[], tf.Tensor2D[]];
-  const matsT = L.flips ? mats : mats.map((w) => tf.transpose(w));
+  const matsT = L.flips ? [] : mats.map((w) => tf.transpose(w));
   // g[app][i][t]: gradient with respect to the output of M_{i+1} in product `app` (0: U h, 1: U (r h)).
   const g = [0, 1].map(() => Array.from({ length: k }, () => new Array<tf.Tensor2D>(T)));
   const back = (grad: tf.Tensor2D, app: number, t: number): tf.Tensor2D => {
