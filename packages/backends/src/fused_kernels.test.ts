@@ -16,6 +16,32 @@ function values(n: number, seed: number, scale = 1): Float64Array {
   return Float64Array.from({ length: n }, () => (u() + u() + u() - 1.5) * 2 * scale);
 }
 
+/** A float32 tensor of `values` (deterministic by seed). */
+function tensorOf(shape: number[], seed: number, scale = 1): tf.Tensor {
+  return tf.tensor(
+    Float32Array.from(
+      values(
+        shape.reduce((p, q) => p * q, 1),
+        seed,
+        scale,
+      ),
+    ),
+    shape,
+    'float32',
+  );
+}
+
+/** What a recorded forward pass keeps for TensorizedGruStepGrad: h, r, z, n, un, each (T, B, H). */
+function keptStacks(T: number, B: number, H: number, seed: number): Record<string, tf.Tensor> {
+  return tf.tidy(() => ({
+    h: tensorOf([T, B, H], seed, 0.5),
+    r: tf.sigmoid(tensorOf([T, B, H], seed + 1)),
+    z: tf.sigmoid(tensorOf([T, B, H], seed + 2)),
+    n: tf.tanh(tensorOf([T, B, H], seed + 3)),
+    un: tensorOf([T, B, H], seed + 4),
+  }));
+}
+
 const sigmoid = (x: number): number => 1 / (1 + Math.exp(-x));
 const hardSigmoid = (x: number): number => Math.min(1, Math.max(0, 0.2 * x + 0.5));
 
@@ -276,17 +302,11 @@ for (const { label, backend, native } of VARIANTS) {
         await start(H);
         const [T, B] = [3, 6];
         const before = tf.memory().numTensors;
-        const stack = (seed: number, scale = 1): tf.Tensor =>
-          tf.tensor3d(Float32Array.from(values(T * B * H, seed, scale)), [T, B, H], 'float32');
-        const inputs = tf.tidy(() => ({
-          dy: stack(41),
-          h: stack(42, 0.5),
-          r: tf.sigmoid(stack(43)),
-          z: tf.sigmoid(stack(44)),
-          n: tf.tanh(stack(45)),
-          un: stack(46),
+        const inputs = {
+          dy: tensorOf([T, B, H], 41),
+          ...keptStacks(T, B, H, 42),
           mask: tf.tensor3d(Float32Array.from(values(T * B, 47).map((x) => (x > 0 ? 1 : 0.5))), [T, B, 1]),
-        }));
+        };
         const carry = tf.tensor2d(Float32Array.from(values(B * H, 48)), [B, H], 'float32');
         const gi = tf.tensor2d(Float32Array.from(values(B * H, 49)), [B, H], 'float32');
         const giT = tf.transpose(gi);
@@ -322,35 +342,17 @@ for (const { label, backend, native } of VARIANTS) {
         await start(H);
         const [T, B] = [3, 5];
         const before = tf.memory().numTensors;
-        const tensor = (shape: number[], seed: number, scale = 1): tf.Tensor =>
-          tf.tensor(
-            Float32Array.from(
-              values(
-                shape.reduce((p, q) => p * q, 1),
-                seed,
-                scale,
-              ),
-            ),
-            shape,
-            'float32',
-          );
-        const a = tensor([T, B, 3 * H], 51);
+        const a = tensorOf([T, B, 3 * H], 51);
         const aB = tf.transpose(a, [1, 0, 2]);
-        const uh = tensor([B, 3 * H], 52);
-        const bU = tensor([3 * H], 53, 0.5);
-        const h = tensor([B, H], 54, 0.5);
+        const uh = tensorOf([B, 3 * H], 52);
+        const bU = tensorOf([3 * H], 53, 0.5);
+        const h = tensorOf([B, H], 54, 0.5);
         const mask = tf.tensor3d(Float32Array.from(values(T * B, 55).map((x) => (x > 0 ? 1 : 0))), [T, B, 1]);
-        const stacks = tf.tidy(() => ({
-          h: tensor([T, B, H], 56, 0.5),
-          r: tf.sigmoid(tensor([T, B, H], 57)),
-          z: tf.sigmoid(tensor([T, B, H], 58)),
-          n: tf.tanh(tensor([T, B, H], 59)),
-          un: tensor([T, B, H], 60),
-        }));
-        const dy = tensor([T, B, H], 61);
+        const stacks = keptStacks(T, B, H, 56);
+        const dy = tensorOf([T, B, H], 61);
         const dyB = tf.transpose(dy, [1, 0, 2]);
-        const carry = tensor([B, H], 62);
-        const gi = tensor([B, H], 63);
+        const carry = tensorOf([B, H], 62);
+        const gi = tensorOf([B, H], 63);
         const same = (x: tf.Tensor[], y: tf.Tensor[]) => {
           expect(y).toHaveLength(x.length);
           for (const [i, v] of x.entries()) expect(y[i]!.dataSync()).toEqual(v.dataSync());

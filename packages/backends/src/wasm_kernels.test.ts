@@ -27,6 +27,15 @@ function sliceRef(data: Float32Array, shape: number[], begin: number[], size: nu
   return out;
 }
 
+/** Deterministic integers in [0, n) (a Park-Miller generator from `seed`), for randomised shapes. */
+function seededInts(seed: number): (n: number) => number {
+  let s = seed;
+  return (n) => {
+    s = (s * 16807) % 2147483647;
+    return s % n;
+  };
+}
+
 /**
  * op(inputs()) on cpu and on wasm: the same shape and values, and no tensor left behind on either.
  */
@@ -47,11 +56,7 @@ async function expectSameOnCpuAndWasm(inputs: () => tf.Tensor[], op: (xs: tf.Ten
 describe('wasm kernel fixes', () => {
   it('Slice on wasm equals an element-by-element slice, for ranks 1 to 6, strided and contiguous, float32 and int32', async () => {
     await useBackend('wasm');
-    let seed = 1;
-    const rand = (n: number): number => {
-      seed = (seed * 16807) % 2147483647;
-      return seed % n;
-    };
+    const rand = seededInts(1);
     const before = tf.memory().numTensors;
     for (let trial = 0; trial < 200; trial++) {
       const rank = 1 + (trial % 6);
@@ -74,11 +79,7 @@ describe('wasm kernel fixes', () => {
   });
 
   it('Concat on wasm equals the cpu backend: ranks 1 to 4, every axis, several inputs, empty ones, float32 and int32 (and bool, handed on)', async () => {
-    let seed = 3;
-    const rand = (n: number): number => {
-      seed = (seed * 16807) % 2147483647;
-      return seed % n;
-    };
+    const rand = seededInts(3);
     for (let trial = 0; trial < 120; trial++) {
       const rank = 1 + (trial % 4);
       const axis = rand(rank);
@@ -102,11 +103,7 @@ describe('wasm kernel fixes', () => {
   });
 
   it('Pack (tf.stack) on wasm equals the cpu backend: ranks 0 to 3, every axis (negative too), one to five inputs, float32, int32 and bool', async () => {
-    let seed = 5;
-    const rand = (n: number): number => {
-      seed = (seed * 16807) % 2147483647;
-      return seed % n;
-    };
+    const rand = seededInts(5);
     for (let trial = 0; trial < 90; trial++) {
       const rank = trial % 4;
       const shape = Array.from({ length: rank }, () => 1 + rand(4));
@@ -262,11 +259,7 @@ describe('wasm kernel fixes', () => {
       ],
     ];
     // And random permutations of random shapes of ranks 5 to 7.
-    let seed = 7;
-    const rand = (n: number): number => {
-      seed = (seed * 16807) % 2147483647;
-      return seed % n;
-    };
+    const rand = seededInts(7);
     for (let c = 0; c < 24; c++) {
       const rank = 5 + rand(3);
       const shape = Array.from({ length: rank }, () => 1 + rand(5));
