@@ -349,7 +349,8 @@ export interface GruStepGradAttrs {
  * gradient `gi` (B, H) that flowed back through its U h. Computes
  *   dh = carry (z_{t+1} m_{t+1} + 1 - m_{t+1}) + gi (0 at t = T - 1), total = dh + dy_t,
  *   dPreN = total (1 - z)(1 - n^2) m, dPreZ = total (h - n) gate'(z) m, dPreR = dPreN un gate'(r),
- * and returns total (B, H), d(U h + b_U) = [dPreR, dPreZ, dPreN r] (B, 3H) and dPreN (B, H). With
+ * and returns total (B, H), d(U h + b_U) = [dPreR, dPreZ, dPreN r] (B, 3H) and d(x W + b_W) =
+ * [dPreR, dPreZ, dPreN] (B, 3H). With
  * `flipped`, gi is (H, B) and d(U h + b_U)^T (3H, B) comes last; with `batchMajor`, dy is (B, T, H).
  */
 function gruStepGrad(host: Host, inputs: tf.NamedTensorInfoMap, attrs: GruStepGradAttrs): tf.TensorInfo[] {
@@ -396,11 +397,11 @@ function gruStepGradOn(
   dyT: number,
 ): tf.TensorInfo[] {
   const { dy, h, r, z, n, un, mask, carry, gi } = inputs;
-  const outs = [host.alloc([B, H]), host.alloc([B, 3 * H]), host.alloc([B, H])];
+  const outs = [host.alloc([B, H]), host.alloc([B, 3 * H]), host.alloc([B, 3 * H])];
   const native = host.native;
   if (native && H % 4 === 0) {
     const at = native.offset;
-    const [totalOut, dUOut, dnOut] = outs.map(at) as [number, number, number];
+    const [totalOut, dUOut, dAOut] = outs.map(at) as [number, number, number];
     native.kernels.gruStepGrad(
       at(dy),
       at(h),
@@ -413,7 +414,7 @@ function gruStepGradOn(
       at(gi),
       totalOut,
       dUOut,
-      dnOut,
+      dAOut,
       t,
       B,
       H,
@@ -433,7 +434,7 @@ function gruStepGradOn(
   const mv = mask ? host.view(mask) : undefined;
   const cv = carry ? host.view(carry) : undefined;
   const gv = gi ? host.view(gi) : undefined;
-  const [totalOut, dUOut, dnOut] = outs.map((o) => host.view(o)) as [Float32Array, Float32Array, Float32Array];
+  const [totalOut, dUOut, dAOut] = outs.map((o) => host.view(o)) as [Float32Array, Float32Array, Float32Array];
   gruStepGradLoop(
     dyv,
     hv,
@@ -446,7 +447,7 @@ function gruStepGradOn(
     gv ?? NONE,
     totalOut,
     dUOut,
-    dnOut,
+    dAOut,
     t,
     B,
     H,
@@ -469,7 +470,7 @@ function gruStepGradLoop(
   gv: Float32Array,
   totalOut: Float32Array,
   dUOut: Float32Array,
-  dnOut: Float32Array,
+  dAOut: Float32Array,
   t: number,
   B: number,
   H: number,
@@ -495,11 +496,15 @@ function gruStepGradLoop(
       const sz = hard ? (zt > 0 && zt < 1 ? 0.2 : 0) : zt * (1 - zt);
       const sr = hard ? (rt > 0 && rt < 1 ? 0.2 : 0) : rt * (1 - rt);
       const dn = total * (1 - zt) * (1 - nt * nt) * m;
+      const dr = dn * unv[cur + o]! * sr;
+      const dz = total * (hv[cur + o]! - nt) * sz * m;
       totalOut[o] = total;
-      dnOut[o] = dn;
-      dUOut[d + j] = dn * unv[cur + o]! * sr;
-      dUOut[d + H + j] = total * (hv[cur + o]! - nt) * sz * m;
+      dUOut[d + j] = dr;
+      dUOut[d + H + j] = dz;
       dUOut[d + 2 * H + j] = dn * rt;
+      dAOut[d + j] = dr;
+      dAOut[d + H + j] = dz;
+      dAOut[d + 2 * H + j] = dn;
     }
   }
 }

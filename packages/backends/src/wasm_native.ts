@@ -36,7 +36,7 @@ export interface NativeKernels {
     gi: number,
     totalOut: number,
     dUOut: number,
-    dnOut: number,
+    dAOut: number,
     t: number,
     B: number,
     H: number,

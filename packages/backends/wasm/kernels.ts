@@ -125,8 +125,8 @@ export function gruStep(
 /**
  * The chain rule of one GRU step backwards (src/fused_kernels.ts, gruStepGrad): dy, h, r, z, n, un
  * (T, B, H), dy (B, T, H) when dyT (its T) is not 0; mask (T, B, 1) or 0; carry and gi (B, H), or
- * both 0 at the last step. Writes total (B, H), dU (B, 3H) = [dPreR, dPreZ, dPreN r] and dn (B, H) =
- * dPreN.
+ * both 0 at the last step. Writes total (B, H), dU (B, 3H) = [dPreR, dPreZ, dPreN r] and dA (B, 3H)
+ * = [dPreR, dPreZ, dPreN], the gradient of x W + b_W.
  */
 export function gruStepGrad(
   dy: usize,
@@ -140,7 +140,7 @@ export function gruStepGrad(
   gi: usize,
   totalOut: usize,
   dUOut: usize,
-  dnOut: usize,
+  dAOut: usize,
   t: i32,
   B: i32,
   H: i32,
@@ -160,6 +160,7 @@ export function gruStepGrad(
     const mNextV = f32x4.splat(mNext);
     const o = <usize>b * row;
     const d = dUOut + <usize>b * 3 * row;
+    const da = dAOut + <usize>b * 3 * row;
     const dyRow = dy + (dyT != 0 ? <usize>(b * dyT + t) * row : cur + o);
     for (let j: usize = 0; j < row; j += 16) {
       let total = v128.load(dyRow + j);
@@ -174,12 +175,15 @@ export function gruStepGrad(
         f32x4.mul(f32x4.mul(total, f32x4.sub(one, zt)), f32x4.sub(one, f32x4.mul(nt, nt))),
         mv,
       );
+      const dr = f32x4.mul(f32x4.mul(dn, v128.load(un + cur + o + j)), gateGrad4(rt, hard));
+      const dz = f32x4.mul(f32x4.mul(f32x4.mul(total, f32x4.sub(v128.load(h + cur + o + j), nt)), gateGrad4(zt, hard)), mv);
       v128.store(totalOut + o + j, total);
-      v128.store(dnOut + o + j, dn);
-      v128.store(d + j, f32x4.mul(f32x4.mul(dn, v128.load(un + cur + o + j)), gateGrad4(rt, hard)));
-      const dz = f32x4.mul(f32x4.mul(total, f32x4.sub(v128.load(h + cur + o + j), nt)), gateGrad4(zt, hard));
-      v128.store(d + row + j, f32x4.mul(dz, mv));
+      v128.store(d + j, dr);
+      v128.store(d + row + j, dz);
       v128.store(d + 2 * row + j, f32x4.mul(dn, rt));
+      v128.store(da + j, dr);
+      v128.store(da + row + j, dz);
+      v128.store(da + 2 * row + j, dn);
     }
   }
 }

@@ -343,7 +343,7 @@ function backward(dy: tf.Tensor3D, kept: tf.Tensor[], L: Layout): tf.Tensor[] {
     L.batchMajor,
   );
   const matsT = L.flips ? [] : mats.map((w) => tf.transpose(w));
-  const dPreN: tf.Tensor2D[] = new Array(T);
+  const dA: tf.Tensor2D[] = new Array(T);
   const dU: tf.Tensor2D[] = new Array(T);
   // g[i][t]: gradient with respect to the output of M_{i+1} at step t.
   const g: tf.Tensor2D[][] = Array.from({ length: k }, () => new Array<tf.Tensor2D>(T));
@@ -353,7 +353,7 @@ function backward(dy: tf.Tensor3D, kept: tf.Tensor[], L: Layout): tf.Tensor[] {
   let gi: tf.Tensor2D | undefined;
   for (let t = T - 1; t >= 0; t--) {
     const s = back.step(t, carry, gi);
-    dPreN[t] = s.dn;
+    dA[t] = s.dA;
     dU[t] = s.dU;
     carry = s.total;
     if (L.flips) {
@@ -385,15 +385,15 @@ function backward(dy: tf.Tensor3D, kept: tf.Tensor[], L: Layout): tf.Tensor[] {
       : mats.map((_, i) => {
           // Laid-out inputs of M_{i+1} at every step, stacked: h_{t-1} when the first stage has no view.
           const rows = tf.reshape(stageInputs(i), [-1, mats[i]!.shape[0]]);
-          return tf.matMul(rows as tf.Tensor2D, tf.concat(g[i]!, 0), true, false);
+          // The last stage's output gradients are d(U h) themselves where U has no output view.
+          const gs = g[i]!.every((x, t) => x === dU[t]) ? dUAll : tf.concat(g[i]!, 0);
+          return tf.matMul(rows as tf.Tensor2D, gs, true, false);
         });
-  // d(x W + b_W) = [dPreR, dPreZ, dPreN]: the first two gates as for U.
-  const dA = L.batchMajor
-    ? tf.concat([tf.slice(tf.stack(dU, 1), [0, 0, 0], [-1, -1, 2 * H]), tf.stack(dPreN, 1)], 2)
-    : tf.reshape(tf.concat([tf.slice(dUAll, [0, 0], [-1, 2 * H]), tf.concat(dPreN, 0)], 1), [T, B, 3 * H]);
+  // d(x W + b_W) = [dPreR, dPreZ, dPreN], from the steps.
+  const dAAll = L.batchMajor ? tf.stack(dA, 1) : tf.reshape(tf.concat(dA, 0), [T, B, 3 * H]);
   // (A reduction over the leading axis is slow on wasm: see columnSums.)
   const dBias = columnSums(dUAll);
-  return [dA, dh, dBias, ...dMats, ...(masked ? [tf.zerosLike(kept[k]!)] : [])];
+  return [dAAll, dh, dBias, ...dMats, ...(masked ? [tf.zerosLike(kept[k]!)] : [])];
 }
 
 /**

@@ -102,11 +102,14 @@ export function gruStepper(
   };
 }
 
-/** What a backward step returns: the step's total gradient of h_{t+1}, d(U h + b_U) and dPreN. */
+/**
+ * What a backward step returns: the step's total gradient of h_{t+1}, d(U h + b_U) = [dPreR, dPreZ,
+ * dPreN r] and d(x W + b_W) = [dPreR, dPreZ, dPreN].
+ */
 export interface GruBackStep {
   total: tf.Tensor2D;
   dU: tf.Tensor2D;
-  dn: tf.Tensor2D;
+  dA: tf.Tensor2D;
   /** dU^T (3H, B), from a flipped stepper. */
   dUT?: tf.Tensor2D;
 }
@@ -150,14 +153,14 @@ export function gruBackStepper(
     const layout = { ...(flipped ? { flipped } : {}), ...(batchMajor ? { batchMajor } : {}) };
     return {
       step: (t, carry, gi) => {
-        const [total, dU, dn, dUT] = tf
+        const [total, dU, dA, dUT] = tf
           .engine()
           .runKernel(GRU_KERNELS.stepGrad, carry ? { ...inputs, carry, gi: gi! } : inputs, {
             t,
             gate,
             ...layout,
           } as never) as tf.Tensor2D[];
-        return { total: total!, dU: dU!, dn: dn!, dUT };
+        return { total: total!, dU: dU!, dA: dA!, dUT };
       },
       last,
     };
@@ -188,10 +191,12 @@ export function gruBackStepper(
   return {
     step: (t, carry, gi) => {
       const total = carry ? (tf.add(tf.add(tf.mul(carry, cHs[t + 1]!), gi!), dOut[t]!) as tf.Tensor2D) : dOut[t]!;
-      const dn = tf.mul(total, cNs[t]!) as tf.Tensor2D;
-      // d(U h + b_U) = [dPreR, dPreZ, dPreN r]
-      const dU = tf.concat([tf.mul(dn, cRs[t]!), tf.mul(total, cZs[t]!), tf.mul(dn, rs[t]!)], 1) as tf.Tensor2D;
-      return { total, dU, dn };
+      const dn = tf.mul(total, cNs[t]!);
+      const [dr, dz] = [tf.mul(dn, cRs[t]!), tf.mul(total, cZs[t]!)];
+      // d(U h + b_U) = [dPreR, dPreZ, dPreN r], d(x W + b_W) = [dPreR, dPreZ, dPreN]
+      const dU = tf.concat([dr, dz, tf.mul(dn, rs[t]!)], 1) as tf.Tensor2D;
+      const dA = tf.concat([dr, dz, dn], 1) as tf.Tensor2D;
+      return { total, dU, dA };
     },
     last,
   };
