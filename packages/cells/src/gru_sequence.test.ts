@@ -11,7 +11,7 @@ import type { StagedMatmul } from '@tensorized/decomp/stages';
 import { describeEachBackend, expectClose, expectNoLeak } from '@tensorized/test-utils';
 import { expect, it } from 'vitest';
 import { createCell } from './cell.js';
-import { flipsStepProduct, gruSequence } from './gru_sequence.js';
+import { flipsStepChain, flipsStepProduct, gruSequence } from './gru_sequence.js';
 import { paperCellConfig } from './presets.js';
 import { GRU_KERNELS, hasFusedKernel } from './gru_step.js';
 
@@ -219,54 +219,69 @@ describeEachBackend('gruSequence over TT stages', () => {
 });
 
 describeEachBackend('a large plain U at batch 8 (flipped per-step products on wasm)', (ctx) => {
-  it('flips where the rule says, and outputs and all gradients equal the reference (both routes, both gates, masked)', async () => {
-    const wasm = ctx.info.name === 'wasm';
-    // The rule (see flipsStepProduct): wasm, batch 8 or more, U of 2^17 values or more.
-    expect(flipsStepProduct(8, 256, 768)).toBe(wasm);
-    expect(flipsStepProduct(16, 512, 1536)).toBe(wasm);
-    expect(flipsStepProduct(7, 256, 768)).toBe(false);
-    expect(flipsStepProduct(16, 128, 384)).toBe(false);
-    const [T, B, H] = [3, 8, 256];
-    const U = tf.randomNormal([H, 3 * H], 0, 0.06, 'float32', 30);
-    const a = tf.randomNormal([T, B, 3 * H], 0, 1, 'float32', 31) as tf.Tensor3D;
-    const h0 = tf.randomNormal([B, H], 0, 0.5, 'float32', 32) as tf.Tensor2D;
-    const bU = tf.randomNormal([3 * H], 0, 0.3, 'float32', 33) as tf.Tensor1D;
-    const mask = tf.tensor3d(
-      Array.from({ length: T * B }, (_, i) => (i % 5 === 4 ? 0 : 1)),
-      [T, B, 1],
-    );
-    const probe = tf.randomNormal([T, B, H], 0, 1, 'float32', 34);
-    const plain = (xs: tf.Tensor[]) => ({
-      stages: [{ view: [], matrix: xs[0] as tf.Tensor2D }],
-      outView: [],
-      dispose() {},
-    });
-    // The products run flipped where the rule says: U^T (3H x H) times h^T (H x B).
-    const info = await tf.profile(() => {
-      const hs = gruSequence(a, h0, bU, plain([U]), mask);
-      hs.dispose();
-    });
-    const flippedProducts = info.kernels.filter(
-      (k) =>
-        k.name === 'BatchMatMul' &&
-        String(k.inputShapes) ===
-          String([
-            [3 * H, H],
-            [H, B],
-          ]),
-    );
-    expect(flippedProducts.length).toBe(wasm ? T : 0);
-    for (const weightGradient of ['stages', 'dense'] as const)
-      await expectFusedMatchesReference(
-        [a, h0, bU, U],
-        mask,
-        probe,
-        plain,
-        (xs) => xs[0] as tf.Tensor2D,
-        weightGradient,
+  // One matrix (dense, rebuilt), and two factors (CP's and Tucker's bottleneck): 256 x 128 and
+  // 128 x 768, 2^17 values together.
+  it.each([[[]], [[128]]])(
+    'flips where the rule says, and outputs and all gradients equal the reference (both routes, both gates, masked; inner sizes %j)',
+    async (inner: number[]) => {
+      const wasm = ctx.info.name === 'wasm';
+      // The rule (see flipsStepProduct): wasm, batch 8 or more, U of 2^17 values or more.
+      expect(flipsStepProduct(8, 256, 768)).toBe(wasm);
+      expect(flipsStepProduct(16, 512, 1536)).toBe(wasm);
+      expect(flipsStepProduct(7, 256, 768)).toBe(false);
+      expect(flipsStepProduct(16, 128, 384)).toBe(false);
+      expect(
+        flipsStepChain(8, [
+          [256, 128],
+          [128, 768],
+        ]),
+      ).toBe(wasm);
+      expect(
+        flipsStepChain(16, [
+          [512, 20],
+          [20, 1536],
+        ]),
+      ).toBe(false);
+      const [T, B, H] = [3, 8, 256];
+      const sizes = [H, ...inner, 3 * H];
+      const factors = sizes
+        .slice(1)
+        .map((n, i) => tf.randomNormal([sizes[i]!, n], 0, 1 / Math.sqrt(sizes[i]!), 'float32', 30 + i));
+      const a = tf.randomNormal([T, B, 3 * H], 0, 1, 'float32', 35) as tf.Tensor3D;
+      const h0 = tf.randomNormal([B, H], 0, 0.5, 'float32', 36) as tf.Tensor2D;
+      const bU = tf.randomNormal([3 * H], 0, 0.3, 'float32', 37) as tf.Tensor1D;
+      const mask = tf.tensor3d(
+        Array.from({ length: T * B }, (_, i) => (i % 5 === 4 ? 0 : 1)),
+        [T, B, 1],
       );
-    tf.dispose([U, a, h0, bU, mask, probe]);
-  });
+      const probe = tf.randomNormal([T, B, H], 0, 1, 'float32', 38);
+      const plain = (xs: tf.Tensor[]) => ({
+        stages: xs.map((x) => ({ view: [], matrix: x as tf.Tensor2D })),
+        outView: [],
+        dispose() {},
+      });
+      const product = (xs: tf.Tensor[]) =>
+        xs.slice(1).reduce((p, x) => tf.matMul(p, x as tf.Tensor2D), xs[0] as tf.Tensor2D);
+      // The products run flipped where the rule says: the last one U^T.. (3H x n) times (n x B).
+      const info = await tf.profile(() => {
+        const hs = gruSequence(a, h0, bU, plain(factors), mask);
+        hs.dispose();
+      });
+      const flippedProducts = info.kernels.filter(
+        (k) =>
+          k.name === 'BatchMatMul' &&
+          String(k.inputShapes) ===
+            String([
+              [3 * H, sizes.at(-2)!],
+              [sizes.at(-2)!, B],
+            ]),
+      );
+      expect(flippedProducts.length).toBe(wasm ? T : 0);
+      for (const weightGradient of ['stages', 'dense'] as const)
+        await expectFusedMatchesReference([a, h0, bU, ...factors], mask, probe, plain, product, weightGradient);
+      tf.dispose([...factors, a, h0, bU, mask, probe]);
+    },
+  );
 });
 
 describeEachBackend('the fused GRU step kernels', (ctx) => {

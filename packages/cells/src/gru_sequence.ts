@@ -42,7 +42,20 @@ interface Applier {
  * more (512 x 1536, 1024 x 3072 and 512 x 512 alike), 1.1x to 5x below B = 8 or for 128 x 384.
  */
 export function flipsStepProduct(B: number, K: number, N: number): boolean {
-  return tf.getBackend() === 'wasm' && B >= 8 && K * N >= 2 ** 17;
+  return flipsStepChain(B, [[K, N]]);
+}
+
+/**
+ * flipsStepProduct for a chain of per-step products h M_1 M_2 .. M_k (plain matrices, no layout
+ * between them: CP's and Tucker's two bottleneck factors), run flipped as M_k^T .. M_1^T h^T: the
+ * same rule, with the matrices' values counted together. Flipped, no transpose is left between the
+ * products, and each one packs only the small right-hand side: for CP's 512 x 80 and 80 x 1536 at
+ * B = 16, forward and backward 0.83x the time, Tucker's 512 x 64 and 64 x 1536 0.80x; at rank 20
+ * (41 Ki values) 0.93x to 1.0x, below B = 8 1.2x to 4x (`node apps/bench/scripts/flipped-chain.mjs`).
+ */
+export function flipsStepChain(B: number, shapes: ReadonlyArray<readonly [number, number]>): boolean {
+  const values = shapes.reduce((sum, [K, N]) => sum + K * N, 0);
+  return tf.getBackend() === 'wasm' && B >= 8 && values >= 2 ** 17;
 }
 
 /** h M computed as (M^T h^T)^T, given mT = M^T (see flipsStepProduct). */
@@ -122,9 +135,16 @@ export function gruSequence(
   const views = stages.map((s) => s.view);
   // The first stage's laid-out input is h itself when it has no view (dense, CP, Tucker).
   const keepsFirst = views[0]!.length > 0;
-  // A plain U (one stage, no views: dense or rebuilt) large enough: its per-step products flipped.
-  const u0 = stages[0]!.matrix.shape;
-  const flips = k === 1 && !keepsFirst && outView.length === 0 && flipsStepProduct(h0.shape[0], u0[0], u0[1]);
+  // A plain U (stages without views: dense, rebuilt, CP's and Tucker's factors) large enough: its
+  // per-step products flipped (with the reset gate before U, one stage only).
+  const plain = views.every((v) => v.length === 0) && outView.length === 0;
+  const flips =
+    plain &&
+    (k === 1 || !resetBefore) &&
+    flipsStepChain(
+      h0.shape[0],
+      stages.map((st) => st.matrix.shape),
+    );
   const forced = options.weightGradient ?? 'auto';
   check(
     forced !== 'dense' || hasDenseGradient(staged),
@@ -159,16 +179,16 @@ export function gruSequence(
       ? Array.from({ length: 5 + (keepsLaid ? (keepsFirst ? k : k - 1) * (resetBefore ? 2 : 1) : 0) }, () => [])
       : [];
     const outputs: tf.Tensor2D[] = [];
-    // U^T for the flipped products (disposed when the recurrence is done).
-    const matT = flips ? tf.transpose(mats[0]!) : undefined;
+    // The stages' M_i^T for the flipped products (disposed when the recurrence is done).
+    const matsT = flips ? mats.map((m) => tf.transpose(m)) : undefined;
     // U c through the stages; the laid-out stage inputs the backward pass needs go to `laidInputs`.
     const applyU = (c: tf.Tensor, t: number, laidInputs: tf.Tensor[]): tf.Tensor2D => {
       // Nothing kept for a backward pass: the prepared product as it is, with its batch-1 form where
       // it has one (a two-core TT without the transpose between the products; see withBatchOne), by
       // its own apply where it is a PreparedMatmul (at batch 1 outside a tape, one kernel where the
       // backend has TensorizedMatMulPair).
-      if (matT) {
-        const out = flippedProduct(c as tf.Tensor2D, matT);
+      if (matsT) {
+        const out = flippedProduct(c as tf.Tensor2D, matsT[0]!);
         if (t === 0) [inShapes[0], lastShape] = [[...c.shape], [...out.shape]];
         return out;
       }
@@ -216,7 +236,7 @@ export function gruSequence(
         outputs.push(next);
         h = next;
       }
-      matT?.dispose();
+      tf.dispose(matsT ?? []);
       return { outputs, kinds };
     }
     // Recording for a backward pass, the fused forward kernel only where its backward one is too (on
@@ -228,22 +248,30 @@ export function gruSequence(
       maskIn as tf.Tensor3D | undefined,
       gate,
       fused,
-      Boolean(matT),
+      Boolean(matsT),
       batchMajor,
     );
-    if (matT) {
-      // Flipped: (U h)^T = U^T h^T, and the step hands back h^T for the next product.
+    if (matsT) {
+      // Flipped: (U h)^T = M_k^T .. M_1^T h^T, and the step hands back h^T for the next product. The
+      // inputs of M_2 .. M_k are kept as they come, transposed (K_i, B), for the per-stage route.
       let hT = tf.transpose(hIn);
       for (let t = 0; t < T; t++) {
-        const uhT = tf.matMul(matT, hT) as tf.Tensor2D;
-        const { next, kept, nextT } = step(t, uhT, h, record);
-        tf.dispose([uhT, hT]);
-        if (record) for (const [j, x] of [h, ...kept!].entries()) kinds[j]!.push(x);
+        const laidT: tf.Tensor[] = [];
+        let cT = hT;
+        for (let i = 0; i < k; i++) {
+          const out = tf.matMul(matsT[i]!, cT) as tf.Tensor2D;
+          if (i > 0 && record && keepsLaid) laidT.push(cT);
+          else if (i > 0) cT.dispose();
+          cT = out;
+        }
+        const { next, kept, nextT } = step(t, cT, h, record);
+        tf.dispose([cT, hT]);
+        if (record) for (const [j, x] of [h, ...kept!, ...laidT].entries()) kinds[j]!.push(x);
         outputs.push(next);
         h = next;
         hT = nextT!;
       }
-      tf.dispose([hT, matT]);
+      tf.dispose([hT, ...matsT]);
       return { outputs, kinds };
     }
     for (let t = 0; t < T; t++) {
@@ -305,7 +333,7 @@ interface Layout {
   staged: StagedMatmul<tf.Tensor2D>;
   gate: GateActivation;
   kernels: boolean;
-  /** U's per-step products flipped (flipsStepProduct): g U^T as (U g^T)^T. */
+  /** U's per-step products flipped (flipsStepChain): through plain stages M_1 .. M_k transposed. */
   flips: boolean;
   /** a, dy and dA batch-major (only with the step kernels). */
   batchMajor: boolean;
@@ -357,11 +385,19 @@ function backward(dy: tf.Tensor3D, kept: tf.Tensor[], L: Layout): tf.Tensor[] {
     dU[t] = s.dU;
     carry = s.total;
     if (L.flips) {
-      // A plain U (no views): the gradient through U h, flipped, (U d(Uh)^T) (H, B).
-      if (L.route === 'stages') g[0]![t] = s.dU;
-      const giT = tf.matMul(mats[0]!, s.dUT!) as tf.Tensor2D;
-      tf.dispose([s.dUT!, gi!]);
-      gi = giT;
+      // Plain stages (no views): the gradient back through them flipped, M_1 .. M_k d(Uh)^T, gi^T
+      // (H, B) at the end; the gradients of the outputs of M_1 .. M_{k-1} kept as they come,
+      // transposed (N_i, B), for the per-stage route.
+      if (L.route === 'stages') g[k - 1]![t] = s.dU;
+      let gT = s.dUT!;
+      for (let i = k - 1; i >= 0; i--) {
+        const out = tf.matMul(mats[i]!, gT) as tf.Tensor2D;
+        if (i < k - 1 && L.route === 'stages') g[i]![t] = gT;
+        else gT.dispose();
+        gT = out;
+      }
+      gi?.dispose();
+      gi = gT;
       continue;
     }
     let gs = unapplyView(tfOps, s.dU, L.outView, L.lastShape) as tf.Tensor2D;
@@ -383,10 +419,18 @@ function backward(dy: tf.Tensor3D, kept: tf.Tensor[], L: Layout): tf.Tensor[] {
           mats,
         )
       : mats.map((_, i) => {
-          // Laid-out inputs of M_{i+1} at every step, stacked: h_{t-1} when the first stage has no view.
-          const rows = tf.reshape(stageInputs(i), [-1, mats[i]!.shape[0]]);
-          // The last stage's output gradients are d(U h) themselves where U has no output view.
-          const gs = g[i]!.every((x, t) => x === dU[t]) ? dUAll : tf.concat(g[i]!, 0);
+          // Laid-out inputs of M_{i+1} at every step, stacked: h_{t-1} when the first stage has no
+          // view; flipped, the inputs of M_2 .. are (T, K, B), turned into rows.
+          const [K, N] = mats[i]!.shape;
+          const kept = stageInputs(i);
+          const rows = tf.reshape(L.flips && i > 0 ? tf.transpose(kept, [0, 2, 1]) : kept, [-1, K]);
+          // The last stage's output gradients are d(U h) themselves where U has no output view;
+          // flipped, the others came transposed (N, B).
+          const gs = g[i]!.every((x, t) => x === dU[t])
+            ? dUAll
+            : L.flips
+              ? tf.reshape(tf.transpose(tf.stack(g[i]!), [0, 2, 1]), [-1, N])
+              : tf.concat(g[i]!, 0);
           return tf.matMul(rows as tf.Tensor2D, gs, true, false);
         });
   // d(x W + b_W) = [dPreR, dPreZ, dPreN], from the steps.

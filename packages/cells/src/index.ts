@@ -35,6 +35,6 @@ export {
   configFromSafetensors,
   loadCellWeights,
 } from './serialize.js';
-export { flipsStepProduct } from './gru_sequence.js';
+export { flipsStepChain, flipsStepProduct } from './gru_sequence.js';
 export { storedShape } from './stored_layout.js';
 export { type CompressCellOptions, type CompressCellResult, type CompressSpec, compressCell } from './compress.js';
