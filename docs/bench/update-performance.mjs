@@ -26,6 +26,8 @@ const BENCHMARKS = {
   'reset-before': 'the GRU with the reset gate before U (resetAfter false): fused recurrence against step by step, a training step (`node apps/bench/scripts/reset-before.mjs`)',
   'small-matmul': 'small products on wasm: the WebAssembly SIMD matmul of @tensorized/backends against XNNPACK, alternating (`node apps/bench/scripts/small-matmul.mjs`)',
   'flipped-product': 'a recurrence\'s per-step product h M on wasm as it is and flipped, (M^T h^T)^T, alternating (`node apps/bench/scripts/flipped-product.mjs`)',
+  'flipped-chain': 'a recurrence\'s per-step products through CP\'s and Tucker\'s two bottleneck factors on wasm, forward and backward, as they are and flipped, alternating (`node apps/bench/scripts/flipped-chain.mjs`)',
+  'transpose-speed': 'transposes on wasm with the package\'s WebAssembly kernels and without them: a TT-GRU\'s layouts between its cores and a matrix transpose, alternating (`node apps/bench/scripts/transpose-speed.mjs`)',
   'column-sums': 'a bias\'s gradient (the column sums of a fresh N x M matrix): columnSums, the halving it used before, tf.sum, alternating (`node apps/bench/scripts/column-sums.mjs [backend]`)',
   'column-sums-cpu': 'the same on the pure-JS cpu backend (`node apps/bench/scripts/column-sums.mjs cpu`)',
   'concat-speed': 'Concat, Pack and a strided Slice on wasm by copyRows against TF.js\'s kernels, alternating (`node apps/bench/scripts/concat-speed.mjs`)',

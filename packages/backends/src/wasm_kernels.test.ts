@@ -225,6 +225,24 @@ describe('wasm kernel fixes', () => {
         [3, 4],
         [1, 0],
       ],
+      // The two middle axes swapped, runs of the last kept whole (one WebAssembly pass): a TT-GRU's
+      // layout between its cores (a unit axis among them), runs of 6, 4 and 9 values, no leading axis.
+      [
+        [16, 16, 1, 32, 11],
+        [0, 3, 2, 1, 4],
+      ],
+      [
+        [5, 3, 7, 6],
+        [0, 2, 1, 3],
+      ],
+      [
+        [2, 3, 5, 4],
+        [0, 2, 1, 3],
+      ],
+      [
+        [3, 7, 9],
+        [1, 0, 2],
+      ],
       // Above rank 4 (merged to fewer axes before the original kernel): a Block-Term preparation's
       // rank-7 transpose, unit axes among them, a rank-6 one that merges to a block swap, and one
       // that merges to nothing fewer (left to the original kernel as it is).

@@ -415,6 +415,14 @@ function transposeStrided(
   }
 }
 
+/** [A, B, C, D] of a merged permutation that swaps its two middle axes (see swapMiddleAxes). */
+function swappedMiddle(merged: { shape: number[]; perm: number[] }): [number, number, number, number] | undefined {
+  const [s, p] = [merged.shape, merged.perm];
+  if (p.length === 4 && p[0] === 0 && p[1] === 2 && p[2] === 1 && p[3] === 3) return [s[0]!, s[1]!, s[2]!, s[3]!];
+  if (p.length === 3 && p[0] === 1 && p[1] === 0 && p[2] === 2) return [1, s[0]!, s[1]!, s[2]!];
+  return undefined;
+}
+
 /**
  * Transpose for the wasm backend. TF.js 4.22's wasm kernel is slow in two cases: it walks a matrix
  * transpose (the kind a weight gradient or a transposed weight needs) element by element with
@@ -423,7 +431,10 @@ function transposeStrided(
  * as a Block-Term matrix's preparation makes, 7.1 ms). So the permutation is first reduced to its
  * fewest axes (mergeTransposeAxes: unit axes dropped, neighbours that stay neighbours merged); a
  * swap of two blocks of axes is then a blocked copy on a view of the heap (about 1 ns per element;
- * measured 0.9 and 7.6 ms); what is still above rank 4 is a strided copy (transposeStrided); and
+ * measured 0.9 and 7.6 ms); a swap of the two middle axes that keeps runs of the last one whole
+ * (a TT-GRU's layout between its cores, (16, 16, 1, 32, 11) by [0, 3, 2, 1, 4]) is one WebAssembly
+ * pass (swapMiddleAxes: 72 -> 23 us for that one, `node apps/bench/scripts/transpose-speed.mjs`);
+ * what is still above rank 4 is a strided copy (transposeStrided); and
  * anything else goes to the original kernel on the merged shape (a rank-7 case that merges to rank 4:
  * 7.1 -> 0.3 ms). Small block swaps and other dtypes go to the original kernel.
  */
@@ -442,6 +453,16 @@ function transposeKernel(original: tf.KernelFunc): tf.KernelFunc {
       const out = backend.makeOutput(outShape, x.dtype);
       // Views taken after makeOutput, which may grow (and so replace) the heap's buffer.
       transpose2d(backend.typedArrayFromHeap(x) as Float32Array, backend.typedArrayFromHeap(out) as Float32Array, R, C);
+      return out;
+    }
+    // The two middle axes swapped, runs of the last one kept whole ([0, 2, 1, 3], or [1, 0, 2]
+    // without a leading axis): one WebAssembly pass where the original kernel moves one value at a time.
+    const swap = swappedMiddle(merged);
+    const kernels = swap ? nativeKernels(args.backend as never) : undefined;
+    if (swap && kernels) {
+      const backend = args.backend as unknown as WasmBackendLike & WasmBackendInternals;
+      const out = backend.makeOutput(outShape, x.dtype);
+      kernels.swapMiddleAxes(offsetOf(backend, x.dataId), offsetOf(backend, out.dataId), ...swap);
       return out;
     }
     if (merged.perm.length > 4) {

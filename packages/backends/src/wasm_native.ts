@@ -79,6 +79,8 @@ export interface NativeKernels {
   matmulTN(a: number, b: number, c: number, K: number, M: number, N: number): void;
   /** Copies `rows` runs of `bytes` bytes, the i-th from src + i srcStride to dst + i dstStride. */
   copyRows(src: number, dst: number, rows: number, bytes: number, srcStride: number, dstStride: number): void;
+  /** dst (A, C, B, D) = src (A, B, C, D), 4-byte values: a Transpose by [0, 2, 1, 3]. */
+  swapMiddleAxes(src: number, dst: number, A: number, B: number, C: number, D: number): void;
   /** dst (cols x rows) = src (rows x cols) transposed, row-major float32. */
   transpose(src: number, dst: number, rows: number, cols: number): void;
 }

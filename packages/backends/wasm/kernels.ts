@@ -198,6 +198,32 @@ export function copyRows(src: usize, dst: usize, rows: i32, bytes: i32, srcStrid
 }
 
 /**
+ * dst (A, C, B, D) = src (A, B, C, D), the two middle axes swapped and each run of D 4-byte values
+ * kept whole: a Transpose by [0, 2, 1, 3] once its axes are merged (src/wasm_kernels.ts), the layout
+ * change between a TT-matrix's cores. The output is written in order, each run copied 4 values at a
+ * time and its remainder one at a time.
+ */
+export function swapMiddleAxes(src: usize, dst: usize, A: i32, B: i32, C: i32, D: i32): void {
+  const run = <usize>D << 2;
+  const run4 = run & ~(<usize>15);
+  const strideB = <usize>C * run;
+  let out = dst;
+  for (let a = 0; a < A; a++) {
+    const fromA = src + <usize>a * <usize>B * strideB;
+    for (let c = 0; c < C; c++) {
+      let from = fromA + <usize>c * run;
+      for (let b = 0; b < B; b++) {
+        let j: usize = 0;
+        for (; j < run4; j += 16) v128.store(out + j, v128.load(from + j));
+        for (; j < run; j += 4) store<u32>(out + j, load<u32>(from + j));
+        out += run;
+        from += strideB;
+      }
+    }
+  }
+}
+
+/**
  * dst (cols x rows) = src (rows x cols) transposed, row-major float32: the flipped layouts of the GRU
  * step kernels (src/fused_kernels.ts), a few tens of KiB that stay in cache. Blocks of 4 x 4 turned
  * in registers (eight shuffles), the rows and columns left over one value at a time.

@@ -1,0 +1,44 @@
+// Transposes on wasm with @tensorized/backends' WebAssembly kernels and without them
+// (setNativeWasmKernels(false): the JavaScript loops, or TF.js's own kernel where the package has no
+// loop), alternating in rounds, each keeping its fastest: the layout changes of a TT-GRU between its
+// cores, per step at batch 16 (16 x 16 x 1 x 32 x 11 and back) and for the input projection of a
+// batch of 60 steps (960 rows), and a matrix transpose of the paper's U.
+//
+//   node apps/bench/scripts/transpose-speed.mjs [rounds=5]
+// Run from the repository root after `pnpm build`.
+import * as tf from '@tensorflow/tfjs-core';
+import { setNativeWasmKernels, useBackend } from '@tensorized/backends';
+
+const rounds = Number(process.argv[2] ?? 5);
+await useBackend('wasm');
+/** us per call over n calls (after warm-up). */
+const time = (f, n) => {
+  for (let i = 0; i < 3; i++) tf.dispose(f());
+  const t0 = performance.now();
+  for (let i = 0; i < n; i++) tf.dispose(f());
+  return ((performance.now() - t0) / n) * 1000;
+};
+const CASES = [
+  [[16, 16, 1, 32, 11], [0, 3, 2, 1, 4]],
+  [[16, 32, 1, 16, 11], [0, 3, 2, 1, 4]],
+  [[960, 16, 1, 32, 11], [0, 3, 2, 1, 4]],
+  [[512, 1536], [1, 0]],
+];
+console.log('| shape | perm | WebAssembly kernels (us) | without (us) | ratio |');
+console.log('| --- | --- | ---: | ---: | ---: |');
+for (const [shape, perm] of CASES) {
+  const x = tf.randomNormal(shape, 0, 1, 'float32', 1);
+  const f = () => tf.transpose(x, perm);
+  const n = Math.max(5, Math.round(2e6 / x.size));
+  const best = { on: Infinity, off: Infinity };
+  for (let r = 0; r < rounds; r++)
+    for (const k of ['on', 'off']) {
+      setNativeWasmKernels(k === 'on');
+      best[k] = Math.min(best[k], time(f, n));
+    }
+  setNativeWasmKernels(true);
+  console.log(
+    `| ${shape.join(' x ')} | [${perm.join(', ')}] | ${best.on.toFixed(1)} | ${best.off.toFixed(1)} | ${(best.on / best.off).toFixed(2)}x |`,
+  );
+  x.dispose();
+}
