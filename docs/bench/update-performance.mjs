@@ -28,6 +28,7 @@ const BENCHMARKS = {
   'flipped-product': 'a recurrence\'s per-step product h M on wasm as it is and flipped, (M^T h^T)^T, alternating (`node apps/bench/scripts/flipped-product.mjs`)',
   'flipped-chain': 'a recurrence\'s per-step products through CP\'s and Tucker\'s two bottleneck factors on wasm, forward and backward, as they are and flipped, alternating (`node apps/bench/scripts/flipped-chain.mjs`)',
   'transpose-speed': 'transposes on wasm with the package\'s WebAssembly kernels and without them: a TT-GRU\'s layouts between its cores and a matrix transpose, alternating (`node apps/bench/scripts/transpose-speed.mjs`)',
+  'leaky-relu-speed': 'the bench model\'s LeakyReLU (x step(x, alpha)) against tf.leakyRelu, forward and backward over a JSB batch\'s input-layer values, alternating (`node apps/bench/scripts/leaky-relu-speed.mjs`)',
   'column-sums': 'a bias\'s gradient (the column sums of a fresh N x M matrix): columnSums, the halving it used before, tf.sum, alternating (`node apps/bench/scripts/column-sums.mjs [backend]`)',
   'column-sums-cpu': 'the same on the pure-JS cpu backend (`node apps/bench/scripts/column-sums.mjs cpu`)',
   'concat-speed': 'Concat, Pack and a strided Slice on wasm by copyRows against TF.js\'s kernels, alternating (`node apps/bench/scripts/concat-speed.mjs`)',

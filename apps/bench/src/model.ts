@@ -3,6 +3,7 @@ import { addBias } from '@tensorized/decomp/stages';
 import { type CellConfig, createCell, type RecurrentCell } from '@tensorized/cells';
 import { KEYS } from '@tensorized/datasets';
 import { dropout as dropOut } from './dropout.js';
+import { leakyRelu } from './leaky_relu.js';
 
 /**
  * The model of PAPER.md: Linear(88 -> input) + LeakyReLU(0.1) -> recurrent cell -> dropout ->
@@ -66,7 +67,7 @@ export class PolyphonicModel {
   ): { logits: tf.Tensor2D; state: tf.Tensor2D[] } {
     return tf.tidy(() => {
       const [B, T] = inputs.shape;
-      const x = tf.leakyRelu(
+      const x = leakyRelu(
         addBias(
           tf.matMul(tf.reshape(inputs, [B * T, KEYS]) as tf.Tensor2D, this.inW as tf.Tensor2D),
           this.inB as tf.Tensor1D,

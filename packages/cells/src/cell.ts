@@ -15,6 +15,26 @@ import {
   WeightMatrix,
 } from './weight.js';
 
+/**
+ * inputs (B, T, n) where mask (B, T) is 1 and zeros where it is 0, selected (a product with the mask
+ * would let a NaN in padding through: 0 x NaN is NaN). Its gradient is dy times the mask, one
+ * broadcast Multiply: left to autodiff, tf.where's gradient and that of the zeros it selects took
+ * nine launches over the whole (B, T, n) (about 1.9 ms of a JSB batch on wasm).
+ */
+function zeroPadded(inputs: tf.Tensor3D, mask: tf.Tensor2D): tf.Tensor3D {
+  const [batch, steps] = mask.shape;
+  const op = tf.customGrad(((x: tf.Tensor3D, m: tf.Tensor2D, save: tf.GradSaveFunc) => {
+    const column = tf.reshape(m, [batch, steps, 1]);
+    save([column]);
+    const keep = tf.cast(tf.broadcastTo(column, x.shape), 'bool');
+    return {
+      value: tf.where(keep, x, tf.zerosLike(x)) as tf.Tensor3D,
+      gradFunc: (dy: tf.Tensor, [kept]: tf.Tensor[]) => [tf.mul(dy, kept!), tf.zerosLike(m)],
+    };
+  }) as Parameters<typeof tf.customGrad>[0]);
+  return op(inputs, mask) as tf.Tensor3D;
+}
+
 export interface StepResult {
   /** h_t, (B, hiddenSize). */
   output: tf.Tensor2D;
@@ -184,10 +204,7 @@ export abstract class RecurrentCell {
       const path = this.config.matmulPath;
       // Padded steps select zeros instead of their inputs (a product with the mask would let a NaN in
       // padding through: 0 x NaN is NaN); their outputs keep the previous state.
-      if (padded) {
-        const keep = tf.cast(tf.broadcastTo(tf.reshape(mask!, [batch, steps, 1]), inputs.shape), 'bool');
-        inputs = tf.where(keep, inputs, tf.zerosLike(inputs)) as tf.Tensor3D;
-      }
+      if (padded) inputs = zeroPadded(inputs, mask!);
       // W is applied once to all B x T inputs: always the planner's choice.
       const w = this.W.prepare(batch * steps, 1);
       const flat = tf.reshape(inputs, [batch * steps, this.inputSize]) as tf.Tensor2D;

@@ -117,6 +117,47 @@ describeEachBackend('cells under bad input (item 7)', () => {
     });
   }
 
+  for (const kind of ['gru', 'lstm'] as const) {
+    it(`${kind}: the inputs' gradient of a padded batch is each sequence's own, unpadded, and 0 in padding`, () => {
+      const cell = createCell({ ...small, kind });
+      const [T, lengths] = [5, [5, 3, 2]];
+      const B = lengths.length;
+      const x = tf.randomNormal([B, T, 12], 0, 1, 'float32', 2) as tf.Tensor3D;
+      const mask = tf.tensor2d(
+        lengths.flatMap((n) => Array.from({ length: T }, (_, t) => (t < n ? 1 : 0))),
+        [B, T],
+      );
+      const probe = tf.randomNormal([B, T, small.hiddenSize], 0, 1, 'float32', 3);
+      const before = tf.memory().numTensors;
+      // The loss of the outputs (those of padded steps left out), the states let go.
+      const loss = (run: { outputs: tf.Tensor; state: tf.Tensor[] }, weights: tf.Tensor) => {
+        tf.dispose(run.state);
+        return tf.sum(tf.mul(run.outputs, weights));
+      };
+      const [padded] = tf.grads((xs: tf.Tensor) =>
+        loss(cell.run(xs as tf.Tensor3D, { mask }), tf.mul(probe, tf.expandDims(mask, 2))),
+      )([x]);
+      const got = padded!.arraySync() as number[][][];
+      for (const [b, n] of lengths.entries()) {
+        // Sequence b alone, its own length, no mask.
+        const own = (xs: tf.Tensor) => loss(cell.run(xs as tf.Tensor3D), tf.slice(probe, [b, 0, 0], [1, n, -1]));
+        const xb = tf.slice(x, [b, 0, 0], [1, n, -1]);
+        const [alone] = tf.grads(own)([xb]);
+        const want = (alone!.arraySync() as number[][][])[0]!;
+        for (let t = 0; t < T; t++)
+          for (let i = 0; i < 12; i++) {
+            if (t >= n) expect(got[b]![t]![i]).toBe(0);
+            else expect(Math.abs(got[b]![t]![i]! - want[t]![i]!)).toBeLessThan(1e-5);
+          }
+        tf.dispose([alone!, xb]);
+      }
+      padded!.dispose();
+      expect(tf.memory().numTensors).toBe(before);
+      tf.dispose([x, mask, probe]);
+      cell.dispose();
+    });
+  }
+
   it('masks must be 0 or 1: 0.5, 2, -1 and NaN are refused with the value and where it is', () => {
     const cell = createCell(small);
     const x = tf.zeros([2, 3, 12]) as tf.Tensor3D;
