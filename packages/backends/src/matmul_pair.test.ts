@@ -23,6 +23,33 @@ function pairRef(first: Float64Array, [P, K1]: number[], x: Float64Array, second
   return y;
 }
 
+/** The xLeft form in float64: X first with X = x as (n x K1) and first (K1 x P), seen as (rows x K2), times second. */
+function pairRefLeft(
+  first: Float64Array,
+  [K1, P]: number[],
+  x: Float64Array,
+  second: Float64Array,
+  [K2, N2]: number[],
+) {
+  const n = x.length / K1!;
+  const t = new Float64Array(n * P!);
+  for (let j = 0; j < n; j++)
+    for (let i = 0; i < P!; i++) {
+      let s = 0;
+      for (let k = 0; k < K1!; k++) s += x[j * K1! + k]! * first[k * P! + i]!;
+      t[j * P! + i] = s;
+    }
+  const rows = (n * P!) / K2!;
+  const y = new Float64Array(rows * N2!);
+  for (let i = 0; i < rows; i++)
+    for (let j = 0; j < N2!; j++) {
+      let s = 0;
+      for (let k = 0; k < K2!; k++) s += t[i * K2! + k]! * second[k * N2! + j]!;
+      y[i * N2! + j] = s;
+    }
+  return y;
+}
+
 const values = (n: number, seed: number): Float64Array => {
   let s = seed;
   return Float64Array.from({ length: n }, () => {
@@ -92,6 +119,68 @@ for (const backend of ['cpu', 'wasm'] as const) {
         tf.dispose([first, x, second, y, ops, bias, yb, added]);
         expect(tf.memory().numTensors).toBe(before - 3);
       }
+    });
+
+    it("with xLeft, X first then second (two plain factors: CP at the paper's size, odd sizes, several rows of x): two matMuls on views bit for bit, the float64 reference", async () => {
+      await useBackend(backend);
+      // [K1, P] (first), x's shape, [K2, N2] (second).
+      const LEFT: Array<[number[], number[], number[]]> = [
+        [
+          [512, 80],
+          [1, 512],
+          [80, 1536],
+        ],
+        [
+          [6, 10],
+          [1, 6],
+          [10, 7],
+        ],
+        [
+          [5, 4],
+          [3, 5],
+          [6, 3],
+        ],
+      ];
+      for (const [fs, xs, ss] of LEFT) {
+        const f64 = values(fs[0]! * fs[1]!, 13);
+        const x64 = values(xs[0]! * xs[1]!, 17);
+        const s64 = values(ss[0]! * ss[1]!, 19);
+        const [first, x, second] = [
+          tf.tensor(Float32Array.from(f64), fs),
+          tf.tensor(Float32Array.from(x64), xs),
+          tf.tensor(Float32Array.from(s64), ss),
+        ];
+        const n = (xs[0]! * xs[1]!) / fs[0]!;
+        const rows = (n * fs[1]!) / ss[0]!;
+        const before = tf.memory().numTensors;
+        const y = tf.engine().runKernel(FUSED_KERNELS.matMulPair, { first, x, second }, {
+          outShape: [rows, ss[1]!],
+          xLeft: true,
+        } as never) as tf.Tensor;
+        expect(tf.memory().numTensors).toBe(before + 1);
+        expect(y.shape).toEqual([rows, ss[1]!]);
+        const ops = tf.tidy(() =>
+          tf.matMul(tf.reshape(tf.matMul(tf.reshape(x, [n, fs[0]!]), first), [rows, ss[0]!]), second),
+        );
+        expect(Array.from(y.dataSync())).toEqual(Array.from(ops.dataSync()));
+        const got = y.dataSync();
+        pairRefLeft(f64, fs, x64, s64, ss).forEach((v, i) => {
+          expect(Math.abs(got[i]! - v)).toBeLessThan(1e-5 * (1 + Math.abs(v)));
+        });
+        tf.dispose([first, x, second, y, ops]);
+        expect(tf.memory().numTensors).toBe(before - 3);
+      }
+      const [first, second, x] = [tf.ones([6, 10]), tf.ones([10, 7]), tf.ones([1, 6])];
+      const run = (xLeft: unknown) =>
+        tf.engine().runKernel(FUSED_KERNELS.matMulPair, { first, x, second }, { outShape: [1, 7], xLeft } as never);
+      expect(() => run('yes')).toThrow(/attribute 'xLeft' must be a boolean, got yes/);
+      const bad = tf.ones([1, 7]);
+      expect(() =>
+        tf
+          .engine()
+          .runKernel(FUSED_KERNELS.matMulPair, { first, x: bad, second }, { outShape: [1, 7], xLeft: true } as never),
+      ).toThrow(/x must hold a positive multiple of 6 values \(first's rows\)/);
+      tf.dispose([first, second, x, bad]);
     });
 
     it('bad inputs are named', async () => {

@@ -4,6 +4,11 @@ import { FUSED_KERNELS } from './fused_kernels.js';
 /** Attributes of TensorizedMatMulPair: the output's shape (as many values as the second product has). */
 export interface MatMulPairAttrs {
   outShape: number[];
+  /**
+   * x on the left of the first product: X (n x K1) times first (K1 x P), then seen as (rows x K2)
+   * and times second (two plain factors, x M_1 M_2). Default false: first (P x K1) times X (K1 x n).
+   */
+  xLeft?: boolean;
 }
 
 /** What the kernel uses of a backend (cpu and wasm both have it). */
@@ -25,10 +30,12 @@ const viewed = (x: tf.TensorInfo, shape: number[]): tf.TensorInfo => ({ dataId: 
  * TensorizedMatMulPair: two products of which the second multiplies the first's result seen in
  * another shape, y = (first X) viewed as (rows x K2), times second, viewed in `outShape`, where X is
  * x viewed as (K1 x n); inputs `first` (P x K1), `x` (K1 n values in any shape), `second` (K2 x N2),
- * with P n = rows K2, and an optional `bias` (rows N2 values, any shape) added to the result. This
- * is the batch-1 product of a TT-matrix contracted in two merged cores (G_1^T X, then times G_2),
- * which @tensorized/decomp's PreparedMatmul.apply runs as this one kernel where the active backend
- * has it and no gradient is being recorded. Each product is the backend's own BatchMatMul kernel (on
+ * with P n = rows K2, and an optional `bias` (rows N2 values, any shape) added to the result. With
+ * `xLeft`, the first product is X first instead, X = x viewed as (n x K1) and first (K1 x P). These
+ * are the batch-1 products of a TT-matrix contracted in two merged cores (G_1^T X, then times G_2)
+ * and of two plain factors (CP's and Tucker's x M_1 M_2, xLeft), which @tensorized/decomp's
+ * PreparedMatmul.apply runs as this one kernel where the active backend has it and no gradient is
+ * being recorded. Each product is the backend's own BatchMatMul kernel (on
  * wasm, with this package's fixes: for small ones the WebAssembly SIMD matmul), and the bias its Add,
  * called directly on views of the data: the same sums as tf.matMul and tf.add, bit for bit, in one
  * launch of the engine instead of five (three reshapes and two products; six with the Add). At batch
@@ -38,7 +45,8 @@ function matMulPair(backendName: string): tf.KernelFunc {
   const name = FUSED_KERNELS.matMulPair;
   return (args) => {
     const { first, x, second, bias } = args.inputs as Record<string, tf.TensorInfo | undefined>;
-    const { outShape } = args.attrs as unknown as MatMulPairAttrs;
+    const { outShape, xLeft = false } = args.attrs as unknown as MatMulPairAttrs;
+    if (typeof xLeft !== 'boolean') throw new TypeError(`${name}: attribute 'xLeft' must be a boolean, got ${xLeft}`);
     if (!first || !x || !second) throw new Error(`${name}: inputs 'first', 'x' and 'second' are required`);
     for (const [input, t] of [
       ['first', first],
@@ -52,13 +60,13 @@ function matMulPair(backendName: string): tf.KernelFunc {
       throw new RangeError(
         `${name}: 'first' and 'second' must be matrices, got shapes [${first.shape.join(', ')}] and [${second.shape.join(', ')}]`,
       );
-    const [P, K1] = first.shape as [number, number];
+    const [P, K1] = (xLeft ? [first.shape[1], first.shape[0]] : first.shape) as [number, number];
     const [K2, N2] = second.shape as [number, number];
     const n = count(x.shape) / K1;
     const rows = (P * n) / K2;
     if (!Number.isInteger(n) || n === 0 || !Number.isInteger(rows))
       throw new RangeError(
-        `${name}: x must hold a positive multiple of ${K1} values (first's columns) and first x x a multiple of ${K2} (second's rows), got x of shape [${x.shape.join(', ')}]`,
+        `${name}: x must hold a positive multiple of ${K1} values (first's ${xLeft ? 'rows' : 'columns'}) and first x x a multiple of ${K2} (second's rows), got x of shape [${x.shape.join(', ')}]`,
       );
     if (!Array.isArray(outShape) || count(outShape) !== rows * N2)
       throw new RangeError(`${name}: outShape must hold ${rows * N2} values, got ${JSON.stringify(outShape)}`);
@@ -80,7 +88,7 @@ function matMulPair(backendName: string): tf.KernelFunc {
       }) as tf.TensorInfo;
     const dispose = (t: tf.TensorInfo): void =>
       void (args.backend as unknown as BackendLike).disposeData(t.dataId, true);
-    const t = product(first, viewed(x, [K1, n]));
+    const t = xLeft ? product(viewed(x, [n, K1]), first) : product(first, viewed(x, [K1, n]));
     let y: tf.TensorInfo;
     try {
       y = product(viewed(t, [rows, K2]), second);

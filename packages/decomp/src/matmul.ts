@@ -12,12 +12,13 @@ import { type Calibration, planMatmul } from './planner.js';
 import { prod } from './prod.js';
 
 /**
- * The kernel that a TT-matrix's batch-1 product runs as, where the active backend has one
- * (@tensorized/backends registers it for cpu and wasm): y = (G_1^T X viewed as (M_1 x r N_2)) G_2,
- * inputs `first`, `x`, `second` and an optional `bias` (added last), attribute `outShape`; the same
- * two products (and add) as applyStages and addBias, in one launch instead of five or six. Used
- * outside gradient tapes only (it has no gradient); under a tape, and on every other backend, the
- * products run op by op.
+ * The kernel that a batch-1 product of two stages runs as, where the active backend has one
+ * (@tensorized/backends registers it for cpu and wasm): for a TT-matrix in two merged cores
+ * y = (G_1^T X viewed as (M_1 x r N_2)) G_2; for two plain factors (CP, Tucker; attribute `xLeft`)
+ * y = (x M_1) M_2. Inputs `first`, `x`, `second` and an optional `bias` (added last), attribute
+ * `outShape`; the same two products (and add) as applyStages and addBias, in one launch instead of
+ * two to six. Used outside gradient tapes only (it has no gradient); under a tape, and on every
+ * other backend, the products run op by op.
  */
 export const MATMUL_PAIR_KERNEL = 'TensorizedMatMulPair';
 
@@ -76,6 +77,11 @@ export function prepareMatmul(w: MatrixFormat, path: MatmulPath, options: Prepar
     withBatchOne(tfOps, stagedProduct(tfOps, w, path, groups)) as StagedMatmul<tf.Tensor2D>;
   // tidy keeps the matrices (tensors anywhere in the returned object) and frees the intermediates.
   const staged = tf.tidy(() => make() as unknown as tf.TensorContainer) as unknown as StagedMatmul<tf.Tensor2D>;
+  const plainPair =
+    !staged.tt &&
+    staged.stages.length === 2 &&
+    staged.stages.every((st) => st.view.length === 0) &&
+    staged.outView.length === 0;
   const held = [
     ...staged.stages.map((s) => s.matrix),
     ...(staged.batchOne ? [staged.batchOne.first, staged.batchOne.second] : []),
@@ -99,11 +105,16 @@ export function prepareMatmul(w: MatrixFormat, path: MatmulPath, options: Prepar
           () => `PreparedMatmul.apply: bias must have shape [${outSize}] (the output width), got ${fmt(bias.shape)}`,
         );
       }
-      const pair = staged.batchOne;
+      // At batch 1 outside a tape, both products in one kernel where the backend has it: a TT-matrix
+      // in two merged cores by its batch-1 form, two plain factors (CP, Tucker) as x M_1 then M_2.
+      const pair =
+        staged.batchOne ??
+        (plainPair ? { first: staged.stages[0]!.matrix, second: staged.stages[1]!.matrix } : undefined);
       if (pair && x.shape[0] === 1 && !recordingGradients() && tf.getKernel(MATMUL_PAIR_KERNEL, tf.getBackend())) {
         const inputs = { first: pair.first, x, second: pair.second };
         return tf.engine().runKernel(MATMUL_PAIR_KERNEL, bias ? { ...inputs, bias } : inputs, {
           outShape: [1, outSize],
+          ...(staged.batchOne ? {} : { xLeft: true }),
         } as never) as tf.Tensor2D;
       }
       return tf.tidy(() => {

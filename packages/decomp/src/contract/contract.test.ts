@@ -12,6 +12,7 @@ import {
   type NdArray,
   plannedMatmul,
   ttMatrixInit,
+  type PrepareOptions,
   prepareMatmul,
   Rng,
   toTensor,
@@ -317,25 +318,24 @@ describeEachBackend('factorised matmul', (ctx) => {
     disposeFormat(w);
   });
 
-  it('TT in two merged cores at batch 1, outside a tape: one TensorizedMatMulPair kernel where the backend has it, the op-by-op sums bit for bit, the float64 reference', async () => {
+  it('TT in two merged cores, CP and Tucker (two plain factors) at batch 1, outside a tape: one TensorizedMatMulPair kernel where the backend has it, the op-by-op sums bit for bit, the float64 reference', async () => {
     const rng = new Rng(12);
-    // The paper's hidden-to-gates shape (512 -> 1536) with small ranks, and an odd one.
-    for (const [inModes, outModes, ranks] of [
-      [
-        [8, 4, 4, 4],
-        [12, 8, 4, 4],
-        [1, 3, 5, 3, 1],
-      ],
-      [
-        [3, 5, 2],
-        [4, 2, 6],
-        [1, 2, 3, 1],
-      ],
-    ] as const) {
-      const c = ttCase([...inModes], [...outModes], [...ranks]).make(rng);
+    // The paper's hidden-to-gates shape (512 -> 1536) with small ranks, and an odd one; CP (weighted
+    // too) and Tucker, whose prepared products are their two bottleneck factors.
+    const cases: Array<[Case, PrepareOptions]> = [
+      [ttCase([8, 4, 4, 4], [12, 8, 4, 4], [1, 3, 5, 3, 1]), { groups: [2, 2] }],
+      [ttCase([3, 5, 2], [4, 2, 6], [1, 2, 3, 1]), { groups: [1, 2] }],
+      [cpCase([8, 4, 4, 4], [12, 8, 4, 4], 6, false), {}],
+      [cpCase([3, 5, 2], [4, 2, 6], 4, true), {}],
+      [tuckerCase([4, 3], [2, 5], [2, 3], [2, 3]), {}],
+    ];
+    for (const [spec, options] of cases) {
+      const c = spec.make(rng);
       const w = convertFormat(c.w, 'tensor');
-      const prepared = prepareMatmul(w, 'factorised', { groups: inModes.length === 4 ? [2, 2] : [1, 2] });
-      expect(prepared.batchOne).toBeDefined();
+      const prepared = prepareMatmul(w, 'factorised', options);
+      // A TT-matrix by its batch-1 form; CP and Tucker as their two stages.
+      if (prepared.tt) expect(prepared.batchOne).toBeDefined();
+      else expect(prepared.stages.map((st) => st.view.length)).toEqual([0, 0]);
       const x64 = randn(rng, [1, c.dense.shape[0]!]);
       const x = toTensor(x64) as tf.Tensor2D;
       const kernel = tf.getKernel(MATMUL_PAIR_KERNEL, tf.getBackend());
@@ -344,7 +344,11 @@ describeEachBackend('factorised matmul', (ctx) => {
       const y = await expectNoLeak(() => prepared.apply(x), 1);
       const profile = await tf.profile(() => prepared.apply(x));
       expect(profile.kernels.map((k) => k.name)).toEqual(
-        kernel ? [MATMUL_PAIR_KERNEL] : ['Reshape', 'BatchMatMul', 'Reshape', 'BatchMatMul', 'Reshape'],
+        kernel
+          ? [MATMUL_PAIR_KERNEL]
+          : prepared.tt
+            ? ['Reshape', 'BatchMatMul', 'Reshape', 'BatchMatMul', 'Reshape']
+            : ['BatchMatMul', 'BatchMatMul'],
       );
       tf.dispose(profile.result as tf.Tensor);
       expect(y.shape).toEqual([1, c.dense.shape[1]]);
