@@ -7,7 +7,8 @@ import * as tf from '@tensorflow/tfjs-core';
  * in the last place away at most), and its gradient for every x but NaN (where this one is NaN).
  * tf.leakyRelu's gradient is a Greater, a Multiply and a Select over the whole input, and its wasm
  * kernel is slow: forward and backward over the 960 x 256 input-layer values of a JSB batch, with a
- * loss's product and sum, took 2.9 ms against 0.6 ms here (`node apps/bench/scripts/leaky-relu-speed.mjs`).
+ * loss's product and sum, took 2.8 ms against 0.8 ms here (`node apps/bench/scripts/leaky-relu-speed.mjs`,
+ * recorded 2026-12-06T0119).
  */
 export function leakyRelu<T extends tf.Tensor>(x: T, alpha: number): T {
   const op = tf.customGrad(((input: tf.Tensor, save: tf.GradSaveFunc) => {

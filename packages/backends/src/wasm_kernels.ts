@@ -433,7 +433,7 @@ function swappedMiddle(merged: { shape: number[]; perm: number[] }): [number, nu
  * swap of two blocks of axes is then a blocked copy on a view of the heap (about 1 ns per element;
  * measured 0.9 and 7.6 ms); a swap of the two middle axes that keeps runs of the last one whole
  * (a TT-GRU's layout between its cores, (16, 16, 1, 32, 11) by [0, 3, 2, 1, 4]) is one WebAssembly
- * pass (swapMiddleAxes: 72 -> 23 us for that one, `node apps/bench/scripts/transpose-speed.mjs`);
+ * pass (swapMiddleAxes: 63 -> 26 us for that one, transpose-speed 2026-12-06T0119);
  * what is still above rank 4 is a strided copy (transposeStrided); and
  * anything else goes to the original kernel on the merged shape (a rank-7 case that merges to rank 4:
  * 7.1 -> 0.3 ms). Small block swaps and other dtypes go to the original kernel.

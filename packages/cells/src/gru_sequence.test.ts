@@ -260,8 +260,8 @@ describeEachBackend('a large plain U at batch 8 (flipped per-step products on wa
         outView: [],
         dispose() {},
       });
-      const product = (xs: tf.Tensor[]) =>
-        xs.slice(1).reduce((p, x) => tf.matMul(p, x as tf.Tensor2D), xs[0] as tf.Tensor2D);
+      const product = (xs: tf.Tensor[]): tf.Tensor2D =>
+        xs.slice(1).reduce<tf.Tensor2D>((p, x) => tf.matMul(p, x as tf.Tensor2D), xs[0] as tf.Tensor2D);
       // The products run flipped where the rule says: the last one U^T.. (3H x n) times (n x B).
       const info = await tf.profile(() => {
         const hs = gruSequence(a, h0, bU, plain(factors), mask);

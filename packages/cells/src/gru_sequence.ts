@@ -50,8 +50,9 @@ export function flipsStepProduct(B: number, K: number, N: number): boolean {
  * between them: CP's and Tucker's two bottleneck factors), run flipped as M_k^T .. M_1^T h^T: the
  * same rule, with the matrices' values counted together. Flipped, no transpose is left between the
  * products, and each one packs only the small right-hand side: for CP's 512 x 80 and 80 x 1536 at
- * B = 16, forward and backward 0.83x the time, Tucker's 512 x 64 and 64 x 1536 0.80x; at rank 20
- * (41 Ki values) 0.93x to 1.0x, below B = 8 1.2x to 4x (`node apps/bench/scripts/flipped-chain.mjs`).
+ * B = 16, forward and backward 0.84x the time, Tucker's 512 x 64 and 64 x 1536 0.86x; at rank 20
+ * (41 Ki values) 0.93x to 0.95x, below B = 8 1.1x to 3.8x (`node apps/bench/scripts/flipped-chain.mjs`,
+ * recorded 2026-12-06T0119).
  */
 export function flipsStepChain(B: number, shapes: ReadonlyArray<readonly [number, number]>): boolean {
   const values = shapes.reduce((sum, [K, N]) => sum + K * N, 0);
