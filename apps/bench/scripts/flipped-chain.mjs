@@ -12,17 +12,13 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { useBackend } from '@tensorized/backends';
 import { flipsStepChain } from '@tensorized/cells';
+import { msPerCall } from './timing.mjs';
 
 const rounds = Number(process.argv[2] ?? 5);
 await useBackend('wasm');
 const zero = tf.scalar(0);
-/** us per call, the fastest of n calls (after warm-up). */
-const time = (f, n) => {
-  for (let i = 0; i < 5; i++) tf.dispose(f());
-  const t0 = performance.now();
-  for (let i = 0; i < n; i++) tf.dispose(f());
-  return ((performance.now() - t0) / n) * 1000;
-};
+/** us per call over n calls. */
+const time = (f, n) => msPerCall(f, n) * 1000;
 const [H, N] = [512, 1536];
 const RANKS = process.env.RANKS ? JSON.parse(process.env.RANKS) : [80, 64, 20, 8];
 const BATCHES = process.env.BATCHES ? JSON.parse(process.env.BATCHES) : [1, 4, 8, 16, 32];

@@ -11,17 +11,13 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { useBackend } from '@tensorized/backends';
 import { flipsStepProduct } from '@tensorized/cells';
+import { msPerCall } from './timing.mjs';
 
 const rounds = Number(process.argv[2] ?? 5);
 await useBackend('wasm');
 const zero = tf.scalar(0);
-/** ms per call, the fastest of `rounds` runs of n calls each (after warm-up). */
-const time = (f, n) => {
-  for (let i = 0; i < 5; i++) tf.dispose(f());
-  const t0 = performance.now();
-  for (let i = 0; i < n; i++) tf.dispose(f());
-  return (performance.now() - t0) / n;
-};
+/** ms per call over n calls (the fastest of `rounds` is kept). */
+const time = (f, n) => msPerCall(f, n);
 const SIZES = process.env.SIZES ? JSON.parse(process.env.SIZES) : [
   [128, 384],
   [256, 768],

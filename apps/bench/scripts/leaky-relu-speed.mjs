@@ -7,6 +7,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { useBackend } from '@tensorized/backends';
 import { leakyRelu } from '../dist/leaky_relu.js';
+import { msPerCall } from './timing.mjs';
 
 const backend = process.argv[2] ?? 'wasm';
 const rounds = Number(process.argv[3] ?? 7);
@@ -22,13 +23,7 @@ const contenders = {
   'tf.leakyRelu': fwdBwd((v) => tf.leakyRelu(v, 0.1)),
   'x step(x, alpha)': fwdBwd((v) => leakyRelu(v, 0.1)),
 };
-/** ms per call over n calls (after warm-up). */
-const time = (f, n) => {
-  for (let i = 0; i < 3; i++) f();
-  const t0 = performance.now();
-  for (let i = 0; i < n; i++) f();
-  return (performance.now() - t0) / n;
-};
+const time = (f, n) => msPerCall(f, n, 3);
 const best = Object.fromEntries(Object.keys(contenders).map((k) => [k, Infinity]));
 for (let r = 0; r < rounds; r++) for (const [k, f] of Object.entries(contenders)) best[k] = Math.min(best[k], time(f, 20));
 console.log(`${backend}: LeakyReLU forward and backward over 960 x 256 values (with the product by dy and its sum), ms`);

@@ -8,16 +8,12 @@
 // Run from the repository root after `pnpm build`.
 import * as tf from '@tensorflow/tfjs-core';
 import { setNativeWasmKernels, useBackend } from '@tensorized/backends';
+import { msPerCall } from './timing.mjs';
 
 const rounds = Number(process.argv[2] ?? 5);
 await useBackend('wasm');
-/** us per call over n calls (after warm-up). */
-const time = (f, n) => {
-  for (let i = 0; i < 3; i++) tf.dispose(f());
-  const t0 = performance.now();
-  for (let i = 0; i < n; i++) tf.dispose(f());
-  return ((performance.now() - t0) / n) * 1000;
-};
+/** us per call over n calls. */
+const time = (f, n) => msPerCall(f, n, 3) * 1000;
 const CASES = [
   [[16, 16, 1, 32, 11], [0, 3, 2, 1, 4]],
   [[16, 32, 1, 16, 11], [0, 3, 2, 1, 4]],

@@ -2,50 +2,36 @@ import * as tf from '@tensorflow/tfjs-core';
 import { describe, expect, it } from 'vitest';
 import { FUSED_KERNELS, useBackend } from './index.js';
 
-/** (first X) viewed as (rows x K2), times second, in float64: the reference. */
-function pairRef(first: Float64Array, [P, K1]: number[], x: Float64Array, second: Float64Array, [K2, N2]: number[]) {
-  const n = x.length / K1!;
-  const t = new Float64Array(P! * n);
-  for (let i = 0; i < P!; i++)
-    for (let j = 0; j < n; j++) {
-      let s = 0;
-      for (let k = 0; k < K1!; k++) s += first[i * K1! + k]! * x[k * n + j]!;
-      t[i * n + j] = s;
-    }
-  const rows = (P! * n) / K2!;
-  const y = new Float64Array(rows * N2!);
-  for (let i = 0; i < rows; i++)
-    for (let j = 0; j < N2!; j++) {
-      let s = 0;
-      for (let k = 0; k < K2!; k++) s += t[i * K2! + k]! * second[k * N2! + j]!;
-      y[i * N2! + j] = s;
-    }
-  return y;
-}
-
-/** The xLeft form in float64: X first with X = x as (n x K1) and first (K1 x P), seen as (rows x K2), times second. */
-function pairRefLeft(
+/**
+ * The reference in float64: (first X) viewed as (rows x K2), times second, X = x as (K1 x n) and
+ * first (P x K1); with xLeft, X first instead, X = x as (n x K1) and first (K1 x P).
+ */
+function pairRef(
   first: Float64Array,
-  [K1, P]: number[],
+  fs: number[],
   x: Float64Array,
   second: Float64Array,
-  [K2, N2]: number[],
+  ss: number[],
+  xLeft = false,
 ) {
-  const n = x.length / K1!;
-  const t = new Float64Array(n * P!);
-  for (let j = 0; j < n; j++)
-    for (let i = 0; i < P!; i++) {
+  const [P, K1] = (xLeft ? [fs[1], fs[0]] : fs) as [number, number];
+  const [K2, N2] = ss as [number, number];
+  const n = x.length / K1;
+  // t in the product's own order: (P x n), or (n x P) with xLeft.
+  const t = new Float64Array(P * n);
+  for (let i = 0; i < P; i++)
+    for (let j = 0; j < n; j++) {
       let s = 0;
-      for (let k = 0; k < K1!; k++) s += x[j * K1! + k]! * first[k * P! + i]!;
-      t[j * P! + i] = s;
+      for (let k = 0; k < K1; k++) s += xLeft ? x[j * K1 + k]! * first[k * P + i]! : first[i * K1 + k]! * x[k * n + j]!;
+      t[xLeft ? j * P + i : i * n + j] = s;
     }
-  const rows = (n * P!) / K2!;
-  const y = new Float64Array(rows * N2!);
+  const rows = (P * n) / K2;
+  const y = new Float64Array(rows * N2);
   for (let i = 0; i < rows; i++)
-    for (let j = 0; j < N2!; j++) {
+    for (let j = 0; j < N2; j++) {
       let s = 0;
-      for (let k = 0; k < K2!; k++) s += t[i * K2! + k]! * second[k * N2! + j]!;
-      y[i * N2! + j] = s;
+      for (let k = 0; k < K2; k++) s += t[i * K2 + k]! * second[k * N2 + j]!;
+      y[i * N2 + j] = s;
     }
   return y;
 }
@@ -78,50 +64,54 @@ for (const backend of ['cpu', 'wasm'] as const) {
         [20, 4],
       ],
     ];
+    /**
+     * The kernel on one case against the two matMuls on views (bit for bit, with a bias too: the
+     * sums of tf.add after them) and the float64 reference, leaving no tensor behind.
+     */
+    const expectPair = (fs: number[], xs: number[], ss: number[], xLeft: boolean) => {
+      const f64 = values(fs[0]! * fs[1]!, 3);
+      const x64 = values(xs[0]! * xs[1]!, 5);
+      const s64 = values(ss[0]! * ss[1]!, 7);
+      const [first, x, second] = [
+        tf.tensor(Float32Array.from(f64), fs),
+        tf.tensor(Float32Array.from(x64), xs),
+        tf.tensor(Float32Array.from(s64), ss),
+      ];
+      const [P, K1] = xLeft ? [fs[1]!, fs[0]!] : [fs[0]!, fs[1]!];
+      const n = (xs[0]! * xs[1]!) / K1;
+      const rows = (P * n) / ss[0]!;
+      const outShape = [1, rows * ss[1]!];
+      const before = tf.memory().numTensors;
+      const run = (inputs: tf.NamedTensorMap) =>
+        tf
+          .engine()
+          .runKernel(FUSED_KERNELS.matMulPair, inputs, { outShape, ...(xLeft ? { xLeft } : {}) } as never) as tf.Tensor;
+      const y = run({ first, x, second });
+      expect(tf.memory().numTensors).toBe(before + 1);
+      expect(y.shape).toEqual(outShape);
+      const ops = tf.tidy(() => {
+        const t = xLeft ? tf.matMul(tf.reshape(x, [n, K1]), first) : tf.matMul(first, tf.reshape(x, [K1, n]));
+        return tf.reshape(tf.matMul(tf.reshape(t, [rows, ss[0]!]), second), outShape);
+      });
+      expect(Array.from(y.dataSync())).toEqual(Array.from(ops.dataSync()));
+      const got = y.dataSync();
+      pairRef(f64, fs, x64, s64, ss, xLeft).forEach((v, i) => {
+        expect(Math.abs(got[i]! - v)).toBeLessThan(1e-5 * (1 + Math.abs(v)));
+      });
+      const bias = tf.tensor(Float32Array.from(values(rows * ss[1]!, 11)), [rows * ss[1]!]);
+      const yb = run({ first, x, second, bias });
+      const added = tf.add(ops, bias);
+      expect(Array.from(yb.dataSync())).toEqual(Array.from(added.dataSync()));
+      tf.dispose([first, x, second, y, ops, bias, yb, added]);
+      expect(tf.memory().numTensors).toBe(before - 3);
+    };
+
     it('equals two matMuls on views (bit for bit) and the float64 reference; no tensor leaks', async () => {
       await useBackend(backend);
-      for (const [fs, xs, ss] of CASES) {
-        const f64 = values(fs[0]! * fs[1]!, 3);
-        const x64 = values(xs[0]! * xs[1]!, 5);
-        const s64 = values(ss[0]! * ss[1]!, 7);
-        const [first, x, second] = [
-          tf.tensor(Float32Array.from(f64), fs),
-          tf.tensor(Float32Array.from(x64), xs),
-          tf.tensor(Float32Array.from(s64), ss),
-        ];
-        const n = (xs[0]! * xs[1]!) / fs[1]!;
-        const rows = (fs[0]! * n) / ss[0]!;
-        const before = tf.memory().numTensors;
-        const y = tf.engine().runKernel(FUSED_KERNELS.matMulPair, { first, x, second }, {
-          outShape: [1, rows * ss[1]!],
-        } as never) as tf.Tensor;
-        expect(tf.memory().numTensors).toBe(before + 1);
-        expect(y.shape).toEqual([1, rows * ss[1]!]);
-        const ops = tf.tidy(() =>
-          tf.reshape(
-            tf.matMul(tf.reshape(tf.matMul(first, tf.reshape(x, [fs[1]!, n])), [rows, ss[0]!]), second),
-            [1, -1],
-          ),
-        );
-        expect(Array.from(y.dataSync())).toEqual(Array.from(ops.dataSync()));
-        const ref = pairRef(f64, fs, x64, s64, ss);
-        const got = y.dataSync();
-        ref.forEach((v, i) => {
-          expect(Math.abs(got[i]! - v)).toBeLessThan(1e-5 * (1 + Math.abs(v)));
-        });
-        // With a bias: the same sums as tf.add after the products.
-        const bias = tf.tensor(Float32Array.from(values(rows * ss[1]!, 11)), [rows * ss[1]!]);
-        const yb = tf.engine().runKernel(FUSED_KERNELS.matMulPair, { first, x, second, bias }, {
-          outShape: [1, rows * ss[1]!],
-        } as never) as tf.Tensor;
-        const added = tf.add(ops, bias);
-        expect(Array.from(yb.dataSync())).toEqual(Array.from(added.dataSync()));
-        tf.dispose([first, x, second, y, ops, bias, yb, added]);
-        expect(tf.memory().numTensors).toBe(before - 3);
-      }
+      for (const [fs, xs, ss] of CASES) expectPair(fs, xs, ss, false);
     });
 
-    it("with xLeft, X first then second (two plain factors: CP at the paper's size, odd sizes, several rows of x): two matMuls on views bit for bit, the float64 reference", async () => {
+    it("with xLeft, X first then second (two plain factors: CP at the paper's size, odd sizes, several rows of x): the same", async () => {
       await useBackend(backend);
       // [K1, P] (first), x's shape, [K2, N2] (second).
       const LEFT: Array<[number[], number[], number[]]> = [
@@ -141,35 +131,7 @@ for (const backend of ['cpu', 'wasm'] as const) {
           [6, 3],
         ],
       ];
-      for (const [fs, xs, ss] of LEFT) {
-        const f64 = values(fs[0]! * fs[1]!, 13);
-        const x64 = values(xs[0]! * xs[1]!, 17);
-        const s64 = values(ss[0]! * ss[1]!, 19);
-        const [first, x, second] = [
-          tf.tensor(Float32Array.from(f64), fs),
-          tf.tensor(Float32Array.from(x64), xs),
-          tf.tensor(Float32Array.from(s64), ss),
-        ];
-        const n = (xs[0]! * xs[1]!) / fs[0]!;
-        const rows = (n * fs[1]!) / ss[0]!;
-        const before = tf.memory().numTensors;
-        const y = tf.engine().runKernel(FUSED_KERNELS.matMulPair, { first, x, second }, {
-          outShape: [rows, ss[1]!],
-          xLeft: true,
-        } as never) as tf.Tensor;
-        expect(tf.memory().numTensors).toBe(before + 1);
-        expect(y.shape).toEqual([rows, ss[1]!]);
-        const ops = tf.tidy(() =>
-          tf.matMul(tf.reshape(tf.matMul(tf.reshape(x, [n, fs[0]!]), first), [rows, ss[0]!]), second),
-        );
-        expect(Array.from(y.dataSync())).toEqual(Array.from(ops.dataSync()));
-        const got = y.dataSync();
-        pairRefLeft(f64, fs, x64, s64, ss).forEach((v, i) => {
-          expect(Math.abs(got[i]! - v)).toBeLessThan(1e-5 * (1 + Math.abs(v)));
-        });
-        tf.dispose([first, x, second, y, ops]);
-        expect(tf.memory().numTensors).toBe(before - 3);
-      }
+      for (const [fs, xs, ss] of LEFT) expectPair(fs, xs, ss, true);
       const [first, second, x] = [tf.ones([6, 10]), tf.ones([10, 7]), tf.ones([1, 6])];
       const run = (xLeft: unknown) =>
         tf.engine().runKernel(FUSED_KERNELS.matMulPair, { first, x, second }, { outShape: [1, 7], xLeft } as never);
