@@ -1,8 +1,10 @@
 // us per tf.matMul (and tf.fused.matMul with a bias and leakyrelu) on wasm for the small products of
 // the models, with @tensorized/backends' WebAssembly SIMD matmul (smallMatMulKernel) and with
 // XNNPACK's kernel (the native kernels switched off), in alternating rounds, the fastest of each kept.
-// Also checks that the two agree bit for bit. The weight gradients A^T B summed over a batch's rows
-// (its matmulTN, up to TN_DIRECT_MAX result values) are measured against the transpose and XNNPACK.
+// Also checks that the two agree bit for bit. Many rows by a larger right-hand side go through panels
+// of B (matmulPacked). The weight gradients A^T B summed over a batch's rows (matmulTN, up to
+// TN_DIRECT_MAX result values, matmulTNPacked up to TN_PACKED_MAX) are measured against the
+// transpose and XNNPACK.
 //
 //   node apps/bench/scripts/small-matmul.mjs [rounds=15]     (from the repository root, after pnpm build)
 import * as tf from '@tensorflow/tfjs-core';
@@ -27,6 +29,10 @@ const SHAPES = [
   [16, 512, 80, 'CP factor, batch 16'],
   [16, 80, 1536, 'CP factor, batch 16 (wide: XNNPACK kept)'],
   [1024, 88, 256, 'input layer, batch 16 x 64'],
+  [960, 80, 1536, "CP-GRU's W over a batch (panels of B)"],
+  [960, 256, 1536, "the dense W over a batch (panels of B)"],
+  [960, 1536, 256, "the dense W's input gradient dY W^T (panels of B)"],
+  [1024, 1024, 1024, "speed epoch's FLOP-floor product (panels of B)"],
 ];
 const reps = (m, k, n) => Math.max(10, Math.min(300, Math.round(4e6 / (m * k * n))));
 const best = new Map();
@@ -44,7 +50,8 @@ const cases = [
   { m: 50, k: 1024, n: 1536, what: "a CP factor's gradient (A^T B)", fused: false, ta: true },
   { m: 160, k: 1024, n: 1536, what: 'A^T B, 246K result values', fused: false, ta: true },
   { m: 176, k: 2048, n: 48, what: "a TT stage's gradient (A^T B)", fused: false, ta: true },
-  { m: 256, k: 784, n: 1536, what: "the dense W's gradient (A^T B; over TN_DIRECT_MAX: XNNPACK both ways)", fused: false, ta: true },
+  { m: 256, k: 784, n: 1536, what: "the dense W's gradient (A^T B; over TN_DIRECT_MAX: panels of B)", fused: false, ta: true },
+  { m: 512, k: 960, n: 1536, what: "the dense U's gradient (A^T B; panels of B)", fused: false, ta: true },
 ];
 const tensors = cases.map(({ m, k, n, ta }) => ({
   a: tf.randomNormal(ta ? [k, m] : [m, k], 0, 1, 'float32', 1),

@@ -3,6 +3,8 @@ import { describe, expect, it } from 'vitest';
 import { setNativeWasmKernels, useBackend } from './index.js';
 import {
   mergeTransposeAxes,
+  PACKED_MAX_RHS,
+  PACKED_MIN_ROWS,
   SMALL_MATMUL_FEW_ROWS,
   SMALL_MATMUL_MAX_RHS,
   SMALL_MATMUL_NARROW,
@@ -461,7 +463,7 @@ describe('wasm kernel fixes', () => {
     expect(tf.memory().numTensors).toBe(before);
   });
 
-  it('small products (the WebAssembly matmul) equal a float64 product and XNNPACK bit for bit, for every row and column remainder; fused with a bias, the separate ops', async () => {
+  it('small products and many rows by a larger matrix (the WebAssembly matmul and matmulPacked) equal a float64 product and XNNPACK bit for bit, for every row and column remainder; fused with a bias, the separate ops', async () => {
     await useBackend('wasm');
     const before = tf.memory().numTensors;
     const values = (n: number, phase: number): Float32Array =>
@@ -516,13 +518,19 @@ describe('wasm kernel fixes', () => {
     // Any size by fewer than 4 rows when wide: the dense U at batch 1.
     check(1, 512, 1536);
     check(3, 300, 1024);
-    expect(cases).toBe(201);
+    // Many rows by a larger right-hand side, through panels of B (matmulPacked): rows left over after
+    // the 4-row blocks, 4 columns after the 8-wide panels, several blocks of rows (48 for K = 80).
+    check(37, 300, 228);
+    check(100, 80, 1536);
+    check(32, 512, 1540);
+    expect(cases).toBe(204);
     // Fused with a bias and an activation (tf.fused.matMul): what the separate ops compute, bit for bit.
     for (const [M, K, N] of [
       [1, 88, 256],
       [1, 512, 88],
       [5, 16, 36],
       [2, 21, 1536],
+      [41, 260, 260],
     ] as const) {
       const a = tf.tensor2d(values(M * K, 0.5), [M, K]);
       const b = tf.tensor2d(values(K * N, 1.5), [K, N]);
@@ -557,7 +565,7 @@ describe('wasm kernel fixes', () => {
     expect(tf.memory().numTensors).toBe(before);
   });
 
-  it('A^T B with a small result (the WebAssembly matmulTN: weight gradients over all steps) equals a float64 product and XNNPACK on A transposed, bit for bit, for every remainder and block of the summed axis', async () => {
+  it('A^T B up to TN_PACKED_MAX values (the WebAssembly matmulTN and matmulTNPacked: weight gradients over all steps) equals a float64 product and XNNPACK on A transposed, bit for bit, for every remainder and block of the summed axis', async () => {
     await useBackend('wasm');
     const before = tf.memory().numTensors;
     const values = (n: number, phase: number): Float32Array =>
@@ -604,7 +612,11 @@ describe('wasm kernel fixes', () => {
     check(300, 6, 516);
     // A CP factor's gradient (R x 1536 with R = 80, 123K values, under TN_DIRECT_MAX) over a batch.
     check(784, 80, 1536);
-    expect(cases).toBe(85);
+    // Results over TN_DIRECT_MAX, through panels of B (matmulTNPacked): blocks of 128 rows and a
+    // remainder, columns of A left over, 4 columns of B left over; then whole blocks, a wide B.
+    check(300, 259, 1028);
+    check(256, 172, 1536);
+    expect(cases).toBe(87);
     expect(tf.memory().numTensors).toBe(before);
   });
 
@@ -633,15 +645,19 @@ describe('wasm kernel fixes', () => {
       [t([1, side]), t([side, side + 4])],
       [t([1, 512]), t([512, 1536])], // fewer than 4 rows, wide, any size: the dense U at batch 1
       [t([3, 700]), t([700, SMALL_MATMUL_WIDE])],
+      [t([PACKED_MIN_ROWS, 512]), t([512, 1536])], // many rows, through panels: the dense W over a batch
+      [t([960, 80]), t([80, 1536])],
+      [t([PACKED_MIN_ROWS, 1024]), t([1024, PACKED_MAX_RHS / 1024])],
     ];
     const few = SMALL_MATMUL_FEW_ROWS;
     const handed = [
-      [t([16, 512]), t([512, 1536])], // a right-hand side larger than SMALL_MATMUL_MAX_RHS
+      [t([16, 512]), t([512, 1536])], // larger than SMALL_MATMUL_MAX_RHS, fewer than PACKED_MIN_ROWS rows
       [t([few + 1, side]), t([side, side + 4])],
       [t([2, narrow + 1]), t([narrow + 1, SMALL_MATMUL_NARROW])],
       [t([few + 1, narrow / 2]), t([narrow / 2, 2 * SMALL_MATMUL_NARROW])], // 2x the values, not narrow, not few rows
       [t([4, 512]), t([512, 1536])], // 4 rows, more than 4x SMALL_MATMUL_MAX_RHS values
       [t([1, 1024]), t([1024, SMALL_MATMUL_WIDE - 4])], // fewer than 4 rows but not wide, more than 4x the values
+      [t([PACKED_MIN_ROWS, 1024]), t([1024, PACKED_MAX_RHS / 1024 + 4])], // more than PACKED_MAX_RHS values
       [t([4, 8]), t([8, 6])], // N not a multiple of 4
       [t([2, 4, 8]), t([2, 8, 4])], // batched
       [t([4, 8], 'int32'), t([8, 4], 'int32')],
@@ -660,6 +676,7 @@ describe('wasm kernel fixes', () => {
       `${few + 1}x${narrow / 2} ${narrow / 2}x${2 * SMALL_MATMUL_NARROW}`,
       '4x512 512x1536',
       `1x1024 1024x${SMALL_MATMUL_WIDE - 4}`,
+      `${PACKED_MIN_ROWS}x1024 1024x${PACKED_MAX_RHS / 1024 + 4}`,
       '4x8 8x6',
       '2x4x8 2x8x4',
       '4x8 8x4',
@@ -671,7 +688,7 @@ describe('wasm kernel fixes', () => {
     const was = setNativeWasmKernels(false);
     call(taken[0]![0]!, taken[0]![1]!);
     setNativeWasmKernels(was);
-    expect(handedOn).toHaveLength(13);
+    expect(handedOn).toHaveLength(14);
     // _FusedMatMul: a bias of one value per column with relu or leakyrelu taken; anything else handed on.
     handedOn.length = 0;
     const fusedCall = (attrs: tf.NamedAttrMap, inputs: Record<string, tf.Tensor> = {}) => {

@@ -224,11 +224,38 @@ export const SMALL_MATMUL_FEW_ROWS = 4;
  * axis). Against the transpose and XNNPACK (which packs B or, flipped, transposes it), alternating,
  * `node apps/bench/scripts/small-matmul.mjs` (recorded 2026-12-05T2149): 1024 x 50 ^T by 1024 x 1536
  * (a CP factor's gradient) 4.1 ms against 5.5, 1024 x 160 ^T by 1024 x 1536 10.1 against 13.2,
- * 2048 x 176 ^T by 2048 x 48 (a TT stage's) 0.59 against 1.02. Beyond it XNNPACK is as fast or
- * faster (measured alone: 784 x 256 ^T by 784 x 1536, 393K values, 15.7 against 15.8 ms; 784 x 512
- * ^T, 786K, 31.3 against 29.9).
+ * 2048 x 176 ^T by 2048 x 48 (a TT stage's) 0.59 against 1.02. Beyond it B is read in panels
+ * (see TN_PACKED_MAX): reading it as it is, a larger C is no faster than XNNPACK (measured alone:
+ * 784 x 256 ^T by 784 x 1536, 393K values, 15.7 against 15.8 ms; 784 x 512 ^T, 786K, 31.3 against 29.9).
  */
 export const TN_DIRECT_MAX = 2 ** 18;
+/**
+ * A^T B with a result of more than TN_DIRECT_MAX values and at most this many (8 MiB) is formed by
+ * the WebAssembly matmulTNPacked, which copies each block of TN_PACKED_BLOCK rows of B into panels
+ * of 8 columns first (XNNPACK, on A transposed or flipped, is slower there: a row of B of 1536
+ * values puts the 8 values a step reads 6 KiB apart). Measured against it, alternating,
+ * `node apps/bench/scripts/small-matmul.mjs` (recorded 2026-12-06T0205): the dense U's gradient
+ * 960 x 512 ^T by 960 x 1536 0.83x the time, the dense W's 784 x 256 ^T by 784 x 1536 0.83x.
+ */
+export const TN_PACKED_MAX = 2 ** 21;
+/** Rows of A and B per block of matmulTNPacked: its scratch holds this many rows of B in panels (128 x 1536 values, 768 KiB, stay in L2). */
+const TN_PACKED_BLOCK = 128;
+/**
+ * Products of at least this many rows whose right-hand side none of the rules above takes (more
+ * than SMALL_MATMUL_MAX_RHS values, wide, at most PACKED_MAX_RHS) are multiplied by the WebAssembly
+ * matmulPacked, which first copies B into panels of 8 columns (K x 8 values each, read as one
+ * stream) and then runs matmul's microkernel over blocks of rows. XNNPACK's kernel reaches about
+ * 44 GFLOP/s on these on this project's machine where B has 1024 or 1536 columns (its 8 values per
+ * step a row apart map to a few sets of the L1 cache); the panels reach 55 to 57. Measured
+ * alternating, `node apps/bench/scripts/small-matmul.mjs` (recorded 2026-12-06T0205): 960 x 80 by
+ * 80 x 1536 (a CP-GRU's W over a batch) 0.74x XNNPACK's time, 960 x 256 by 256 x 1536 (the dense W)
+ * 0.84x, 1024 x 1024 by 1024 x 1024 0.82x. Measured alone: 32 rows break even, 16 rows are slower
+ * (the copy of B is not amortised; recurrent products stay with XNNPACK, which packs a persistent
+ * right-hand side once).
+ */
+export const PACKED_MIN_ROWS = 32;
+/** The largest right-hand side (values, 8 MiB of scratch) matmulPacked copies into panels. */
+export const PACKED_MAX_RHS = 2 ** 21;
 /** On the threaded build, products of at most this many multiply-adds (XNNPACK spreads larger ones over its threads). */
 export const SMALL_MATMUL_MAX_THREADED = 2 ** 21;
 /**
@@ -256,9 +283,11 @@ const seenWide = new WeakSet<object>();
  * original kernel. It takes float32 products without transposes or batches (leading axes of size 1
  * are fine), N a multiple of 4 and a right-hand side of at most SMALL_MATMUL_MAX_RHS values, or 4x
  * as many in at most SMALL_MATMUL_NARROW columns or by at most SMALL_MATMUL_FEW_ROWS rows, or any
- * size by fewer than 4 rows in at least SMALL_MATMUL_WIDE columns (at most SMALL_MATMUL_MAX_THREADED
- * multiply-adds on the threaded build); everything else goes to the original kernel, as does everything where the
- * WebAssembly kernels cannot run (see setNativeWasmKernels).
+ * size by fewer than 4 rows in at least SMALL_MATMUL_WIDE columns, or, through panels of B
+ * (matmulPacked), any other right-hand side of at most PACKED_MAX_RHS values and at least 8 columns
+ * by at least PACKED_MIN_ROWS rows (at most SMALL_MATMUL_MAX_THREADED multiply-adds on the threaded
+ * build); everything else goes to the original kernel, as does everything where the WebAssembly
+ * kernels cannot run (see setNativeWasmKernels).
  */
 export function smallMatMulKernel(original: tf.KernelFunc): tf.KernelFunc {
   return (args) => {
@@ -281,7 +310,8 @@ export function smallMatMulKernel(original: tf.KernelFunc): tf.KernelFunc {
       K * N <= SMALL_MATMUL_MAX_RHS ||
       ((N <= SMALL_MATMUL_NARROW || M <= SMALL_MATMUL_FEW_ROWS) && K * N <= 4 * SMALL_MATMUL_MAX_RHS);
     const wide = !small && M < 4 && N >= SMALL_MATMUL_WIDE;
-    if (K !== K2 || N % 4 !== 0 || M === 0 || K === 0 || N === 0 || !(small || wide)) return original(args);
+    const tall = !small && !wide && M >= PACKED_MIN_ROWS && N >= 8 && K * N <= PACKED_MAX_RHS;
+    if (K !== K2 || N % 4 !== 0 || M === 0 || K === 0 || N === 0 || !(small || wide || tall)) return original(args);
     if (count(a.shape.slice(0, -2)) !== 1 || count(b.shape.slice(0, -2)) !== 1) return original(args);
     // A bias of one value per column ([N], [1, N], ...) and no more axes than the product's.
     const outRank = Math.max(ra, rb);
@@ -302,6 +332,15 @@ export function smallMatMulKernel(original: tf.KernelFunc): tf.KernelFunc {
     }
     const out = backend.makeOutput([...new Array<number>(outRank - 2).fill(1), M, N], 'float32');
     const at = (x: tf.TensorInfo | undefined): number => (x ? offsetOf(backend, x.dataId) : 0);
+    if (tall) {
+      const packed = backend.makeOutput([K * (N & ~7)], 'float32');
+      try {
+        kernels.matmulPacked(at(a), at(b), at(out), M, K, N, at(bias), act, leakyreluAlpha, at(packed));
+      } finally {
+        backend.disposeData(packed.dataId, true);
+      }
+      return out;
+    }
     kernels.matmul(at(a), at(b), at(out), M, K, N, at(bias), act, leakyreluAlpha);
     return out;
   };
@@ -607,10 +646,10 @@ function transposedMatMulKernel(original: tf.KernelFunc, name: string): tf.Kerne
     try {
       const twoD = name === 'BatchMatMul' && a.shape.length === 2 && b.shape.length === 2;
       if (twoD && transposeA && !transposeB && a.dtype === 'float32' && b.dtype === 'float32') {
-        // A^T B by the WebAssembly kernel, without the transpose and XNNPACK's packing of B, where
-        // C has at most TN_DIRECT_MAX values (a larger C, carried from block to block of K, is no
-        // faster than XNNPACK). On the threaded build, large products stay with XNNPACK, which
-        // spreads them over its threads.
+        // A^T B by the WebAssembly kernels, without the transpose and XNNPACK's packing of B: where
+        // C has at most TN_DIRECT_MAX values reading B as it is, up to TN_PACKED_MAX through panels
+        // of B (matmulTNPacked: a larger C, carried from block to block of K, is memory-bound). On
+        // the threaded build, large products stay with XNNPACK, which spreads them over its threads.
         const [K, M] = a.shape as [number, number];
         const [K2, N] = b.shape as [number, number];
         const internals = args.backend as unknown as WasmBackendInternals & WasmBackendLike;
@@ -622,10 +661,28 @@ function transposedMatMulKernel(original: tf.KernelFunc, name: string): tf.Kerne
           M > 0 &&
           N % 4 === 0 &&
           N > 0 &&
-          M * N <= TN_DIRECT_MAX &&
+          M * N <= TN_PACKED_MAX &&
           !(sharedMemory(internals) && M * K * N > SMALL_MATMUL_MAX_THREADED)
         ) {
           const out = internals.makeOutput([M, N], 'float32');
+          if (M * N > TN_DIRECT_MAX && N >= 8) {
+            const packed = internals.makeOutput([TN_PACKED_BLOCK * (N & ~7)], 'float32');
+            try {
+              kernels.matmulTNPacked(
+                offsetOf(internals, a.dataId),
+                offsetOf(internals, b.dataId),
+                offsetOf(internals, out.dataId),
+                K,
+                M,
+                N,
+                offsetOf(internals, packed.dataId),
+                TN_PACKED_BLOCK,
+              );
+            } finally {
+              internals.disposeData(packed.dataId, true);
+            }
+            return out;
+          }
           kernels.matmulTN(
             offsetOf(internals, a.dataId),
             offsetOf(internals, b.dataId),

@@ -77,6 +77,21 @@ export interface NativeKernels {
   ): void;
   /** C = A^T B, row-major float32, A (K x M), B (K x N), N a multiple of 4, K > 0. */
   matmulTN(a: number, b: number, c: number, K: number, M: number, N: number): void;
+  /** matmul through B packed into `packed` (K x (N & ~7) values of scratch). */
+  matmulPacked(
+    a: number,
+    b: number,
+    c: number,
+    M: number,
+    K: number,
+    N: number,
+    bias: number,
+    act: number,
+    leakyAlpha: number,
+    packed: number,
+  ): void;
+  /** matmulTN over blocks of `block` rows of B, each first copied into `packed` (block x (N & ~7) values of scratch) as panels of 8 columns. */
+  matmulTNPacked(a: number, b: number, c: number, K: number, M: number, N: number, packed: number, block: number): void;
   /** Copies `rows` runs of `bytes` bytes, the i-th from src + i srcStride to dst + i dstStride. */
   copyRows(src: number, dst: number, rows: number, bytes: number, srcStride: number, dstStride: number): void;
   /** dst (A, C, B, D) = src (A, B, C, D), 4-byte values: a Transpose by [0, 2, 1, 3]. */

@@ -286,11 +286,13 @@ describeEachBackend('a large plain U at batch 8 (flipped per-step products on wa
 
 describeEachBackend('the fused GRU step kernels', (ctx) => {
   it('are registered by @tensorized/backends under the names cells runs (both, for cpu and for wasm)', async () => {
-    const { FUSED_KERNELS, TN_DIRECT_MAX } = await import('@tensorized/backends');
+    const { FUSED_KERNELS, TN_DIRECT_MAX, TN_PACKED_MAX } = await import('@tensorized/backends');
     expect(GRU_KERNELS).toEqual({ step: FUSED_KERNELS.gruStep, stepGrad: FUSED_KERNELS.gruStepGrad });
-    // The cost model counts A^T B as the wasm backend computes it: directly up to the same size.
-    const { TN_DIRECT_MAX: costModels } = await import('@tensorized/decomp/stages');
-    expect(costModels).toBe(TN_DIRECT_MAX);
+    // The cost model counts A^T B as the wasm backend computes it: directly, and through panels of
+    // B, up to the same sizes.
+    const costModel = await import('@tensorized/decomp/stages');
+    expect(costModel.TN_DIRECT_MAX).toBe(TN_DIRECT_MAX);
+    expect(costModel.TN_PACKED_MAX).toBe(TN_PACKED_MAX);
     // On wasm they run compiled into WebAssembly (see @tensorized/backends' fused_kernels.ts).
     const fused = ctx.info.name === 'cpu' || ctx.info.name === 'wasm';
     expect(hasFusedKernel(GRU_KERNELS.step)).toBe(fused);

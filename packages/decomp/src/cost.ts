@@ -125,22 +125,30 @@ export function denseGradientTrace(staged: StagedMatmul<Traced>, n: number, m: n
 }
 
 /**
- * The cost of A^T B for A (rows x k), B (rows x m) as @tensorized/backends' wasm matMul computes it
- * (its transposedMatMulKernel, with the same rules): where the (k x m) result stays in cache (at most
- * TN_DIRECT_MAX values, m a multiple of 4) its WebAssembly kernel reads A and B as they are, the
- * products alone; otherwise the transposed operand's elements moved, the right-hand side's repacked,
- * and a transpose of the result when flipped.
- */
-/**
  * The largest A^T B result @tensorized/backends' wasm kernel forms directly: its TN_DIRECT_MAX, which
  * this package cannot import (it depends on tfjs-core only); a test of @tensorized/cells checks they agree.
  */
 export const TN_DIRECT_MAX = 2 ** 18;
+/** The largest A^T B result it forms through panels of B: its TN_PACKED_MAX (checked the same way). */
+export const TN_PACKED_MAX = 2 ** 21;
 
+/**
+ * The cost of A^T B for A (rows x k), B (rows x m) as @tensorized/backends' wasm matMul computes it
+ * (its transposedMatMulKernel, with the same rules): where the (k x m) result has at most
+ * TN_DIRECT_MAX values (m a multiple of 4) its WebAssembly kernel reads A and B as they are, the
+ * products alone; up to TN_PACKED_MAX (m at least 8) the same with B copied once into panels (its
+ * elements moved); otherwise the transposed operand's elements moved, the right-hand side's
+ * repacked, and a transpose of the result when flipped.
+ */
 function transposeAProduct(acc: CostEstimate, rows: number, k: number, m: number): void {
   acc.flops += 2 * rows * k * m;
   if (k * m <= TN_DIRECT_MAX && m % 4 === 0) {
     acc.ops += 1;
+    return;
+  }
+  if (k * m <= TN_PACKED_MAX && m % 4 === 0 && m >= 8) {
+    acc.ops += 1;
+    acc.moved += rows * m;
     return;
   }
   const flip = rows * (m - k) > 5 * k * m;

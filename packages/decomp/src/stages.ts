@@ -31,6 +31,7 @@ export {
   matmulCost,
   type PathCost,
   TN_DIRECT_MAX,
+  TN_PACKED_MAX,
   totalCost,
   weightGradientCosts,
 } from './cost.js';
