@@ -613,7 +613,8 @@ describe('wasm kernel fixes', () => {
     // Blocks of columns of B (TN_COLS, 256) with 8 and with 4 left over after the last whole block.
     check(130, 5, 264);
     check(300, 6, 516);
-    // A CP factor's gradient (R x 1536 with R = 80, 123K values, under TN_DIRECT_MAX) over a batch.
+    // A CP factor's gradient (R x 1536 with R = 80, 123K values, under TN_DIRECT_MAX) over a batch:
+    // B that wide goes through panels of B (matmulTNPacked) too.
     check(784, 80, 1536);
     // Results over TN_DIRECT_MAX, through panels of B (matmulTNPacked): blocks of 128 rows and a
     // remainder, columns of A left over, 4 columns of B left over; then whole blocks, a wide B.

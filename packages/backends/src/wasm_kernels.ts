@@ -238,6 +238,14 @@ export const TN_DIRECT_MAX = 2 ** 18;
  * 960 x 512 ^T by 960 x 1536 0.83x the time, the dense W's 784 x 256 ^T by 784 x 1536 0.83x.
  */
 export const TN_PACKED_MAX = 2 ** 21;
+/**
+ * A^T B with B at least this many columns wide (rows of 4 KiB) and at least PACKED_MIN_ROWS columns
+ * of A goes through panels of B at any size: in alternating rounds (ad hoc, 2026-12-06), 1024 x 50
+ * ^T by 1024 x 1536 0.78x the time of matmulTN reading B as it is, 960 x 80 ^T by 960 x 1536 (a
+ * CP-GRU's factor gradient) 0.93x, 1024 x 160 ^T 0.90x; 960 x 20 ^T 1.22x, 1024 x 32 ^T by
+ * 1024 x 352 1.10x, which keep matmulTN.
+ */
+const TN_PANELS_MIN_COLS = 1024;
 /** Rows of A and B per block of matmulTNPacked: its scratch holds this many rows of B in panels (128 x 1536 values, 768 KiB, stay in L2). */
 const TN_PACKED_BLOCK = 128;
 /**
@@ -647,8 +655,9 @@ function transposedMatMulKernel(original: tf.KernelFunc, name: string): tf.Kerne
       const twoD = name === 'BatchMatMul' && a.shape.length === 2 && b.shape.length === 2;
       if (twoD && transposeA && !transposeB && a.dtype === 'float32' && b.dtype === 'float32') {
         // A^T B by the WebAssembly kernels, without the transpose and XNNPACK's packing of B: where
-        // C has at most TN_DIRECT_MAX values reading B as it is, up to TN_PACKED_MAX through panels
-        // of B (matmulTNPacked: a larger C, carried from block to block of K, is memory-bound). On
+        // C has at most TN_DIRECT_MAX values reading B as it is (unless B is wide), up to
+        // TN_PACKED_MAX through panels of B (matmulTNPacked; a larger C, carried from block to
+        // block of K, is memory-bound). On
         // the threaded build, large products stay with XNNPACK, which spreads them over its threads.
         const [K, M] = a.shape as [number, number];
         const [K2, N] = b.shape as [number, number];
@@ -665,7 +674,7 @@ function transposedMatMulKernel(original: tf.KernelFunc, name: string): tf.Kerne
           !(sharedMemory(internals) && M * K * N > SMALL_MATMUL_MAX_THREADED)
         ) {
           const out = internals.makeOutput([M, N], 'float32');
-          if (M * N > TN_DIRECT_MAX && N >= 8) {
+          if ((M * N > TN_DIRECT_MAX || (N >= TN_PANELS_MIN_COLS && M >= PACKED_MIN_ROWS)) && N >= 8) {
             const packed = internals.makeOutput([TN_PACKED_BLOCK * (N & ~7)], 'float32');
             try {
               kernels.matmulTNPacked(

@@ -136,13 +136,15 @@ export const TN_PACKED_MAX = 2 ** 21;
  * The cost of A^T B for A (rows x k), B (rows x m) as @tensorized/backends' wasm matMul computes it
  * (its transposedMatMulKernel, with the same rules): where the (k x m) result has at most
  * TN_DIRECT_MAX values (m a multiple of 4) its WebAssembly kernel reads A and B as they are, the
- * products alone; up to TN_PACKED_MAX (m at least 8) the same with B copied once into panels (its
- * elements moved); otherwise the transposed operand's elements moved, the right-hand side's
+ * products alone; up to TN_PACKED_MAX (m at least 8), or for a B of at least 1024 columns by at
+ * least 32 columns of A, the same with B copied once into panels (its elements moved); otherwise the transposed operand's elements moved, the right-hand side's
  * repacked, and a transpose of the result when flipped.
  */
 function transposeAProduct(acc: CostEstimate, rows: number, k: number, m: number): void {
   acc.flops += 2 * rows * k * m;
-  if (k * m <= TN_DIRECT_MAX && m % 4 === 0) {
+  // A wide B (at least 1024 columns) by at least 32 columns of A goes through panels at any size.
+  const panels = m >= 1024 && k >= 32;
+  if (k * m <= TN_DIRECT_MAX && m % 4 === 0 && !panels) {
     acc.ops += 1;
     return;
   }
