@@ -246,7 +246,12 @@ export const TN_PACKED_MAX = 2 ** 21;
  * 1024 x 352 1.10x, which keep matmulTN.
  */
 const TN_PANELS_MIN_COLS = 1024;
-/** Rows of A and B per block of matmulTNPacked: its scratch holds this many rows of B in panels (128 x 1536 values, 768 KiB, stay in L2). */
+/**
+ * The values (256 KiB) of a block of C that matmulTNPacked keeps in cache over the whole sum: C is
+ * taken in blocks of columns this size, 128 columns for the dense U's gradient (512 x 1536).
+ */
+const TN_PACKED_C_BLOCK = 2 ** 16;
+/** Rows of A and B per block of matmulTNPacked: its scratch holds this many rows of B by a block of C's columns, in panels. */
 const TN_PACKED_BLOCK = 128;
 /**
  * Products of at least this many rows whose right-hand side none of the rules above takes (more
@@ -675,7 +680,9 @@ function transposedMatMulKernel(original: tf.KernelFunc, name: string): tf.Kerne
         ) {
           const out = internals.makeOutput([M, N], 'float32');
           if ((M * N > TN_DIRECT_MAX || (N >= TN_PANELS_MIN_COLS && M >= PACKED_MIN_ROWS)) && N >= 8) {
-            const packed = internals.makeOutput([TN_PACKED_BLOCK * (N & ~7)], 'float32');
+            // C in blocks of columns of about TN_PACKED_C_BLOCK values (at least 8 columns).
+            const cols = Math.min(N & ~7, Math.max(8, Math.floor(TN_PACKED_C_BLOCK / M) & ~7));
+            const packed = internals.makeOutput([TN_PACKED_BLOCK * cols], 'float32');
             try {
               kernels.matmulTNPacked(
                 offsetOf(internals, a.dataId),
@@ -686,6 +693,7 @@ function transposedMatMulKernel(original: tf.KernelFunc, name: string): tf.Kerne
                 N,
                 offsetOf(internals, packed.dataId),
                 TN_PACKED_BLOCK,
+                cols,
               );
             } finally {
               internals.disposeData(packed.dataId, true);

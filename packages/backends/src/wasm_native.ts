@@ -90,8 +90,21 @@ export interface NativeKernels {
     leakyAlpha: number,
     packed: number,
   ): void;
-  /** matmulTN over blocks of `block` rows of B, each first copied into `packed` (block x (N & ~7) values of scratch) as panels of 8 columns. */
-  matmulTNPacked(a: number, b: number, c: number, K: number, M: number, N: number, packed: number, block: number): void;
+  /**
+   * matmulTN over blocks of `cols` columns of C and, within one, `block` rows of B, each block of B
+   * first copied into `packed` (block x cols values of scratch) as panels of 8 columns.
+   */
+  matmulTNPacked(
+    a: number,
+    b: number,
+    c: number,
+    K: number,
+    M: number,
+    N: number,
+    packed: number,
+    block: number,
+    cols: number,
+  ): void;
   /** Copies `rows` runs of `bytes` bytes, the i-th from src + i srcStride to dst + i dstStride. */
   copyRows(src: number, dst: number, rows: number, bytes: number, srcStride: number, dstStride: number): void;
   /** dst (A, C, B, D) = src (A, B, C, D), 4-byte values: a Transpose by [0, 2, 1, 3]. */

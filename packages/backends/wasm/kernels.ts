@@ -662,90 +662,106 @@ export function matmulPacked(
 }
 
 /**
- * matmulTN for a C too large for L1 with B read in panels: C = A^T B for A (K x M), B (K x N),
- * C (M x N), N a multiple of 4. Over blocks of `block` rows of A and B, the block of B is first
- * copied into `packed` (block x (N & ~7) values) as panels of 8 columns, each contiguous, then every
- * panel is multiplied by the block of A, C carried from block to block in place. The same sums as
- * matmulTN (bit for bit); the last 4 columns, if N is not a multiple of 8, read from B itself.
+ * matmulTN with B read in panels: C = A^T B for A (K x M), B (K x N), C (M x N), N a multiple of 4.
+ * Over blocks of `cols` columns of C (a multiple of 8) and, within one, blocks of `block` rows of A
+ * and B, the block of B is first copied into `packed` (block x cols values) as panels of 8 columns,
+ * each contiguous, then every panel is multiplied by the block of A, C carried from block to block
+ * in place (a block of C that stays in L2 is not read from memory once per block of rows). The same
+ * sums as matmulTN (bit for bit); the last 4 columns, if N is not a multiple of 8, read from B itself.
  */
-export function matmulTNPacked(a: usize, b: usize, c: usize, K: i32, M: i32, N: i32, packed: usize, block: i32): void {
+export function matmulTNPacked(
+  a: usize,
+  b: usize,
+  c: usize,
+  K: i32,
+  M: i32,
+  N: i32,
+  packed: usize,
+  block: i32,
+  cols: i32,
+): void {
   const rowA = <usize>M << 2;
   const rowB = <usize>N << 2;
   const N8 = N & ~7;
-  for (let k0 = 0; k0 < K; k0 += block) {
-    const k1 = min(k0 + block, K);
-    const kb = k1 - k0;
-    const first = k0 == 0;
-    const panel = <usize>kb << 5;
-    for (let j = 0; j < N8; j += 8) {
-      let src = b + <usize>k0 * rowB + (<usize>j << 2);
-      let dst = packed + <usize>(j >> 3) * panel;
-      for (let k = k0; k < k1; k++) {
-        v128.store(dst, v128.load(src));
-        v128.store(dst, v128.load(src, 16), 16);
-        src += rowB;
-        dst += 32;
-      }
-    }
-    for (let j = 0; j < N8; j += 8) {
-      const pp = packed + <usize>(j >> 3) * panel;
-      const jo = <usize>j << 2;
-      let i = 0;
-      for (; i + 4 <= M; i += 4) {
-        const c0 = c + <usize>i * rowB + jo;
-        const c1 = c0 + rowB, c2 = c1 + rowB, c3 = c2 + rowB;
-        let s00 = f32x4.splat(0), s01 = f32x4.splat(0), s10 = f32x4.splat(0), s11 = f32x4.splat(0);
-        let s20 = f32x4.splat(0), s21 = f32x4.splat(0), s30 = f32x4.splat(0), s31 = f32x4.splat(0);
-        if (!first) {
-          s00 = v128.load(c0); s01 = v128.load(c0, 16); s10 = v128.load(c1); s11 = v128.load(c1, 16);
-          s20 = v128.load(c2); s21 = v128.load(c2, 16); s30 = v128.load(c3); s31 = v128.load(c3, 16);
-        }
-        let pa = a + <usize>k0 * rowA + (<usize>i << 2);
-        let pb = pp;
-        for (let k = 0; k < kb; k++) {
-          const b0 = v128.load(pb), b1 = v128.load(pb, 16);
-          const x0 = v128.load32_splat(pa), x1 = v128.load32_splat(pa, 4);
-          const x2 = v128.load32_splat(pa, 8), x3 = v128.load32_splat(pa, 12);
-          s00 = f32x4.add(s00, f32x4.mul(x0, b0)); s01 = f32x4.add(s01, f32x4.mul(x0, b1));
-          s10 = f32x4.add(s10, f32x4.mul(x1, b0)); s11 = f32x4.add(s11, f32x4.mul(x1, b1));
-          s20 = f32x4.add(s20, f32x4.mul(x2, b0)); s21 = f32x4.add(s21, f32x4.mul(x2, b1));
-          s30 = f32x4.add(s30, f32x4.mul(x3, b0)); s31 = f32x4.add(s31, f32x4.mul(x3, b1));
-          pa += rowA;
-          pb += 32;
-        }
-        v128.store(c0, s00); v128.store(c0, s01, 16); v128.store(c1, s10); v128.store(c1, s11, 16);
-        v128.store(c2, s20); v128.store(c2, s21, 16); v128.store(c3, s30); v128.store(c3, s31, 16);
-      }
-      for (; i < M; i++) {
-        const c0 = c + <usize>i * rowB + jo;
-        let s0 = first ? f32x4.splat(0) : v128.load(c0);
-        let s1 = first ? f32x4.splat(0) : v128.load(c0, 16);
-        let pa = a + <usize>k0 * rowA + (<usize>i << 2);
-        let pb = pp;
-        for (let k = 0; k < kb; k++) {
-          const x = v128.load32_splat(pa);
-          s0 = f32x4.add(s0, f32x4.mul(x, v128.load(pb)));
-          s1 = f32x4.add(s1, f32x4.mul(x, v128.load(pb, 16)));
-          pa += rowA;
-          pb += 32;
-        }
-        v128.store(c0, s0); v128.store(c0, s1, 16);
-      }
-    }
-    if (N8 < N) {
-      const jo = <usize>N8 << 2;
-      for (let i = 0; i < M; i++) {
-        const c0 = c + <usize>i * rowB + jo;
-        let s0 = first ? f32x4.splat(0) : v128.load(c0);
-        let pa = a + <usize>k0 * rowA + (<usize>i << 2);
-        let pb = b + <usize>k0 * rowB + jo;
+  // Columns of C in blocks of `cols` (outermost), so that a block of C (M x cols) stays in cache
+  // over the whole sum; within one, the rows of A and B in blocks of `block`.
+  for (let c0 = 0; c0 < N8; c0 += cols) {
+    const c1 = min(c0 + cols, N8);
+    for (let k0 = 0; k0 < K; k0 += block) {
+      const k1 = min(k0 + block, K);
+      const kb = k1 - k0;
+      const first = k0 == 0;
+      const panel = <usize>kb << 5;
+      for (let j = c0; j < c1; j += 8) {
+        let src = b + <usize>k0 * rowB + (<usize>j << 2);
+        let dst = packed + <usize>((j - c0) >> 3) * panel;
         for (let k = k0; k < k1; k++) {
-          s0 = f32x4.add(s0, f32x4.mul(v128.load32_splat(pa), v128.load(pb)));
-          pa += rowA;
-          pb += rowB;
+          v128.store(dst, v128.load(src));
+          v128.store(dst, v128.load(src, 16), 16);
+          src += rowB;
+          dst += 32;
         }
-        v128.store(c0, s0);
       }
+      for (let j = c0; j < c1; j += 8) {
+        const pp = packed + <usize>((j - c0) >> 3) * panel;
+        const jo = <usize>j << 2;
+        let i = 0;
+        for (; i + 4 <= M; i += 4) {
+          const q0 = c + <usize>i * rowB + jo;
+          const q1 = q0 + rowB, q2 = q1 + rowB, q3 = q2 + rowB;
+          let s00 = f32x4.splat(0), s01 = f32x4.splat(0), s10 = f32x4.splat(0), s11 = f32x4.splat(0);
+          let s20 = f32x4.splat(0), s21 = f32x4.splat(0), s30 = f32x4.splat(0), s31 = f32x4.splat(0);
+          if (!first) {
+            s00 = v128.load(q0); s01 = v128.load(q0, 16); s10 = v128.load(q1); s11 = v128.load(q1, 16);
+            s20 = v128.load(q2); s21 = v128.load(q2, 16); s30 = v128.load(q3); s31 = v128.load(q3, 16);
+          }
+          let pa = a + <usize>k0 * rowA + (<usize>i << 2);
+          let pb = pp;
+          for (let k = 0; k < kb; k++) {
+            const b0 = v128.load(pb), b1 = v128.load(pb, 16);
+            const x0 = v128.load32_splat(pa), x1 = v128.load32_splat(pa, 4);
+            const x2 = v128.load32_splat(pa, 8), x3 = v128.load32_splat(pa, 12);
+            s00 = f32x4.add(s00, f32x4.mul(x0, b0)); s01 = f32x4.add(s01, f32x4.mul(x0, b1));
+            s10 = f32x4.add(s10, f32x4.mul(x1, b0)); s11 = f32x4.add(s11, f32x4.mul(x1, b1));
+            s20 = f32x4.add(s20, f32x4.mul(x2, b0)); s21 = f32x4.add(s21, f32x4.mul(x2, b1));
+            s30 = f32x4.add(s30, f32x4.mul(x3, b0)); s31 = f32x4.add(s31, f32x4.mul(x3, b1));
+            pa += rowA;
+            pb += 32;
+          }
+          v128.store(q0, s00); v128.store(q0, s01, 16); v128.store(q1, s10); v128.store(q1, s11, 16);
+          v128.store(q2, s20); v128.store(q2, s21, 16); v128.store(q3, s30); v128.store(q3, s31, 16);
+        }
+        for (; i < M; i++) {
+          const q0 = c + <usize>i * rowB + jo;
+          let s0 = first ? f32x4.splat(0) : v128.load(q0);
+          let s1 = first ? f32x4.splat(0) : v128.load(q0, 16);
+          let pa = a + <usize>k0 * rowA + (<usize>i << 2);
+          let pb = pp;
+          for (let k = 0; k < kb; k++) {
+            const x = v128.load32_splat(pa);
+            s0 = f32x4.add(s0, f32x4.mul(x, v128.load(pb)));
+            s1 = f32x4.add(s1, f32x4.mul(x, v128.load(pb, 16)));
+            pa += rowA;
+            pb += 32;
+          }
+          v128.store(q0, s0); v128.store(q0, s1, 16);
+        }
+      }
+    }
+  }
+  if (N8 < N) {
+    // The last 4 columns, read from B itself, each sum over all of K at once.
+    const jo = <usize>N8 << 2;
+    for (let i = 0; i < M; i++) {
+      let s0 = f32x4.splat(0);
+      let pa = a + (<usize>i << 2);
+      let pb = b + jo;
+      for (let k = 0; k < K; k++) {
+        s0 = f32x4.add(s0, f32x4.mul(v128.load32_splat(pa), v128.load(pb)));
+        pa += rowA;
+        pb += rowB;
+      }
+      v128.store(c + <usize>i * rowB + jo, s0);
     }
   }
 }
