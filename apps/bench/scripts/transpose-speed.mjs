@@ -2,7 +2,8 @@
 // (setNativeWasmKernels(false): the JavaScript loops, or TF.js's own kernel where the package has no
 // loop), alternating in rounds, each keeping its fastest: the layout changes of a TT-GRU between its
 // cores, per step at batch 16 (16 x 16 x 1 x 32 x 11 and back) and for the input projection of a
-// batch of 60 steps (960 rows), and a matrix transpose of the paper's U.
+// batch of 60 steps (960 rows), and matrix transposes: the paper's U (the JavaScript loop either
+// way), a CP-GRU's factor, a 960-row stack.
 //
 //   node apps/bench/scripts/transpose-speed.mjs [rounds=5]
 // Run from the repository root after `pnpm build`.
@@ -19,6 +20,10 @@ const CASES = [
   [[16, 32, 1, 16, 11], [0, 3, 2, 1, 4]],
   [[960, 16, 1, 32, 11], [0, 3, 2, 1, 4]],
   [[512, 1536], [1, 0]],
+  // Matrix transposes WebAssembly takes (rows not a multiple of 512): a CP-GRU's factor and its
+  // gradient, a batch of 60 steps' (960 x 1536) stack.
+  [[80, 1536], [1, 0]],
+  [[960, 1536], [1, 0]],
 ];
 console.log('| shape | perm | WebAssembly kernels (us) | without (us) | ratio |');
 console.log('| --- | --- | ---: | ---: | ---: |');

@@ -223,37 +223,54 @@ export function swapMiddleAxes(src: usize, dst: usize, A: i32, B: i32, C: i32, D
   }
 }
 
+/** Rows and columns of the tiles transpose works in. */
+const TRANSPOSE_TILE: i32 = 16;
+
 /**
- * dst (cols x rows) = src (rows x cols) transposed, row-major float32: the flipped layouts of the GRU
- * step kernels (src/fused_kernels.ts), a few tens of KiB that stay in cache. Blocks of 4 x 4 turned
- * in registers (eight shuffles), the rows and columns left over one value at a time.
+ * dst (cols x rows) = src (rows x cols) transposed, row-major 4-byte values: the flipped layouts of
+ * the GRU step kernels (src/fused_kernels.ts), and the matrix transposes of src/wasm_kernels.ts's
+ * Transpose. Blocks of 4 x 4 turned in registers (eight shuffles), in tiles of TRANSPOSE_TILE; the
+ * rows and columns left over one value at a time.
  */
 export function transpose(src: usize, dst: usize, rows: i32, cols: i32): void {
   const rowS = <usize>cols << 2;
   const rowD = <usize>rows << 2;
   const r4 = rows & ~3;
   const c4 = cols & ~3;
-  for (let i = 0; i < r4; i += 4) {
-    const s = src + <usize>i * rowS;
-    const d = dst + (<usize>i << 2);
-    for (let j = 0; j < c4; j += 4) {
-      const at = s + (<usize>j << 2);
-      const v0 = v128.load(at);
-      const v1 = v128.load(at + rowS);
-      const v2 = v128.load(at + 2 * rowS);
-      const v3 = v128.load(at + 3 * rowS);
-      const t0 = v128.shuffle<f32>(v0, v1, 0, 4, 1, 5);
-      const t1 = v128.shuffle<f32>(v2, v3, 0, 4, 1, 5);
-      const t2 = v128.shuffle<f32>(v0, v1, 2, 6, 3, 7);
-      const t3 = v128.shuffle<f32>(v2, v3, 2, 6, 3, 7);
-      const o = d + <usize>j * rowD;
-      v128.store(o, v128.shuffle<f32>(t0, t1, 0, 1, 4, 5));
-      v128.store(o + rowD, v128.shuffle<f32>(t0, t1, 2, 3, 6, 7));
-      v128.store(o + 2 * rowD, v128.shuffle<f32>(t2, t3, 0, 1, 4, 5));
-      v128.store(o + 3 * rowD, v128.shuffle<f32>(t2, t3, 2, 3, 6, 7));
+  // In tiles of TRANSPOSE_TILE rows by TRANSPOSE_TILE columns: the tile's rows of dst stay in L1
+  // while its 4 x 4 blocks fill them, where a strip of 4 rows across all columns would write to
+  // `cols` lines of dst a row apart before coming back to the first.
+  for (let i0 = 0; i0 < r4; i0 += TRANSPOSE_TILE) {
+    const i1 = min(i0 + TRANSPOSE_TILE, r4);
+    for (let j0 = 0; j0 < c4; j0 += TRANSPOSE_TILE) {
+      const j1 = min(j0 + TRANSPOSE_TILE, c4);
+      for (let i = i0; i < i1; i += 4) {
+        const s = src + <usize>i * rowS;
+        const d = dst + (<usize>i << 2);
+        for (let j = j0; j < j1; j += 4) {
+          const at = s + (<usize>j << 2);
+          const v0 = v128.load(at);
+          const v1 = v128.load(at + rowS);
+          const v2 = v128.load(at + 2 * rowS);
+          const v3 = v128.load(at + 3 * rowS);
+          const t0 = v128.shuffle<f32>(v0, v1, 0, 4, 1, 5);
+          const t1 = v128.shuffle<f32>(v2, v3, 0, 4, 1, 5);
+          const t2 = v128.shuffle<f32>(v0, v1, 2, 6, 3, 7);
+          const t3 = v128.shuffle<f32>(v2, v3, 2, 6, 3, 7);
+          const o = d + <usize>j * rowD;
+          v128.store(o, v128.shuffle<f32>(t0, t1, 0, 1, 4, 5));
+          v128.store(o + rowD, v128.shuffle<f32>(t0, t1, 2, 3, 6, 7));
+          v128.store(o + 2 * rowD, v128.shuffle<f32>(t2, t3, 0, 1, 4, 5));
+          v128.store(o + 3 * rowD, v128.shuffle<f32>(t2, t3, 2, 3, 6, 7));
+        }
+      }
     }
-    for (let j = c4; j < cols; j++)
-      for (let q = 0; q < 4; q++) store<f32>(d + <usize>j * rowD + (<usize>q << 2), load<f32>(s + <usize>q * rowS + (<usize>j << 2)));
+    for (let i = i0; i < i1; i += 4) {
+      const s = src + <usize>i * rowS;
+      const d = dst + (<usize>i << 2);
+      for (let j = c4; j < cols; j++)
+        for (let q = 0; q < 4; q++) store<f32>(d + <usize>j * rowD + (<usize>q << 2), load<f32>(s + <usize>q * rowS + (<usize>j << 2)));
+    }
   }
   for (let i = r4; i < rows; i++)
     for (let j = 0; j < cols; j++)
