@@ -8,7 +8,13 @@ export {
   isBackendInstalled,
   installedBackends,
 } from './use_backend.js';
-export { installWasmKernelFixes, TN_DIRECT_MAX, TN_PACKED_MAX } from './wasm_kernels.js';
+export {
+  installWasmKernelFixes,
+  TN_DIRECT_MAX,
+  TN_PACKED_MAX,
+  TN_PANELS_MIN_COLS,
+  TN_PANELS_MIN_ROWS,
+} from './wasm_kernels.js';
 export {
   type AdamAttrs,
   FUSED_KERNELS,

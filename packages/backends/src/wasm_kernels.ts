@@ -239,13 +239,15 @@ export const TN_DIRECT_MAX = 2 ** 18;
  */
 export const TN_PACKED_MAX = 2 ** 21;
 /**
- * A^T B with B at least this many columns wide (rows of 4 KiB) and at least PACKED_MIN_ROWS columns
- * of A goes through panels of B at any size: in alternating rounds (ad hoc, 2026-12-06), 1024 x 50
+ * A^T B with B at least this many columns wide (rows of 4 KiB) and at least TN_PANELS_MIN_ROWS
+ * columns of A goes through panels of B at any size: in alternating rounds (ad hoc, 2026-12-06), 1024 x 50
  * ^T by 1024 x 1536 0.78x the time of matmulTN reading B as it is, 960 x 80 ^T by 960 x 1536 (a
  * CP-GRU's factor gradient) 0.93x, 1024 x 160 ^T 0.90x; 960 x 20 ^T 1.22x, 1024 x 32 ^T by
  * 1024 x 352 1.10x, which keep matmulTN.
  */
-const TN_PANELS_MIN_COLS = 1024;
+export const TN_PANELS_MIN_COLS = 1024;
+/** The fewest columns of A (rows of the result) for which a wide B (TN_PANELS_MIN_COLS) goes through panels. */
+export const TN_PANELS_MIN_ROWS = 32;
 /**
  * The values (256 KiB) of a block of C that matmulTNPacked keeps in cache over the whole sum: C is
  * taken in blocks of columns this size, 128 columns for the dense U's gradient (512 x 1536).
@@ -682,8 +684,8 @@ function transposedMatMulKernel(original: tf.KernelFunc, name: string): tf.Kerne
         // A^T B by the WebAssembly kernels, without the transpose and XNNPACK's packing of B: where
         // C has at most TN_DIRECT_MAX values reading B as it is (unless B is wide), up to
         // TN_PACKED_MAX through panels of B (matmulTNPacked; a larger C, carried from block to
-        // block of K, is memory-bound). On
-        // the threaded build, large products stay with XNNPACK, which spreads them over its threads.
+        // block of K, is memory-bound). On the threaded build, large products stay with XNNPACK,
+        // which spreads them over its threads.
         const [K, M] = a.shape as [number, number];
         const [K2, N] = b.shape as [number, number];
         const internals = args.backend as unknown as WasmBackendInternals & WasmBackendLike;
@@ -699,7 +701,7 @@ function transposedMatMulKernel(original: tf.KernelFunc, name: string): tf.Kerne
           !(sharedMemory(internals) && M * K * N > SMALL_MATMUL_MAX_THREADED)
         ) {
           const out = internals.makeOutput([M, N], 'float32');
-          if ((M * N > TN_DIRECT_MAX || (N >= TN_PANELS_MIN_COLS && M >= PACKED_MIN_ROWS)) && N >= 8) {
+          if ((M * N > TN_DIRECT_MAX || (N >= TN_PANELS_MIN_COLS && M >= TN_PANELS_MIN_ROWS)) && N >= 8) {
             // C in blocks of columns of about TN_PACKED_C_BLOCK values (at least 8 columns).
             const cols = Math.min(N & ~7, Math.max(8, Math.floor(TN_PACKED_C_BLOCK / M) & ~7));
             const packed = internals.makeOutput([TN_PACKED_BLOCK * cols], 'float32');

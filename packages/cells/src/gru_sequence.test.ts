@@ -286,13 +286,14 @@ describeEachBackend('a large plain U at batch 8 (flipped per-step products on wa
 
 describeEachBackend('the fused GRU step kernels', (ctx) => {
   it('are registered by @tensorized/backends under the names cells runs (both, for cpu and for wasm)', async () => {
-    const { FUSED_KERNELS, TN_DIRECT_MAX, TN_PACKED_MAX } = await import('@tensorized/backends');
+    const backends = await import('@tensorized/backends');
+    const { FUSED_KERNELS } = backends;
     expect(GRU_KERNELS).toEqual({ step: FUSED_KERNELS.gruStep, stepGrad: FUSED_KERNELS.gruStepGrad });
     // The cost model counts A^T B as the wasm backend computes it: directly, and through panels of
     // B, up to the same sizes.
     const costModel = await import('@tensorized/decomp/stages');
-    expect(costModel.TN_DIRECT_MAX).toBe(TN_DIRECT_MAX);
-    expect(costModel.TN_PACKED_MAX).toBe(TN_PACKED_MAX);
+    for (const name of ['TN_DIRECT_MAX', 'TN_PACKED_MAX', 'TN_PANELS_MIN_COLS', 'TN_PANELS_MIN_ROWS'] as const)
+      expect(costModel[name], name).toBe(backends[name]);
     // On wasm they run compiled into WebAssembly (see @tensorized/backends' fused_kernels.ts).
     const fused = ctx.info.name === 'cpu' || ctx.info.name === 'wasm';
     expect(hasFusedKernel(GRU_KERNELS.step)).toBe(fused);

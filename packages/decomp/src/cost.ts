@@ -131,19 +131,22 @@ export function denseGradientTrace(staged: StagedMatmul<Traced>, n: number, m: n
 export const TN_DIRECT_MAX = 2 ** 18;
 /** The largest A^T B result it forms through panels of B: its TN_PACKED_MAX (checked the same way). */
 export const TN_PACKED_MAX = 2 ** 21;
+/** A B at least this wide goes through panels at any size (its TN_PANELS_MIN_COLS, checked the same way)... */
+export const TN_PANELS_MIN_COLS = 1024;
+/** ... by at least this many columns of A (its TN_PANELS_MIN_ROWS). */
+export const TN_PANELS_MIN_ROWS = 32;
 
 /**
  * The cost of A^T B for A (rows x k), B (rows x m) as @tensorized/backends' wasm matMul computes it
  * (its transposedMatMulKernel, with the same rules): where the (k x m) result has at most
  * TN_DIRECT_MAX values (m a multiple of 4) its WebAssembly kernel reads A and B as they are, the
- * products alone; up to TN_PACKED_MAX (m at least 8), or for a B of at least 1024 columns by at
- * least 32 columns of A, the same with B copied once into panels (its elements moved); otherwise the transposed operand's elements moved, the right-hand side's
- * repacked, and a transpose of the result when flipped.
+ * products alone; up to TN_PACKED_MAX (m at least 8), or for a wide B (TN_PANELS_MIN_COLS), the
+ * same with B copied once into panels (its elements moved); otherwise the transposed operand's
+ * elements moved, the right-hand side's repacked, and a transpose of the result when flipped.
  */
 function transposeAProduct(acc: CostEstimate, rows: number, k: number, m: number): void {
   acc.flops += 2 * rows * k * m;
-  // A wide B (at least 1024 columns) by at least 32 columns of A goes through panels at any size.
-  const panels = m >= 1024 && k >= 32;
+  const panels = m >= TN_PANELS_MIN_COLS && k >= TN_PANELS_MIN_ROWS;
   if (k * m <= TN_DIRECT_MAX && m % 4 === 0 && !panels) {
     acc.ops += 1;
     return;

@@ -32,6 +32,8 @@ export {
   type PathCost,
   TN_DIRECT_MAX,
   TN_PACKED_MAX,
+  TN_PANELS_MIN_COLS,
+  TN_PANELS_MIN_ROWS,
   totalCost,
   weightGradientCosts,
 } from './cost.js';
