@@ -229,7 +229,8 @@ describe('wasm kernel fixes', () => {
         [1, 0],
       ],
       // The two middle axes swapped, runs of the last kept whole (one WebAssembly pass): a TT-GRU's
-      // layout between its cores (a unit axis among them), runs of 6, 4 and 9 values, no leading axis.
+      // layout between its cores (a unit axis among them), runs of 6, 4, 9 and 3 values (the last
+      // 4 values of a run copied at once, overlapping; fewer than 4 one by one), no leading axis.
       [
         [16, 16, 1, 32, 11],
         [0, 3, 2, 1, 4],
@@ -240,6 +241,10 @@ describe('wasm kernel fixes', () => {
       ],
       [
         [2, 3, 5, 4],
+        [0, 2, 1, 3],
+      ],
+      [
+        [4, 3, 5, 3],
         [0, 2, 1, 3],
       ],
       [

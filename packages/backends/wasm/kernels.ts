@@ -14,6 +14,10 @@ const LOG2E: f32 = 1.4426950408889634;
 // ln 2 split in a part exact in float32 and the rest (Cody and Waite), so that x - n ln2 stays exact.
 const LN2_HI: f32 = 0.693145751953125;
 const LN2_LO: f32 = 1.428606765330187e-6;
+// 1.5 2^23 + 127: added to y = x log2(e) in [-126, 127] (x clamped), float32 rounds y to an integer
+// and keeps y + 127 in the low bits of the sum (a shifter constant; the 1.5 keeps negative y in the
+// same binade).
+const ROUND_127: f32 = 12583039.0;
 
 /** exp(x) in 4 lanes: x = n ln2 + r with |r| <= ln2 / 2, exp(r) by its Taylor polynomial of degree 6
  * (relative error below 2.3e-7 on that interval), 2^n through the exponent bits. x is clamped to
@@ -24,7 +28,10 @@ const LN2_LO: f32 = 1.428606765330187e-6;
 @inline
 function exp4(x: v128): v128 {
   x = f32x4.pmin(f32x4.pmax(x, f32x4.splat(-87.0)), f32x4.splat(88.0));
-  const n = f32x4.nearest(f32x4.mul(x, f32x4.splat(LOG2E)));
+  // x log2(e) + ROUND_127 rounds to an integer (float32's spacing there is 1; ties to even, as
+  // f32x4.nearest): n is that integer, and the low bits of the sum are n + 127, the exponent of 2^n.
+  const t = f32x4.add(f32x4.mul(x, f32x4.splat(LOG2E)), f32x4.splat(ROUND_127));
+  const n = f32x4.sub(t, f32x4.splat(ROUND_127));
   let r = f32x4.sub(x, f32x4.mul(n, f32x4.splat(LN2_HI)));
   r = f32x4.sub(r, f32x4.mul(n, f32x4.splat(LN2_LO)));
   let p = f32x4.splat(1.0 / 720.0);
@@ -34,8 +41,8 @@ function exp4(x: v128): v128 {
   p = f32x4.add(f32x4.mul(p, r), f32x4.splat(0.5));
   p = f32x4.add(f32x4.mul(p, r), f32x4.splat(1.0));
   p = f32x4.add(f32x4.mul(p, r), f32x4.splat(1.0));
-  const scale = i32x4.shl(i32x4.add(i32x4.trunc_sat_f32x4_s(n), i32x4.splat(127)), 23);
-  return f32x4.mul(p, scale);
+  // (n + 127) << 23 is 2^n; the sum's higher bits shift out.
+  return f32x4.mul(p, i32x4.shl(t, 23));
 }
 
 // @ts-ignore: decorator
@@ -201,7 +208,7 @@ export function copyRows(src: usize, dst: usize, rows: i32, bytes: i32, srcStrid
  * dst (A, C, B, D) = src (A, B, C, D), the two middle axes swapped and each run of D 4-byte values
  * kept whole: a Transpose by [0, 2, 1, 3] once its axes are merged (src/wasm_kernels.ts), the layout
  * change between a TT-matrix's cores. The output is written in order, each run copied 4 values at a
- * time and its remainder one at a time.
+ * time and its remainder (if the run has 4 values or more) as its last 4 values, else one at a time.
  */
 export function swapMiddleAxes(src: usize, dst: usize, A: i32, B: i32, C: i32, D: i32): void {
   const run = <usize>D << 2;
@@ -215,7 +222,10 @@ export function swapMiddleAxes(src: usize, dst: usize, A: i32, B: i32, C: i32, D
       for (let b = 0; b < B; b++) {
         let j: usize = 0;
         for (; j < run4; j += 16) v128.store(out + j, v128.load(from + j));
-        for (; j < run; j += 4) store<u32>(out + j, load<u32>(from + j));
+        // The remainder of a run of 4 values or more: its last 4 values at once, overlapping values
+        // already copied (the same values: the output is written in order).
+        if (j < run && run >= 16) v128.store(out + run - 16, v128.load(from + run - 16));
+        else for (; j < run; j += 4) store<u32>(out + j, load<u32>(from + j));
         out += run;
         from += strideB;
       }
