@@ -383,6 +383,124 @@ for (const { label, backend, native } of VARIANTS) {
       },
     );
 
+    // Stacks: the same arithmetic as the per-step outputs (checked above), so the stacks must hold
+    // them bit for bit. B = 5, T = 4: slots of a batch-major stack are rows T apart.
+    it.each([
+      [5, false, false],
+      [8, false, false],
+      [8, true, false],
+      [5, true, true],
+      [8, false, true],
+    ])(
+      "with 'stacks' the steps write their slots of hs, kept, out and dA, bit for bit the per-step outputs (H = %i, batchMajor %s, flipped %s)",
+      async (H, batchMajor, flipped) => {
+        await start(H);
+        const [T, B] = [4, 5];
+        const before = tf.memory().numTensors;
+        const a = tensorOf(batchMajor ? [B, T, 3 * H] : [T, B, 3 * H], 71);
+        const bU = tensorOf([3 * H], 72, 0.5);
+        const mask = tf.tensor3d(Float32Array.from(values(T * B, 73).map((x) => (x > 0.3 ? 1 : 0))), [T, B, 1]);
+        const uhs = Array.from({ length: T }, (_, t) => tensorOf(flipped ? [3 * H, B] : [B, 3 * H], 80 + t));
+        const layout = { ...(batchMajor ? { batchMajor } : {}), ...(flipped ? { flipped } : {}) };
+        for (const gate of ['sigmoid', 'hardSigmoid'] as const) {
+          // Per-step outputs, then the stacks, from the same h_0 and U h of each step.
+          let h = tensorOf([B, H], 74, 0.5);
+          let hStacked = h.clone();
+          const made: tf.Tensor[] = [h, hStacked];
+          const perStep: tf.Tensor[][] = [];
+          let stacks: tf.Tensor[] = [];
+          for (let t = 0; t < T; t++) {
+            const plain = [
+              tf.engine().runKernel(FUSED_KERNELS.gruStep, { a, uh: uhs[t]!, bU, h, mask }, {
+                t,
+                gate,
+                record: true,
+                ...layout,
+              } as never),
+            ].flat() as tf.Tensor[];
+            perStep.push([h, ...plain.slice(0, 5)]);
+            const [hs, kept, out] = stacks;
+            const stacked = [
+              tf
+                .engine()
+                .runKernel(
+                  FUSED_KERNELS.gruStep,
+                  { a, uh: uhs[t]!, bU, h: hStacked, mask, ...(t > 0 ? { hs: hs!, kept: kept!, out: out! } : {}) },
+                  { t, gate, record: true, stacks: true, ...layout } as never,
+                ),
+            ].flat() as tf.Tensor[];
+            expect(stacked).toHaveLength((t === 0 ? 4 : 1) + (flipped ? 1 : 0));
+            if (t === 0) stacks = stacked.slice(1, 4);
+            expect(stacked[0]!.dataSync()).toEqual(plain[0]!.dataSync());
+            if (flipped) expect(stacked[stacked.length - 1]!.dataSync()).toEqual(plain[5]!.dataSync());
+            made.push(...plain, ...stacked.filter((x) => !stacks.includes(x)));
+            h = plain[0]!;
+            hStacked = stacked[0]!;
+          }
+          const [hs, kept, out] = stacks as [tf.Tensor, tf.Tensor, tf.Tensor];
+          expect(hs.shape).toEqual([T, B, H]);
+          expect(kept.shape).toEqual([4, T, B, H]);
+          expect(out.shape).toEqual(batchMajor ? [B, T, H] : [T, B, H]);
+          const expected = tf.tidy(() => {
+            const at = (k: number) => tf.stack(perStep.map((s) => s[k]!));
+            const states = tf.stack(
+              perStep.map((s) => s[1]!),
+              batchMajor ? 1 : 0,
+            );
+            return [at(0), tf.stack([at(2), at(3), at(4), at(5)]), states];
+          });
+          for (const [i, x] of [hs, kept, out].entries()) expect(x.dataSync()).toEqual(expected[i]!.dataSync());
+          // Backwards: the per-step dA against its slots of the dA stack; total and dU the same.
+          const keptPlain = {
+            h: expected[0]!,
+            ...Object.fromEntries(
+              ['r', 'z', 'n', 'un'].map((k, i) => [k, tf.tidy(() => tf.squeeze(tf.slice(kept, [i], [1]), [0]))]),
+            ),
+          };
+          const dy = tensorOf(batchMajor ? [B, T, H] : [T, B, H], 75);
+          made.push(...expected, dy, ...Object.values(keptPlain).slice(1));
+          const dAs: tf.Tensor[] = new Array(T);
+          let dAAll: tf.Tensor | undefined;
+          let carry: tf.Tensor | undefined;
+          let gi: tf.Tensor | undefined;
+          for (let t = T - 1; t >= 0; t--) {
+            const more = t < T - 1 ? { carry: carry!, gi: gi! } : {};
+            const plain = tf.engine().runKernel(FUSED_KERNELS.gruStepGrad, { dy, ...keptPlain, mask, ...more }, {
+              t,
+              gate,
+              ...layout,
+            } as never) as tf.Tensor[];
+            const stacked = tf
+              .engine()
+              .runKernel(FUSED_KERNELS.gruStepGrad, { dy, hs, kept, mask, ...more, ...(dAAll ? { dA: dAAll } : {}) }, {
+                t,
+                gate,
+                stacks: true,
+                ...layout,
+              } as never) as tf.Tensor[];
+            expect(stacked).toHaveLength((t === T - 1 ? 3 : 2) + (flipped ? 1 : 0));
+            if (t === T - 1) dAAll = stacked[2]!;
+            expect(stacked[0]!.dataSync()).toEqual(plain[0]!.dataSync());
+            expect(stacked[1]!.dataSync()).toEqual(plain[1]!.dataSync());
+            if (flipped) expect(stacked[stacked.length - 1]!.dataSync()).toEqual(plain[3]!.dataSync());
+            dAs[t] = plain[2]!;
+            made.push(...plain, ...stacked);
+            carry = plain[0]!;
+            gi = tf.tidy(() =>
+              flipped ? tf.transpose(plain[1]!.slice([0, 0], [B, H])) : plain[1]!.slice([0, 0], [B, H]),
+            );
+            made.push(gi);
+          }
+          expect(dAAll!.shape).toEqual(batchMajor ? [B, T, 3 * H] : [T, B, 3 * H]);
+          const dAExpected = tf.stack(dAs, batchMajor ? 1 : 0);
+          expect(dAAll!.dataSync()).toEqual(dAExpected.dataSync());
+          tf.dispose([...made, ...stacks, dAExpected]);
+        }
+        tf.dispose([a, bU, mask, ...uhs]);
+        expect(tf.memory().numTensors).toBe(before);
+      },
+    );
+
     it.each([37, 4096])(
       'TensorizedAdam is one torch.optim.Adam update (with gradient scaling), in float64 (%i values)',
       async (n) => {
@@ -447,6 +565,34 @@ for (const { label, backend, native } of VARIANTS) {
         expect(() =>
           run({ a, uh: tf.zeros([1, 6]), bU, h }, { t: 0, gate: 'sigmoid', record: false, flipped: 1 }),
         ).toThrow(/attribute 'flipped' must be a boolean, got 1/);
+        const uh = tf.zeros([1, 6]);
+        expect(() => run({ a, uh, bU, h }, { t: 0, gate: 'sigmoid', record: false, stacks: true })).toThrow(
+          /attribute 'stacks' needs 'record'/,
+        );
+        expect(() => run({ a, uh, bU, h }, { t: 1, gate: 'sigmoid', record: true, stacks: true })).toThrow(
+          /with 'stacks', input 'hs' is needed after the first step/,
+        );
+        expect(() =>
+          run({ a, uh, bU, h, hs: tf.zeros([2, 1, 2]) }, { t: 0, gate: 'sigmoid', record: true, stacks: true }),
+        ).toThrow(/input 'hs' is allocated by the first step, got one/);
+        expect(() =>
+          run(
+            { a, uh, bU, h, hs: tf.zeros([2, 1, 2]), kept: tf.zeros([4, 2, 1, 3]), out: tf.zeros([2, 1, 2]) },
+            { t: 1, gate: 'sigmoid', record: true, stacks: true },
+          ),
+        ).toThrow(/input 'kept' must have shape \[4, 2, 1, 2\], got \[4, 2, 1, 3\]/);
+        const dy = tf.zeros([2, 1, 2]);
+        const grad = (inputs: tf.NamedTensorMap, t: number) =>
+          tf.engine().runKernel(FUSED_KERNELS.gruStepGrad, inputs, { t, gate: 'sigmoid', stacks: true } as never);
+        const hs = tf.zeros([2, 1, 2]);
+        const kept = tf.zeros([4, 2, 1, 2]);
+        expect(() => grad({ dy, h: hs, kept }, 1)).toThrow(/with 'stacks', input 'h' comes in 'hs' or 'kept'/);
+        expect(() => grad({ dy, hs, kept, carry: h, gi: h }, 0)).toThrow(
+          /with 'stacks', input 'dA' is needed after the first call/,
+        );
+        expect(() => grad({ dy, hs, kept, dA: tf.zeros([2, 1, 6]) }, 1)).toThrow(
+          /input 'dA' is allocated by the first call \(t = T - 1\), got one/,
+        );
         const w = tf.zeros([3]);
         const adamAttrs = { lr: 1, beta1: 0.9, beta2: 0.99, eps: 1e-8, step: 0, scale: 1 };
         expect(() => tf.engine().runKernel(FUSED_KERNELS.adam, { w, m: w, v: w, g: w }, adamAttrs as never)).toThrow(

@@ -127,6 +127,90 @@ export interface GruStepAttrs {
   flipped?: boolean;
   /** `a` comes batch-major, (B, T, 3H) (the input projections as x W gives them). */
   batchMajor?: boolean;
+  /**
+   * With `record`: what is kept goes into stacks over all steps instead of new tensors per step. Step
+   * 0 allocates them and returns them after h': `hs` (T, B, H), the state each step starts from;
+   * `kept` (4, T, B, H), r, z, n and un; `out` (T, B, H), or (B, T, H) with batchMajor, the states
+   * h_1..h_T. Steps 1..T-1 take the three as inputs of those names and write their own slot into
+   * them: a kernel that writes into its inputs, for a caller that owns them (a sequence op, which
+   * runs every step 0..T-1 in order: the stacks are allocated uninitialised).
+   */
+  stacks?: boolean;
+}
+
+/** gruStep's and gruStepGrad's stacks over all steps (GruStepAttrs.stacks). */
+interface Stacks {
+  hs: tf.TensorInfo;
+  kept: tf.TensorInfo;
+  /** gruStep: the states h_1..h_T; gruStepGrad: d(x W + b_W) of all steps. */
+  out: tf.TensorInfo;
+  /** Allocated by this call (and returned by it). */
+  fresh: boolean;
+  T: number;
+  batchMajor: boolean;
+}
+
+/**
+ * Copies `rows` rows of `len` values from src (contiguous) into dst from value `at` on, its rows
+ * `stride` values apart: a step's slot of a stack.
+ */
+function copyRowsInto(
+  host: Host,
+  src: tf.TensorInfo,
+  dst: tf.TensorInfo,
+  at: number,
+  rows: number,
+  len: number,
+  stride: number,
+): void {
+  if (host.native) {
+    const { kernels, offset } = host.native;
+    kernels.copyRows(offset(src), offset(dst) + 4 * at, rows, 4 * len, 4 * len, 4 * stride);
+    return;
+  }
+  const [sv, dv] = [host.view(src), host.view(dst)];
+  for (let i = 0; i < rows; i++) dv.set(sv.subarray(i * len, (i + 1) * len), at + i * stride);
+}
+
+function checkBoolean(kernel: string, name: string, x: unknown): void {
+  if (typeof x !== 'boolean') throw new TypeError(`${kernel}: attribute '${name}' must be a boolean, got ${x}`);
+}
+
+/**
+ * The stacks of a step (GruStepAttrs.stacks): allocated at the first step (`first`), else the
+ * inputs hs, kept and `outName`, checked; `outShape` the shape of that last one.
+ */
+function stacksOf(
+  host: Host,
+  kernel: string,
+  inputs: tf.NamedTensorInfoMap,
+  first: boolean,
+  shapes: { hs: number[]; kept: number[]; out: number[] },
+  outName: string,
+  T: number,
+  batchMajor: boolean,
+): Stacks {
+  const given = { hs: inputs.hs, kept: inputs.kept, out: inputs[outName] };
+  if (first) {
+    for (const [k, x] of Object.entries(given))
+      if (x)
+        throw new RangeError(`${kernel}: input '${k === 'out' ? outName : k}' is allocated by the first step, got one`);
+    return {
+      hs: host.alloc(shapes.hs),
+      kept: host.alloc(shapes.kept),
+      out: host.alloc(shapes.out),
+      fresh: true,
+      T,
+      batchMajor,
+    };
+  }
+  for (const [k, x] of Object.entries(given)) {
+    const name = k === 'out' ? outName : k;
+    if (!x) throw new RangeError(`${kernel}: with 'stacks', input '${name}' is needed after the first step`);
+    checkFloat(kernel, { [name]: x });
+    checkShape(kernel, name, x, shapes[k as keyof typeof shapes]);
+  }
+  return { hs: given.hs!, kept: given.kept!, out: given.out!, fresh: false, T, batchMajor };
 }
 
 /** An absent optional input of the loops below (their arguments keep one type: V8 optimises them once). */
@@ -245,11 +329,26 @@ function gruStep(host: Host, inputs: tf.NamedTensorInfoMap, attrs: GruStepAttrs)
   checkShape(name, 'bU', bU!, [H3]);
   checkShape(name, 'h', h!, [B, H]);
   if (mask) checkShape(name, 'mask', mask, [T, B, 1]);
-  if (!flipped) return gruStepOn(host, a!, inputs.uh as tf.TensorInfo, bU!, h!, mask, t, B, H, gate, record, aT);
-  const uh = transposed(host, inputs.uh as tf.TensorInfo);
-  const outs = gruStepOn(host, a!, uh, bU!, h!, mask, t, B, H, gate, record, aT);
-  host.free(uh);
-  outs.push(transposed(host, outs[0]!));
+  const stacked = attrs.stacks ?? false;
+  checkBoolean(name, 'stacks', stacked);
+  if (stacked && !record) throw new RangeError(`${name}: attribute 'stacks' needs 'record'`);
+  const stacks = stacked
+    ? stacksOf(
+        host,
+        name,
+        inputs,
+        t === 0,
+        { hs: [T, B, H], kept: [4, T, B, H], out: batchMajor ? [B, T, H] : [T, B, H] },
+        'out',
+        T,
+        batchMajor,
+      )
+    : undefined;
+  const uh = flipped ? transposed(host, inputs.uh as tf.TensorInfo) : (inputs.uh as tf.TensorInfo);
+  const outs = gruStepOn(host, a!, uh, bU!, h!, mask, t, B, H, gate, record, aT, stacks);
+  if (flipped) host.free(uh);
+  if (stacks?.fresh) outs.push(stacks.hs, stacks.kept, stacks.out);
+  if (flipped) outs.push(transposed(host, outs[0]!));
   return outs;
 }
 
@@ -267,7 +366,49 @@ function gruStepOn(
   gate: GateActivation,
   record: boolean,
   aT: number,
+  stacks?: Stacks,
 ): tf.TensorInfo[] {
+  if (stacks) {
+    // h into its slot of hs; r, z, n, un (written by the WebAssembly kernel in place, else copied)
+    // into theirs of kept; h' into out's.
+    const { T, kept } = stacks;
+    const slab = T * B * H;
+    copyRowsInto(host, h, stacks.hs, t * B * H, 1, B * H, B * H);
+    let outs: tf.TensorInfo[];
+    if (host.native && H % 4 === 0) {
+      const at = host.native.offset;
+      const next = host.alloc([B, H]);
+      const slot = (k: number): number => at(kept) + 4 * (k * slab + t * B * H);
+      host.native.kernels.gruStep(
+        at(a),
+        at(uh),
+        at(bU),
+        at(h),
+        at(mask),
+        at(next),
+        slot(0),
+        slot(1),
+        slot(2),
+        slot(3),
+        t,
+        B,
+        H,
+        gate === 'hardSigmoid' ? 1 : 0,
+        aT,
+      );
+      outs = [next];
+    } else {
+      outs = gruStepOn(host, a, uh, bU, h, mask, t, B, H, gate, true, aT);
+      outs.slice(1).forEach((x, k) => {
+        copyRowsInto(host, x, kept, k * slab + t * B * H, 1, B * H, B * H);
+        host.free(x);
+      });
+      outs = outs.slice(0, 1);
+    }
+    if (stacks.batchMajor) copyRowsInto(host, outs[0]!, stacks.out, t * H, B, H, T * H);
+    else copyRowsInto(host, outs[0]!, stacks.out, t * B * H, 1, B * H, B * H);
+    return outs;
+  }
   const hard = gate === 'hardSigmoid';
   const native = host.native;
   if (native && H % 4 === 0) {
@@ -339,6 +480,13 @@ export interface GruStepGradAttrs {
   flipped?: boolean;
   /** `dy` comes batch-major, (B, T, H) (the other stacks stay time-major). */
   batchMajor?: boolean;
+  /**
+   * h comes as gruStep's stack `hs`, and r, z, n, un as its stack `kept` (GruStepAttrs.stacks), and
+   * d(x W + b_W) goes into a stack over all steps, (T, B, 3H) or (B, T, 3H) with batchMajor: the
+   * first call (t = T - 1) allocates it and returns it after dU; later ones take it as input `dA`
+   * and write their slot.
+   */
+  stacks?: boolean;
 }
 
 /**
@@ -369,7 +517,6 @@ function gruStepGrad(host: Host, inputs: tf.NamedTensorInfoMap, attrs: GruStepGr
     throw new RangeError(`${name}: attribute 't' must be in [0, ${T}), got ${t}`);
   if (typeof flipped !== 'boolean')
     throw new TypeError(`${name}: attribute 'flipped' must be a boolean, got ${flipped}`);
-  for (const [k, x] of Object.entries({ h, r, z, n, un })) checkShape(name, k, x!, [T, B, H]);
   if (mask) checkShape(name, 'mask', mask, [T, B, 1]);
   if (Boolean(carry) !== Boolean(gi)) throw new RangeError(`${name}: inputs 'carry' and 'gi' go together`);
   if (Boolean(carry) !== t < T - 1)
@@ -378,10 +525,44 @@ function gruStepGrad(host: Host, inputs: tf.NamedTensorInfoMap, attrs: GruStepGr
     checkShape(name, 'carry', carry, [B, H]);
     checkShape(name, 'gi', gi!, flipped ? [H, B] : [B, H]);
   }
+  const stacked = attrs.stacks ?? false;
+  checkBoolean(name, 'stacks', stacked);
+  let stacks: Stacks | undefined;
+  if (stacked) {
+    for (const [k, x] of Object.entries({ h, r, z, n, un }))
+      if (x) throw new RangeError(`${name}: with 'stacks', input '${k}' comes in 'hs' or 'kept'`);
+    // hs and kept are gruStep's; the first call (t = T - 1) allocates d(x W + b_W) of all steps.
+    const shapes = { hs: [T, B, H], kept: [4, T, B, H], dA: batchMajor ? [B, T, 3 * H] : [T, B, 3 * H] };
+    const first = t === T - 1;
+    for (const [k, shape] of Object.entries(shapes)) {
+      const x = inputs[k];
+      if (k === 'dA' && first) {
+        if (x) throw new RangeError(`${name}: input 'dA' is allocated by the first call (t = T - 1), got one`);
+        continue;
+      }
+      if (!x)
+        throw new RangeError(
+          `${name}: with 'stacks', input '${k}' is needed${k === 'dA' ? ' after the first call' : ''}`,
+        );
+      checkFloat(name, { [k]: x });
+      checkShape(name, k, x, shape);
+    }
+    stacks = {
+      hs: inputs.hs!,
+      kept: inputs.kept!,
+      out: first ? host.alloc(shapes.dA) : inputs.dA!,
+      fresh: first,
+      T,
+      batchMajor,
+    };
+  } else {
+    for (const [k, x] of Object.entries({ h, r, z, n, un })) checkShape(name, k, x!, [T, B, H]);
+  }
   const flippedGi = flipped && gi ? gi : undefined;
   if (flippedGi) gi = transposed(host, flippedGi);
-  const outs = gruStepGradOn(host, { dy, h, r, z, n, un, mask, carry, gi }, t, B, H, gate, batchMajor ? T : 0);
+  const outs = gruStepGradOn(host, { dy, h, r, z, n, un, mask, carry, gi }, t, B, H, gate, batchMajor ? T : 0, stacks);
   if (flippedGi) host.free(gi!);
+  if (stacks?.fresh) outs.push(stacks.out);
   if (flipped) outs.push(transposed(host, outs[1]!));
   return outs;
 }
@@ -395,10 +576,53 @@ function gruStepGradOn(
   H: number,
   gate: GateActivation,
   dyT: number,
+  stacks?: Stacks,
 ): tf.TensorInfo[] {
   const { dy, h, r, z, n, un, mask, carry, gi } = inputs;
-  const outs = [host.alloc([B, H]), host.alloc([B, 3 * H]), host.alloc([B, 3 * H])];
   const native = host.native;
+  if (stacks) {
+    const { T, kept } = stacks;
+    const slab = T * B * H;
+    // Where step t's d(x W + b_W) goes: value `at` of the stack, rows `stride` values apart.
+    const [at, stride] = stacks.batchMajor ? [t * 3 * H, T * 3 * H] : [t * B * 3 * H, 3 * H];
+    if (native && H % 4 === 0) {
+      const outs = [host.alloc([B, H]), host.alloc([B, 3 * H])];
+      const o = native.offset;
+      const [totalOut, dUOut] = outs.map(o) as [number, number];
+      native.kernels.gruStepGrad(
+        o(dy),
+        o(stacks.hs),
+        o(kept),
+        o(kept) + 4 * slab,
+        o(kept) + 8 * slab,
+        o(kept) + 12 * slab,
+        o(mask),
+        o(carry),
+        o(gi),
+        totalOut,
+        dUOut,
+        o(stacks.out) + 4 * at,
+        t,
+        B,
+        H,
+        gate === 'hardSigmoid' ? 1 : 0,
+        dyT,
+        4 * stride,
+      );
+      return outs;
+    }
+    // The JavaScript loops on views of the stacks, d(x W + b_W) copied into its slot.
+    const views = (): Float32Array[] => {
+      const keptV = host.view(kept);
+      const parts = [0, 1, 2, 3].map((k) => keptV.subarray(k * slab, (k + 1) * slab));
+      return [host.view(dy!), host.view(stacks.hs), ...parts];
+    };
+    const outs = gruStepGradLoops(host, views, { mask, carry, gi }, t, B, H, gate, dyT);
+    copyRowsInto(host, outs[2]!, stacks.out, at, B, 3 * H, stride);
+    host.free(outs[2]!);
+    return outs.slice(0, 2);
+  }
+  const outs = [host.alloc([B, H]), host.alloc([B, 3 * H]), host.alloc([B, 3 * H])];
   if (native && H % 4 === 0) {
     const at = native.offset;
     const [totalOut, dUOut, dAOut] = outs.map(at) as [number, number, number];
@@ -420,10 +644,38 @@ function gruStepGradOn(
       H,
       gate === 'hardSigmoid' ? 1 : 0,
       dyT,
+      0,
     );
     return outs;
   }
-  const [dyv, hv, rv, zv, nv, unv] = [dy!, h!, r!, z!, n!, un!].map((x) => host.view(x)) as [
+  for (const x of outs) host.free(x);
+  return gruStepGradLoops(
+    host,
+    () => [dy!, h!, r!, z!, n!, un!].map((x) => host.view(x)),
+    { mask, carry, gi },
+    t,
+    B,
+    H,
+    gate,
+    dyT,
+  );
+}
+
+/** gruStepGrad's JavaScript loops on views of dy, h, r, z, n, un (taken by `views`): new total, dU and dA. */
+function gruStepGradLoops(
+  host: Host,
+  views: () => Float32Array[],
+  inputs: Record<string, tf.TensorInfo | undefined>,
+  t: number,
+  B: number,
+  H: number,
+  gate: GateActivation,
+  dyT: number,
+): tf.TensorInfo[] {
+  const { mask, carry, gi } = inputs;
+  const outs = [host.alloc([B, H]), host.alloc([B, 3 * H]), host.alloc([B, 3 * H])];
+  // Views taken after the allocations (which may replace the heap's buffer).
+  const [dyv, hv, rv, zv, nv, unv] = views() as [
     Float32Array,
     Float32Array,
     Float32Array,

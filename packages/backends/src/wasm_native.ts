@@ -42,6 +42,7 @@ export interface NativeKernels {
     H: number,
     hard: number,
     dyT: number,
+    dAStride: number,
   ): void;
   adam(
     w: number,

@@ -133,7 +133,8 @@ export function gruStep(
  * The chain rule of one GRU step backwards (src/fused_kernels.ts, gruStepGrad): dy, h, r, z, n, un
  * (T, B, H), dy (B, T, H) when dyT (its T) is not 0; mask (T, B, 1) or 0; carry and gi (B, H), or
  * both 0 at the last step. Writes total (B, H), dU (B, 3H) = [dPreR, dPreZ, dPreN r] and dA (B, 3H)
- * = [dPreR, dPreZ, dPreN], the gradient of x W + b_W.
+ * = [dPreR, dPreZ, dPreN], the gradient of x W + b_W, its rows dAStride bytes apart (0: 3H values,
+ * contiguous; a step's slot of a batch-major stack otherwise).
  */
 export function gruStepGrad(
   dy: usize,
@@ -153,6 +154,7 @@ export function gruStepGrad(
   H: i32,
   hard: bool,
   dyT: i32,
+  dAStride: i32,
 ): void {
   const one = f32x4.splat(1.0);
   const carried = carry != 0;
@@ -167,7 +169,7 @@ export function gruStepGrad(
     const mNextV = f32x4.splat(mNext);
     const o = <usize>b * row;
     const d = dUOut + <usize>b * 3 * row;
-    const da = dAOut + <usize>b * 3 * row;
+    const da = dAOut + <usize>b * (dAStride != 0 ? <usize>dAStride : 3 * row);
     const dyRow = dy + (dyT != 0 ? <usize>(b * dyT + t) * row : cur + o);
     for (let j: usize = 0; j < row; j += 16) {
       let total = v128.load(dyRow + j);
