@@ -19,6 +19,7 @@ import {
   GRU_KERNELS,
   type GateActivation,
   gateOf,
+  type GruStacks,
   gruBackStepper,
   gruStepper,
   hasFusedKernel,
@@ -180,6 +181,8 @@ export function gruSequence(
       ? Array.from({ length: 5 + (keepsLaid ? (keepsFirst ? k : k - 1) * (resetBefore ? 2 : 1) : 0) }, () => [])
       : [];
     const outputs: tf.Tensor2D[] = [];
+    // Recorded with the step kernels: h, r, z, n, un go into their stacks (kinds 0 to 4 stay empty).
+    const stacks: GruStacks | undefined = record && stepKernels ? {} : undefined;
     // The stages' M_i^T for the flipped products (disposed when the recurrence is done).
     const matsT = flips ? mats.map((m) => tf.transpose(m)) : undefined;
     // U c through the stages; the laid-out stage inputs the backward pass needs go to `laidInputs`.
@@ -251,7 +254,12 @@ export function gruSequence(
       fused,
       Boolean(matsT),
       batchMajor,
+      stacks,
     );
+    // What a recorded step keeps, from kind `at` on.
+    const keep = (xs: tf.Tensor[], at: number): void => {
+      for (const [j, x] of xs.entries()) kinds[at + j]!.push(x);
+    };
     if (matsT) {
       // Flipped: (U h)^T = M_k^T .. M_1^T h^T, and the step hands back h^T for the next product. The
       // inputs of M_2 .. M_k are kept as they come, transposed (K_i, B), for the per-stage route.
@@ -267,22 +275,24 @@ export function gruSequence(
         }
         const { next, kept, nextT } = step(t, cT, h, record);
         tf.dispose([cT, hT]);
-        if (record) for (const [j, x] of [h, ...kept!, ...laidT].entries()) kinds[j]!.push(x);
+        if (stacks) keep(laidT, 5);
+        else if (record) keep([h, ...kept!, ...laidT], 0);
         outputs.push(next);
         h = next;
         hT = nextT!;
       }
       tf.dispose([hT, ...matsT]);
-      return { outputs, kinds };
+      return { outputs, kinds, stacks };
     }
     for (let t = 0; t < T; t++) {
       const laidInputs: tf.Tensor[] = [];
       const { next, kept } = step(t, applyU(h, t, laidInputs), h, record);
-      if (record) for (const [j, x] of [h, ...kept!, ...laidInputs].entries()) kinds[j]!.push(x);
+      if (stacks) keep(laidInputs, 5);
+      else if (record) keep([h, ...kept!, ...laidInputs], 0);
       outputs.push(next);
       h = next;
     }
-    return { outputs, kinds };
+    return { outputs, kinds, stacks };
   };
   const matrices = stages.map((s) => s.matrix);
   // Without a gradient tape (inference), nothing is kept for a backward pass.
@@ -295,10 +305,18 @@ export function gruSequence(
     const save = args[args.length - 1] as tf.GradSaveFunc;
     const [aIn, hIn, bIn, ...rest] = args.slice(0, -1) as tf.Tensor[];
     const mats = rest.slice(0, k) as tf.Tensor2D[];
-    const { outputs, kinds } = forward(aIn!, hIn as tf.Tensor2D, bIn!, mats, mask ? rest[k] : undefined, true);
-    save([...mats, ...(mask ? [rest[k]!] : []), ...kinds.map((list) => tf.stack(list))]);
+    const { outputs, kinds, stacks } = forward(aIn!, hIn as tf.Tensor2D, bIn!, mats, mask ? rest[k] : undefined, true);
+    // With the step kernels' stacks: hs and kept, then the laid-out stage inputs; else h, r, z, n,
+    // un and those, each stacked now.
+    const stacked = stacks?.hs
+      ? [stacks.hs, stacks.kept!, ...kinds.slice(5).map((list) => tf.stack(list))]
+      : kinds.map((list) => tf.stack(list));
+    save([...mats, ...(mask ? [rest[k]!] : []), ...stacked]);
+    const value = (stacks?.out ?? tf.stack(outputs, batchMajor ? 1 : 0)) as tf.Tensor3D;
+    // The states are in the stack now.
+    if (stacks?.out) tf.dispose(outputs);
     return {
-      value: tf.stack(outputs, batchMajor ? 1 : 0) as tf.Tensor3D,
+      value,
       gradFunc: (dy: tf.Tensor, kept: tf.Tensor[]) =>
         (resetBefore ? backwardResetBefore : backward)(dy as tf.Tensor3D, kept, {
           k,
@@ -315,6 +333,7 @@ export function gruSequence(
           kernels,
           flips,
           batchMajor,
+          stacks: Boolean(stacks?.hs),
         }),
     };
   }) as Parameters<typeof tf.customGrad>[0]);
@@ -338,11 +357,14 @@ interface Layout {
   flips: boolean;
   /** a, dy and dA batch-major (only with the step kernels). */
   batchMajor: boolean;
+  /** The forward pass kept the step kernels' stacks hs and kept (GruStacks), not h, r, z, n, un. */
+  stacks?: boolean;
 }
 
 /**
  * What the forward pass saved: the stage matrices, the mask, then the stacks over all steps (h, r,
- * z, n, and un or r h, then the laid-out stage inputs); B and H from the h stack.
+ * z, n, and un or r h, or the step kernels' hs and kept; then the laid-out stage inputs, from
+ * `laidAt` on); B and H from the h stack.
  */
 function unpackKept(kept: tf.Tensor[], L: Layout) {
   const { k, masked } = L;
@@ -352,7 +374,8 @@ function unpackKept(kept: tf.Tensor[], L: Layout) {
     mats: kept.slice(0, k) as tf.Tensor2D[],
     maskAll: masked ? kept[k]! : undefined,
     stacked,
-    gates: stacked.slice(0, 5) as tf.Tensor3D[],
+    gates: stacked.slice(0, L.stacks ? 2 : 5) as tf.Tensor3D[],
+    laidAt: L.stacks ? 2 : 5,
     B: hS.shape[1],
     H: hS.shape[2],
   };
@@ -360,16 +383,19 @@ function unpackKept(kept: tf.Tensor[], L: Layout) {
 
 function backward(dy: tf.Tensor3D, kept: tf.Tensor[], L: Layout): tf.Tensor[] {
   const { k, T, masked } = L;
-  const { mats, maskAll, stacked, gates, B, H } = unpackKept(kept, L);
+  const { mats, maskAll, stacked, gates, laidAt, B, H } = unpackKept(kept, L);
   const [hS, rS, zS, nS, unS] = gates;
+  // With the stacks, the steps write d(x W + b_W) into one.
+  const into: { dA?: tf.Tensor3D } | undefined = L.stacks ? {} : undefined;
   const back = gruBackStepper(
     dy,
-    { h: hS!, r: rS!, z: zS!, n: nS!, un: unS! },
+    L.stacks ? { hs: hS!, kept: gates[1] as unknown as tf.Tensor4D } : { h: hS!, r: rS!, z: zS!, n: nS!, un: unS! },
     maskAll,
     L.gate,
     L.kernels,
     L.flips,
     L.batchMajor,
+    into,
   );
   const matsT = L.flips ? [] : mats.map((w) => tf.transpose(w));
   const dA: tf.Tensor2D[] = new Array(T);
@@ -377,12 +403,12 @@ function backward(dy: tf.Tensor3D, kept: tf.Tensor[], L: Layout): tf.Tensor[] {
   // g[i][t]: gradient with respect to the output of M_{i+1} at step t.
   const g: tf.Tensor2D[][] = Array.from({ length: k }, () => new Array<tf.Tensor2D>(T));
   const stageInputs = (i: number): tf.Tensor =>
-    i === 0 && !L.keepsFirst ? stacked[0]! : stacked[5 + i - (L.keepsFirst ? 0 : 1)]!;
+    i === 0 && !L.keepsFirst ? stacked[0]! : stacked[laidAt + i - (L.keepsFirst ? 0 : 1)]!;
   let carry: tf.Tensor2D | undefined;
   let gi: tf.Tensor2D | undefined;
   for (let t = T - 1; t >= 0; t--) {
     const s = back.step(t, carry, gi);
-    dA[t] = s.dA;
+    if (s.dA) dA[t] = s.dA;
     dU[t] = s.dU;
     carry = s.total;
     if (L.flips) {
@@ -435,7 +461,7 @@ function backward(dy: tf.Tensor3D, kept: tf.Tensor[], L: Layout): tf.Tensor[] {
           return tf.matMul(rows as tf.Tensor2D, gs, true, false);
         });
   // d(x W + b_W) = [dPreR, dPreZ, dPreN], from the steps.
-  const dAAll = L.batchMajor ? tf.stack(dA, 1) : tf.reshape(tf.concat(dA, 0), [T, B, 3 * H]);
+  const dAAll = into?.dA ?? (L.batchMajor ? tf.stack(dA, 1) : tf.reshape(tf.concat(dA, 0), [T, B, 3 * H]));
   // (A reduction over the leading axis is slow on wasm: see columnSums.)
   const dBias = columnSums(dUAll);
   return [dAAll, dh, dBias, ...dMats, ...(masked ? [tf.zerosLike(kept[k]!)] : [])];

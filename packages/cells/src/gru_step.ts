@@ -27,7 +27,7 @@ export function slopeOf(s: tf.Tensor, gate: GateActivation): tf.Tensor {
   return tf.mul(tf.cast(tf.logicalAnd(tf.greater(s, 0), tf.less(s, 1)), 'float32'), 0.2);
 }
 
-/** What a forward step returns; r, z, n, un only when recorded for a backward pass. */
+/** What a forward step returns; r, z, n, un only when recorded for a backward pass (and not into stacks). */
 export interface GruStepOut {
   next: tf.Tensor2D;
   kept?: [r: tf.Tensor2D, z: tf.Tensor2D, n: tf.Tensor2D, un: tf.Tensor2D];
@@ -36,12 +36,25 @@ export interface GruStepOut {
 }
 
 /**
+ * A recorded forward pass's values over all steps, as the step kernels write them (their
+ * attribute `stacks`): hs (T, B, H), the state each step started from; kept (4, T, B, H): r, z, n,
+ * un; out: the states h_1..h_T, (T, B, H) or (B, T, H) batch-major. Filled in by the first step.
+ */
+export interface GruStacks {
+  hs?: tf.Tensor3D;
+  kept?: tf.Tensor4D;
+  out?: tf.Tensor3D;
+}
+
+/**
  * The gate arithmetic of a GRU's steps (reset gate after U) over time-major inputs a (T, B, 3H) =
  * x W + b_W, b_U (3H) and an optional mask (T, B, 1): step(t, uh, h) with uh = U h (no bias) gives
  * h_{t+1}. One TensorizedGruStep kernel where the backend has it (and `kernels` is not false); else
  * gruGates op by op, with the r and z inputs of all steps (a + b_U) formed once. `flipped`: uh comes
  * as (U h)^T (3H, B), and the step also returns next^T (the layouts of flipsStepProduct).
- * `batchMajor`: a is (B, T, 3H) (the mask stays (T, B, 1)).
+ * `batchMajor`: a is (B, T, 3H) (the mask stays (T, B, 1)). `stacks`, with the fused kernel: the
+ * recorded steps, taken in order from 0, write what they keep into stacks over all steps (filled
+ * into that object by step 0) instead of returning it.
  */
 export function gruStepper(
   a: tf.Tensor3D,
@@ -51,6 +64,7 @@ export function gruStepper(
   kernels = true,
   flipped = false,
   batchMajor = false,
+  stacks?: GruStacks,
 ): (t: number, uh: tf.Tensor2D, h: tf.Tensor2D, record: boolean) => GruStepOut {
   const fused = kernels && hasFusedKernel(GRU_KERNELS.step);
   // Op by op, time-major.
@@ -59,6 +73,18 @@ export function gruStepper(
     const inputs: tf.NamedTensorMap = mask ? { a, bU, mask } : { a, bU };
     const layout = { ...(flipped ? { flipped } : {}), ...(batchMajor ? { batchMajor } : {}) };
     return (t, uh, h, record) => {
+      if (stacks && record) {
+        const given: tf.NamedTensorMap = t > 0 ? { hs: stacks.hs!, kept: stacks.kept!, out: stacks.out! } : {};
+        const list = tf.engine().runKernel(GRU_KERNELS.step, { ...inputs, uh, h, ...given }, {
+          t,
+          gate,
+          record,
+          stacks: true,
+          ...layout,
+        } as never) as tf.Tensor[];
+        if (t === 0) [stacks.hs, stacks.kept, stacks.out] = list.slice(1, 4) as [tf.Tensor3D, tf.Tensor4D, tf.Tensor3D];
+        return { next: list[0] as tf.Tensor2D, nextT: flipped ? (list[list.length - 1] as tf.Tensor2D) : undefined };
+      }
       const attrs = { t, gate, record, ...layout };
       const out = tf.engine().runKernel(GRU_KERNELS.step, { ...inputs, uh, h }, attrs as never) as
         | tf.Tensor2D[]
@@ -109,7 +135,8 @@ export function gruStepper(
 export interface GruBackStep {
   total: tf.Tensor2D;
   dU: tf.Tensor2D;
-  dA: tf.Tensor2D;
+  /** Absent where the steps write it into a stack (gruBackStepper's `into`). */
+  dA?: tf.Tensor2D;
   /** dU^T (3H, B), from a flipped stepper. */
   dUT?: tf.Tensor2D;
 }
@@ -124,30 +151,64 @@ export interface GruBackStep {
  *   dPreN = total (1 - z)(1 - n^2) m, dPreZ = total (h - n) gate'(z) m, dPreR = dPreN un gate'(r),
  *   the state's own share total (z m + 1 - m).
  * `flipped`: gi comes as (H, B), last's too, and each step also returns dU^T (see gruStepper).
- * `batchMajor`: dy is (B, T, H) (the stacks stay time-major).
+ * `batchMajor`: dy is (B, T, H) (the stacks stay time-major). The forward pass's values may come as
+ * the step kernels' stacks `{ hs, kept }` (GruStacks; the fused kernel only): then the steps, taken
+ * from T - 1 down, write d(x W + b_W) into a stack over all steps, (T, B, 3H) or (B, T, 3H)
+ * batch-major, which the first one puts into `into.dA`.
  */
 export function gruBackStepper(
   dy: tf.Tensor3D,
-  stacks: { h: tf.Tensor3D; r: tf.Tensor3D; z: tf.Tensor3D; n: tf.Tensor3D; un: tf.Tensor3D },
+  stacks:
+    | { h: tf.Tensor3D; r: tf.Tensor3D; z: tf.Tensor3D; n: tf.Tensor3D; un: tf.Tensor3D }
+    | { hs: tf.Tensor3D; kept: tf.Tensor4D },
   mask: tf.Tensor | undefined,
   gate: GateActivation,
   kernels = true,
   flipped = false,
   batchMajor = false,
+  into?: { dA?: tf.Tensor3D },
 ): {
   step: (t: number, carry: tf.Tensor2D | undefined, gi: tf.Tensor2D | undefined) => GruBackStep;
   last: (total: tf.Tensor2D, gi: tf.Tensor2D) => tf.Tensor2D;
 } {
   const fused = kernels && hasFusedKernel(GRU_KERNELS.stepGrad);
+  const stacked = 'kept' in stacks;
+  if (stacked && !(fused && into))
+    throw new Error('gruBackStepper: the stacks { hs, kept } need the fused kernel and an `into` for dA');
   // Op by op, time-major.
   if (batchMajor && !fused) return gruBackStepper(tf.transpose(dy, [1, 0, 2]), stacks, mask, gate, false, flipped);
-  const { h, r, z, n, un } = stacks;
-  const T = h.shape[0];
+  const T = (stacked ? stacks.hs : stacks.h).shape[0];
   // The state's own share of the gradient, z m + 1 - m (z where nothing is masked).
   const share = (x: tf.Tensor, m: tf.Tensor | undefined): tf.Tensor => (m ? tf.add(tf.mul(x, m), tf.sub(1, m)) : x);
   const first = (x: tf.Tensor): tf.Tensor => tf.reshape(tf.slice(x, [0, 0, 0], [1, -1, -1]), x.shape.slice(1));
+  // z at the first step: kept[1][0] of the stacks (r, z, n, un).
+  const firstZ = (): tf.Tensor =>
+    stacked
+      ? tf.reshape(tf.slice(stacks.kept, [1, 0, 0, 0], [1, 1, -1, -1]), stacks.kept.shape.slice(2))
+      : first(stacks.z);
   const last = (total: tf.Tensor2D, gi: tf.Tensor2D): tf.Tensor2D =>
-    tf.add(tf.mul(total, share(first(z), mask && first(mask))), flipped ? tf.transpose(gi) : gi) as tf.Tensor2D;
+    tf.add(tf.mul(total, share(firstZ(), mask && first(mask))), flipped ? tf.transpose(gi) : gi) as tf.Tensor2D;
+  if (stacked) {
+    const inputs: tf.NamedTensorMap = { dy, hs: stacks.hs, kept: stacks.kept, ...(mask ? { mask } : {}) };
+    const layout = { ...(flipped ? { flipped } : {}), ...(batchMajor ? { batchMajor } : {}) };
+    return {
+      step: (t, carry, gi) => {
+        const given: tf.NamedTensorMap = t < T - 1 ? { carry: carry!, gi: gi!, dA: into!.dA! } : {};
+        const outs = tf
+          .engine()
+          .runKernel(GRU_KERNELS.stepGrad, { ...inputs, ...given }, {
+            t,
+            gate,
+            stacks: true,
+            ...layout,
+          } as never) as tf.Tensor2D[];
+        if (t === T - 1) into!.dA = outs[2] as unknown as tf.Tensor3D;
+        return { total: outs[0]!, dU: outs[1]!, dUT: flipped ? outs[outs.length - 1] : undefined };
+      },
+      last,
+    };
+  }
+  const { h, r, z, n, un } = stacks;
   if (fused) {
     const inputs: tf.NamedTensorMap = { dy, h, r, z, n, un, ...(mask ? { mask } : {}) };
     const layout = { ...(flipped ? { flipped } : {}), ...(batchMajor ? { batchMajor } : {}) };
