@@ -464,7 +464,7 @@ for (const { label, backend, native } of VARIANTS) {
           let carry: tf.Tensor | undefined;
           let gi: tf.Tensor | undefined;
           for (let t = T - 1; t >= 0; t--) {
-            const more = t < T - 1 ? { carry: carry!, gi: gi! } : {};
+            const more: tf.NamedTensorMap = t < T - 1 ? { carry: carry!, gi: gi! } : {};
             const plain = tf.engine().runKernel(FUSED_KERNELS.gruStepGrad, { dy, ...keptPlain, mask, ...more }, {
               t,
               gate,
@@ -472,12 +472,16 @@ for (const { label, backend, native } of VARIANTS) {
             } as never) as tf.Tensor[];
             const stacked = tf
               .engine()
-              .runKernel(FUSED_KERNELS.gruStepGrad, { dy, hs, kept, mask, ...more, ...(dAAll ? { dA: dAAll } : {}) }, {
-                t,
-                gate,
-                stacks: true,
-                ...layout,
-              } as never) as tf.Tensor[];
+              .runKernel(
+                FUSED_KERNELS.gruStepGrad,
+                { dy, hs, kept, mask, ...more, ...((dAAll ? { dA: dAAll } : {}) as tf.NamedTensorMap) },
+                {
+                  t,
+                  gate,
+                  stacks: true,
+                  ...layout,
+                } as never,
+              ) as tf.Tensor[];
             expect(stacked).toHaveLength((t === T - 1 ? 3 : 2) + (flipped ? 1 : 0));
             if (t === T - 1) dAAll = stacked[2]!;
             expect(stacked[0]!.dataSync()).toEqual(plain[0]!.dataSync());
@@ -486,10 +490,13 @@ for (const { label, backend, native } of VARIANTS) {
             dAs[t] = plain[2]!;
             made.push(...plain, ...stacked);
             carry = plain[0]!;
-            gi = tf.tidy(() =>
-              flipped ? tf.transpose(plain[1]!.slice([0, 0], [B, H])) : plain[1]!.slice([0, 0], [B, H]),
-            );
-            made.push(gi);
+            // Some gradient through U h: the first H columns of dU (transposed when flipped).
+            const through = tf.tidy(() => {
+              const first = tf.slice(plain[1]!, [0, 0], [B, H]);
+              return flipped ? tf.transpose(first) : first;
+            });
+            gi = through;
+            made.push(through);
           }
           expect(dAAll!.shape).toEqual(batchMajor ? [B, T, 3 * H] : [T, B, 3 * H]);
           const dAExpected = tf.stack(dAs, batchMajor ? 1 : 0);
@@ -497,6 +504,53 @@ for (const { label, backend, native } of VARIANTS) {
           tf.dispose([...made, ...stacks, dAExpected]);
         }
         tf.dispose([a, bU, mask, ...uhs]);
+        expect(tf.memory().numTensors).toBe(before);
+      },
+    );
+
+    it.each([5, 8])(
+      'TensorizedKhatriRao is the column-wise Kronecker product and TensorizedKhatriRaoGrad its gradient, in float64 (R = %i)',
+      async (R) => {
+        await start(R);
+        const [p, q] = [3, 7];
+        const [a, b, dy] = [values(p * R, 91), values(q * R, 92), values(p * q * R, 93)];
+        const before = tf.memory().numTensors;
+        const [at, bt, dyt] = [
+          tf.tensor2d(Float32Array.from(a), [p, R]),
+          tf.tensor2d(Float32Array.from(b), [q, R]),
+          tf.tensor2d(Float32Array.from(dy), [p * q, R]),
+        ];
+        const [af, bf, df] = [at, bt, dyt].map((x) => x.dataSync());
+        const [out] = tf.engine().runKernel(FUSED_KERNELS.khatriRao, { a: at, b: bt }, {}) as unknown as tf.Tensor[];
+        expect(out!.shape).toEqual([p * q, R]);
+        // A float32 product of float32 values: the float64 product rounded once.
+        const ref = Array.from({ length: p * q * R }, (_, k) => {
+          const [row, c] = [Math.floor(k / R), k % R];
+          return Math.fround(af[Math.floor(row / q) * R + c]! * bf[(row % q) * R + c]!);
+        });
+        expect(Array.from(out!.dataSync())).toEqual(ref);
+        const [da, db] = tf
+          .engine()
+          .runKernel(FUSED_KERNELS.khatriRaoGrad, { dy: dyt, a: at, b: bt }, {}) as unknown as tf.Tensor[];
+        expect([da!.shape, db!.shape]).toEqual([
+          [p, R],
+          [q, R],
+        ]);
+        const daRef = Array.from({ length: p * R }, (_, k) => {
+          const [i, c] = [Math.floor(k / R), k % R];
+          let sum = 0;
+          for (let j = 0; j < q; j++) sum += df[(i * q + j) * R + c]! * bf[j * R + c]!;
+          return sum;
+        });
+        const dbRef = Array.from({ length: q * R }, (_, k) => {
+          const [j, c] = [Math.floor(k / R), k % R];
+          let sum = 0;
+          for (let i = 0; i < p; i++) sum += df[(i * q + j) * R + c]! * af[i * R + c]!;
+          return sum;
+        });
+        expectNear(da!.dataSync(), daRef, 1e-6);
+        expectNear(db!.dataSync(), dbRef, 1e-6);
+        tf.dispose([at, bt, dyt, out!, da!, db!]);
         expect(tf.memory().numTensors).toBe(before);
       },
     );
@@ -593,6 +647,22 @@ for (const { label, backend, native } of VARIANTS) {
         expect(() => grad({ dy, hs, kept, dA: tf.zeros([2, 1, 6]) }, 1)).toThrow(
           /input 'dA' is allocated by the first call \(t = T - 1\), got one/,
         );
+        const kr = (inputs: tf.NamedTensorMap) => tf.engine().runKernel(FUSED_KERNELS.khatriRao, inputs, {});
+        expect(() => kr({ a: tf.zeros([2, 3]), b: tf.zeros([4, 5]) })).toThrow(
+          /inputs 'a' and 'b' must have the same number of columns, got 3 and 5/,
+        );
+        expect(() => kr({ a: tf.zeros([2, 3, 1]), b: tf.zeros([4, 3]) })).toThrow(
+          /input 'a' must be a matrix, got shape \[2, 3, 1\]/,
+        );
+        expect(() =>
+          tf
+            .engine()
+            .runKernel(
+              FUSED_KERNELS.khatriRaoGrad,
+              { dy: tf.zeros([7, 3]), a: tf.zeros([2, 3]), b: tf.zeros([4, 3]) },
+              {},
+            ),
+        ).toThrow(/input 'dy' must have shape \[8, 3\], got \[7, 3\]/);
         const w = tf.zeros([3]);
         const adamAttrs = { lr: 1, beta1: 0.9, beta2: 0.99, eps: 1e-8, step: 0, scale: 1 };
         expect(() => tf.engine().runKernel(FUSED_KERNELS.adam, { w, m: w, v: w, g: w }, adamAttrs as never)).toThrow(

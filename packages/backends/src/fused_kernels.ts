@@ -18,6 +18,9 @@ export const FUSED_KERNELS = {
   gruStep: 'TensorizedGruStep',
   gruStepGrad: 'TensorizedGruStepGrad',
   adam: 'TensorizedAdam',
+  /** The Khatri-Rao product of two factors (p x R), (q x R) -> (pq x R), and its gradient (KhatriRaoAttrs: none). */
+  khatriRao: 'TensorizedKhatriRao',
+  khatriRaoGrad: 'TensorizedKhatriRaoGrad',
   /** A TT-matrix's batch-1 product (and bias) in one kernel, cpu and wasm (src/matmul_pair.ts; MatMulPairAttrs). */
   matMulPair: 'TensorizedMatMulPair',
 } as const;
@@ -814,12 +817,88 @@ function adam(host: Host, inputs: tf.NamedTensorInfoMap, attrs: AdamAttrs): tf.T
   return outs;
 }
 
+/** Checks a and b of khatriRao and khatriRaoGrad: float32 matrices with the same number of columns. */
+function khatriRaoShapes(
+  name: string,
+  a: tf.TensorInfo | undefined,
+  b: tf.TensorInfo | undefined,
+): [number, number, number] {
+  for (const [k, x] of Object.entries({ a, b })) {
+    if (!x) throw new RangeError(`${name}: input '${k}' is missing`);
+    checkFloat(name, { [k]: x });
+    if (x.shape.length !== 2)
+      throw new RangeError(`${name}: input '${k}' must be a matrix, got shape [${x.shape.join(', ')}]`);
+  }
+  const [p, R] = a!.shape as [number, number];
+  const [q, R2] = b!.shape as [number, number];
+  if (R !== R2)
+    throw new RangeError(`${name}: inputs 'a' and 'b' must have the same number of columns, got ${R} and ${R2}`);
+  return [p, q, R];
+}
+
+/**
+ * The Khatri-Rao product (column-wise Kronecker product) of a (p x R) and b (q x R): (pq x R), row
+ * i q + j the elementwise product of row i of a and row j of b. One kernel where tf.mul of
+ * broadcast reshapes launches four, and autodiff six more for the gradient.
+ */
+function khatriRao(host: Host, inputs: tf.NamedTensorInfoMap): tf.TensorInfo[] {
+  const [p, q, R] = khatriRaoShapes(FUSED_KERNELS.khatriRao, inputs.a, inputs.b);
+  const out = host.alloc([p * q, R]);
+  const native = host.native;
+  if (native) {
+    const at = native.offset;
+    native.kernels.khatriRao(at(inputs.a), at(inputs.b), at(out), p, q, R);
+    return [out];
+  }
+  const [av, bv, ov] = [inputs.a!, inputs.b!, out].map((x) => host.view(x)) as [
+    Float32Array,
+    Float32Array,
+    Float32Array,
+  ];
+  for (let i = 0; i < p; i++)
+    for (let j = 0; j < q; j++) for (let c = 0; c < R; c++) ov[(i * q + j) * R + c] = av[i * R + c]! * bv[j * R + c]!;
+  return [out];
+}
+
+/**
+ * The gradient of TensorizedKhatriRao: from dy (pq x R), a (p x R) and b (q x R), returns
+ * da[i] = sum_j dy[i q + j] b[j] and db[j] = sum_i dy[i q + j] a[i] (rows, elementwise).
+ */
+function khatriRaoGrad(host: Host, inputs: tf.NamedTensorInfoMap): tf.TensorInfo[] {
+  const name = FUSED_KERNELS.khatriRaoGrad;
+  const [p, q, R] = khatriRaoShapes(name, inputs.a, inputs.b);
+  const dy = inputs.dy;
+  if (!dy) throw new RangeError(`${name}: input 'dy' is missing`);
+  checkFloat(name, { dy });
+  checkShape(name, 'dy', dy, [p * q, R]);
+  const outs = [host.alloc([p, R]), host.alloc([q, R])];
+  const native = host.native;
+  if (native) {
+    const at = native.offset;
+    native.kernels.khatriRaoGrad(at(dy), at(inputs.a), at(inputs.b), at(outs[0]), at(outs[1]), p, q, R);
+    return outs;
+  }
+  const [dv, av, bv, dav, dbv] = [dy, inputs.a!, inputs.b!, ...outs].map((x) => host.view(x)) as Float32Array[];
+  dav!.fill(0);
+  dbv!.fill(0);
+  for (let i = 0; i < p; i++)
+    for (let j = 0; j < q; j++)
+      for (let c = 0; c < R; c++) {
+        const g = dv![(i * q + j) * R + c]!;
+        dav![i * R + c]! += g * bv![j * R + c]!;
+        dbv![j * R + c]! += g * av![i * R + c]!;
+      }
+  return outs;
+}
+
 type HostKernel<A> = (host: Host, inputs: tf.NamedTensorInfoMap, attrs: A) => tf.TensorInfo[];
 
 const KERNELS: Array<[string, HostKernel<never>]> = [
   [FUSED_KERNELS.gruStep, gruStep as HostKernel<never>],
   [FUSED_KERNELS.gruStepGrad, gruStepGrad as HostKernel<never>],
   [FUSED_KERNELS.adam, adam as HostKernel<never>],
+  [FUSED_KERNELS.khatriRao, khatriRao as HostKernel<never>],
+  [FUSED_KERNELS.khatriRaoGrad, khatriRaoGrad as HostKernel<never>],
 ];
 
 const HOSTS: Record<string, (backend: never) => Host> = {
@@ -832,6 +911,8 @@ const BACKENDS_OF: Record<string, readonly string[]> = {
   [FUSED_KERNELS.gruStep]: ['cpu', 'wasm'],
   [FUSED_KERNELS.gruStepGrad]: ['cpu', 'wasm'],
   [FUSED_KERNELS.adam]: ['cpu', 'wasm'],
+  [FUSED_KERNELS.khatriRao]: ['cpu', 'wasm'],
+  [FUSED_KERNELS.khatriRaoGrad]: ['cpu', 'wasm'],
 };
 
 /**

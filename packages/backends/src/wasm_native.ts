@@ -44,6 +44,8 @@ export interface NativeKernels {
     dyT: number,
     dAStride: number,
   ): void;
+  khatriRao(a: number, b: number, out: number, p: number, q: number, R: number): void;
+  khatriRaoGrad(dy: number, a: number, b: number, da: number, db: number, p: number, q: number, R: number): void;
   adam(
     w: number,
     m: number,

@@ -340,6 +340,58 @@ export function adam(
 }
 
 /**
+ * The Khatri-Rao product (column-wise Kronecker product) of a (p x R) and b (q x R): out (pq x R),
+ * row i q + j the product of row i of a and row j of b (src/fused_kernels.ts, khatriRao).
+ */
+export function khatriRao(a: usize, b: usize, out: usize, p: i32, q: i32, R: i32): void {
+  const row = <usize>R << 2;
+  const vec = row & ~(<usize>15);
+  let o = out;
+  for (let i = 0; i < p; i++) {
+    const ai = a + <usize>i * row;
+    for (let j = 0; j < q; j++) {
+      const bj = b + <usize>j * row;
+      let c: usize = 0;
+      for (; c < vec; c += 16) v128.store(o + c, f32x4.mul(v128.load(ai + c), v128.load(bj + c)));
+      for (; c < row; c += 4) store<f32>(o + c, load<f32>(ai + c) * load<f32>(bj + c));
+      o += row;
+    }
+  }
+}
+
+/**
+ * The gradient of khatriRao: from dy (pq x R), da (p x R) with da[i] = sum_j dy[i q + j] b[j], and
+ * db (q x R) with db[j] = sum_i dy[i q + j] a[i], both summed in order of j and of i.
+ */
+export function khatriRaoGrad(dy: usize, a: usize, b: usize, da: usize, db: usize, p: i32, q: i32, R: i32): void {
+  const row = <usize>R << 2;
+  const vec = row & ~(<usize>15);
+  memory.fill(db, 0, <usize>q * row);
+  let d = dy;
+  for (let i = 0; i < p; i++) {
+    const ai = a + <usize>i * row;
+    const dai = da + <usize>i * row;
+    memory.fill(dai, 0, row);
+    for (let j = 0; j < q; j++) {
+      const bj = b + <usize>j * row;
+      const dbj = db + <usize>j * row;
+      let c: usize = 0;
+      for (; c < vec; c += 16) {
+        const g = v128.load(d + c);
+        v128.store(dai + c, f32x4.add(v128.load(dai + c), f32x4.mul(g, v128.load(bj + c))));
+        v128.store(dbj + c, f32x4.add(v128.load(dbj + c), f32x4.mul(g, v128.load(ai + c))));
+      }
+      for (; c < row; c += 4) {
+        const g = load<f32>(d + c);
+        store<f32>(dai + c, load<f32>(dai + c) + g * load<f32>(bj + c));
+        store<f32>(dbj + c, load<f32>(dbj + c) + g * load<f32>(ai + c));
+      }
+      d += row;
+    }
+  }
+}
+
+/**
  * A product's epilogue, as _FusedMatMul's separate ops would compute it: + bias (when its offset is
  * not 0) after the whole sum, then the activation (act 0: none, 1: relu, 2: leakyrelu, x < 0 ? alpha x : x).
  */

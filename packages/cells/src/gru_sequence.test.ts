@@ -289,6 +289,9 @@ describeEachBackend('the fused GRU step kernels', (ctx) => {
     const backends = await import('@tensorized/backends');
     const { FUSED_KERNELS } = backends;
     expect(GRU_KERNELS).toEqual({ step: FUSED_KERNELS.gruStep, stepGrad: FUSED_KERNELS.gruStepGrad });
+    // And the Khatri-Rao kernels that @tensorized/decomp's CP and BT preparations run.
+    const { KHATRI_RAO_KERNELS } = await import('@tensorized/decomp/stages');
+    expect(KHATRI_RAO_KERNELS).toEqual({ forward: FUSED_KERNELS.khatriRao, gradient: FUSED_KERNELS.khatriRaoGrad });
     // The cost model counts A^T B as the wasm backend computes it: directly, and through panels of
     // B, up to the same sizes.
     const costModel = await import('@tensorized/decomp/stages');

@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { isNdArray, matMulNd, type NdArray, reshapeNd, sizeOf, transposeNd } from './ndarray.js';
+import { recordingGradients } from './bias.js';
 import type { Traced } from './trace.js';
 
 /** Storage of a factor: a TF.js tensor (trainable, on any backend) or a float64 NdArray (host). */
@@ -31,11 +32,47 @@ export interface Ops<T extends Computable> {
   kron(a: T, b: T): T;
 }
 
+/**
+ * The Khatri-Rao kernels @tensorized/backends registers for cpu and wasm (its FUSED_KERNELS; a test
+ * checks the names): where the active backend has both, tfOps.khatriRao is one kernel, and its
+ * gradient one more, instead of a broadcast multiply (four launches with its reshapes) and the six
+ * of its gradient.
+ */
+export const KHATRI_RAO_KERNELS = { forward: 'TensorizedKhatriRao', gradient: 'TensorizedKhatriRaoGrad' } as const;
+
+/** Whether the active backend has the Khatri-Rao kernels. */
+export function hasKhatriRaoKernels(): boolean {
+  const backend = tf.getBackend();
+  return (
+    tf.getKernel(KHATRI_RAO_KERNELS.forward, backend) !== undefined &&
+    tf.getKernel(KHATRI_RAO_KERNELS.gradient, backend) !== undefined
+  );
+}
+
+const khatriRaoKernel = (a: tf.Tensor, b: tf.Tensor): tf.Tensor => {
+  const out = tf.engine().runKernel(KHATRI_RAO_KERNELS.forward, { a, b }, {}) as tf.Tensor | tf.Tensor[];
+  return Array.isArray(out) ? out[0]! : out;
+};
+
+const khatriRaoWithGradient: (a: tf.Tensor, b: tf.Tensor) => tf.Tensor = tf.customGrad(((
+  ...args: Array<tf.Tensor | tf.GradSaveFunc>
+) => {
+  const [a, b, save] = args as [tf.Tensor, tf.Tensor, tf.GradSaveFunc];
+  save([a, b]);
+  return {
+    value: khatriRaoKernel(a, b),
+    gradFunc: (dy: tf.Tensor, [sa, sb]: tf.Tensor[]) =>
+      tf.engine().runKernel(KHATRI_RAO_KERNELS.gradient, { dy, a: sa!, b: sb! }, {}) as tf.Tensor[],
+  };
+}) as Parameters<typeof tf.customGrad>[0]) as never;
+
 export const tfOps: Ops<tf.Tensor> = {
   reshape: (x, shape) => tf.reshape(x, [...shape]),
   transpose: (x, perm) => tf.transpose(x, [...perm]),
   matMul: (a, b, ta = false, tb = false) => tf.matMul(a, b, ta, tb),
   khatriRao: (a, b) => {
+    if (hasKhatriRaoKernels() && a.dtype === 'float32' && b.dtype === 'float32')
+      return recordingGradients() ? khatriRaoWithGradient(a, b) : khatriRaoKernel(a, b);
     const [p, r] = a.shape as [number, number];
     const q = b.shape[0]!;
     return tf.reshape(tf.mul(tf.reshape(a, [p, 1, r]), tf.reshape(b, [1, q, r])), [p * q, r]);

@@ -40,5 +40,5 @@ export {
 export { trStages } from './formats/tr.js';
 export { btStages } from './formats/bt.js';
 export { Trace, type TracedKernel, type Traced, traceApply, traceOps, tracePrepare } from './trace.js';
-export { type Core, f64Ops, type Ops, tfOps } from './ops.js';
+export { type Core, f64Ops, KHATRI_RAO_KERNELS, type Ops, tfOps } from './ops.js';
 export { estimateMs, planWeightGradient, type WeightGradientRoute } from './planner.js';

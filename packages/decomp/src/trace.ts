@@ -3,12 +3,12 @@ import { applyStages, type StagedMatmul, stagedInSize, withBatchOne } from './co
 import type { CostEstimate, MatmulPath } from './cost.js';
 import type { MatrixFormat, MatrixShape } from './formats/matrix.js';
 import { definitionOf } from './formats/registry.js';
-import type { Ops } from './ops.js';
+import { hasKhatriRaoKernels, type Ops } from './ops.js';
 import { prod } from './prod.js';
 
 /** One kernel the traced code would launch on TF.js (the names are TF.js kernel names). */
 export interface TracedKernel {
-  name: 'Reshape' | 'Transpose' | 'BatchMatMul' | 'Multiply' | 'Fill';
+  name: 'Reshape' | 'Transpose' | 'BatchMatMul' | 'Multiply' | 'Fill' | 'TensorizedKhatriRao';
   /** Floating-point operations (a matMul's 2 m k n, an elementwise product's elements). */
   flops: number;
   /** Elements a Transpose moves. */
@@ -66,7 +66,8 @@ const resolve = (shape: readonly number[], size: number): number[] => {
 
 /**
  * The Ops of this package on shapes: each primitive records the TF.js kernels its tfOps counterpart
- * launches (tfOps.khatriRao: three reshapes and a broadcast multiply, ...) and returns the shape of
+ * launches (tfOps.khatriRao: one kernel where the backend has it, else three reshapes and a broadcast
+ * multiply, ...) and returns the shape of
  * the result. Running the contractions on it gives what running them on tensors launches, without a
  * tensor (tested against tf.profile of the same code on real backends).
  */
@@ -89,6 +90,10 @@ export const traceOps: Ops<Traced> = {
   khatriRao: (a, b) => {
     const [p, r] = a.shape as [number, number];
     const q = b.shape[0]!;
+    if (hasKhatriRaoKernels()) {
+      a.trace.add('TensorizedKhatriRao', p * q * r);
+      return { shape: [p * q, r], trace: a.trace, fresh: true };
+    }
     a.trace.add('Reshape');
     a.trace.add('Reshape');
     a.trace.add('Multiply', p * q * r);
