@@ -194,14 +194,12 @@ export function gruBackStepper(
     return {
       step: (t, carry, gi) => {
         const given: tf.NamedTensorMap = t < T - 1 ? { carry: carry!, gi: gi!, dA: into!.dA! } : {};
-        const outs = tf
-          .engine()
-          .runKernel(GRU_KERNELS.stepGrad, { ...inputs, ...given }, {
-            t,
-            gate,
-            stacks: true,
-            ...layout,
-          } as never) as tf.Tensor2D[];
+        const outs = tf.engine().runKernel(GRU_KERNELS.stepGrad, { ...inputs, ...given }, {
+          t,
+          gate,
+          stacks: true,
+          ...layout,
+        } as never) as tf.Tensor2D[];
         if (t === T - 1) into!.dA = outs[2] as unknown as tf.Tensor3D;
         return { total: outs[0]!, dU: outs[1]!, dUT: flipped ? outs[outs.length - 1] : undefined };
       },
