@@ -520,7 +520,7 @@ for (const { label, backend, native } of VARIANTS) {
           tf.tensor2d(Float32Array.from(b), [q, R]),
           tf.tensor2d(Float32Array.from(dy), [p * q, R]),
         ];
-        const [af, bf, df] = [at, bt, dyt].map((x) => x.dataSync());
+        const [af, bf, df] = [at, bt, dyt].map((x) => x.dataSync()) as [Float32Array, Float32Array, Float32Array];
         const [out] = tf.engine().runKernel(FUSED_KERNELS.khatriRao, { a: at, b: bt }, {}) as unknown as tf.Tensor[];
         expect(out!.shape).toEqual([p * q, R]);
         // A float32 product of float32 values: the float64 product rounded once.

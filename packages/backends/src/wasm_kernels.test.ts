@@ -529,12 +529,17 @@ describe('wasm kernel fixes', () => {
     check(37, 300, 228);
     check(100, 80, 1536);
     check(32, 512, 1540);
-    expect(cases).toBe(204);
+    // Columns not a multiple of 4 (B padded with zeros to the next multiple, the padding's columns
+    // dropped): a Tucker factor's mode product (12288 x 8 by 8 x 2) among them.
+    for (const M of [1, 5, 16]) for (const K of [3, 8]) for (const N of [1, 2, 3, 6, 7]) check(M, K, N);
+    check(12288, 8, 2);
+    expect(cases).toBe(235);
     // Fused with a bias and an activation (tf.fused.matMul): what the separate ops compute, bit for bit.
     for (const [M, K, N] of [
       [1, 88, 256],
       [1, 512, 88],
       [5, 16, 36],
+      [5, 16, 6],
       [2, 21, 1536],
       // Through panels of B, on one thread (the threaded build hands it to XNNPACK, which starts its
       // sums from the bias).
@@ -625,7 +630,11 @@ describe('wasm kernel fixes', () => {
     // remainder, columns of A left over, 4 columns of B left over; then whole blocks, a wide B.
     check(300, 259, 1028);
     check(256, 172, 1536);
-    expect(cases).toBe(87);
+    // Columns of B not a multiple of 4: C^T = B^T A where A's columns are a multiple of 4 (a Tucker
+    // factor's gradient, 12288 x 8 ^T by 12288 x 2), else B padded with zeros.
+    for (const K of [5, 300]) for (const M of [3, 4, 6, 8]) for (const N of [1, 2, 6]) check(K, M, N);
+    check(12288, 8, 2);
+    expect(cases).toBe(112);
     expect(tf.memory().numTensors).toBe(before);
   });
 
@@ -654,6 +663,8 @@ describe('wasm kernel fixes', () => {
       [t([1, side]), t([side, side + 4])],
       [t([1, 512]), t([512, 1536])], // fewer than 4 rows, wide, any size: the dense U at batch 1
       [t([3, 700]), t([700, SMALL_MATMUL_WIDE])],
+      [t([4, 8]), t([8, 6])], // N not a multiple of 4: B padded to 8 columns
+      [t([12288, 8]), t([8, 2])], // a Tucker factor's mode product
     ];
     // Many rows through panels of B (the dense W over a batch, CP's W), up to PACKED_MAX_RHS values.
     const panels = [
@@ -670,7 +681,7 @@ describe('wasm kernel fixes', () => {
       [t([4, 512]), t([512, 1536])], // 4 rows, more than 4x SMALL_MATMUL_MAX_RHS values
       [t([1, 1024]), t([1024, SMALL_MATMUL_WIDE - 4])], // fewer than 4 rows but not wide, more than 4x the values
       [t([PACKED_MIN_ROWS, 1024]), t([1024, PACKED_MAX_RHS / 1024 + 4])], // more than PACKED_MAX_RHS values
-      [t([4, 8]), t([8, 6])], // N not a multiple of 4
+      [t([PACKED_MIN_ROWS, 1024]), t([1024, 1026])], // N not a multiple of 4, not small: no panels
       [t([2, 4, 8]), t([2, 8, 4])], // batched
       [t([4, 8], 'int32'), t([8, 4], 'int32')],
       [t([4, 0]), t([0, 4])],
@@ -694,7 +705,7 @@ describe('wasm kernel fixes', () => {
       '4x512 512x1536',
       `1x1024 1024x${SMALL_MATMUL_WIDE - 4}`,
       `${PACKED_MIN_ROWS}x1024 1024x${PACKED_MAX_RHS / 1024 + 4}`,
-      '4x8 8x6',
+      `${PACKED_MIN_ROWS}x1024 1024x1026`,
       '2x4x8 2x8x4',
       '4x8 8x4',
       '4x0 0x4',

@@ -2,7 +2,7 @@ import * as tf from '@tensorflow/tfjs-core';
 // Registers the wasm backend and its kernels, so that the fixes below can be installed as soon as this
 // package is imported (and a plain tf.setBackend('wasm') gets them too).
 import '@tensorflow/tfjs-backend-wasm';
-import { nativeKernels, offsetOf, sharedMemory, type WasmBackendInternals } from './wasm_native.js';
+import { type NativeKernels, nativeKernels, offsetOf, sharedMemory, type WasmBackendInternals } from './wasm_native.js';
 
 /** What this module uses of the wasm backend (BackendWasm in @tensorflow/tfjs-backend-wasm). */
 interface WasmBackendLike {
@@ -282,6 +282,25 @@ export const SMALL_MATMUL_MAX_THREADED = 2 ** 21;
  * for a right-hand side seen for the first time (a persistent one XNNPACK packs once).
  */
 export const SMALL_MATMUL_WIDE = 512;
+/**
+ * A new (rows x cols4) float32 tensor holding x (rows x cols) in its first columns and zeros in the
+ * others: a right-hand side (or a bias, rows = 1) for the WebAssembly products, whose columns come
+ * in fours.
+ */
+function padColumns(
+  backend: WasmBackendLike & WasmBackendInternals,
+  kernels: NativeKernels,
+  x: tf.TensorInfo,
+  rows: number,
+  cols: number,
+  cols4: number,
+): tf.TensorInfo {
+  const out = backend.makeOutput([rows, cols4], 'float32');
+  (backend.typedArrayFromHeap(out) as Float32Array).fill(0);
+  kernels.copyRows(offsetOf(backend, x.dataId), offsetOf(backend, out.dataId), rows, 4 * cols, 4 * cols, 4 * cols4);
+  return out;
+}
+
 /** The right-hand sides (dataIds) that smallMatMulKernel has seen under SMALL_MATMUL_WIDE's rule. */
 const seenWide = new WeakSet<object>();
 
@@ -296,10 +315,11 @@ const seenWide = new WeakSet<object>();
  * the bias after the whole sum, then applies relu or leakyrelu, as the separate ops would (XNNPACK
  * starts its sums from the bias: the last bit may differ); other activations and a PReLU go to the
  * original kernel. It takes float32 products without transposes or batches (leading axes of size 1
- * are fine), N a multiple of 4 and a right-hand side of at most SMALL_MATMUL_MAX_RHS values, or 4x
+ * are fine) and a right-hand side of at most SMALL_MATMUL_MAX_RHS values (N not a multiple of 4:
+ * counted with B padded by zeros to the next multiple, which is what runs), or 4x
  * as many in at most SMALL_MATMUL_NARROW columns or by at most SMALL_MATMUL_FEW_ROWS rows, or any
- * size by fewer than 4 rows in at least SMALL_MATMUL_WIDE columns, or, through panels of B
- * (matmulPacked), any other right-hand side of at most PACKED_MAX_RHS values and at least 8 columns
+ * size by fewer than 4 rows in at least SMALL_MATMUL_WIDE columns (N a multiple of 4), or, through panels of B
+ * (matmulPacked), any other right-hand side of at most PACKED_MAX_RHS values and at least 8 columns (a multiple of 4)
  * by at least PACKED_MIN_ROWS rows (at most SMALL_MATMUL_MAX_THREADED multiply-adds on the threaded
  * build); everything else goes to the original kernel, as does everything where the WebAssembly
  * kernels cannot run (see setNativeWasmKernels).
@@ -321,12 +341,15 @@ export function smallMatMulKernel(original: tf.KernelFunc): tf.KernelFunc {
     if (a.dtype !== 'float32' || b.dtype !== 'float32' || ra < 2 || rb < 2) return original(args);
     const [M, K] = a.shape.slice(-2) as [number, number];
     const [K2, N] = b.shape.slice(-2) as [number, number];
+    // Columns not a multiple of 4: B (and the bias) padded with zeros to N4 columns, small products only.
+    const N4 = (N + 3) & ~3;
+    const padded = N !== N4;
     const small =
-      K * N <= SMALL_MATMUL_MAX_RHS ||
-      ((N <= SMALL_MATMUL_NARROW || M <= SMALL_MATMUL_FEW_ROWS) && K * N <= 4 * SMALL_MATMUL_MAX_RHS);
-    const wide = !small && M < 4 && N >= SMALL_MATMUL_WIDE;
-    const tall = !small && !wide && M >= PACKED_MIN_ROWS && N >= 8 && K * N <= PACKED_MAX_RHS;
-    if (K !== K2 || N % 4 !== 0 || M === 0 || K === 0 || N === 0 || !(small || wide || tall)) return original(args);
+      K * N4 <= SMALL_MATMUL_MAX_RHS ||
+      ((N4 <= SMALL_MATMUL_NARROW || M <= SMALL_MATMUL_FEW_ROWS) && K * N4 <= 4 * SMALL_MATMUL_MAX_RHS);
+    const wide = !padded && !small && M < 4 && N >= SMALL_MATMUL_WIDE;
+    const tall = !padded && !small && !wide && M >= PACKED_MIN_ROWS && N >= 8 && K * N <= PACKED_MAX_RHS;
+    if (K !== K2 || M === 0 || K === 0 || N === 0 || !(small || wide || tall)) return original(args);
     if (count(a.shape.slice(0, -2)) !== 1 || count(b.shape.slice(0, -2)) !== 1) return original(args);
     // A bias of one value per column ([N], [1, N], ...) and no more axes than the product's.
     const outRank = Math.max(ra, rb);
@@ -347,6 +370,22 @@ export function smallMatMulKernel(original: tf.KernelFunc): tf.KernelFunc {
     }
     const out = backend.makeOutput([...new Array<number>(outRank - 2).fill(1), M, N], 'float32');
     const at = (x: tf.TensorInfo | undefined): number => (x ? offsetOf(backend, x.dataId) : 0);
+    if (padded) {
+      // Each column of C is its own sum: the real columns are the same sums, in the same order.
+      const scratch = [
+        padColumns(backend, kernels, b, K, N, N4),
+        backend.makeOutput([M, N4], 'float32'),
+        ...(bias ? [padColumns(backend, kernels, bias, 1, N, N4)] : []),
+      ];
+      const [b4, c4, bias4] = scratch;
+      try {
+        kernels.matmul(at(a), at(b4), at(c4), M, K, N4, at(bias4), act, leakyreluAlpha);
+        kernels.copyRows(at(c4), at(out), M, 4 * N, 4 * N4, 4 * N);
+      } finally {
+        for (const x of scratch) backend.disposeData(x!.dataId, true);
+      }
+      return out;
+    }
     if (tall) {
       const packed = backend.makeOutput([K * (N & ~7)], 'float32');
       try {
@@ -690,6 +729,33 @@ function transposedMatMulKernel(original: tf.KernelFunc, name: string): tf.Kerne
         const [K2, N] = b.shape as [number, number];
         const internals = args.backend as unknown as WasmBackendInternals & WasmBackendLike;
         const kernels = nativeKernels(internals);
+        if (kernels && K === K2 && K > 0 && M > 0 && N > 0 && N % 4 !== 0 && M * N <= TN_DIRECT_MAX) {
+          // A narrow B (a Tucker factor's gradient, 12288 x 8 ^T by 12288 x 2): C^T = B^T A by
+          // matmulTN where A's columns are a multiple of 4, then C^T transposed (a few values); else
+          // B's columns padded with zeros to a multiple of 4 and the padding's columns of C dropped.
+          // Either way every value of C is the same sum, in the same order.
+          const at = (x: tf.TensorInfo): number => offsetOf(internals, x.dataId);
+          const out = internals.makeOutput([M, N], 'float32');
+          if (M % 4 === 0) {
+            const ct = internals.makeOutput([N, M], 'float32');
+            try {
+              kernels.matmulTN(at(b), at(a), at(ct), K, N, M);
+              kernels.transpose(at(ct), at(out), N, M);
+            } finally {
+              internals.disposeData(ct.dataId, true);
+            }
+            return out;
+          }
+          const N4 = (N + 3) & ~3;
+          const [b4, c4] = [padColumns(internals, kernels, b, K, N, N4), internals.makeOutput([M, N4], 'float32')];
+          try {
+            kernels.matmulTN(at(a), at(b4), at(c4), K, M, N4);
+            kernels.copyRows(at(c4), at(out), M, 4 * N, 4 * N4, 4 * N);
+          } finally {
+            for (const x of [b4, c4]) internals.disposeData(x.dataId, true);
+          }
+          return out;
+        }
         if (
           kernels &&
           K === K2 &&

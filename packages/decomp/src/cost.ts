@@ -141,11 +141,19 @@ export const TN_PANELS_MIN_ROWS = 32;
  * (its transposedMatMulKernel, with the same rules): where the (k x m) result has at most
  * TN_DIRECT_MAX values (m a multiple of 4) its WebAssembly kernel reads A and B as they are, the
  * products alone; up to TN_PACKED_MAX (m at least 8), or for a wide B (TN_PANELS_MIN_COLS), the
- * same with B copied once into panels (its elements moved); otherwise the transposed operand's
+ * same with B copied once into panels (its elements moved); for a B whose columns are not a multiple
+ * of 4, up to TN_DIRECT_MAX, C^T = B^T A or B padded (the result's or B's elements moved); otherwise the transposed operand's
  * elements moved, the right-hand side's repacked, and a transpose of the result when flipped.
  */
 function transposeAProduct(acc: CostEstimate, rows: number, k: number, m: number): void {
   acc.flops += 2 * rows * k * m;
+  if (m % 4 !== 0 && k * m <= TN_DIRECT_MAX) {
+    // A narrow B: C^T = B^T A directly where k is a multiple of 4 (C^T then transposed), else B
+    // padded with zeros to a multiple of 4 columns.
+    acc.ops += 1;
+    acc.moved += k % 4 === 0 ? k * m : rows * m;
+    return;
+  }
   const panels = m >= TN_PANELS_MIN_COLS && k >= TN_PANELS_MIN_ROWS;
   if (k * m <= TN_DIRECT_MAX && m % 4 === 0 && !panels) {
     acc.ops += 1;
