@@ -306,11 +306,22 @@ export function gruSequence(
     const [aIn, hIn, bIn, ...rest] = args.slice(0, -1) as tf.Tensor[];
     const mats = rest.slice(0, k) as tf.Tensor2D[];
     const { outputs, kinds, stacks } = forward(aIn!, hIn as tf.Tensor2D, bIn!, mats, mask ? rest[k] : undefined, true);
+    // The stage inputs of every step, when each has many rows (a TT-matrix's laid-out state, B n_k
+    // rows or more): their weight gradients are then formed step by step in the backward pass (see
+    // Layout.perStep), and the inputs are kept as they are, not stacked.
+    const laid = kinds.slice(5);
+    const perStep =
+      !resetBefore &&
+      !flips &&
+      keepsFirst &&
+      laid.length === k &&
+      laid.every((list) => list.length === T && list[0]!.shape[0]! >= PER_STEP_MIN_ROWS);
+    const laidKept = perStep ? laid.flat() : laid.map((list) => tf.stack(list));
     // With the step kernels' stacks: hs and kept, then the laid-out stage inputs; else h, r, z, n,
     // un and those, each stacked now.
     const stacked = stacks?.hs
-      ? [stacks.hs, stacks.kept!, ...kinds.slice(5).map((list) => tf.stack(list))]
-      : kinds.map((list) => tf.stack(list));
+      ? [stacks.hs, stacks.kept!, ...laidKept]
+      : [...kinds.slice(0, 5).map((list) => tf.stack(list)), ...laidKept];
     save([...mats, ...(mask ? [rest[k]!] : []), ...stacked]);
     const value = (stacks?.out ?? tf.stack(outputs, batchMajor ? 1 : 0)) as tf.Tensor3D;
     // The states are in the stack now.
@@ -334,6 +345,7 @@ export function gruSequence(
           flips,
           batchMajor,
           stacks: Boolean(stacks?.hs),
+          perStep,
         }),
     };
   }) as Parameters<typeof tf.customGrad>[0]);
@@ -359,7 +371,24 @@ interface Layout {
   batchMajor: boolean;
   /** The forward pass kept the step kernels' stacks hs and kept (GruStacks), not h, r, z, n, un. */
   stacks?: boolean;
+  /**
+   * The weight gradients of the stages (route 'stages') formed step by step in the backward loop,
+   * x_i(t)^T g_i(t) while g_i(t) is fresh in cache, and summed at the end, instead of one product
+   * over all steps' stacked inputs: the stage inputs were kept per step (T tensors per stage, in
+   * step order, after the stacks). For stages whose per-step inputs have PER_STEP_MIN_ROWS rows or
+   * more (a TT-matrix's: each product then runs at the kernels' full rate, where the stacked product
+   * over T times the rows reads its operands from memory), without views on the first stage's input
+   * only (flipped or plain products keep the stacked route).
+   */
+  perStep?: boolean;
 }
+
+/**
+ * The fewest rows per step of every stage's input for Layout.perStep: a TT-GRU's stages at batch 16
+ * have 256 and 512 (ad hoc, wasm, hot in cache: 256 x 32 ^T by 256 x 352 and 512 x 176 ^T by
+ * 512 x 48 at 55.5 GFLOP/s, their stacks over 60 steps at 45.7).
+ */
+const PER_STEP_MIN_ROWS = 64;
 
 /**
  * What the forward pass saved: the stage matrices, the mask, then the stacks over all steps (h, r,
@@ -404,6 +433,9 @@ function backward(dy: tf.Tensor3D, kept: tf.Tensor[], L: Layout): tf.Tensor[] {
   const g: tf.Tensor2D[][] = Array.from({ length: k }, () => new Array<tf.Tensor2D>(T));
   const stageInputs = (i: number): tf.Tensor =>
     i === 0 && !L.keepsFirst ? stacked[0]! : stacked[laidAt + i - (L.keepsFirst ? 0 : 1)]!;
+  // Per step (L.perStep): stage i's input at step t, and its weight gradient's share of every step.
+  const stepInput = (i: number, t: number): tf.Tensor2D => stacked[laidAt + i * T + t] as tf.Tensor2D;
+  const partials: tf.Tensor2D[][] = Array.from({ length: k }, () => []);
   let carry: tf.Tensor2D | undefined;
   let gi: tf.Tensor2D | undefined;
   for (let t = T - 1; t >= 0; t--) {
@@ -429,7 +461,8 @@ function backward(dy: tf.Tensor3D, kept: tf.Tensor[], L: Layout): tf.Tensor[] {
     }
     let gs = unapplyView(tfOps, s.dU, L.outView, L.lastShape) as tf.Tensor2D;
     for (let i = k - 1; i >= 0; i--) {
-      if (L.route === 'stages') g[i]![t] = gs;
+      if (L.perStep) partials[i]!.push(tf.matMul(stepInput(i, t), gs, true, false) as tf.Tensor2D);
+      else if (L.route === 'stages') g[i]![t] = gs;
       gs = unapplyView(tfOps, tf.matMul(gs, matsT[i]!), L.views[i]!, L.inShapes[i]!) as tf.Tensor2D;
     }
     gi = gs;
@@ -445,24 +478,26 @@ function backward(dy: tf.Tensor3D, kept: tf.Tensor[], L: Layout): tf.Tensor[] {
           tf.matMul(tf.reshape(hS!, [-1, H]) as tf.Tensor2D, dUAll, true, false),
           mats,
         )
-      : mats.map((_, i) => {
-          // Laid-out inputs of M_{i+1} at every step, stacked: h_{t-1} when the first stage has no
-          // view; flipped, the inputs of M_2 .. are (T, K, B), turned into rows.
-          const [K, N] = mats[i]!.shape;
-          const kept = stageInputs(i);
-          const rows = tf.reshape(L.flips && i > 0 ? tf.transpose(kept, [0, 2, 1]) : kept, [-1, K]);
-          // The last stage's output gradients are d(U h) themselves where U has no output view;
-          // flipped, the others came transposed (N, B).
-          const gs = g[i]!.every((x, t) => x === dU[t])
-            ? dUAll
-            : i === k - 1 && !L.flips && L.outView.every((op) => 'reshape' in op)
-              ? // The last stage's output gradients are d(U h) reshaped (a TT-matrix's (B m_1.., m_d)).
-                tf.reshape(dUAll, [-1, N])
-              : L.flips
-                ? tf.reshape(tf.transpose(tf.stack(g[i]!), [0, 2, 1]), [-1, N])
-                : tf.concat(g[i]!, 0);
-          return tf.matMul(rows as tf.Tensor2D, gs, true, false);
-        });
+      : L.perStep
+        ? partials.map((list) => (list.length === 1 ? list[0]! : (tf.addN(list) as tf.Tensor2D)))
+        : mats.map((_, i) => {
+            // Laid-out inputs of M_{i+1} at every step, stacked: h_{t-1} when the first stage has no
+            // view; flipped, the inputs of M_2 .. are (T, K, B), turned into rows.
+            const [K, N] = mats[i]!.shape;
+            const kept = stageInputs(i);
+            const rows = tf.reshape(L.flips && i > 0 ? tf.transpose(kept, [0, 2, 1]) : kept, [-1, K]);
+            // The last stage's output gradients are d(U h) themselves where U has no output view;
+            // flipped, the others came transposed (N, B).
+            const gs = g[i]!.every((x, t) => x === dU[t])
+              ? dUAll
+              : i === k - 1 && !L.flips && L.outView.every((op) => 'reshape' in op)
+                ? // The last stage's output gradients are d(U h) reshaped (a TT-matrix's (B m_1.., m_d)).
+                  tf.reshape(dUAll, [-1, N])
+                : L.flips
+                  ? tf.reshape(tf.transpose(tf.stack(g[i]!), [0, 2, 1]), [-1, N])
+                  : tf.concat(g[i]!, 0);
+            return tf.matMul(rows as tf.Tensor2D, gs, true, false);
+          });
   // d(x W + b_W) = [dPreR, dPreZ, dPreN], from the steps.
   const dAAll = into?.dA ?? (L.batchMajor ? tf.stack(dA, 1) : tf.reshape(tf.concat(dA, 0), [T, B, 3 * H]));
   // (A reduction over the leading axis is slow on wasm: see columnSums.)
