@@ -79,9 +79,10 @@ function flippedProduct(h: tf.Tensor2D, mT: tf.Tensor2D): tf.Tensor2D {
  * Why: left to autodiff, every step adds a gradient of every matrix and a matMul to make it; here
  * the weight gradients are one matMul per M_i over all steps at once,
  * dM_i = [c^i_1 .. c^i_T]^T [g^i_1 .. g^i_T] (c^i: the laid-out input of M_i, g^i: the gradient of
- * its output), and a view's gradient is its inverse layout. Where the stages allow it (TT stages, plain factors), the weight
- * gradients can instead come from the whole U's gradient dU = [h_0 .. h_{T-1}]^T [d(Uh)_1 .. d(Uh)_T]
- * (one product, as for a dense U) by stageGradientsFromDense; nothing per stage is kept then. The
+ * its output; for stages with many rows per step, a TT-matrix's, the same sum formed step by step
+ * in the backward loop: Layout.perStep), and a view's gradient is its inverse layout. Where the
+ * stages allow it (TT stages, plain factors), the weight gradients can instead come from the whole
+ * U's gradient dU = [h_0 .. h_{T-1}]^T [d(Uh)_1 .. d(Uh)_T] (one product, as for a dense U) by stageGradientsFromDense; nothing per stage is kept then. The
  * planner's cost model picks the route (planWeightGradient) unless `weightGradient` forces one.
  *
  * a: (T, B, 3H) time-major input projections x_t W + b_W; h0: (B, H); bU: (3H); mask: (T, B, 1) or
