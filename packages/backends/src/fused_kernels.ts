@@ -18,7 +18,7 @@ export const FUSED_KERNELS = {
   gruStep: 'TensorizedGruStep',
   gruStepGrad: 'TensorizedGruStepGrad',
   adam: 'TensorizedAdam',
-  /** The Khatri-Rao product of two factors (p x R), (q x R) -> (pq x R), and its gradient (KhatriRaoAttrs: none). */
+  /** The Khatri-Rao product of two factors a (p x R), b (q x R) -> (pq x R), and its gradient (no attributes). */
   khatriRao: 'TensorizedKhatriRao',
   khatriRaoGrad: 'TensorizedKhatriRaoGrad',
   /** A TT-matrix's batch-1 product (and bias) in one kernel, cpu and wasm (src/matmul_pair.ts; MatMulPairAttrs). */
@@ -181,7 +181,7 @@ function checkBoolean(kernel: string, name: string, x: unknown): void {
 
 /**
  * The stacks of a step (GruStepAttrs.stacks): allocated at the first step (`first`), else the
- * inputs hs, kept and `outName`, checked; `outShape` the shape of that last one.
+ * inputs hs, kept and `outName` (the stack `out` is given under that name), checked against `shapes`.
  */
 function stacksOf(
   host: Host,

@@ -152,6 +152,44 @@ describeEachBackend('gruSequence over TT stages', () => {
     tf.dispose([...args, mask, probe]);
   });
 
+  it('with many rows per step (batch 48), the stage weight gradients are formed step by step and summed, and equal the reference', async () => {
+    const cores = TT_CORE_SHAPES.map((s, i) => tf.randomNormal(s, 0, 0.4, 'float32', 20 + i));
+    // Every stage's per-step input then has 96 or 192 rows (at least 64: Layout.perStep).
+    const [T, B] = [3, 48];
+    const a = tf.randomNormal([T, B, 24], 0, 1, 'float32', 5) as tf.Tensor3D;
+    const h0 = tf.randomNormal([B, 8], 0, 0.5, 'float32', 6) as tf.Tensor2D;
+    const bU = tf.randomNormal([24], 0, 0.3, 'float32', 7) as tf.Tensor1D;
+    const mask = tf.tidy(() =>
+      tf.cast(tf.greater(tf.randomUniform([T, B, 1], 0, 1, 'float32', 8), 0.2), 'float32'),
+    ) as tf.Tensor3D;
+    const probe = tf.randomNormal([T, B, 8], 0, 1, 'float32', 9);
+    const args = [a, h0, bU, ...cores];
+    const tt = (xs: tf.Tensor[]) => ttMatrix(xs, { checkFinite: false });
+    for (const groups of [
+      [1, 1, 1],
+      [2, 1],
+      [1, 2],
+    ]) {
+      const prepare = (xs: tf.Tensor[]) => prepareMatmul(tt(xs), 'factorised', { groups });
+      await expectFusedMatchesReference(args, mask, probe, prepare, (xs) => ttMatrixToDense(tt(xs)), 'stages');
+      // The per-step shares summed: one AddN per stage (none on the stacked route).
+      const info = await tf.profile(() => {
+        tf.tidy(() => {
+          tf.grads((...xs: tf.Tensor[]) => {
+            const prepared = prepare(xs.slice(3));
+            const hs = gruSequence(xs[0] as tf.Tensor3D, xs[1] as tf.Tensor2D, xs[2] as tf.Tensor1D, prepared, mask, {
+              weightGradient: 'stages',
+            });
+            prepared.dispose();
+            return tf.sum(tf.mul(hs, probe));
+          })(args);
+        });
+      });
+      expect(info.kernels.filter((k) => k.name === 'AddN')).toHaveLength(groups.length);
+    }
+    tf.dispose([...args, mask, probe]);
+  });
+
   it('at batch 1 without a gradient tape (two merged cores: the transpose-free batch-1 product), the states equal the reference', async () => {
     const cores = TT_CORE_SHAPES.map((s, i) => tf.randomNormal(s, 0, 0.4, 'float32', 30 + i));
     const T = 5;

@@ -82,7 +82,8 @@ function flippedProduct(h: tf.Tensor2D, mT: tf.Tensor2D): tf.Tensor2D {
  * its output; for stages with many rows per step, a TT-matrix's, the same sum formed step by step
  * in the backward loop: Layout.perStep), and a view's gradient is its inverse layout. Where the
  * stages allow it (TT stages, plain factors), the weight gradients can instead come from the whole
- * U's gradient dU = [h_0 .. h_{T-1}]^T [d(Uh)_1 .. d(Uh)_T] (one product, as for a dense U) by stageGradientsFromDense; nothing per stage is kept then. The
+ * U's gradient dU = [h_0 .. h_{T-1}]^T [d(Uh)_1 .. d(Uh)_T] (one product, as for a dense U) by
+ * stageGradientsFromDense; nothing per stage is kept then. The
  * planner's cost model picks the route (planWeightGradient) unless `weightGradient` forces one.
  *
  * a: (T, B, 3H) time-major input projections x_t W + b_W; h0: (B, H); bU: (3H); mask: (T, B, 1) or
@@ -378,8 +379,8 @@ interface Layout {
    * over all steps' stacked inputs: the stage inputs were kept per step (T tensors per stage, in
    * step order, after the stacks). For stages whose per-step inputs have PER_STEP_MIN_ROWS rows or
    * more (a TT-matrix's: each product then runs at the kernels' full rate, where the stacked product
-   * over T times the rows reads its operands from memory), without views on the first stage's input
-   * only (flipped or plain products keep the stacked route).
+   * over T times the rows reads its operands from memory) and every stage's input laid out by a view
+   * (keepsFirst); plain and flipped products keep the stacked route.
    */
   perStep?: boolean;
 }
