@@ -529,11 +529,13 @@ describe('wasm kernel fixes', () => {
     check(37, 300, 228);
     check(100, 80, 1536);
     check(32, 512, 1540);
+    // Small only by the narrow allowance, many rows: through panels as well.
+    check(40, 1536, 80);
     // Columns not a multiple of 4 (B padded with zeros to the next multiple, the padding's columns
     // dropped): a Tucker factor's mode product (12288 x 8 by 8 x 2) among them.
     for (const M of [1, 5, 16]) for (const K of [3, 8]) for (const N of [1, 2, 3, 6, 7]) check(M, K, N);
     check(12288, 8, 2);
-    expect(cases).toBe(235);
+    expect(cases).toBe(236);
     // Fused with a bias and an activation (tf.fused.matMul): what the separate ops compute, bit for bit.
     for (const [M, K, N] of [
       [1, 88, 256],
@@ -671,6 +673,8 @@ describe('wasm kernel fixes', () => {
       [t([PACKED_MIN_ROWS, 512]), t([512, 1536])],
       [t([960, 80]), t([80, 1536])],
       [t([PACKED_MIN_ROWS, 1024]), t([1024, PACKED_MAX_RHS / 1024])],
+      // Small only by the narrow allowance (a CP-GRU's W gradient, 123K values of B): panels too.
+      [t([PACKED_MIN_ROWS, 1536]), t([1536, 80])],
     ];
     const few = SMALL_MATMUL_FEW_ROWS;
     const handed = [
