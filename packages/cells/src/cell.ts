@@ -26,7 +26,8 @@ function zeroPadded(inputs: tf.Tensor3D, mask: tf.Tensor2D): tf.Tensor3D {
   const op = tf.customGrad(((x: tf.Tensor3D, m: tf.Tensor2D, save: tf.GradSaveFunc) => {
     const column = tf.reshape(m, [batch, steps, 1]);
     save([column]);
-    const keep = tf.cast(tf.broadcastTo(column, x.shape), 'bool');
+    // Cast before the broadcast: (B, T) values instead of (B, T, n).
+    const keep = tf.broadcastTo(tf.cast(column, 'bool'), x.shape);
     return {
       value: tf.where(keep, x, tf.zerosLike(x)) as tf.Tensor3D,
       gradFunc: (dy: tf.Tensor, [kept]: tf.Tensor[]) => [tf.mul(dy, kept!), tf.zerosLike(m)],
