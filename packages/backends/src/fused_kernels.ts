@@ -625,8 +625,8 @@ function gruStepGradOn(
     host.free(outs[2]!);
     return outs.slice(0, 2);
   }
-  const outs = [host.alloc([B, H]), host.alloc([B, 3 * H]), host.alloc([B, 3 * H])];
   if (native && H % 4 === 0) {
+    const outs = [host.alloc([B, H]), host.alloc([B, 3 * H]), host.alloc([B, 3 * H])];
     const at = native.offset;
     const [totalOut, dUOut, dAOut] = outs.map(at) as [number, number, number];
     native.kernels.gruStepGrad(
@@ -651,7 +651,6 @@ function gruStepGradOn(
     );
     return outs;
   }
-  for (const x of outs) host.free(x);
   return gruStepGradLoops(
     host,
     () => [dy!, h!, r!, z!, n!, un!].map((x) => host.view(x)),
