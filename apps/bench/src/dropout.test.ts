@@ -2,6 +2,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { describeEachBackend, expectNoLeak } from '@tensorized/test-utils';
 import { describe, expect, it } from 'vitest';
 import { dropout, dropoutMultipliers } from './dropout.js';
+import { FUSED_KERNELS } from '@tensorized/backends';
 
 /** |observed - expected| for a count of n Bernoulli(p) trials, in standard deviations. */
 const sigmas = (hits: number, n: number, p: number): number => Math.abs(hits - n * p) / Math.sqrt(n * p * (1 - p));
@@ -50,20 +51,48 @@ describe('dropoutMultipliers', () => {
 });
 
 describeEachBackend('dropout', () => {
-  it('is x times the multipliers, its gradient dy times them; rate 0 is x itself; nothing leaks', async () => {
-    const x = tf.randomNormal([6, 40], 0, 1, 'float32', 3);
-    const w = tf.randomNormal([6, 40], 0, 1, 'float32', 4);
-    const m = dropoutMultipliers(240, 0.3, 5);
-    await expectNoLeak(() => {
-      const y = dropout(x, 0.3, 5);
-      const xs = x.dataSync();
-      expect(Array.from(y.dataSync())).toEqual(Array.from(xs, (v, i) => Math.fround(v * m[i]!)));
-      const g = tf.grad((t: tf.Tensor) => tf.sum(tf.mul(dropout(t, 0.3, 5), w)))(x);
-      const ws = w.dataSync();
-      expect(Array.from(g.dataSync())).toEqual(Array.from(ws, (v, i) => Math.fround(v * m[i]!)));
-      expect(dropout(x, 0, 5)).toBe(x);
-      tf.dispose([y, g]);
+  it.each([
+    [6, 40],
+    [3, 7],
+  ])(
+    'is x times the multipliers, its gradient dy times them; rate 0 is x itself; nothing leaks (%i x %i)',
+    async (rows, cols) => {
+      const x = tf.randomNormal([rows, cols], 0, 1, 'float32', 3);
+      const w = tf.randomNormal([rows, cols], 0, 1, 'float32', 4);
+      const m = dropoutMultipliers(rows * cols, 0.3, 5);
+      await expectNoLeak(() => {
+        const y = dropout(x, 0.3, 5);
+        const xs = x.dataSync();
+        expect(Array.from(y.dataSync())).toEqual(Array.from(xs, (v, i) => Math.fround(v * m[i]!)));
+        const g = tf.grad((t: tf.Tensor) => tf.sum(tf.mul(dropout(t, 0.3, 5), w)))(x);
+        const ws = w.dataSync();
+        expect(Array.from(g.dataSync())).toEqual(Array.from(ws, (v, i) => Math.fround(v * m[i]!)));
+        expect(dropout(x, 0, 5)).toBe(x);
+        tf.dispose([y, g]);
+      });
+      tf.dispose([x, w]);
+    },
+  );
+
+  it('runs as one TensorizedDropout each way where the backend has it, no Multiply', async () => {
+    const x = tf.randomNormal([4, 8], 0, 1, 'float32', 3);
+    const dy = tf.onesLike(x);
+    const info = await tf.profile(() => {
+      const g = tf.grad((t: tf.Tensor) => dropout(t, 0.5, 2))(x, dy);
+      g.dispose();
     });
-    tf.dispose([x, w]);
+    const names = info.kernels.map((k) => k.name);
+    if (tf.getKernel(FUSED_KERNELS.dropout, tf.getBackend())) {
+      expect(names.filter((n) => n === FUSED_KERNELS.dropout)).toHaveLength(2);
+      expect(names).not.toContain('Multiply');
+    } else expect(names).toContain('Multiply');
+    tf.dispose([x, dy]);
+  });
+
+  it('names a bad argument', () => {
+    const x = tf.zeros([2]);
+    expect(() => dropout(x, 1, 1)).toThrow(/rate must be in \[0, 1\), got 1/);
+    expect(() => dropout(x, 0.2, 0.5)).toThrow(/seed must be an integer, got 0.5/);
+    x.dispose();
   });
 });

@@ -1,17 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
-
-/**
- * lowbias32 (C. Wellons, "Prospecting for hash functions", 2018): a 32-bit integer hash whose output
- * bits each flip with probability close to 1/2 for any flipped input bit.
- */
-function hash32(x: number): number {
-  x ^= x >>> 16;
-  x = Math.imul(x, 0x7feb352d);
-  x ^= x >>> 15;
-  x = Math.imul(x, 0x846ca68b);
-  x ^= x >>> 16;
-  return x >>> 0;
-}
+import { type DropoutAttrs, FUSED_KERNELS, hash32 } from '@tensorized/backends';
 
 /**
  * The multipliers of inverted dropout for `count` values: 1 / (1 - rate) with probability 1 - rate,
@@ -44,10 +32,25 @@ export function dropoutMultipliers(count: number, rate: number, seed: number): F
 }
 
 /**
- * Inverted dropout of x (training only): x times dropoutMultipliers(size, rate, seed), one upload and
- * one Multiply; its gradient is dy times the same multipliers. rate 0 returns x itself.
+ * Inverted dropout of x (training only): x times dropoutMultipliers(size, rate, seed); its gradient
+ * is dy times the same multipliers. Where the backend has @tensorized/backends' TensorizedDropout
+ * (cpu, wasm) that is one kernel each way, the mask computed in the pass and never stored; elsewhere
+ * one upload of the multipliers and one Multiply. The same values either way, bit for bit. rate 0
+ * returns x itself.
  */
 export function dropout<T extends tf.Tensor>(x: T, rate: number, seed: number): T {
   if (rate === 0) return x;
+  if (tf.getKernel(FUSED_KERNELS.dropout, tf.getBackend())) {
+    if (!(rate > 0 && rate < 1)) throw new RangeError(`dropout: rate must be in [0, 1), got ${rate}`);
+    if (!Number.isInteger(seed)) throw new RangeError(`dropout: seed must be an integer, got ${seed}`);
+    const attrs: DropoutAttrs = { rate, seed };
+    const masked = (v: tf.Tensor): tf.Tensor =>
+      (tf.engine().runKernel(FUSED_KERNELS.dropout, { x: v }, attrs as never) as unknown as tf.Tensor[])[0]!;
+    const op = tf.customGrad(((v: tf.Tensor) => ({
+      value: masked(v),
+      gradFunc: (dy: tf.Tensor) => masked(dy),
+    })) as never);
+    return op(x) as T;
+  }
   return tf.tidy(() => tf.mul(x, tf.tensor(dropoutMultipliers(x.size, rate, seed), x.shape, 'float32'))) as T;
 }

@@ -555,6 +555,52 @@ for (const { label, backend, native } of VARIANTS) {
       },
     );
 
+    it.each([
+      [4099, 0.3, 5],
+      [1026, 0.5, -7],
+      [8, 0, 1],
+    ])(
+      'TensorizedDropout keeps value i by lowbias32 of (i, seed), computed here in BigInt (%i values, rate %f, seed %i)',
+      async (n, rate, seed) => {
+        await start(4);
+        // lowbias32 modulo 2^32 in BigInt: independent of Math.imul and of the kernels' wrap-around.
+        const M = 2n ** 32n;
+        const hash = (v: bigint): bigint => {
+          let x = ((v % M) + M) % M;
+          x ^= x >> 16n;
+          x = (x * 0x7feb352dn) % M;
+          x ^= x >> 15n;
+          x = (x * 0x846ca68bn) % M;
+          x ^= x >> 16n;
+          return x;
+        };
+        const key = hash(BigInt(seed));
+        const threshold = BigInt(Math.round((1 - rate) * 2 ** 24));
+        const scale = Math.fround(1 / (1 - rate));
+        const before = tf.memory().numTensors;
+        const x = tensorOf([n], 71 + n);
+        const xs = x.dataSync();
+        const shaped = tf.reshape(x, n % 2 === 0 ? [2, n / 2] : [n]);
+        const [y] = tf
+          .engine()
+          .runKernel(FUSED_KERNELS.dropout, { x: shaped }, { rate, seed } as never) as unknown as tf.Tensor[];
+        expect(y!.shape).toEqual(shaped.shape);
+        const ys = y!.dataSync();
+        let kept = 0;
+        for (let i = 0; i < n; i++) {
+          const keep = hash(BigInt(i) * 0x9e3779b9n + key) >> 8n < threshold;
+          if (keep) kept++;
+          if (ys[i] !== Math.fround(xs[i]! * (keep ? scale : 0)))
+            expect([i, ys[i]]).toEqual([i, xs[i]! * (keep ? scale : 0)]);
+        }
+        if (rate === 0) expect(kept).toBe(n);
+        else expect(kept / n).toBeGreaterThan(1 - rate - 0.05);
+        if (rate > 0) expect(kept / n).toBeLessThan(1 - rate + 0.05);
+        tf.dispose([x, shaped, y!]);
+        expect(tf.memory().numTensors).toBe(before);
+      },
+    );
+
     it.each([37, 4096])(
       'TensorizedAdam is one torch.optim.Adam update (with gradient scaling), in float64 (%i values)',
       async (n) => {
@@ -663,6 +709,15 @@ for (const { label, backend, native } of VARIANTS) {
               {},
             ),
         ).toThrow(/input 'dy' must have shape \[8, 3\], got \[7, 3\]/);
+        const drop = (attrs: object) =>
+          tf.engine().runKernel(FUSED_KERNELS.dropout, { x: tf.zeros([3]) }, attrs as never);
+        expect(() => drop({ rate: 1, seed: 1 })).toThrow(
+          /TensorizedDropout: attribute 'rate' must be in \[0, 1\), got 1/,
+        );
+        expect(() => drop({ rate: 0.2, seed: 0.5 })).toThrow(/attribute 'seed' must be an integer, got 0.5/);
+        expect(() =>
+          tf.engine().runKernel(FUSED_KERNELS.dropout, { x: tf.zeros([3], 'int32') }, { rate: 0.2, seed: 1 } as never),
+        ).toThrow(/input 'x' must be float32, got int32/);
         const w = tf.zeros([3]);
         const adamAttrs = { lr: 1, beta1: 0.9, beta2: 0.99, eps: 1e-8, step: 0, scale: 1 };
         expect(() => tf.engine().runKernel(FUSED_KERNELS.adam, { w, m: w, v: w, g: w }, adamAttrs as never)).toThrow(

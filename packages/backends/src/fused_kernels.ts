@@ -23,6 +23,8 @@ export const FUSED_KERNELS = {
   khatriRaoGrad: 'TensorizedKhatriRaoGrad',
   /** A TT-matrix's batch-1 product (and bias) in one kernel, cpu and wasm (src/matmul_pair.ts; MatMulPairAttrs). */
   matMulPair: 'TensorizedMatMulPair',
+  /** Inverted dropout with a mask computed from (seed, index), never stored (DropoutAttrs). */
+  dropout: 'TensorizedDropout',
 } as const;
 
 /**
@@ -890,6 +892,62 @@ function khatriRaoGrad(host: Host, inputs: tf.NamedTensorInfoMap): tf.TensorInfo
   return outs;
 }
 
+/** Attributes of TensorizedDropout. */
+export interface DropoutAttrs {
+  /** The probability of dropping a value, in [0, 1). */
+  rate: number;
+  /** An integer; the mask depends only on (seed, index). */
+  seed: number;
+}
+
+/**
+ * lowbias32 (C. Wellons, "Prospecting for hash functions", 2018): a 32-bit integer hash whose output
+ * bits each flip with probability close to 1/2 for any flipped input bit.
+ */
+export function hash32(x: number): number {
+  x ^= x >>> 16;
+  x = Math.imul(x, 0x7feb352d);
+  x ^= x >>> 15;
+  x = Math.imul(x, 0x846ca68b);
+  x ^= x >>> 16;
+  return x >>> 0;
+}
+
+/**
+ * Inverted dropout of x (any shape, float32), counter-based: value i (row-major) is multiplied by
+ * 1 / (1 - rate) when the top 24 bits of hash32(i 0x9e3779b9 + hash32(seed)) (modulo 2^32) fall below
+ * round((1 - rate) 2^24), else by 0. The mask depends only on (seed, i), so the gradient is the same
+ * kernel applied to dy, and no mask is stored or uploaded. One pass (four values at a time on wasm).
+ */
+function dropout(host: Host, inputs: tf.NamedTensorInfoMap, attrs: DropoutAttrs): tf.TensorInfo[] {
+  const name = FUSED_KERNELS.dropout;
+  const x = inputs.x;
+  if (!x) throw new RangeError(`${name}: input 'x' is missing`);
+  checkFloat(name, { x });
+  const { rate, seed } = attrs;
+  if (!(typeof rate === 'number' && rate >= 0 && rate < 1))
+    throw new RangeError(`${name}: attribute 'rate' must be in [0, 1), got ${rate}`);
+  if (!Number.isInteger(seed)) throw new RangeError(`${name}: attribute 'seed' must be an integer, got ${seed}`);
+  const keep = 1 - rate;
+  const threshold = Math.round(keep * 2 ** 24);
+  const scaleBits = new Int32Array(Float32Array.of(1 / keep).buffer)[0]!;
+  const key = hash32(seed >>> 0) | 0;
+  const n = count(x.shape);
+  const out = host.alloc(x.shape);
+  const native = host.native;
+  if (native) {
+    native.kernels.dropout(native.offset(x), native.offset(out), n, threshold, scaleBits, key);
+    return [out];
+  }
+  const [xv, ov] = [host.view(x), host.view(out)];
+  const scale = Math.fround(1 / keep);
+  for (let i = 0; i < n; i++) {
+    const h = hash32((Math.imul(i, 0x9e3779b9) + key) | 0);
+    ov[i] = xv[i]! * (h >>> 8 < threshold ? scale : 0);
+  }
+  return [out];
+}
+
 type HostKernel<A> = (host: Host, inputs: tf.NamedTensorInfoMap, attrs: A) => tf.TensorInfo[];
 
 const KERNELS: Array<[string, HostKernel<never>]> = [
@@ -898,6 +956,7 @@ const KERNELS: Array<[string, HostKernel<never>]> = [
   [FUSED_KERNELS.adam, adam as HostKernel<never>],
   [FUSED_KERNELS.khatriRao, khatriRao as HostKernel<never>],
   [FUSED_KERNELS.khatriRaoGrad, khatriRaoGrad as HostKernel<never>],
+  [FUSED_KERNELS.dropout, dropout as HostKernel<never>],
 ];
 
 const HOSTS: Record<string, (backend: never) => Host> = {
@@ -912,6 +971,7 @@ const BACKENDS_OF: Record<string, readonly string[]> = {
   [FUSED_KERNELS.adam]: ['cpu', 'wasm'],
   [FUSED_KERNELS.khatriRao]: ['cpu', 'wasm'],
   [FUSED_KERNELS.khatriRaoGrad]: ['cpu', 'wasm'],
+  [FUSED_KERNELS.dropout]: ['cpu', 'wasm'],
 };
 
 /**

@@ -17,10 +17,12 @@ export {
 } from './wasm_kernels.js';
 export {
   type AdamAttrs,
+  type DropoutAttrs,
   FUSED_KERNELS,
   type GateActivation,
   type GruStepAttrs,
   type GruStepGradAttrs,
+  hash32,
   installFusedKernels,
 } from './fused_kernels.js';
 export { installMatMulPair, type MatMulPairAttrs } from './matmul_pair.js';

@@ -44,6 +44,8 @@ export interface NativeKernels {
     dyT: number,
     dAStride: number,
   ): void;
+  /** y = x times the dropout multipliers of indices 0..count-1 (see src/fused_kernels.ts, dropout). */
+  dropout(x: number, y: number, count: number, threshold: number, scaleBits: number, key: number): void;
   khatriRao(a: number, b: number, out: number, p: number, q: number, R: number): void;
   khatriRaoGrad(dy: number, a: number, b: number, da: number, db: number, p: number, q: number, R: number): void;
   adam(

@@ -198,6 +198,48 @@ export function gruStepGrad(
 }
 
 /**
+ * Inverted dropout with a counter-based mask (src/fused_kernels.ts, dropout): y[i] = x[i] times
+ * 1 / (1 - rate) (its bits `scaleBits`) when the top 24 bits of lowbias32(i 0x9e3779b9 + key) fall
+ * below `threshold`, else times 0. Integer arithmetic modulo 2^32, as Math.imul and >>> compute it,
+ * four indices at a time.
+ */
+export function dropout(x: usize, y: usize, count: i32, threshold: i32, scaleBits: i32, key: i32): void {
+  const golden = i32x4.splat(0x9e3779b9);
+  const keys = i32x4.splat(key);
+  const m1 = i32x4.splat(0x7feb352d);
+  const m2 = i32x4.splat(0x846ca68b);
+  const limit = i32x4.splat(threshold);
+  const scale = i32x4.splat(scaleBits);
+  let index = i32x4(0, 1, 2, 3);
+  const four = i32x4.splat(4);
+  let i = 0;
+  for (; i + 4 <= count; i += 4) {
+    let h = i32x4.add(i32x4.mul(index, golden), keys);
+    h = v128.xor(h, i32x4.shr_u(h, 16));
+    h = i32x4.mul(h, m1);
+    h = v128.xor(h, i32x4.shr_u(h, 15));
+    h = i32x4.mul(h, m2);
+    h = v128.xor(h, i32x4.shr_u(h, 16));
+    // All ones where (h >>> 8) - threshold is negative: kept.
+    const kept = i32x4.shr_s(i32x4.sub(i32x4.shr_u(h, 8), limit), 31);
+    const at = <usize>i << 2;
+    v128.store(y + at, f32x4.mul(v128.load(x + at), v128.and(kept, scale)));
+    index = i32x4.add(index, four);
+  }
+  for (; i < count; i++) {
+    let h = i * 0x9e3779b9 + key;
+    h ^= <i32>(<u32>h >> 16);
+    h *= 0x7feb352d;
+    h ^= <i32>(<u32>h >> 15);
+    h *= 0x846ca68b;
+    h ^= <i32>(<u32>h >> 16);
+    const kept = (<i32>(<u32>h >> 8) - threshold) >> 31;
+    const at = <usize>i << 2;
+    store<f32>(y + at, load<f32>(x + at) * reinterpret<f32>(kept & scaleBits));
+  }
+}
+
+/**
  * Copies `rows` runs of `bytes` bytes each, the i-th from src + i srcStride to dst + i dstStride
  * (byte offsets): a Concat along an inner axis, a strided Slice (src/wasm_kernels.ts), one call where
  * JavaScript would make a typed-array view per run.
