@@ -1,7 +1,8 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { describeEachBackend } from '@tensorized/test-utils';
 import { expect, it } from 'vitest';
-import { batchSums, summarise } from './metrics.js';
+import { batchSums, frameNll, summarise } from './metrics.js';
+import { FUSED_KERNELS } from '@tensorized/backends';
 
 describeEachBackend('metrics', () => {
   it('NLL per frame and accuracy equal a direct computation, with masked and empty frames', () => {
@@ -54,5 +55,39 @@ describeEachBackend('metrics', () => {
     expect(batchSums(bad, y, m).nll).toBeCloseTo(20 * K, 0);
     expect(summarise(batchSums(good, y, m)).accuracy).toBe(1);
     tf.dispose([y, good, bad, m]);
+  });
+  it('frameNll and its gradient equal the float64 formula; one kernel each way where the backend has it', async () => {
+    const [N, K] = [4, 88];
+    const z = Array.from({ length: N * K }, (_, i) => Math.sin(i * 1.7) * (i % 9 === 0 ? 25 : 3));
+    const y = Array.from({ length: N * K }, (_, i) => ((i * 5) % 7 === 0 ? 1 : 0));
+    const mask = [1, 0, 1, 1];
+    const sig = (v: number) => 1 / (1 + Math.exp(-v));
+    const before = tf.memory().numTensors;
+    const [zt, yt, mt] = [tf.tensor2d(z, [N, K]), tf.tensor2d(y, [N, K]), tf.tensor1d(mask)];
+    const dy = tf.onesLike(mt);
+    const zs = zt.dataSync();
+    const info = await tf.profile(() => {
+      const nll = frameNll(zt, yt, mt);
+      const g = tf.grad((l: tf.Tensor) => frameNll(l as tf.Tensor2D, yt, mt))(zt, dy);
+      const [nv, gv] = [nll.dataSync(), g.dataSync()];
+      for (let n = 0; n < N; n++) {
+        let sum = 0;
+        for (let k = n * K; k < (n + 1) * K; k++) {
+          const v = zs[k]!;
+          sum += Math.max(v, 0) - v * y[k]! + Math.log1p(Math.exp(-Math.abs(v)));
+          expect(gv[k]).toBeCloseTo(mask[n]! * (sig(v) - y[k]!), 6);
+        }
+        expect(nv[n]).toBeCloseTo(mask[n]! * sum, 4);
+      }
+      tf.dispose([nll, g]);
+    });
+    const names = info.kernels.map((k) => k.name);
+    if (tf.getKernel(FUSED_KERNELS.sigmoidCrossEntropy, tf.getBackend())) {
+      expect(names.filter((n) => n === FUSED_KERNELS.sigmoidCrossEntropy)).toHaveLength(2);
+      expect(names.filter((n) => n === FUSED_KERNELS.sigmoidCrossEntropyGrad)).toHaveLength(1);
+      expect(names).not.toContain('Log1p');
+    }
+    tf.dispose([zt, yt, mt, dy]);
+    expect(tf.memory().numTensors).toBe(before);
   });
 });

@@ -1,4 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
+import { FUSED_KERNELS } from '@tensorized/backends';
 
 /** Sums over the valid frames of a batch, from which the paper's metrics follow. */
 export interface FrameSums {
@@ -25,9 +26,28 @@ export function summarise(s: FrameSums): { nll: number; accuracy: number } {
 /**
  * Per-frame binary cross-entropy of logits z against targets y, summed over keys: the numerically
  * stable max(z, 0) - z y + log(1 + exp(-|z|)). Shapes: logits and targets (N, 88), mask (N).
- * Returns (N) values, zero on masked frames.
+ * Returns (N) values, zero on masked frames. Where the backend has @tensorized/backends'
+ * TensorizedSigmoidCrossEntropy (cpu, wasm), one kernel forward and one back (the gradient
+ * mask (sigmoid(z) - y) with respect to the logits only); elsewhere TF.js ops.
  */
 export function frameNll(logits: tf.Tensor2D, targets: tf.Tensor2D, mask: tf.Tensor1D): tf.Tensor1D {
+  const backend = tf.getBackend();
+  if (
+    tf.getKernel(FUSED_KERNELS.sigmoidCrossEntropy, backend) &&
+    tf.getKernel(FUSED_KERNELS.sigmoidCrossEntropyGrad, backend)
+  ) {
+    const run = (name: string, inputs: tf.NamedTensorMap): tf.Tensor =>
+      (tf.engine().runKernel(name, inputs, {}) as unknown as tf.Tensor[])[0]!;
+    const op = tf.customGrad(((z: tf.Tensor2D, save: tf.GradSaveFunc) => {
+      save([z]);
+      return {
+        value: run(FUSED_KERNELS.sigmoidCrossEntropy, { z, y: targets, mask }),
+        gradFunc: (dy: tf.Tensor, [saved]: tf.Tensor[]) =>
+          run(FUSED_KERNELS.sigmoidCrossEntropyGrad, { dy, z: saved!, y: targets, mask }),
+      };
+    }) as never);
+    return op(logits) as tf.Tensor1D;
+  }
   return tf.tidy(() => {
     const bce = tf.add(tf.sub(tf.relu(logits), tf.mul(logits, targets)), tf.log1p(tf.exp(tf.neg(tf.abs(logits)))));
     return tf.mul(tf.sum(bce, 1), mask) as tf.Tensor1D;

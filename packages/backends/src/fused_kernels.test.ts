@@ -555,6 +555,55 @@ for (const { label, backend, native } of VARIANTS) {
       },
     );
 
+    it.each([88, 7])(
+      'TensorizedSigmoidCrossEntropy and its gradient equal the float64 binary cross-entropy with logits (K = %i)',
+      async (K) => {
+        await start(4);
+        const N = 6;
+        // Logits of every size (exp(-|z|) from 1 down to below float32's smallest normal), targets 0
+        // and 1, a masked row and one masked out.
+        const z = Float32Array.from(values(N * K, 301 + K, 4), (v, i) =>
+          i % 13 === 0 ? v * 30 : i % 17 === 0 ? 0 : v,
+        );
+        const y = Float32Array.from({ length: N * K }, (_, i) => ((i * 7) % 5 === 0 ? 1 : 0));
+        const mask = Float32Array.from([1, 1, 0, 1, 1, 1]);
+        const dy = Float32Array.from(values(N, 302, 2));
+        const before = tf.memory().numTensors;
+        const [zt, yt, mt, dyt] = [tf.tensor2d(z, [N, K]), tf.tensor2d(y, [N, K]), tf.tensor1d(mask), tf.tensor1d(dy)];
+        for (const masked of [true, false]) {
+          const m = masked ? { mask: mt } : {};
+          const [out] = tf
+            .engine()
+            .runKernel(FUSED_KERNELS.sigmoidCrossEntropy, { z: zt, y: yt, ...m }, {}) as unknown as tf.Tensor[];
+          const [dz] = tf
+            .engine()
+            .runKernel(
+              FUSED_KERNELS.sigmoidCrossEntropyGrad,
+              { dy: dyt, z: zt, y: yt, ...m },
+              {},
+            ) as unknown as tf.Tensor[];
+          expect([out!.shape, dz!.shape]).toEqual([[N], [N, K]]);
+          const [ov, dv] = [out!.dataSync(), dz!.dataSync()];
+          for (let n = 0; n < N; n++) {
+            const w = masked ? mask[n]! : 1;
+            let sum = 0;
+            for (let k = n * K; k < (n + 1) * K; k++) {
+              // -(y log p + (1 - y) log(1 - p)) with p = sigmoid(z), in float64.
+              const p = 1 / (1 + Math.exp(-z[k]!));
+              const nll = -(y[k]! ? Math.log(p) : Math.log1p(-p));
+              sum += Number.isFinite(nll) ? nll : Math.abs(z[k]!);
+              const grad = dy[n]! * w * (p - y[k]!);
+              expect(Math.abs(dv[k]! - grad), `dz[${n}, ${k}]`).toBeLessThanOrEqual(1e-6 * (1 + Math.abs(grad)));
+            }
+            expect(Math.abs(ov[n]! - w * sum), `row ${n}`).toBeLessThanOrEqual(3e-6 * w * sum);
+          }
+          tf.dispose([out!, dz!]);
+        }
+        tf.dispose([zt, yt, mt, dyt]);
+        expect(tf.memory().numTensors).toBe(before);
+      },
+    );
+
     it.each([
       [4099, 0.3, 5],
       [1026, 0.5, -7],
@@ -709,6 +758,25 @@ for (const { label, backend, native } of VARIANTS) {
               {},
             ),
         ).toThrow(/input 'dy' must have shape \[8, 3\], got \[7, 3\]/);
+        const bce = (inputs: tf.NamedTensorMap) => tf.engine().runKernel(FUSED_KERNELS.sigmoidCrossEntropy, inputs, {});
+        expect(() => bce({ z: tf.zeros([2, 3]), y: tf.zeros([2, 4]) })).toThrow(
+          /TensorizedSigmoidCrossEntropy: input 'y' must have shape \[2, 3\], got \[2, 4\]/,
+        );
+        expect(() => bce({ z: tf.zeros([2, 3]), y: tf.zeros([2, 3]), mask: tf.zeros([3]) })).toThrow(
+          /input 'mask' must have shape \[2\], got \[3\]/,
+        );
+        expect(() => bce({ z: tf.zeros([6]), y: tf.zeros([6]) })).toThrow(
+          /input 'z' must be a matrix \(N, K\), got shape \[6\]/,
+        );
+        expect(() =>
+          tf
+            .engine()
+            .runKernel(
+              FUSED_KERNELS.sigmoidCrossEntropyGrad,
+              { dy: tf.zeros([3]), z: tf.zeros([2, 3]), y: tf.zeros([2, 3]) },
+              {},
+            ),
+        ).toThrow(/input 'dy' must have shape \[2\], got \[3\]/);
         const drop = (attrs: object) =>
           tf.engine().runKernel(FUSED_KERNELS.dropout, { x: tf.zeros([3]) }, attrs as never);
         expect(() => drop({ rate: 1, seed: 1 })).toThrow(

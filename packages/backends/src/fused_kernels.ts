@@ -25,6 +25,12 @@ export const FUSED_KERNELS = {
   matMulPair: 'TensorizedMatMulPair',
   /** Inverted dropout with a mask computed from (seed, index), never stored (DropoutAttrs). */
   dropout: 'TensorizedDropout',
+  /**
+   * Binary cross-entropy with logits summed per row, and its gradient with respect to the logits
+   * (no attributes; see sigmoidCrossEntropy below).
+   */
+  sigmoidCrossEntropy: 'TensorizedSigmoidCrossEntropy',
+  sigmoidCrossEntropyGrad: 'TensorizedSigmoidCrossEntropyGrad',
 } as const;
 
 /**
@@ -948,6 +954,74 @@ function dropout(host: Host, inputs: tf.NamedTensorInfoMap, attrs: DropoutAttrs)
   return [out];
 }
 
+/** Checks the inputs of the cross-entropy kernels: z and y float32 (N x K), mask (N) if given. */
+function crossEntropyShapes(name: string, inputs: tf.NamedTensorInfoMap): [number, number] {
+  const { z, y, mask } = inputs;
+  for (const [k, x] of Object.entries({ z, y })) if (!x) throw new RangeError(`${name}: input '${k}' is missing`);
+  checkFloat(name, { z, y, mask });
+  if (z!.shape.length !== 2)
+    throw new RangeError(`${name}: input 'z' must be a matrix (N, K), got shape [${z!.shape.join(', ')}]`);
+  const [N, K] = z!.shape as [number, number];
+  checkShape(name, 'y', y!, [N, K]);
+  if (mask) checkShape(name, 'mask', mask, [N]);
+  return [N, K];
+}
+
+/**
+ * Binary cross-entropy of logits z against targets y (N x K), summed over each row and times the
+ * row's mask (N; optional): out[n] = mask[n] sum_k max(z, 0) - z y + log(1 + exp(-|z|)), the
+ * numerically stable form. One pass where TF.js ops launch nine (and their gradients more).
+ */
+function sigmoidCrossEntropy(host: Host, inputs: tf.NamedTensorInfoMap): tf.TensorInfo[] {
+  const [N, K] = crossEntropyShapes(FUSED_KERNELS.sigmoidCrossEntropy, inputs);
+  const { z, y, mask } = inputs;
+  const out = host.alloc([N]);
+  const native = host.native;
+  if (native) {
+    const at = native.offset;
+    native.kernels.sigmoidCrossEntropy(at(z), at(y), at(mask), at(out), N, K);
+    return [out];
+  }
+  const [zv, yv, ov] = [z!, y!, out].map((x) => host.view(x)) as [Float32Array, Float32Array, Float32Array];
+  const mv = mask ? host.view(mask) : undefined;
+  for (let n = 0; n < N; n++) {
+    let sum = 0;
+    for (let k = n * K; k < (n + 1) * K; k++) {
+      const v = zv[k]!;
+      sum += Math.max(v, 0) - v * yv[k]! + Math.log1p(Math.exp(-Math.abs(v)));
+    }
+    ov[n] = mv ? mv[n]! * sum : sum;
+  }
+  return [out];
+}
+
+/**
+ * The gradient of TensorizedSigmoidCrossEntropy with respect to z: from dy (N), z, y (N x K) and
+ * mask (N; optional), dz[n, k] = dy[n] mask[n] (sigmoid(z[n, k]) - y[n, k]).
+ */
+function sigmoidCrossEntropyGrad(host: Host, inputs: tf.NamedTensorInfoMap): tf.TensorInfo[] {
+  const name = FUSED_KERNELS.sigmoidCrossEntropyGrad;
+  const [N, K] = crossEntropyShapes(name, inputs);
+  const { dy, z, y, mask } = inputs;
+  if (!dy) throw new RangeError(`${name}: input 'dy' is missing`);
+  checkFloat(name, { dy });
+  checkShape(name, 'dy', dy, [N]);
+  const out = host.alloc([N, K]);
+  const native = host.native;
+  if (native) {
+    const at = native.offset;
+    native.kernels.sigmoidCrossEntropyGrad(at(dy), at(z), at(y), at(mask), at(out), N, K);
+    return [out];
+  }
+  const [dv, zv, yv, ov] = [dy, z!, y!, out].map((x) => host.view(x)) as Float32Array[];
+  const mv = mask ? host.view(mask) : undefined;
+  for (let n = 0; n < N; n++) {
+    const g = dv![n]! * (mv ? mv[n]! : 1);
+    for (let k = n * K; k < (n + 1) * K; k++) ov![k] = g * (1 / (1 + Math.exp(-zv![k]!)) - yv![k]!);
+  }
+  return [out];
+}
+
 type HostKernel<A> = (host: Host, inputs: tf.NamedTensorInfoMap, attrs: A) => tf.TensorInfo[];
 
 const KERNELS: Array<[string, HostKernel<never>]> = [
@@ -957,6 +1031,8 @@ const KERNELS: Array<[string, HostKernel<never>]> = [
   [FUSED_KERNELS.khatriRao, khatriRao as HostKernel<never>],
   [FUSED_KERNELS.khatriRaoGrad, khatriRaoGrad as HostKernel<never>],
   [FUSED_KERNELS.dropout, dropout as HostKernel<never>],
+  [FUSED_KERNELS.sigmoidCrossEntropy, sigmoidCrossEntropy as HostKernel<never>],
+  [FUSED_KERNELS.sigmoidCrossEntropyGrad, sigmoidCrossEntropyGrad as HostKernel<never>],
 ];
 
 const HOSTS: Record<string, (backend: never) => Host> = {
@@ -972,6 +1048,8 @@ const BACKENDS_OF: Record<string, readonly string[]> = {
   [FUSED_KERNELS.khatriRao]: ['cpu', 'wasm'],
   [FUSED_KERNELS.khatriRaoGrad]: ['cpu', 'wasm'],
   [FUSED_KERNELS.dropout]: ['cpu', 'wasm'],
+  [FUSED_KERNELS.sigmoidCrossEntropy]: ['cpu', 'wasm'],
+  [FUSED_KERNELS.sigmoidCrossEntropyGrad]: ['cpu', 'wasm'],
 };
 
 /**

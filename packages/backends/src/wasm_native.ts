@@ -44,6 +44,10 @@ export interface NativeKernels {
     dyT: number,
     dAStride: number,
   ): void;
+  /** out[n] = mask[n] sum_k bce(z[n, k], y[n, k]) (mask 0: none); see src/fused_kernels.ts. */
+  sigmoidCrossEntropy(z: number, y: number, mask: number, out: number, N: number, K: number): void;
+  /** dz[n, k] = dy[n] mask[n] (sigmoid(z[n, k]) - y[n, k]). */
+  sigmoidCrossEntropyGrad(dy: number, z: number, y: number, mask: number, dz: number, N: number, K: number): void;
   /** y = x times the dropout multipliers of indices 0..count-1 (see src/fused_kernels.ts, dropout). */
   dropout(x: number, y: number, count: number, threshold: number, scaleBits: number, key: number): void;
   khatriRao(a: number, b: number, out: number, p: number, q: number, R: number): void;
