@@ -382,6 +382,41 @@ describe('wasm kernel fixes', () => {
     expect(tf.memory().numTensors).toBe(before);
   });
 
+  it('Select (tf.where) on wasm picks t where the bool condition holds and e elsewhere, bit for bit: every remainder of 4, float32 and int32, NaN and -0 passed through, a broadcast padding mask', async () => {
+    await useBackend('wasm');
+    const before = tf.memory().numTensors;
+    for (const n of [1, 4, 7, 4099]) {
+      for (const dtype of ['float32', 'int32'] as const) {
+        const c = Array.from({ length: n }, (_, i) => (i * 5) % 3 !== 0);
+        const t = Float32Array.from({ length: n }, (_, i) =>
+          i % 11 === 0 ? Number.NaN : i % 13 === 0 ? -0 : i * 0.5 - 3,
+        );
+        const e = Float32Array.from({ length: n }, (_, i) => (i % 7 === 0 ? Number.NaN : -i * 0.25));
+        const [ct, tt, et] = [tf.tensor1d(c, 'bool'), tf.tensor1d(t, dtype), tf.tensor1d(e, dtype)];
+        const y = tf.where(ct, tt, et);
+        const [tv, ev] = [tt.dataSync(), et.dataSync()];
+        const got = y.dataSync();
+        expect(y.dtype).toBe(dtype);
+        for (let i = 0; i < n; i++) {
+          const want = c[i] ? tv[i]! : ev[i]!;
+          if (!Object.is(got[i], want)) expect([i, got[i]]).toEqual([i, want]);
+        }
+        tf.dispose([ct, tt, et, y]);
+      }
+    }
+    // The padding mask of a sequence batch (B, T, 1) broadcast over the features, and its rows.
+    const y = tf.tidy(() => {
+      const mask = tf.tensor3d([1, 0, 1, 1, 0, 0], [2, 3, 1], 'bool');
+      const x = tf.range(1, 25).reshape([2, 3, 4]);
+      return tf.where(tf.broadcastTo(mask, [2, 3, 4]), x, tf.zerosLike(x));
+    });
+    expect(Array.from(y.dataSync())).toEqual([
+      1, 2, 3, 4, 0, 0, 0, 0, 9, 10, 11, 12, 13, 14, 15, 16, 0, 0, 0, 0, 0, 0, 0, 0,
+    ]);
+    y.dispose();
+    expect(tf.memory().numTensors).toBe(before);
+  });
+
   it('mergeTransposeAxes gives the fewest axes: unit axes dropped, neighbours that stay neighbours merged', () => {
     expect(mergeTransposeAxes([4, 4, 4, 4, 12, 4, 6], [6, 0, 1, 2, 3, 5, 4])).toEqual({
       shape: [256, 12, 4, 6],

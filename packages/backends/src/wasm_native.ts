@@ -48,6 +48,8 @@ export interface NativeKernels {
   sigmoidCrossEntropy(z: number, y: number, mask: number, out: number, N: number, K: number): void;
   /** dz[n, k] = dy[n] mask[n] (sigmoid(z[n, k]) - y[n, k]). */
   sigmoidCrossEntropyGrad(dy: number, z: number, y: number, mask: number, dz: number, N: number, K: number): void;
+  /** out = cond ? t : e elementwise over `count` 32-bit values, cond one byte per value. */
+  select(cond: number, t: number, e: number, out: number, count: number): void;
   /** y = x times the dropout multipliers of indices 0..count-1 (see src/fused_kernels.ts, dropout). */
   dropout(x: number, y: number, count: number, threshold: number, scaleBits: number, key: number): void;
   khatriRao(a: number, b: number, out: number, p: number, q: number, R: number): void;

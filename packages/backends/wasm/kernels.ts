@@ -328,6 +328,24 @@ export function dropout(x: usize, y: usize, count: i32, threshold: i32, scaleBit
 }
 
 /**
+ * out[i] = cond[i] != 0 ? t[i] : e[i] for `count` 32-bit values, cond one byte per value (a bool
+ * tensor): TF.js's Select on operands of one shape (src/wasm_kernels.ts), four values at a time.
+ */
+export function select(cond: usize, t: usize, e: usize, out: usize, count: i32): void {
+  const zero = i32x4.splat(0);
+  let i = 0;
+  for (; i + 4 <= count; i += 4) {
+    const c = i32x4.extend_low_i16x8_u(i16x8.extend_low_i8x16_u(v128.load32_zero(cond + <usize>i)));
+    const at = <usize>i << 2;
+    v128.store(out + at, v128.bitselect(v128.load(t + at), v128.load(e + at), i32x4.ne(c, zero)));
+  }
+  for (; i < count; i++) {
+    const at = <usize>i << 2;
+    store<i32>(out + at, load<u8>(cond + <usize>i) != 0 ? load<i32>(t + at) : load<i32>(e + at));
+  }
+}
+
+/**
  * Copies `rows` runs of `bytes` bytes each, the i-th from src + i srcStride to dst + i dstStride
  * (byte offsets): a Concat along an inner axis, a strided Slice (src/wasm_kernels.ts), one call where
  * JavaScript would make a typed-array view per run.
