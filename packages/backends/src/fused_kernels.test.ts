@@ -253,18 +253,24 @@ for (const { label, backend, native } of VARIANTS) {
     // unflipped kernels' (checked above against float64), so the outputs must agree bit for bit.
     // B = 6 and 3H = 15 or 24 take the transposes through 4 x 4 blocks and the rows and columns left over.
     const transposeOf = (x: tf.Tensor): Float32Array => tf.tidy(() => tf.transpose(x).dataSync() as Float32Array);
-    it.each([5, 8])(
-      "TensorizedGruStep with 'flipped' takes (U h)^T and returns the unflipped outputs bit for bit, then h'^T (H = %i)",
-      async (H) => {
+    // B = 8: the WebAssembly kernel's own flipped path (4 x 4 blocks, B and H multiples of 4).
+    it.each([
+      [5, 6],
+      [8, 6],
+      [8, 8],
+    ])(
+      "TensorizedGruStep with 'flipped' takes (U h)^T and returns the unflipped outputs bit for bit, then h'^T (H = %i, B = %i)",
+      async (H, B) => {
         await start(H);
-        const [T, B] = [2, 6];
+        const T = 2;
         const before = tf.memory().numTensors;
         const a = tf.tensor3d(Float32Array.from(values(T * B * 3 * H, 31)), [T, B, 3 * H], 'float32');
         const uh = tf.tensor2d(Float32Array.from(values(B * 3 * H, 32)), [B, 3 * H], 'float32');
         const uhT = tf.transpose(uh);
         const bU = tf.tensor1d(Float32Array.from(values(3 * H, 33, 0.5)), 'float32');
         const h = tf.tensor2d(Float32Array.from(values(B * H, 34, 0.5)), [B, H], 'float32');
-        const mask = tf.tensor3d(Float32Array.from([1, 0, 1, 0.5, 1, 1, 1, 1, 0, 1, 1, 1]), [T, B, 1], 'float32');
+        const maskValues = Array.from({ length: T * B }, (_, i) => [1, 0, 1, 0.5, 1, 1, 1][i % 7]!);
+        const mask = tf.tensor3d(Float32Array.from(maskValues), [T, B, 1], 'float32');
         for (const gate of ['sigmoid', 'hardSigmoid'] as const) {
           for (const record of [false, true]) {
             for (const m of [undefined, mask]) {
@@ -293,11 +299,15 @@ for (const { label, backend, native } of VARIANTS) {
       },
     );
 
-    it.each([5, 8])(
-      "TensorizedGruStepGrad with 'flipped' takes gi^T and returns the unflipped outputs bit for bit, then d(U h)^T (H = %i)",
-      async (H) => {
+    it.each([
+      [5, 6],
+      [8, 6],
+      [8, 8],
+    ])(
+      "TensorizedGruStepGrad with 'flipped' takes gi^T and returns the unflipped outputs bit for bit, then d(U h)^T (H = %i, B = %i)",
+      async (H, B) => {
         await start(H);
-        const [T, B] = [3, 6];
+        const T = 3;
         const before = tf.memory().numTensors;
         const inputs = {
           dy: tensorOf([T, B, H], 41),
@@ -386,16 +396,18 @@ for (const { label, backend, native } of VARIANTS) {
     // Stacks: the same arithmetic as the per-step outputs (checked above), so the stacks must hold
     // them bit for bit. B = 5, T = 4: slots of a batch-major stack are rows T apart.
     it.each([
-      [5, false, false],
-      [8, false, false],
-      [8, true, false],
-      [5, true, true],
-      [8, false, true],
+      [5, false, false, 5],
+      [8, false, false, 5],
+      [8, true, false, 5],
+      [5, true, true, 5],
+      [8, false, true, 5],
+      [8, false, true, 8],
+      [8, true, true, 8],
     ])(
-      "with 'stacks' the steps write their slots of hs, kept, out and dA, bit for bit the per-step outputs (H = %i, batchMajor %s, flipped %s)",
-      async (H, batchMajor, flipped) => {
+      "with 'stacks' the steps write their slots of hs, kept, out and dA, bit for bit the per-step outputs (H = %i, batchMajor %s, flipped %s, B = %i)",
+      async (H, batchMajor, flipped, B) => {
         await start(H);
-        const [T, B] = [4, 5];
+        const T = 4;
         const before = tf.memory().numTensors;
         const a = tensorOf(batchMajor ? [B, T, 3 * H] : [T, B, 3 * H], 71);
         const bU = tensorOf([3 * H], 72, 0.5);
@@ -571,7 +583,7 @@ for (const { label, backend, native } of VARIANTS) {
         const before = tf.memory().numTensors;
         const [zt, yt, mt, dyt] = [tf.tensor2d(z, [N, K]), tf.tensor2d(y, [N, K]), tf.tensor1d(mask), tf.tensor1d(dy)];
         for (const masked of [true, false]) {
-          const m = masked ? { mask: mt } : {};
+          const m: tf.NamedTensorMap = masked ? { mask: mt } : {};
           const [out] = tf
             .engine()
             .runKernel(FUSED_KERNELS.sigmoidCrossEntropy, { z: zt, y: yt, ...m }, {}) as unknown as tf.Tensor[];

@@ -355,11 +355,15 @@ function gruStep(host: Host, inputs: tf.NamedTensorInfoMap, attrs: GruStepAttrs)
         batchMajor,
       )
     : undefined;
-  const uh = flipped ? transposed(host, inputs.uh as tf.TensorInfo) : (inputs.uh as tf.TensorInfo);
-  const outs = gruStepOn(host, a!, uh, bU!, h!, mask, t, B, H, gate, record, aT, stacks);
-  if (flipped) host.free(uh);
+  // Flipped, the WebAssembly kernel reads (U h)^T and writes h'^T itself (B and H multiples of 4);
+  // otherwise uh is transposed before and h' after.
+  const flippedNative = flipped && host.native !== undefined && H % 4 === 0 && B % 4 === 0;
+  const uh = flipped && !flippedNative ? transposed(host, inputs.uh as tf.TensorInfo) : (inputs.uh as tf.TensorInfo);
+  const outs = gruStepOn(host, a!, uh, bU!, h!, mask, t, B, H, gate, record, aT, stacks, flippedNative);
+  const nextT = flippedNative ? outs.pop()! : undefined;
+  if (flipped && !flippedNative) host.free(uh);
   if (stacks?.fresh) outs.push(stacks.hs, stacks.kept, stacks.out);
-  if (flipped) outs.push(transposed(host, outs[0]!));
+  if (flipped) outs.push(nextT ?? transposed(host, outs[0]!));
   return outs;
 }
 
@@ -378,6 +382,7 @@ function gruStepOn(
   record: boolean,
   aT: number,
   stacks?: Stacks,
+  flippedNative = false,
 ): tf.TensorInfo[] {
   if (stacks) {
     // h into its slot of hs; r, z, n, un (written by the WebAssembly kernel in place, else copied)
@@ -390,24 +395,48 @@ function gruStepOn(
       const at = host.native.offset;
       const next = host.alloc([B, H]);
       const slot = (k: number): number => at(kept) + 4 * (k * slab + t * B * H);
-      host.native.kernels.gruStep(
-        at(a),
-        at(uh),
-        at(bU),
-        at(h),
-        at(mask),
-        at(next),
-        slot(0),
-        slot(1),
-        slot(2),
-        slot(3),
-        t,
-        B,
-        H,
-        gate === 'hardSigmoid' ? 1 : 0,
-        aT,
-      );
-      outs = [next];
+      const hard = gate === 'hardSigmoid' ? 1 : 0;
+      if (flippedNative) {
+        const nextT = host.alloc([H, B]);
+        host.native.kernels.gruStepT(
+          at(a),
+          at(uh),
+          at(bU),
+          at(h),
+          at(mask),
+          at(next),
+          at(nextT),
+          slot(0),
+          slot(1),
+          slot(2),
+          slot(3),
+          t,
+          B,
+          H,
+          hard,
+          aT,
+        );
+        outs = [next, nextT];
+      } else {
+        host.native.kernels.gruStep(
+          at(a),
+          at(uh),
+          at(bU),
+          at(h),
+          at(mask),
+          at(next),
+          slot(0),
+          slot(1),
+          slot(2),
+          slot(3),
+          t,
+          B,
+          H,
+          hard,
+          aT,
+        );
+        outs = [next];
+      }
     } else {
       outs = gruStepOn(host, a, uh, bU, h, mask, t, B, H, gate, true, aT);
       outs.slice(1).forEach((x, k) => {
@@ -422,6 +451,31 @@ function gruStepOn(
   }
   const hard = gate === 'hardSigmoid';
   const native = host.native;
+  if (native && H % 4 === 0 && flippedNative) {
+    const outs = Array.from({ length: record ? 5 : 1 }, () => host.alloc([B, H]));
+    const [next, rOut, zOut, nOut, unOut] = outs.map(native.offset);
+    const at = native.offset;
+    const nextT = host.alloc([H, B]);
+    native.kernels.gruStepT(
+      at(a),
+      at(uh),
+      at(bU),
+      at(h),
+      at(mask),
+      next!,
+      at(nextT),
+      rOut ?? 0,
+      zOut ?? 0,
+      nOut ?? 0,
+      unOut ?? 0,
+      t,
+      B,
+      H,
+      hard ? 1 : 0,
+      aT,
+    );
+    return [...outs, nextT];
+  }
   if (native && H % 4 === 0) {
     const outs = Array.from({ length: record ? 5 : 1 }, () => host.alloc([B, H]));
     const [next, rOut, zOut, nOut, unOut] = outs.map(native.offset);
@@ -569,12 +623,26 @@ function gruStepGrad(host: Host, inputs: tf.NamedTensorInfoMap, attrs: GruStepGr
   } else {
     for (const [k, x] of Object.entries({ h, r, z, n, un })) checkShape(name, k, x!, [T, B, H]);
   }
-  const flippedGi = flipped && gi ? gi : undefined;
+  // Flipped, the WebAssembly kernel reads gi^T and writes d(U h + b_U)^T itself (B and H multiples
+  // of 4); otherwise gi is transposed before and dU after.
+  const flippedNative = flipped && host.native !== undefined && H % 4 === 0 && B % 4 === 0;
+  const flippedGi = flipped && gi && !flippedNative ? gi : undefined;
   if (flippedGi) gi = transposed(host, flippedGi);
-  const outs = gruStepGradOn(host, { dy, h, r, z, n, un, mask, carry, gi }, t, B, H, gate, batchMajor ? T : 0, stacks);
+  const outs = gruStepGradOn(
+    host,
+    { dy, h, r, z, n, un, mask, carry, gi },
+    t,
+    B,
+    H,
+    gate,
+    batchMajor ? T : 0,
+    stacks,
+    flippedNative,
+  );
+  const dUT = flippedNative ? outs.pop()! : undefined;
   if (flippedGi) host.free(gi!);
   if (stacks?.fresh) outs.push(stacks.out);
-  if (flipped) outs.push(transposed(host, outs[1]!));
+  if (flipped) outs.push(dUT ?? transposed(host, outs[1]!));
   return outs;
 }
 
@@ -588,8 +656,11 @@ function gruStepGradOn(
   gate: GateActivation,
   dyT: number,
   stacks?: Stacks,
+  flippedNative = false,
 ): tf.TensorInfo[] {
   const { dy, h, r, z, n, un, mask, carry, gi } = inputs;
+  // Flipped (gi (H, B)): the WebAssembly kernel also writes dU transposed, returned last.
+  const dUT = flippedNative ? host.alloc([3 * H, B]) : undefined;
   const native = host.native;
   if (stacks) {
     const { T, kept } = stacks;
@@ -600,13 +671,33 @@ function gruStepGradOn(
       const outs = [host.alloc([B, H]), host.alloc([B, 3 * H])];
       const o = native.offset;
       const [totalOut, dUOut] = outs.map(o) as [number, number];
+      const keptAt = [0, 1, 2, 3].map((k) => o(kept) + 4 * k * slab) as [number, number, number, number];
+      const hard = gate === 'hardSigmoid' ? 1 : 0;
+      if (dUT) {
+        native.kernels.gruStepGradT(
+          o(dy),
+          o(stacks.hs),
+          ...keptAt,
+          o(mask),
+          o(carry),
+          o(gi),
+          totalOut,
+          dUOut,
+          o(dUT),
+          o(stacks.out) + 4 * at,
+          t,
+          B,
+          H,
+          hard,
+          dyT,
+          4 * stride,
+        );
+        return [...outs, dUT];
+      }
       native.kernels.gruStepGrad(
         o(dy),
         o(stacks.hs),
-        o(kept),
-        o(kept) + 4 * slab,
-        o(kept) + 8 * slab,
-        o(kept) + 12 * slab,
+        ...keptAt,
         o(mask),
         o(carry),
         o(gi),
@@ -616,7 +707,7 @@ function gruStepGradOn(
         t,
         B,
         H,
-        gate === 'hardSigmoid' ? 1 : 0,
+        hard,
         dyT,
         4 * stride,
       );
@@ -637,6 +728,30 @@ function gruStepGradOn(
     const outs = [host.alloc([B, H]), host.alloc([B, 3 * H]), host.alloc([B, 3 * H])];
     const at = native.offset;
     const [totalOut, dUOut, dAOut] = outs.map(at) as [number, number, number];
+    if (dUT) {
+      native.kernels.gruStepGradT(
+        at(dy),
+        at(h),
+        at(r),
+        at(z),
+        at(n),
+        at(un),
+        at(mask),
+        at(carry),
+        at(gi),
+        totalOut,
+        dUOut,
+        at(dUT),
+        dAOut,
+        t,
+        B,
+        H,
+        gate === 'hardSigmoid' ? 1 : 0,
+        dyT,
+        0,
+      );
+      return [...outs, dUT];
+    }
     native.kernels.gruStepGrad(
       at(dy),
       at(h),

@@ -407,7 +407,7 @@ describe('wasm kernel fixes', () => {
     // The padding mask of a sequence batch (B, T, 1) broadcast over the features, and its rows.
     const y = tf.tidy(() => {
       const mask = tf.tensor3d([1, 0, 1, 1, 0, 0], [2, 3, 1], 'bool');
-      const x = tf.range(1, 25).reshape([2, 3, 4]);
+      const x = tf.reshape(tf.range(1, 25), [2, 3, 4]);
       return tf.where(tf.broadcastTo(mask, [2, 3, 4]), x, tf.zerosLike(x));
     });
     expect(Array.from(y.dataSync())).toEqual([

@@ -24,6 +24,47 @@ export interface NativeKernels {
     hard: number,
     aT: number,
   ): void;
+  /** gruStep with uh (3H, B) transposed and h' also written transposed into nextT (H, B). */
+  gruStepT(
+    a: number,
+    uhT: number,
+    bU: number,
+    h: number,
+    mask: number,
+    next: number,
+    nextT: number,
+    rOut: number,
+    zOut: number,
+    nOut: number,
+    unOut: number,
+    t: number,
+    B: number,
+    H: number,
+    hard: number,
+    aT: number,
+  ): void;
+  /** gruStepGrad with gi (H, B) transposed and dU also written transposed into dUT (3H, B). */
+  gruStepGradT(
+    dy: number,
+    h: number,
+    r: number,
+    z: number,
+    n: number,
+    un: number,
+    mask: number,
+    carry: number,
+    giT: number,
+    totalOut: number,
+    dUOut: number,
+    dUT: number,
+    dAOut: number,
+    t: number,
+    B: number,
+    H: number,
+    hard: number,
+    dyT: number,
+    dAStride: number,
+  ): void;
   gruStepGrad(
     dy: number,
     h: number,

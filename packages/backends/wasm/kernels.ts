@@ -129,6 +129,132 @@ export function gruStep(
   }
 }
 
+// Columns of a 4 x 4 block held as 4 rows v0..v3 (lane k of row i is element (i, k)): col_k holds
+// element (i, k) in lane i. Written per column so that each is one inline expression; the shared
+// shuffles are computed once after inlining.
+// @ts-ignore: decorator
+@inline
+function col0(v0: v128, v1: v128, v2: v128, v3: v128): v128 {
+  return v128.shuffle<f32>(v128.shuffle<f32>(v0, v1, 0, 4, 1, 5), v128.shuffle<f32>(v2, v3, 0, 4, 1, 5), 0, 1, 4, 5);
+}
+// @ts-ignore: decorator
+@inline
+function col1(v0: v128, v1: v128, v2: v128, v3: v128): v128 {
+  return v128.shuffle<f32>(v128.shuffle<f32>(v0, v1, 0, 4, 1, 5), v128.shuffle<f32>(v2, v3, 0, 4, 1, 5), 2, 3, 6, 7);
+}
+// @ts-ignore: decorator
+@inline
+function col2(v0: v128, v1: v128, v2: v128, v3: v128): v128 {
+  return v128.shuffle<f32>(v128.shuffle<f32>(v0, v1, 2, 6, 3, 7), v128.shuffle<f32>(v2, v3, 2, 6, 3, 7), 0, 1, 4, 5);
+}
+// @ts-ignore: decorator
+@inline
+function col3(v0: v128, v1: v128, v2: v128, v3: v128): v128 {
+  return v128.shuffle<f32>(v128.shuffle<f32>(v0, v1, 2, 6, 3, 7), v128.shuffle<f32>(v2, v3, 2, 6, 3, 7), 2, 3, 6, 7);
+}
+
+/** One batch row's 4 units of gruStep from its U h values (ur, uz, un without bias); returns h'. */
+// @ts-ignore: decorator
+@inline
+function gruLanes(
+  ar: usize,
+  ur: v128,
+  uz: v128,
+  un0: v128,
+  bU: usize,
+  hp: v128,
+  m: f32,
+  row: usize,
+  j: usize,
+  o: usize,
+  rOut: usize,
+  zOut: usize,
+  nOut: usize,
+  unOut: usize,
+  hard: bool,
+): v128 {
+  const one = f32x4.splat(1.0);
+  const two = f32x4.splat(2.0);
+  const r = gate4(f32x4.add(f32x4.add(v128.load(ar + j), ur), v128.load(bU + j)), hard);
+  const z = gate4(f32x4.add(f32x4.add(v128.load(ar + row + j), uz), v128.load(bU + row + j)), hard);
+  const un = f32x4.add(un0, v128.load(bU + 2 * row + j));
+  const pre = f32x4.add(v128.load(ar + 2 * row + j), f32x4.mul(r, un));
+  const n = f32x4.sub(f32x4.mul(two, sigmoid4(f32x4.mul(two, pre))), one);
+  const stepped = f32x4.add(n, f32x4.mul(z, f32x4.sub(hp, n)));
+  if (rOut != 0) {
+    v128.store(rOut + o + j, r);
+    v128.store(zOut + o + j, z);
+    v128.store(nOut + o + j, n);
+    v128.store(unOut + o + j, un);
+  }
+  return m == 1.0 ? stepped : f32x4.add(hp, f32x4.mul(f32x4.splat(m), f32x4.sub(stepped, hp)));
+}
+
+/**
+ * gruStep with U h flipped: uhT (3H, B) = (U h)^T, and h' also written transposed into nextT (H, B)
+ * (0: not); B and H multiples of 4. The same arithmetic as gruStep, bit for bit, on 4 x 4 blocks
+ * (4 batch rows by 4 units) transposed in registers: no separate transpose passes.
+ */
+export function gruStepT(
+  a: usize,
+  uhT: usize,
+  bU: usize,
+  h: usize,
+  mask: usize,
+  next: usize,
+  nextT: usize,
+  rOut: usize,
+  zOut: usize,
+  nOut: usize,
+  unOut: usize,
+  t: i32,
+  B: i32,
+  H: i32,
+  hard: bool,
+  aT: i32,
+): void {
+  const row = <usize>H << 2;
+  const colB = <usize>B << 2;
+  const gateT = <usize>H * colB;
+  for (let b0 = 0; b0 < B; b0 += 4) {
+    let m0: f32 = 1.0, m1: f32 = 1.0, m2: f32 = 1.0, m3: f32 = 1.0;
+    if (mask != 0) {
+      const mp = mask + ((<usize>(t * B + b0)) << 2);
+      m0 = load<f32>(mp); m1 = load<f32>(mp, 4); m2 = load<f32>(mp, 8); m3 = load<f32>(mp, 12);
+    }
+    const ar0 = a + <usize>(aT != 0 ? b0 * aT + t : t * B + b0) * 3 * row;
+    const aStep = <usize>(aT != 0 ? aT : 1) * 3 * row;
+    const ar1 = ar0 + aStep, ar2 = ar1 + aStep, ar3 = ar2 + aStep;
+    const o0 = <usize>b0 * row;
+    const o1 = o0 + row, o2 = o1 + row, o3 = o2 + row;
+    for (let j: usize = 0; j < row; j += 16) {
+      // Rows j/4 .. j/4 + 3 of each gate's block of uhT, columns b0 .. b0 + 3.
+      const pr = uhT + (j >> 2) * colB + (<usize>b0 << 2);
+      const r0 = v128.load(pr), r1 = v128.load(pr + colB), r2 = v128.load(pr + 2 * colB), r3 = v128.load(pr + 3 * colB);
+      const pz = pr + gateT;
+      const z0 = v128.load(pz), z1 = v128.load(pz + colB), z2 = v128.load(pz + 2 * colB), z3 = v128.load(pz + 3 * colB);
+      const pn = pz + gateT;
+      const n0 = v128.load(pn), n1 = v128.load(pn + colB), n2 = v128.load(pn + 2 * colB), n3 = v128.load(pn + 3 * colB);
+      const h0 = v128.load(h + o0 + j), h1 = v128.load(h + o1 + j), h2 = v128.load(h + o2 + j), h3 = v128.load(h + o3 + j);
+      const s0 = gruLanes(ar0, col0(r0, r1, r2, r3), col0(z0, z1, z2, z3), col0(n0, n1, n2, n3), bU, h0, m0, row, j, o0, rOut, zOut, nOut, unOut, hard);
+      const s1 = gruLanes(ar1, col1(r0, r1, r2, r3), col1(z0, z1, z2, z3), col1(n0, n1, n2, n3), bU, h1, m1, row, j, o1, rOut, zOut, nOut, unOut, hard);
+      const s2 = gruLanes(ar2, col2(r0, r1, r2, r3), col2(z0, z1, z2, z3), col2(n0, n1, n2, n3), bU, h2, m2, row, j, o2, rOut, zOut, nOut, unOut, hard);
+      const s3 = gruLanes(ar3, col3(r0, r1, r2, r3), col3(z0, z1, z2, z3), col3(n0, n1, n2, n3), bU, h3, m3, row, j, o3, rOut, zOut, nOut, unOut, hard);
+      v128.store(next + o0 + j, s0);
+      v128.store(next + o1 + j, s1);
+      v128.store(next + o2 + j, s2);
+      v128.store(next + o3 + j, s3);
+      if (nextT != 0) {
+        const q = nextT + (j >> 2) * colB + (<usize>b0 << 2);
+        v128.store(q, col0(s0, s1, s2, s3));
+        v128.store(q + colB, col1(s0, s1, s2, s3));
+        v128.store(q + 2 * colB, col2(s0, s1, s2, s3));
+        v128.store(q + 3 * colB, col3(s0, s1, s2, s3));
+      }
+    }
+  }
+}
+
 /**
  * The chain rule of one GRU step backwards (src/fused_kernels.ts, gruStepGrad): dy, h, r, z, n, un
  * (T, B, H), dy (B, T, H) when dyT (its T) is not 0; mask (T, B, 1) or 0; carry and gi (B, H), or
@@ -342,6 +468,132 @@ export function select(cond: usize, t: usize, e: usize, out: usize, count: i32):
   for (; i < count; i++) {
     const at = <usize>i << 2;
     store<i32>(out + at, load<u8>(cond + <usize>i) != 0 ? load<i32>(t + at) : load<i32>(e + at));
+  }
+}
+
+/** One batch row's 4 units of gruStepGrad, gi's values given (zero when not carried). */
+// @ts-ignore: decorator
+@inline
+function gruGradLanes(
+  dyRow: usize,
+  h: usize,
+  r: usize,
+  z: usize,
+  n: usize,
+  un: usize,
+  carry: usize,
+  giv: v128,
+  totalOut: usize,
+  d: usize,
+  da: usize,
+  cur: usize,
+  nxt: usize,
+  o: usize,
+  j: usize,
+  row: usize,
+  m: f32,
+  mNext: f32,
+  carried: bool,
+  hard: bool,
+): void {
+  const one = f32x4.splat(1.0);
+  let total = v128.load(dyRow + j);
+  if (carried) {
+    const through = f32x4.add(f32x4.mul(v128.load(z + nxt + o + j), f32x4.splat(mNext)), f32x4.splat(1.0 - mNext));
+    total = f32x4.add(total, f32x4.add(f32x4.mul(v128.load(carry + o + j), through), giv));
+  }
+  const mv = f32x4.splat(m);
+  const zt = v128.load(z + cur + o + j);
+  const nt = v128.load(n + cur + o + j);
+  const rt = v128.load(r + cur + o + j);
+  const dn = f32x4.mul(f32x4.mul(f32x4.mul(total, f32x4.sub(one, zt)), f32x4.sub(one, f32x4.mul(nt, nt))), mv);
+  const dr = f32x4.mul(f32x4.mul(dn, v128.load(un + cur + o + j)), gateGrad4(rt, hard));
+  const dz = f32x4.mul(f32x4.mul(f32x4.mul(total, f32x4.sub(v128.load(h + cur + o + j), nt)), gateGrad4(zt, hard)), mv);
+  v128.store(totalOut + o + j, total);
+  v128.store(d + j, dr);
+  v128.store(d + row + j, dz);
+  v128.store(d + 2 * row + j, f32x4.mul(dn, rt));
+  v128.store(da + j, dr);
+  v128.store(da + row + j, dz);
+  v128.store(da + 2 * row + j, dn);
+}
+
+/**
+ * gruStepGrad with gi flipped, giT (H, B), and d(U h + b_U) also written transposed into dUT (3H, B);
+ * B and H multiples of 4. The same arithmetic as gruStepGrad, bit for bit, on 4 x 4 blocks transposed
+ * in registers: no separate transpose passes.
+ */
+export function gruStepGradT(
+  dy: usize,
+  h: usize,
+  r: usize,
+  z: usize,
+  n: usize,
+  un: usize,
+  mask: usize,
+  carry: usize,
+  giT: usize,
+  totalOut: usize,
+  dUOut: usize,
+  dUT: usize,
+  dAOut: usize,
+  t: i32,
+  B: i32,
+  H: i32,
+  hard: bool,
+  dyT: i32,
+  dAStride: i32,
+): void {
+  const carried = carry != 0;
+  const row = <usize>H << 2;
+  const colB = <usize>B << 2;
+  const gateT = <usize>H * colB;
+  const cur = <usize>(t * B) * row;
+  const nxt = <usize>((t + 1) * B) * row;
+  const daRow = dAStride != 0 ? <usize>dAStride : 3 * row;
+  const zero = f32x4.splat(0.0);
+  for (let b0 = 0; b0 < B; b0 += 4) {
+    let m0: f32 = 1.0, m1: f32 = 1.0, m2: f32 = 1.0, m3: f32 = 1.0;
+    let n0: f32 = 1.0, n1: f32 = 1.0, n2: f32 = 1.0, n3: f32 = 1.0;
+    if (mask != 0) {
+      const mp = mask + ((<usize>(t * B + b0)) << 2);
+      m0 = load<f32>(mp); m1 = load<f32>(mp, 4); m2 = load<f32>(mp, 8); m3 = load<f32>(mp, 12);
+      if (carried) {
+        const np = mp + (<usize>B << 2);
+        n0 = load<f32>(np); n1 = load<f32>(np, 4); n2 = load<f32>(np, 8); n3 = load<f32>(np, 12);
+      }
+    }
+    const o0 = <usize>b0 * row;
+    const o1 = o0 + row, o2 = o1 + row, o3 = o2 + row;
+    const d0 = dUOut + <usize>b0 * 3 * row;
+    const d1 = d0 + 3 * row, d2 = d1 + 3 * row, d3 = d2 + 3 * row;
+    const a0 = dAOut + <usize>b0 * daRow;
+    const a1 = a0 + daRow, a2 = a1 + daRow, a3 = a2 + daRow;
+    const y0 = dy + (dyT != 0 ? <usize>(b0 * dyT + t) * row : cur + o0);
+    const yStep = dyT != 0 ? <usize>dyT * row : row;
+    const y1 = y0 + yStep, y2 = y1 + yStep, y3 = y2 + yStep;
+    for (let j: usize = 0; j < row; j += 16) {
+      let g0 = zero, g1 = zero, g2 = zero, g3 = zero;
+      if (carried) {
+        const pg = giT + (j >> 2) * colB + (<usize>b0 << 2);
+        const v0 = v128.load(pg), v1 = v128.load(pg + colB), v2 = v128.load(pg + 2 * colB), v3 = v128.load(pg + 3 * colB);
+        g0 = col0(v0, v1, v2, v3); g1 = col1(v0, v1, v2, v3); g2 = col2(v0, v1, v2, v3); g3 = col3(v0, v1, v2, v3);
+      }
+      gruGradLanes(y0, h, r, z, n, un, carry, g0, totalOut, d0, a0, cur, nxt, o0, j, row, m0, n0, carried, hard);
+      gruGradLanes(y1, h, r, z, n, un, carry, g1, totalOut, d1, a1, cur, nxt, o1, j, row, m1, n1, carried, hard);
+      gruGradLanes(y2, h, r, z, n, un, carry, g2, totalOut, d2, a2, cur, nxt, o2, j, row, m2, n2, carried, hard);
+      gruGradLanes(y3, h, r, z, n, un, carry, g3, totalOut, d3, a3, cur, nxt, o3, j, row, m3, n3, carried, hard);
+      // The three gates' rows just written, transposed into dUT.
+      for (let g: usize = 0; g < 3; g++) {
+        const off = g * row + j;
+        const v0 = v128.load(d0 + off), v1 = v128.load(d1 + off), v2 = v128.load(d2 + off), v3 = v128.load(d3 + off);
+        const q = dUT + g * gateT + (j >> 2) * colB + (<usize>b0 << 2);
+        v128.store(q, col0(v0, v1, v2, v3));
+        v128.store(q + colB, col1(v0, v1, v2, v3));
+        v128.store(q + 2 * colB, col2(v0, v1, v2, v3));
+        v128.store(q + 3 * colB, col3(v0, v1, v2, v3));
+      }
+    }
   }
 }
 
