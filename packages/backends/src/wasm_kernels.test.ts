@@ -216,8 +216,22 @@ describe('wasm kernel fixes', () => {
         [6, 5, 7, 101],
         [2, 3, 0, 1],
       ],
+      // Batches of matrix transposes (each matrix by the WebAssembly transpose): a TT-GRU's per-step
+      // views, odd sizes (the blocks' remainders), and matrices too small for the route (4 x 4).
       [
         [16, 32, 40],
+        [0, 2, 1],
+      ],
+      [
+        [16, 16, 32],
+        [0, 2, 1],
+      ],
+      [
+        [3, 1, 9, 13],
+        [0, 1, 3, 2],
+      ],
+      [
+        [7, 4, 4],
         [0, 2, 1],
       ],
       [

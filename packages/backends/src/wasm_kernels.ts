@@ -526,6 +526,19 @@ function transposeStrided(
  */
 const TRANSPOSE_JS_ROWS = 512;
 
+/**
+ * [A, R, C] of a merged permutation that transposes the matrices of a batch ((A, R, C) by [0, 2, 1])
+ * when each has at least BATCHED_TRANSPOSE_MIN values (a call per matrix costs about 0.1 us).
+ */
+function batchedMatrixTranspose(merged: { shape: number[]; perm: number[] }): [number, number, number] | undefined {
+  const { shape, perm } = merged;
+  if (perm.length !== 3 || perm[0] !== 0 || perm[1] !== 2 || perm[2] !== 1) return undefined;
+  const [A, R, C] = shape as [number, number, number];
+  return R * C >= BATCHED_TRANSPOSE_MIN ? [A, R, C] : undefined;
+}
+
+const BATCHED_TRANSPOSE_MIN = 64;
+
 /** [A, B, C, D] of a merged permutation that swaps its two middle axes (see swapMiddleAxes). */
 function swappedMiddle(merged: { shape: number[]; perm: number[] }): [number, number, number, number] | undefined {
   const [s, p] = [merged.shape, merged.perm];
@@ -585,6 +598,19 @@ function transposeKernel(original: tf.KernelFunc): tf.KernelFunc {
       const backend = args.backend as unknown as WasmBackendLike & WasmBackendInternals;
       const out = backend.makeOutput(outShape, x.dtype);
       kernels.swapMiddleAxes(offsetOf(backend, x.dataId), offsetOf(backend, out.dataId), ...swap);
+      return out;
+    }
+    // A batch of matrix transposes ((A, R, C) by [0, 2, 1], e.g. a TT-GRU's (16, 16, 32) per step):
+    // the WebAssembly `transpose` per matrix, where the original kernel moves one value at a time
+    // (16 x 16 x 32: 9.8 -> about 2.5 us, in cache).
+    const batched = batchedMatrixTranspose(merged);
+    const kernelsB = batched ? nativeKernels(args.backend as never) : undefined;
+    if (batched && kernelsB) {
+      const backend = args.backend as unknown as WasmBackendLike & WasmBackendInternals;
+      const out = backend.makeOutput(outShape, x.dtype);
+      const [A, R, C] = batched;
+      const [src, dst] = [offsetOf(backend, x.dataId), offsetOf(backend, out.dataId)];
+      for (let a = 0; a < A; a++) kernelsB.transpose(src + 4 * a * R * C, dst + 4 * a * R * C, R, C);
       return out;
     }
     if (merged.perm.length > 4) {
