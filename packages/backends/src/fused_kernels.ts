@@ -31,6 +31,8 @@ export const FUSED_KERNELS = {
    */
   sigmoidCrossEntropy: 'TensorizedSigmoidCrossEntropy',
   sigmoidCrossEntropyGrad: 'TensorizedSigmoidCrossEntropyGrad',
+  /** Reshapes and transposes in one launch, no gradient (src/view.ts; ViewAttrs). */
+  view: 'TensorizedView',
 } as const;
 
 /**

@@ -26,4 +26,5 @@ export {
   installFusedKernels,
 } from './fused_kernels.js';
 export { installMatMulPair, type MatMulPairAttrs } from './matmul_pair.js';
+export { installView, type ViewAttrs, type ViewStep } from './view.js';
 export { setNativeWasmKernels } from './wasm_native.js';

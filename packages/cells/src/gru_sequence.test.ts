@@ -11,7 +11,7 @@ import type { StagedMatmul } from '@tensorized/decomp/stages';
 import { describeEachBackend, expectClose, expectNoLeak } from '@tensorized/test-utils';
 import { expect, it } from 'vitest';
 import { createCell } from './cell.js';
-import { flipsStepChain, flipsStepProduct, gruSequence } from './gru_sequence.js';
+import { flipsStepChain, flipsStepProduct, gruSequence, VIEW_KERNEL } from './gru_sequence.js';
 import { paperCellConfig } from './presets.js';
 import { GRU_KERNELS, hasFusedKernel } from './gru_step.js';
 
@@ -335,8 +335,11 @@ describeEachBackend('the fused GRU step kernels', (ctx) => {
     const costModel = await import('@tensorized/decomp/stages');
     for (const name of ['TN_DIRECT_MAX', 'TN_PACKED_MAX', 'TN_PANELS_MIN_COLS', 'TN_PANELS_MIN_ROWS'] as const)
       expect(costModel[name], name).toBe(backends[name]);
+    // The layout change in one launch that the recurrence's views run (src/view.ts there).
+    expect(VIEW_KERNEL).toBe(FUSED_KERNELS.view);
     // On wasm they run compiled into WebAssembly (see @tensorized/backends' fused_kernels.ts).
     const fused = ctx.info.name === 'cpu' || ctx.info.name === 'wasm';
+    expect(hasFusedKernel(VIEW_KERNEL)).toBe(fused);
     expect(hasFusedKernel(GRU_KERNELS.step)).toBe(fused);
     expect(hasFusedKernel(GRU_KERNELS.stepGrad)).toBe(fused);
   });

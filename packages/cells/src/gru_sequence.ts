@@ -4,6 +4,7 @@ import {
   applyView,
   columnSums,
   hasDenseGradient,
+  inverseView,
   planWeightGradient,
   type StagedMatmul,
   stageGradientsFromDense,
@@ -27,6 +28,27 @@ import {
 } from './gru_step.js';
 import { unstackLeading } from './unstack.js';
 import { recordingGradients } from './weight.js';
+
+/** The kernel @tensorized/backends registers for a layout change in one launch (its FUSED_KERNELS.view; a test checks). */
+export const VIEW_KERNEL = 'TensorizedView';
+
+/**
+ * applyView where nothing is recorded (the fused recurrence's own passes): a view of a transpose
+ * and more steps as one TensorizedView launch where the backend has it (a TT-GRU's views between
+ * its cores are reshape, transpose, reshape at every step); else step by step.
+ */
+function laidOut(x: tf.Tensor, view: readonly ViewOp[]): tf.Tensor {
+  if (view.length > 1 && view.some((op) => 'transpose' in op) && hasFusedKernel(VIEW_KERNEL))
+    return tf.engine().runKernel(VIEW_KERNEL, { x }, { view } as never) as tf.Tensor;
+  return applyView(tfOps, x, view);
+}
+
+/** unapplyView as laidOut: the inverse view, in one launch where it can be. */
+function unlaidOut(g: tf.Tensor, view: readonly ViewOp[], inputShape: readonly number[]): tf.Tensor {
+  return view.some((op) => 'transpose' in op)
+    ? laidOut(g, inverseView(view, inputShape))
+    : unapplyView(tfOps, g, view, inputShape);
+}
 
 /** A staged product that applies itself (PreparedMatmul, the cells' AppliedWeight). */
 interface Applier {
@@ -202,7 +224,7 @@ export function gruSequence(
       for (let i = 0; i < k; i++) {
         if (t === 0) inShapes[i] = [...c.shape];
         if (record && keepsLaid && (i > 0 || keepsFirst)) {
-          const laid = applyView(tfOps, c, views[i]!);
+          const laid = laidOut(c, views[i]!);
           laidInputs.push(laid);
           c = tf.matMul(laid as tf.Tensor2D, mats[i]!);
         } else {
@@ -461,11 +483,11 @@ function backward(dy: tf.Tensor3D, kept: tf.Tensor[], L: Layout): tf.Tensor[] {
       gi = gT;
       continue;
     }
-    let gs = unapplyView(tfOps, s.dU, L.outView, L.lastShape) as tf.Tensor2D;
+    let gs = unlaidOut(s.dU, L.outView, L.lastShape) as tf.Tensor2D;
     for (let i = k - 1; i >= 0; i--) {
       if (L.perStep) partials[i]!.push(tf.matMul(stepInput(i, t), gs, true, false) as tf.Tensor2D);
       else if (L.route === 'stages') g[i]![t] = gs;
-      gs = unapplyView(tfOps, tf.matMul(gs, matsT[i]!), L.views[i]!, L.inShapes[i]!) as tf.Tensor2D;
+      gs = unlaidOut(tf.matMul(gs, matsT[i]!), L.views[i]!, L.inShapes[i]!) as tf.Tensor2D;
     }
     gi = gs;
   }
@@ -534,11 +556,11 @@ function backwardResetBefore(dy: tf.Tensor3D, kept: tf.Tensor[], L: Layout): tf.
   // g[app][i][t]: gradient with respect to the output of M_{i+1} in product `app` (0: U h, 1: U (r h)).
   const g = [0, 1].map(() => Array.from({ length: k }, () => new Array<tf.Tensor2D>(T)));
   const back = (grad: tf.Tensor2D, app: number, t: number): tf.Tensor2D => {
-    let gs = unapplyView(tfOps, grad, L.outView, L.lastShape) as tf.Tensor2D;
+    let gs = unlaidOut(grad, L.outView, L.lastShape) as tf.Tensor2D;
     for (let i = k - 1; i >= 0; i--) {
       if (L.route === 'stages') g[app]![i]![t] = gs;
       const product = L.flips ? flippedProduct(gs, mats[i]!) : tf.matMul(gs, matsT[i]!);
-      gs = unapplyView(tfOps, product, L.views[i]!, L.inShapes[i]!) as tf.Tensor2D;
+      gs = unlaidOut(product, L.views[i]!, L.inShapes[i]!) as tf.Tensor2D;
     }
     return gs;
   };

@@ -16,6 +16,7 @@ export {
 export {
   applyStages,
   applyView,
+  inverseView,
   type MatmulStage,
   type StagedMatmul,
   stagedInSize,

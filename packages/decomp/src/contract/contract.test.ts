@@ -30,7 +30,7 @@ import {
   btMatrix,
   btMatrixToDense,
 } from '../index.js';
-import { applyView, f64Ops, ttStages, unapplyView } from '../stages.js';
+import { applyView, f64Ops, inverseView, ttStages, unapplyView } from '../stages.js';
 import {
   cpMatrixDenseRef,
   matMulRef,
@@ -213,6 +213,29 @@ describe('views (the layout steps of a staged product)', () => {
       /groups must be positive integers that sum to the number of cores \(3\), got \[1, 1\]/,
     );
     expect(() => ttStages(f64Ops, w, [0, 3])).toThrow(/groups must be positive integers/);
+  });
+
+  it('inverseView is the view unapplyView applies: back to the input, for permutations that are not their own inverse', () => {
+    const rng = new Rng(6);
+    const x = randn(rng, [4, 30]);
+    const view = [
+      { reshape: [-1, 2, 3, 5] },
+      { transpose: [0, 2, 3, 1] },
+      { reshape: [-1, 10] },
+      { transpose: [1, 0] },
+    ] as const;
+    const laid = applyView(f64Ops, x, view);
+    const inverse = inverseView(view, x.shape);
+    expect(inverse).toEqual([
+      { transpose: [1, 0] },
+      { reshape: [4, 3, 5, 2] },
+      { transpose: [0, 3, 1, 2] },
+      { reshape: [4, 30] },
+    ]);
+    const back = applyView(f64Ops, laid, inverse);
+    expect(back.shape).toEqual(x.shape);
+    expect([...back.data]).toEqual([...x.data]);
+    expect([...unapplyView(f64Ops, laid, view, x.shape).data]).toEqual([...x.data]);
   });
 });
 

@@ -136,21 +136,33 @@ export function unapplyView<C extends Computable>(
   view: readonly ViewOp[],
   inputShape: readonly number[],
 ): C {
-  const shapes = viewShapes(inputShape, view);
   let y = g;
+  for (const op of inverseView(view, inputShape)) {
+    y = 'reshape' in op ? ops.reshape(y, op.reshape) : ops.transpose(y, op.transpose);
+  }
+  return y;
+}
+
+/**
+ * The view that undoes `view` for an input of `inputShape`: its steps backwards, each reshape to
+ * the shape before it, each transpose by the inverse permutation (unapplyView applies it).
+ */
+export function inverseView(view: readonly ViewOp[], inputShape: readonly number[]): ViewOp[] {
+  const shapes = viewShapes(inputShape, view);
+  const out: ViewOp[] = [];
   for (let i = view.length - 1; i >= 0; i--) {
     const op = view[i]!;
     if ('reshape' in op) {
-      y = ops.reshape(y, shapes[i]!);
+      out.push({ reshape: shapes[i]! });
     } else {
       const inverse = new Array<number>(op.transpose.length);
       op.transpose.forEach((a, j) => {
         inverse[a] = j;
       });
-      y = ops.transpose(y, inverse);
+      out.push({ transpose: inverse });
     }
   }
-  return y;
+  return out;
 }
 
 /** x (B, N) times a staged product. */
