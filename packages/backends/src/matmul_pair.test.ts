@@ -145,6 +145,69 @@ for (const backend of ['cpu', 'wasm'] as const) {
       tf.dispose([first, second, x, bad]);
     });
 
+    it('with secondLeft and keep, [P X, Q (P X)]: a flipped step through two factors (a CP-GRU forward and backward, odd sizes), bit for bit two matMuls', async () => {
+      await useBackend(backend);
+      // P, X, Q shapes.
+      const CHAINS: Array<[number[], number[], number[]]> = [
+        [
+          [80, 512],
+          [512, 16],
+          [1536, 80],
+        ],
+        [
+          [80, 1536],
+          [1536, 16],
+          [512, 80],
+        ],
+        [
+          [5, 7],
+          [7, 3],
+          [9, 5],
+        ],
+        // Q's columns not P's rows: P X seen as (Q's columns x ...).
+        [
+          [6, 4],
+          [4, 5],
+          [7, 10],
+        ],
+      ];
+      for (const [ps, xs, qs] of CHAINS) {
+        const [p, x, q] = [ps, xs, qs].map((shape, i) =>
+          tf.tensor(Float32Array.from(values(shape[0]! * shape[1]!, 13 + i)), shape),
+        );
+        const cols = (ps[0]! * xs[1]!) / qs[1]!;
+        const before = tf.memory().numTensors;
+        const [mid, y] = tf.engine().runKernel(FUSED_KERNELS.matMulPair, { first: p!, x: x!, second: q! }, {
+          outShape: [qs[0]!, cols],
+          secondLeft: true,
+          keep: true,
+        } as never) as unknown as tf.Tensor[];
+        expect(tf.memory().numTensors).toBe(before + 2);
+        const [wantMid, wantY] = tf.tidy(() => {
+          const m = tf.matMul(p!, x!);
+          return [m, tf.matMul(q!, tf.reshape(m, [qs[1]!, cols]))];
+        });
+        expect([mid!.shape, y!.shape]).toEqual([wantMid!.shape, [qs[0]!, cols]]);
+        expect(mid!.dataSync()).toEqual(wantMid!.dataSync());
+        expect(y!.dataSync()).toEqual(wantY!.dataSync());
+        tf.dispose([p!, x!, q!, mid!, y!, wantMid!, wantY!]);
+      }
+      const [first, second, x, bias] = [tf.ones([6, 10]), tf.ones([7, 6]), tf.ones([10, 1]), tf.ones([7])];
+      const run = (attrs: object, b?: tf.Tensor) =>
+        tf.engine().runKernel(FUSED_KERNELS.matMulPair, { first, x, second, ...(b ? { bias: b } : {}) }, {
+          outShape: [7, 1],
+          ...attrs,
+        } as never);
+      expect(() => run({ secondLeft: true, xLeft: true })).toThrow(
+        /attribute 'secondLeft' goes with neither 'xLeft' nor a bias/,
+      );
+      expect(() => run({ secondLeft: true }, bias)).toThrow(
+        /attribute 'secondLeft' goes with neither 'xLeft' nor a bias/,
+      );
+      expect(() => run({ secondLeft: true, keep: 1 })).toThrow(/attribute 'keep' must be a boolean, got 1/);
+      tf.dispose([first, second, x, bias]);
+    });
+
     it('bad inputs are named', async () => {
       await useBackend(backend);
       const first = tf.ones([24, 6]);

@@ -9,6 +9,14 @@ export interface MatMulPairAttrs {
    * and times second (two plain factors, x M_1 M_2). Default false: first (P x K1) times X (K1 x n).
    */
   xLeft?: boolean;
+  /**
+   * second on the left of the second product: second (N2 x K2) times T = first X seen as
+   * (K2 x cols), so y = second T; with `keep`, T is returned too, first (a chain of two left
+   * products, M_2 (M_1 X), whose middle a backward pass keeps). Not with xLeft or bias.
+   */
+  secondLeft?: boolean;
+  /** Also return T = first X (before y): the outputs are [T, y]. */
+  keep?: boolean;
 }
 
 /** What the kernel uses of a backend (cpu and wasm both have it). */
@@ -40,13 +48,18 @@ const viewed = (x: tf.TensorInfo, shape: number[]): tf.TensorInfo => ({ dataId: 
  * called directly on views of the data: the same sums as tf.matMul and tf.add, bit for bit, in one
  * launch of the engine instead of five (three reshapes and two products; six with the Add). At batch
  * 1 the launches are most of a product's time (a TT-GRU's generated frame: see the backends README).
+ * With `secondLeft` and `keep`, a chain of two left products M_2 (M_1 X) and its middle M_1 X: the
+ * per-step products of a recurrence through two plain factors, flipped (@tensorized/cells).
  */
 function matMulPair(backendName: string): tf.KernelFunc {
   const name = FUSED_KERNELS.matMulPair;
   return (args) => {
     const { first, x, second, bias } = args.inputs as Record<string, tf.TensorInfo | undefined>;
-    const { outShape, xLeft = false } = args.attrs as unknown as MatMulPairAttrs;
-    if (typeof xLeft !== 'boolean') throw new TypeError(`${name}: attribute 'xLeft' must be a boolean, got ${xLeft}`);
+    const { outShape, xLeft = false, secondLeft = false, keep = false } = args.attrs as unknown as MatMulPairAttrs;
+    for (const [attr, v] of Object.entries({ xLeft, secondLeft, keep }))
+      if (typeof v !== 'boolean') throw new TypeError(`${name}: attribute '${attr}' must be a boolean, got ${v}`);
+    if (secondLeft && (xLeft || bias))
+      throw new RangeError(`${name}: attribute 'secondLeft' goes with neither 'xLeft' nor a bias`);
     if (!first || !x || !second) throw new Error(`${name}: inputs 'first', 'x' and 'second' are required`);
     for (const [input, t] of [
       ['first', first],
@@ -61,7 +74,8 @@ function matMulPair(backendName: string): tf.KernelFunc {
         `${name}: 'first' and 'second' must be matrices, got shapes [${first.shape.join(', ')}] and [${second.shape.join(', ')}]`,
       );
     const [P, K1] = (xLeft ? [first.shape[1], first.shape[0]] : first.shape) as [number, number];
-    const [K2, N2] = second.shape as [number, number];
+    // secondLeft: second is (N2 x K2) and multiplies first X seen as (K2 x rows) from the left.
+    const [K2, N2] = (secondLeft ? [second.shape[1], second.shape[0]] : second.shape) as [number, number];
     const n = count(x.shape) / K1;
     const rows = (P * n) / K2;
     if (!Number.isInteger(n) || n === 0 || !Number.isInteger(rows))
@@ -91,10 +105,13 @@ function matMulPair(backendName: string): tf.KernelFunc {
     const t = xLeft ? product(viewed(x, [n, K1]), first) : product(first, viewed(x, [K1, n]));
     let y: tf.TensorInfo;
     try {
-      y = product(viewed(t, [rows, K2]), second);
-    } finally {
+      y = secondLeft ? product(second, viewed(t, [K2, rows])) : product(viewed(t, [rows, K2]), second);
+    } catch (e) {
       dispose(t);
+      throw e;
     }
+    if (keep) return [t, viewed(y, [...outShape])];
+    dispose(t);
     if (!bias) return viewed(y, [...outShape]);
     if (backendName === 'wasm') {
       // In place, on the fresh product: a float32 add computed in float64 and rounded is the float32

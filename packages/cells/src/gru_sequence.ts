@@ -43,6 +43,22 @@ function laidOut(x: tf.Tensor, view: readonly ViewOp[]): tf.Tensor {
   return applyView(tfOps, x, view);
 }
 
+/** The kernel @tensorized/backends registers for two products in one launch (decomp's MATMUL_PAIR_KERNEL). */
+const MATMUL_PAIR_KERNEL = 'TensorizedMatMulPair';
+
+/**
+ * [P X, Q (P X)] for matrices P, X, Q in one TensorizedMatMulPair launch (secondLeft, keep): the
+ * two left products of a flipped step through two plain stages, and the middle the backward pass
+ * keeps. Outside a tape only.
+ */
+function leftChain(p: tf.Tensor, x: tf.Tensor, q: tf.Tensor): [tf.Tensor2D, tf.Tensor2D] {
+  return tf.engine().runKernel(MATMUL_PAIR_KERNEL, { first: p, x, second: q }, {
+    outShape: [q.shape[0]!, x.shape[1]!],
+    secondLeft: true,
+    keep: true,
+  } as never) as unknown as [tf.Tensor2D, tf.Tensor2D];
+}
+
 /** unapplyView as laidOut: the inverse view, in one launch where it can be. */
 function unlaidOut(g: tf.Tensor, view: readonly ViewOp[], inputShape: readonly number[]): tf.Tensor {
   return view.some((op) => 'transpose' in op)
@@ -209,6 +225,9 @@ export function gruSequence(
     const stacks: GruStacks | undefined = record && stepKernels ? {} : undefined;
     // The stages' M_i^T for the flipped products (disposed when the recurrence is done).
     const matsT = flips ? mats.map((m) => tf.transpose(m)) : undefined;
+    // Two flipped stages: both products per step in one TensorizedMatMulPair launch where the
+    // backend has it.
+    const pairs = hasFusedKernel(MATMUL_PAIR_KERNEL);
     // U c through the stages; the laid-out stage inputs the backward pass needs go to `laidInputs`.
     const applyU = (c: tf.Tensor, t: number, laidInputs: tf.Tensor[]): tf.Tensor2D => {
       // Nothing kept for a backward pass: the prepared product as it is, with its batch-1 form where
@@ -291,12 +310,19 @@ export function gruSequence(
       for (let t = 0; t < T; t++) {
         const laidT: tf.Tensor[] = [];
         let cT = hT;
-        for (let i = 0; i < k; i++) {
-          const out = tf.matMul(matsT[i]!, cT) as tf.Tensor2D;
-          if (i > 0 && record && keepsLaid) laidT.push(cT);
-          else if (i > 0) cT.dispose();
+        if (k === 2 && pairs) {
+          // M_2^T (M_1^T h^T) and its middle in one launch.
+          const [mid, out] = leftChain(matsT[0]!, cT, matsT[1]!);
+          if (record && keepsLaid) laidT.push(mid);
+          else mid.dispose();
           cT = out;
-        }
+        } else
+          for (let i = 0; i < k; i++) {
+            const out = tf.matMul(matsT[i]!, cT) as tf.Tensor2D;
+            if (i > 0 && record && keepsLaid) laidT.push(cT);
+            else if (i > 0) cT.dispose();
+            cT = out;
+          }
         const { next, kept, nextT } = step(t, cT, h, record);
         tf.dispose([cT, hT]);
         if (stacks) keep(laidT, 5);
@@ -473,12 +499,20 @@ function backward(dy: tf.Tensor3D, kept: tf.Tensor[], L: Layout): tf.Tensor[] {
       // transposed (N_i, B), for the per-stage route.
       if (L.route === 'stages') g[k - 1]![t] = s.dU;
       let gT = s.dUT!;
-      for (let i = k - 1; i >= 0; i--) {
-        const out = tf.matMul(mats[i]!, gT) as tf.Tensor2D;
-        if (i < k - 1 && L.route === 'stages') g[i]![t] = gT;
-        else gT.dispose();
+      if (k === 2 && hasFusedKernel(MATMUL_PAIR_KERNEL)) {
+        // M_1 (M_2 d(Uh)^T) and its middle in one launch.
+        const [mid, out] = leftChain(mats[1]!, gT, mats[0]!);
+        if (L.route === 'stages') g[0]![t] = mid;
+        else mid.dispose();
+        gT.dispose();
         gT = out;
-      }
+      } else
+        for (let i = k - 1; i >= 0; i--) {
+          const out = tf.matMul(mats[i]!, gT) as tf.Tensor2D;
+          if (i < k - 1 && L.route === 'stages') g[i]![t] = gT;
+          else gT.dispose();
+          gT = out;
+        }
       gi?.dispose();
       gi = gT;
       continue;
