@@ -209,11 +209,7 @@ export abstract class RecurrentCell {
       // W is applied once to all B x T inputs: always the planner's choice.
       const w = this.W.prepare(batch * steps, 1);
       const flat = tf.reshape(inputs, [batch * steps, this.inputSize]) as tf.Tensor2D;
-      const projected = tf.reshape(addBias(w.apply(flat), this.bW as tf.Tensor1D), [
-        batch,
-        steps,
-        this.gates * this.hiddenSize,
-      ]);
+      const projected = tf.reshape(w.apply(flat, this.bW as tf.Tensor1D), [batch, steps, this.gates * this.hiddenSize]);
       w.dispose();
       // A fused recurrence forms U's gradients itself (gruSequence); otherwise autodiff does.
       const u = this.U.prepare(batch, steps, path, { fusedGradient: this.fusesSequence });

@@ -12,7 +12,7 @@ import {
   targetStd,
 } from '@tensorized/decomp';
 import {
-  addBias,
+  matMulBias,
   planWeightGradient,
   recordingGradients,
   type StagedMatmul,
@@ -79,7 +79,8 @@ function denseApply(x: tf.Tensor2D, w: tf.Tensor2D, bias: tf.Tensor1D): tf.Tenso
         { a: x, b: w, bias },
         { transposeA: false, transposeB: false, activation: 'linear', leakyreluAlpha: 0 },
       ) as tf.Tensor2D;
-  return addBias(tf.matMul(x, w), bias);
+  // In a tape: the bias in the product's own pass too, its gradient by column sums.
+  return matMulBias(x, w, bias);
 }
 
 /**

@@ -1,7 +1,8 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { describeEachBackend, expectClose, expectNoLeak } from '@tensorized/test-utils';
 import { expect, it } from 'vitest';
-import { addBias, columnSums } from './stages.js';
+import { addBias, columnSums, matMulBias } from './stages.js';
+import { cpMatrix, prepareMatmul } from './index.js';
 
 describeEachBackend('bias helpers', () => {
   it('columnSums equals the float64 sums over rows, for even, odd and single-row inputs, by product and by halving', async () => {
@@ -47,5 +48,56 @@ describeEachBackend('bias helpers', () => {
       tf.dispose([...g1, ...g2]);
     });
     tf.dispose([x, w, b, probe]);
+  });
+  it('matMulBias: the float64 product plus the bias, gradients equal to tf.add of tf.matMul under autodiff, the bias in the product (no Add)', async () => {
+    const x = tf.randomNormal([9, 4], 0, 1, 'float32', 14) as tf.Tensor2D;
+    const w = tf.randomNormal([4, 12], 0, 1, 'float32', 15) as tf.Tensor2D;
+    const b = tf.randomNormal([12], 0, 1, 'float32', 16) as tf.Tensor1D;
+    const probe = tf.randomNormal([9, 12], 0, 1, 'float32', 17);
+    const [xv, wv, bv] = [x.dataSync(), w.dataSync(), b.dataSync()];
+    const want = Array.from({ length: 9 * 12 }, (_, k) => {
+      const [i, j] = [Math.floor(k / 12), k % 12];
+      let s = bv[j]!;
+      for (let q = 0; q < 4; q++) s += xv[i * 4 + q]! * wv[q * 12 + j]!;
+      return s;
+    });
+    await expectNoLeak(async () => {
+      const info = await tf.profile(() => {
+        const y = matMulBias(x, w, b);
+        expectClose(y, want, { rtol: 1e-5, atol: 1e-5 });
+        y.dispose();
+      });
+      expect(info.kernels.map((k) => k.name)).not.toContain('Add');
+      const ours = tf.grads((xx: tf.Tensor, ww: tf.Tensor, bb: tf.Tensor) =>
+        tf.sum(tf.mul(tf.tanh(matMulBias(xx as tf.Tensor2D, ww as tf.Tensor2D, bb as tf.Tensor1D)), probe)),
+      );
+      const plain = tf.grads((xx: tf.Tensor, ww: tf.Tensor, bb: tf.Tensor) =>
+        tf.sum(tf.mul(tf.tanh(tf.add(tf.matMul(xx, ww), bb)), probe)),
+      );
+      const g1 = ours([x, w, b]);
+      const g2 = plain([x, w, b]);
+      g1.forEach((g, i) => {
+        expect(g.shape).toEqual(g2[i]!.shape);
+        expectClose(g, g2[i]!.dataSync(), { rtol: 1e-4, atol: 1e-4 });
+      });
+      tf.dispose([...g1, ...g2]);
+    });
+    // A prepared CP product with a bias: the bias goes into the second factor's product.
+    const cp = cpMatrix(
+      [tf.randomNormal([2, 3], 0, 1, 'float32', 18), tf.randomNormal([2, 3], 0, 1, 'float32', 19)],
+      [tf.randomNormal([3, 3], 0, 1, 'float32', 20), tf.randomNormal([4, 3], 0, 1, 'float32', 21)],
+    );
+    const prepared = prepareMatmul(cp, 'factorised');
+    const xin = tf.randomNormal([5, 4], 0, 1, 'float32', 22) as tf.Tensor2D;
+    await expectNoLeak(async () => {
+      const info = await tf.profile(() => {
+        const y = tf.grad((bb: tf.Tensor) => tf.sum(prepared.apply(xin, bb as tf.Tensor1D)))(b);
+        expectClose(y, Array(12).fill(5), { rtol: 1e-5, atol: 1e-5 });
+        y.dispose();
+      });
+      expect(info.kernels.map((k) => k.name)).toContain('_FusedMatMul');
+    });
+    prepared.dispose();
+    tf.dispose([x, w, b, probe, xin, ...cp.inFactors, ...cp.outFactors]);
   });
 });

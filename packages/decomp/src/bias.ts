@@ -51,6 +51,41 @@ export function addBias(x: tf.Tensor2D, b: tf.Tensor1D): tf.Tensor2D {
   return recordingGradients() ? addBiasWithGradient(x, b) : tf.add(x, b);
 }
 
+/** a b + bias as one fused product where the backend's _FusedMatMul takes matrices (wasm, cpu, webgl). */
+function fusedMatMulBias(a: tf.Tensor2D, b: tf.Tensor2D, bias: tf.Tensor1D): tf.Tensor2D {
+  if (['wasm', 'cpu', 'webgl'].includes(tf.getBackend()))
+    return tf.engine().runKernel('_FusedMatMul', { a, b, bias }, {
+      transposeA: false,
+      transposeB: false,
+      activation: 'linear',
+    } as never) as tf.Tensor2D;
+  return tf.fused.matMul({ a, b, bias }) as tf.Tensor2D;
+}
+
+const matMulBiasWithGradient: (a: tf.Tensor2D, b: tf.Tensor2D, bias: tf.Tensor1D) => tf.Tensor2D = tf.customGrad(((
+  ...args: Array<tf.Tensor | tf.GradSaveFunc>
+) => {
+  const [a, b, bias, save] = args as [tf.Tensor2D, tf.Tensor2D, tf.Tensor1D, tf.GradSaveFunc];
+  save([a, b]);
+  return {
+    value: fusedMatMulBias(a, b, bias),
+    gradFunc: (dy: tf.Tensor, [sa, sb]: tf.Tensor[]) => [
+      tf.matMul(dy as tf.Tensor2D, sb as tf.Tensor2D, false, true),
+      tf.matMul(sa as tf.Tensor2D, dy as tf.Tensor2D, true, false),
+      columnSums(dy as tf.Tensor2D),
+    ],
+  };
+}) as Parameters<typeof tf.customGrad>[0]) as never;
+
+/**
+ * a b + bias for a (N x K), b (K x M) and a bias (M), the bias added in the product's own pass (the
+ * backend's _FusedMatMul) instead of a separate Add over the N x M result; the bias's gradient is
+ * columnSums(dy), a's and b's those of the product.
+ */
+export function matMulBias(a: tf.Tensor2D, b: tf.Tensor2D, bias: tf.Tensor1D): tf.Tensor2D {
+  return recordingGradients() ? matMulBiasWithGradient(a, b, bias) : fusedMatMulBias(a, b, bias);
+}
+
 /**
  * Whether TF.js is recording a gradient tape (inside tf.grad, variableGrads and the like). Uses the
  * engine's own test; if a TF.js version lacked it, the answer is 'yes', which is always safe.

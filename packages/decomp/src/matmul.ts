@@ -5,7 +5,7 @@ import { check, fmt } from './errors.js';
 import type { MatrixFormat } from './formats/matrix.js';
 import { denseOf, stagedProduct } from './contract/staged.js';
 import { definitionOf } from './formats/registry.js';
-import { addBias, recordingGradients } from './bias.js';
+import { addBias, matMulBias, recordingGradients } from './bias.js';
 import { tfOps } from './ops.js';
 import { type Calibration, planMatmul } from './planner.js';
 
@@ -118,6 +118,13 @@ export function prepareMatmul(w: MatrixFormat, path: MatmulPath, options: Prepar
         } as never) as tf.Tensor2D;
       }
       return tf.tidy(() => {
+        // Where the last stage is a plain product (no view before it or after), the bias goes into
+        // that product (a dense W, a CP or Tucker matrix's second factor).
+        const last = staged.stages[staged.stages.length - 1]!;
+        if (bias && last.view.length === 0 && staged.outView.length === 0 && !(staged.batchOne && x.shape[0] === 1)) {
+          const before = applyStages(tfOps, x, { stages: staged.stages.slice(0, -1), outView: [] }) as tf.Tensor2D;
+          return matMulBias(before, last.matrix as tf.Tensor2D, bias);
+        }
         const y = applyStages(tfOps, x, staged) as tf.Tensor2D;
         return bias ? addBias(y, bias) : y;
       });
