@@ -397,46 +397,14 @@ function gruStepOn(
       const at = host.native.offset;
       const next = host.alloc([B, H]);
       const slot = (k: number): number => at(kept) + 4 * (k * slab + t * B * H);
-      const hard = gate === 'hardSigmoid' ? 1 : 0;
+      const head = [at(a), at(uh), at(bU), at(h), at(mask), at(next)] as const;
+      const tail = [slot(0), slot(1), slot(2), slot(3), t, B, H, gate === 'hardSigmoid' ? 1 : 0, aT] as const;
       if (flippedNative) {
         const nextT = host.alloc([H, B]);
-        host.native.kernels.gruStepT(
-          at(a),
-          at(uh),
-          at(bU),
-          at(h),
-          at(mask),
-          at(next),
-          at(nextT),
-          slot(0),
-          slot(1),
-          slot(2),
-          slot(3),
-          t,
-          B,
-          H,
-          hard,
-          aT,
-        );
+        host.native.kernels.gruStepT(...head, at(nextT), ...tail);
         outs = [next, nextT];
       } else {
-        host.native.kernels.gruStep(
-          at(a),
-          at(uh),
-          at(bU),
-          at(h),
-          at(mask),
-          at(next),
-          slot(0),
-          slot(1),
-          slot(2),
-          slot(3),
-          t,
-          B,
-          H,
-          hard,
-          aT,
-        );
+        host.native.kernels.gruStep(...head, ...tail);
         outs = [next];
       }
     } else {
@@ -453,52 +421,18 @@ function gruStepOn(
   }
   const hard = gate === 'hardSigmoid';
   const native = host.native;
-  if (native && H % 4 === 0 && flippedNative) {
-    const outs = Array.from({ length: record ? 5 : 1 }, () => host.alloc([B, H]));
-    const [next, rOut, zOut, nOut, unOut] = outs.map(native.offset);
-    const at = native.offset;
-    const nextT = host.alloc([H, B]);
-    native.kernels.gruStepT(
-      at(a),
-      at(uh),
-      at(bU),
-      at(h),
-      at(mask),
-      next!,
-      at(nextT),
-      rOut ?? 0,
-      zOut ?? 0,
-      nOut ?? 0,
-      unOut ?? 0,
-      t,
-      B,
-      H,
-      hard ? 1 : 0,
-      aT,
-    );
-    return [...outs, nextT];
-  }
   if (native && H % 4 === 0) {
     const outs = Array.from({ length: record ? 5 : 1 }, () => host.alloc([B, H]));
     const [next, rOut, zOut, nOut, unOut] = outs.map(native.offset);
     const at = native.offset;
-    native.kernels.gruStep(
-      at(a),
-      at(uh),
-      at(bU),
-      at(h),
-      at(mask),
-      next!,
-      rOut ?? 0,
-      zOut ?? 0,
-      nOut ?? 0,
-      unOut ?? 0,
-      t,
-      B,
-      H,
-      hard ? 1 : 0,
-      aT,
-    );
+    const head = [at(a), at(uh), at(bU), at(h), at(mask), next!] as const;
+    const tail = [rOut ?? 0, zOut ?? 0, nOut ?? 0, unOut ?? 0, t, B, H, hard ? 1 : 0, aT] as const;
+    if (flippedNative) {
+      const nextT = host.alloc([H, B]);
+      native.kernels.gruStepT(...head, at(nextT), ...tail);
+      return [...outs, nextT];
+    }
+    native.kernels.gruStep(...head, ...tail);
     return outs;
   }
   // 1. The r and z gates, (B, 2H): their pre-activations, then the host's sigmoid or hardSigmoid in
@@ -674,45 +608,13 @@ function gruStepGradOn(
       const o = native.offset;
       const [totalOut, dUOut] = outs.map(o) as [number, number];
       const keptAt = [0, 1, 2, 3].map((k) => o(kept) + 4 * k * slab) as [number, number, number, number];
-      const hard = gate === 'hardSigmoid' ? 1 : 0;
+      const head = [o(dy), o(stacks.hs), ...keptAt, o(mask), o(carry), o(gi), totalOut, dUOut] as const;
+      const tail = [t, B, H, gate === 'hardSigmoid' ? 1 : 0, dyT, 4 * stride] as const;
       if (dUT) {
-        native.kernels.gruStepGradT(
-          o(dy),
-          o(stacks.hs),
-          ...keptAt,
-          o(mask),
-          o(carry),
-          o(gi),
-          totalOut,
-          dUOut,
-          o(dUT),
-          o(stacks.out) + 4 * at,
-          t,
-          B,
-          H,
-          hard,
-          dyT,
-          4 * stride,
-        );
+        native.kernels.gruStepGradT(...head, o(dUT), o(stacks.out) + 4 * at, ...tail);
         return [...outs, dUT];
       }
-      native.kernels.gruStepGrad(
-        o(dy),
-        o(stacks.hs),
-        ...keptAt,
-        o(mask),
-        o(carry),
-        o(gi),
-        totalOut,
-        dUOut,
-        o(stacks.out) + 4 * at,
-        t,
-        B,
-        H,
-        hard,
-        dyT,
-        4 * stride,
-      );
+      native.kernels.gruStepGrad(...head, o(stacks.out) + 4 * at, ...tail);
       return outs;
     }
     // The JavaScript loops on views of the stacks, d(x W + b_W) copied into its slot.
@@ -730,50 +632,13 @@ function gruStepGradOn(
     const outs = [host.alloc([B, H]), host.alloc([B, 3 * H]), host.alloc([B, 3 * H])];
     const at = native.offset;
     const [totalOut, dUOut, dAOut] = outs.map(at) as [number, number, number];
+    const head = [at(dy), at(h), at(r), at(z), at(n), at(un), at(mask), at(carry), at(gi), totalOut, dUOut] as const;
+    const tail = [t, B, H, gate === 'hardSigmoid' ? 1 : 0, dyT, 0] as const;
     if (dUT) {
-      native.kernels.gruStepGradT(
-        at(dy),
-        at(h),
-        at(r),
-        at(z),
-        at(n),
-        at(un),
-        at(mask),
-        at(carry),
-        at(gi),
-        totalOut,
-        dUOut,
-        at(dUT),
-        dAOut,
-        t,
-        B,
-        H,
-        gate === 'hardSigmoid' ? 1 : 0,
-        dyT,
-        0,
-      );
+      native.kernels.gruStepGradT(...head, at(dUT), dAOut, ...tail);
       return [...outs, dUT];
     }
-    native.kernels.gruStepGrad(
-      at(dy),
-      at(h),
-      at(r),
-      at(z),
-      at(n),
-      at(un),
-      at(mask),
-      at(carry),
-      at(gi),
-      totalOut,
-      dUOut,
-      dAOut,
-      t,
-      B,
-      H,
-      gate === 'hardSigmoid' ? 1 : 0,
-      dyT,
-      0,
-    );
+    native.kernels.gruStepGrad(...head, dAOut, ...tail);
     return outs;
   }
   return gruStepGradLoops(
