@@ -96,35 +96,16 @@ export function gruStep(
   hard: bool,
   aT: i32,
 ): void {
-  const one = f32x4.splat(1.0);
-  const two = f32x4.splat(2.0);
-  const record = rOut != 0;
   const row = <usize>H << 2;
   for (let b = 0; b < B; b++) {
     const m: f32 = mask != 0 ? load<f32>(mask + ((<usize>(t * B + b)) << 2)) : 1.0;
-    const mv = f32x4.splat(m);
     const ar = a + <usize>(aT != 0 ? b * aT + t : t * B + b) * 3 * row;
     const ur = uh + <usize>b * 3 * row;
     const o = <usize>b * row;
     for (let j: usize = 0; j < row; j += 16) {
-      const r = gate4(f32x4.add(f32x4.add(v128.load(ar + j), v128.load(ur + j)), v128.load(bU + j)), hard);
-      const z = gate4(
-        f32x4.add(f32x4.add(v128.load(ar + row + j), v128.load(ur + row + j)), v128.load(bU + row + j)),
-        hard,
-      );
-      const un = f32x4.add(v128.load(ur + 2 * row + j), v128.load(bU + 2 * row + j));
-      // n = tanh(a_n + r un) = 2 sigmoid(2 (a_n + r un)) - 1.
-      const pre = f32x4.add(v128.load(ar + 2 * row + j), f32x4.mul(r, un));
-      const n = f32x4.sub(f32x4.mul(two, sigmoid4(f32x4.mul(two, pre))), one);
-      const hp = v128.load(h + o + j);
-      const stepped = f32x4.add(n, f32x4.mul(z, f32x4.sub(hp, n)));
-      v128.store(next + o + j, m == 1.0 ? stepped : f32x4.add(hp, f32x4.mul(mv, f32x4.sub(stepped, hp))));
-      if (record) {
-        v128.store(rOut + o + j, r);
-        v128.store(zOut + o + j, z);
-        v128.store(nOut + o + j, n);
-        v128.store(unOut + o + j, un);
-      }
+      const u = ur + j;
+      const stepped = gruLanes(ar, v128.load(u), v128.load(u + row), v128.load(u + 2 * row), bU, v128.load(h + o + j), m, row, j, o, rOut, zOut, nOut, unOut, hard);
+      v128.store(next + o + j, stepped);
     }
   }
 }
@@ -282,7 +263,6 @@ export function gruStepGrad(
   dyT: i32,
   dAStride: i32,
 ): void {
-  const one = f32x4.splat(1.0);
   const carried = carry != 0;
   const row = <usize>H << 2;
   const cur = <usize>(t * B) * row;
@@ -290,35 +270,13 @@ export function gruStepGrad(
   for (let b = 0; b < B; b++) {
     const m: f32 = mask != 0 ? load<f32>(mask + ((<usize>(t * B + b)) << 2)) : 1.0;
     const mNext: f32 = mask != 0 && carried ? load<f32>(mask + ((<usize>((t + 1) * B + b)) << 2)) : 1.0;
-    const mv = f32x4.splat(m);
-    const keep = f32x4.splat(1.0 - mNext);
-    const mNextV = f32x4.splat(mNext);
     const o = <usize>b * row;
     const d = dUOut + <usize>b * 3 * row;
     const da = dAOut + <usize>b * (dAStride != 0 ? <usize>dAStride : 3 * row);
     const dyRow = dy + (dyT != 0 ? <usize>(b * dyT + t) * row : cur + o);
     for (let j: usize = 0; j < row; j += 16) {
-      let total = v128.load(dyRow + j);
-      if (carried) {
-        const through = f32x4.add(f32x4.mul(v128.load(z + nxt + o + j), mNextV), keep);
-        total = f32x4.add(total, f32x4.add(f32x4.mul(v128.load(carry + o + j), through), v128.load(gi + o + j)));
-      }
-      const zt = v128.load(z + cur + o + j);
-      const nt = v128.load(n + cur + o + j);
-      const rt = v128.load(r + cur + o + j);
-      const dn = f32x4.mul(
-        f32x4.mul(f32x4.mul(total, f32x4.sub(one, zt)), f32x4.sub(one, f32x4.mul(nt, nt))),
-        mv,
-      );
-      const dr = f32x4.mul(f32x4.mul(dn, v128.load(un + cur + o + j)), gateGrad4(rt, hard));
-      const dz = f32x4.mul(f32x4.mul(f32x4.mul(total, f32x4.sub(v128.load(h + cur + o + j), nt)), gateGrad4(zt, hard)), mv);
-      v128.store(totalOut + o + j, total);
-      v128.store(d + j, dr);
-      v128.store(d + row + j, dz);
-      v128.store(d + 2 * row + j, f32x4.mul(dn, rt));
-      v128.store(da + j, dr);
-      v128.store(da + row + j, dz);
-      v128.store(da + 2 * row + j, dn);
+      const giv = carried ? v128.load(gi + o + j) : f32x4.splat(0.0);
+      gruGradLanes(dyRow, h, r, z, n, un, carry, giv, totalOut, d, da, cur, nxt, o, j, row, m, mNext, carried, hard);
     }
   }
 }

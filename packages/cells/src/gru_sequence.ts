@@ -1,4 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
+import { MATMUL_PAIR_KERNEL } from '@tensorized/decomp';
 import {
   applyStages,
   applyView,
@@ -42,9 +43,6 @@ function laidOut(x: tf.Tensor, view: readonly ViewOp[]): tf.Tensor {
     return tf.engine().runKernel(VIEW_KERNEL, { x }, { view } as never) as tf.Tensor;
   return applyView(tfOps, x, view);
 }
-
-/** The kernel @tensorized/backends registers for two products in one launch (decomp's MATMUL_PAIR_KERNEL). */
-const MATMUL_PAIR_KERNEL = 'TensorizedMatMulPair';
 
 /**
  * [P X, Q (P X)] for matrices P, X, Q in one TensorizedMatMulPair launch (secondLeft, keep): the
@@ -486,6 +484,8 @@ function backward(dy: tf.Tensor3D, kept: tf.Tensor[], L: Layout): tf.Tensor[] {
   // Per step (L.perStep): stage i's input at step t, and its weight gradient's share of every step.
   const stepInput = (i: number, t: number): tf.Tensor2D => stacked[laidAt + i * T + t] as tf.Tensor2D;
   const partials: tf.Tensor2D[][] = Array.from({ length: k }, () => []);
+  // Two flipped stages: both products per step in one TensorizedMatMulPair launch where the backend has it.
+  const pairs = L.flips && hasFusedKernel(MATMUL_PAIR_KERNEL);
   let carry: tf.Tensor2D | undefined;
   let gi: tf.Tensor2D | undefined;
   for (let t = T - 1; t >= 0; t--) {
@@ -499,7 +499,7 @@ function backward(dy: tf.Tensor3D, kept: tf.Tensor[], L: Layout): tf.Tensor[] {
       // transposed (N_i, B), for the per-stage route.
       if (L.route === 'stages') g[k - 1]![t] = s.dU;
       let gT = s.dUT!;
-      if (k === 2 && hasFusedKernel(MATMUL_PAIR_KERNEL)) {
+      if (k === 2 && pairs) {
         // M_1 (M_2 d(Uh)^T) and its middle in one launch.
         const [mid, out] = leftChain(mats[1]!, gT, mats[0]!);
         if (L.route === 'stages') g[0]![t] = mid;
