@@ -232,10 +232,14 @@ export const TN_DIRECT_MAX = 2 ** 18;
 /**
  * A^T B with a result of more than TN_DIRECT_MAX values and at most this many (8 MiB) is formed by
  * the WebAssembly matmulTNPacked, which copies each block of TN_PACKED_BLOCK rows of B into panels
- * of 8 columns first (XNNPACK, on A transposed or flipped, is slower there: a row of B of 1536
- * values puts the 8 values a step reads 6 KiB apart). Measured against it, alternating,
+ * of 8 columns (XNNPACK, on A transposed or flipped, is slower there: a row of B of 1536 values
+ * puts the 8 values a step reads 6 KiB apart). Measured against it, alternating,
  * `node apps/bench/scripts/small-matmul.mjs` (recorded 2026-12-06T0205): the dense U's gradient
- * 960 x 512 ^T by 960 x 1536 0.83x the time, the dense W's 784 x 256 ^T by 784 x 1536 0.83x.
+ * 960 x 512 ^T by 960 x 1536 0.83x the time, the dense W's 784 x 256 ^T by 784 x 1536 0.83x. Since
+ * 2026-12-06 the panels are copied by the first four columns of A on their way through B, not in a
+ * pass of their own: a CP-GRU's factor gradients (80 x 1536) 0.90x the time in `profile-epoch.mjs
+ * cp-gru`'s kernel times (143 -> 129 and 158 -> 144 ms per 15 batches, alternating, ad hoc); the
+ * dense ones (more columns of A over the same copy) unchanged within noise.
  */
 export const TN_PACKED_MAX = 2 ** 21;
 /**
