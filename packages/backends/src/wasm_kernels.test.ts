@@ -242,6 +242,25 @@ describe('wasm kernel fixes', () => {
         [3, 4],
         [1, 0],
       ],
+      // Matrices by the WebAssembly transpose: small ones (a flipped state, remainders of the 4 x 4
+      // blocks), and rows of the output a multiple of 2 KiB apart (its narrower tiles, a partial
+      // last tile of columns and columns left over).
+      [
+        [16, 9],
+        [1, 0],
+      ],
+      [
+        [1024, 83],
+        [1, 0],
+      ],
+      [
+        [512, 70],
+        [1, 0],
+      ],
+      [
+        [1536, 13],
+        [1, 0],
+      ],
       // The two middle axes swapped, runs of the last kept whole (one WebAssembly pass): a TT-GRU's
       // layout between its cores (a unit axis among them), runs of 6, 4, 9 and 3 values (the last
       // 4 values of a run copied at once, overlapping; fewer than 4 one by one), no leading axis.

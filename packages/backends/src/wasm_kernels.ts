@@ -522,13 +522,11 @@ function transposeStrided(
 }
 
 /**
- * A matrix transpose of at least 16384 values runs in the WebAssembly `transpose` unless its rows
- * (the output's row length) are a multiple of this: alternating, ad hoc (2026-12-06), WebAssembly
- * against JavaScript 80 x 1536 25 us against 85, 960 x 1536 0.20 ms against 1.02, 1536 x 80 65 us
- * against 86; but 512 x 1536 0.65 ms against 0.53, 2048 x 512 1.75 against 1.21, 16384 x 352 12.6
- * against 10.2.
+ * A matrix transpose of at least this many values runs in the WebAssembly `transpose` (where the
+ * native kernels are off, in the JavaScript transpose2d from 16384 values on): TF.js's kernel moves
+ * one value at a time, 16 x 512 (a recurrent state, flipped) 5.1 us against 0.8.
  */
-const TRANSPOSE_JS_ROWS = 512;
+const NATIVE_TRANSPOSE_MIN = 64;
 
 /**
  * [A, R, C] of a merged permutation that transposes the matrices of a batch ((A, R, C) by [0, 2, 1])
@@ -558,8 +556,9 @@ function swappedMiddle(merged: { shape: number[]; perm: number[] }): [number, nu
  * rank 4 it takes a generic path of about 100 ns per element (a rank-7 transpose of 73,728 values,
  * as a Block-Term matrix's preparation makes, 7.1 ms). So the permutation is first reduced to its
  * fewest axes (mergeTransposeAxes: unit axes dropped, neighbours that stay neighbours merged); a
- * swap of two blocks of axes is then a blocked copy on a view of the heap (about 1 ns per element;
- * measured 0.9 and 7.6 ms); a swap of the two middle axes that keeps runs of the last one whole
+ * swap of two blocks of axes (a matrix transpose) of at least NATIVE_TRANSPOSE_MIN values is then
+ * the WebAssembly `transpose` (512 x 1536 0.15 ms, 16384 x 352 2.7 ms; with the native kernels off,
+ * from 16384 values, a blocked copy on a view of the heap: 0.5 and 7.4 ms); a swap of the two middle axes that keeps runs of the last one whole
  * (a TT-GRU's layout between its cores, (16, 16, 1, 32, 11) by [0, 3, 2, 1, 4]) is one WebAssembly
  * pass (swapMiddleAxes: 63 -> 26 us for that one, transpose-speed 2026-12-06T0119);
  * what is still above rank 4 is a strided copy (transposeStrided); and
@@ -574,16 +573,14 @@ function transposeKernel(original: tf.KernelFunc): tf.KernelFunc {
     const merged = mergeTransposeAxes(x.shape, perm);
     const outShape = perm.map((a) => x.shape[a]!);
     const n0 = count(x.shape);
-    if (merged.perm.length === 2 && n0 >= 16384) {
+    const matrixKernels =
+      merged.perm.length === 2 && n0 >= NATIVE_TRANSPOSE_MIN ? nativeKernels(args.backend as never) : undefined;
+    if (merged.perm.length === 2 && (matrixKernels || n0 >= 16384)) {
       const R = merged.shape[0]!;
       const C = merged.shape[1]!;
       const backend = args.backend as unknown as WasmBackendLike & WasmBackendInternals;
       const out = backend.makeOutput(outShape, x.dtype);
-      const kernels = nativeKernels(backend);
-      // WebAssembly's 4 x 4 blocks, unless the output's rows lie a multiple of 2 KiB apart: then
-      // they map to few sets of the L1 cache, and the JavaScript loop below, 64 x 64 blocks, is faster.
-      if (kernels && R % TRANSPOSE_JS_ROWS !== 0)
-        kernels.transpose(offsetOf(backend, x.dataId), offsetOf(backend, out.dataId), R, C);
+      if (matrixKernels) matrixKernels.transpose(offsetOf(backend, x.dataId), offsetOf(backend, out.dataId), R, C);
       // Views taken after makeOutput, which may grow (and so replace) the heap's buffer.
       else
         transpose2d(

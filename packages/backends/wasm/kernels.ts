@@ -595,6 +595,16 @@ export function swapMiddleAxes(src: usize, dst: usize, A: i32, B: i32, C: i32, D
 
 /** Rows and columns of the tiles transpose works in. */
 const TRANSPOSE_TILE: i32 = 16;
+/**
+ * Rows (of src) and columns of the tiles transpose works in where dst's rows lie a multiple of 2 KiB
+ * apart: then the tile's rows of dst fall into one or two sets of the L1 cache (64 sets of 64
+ * bytes), and 16 of them, more than its 12 ways, evict each other before their lines are full.
+ * Eight rows of dst, 64 values each, stay. Alternating, ad hoc (2026-12-06, us): 2048 x 80 165 ->
+ * 22, 1536 x 80 44 -> 14, 512 x 1536 187 -> 148, 2048 x 512 1220 -> 205, 16384 x 352 7312 -> 2691;
+ * other shapes keep TRANSPOSE_TILE (960 x 1536 189 against 268, 784 x 1536 159 against 221).
+ */
+const TRANSPOSE_ALIASED_ROWS: i32 = 64;
+const TRANSPOSE_ALIASED_COLS: i32 = 8;
 
 /**
  * dst (cols x rows) = src (rows x cols) transposed, row-major 4-byte values: the flipped layouts of
@@ -609,11 +619,15 @@ export function transpose(src: usize, dst: usize, rows: i32, cols: i32): void {
   const c4 = cols & ~3;
   // In tiles of TRANSPOSE_TILE rows by TRANSPOSE_TILE columns: the tile's rows of dst stay in L1
   // while its 4 x 4 blocks fill them, where a strip of 4 rows across all columns would write to
-  // `cols` lines of dst a row apart before coming back to the first.
-  for (let i0 = 0; i0 < r4; i0 += TRANSPOSE_TILE) {
-    const i1 = min(i0 + TRANSPOSE_TILE, r4);
-    for (let j0 = 0; j0 < c4; j0 += TRANSPOSE_TILE) {
-      const j1 = min(j0 + TRANSPOSE_TILE, c4);
+  // `cols` lines of dst a row apart before coming back to the first. Narrower tiles where dst's
+  // rows are a multiple of 2 KiB apart (see TRANSPOSE_ALIASED_ROWS).
+  const aliased = (rowD & 2047) == 0;
+  const tileRows = aliased ? TRANSPOSE_ALIASED_ROWS : TRANSPOSE_TILE;
+  const tileCols = aliased ? TRANSPOSE_ALIASED_COLS : TRANSPOSE_TILE;
+  for (let i0 = 0; i0 < r4; i0 += tileRows) {
+    const i1 = min(i0 + tileRows, r4);
+    for (let j0 = 0; j0 < c4; j0 += tileCols) {
+      const j1 = min(j0 + tileCols, c4);
       for (let i = i0; i < i1; i += 4) {
         const s = src + <usize>i * rowS;
         const d = dst + (<usize>i << 2);
