@@ -2,8 +2,9 @@
 // (setNativeWasmKernels(false): the JavaScript loops, or TF.js's own kernel where the package has no
 // loop), alternating in rounds, each keeping its fastest: the layout changes of a TT-GRU between its
 // cores, per step at batch 16 (16 x 16 x 1 x 32 x 11 and back) and for the input projection of a
-// batch of 60 steps (960 rows), and matrix transposes: the paper's U (the JavaScript loop either
-// way), a CP-GRU's factor, a 960-row stack.
+// batch of 60 steps (960 rows), and matrix transposes: a flipped state (16 x 512), the paper's U, a
+// CP-GRU's factor both ways, a 960-row stack, and outputs whose rows lie a multiple of 2 KiB apart
+// (the WebAssembly kernel's narrower tiles: 512, 1024, 1536 or 2048 rows).
 //
 //   node apps/bench/scripts/transpose-speed.mjs [rounds=5]
 // Run from the repository root after `pnpm build`.
@@ -19,11 +20,14 @@ const CASES = [
   [[16, 16, 1, 32, 11], [0, 3, 2, 1, 4]],
   [[16, 32, 1, 16, 11], [0, 3, 2, 1, 4]],
   [[960, 16, 1, 32, 11], [0, 3, 2, 1, 4]],
+  [[16, 512], [1, 0]],
   [[512, 1536], [1, 0]],
-  // Matrix transposes WebAssembly takes (rows not a multiple of 512): a CP-GRU's factor and its
-  // gradient, a batch of 60 steps' (960 x 1536) stack.
   [[80, 1536], [1, 0]],
+  [[1536, 80], [1, 0]],
   [[960, 1536], [1, 0]],
+  [[1024, 80], [1, 0]],
+  [[2048, 80], [1, 0]],
+  [[2048, 512], [1, 0]],
 ];
 console.log('| shape | perm | WebAssembly kernels (us) | without (us) | ratio |');
 console.log('| --- | --- | ---: | ---: | ---: |');
