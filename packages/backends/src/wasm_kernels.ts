@@ -243,15 +243,18 @@ export const TN_DIRECT_MAX = 2 ** 18;
  */
 export const TN_PACKED_MAX = 2 ** 21;
 /**
- * A^T B with B at least this many columns wide (rows of 4 KiB) and at least TN_PANELS_MIN_ROWS
- * columns of A goes through panels of B at any size: in alternating rounds (ad hoc, 2026-12-06), 1024 x 50
- * ^T by 1024 x 1536 0.78x the time of matmulTN reading B as it is, 960 x 80 ^T by 960 x 1536 (a
- * CP-GRU's factor gradient) 0.93x, 1024 x 160 ^T 0.90x; 960 x 20 ^T 1.22x, 1024 x 32 ^T by
- * 1024 x 352 1.10x, which keep matmulTN.
+ * A^T B with B at least this many columns wide and at least TN_PANELS_MIN_ROWS columns of A goes
+ * through panels of B (matmulTNPacked) at any size: since its panels are copied on the way through
+ * B (2026-12-06) it is as fast as matmulTN reading B as it is or faster wherever both apply, hot in
+ * cache, alternating, ad hoc (matmulTN against matmulTNPacked, us): a TT-GRU's per-step stage
+ * gradients 512 x 176 ^T by 512 x 48 147 against 141, 256 x 32 ^T by 256 x 352 101 against 95; a
+ * Tucker-like 960 x 20 ^T by 960 x 1536 1209 against 1040; 512 x 16 ^T by 512 x 16 4.4 against 4.2;
+ * 960 x 8 ^T by 960 x 1536 460 against 457. Four columns of A keep matmulTN (235 against 263 for
+ * 960 x 4 ^T by 960 x 1536: one group of four columns, nothing to reuse the panels).
  */
-export const TN_PANELS_MIN_COLS = 1024;
-/** The fewest columns of A (rows of the result) for which a wide B (TN_PANELS_MIN_COLS) goes through panels. */
-export const TN_PANELS_MIN_ROWS = 32;
+export const TN_PANELS_MIN_COLS = 8;
+/** The fewest columns of A (rows of the result) for which B (TN_PANELS_MIN_COLS wide) goes through panels. */
+export const TN_PANELS_MIN_ROWS = 8;
 /**
  * The values (256 KiB) of a block of C that matmulTNPacked keeps in cache over the whole sum: C is
  * taken in blocks of columns this size, 128 columns for the dense U's gradient (512 x 1536).

@@ -132,16 +132,17 @@ export const TN_DIRECT_MAX = 2 ** 18;
 /** The largest A^T B result it forms through panels of B: its TN_PACKED_MAX (checked the same way). */
 export const TN_PACKED_MAX = 2 ** 21;
 /** A B at least this wide goes through panels at any size (its TN_PANELS_MIN_COLS, checked the same way)... */
-export const TN_PANELS_MIN_COLS = 1024;
+export const TN_PANELS_MIN_COLS = 8;
 /** ... by at least this many columns of A (its TN_PANELS_MIN_ROWS). */
-export const TN_PANELS_MIN_ROWS = 32;
+export const TN_PANELS_MIN_ROWS = 8;
 
 /**
  * The cost of A^T B for A (rows x k), B (rows x m) as @tensorized/backends' wasm matMul computes it
  * (its transposedMatMulKernel, with the same rules): where the (k x m) result has at most
  * TN_DIRECT_MAX values (m a multiple of 4) its WebAssembly kernel reads A and B as they are, the
- * products alone; up to TN_PACKED_MAX (m at least 8), or for a wide B (TN_PANELS_MIN_COLS), the
- * same with B copied once into panels (its elements moved); for a B whose columns are not a multiple
+ * products alone; up to TN_PACKED_MAX (m at least 8), or where B and A are wide enough for panels
+ * (TN_PANELS_MIN_COLS, TN_PANELS_MIN_ROWS), the same with B copied into panels on the way through it
+ * (no pass of its own, nothing counted as moved); for a B whose columns are not a multiple
  * of 4, up to TN_DIRECT_MAX, C^T = B^T A or B padded (the result's or B's elements moved); otherwise the transposed operand's
  * elements moved, the right-hand side's repacked, and a transpose of the result when flipped.
  */
@@ -160,8 +161,8 @@ function transposeAProduct(acc: CostEstimate, rows: number, k: number, m: number
     return;
   }
   if (k * m <= TN_PACKED_MAX && m % 4 === 0 && m >= 8) {
+    // B copied into panels on the way through it (by the first four columns of A): no pass of its own.
     acc.ops += 1;
-    acc.moved += rows * m;
     return;
   }
   const flip = rows * (m - k) > 5 * k * m;
