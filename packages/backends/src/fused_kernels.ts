@@ -96,14 +96,22 @@ function wasmHost(backend: WasmBackendLike): Host {
   };
 }
 
+// The checks below run at every step of a recurrence (twice per step): written without closures,
+// entry arrays or objects with computed keys, which cost about as much as a small kernel.
+
 function checkFloat(kernel: string, named: Record<string, tf.TensorInfo | undefined>): void {
-  for (const [name, x] of Object.entries(named)) {
-    if (x && x.dtype !== 'float32') throw new TypeError(`${kernel}: input '${name}' must be float32, got ${x.dtype}`);
-  }
+  for (const name in named) checkFloatInput(kernel, name, named[name]);
+}
+
+/** checkFloat for one input. */
+function checkFloatInput(kernel: string, name: string, x: tf.TensorInfo | undefined): void {
+  if (x && x.dtype !== 'float32') throw new TypeError(`${kernel}: input '${name}' must be float32, got ${x.dtype}`);
 }
 
 function checkShape(kernel: string, name: string, x: tf.TensorInfo, shape: readonly number[]): void {
-  if (x.shape.length !== shape.length || x.shape.some((d, i) => d !== shape[i]))
+  let same = x.shape.length === shape.length;
+  for (let i = 0; same && i < shape.length; i++) same = x.shape[i] === shape[i];
+  if (!same)
     throw new RangeError(
       `${kernel}: input '${name}' must have shape [${shape.join(', ')}], got [${x.shape.join(', ')}]`,
     );
@@ -205,8 +213,8 @@ function stacksOf(
 ): Stacks {
   const given = { hs: inputs.hs, kept: inputs.kept, out: inputs[outName] };
   if (first) {
-    for (const [k, x] of Object.entries(given))
-      if (x)
+    for (const k in given)
+      if (given[k as keyof typeof given])
         throw new RangeError(`${kernel}: input '${k === 'out' ? outName : k}' is allocated by the first step, got one`);
     return {
       hs: host.alloc(shapes.hs),
@@ -217,10 +225,11 @@ function stacksOf(
       batchMajor,
     };
   }
-  for (const [k, x] of Object.entries(given)) {
+  for (const k in given) {
+    const x = given[k as keyof typeof given];
     const name = k === 'out' ? outName : k;
     if (!x) throw new RangeError(`${kernel}: with 'stacks', input '${name}' is needed after the first step`);
-    checkFloat(kernel, { [name]: x });
+    checkFloatInput(kernel, name, x);
     checkShape(kernel, name, x, shapes[k as keyof typeof shapes]);
   }
   return { hs: given.hs!, kept: given.kept!, out: given.out!, fresh: false, T, batchMajor };
@@ -530,12 +539,15 @@ function gruStepGrad(host: Host, inputs: tf.NamedTensorInfoMap, attrs: GruStepGr
   checkBoolean(name, 'stacks', stacked);
   let stacks: Stacks | undefined;
   if (stacked) {
-    for (const [k, x] of Object.entries({ h, r, z, n, un }))
-      if (x) throw new RangeError(`${name}: with 'stacks', input '${k}' comes in 'hs' or 'kept'`);
+    const perKind = { h, r, z, n, un };
+    for (const k in perKind)
+      if (perKind[k as keyof typeof perKind])
+        throw new RangeError(`${name}: with 'stacks', input '${k}' comes in 'hs' or 'kept'`);
     // hs and kept are gruStep's; the first call (t = T - 1) allocates d(x W + b_W) of all steps.
     const shapes = { hs: [T, B, H], kept: [4, T, B, H], dA: batchMajor ? [B, T, 3 * H] : [T, B, 3 * H] };
     const first = t === T - 1;
-    for (const [k, shape] of Object.entries(shapes)) {
+    for (const k in shapes) {
+      const shape = shapes[k as keyof typeof shapes];
       const x = inputs[k];
       if (k === 'dA' && first) {
         if (x) throw new RangeError(`${name}: input 'dA' is allocated by the first call (t = T - 1), got one`);
@@ -545,7 +557,7 @@ function gruStepGrad(host: Host, inputs: tf.NamedTensorInfoMap, attrs: GruStepGr
         throw new RangeError(
           `${name}: with 'stacks', input '${k}' is needed${k === 'dA' ? ' after the first call' : ''}`,
         );
-      checkFloat(name, { [k]: x });
+      checkFloatInput(name, k, x);
       checkShape(name, k, x, shape);
     }
     stacks = {
@@ -557,7 +569,8 @@ function gruStepGrad(host: Host, inputs: tf.NamedTensorInfoMap, attrs: GruStepGr
       batchMajor,
     };
   } else {
-    for (const [k, x] of Object.entries({ h, r, z, n, un })) checkShape(name, k, x!, [T, B, H]);
+    const perKind = { h, r, z, n, un };
+    for (const k in perKind) checkShape(name, k, perKind[k as keyof typeof perKind]!, [T, B, H]);
   }
   // Flipped, the WebAssembly kernel reads gi^T and writes d(U h + b_U)^T itself (B and H multiples
   // of 4); otherwise gi is transposed before and dU after.
