@@ -221,7 +221,7 @@ export const SMALL_MATMUL_FEW_ROWS = 4;
 /**
  * A^T B (transposeA, a weight gradient summed over all steps) is formed by the WebAssembly matmulTN
  * where the result has at most this many values (1 MiB, carried from block to block of the summed
- * axis). Against the transpose and XNNPACK (which packs B or, flipped, transposes it), alternating,
+ * axis) and A or B has fewer columns than panels need (TN_PANELS_MIN_ROWS, TN_PANELS_MIN_COLS). Against the transpose and XNNPACK (which packs B or, flipped, transposes it), alternating,
  * `node apps/bench/scripts/small-matmul.mjs` (recorded 2026-12-05T2149): 1024 x 50 ^T by 1024 x 1536
  * (a CP factor's gradient) 4.1 ms against 5.5, 1024 x 160 ^T by 1024 x 1536 10.1 against 13.2,
  * 2048 x 176 ^T by 2048 x 48 (a TT stage's) 0.59 against 1.02. Beyond it B is read in panels
@@ -530,6 +530,8 @@ function transposeStrided(
  * one value at a time, 16 x 512 (a recurrent state, flipped) 5.1 us against 0.8.
  */
 const NATIVE_TRANSPOSE_MIN = 64;
+/** With the native kernels off, matrix transposes of at least this many values run transpose2d. */
+const JS_TRANSPOSE_MIN = 16384;
 
 /**
  * [A, R, C] of a merged permutation that transposes the matrices of a batch ((A, R, C) by [0, 2, 1])
@@ -560,8 +562,9 @@ function swappedMiddle(merged: { shape: number[]; perm: number[] }): [number, nu
  * as a Block-Term matrix's preparation makes, 7.1 ms). So the permutation is first reduced to its
  * fewest axes (mergeTransposeAxes: unit axes dropped, neighbours that stay neighbours merged); a
  * swap of two blocks of axes (a matrix transpose) of at least NATIVE_TRANSPOSE_MIN values is then
- * the WebAssembly `transpose` (512 x 1536 0.15 ms, 16384 x 352 2.7 ms; with the native kernels off,
- * from 16384 values, a blocked copy on a view of the heap: 0.5 and 7.4 ms); a swap of the two middle axes that keeps runs of the last one whole
+ * the WebAssembly `transpose` (ad hoc, kernel alone: 512 x 1536 0.15 ms, 16384 x 352 2.7 ms; with
+ * the native kernels off, from JS_TRANSPOSE_MIN values, a blocked copy on a view of the heap: 0.5
+ * and 7.4 ms); a swap of the two middle axes that keeps runs of the last one whole
  * (a TT-GRU's layout between its cores, (16, 16, 1, 32, 11) by [0, 3, 2, 1, 4]) is one WebAssembly
  * pass (swapMiddleAxes: 63 -> 26 us for that one, transpose-speed 2026-12-06T0119);
  * what is still above rank 4 is a strided copy (transposeStrided); and
@@ -578,7 +581,7 @@ function transposeKernel(original: tf.KernelFunc): tf.KernelFunc {
     const n0 = count(x.shape);
     const matrixKernels =
       merged.perm.length === 2 && n0 >= NATIVE_TRANSPOSE_MIN ? nativeKernels(args.backend as never) : undefined;
-    if (merged.perm.length === 2 && (matrixKernels || n0 >= 16384)) {
+    if (merged.perm.length === 2 && (matrixKernels || n0 >= JS_TRANSPOSE_MIN)) {
       const R = merged.shape[0]!;
       const C = merged.shape[1]!;
       const backend = args.backend as unknown as WasmBackendLike & WasmBackendInternals;
@@ -791,7 +794,8 @@ function transposedMatMulKernel(original: tf.KernelFunc, name: string): tf.Kerne
       const twoD = name === 'BatchMatMul' && a.shape.length === 2 && b.shape.length === 2;
       if (twoD && transposeA && !transposeB && a.dtype === 'float32' && b.dtype === 'float32') {
         // A^T B by the WebAssembly kernels, without the transpose and XNNPACK's packing of B: where
-        // C has at most TN_DIRECT_MAX values reading B as it is (unless B is wide), up to
+        // C has at most TN_DIRECT_MAX values reading B as it is (where A or B is too narrow for
+        // panels: TN_PANELS_MIN_ROWS, TN_PANELS_MIN_COLS), up to
         // TN_PACKED_MAX through panels of B (matmulTNPacked; a larger C, carried from block to
         // block of K, is memory-bound). On the threaded build, large products stay with XNNPACK,
         // which spreads them over its threads.
