@@ -472,7 +472,11 @@ for (const { label, backend, native } of VARIANTS) {
           const dy = tensorOf(batchMajor ? [B, T, H] : [T, B, H], 75);
           made.push(...expected, dy, ...Object.values(keptPlain).slice(1));
           const dAs: tf.Tensor[] = new Array(T);
+          const dUs: tf.Tensor[] = new Array(T);
           let dAAll: tf.Tensor | undefined;
+          // And with dUStack: d(U h + b_U) into a stack of its own (and d(x W + b_W) into another).
+          let dUStack: tf.Tensor | undefined;
+          let dAAll2: tf.Tensor | undefined;
           let carry: tf.Tensor | undefined;
           let gi: tf.Tensor | undefined;
           for (let t = T - 1; t >= 0; t--) {
@@ -496,6 +500,24 @@ for (const { label, backend, native } of VARIANTS) {
               ) as tf.Tensor[];
             expect(stacked).toHaveLength((t === T - 1 ? 3 : 2) + (flipped ? 1 : 0));
             if (t === T - 1) dAAll = stacked[2]!;
+            const intoStack = tf.engine().runKernel(
+              FUSED_KERNELS.gruStepGrad,
+              {
+                dy,
+                hs,
+                kept,
+                mask,
+                ...more,
+                ...((dAAll2 ? { dA: dAAll2, dU: dUStack! } : {}) as tf.NamedTensorMap),
+              },
+              { t, gate, stacks: true, dUStack: true, ...layout } as never,
+            ) as tf.Tensor[];
+            expect(intoStack).toHaveLength((t === T - 1 ? 3 : 1) + (flipped ? 1 : 0));
+            if (t === T - 1) [dAAll2, dUStack] = [intoStack[1]!, intoStack[2]!];
+            expect(intoStack[0]!.dataSync()).toEqual(plain[0]!.dataSync());
+            if (flipped) expect(intoStack[intoStack.length - 1]!.dataSync()).toEqual(plain[3]!.dataSync());
+            dUs[t] = plain[1]!;
+            made.push(...intoStack.slice(0, 1), ...(flipped ? intoStack.slice(-1) : []));
             expect(stacked[0]!.dataSync()).toEqual(plain[0]!.dataSync());
             expect(stacked[1]!.dataSync()).toEqual(plain[1]!.dataSync());
             if (flipped) expect(stacked[stacked.length - 1]!.dataSync()).toEqual(plain[3]!.dataSync());
@@ -513,7 +535,11 @@ for (const { label, backend, native } of VARIANTS) {
           expect(dAAll!.shape).toEqual(batchMajor ? [B, T, 3 * H] : [T, B, 3 * H]);
           const dAExpected = tf.stack(dAs, batchMajor ? 1 : 0);
           expect(dAAll!.dataSync()).toEqual(dAExpected.dataSync());
-          tf.dispose([...made, ...stacks, dAExpected]);
+          expect(dAAll2!.dataSync()).toEqual(dAExpected.dataSync());
+          const dUExpected = tf.stack(dUs);
+          expect(dUStack!.shape).toEqual([T, B, 3 * H]);
+          expect(dUStack!.dataSync()).toEqual(dUExpected.dataSync());
+          tf.dispose([...made, ...stacks, dAExpected, dUExpected, dAAll2!, dUStack!]);
         }
         tf.dispose([a, bU, mask, ...uhs]);
         expect(tf.memory().numTensors).toBe(before);
@@ -754,6 +780,25 @@ for (const { label, backend, native } of VARIANTS) {
         expect(() => grad({ dy, hs, kept, dA: tf.zeros([2, 1, 6]) }, 1)).toThrow(
           /input 'dA' is allocated by the first call \(t = T - 1\), got one/,
         );
+        const gradInto = (inputs: tf.NamedTensorMap, t: number, stacks = true) =>
+          tf.engine().runKernel(FUSED_KERNELS.gruStepGrad, inputs, {
+            t,
+            gate: 'sigmoid',
+            stacks,
+            dUStack: true,
+          } as never);
+        expect(() => gradInto({ dy, h: hs, r: hs, z: hs, n: hs, un: hs }, 1, false)).toThrow(
+          /attribute 'dUStack' needs 'stacks'/,
+        );
+        expect(() => gradInto({ dy, hs, kept, dU: tf.zeros([2, 1, 6]) }, 1)).toThrow(
+          /input 'dU' is allocated by the first call \(t = T - 1\), got one/,
+        );
+        expect(() => gradInto({ dy, hs, kept, carry: h, gi: h, dA: tf.zeros([2, 1, 6]) }, 0)).toThrow(
+          /with 'dUStack', input 'dU' is needed after the first call/,
+        );
+        expect(() =>
+          gradInto({ dy, hs, kept, carry: h, gi: h, dA: tf.zeros([2, 1, 6]), dU: tf.zeros([2, 1, 5]) }, 0),
+        ).toThrow(/input 'dU' must have shape \[2, 1, 6\], got \[2, 1, 5\]/);
         const kr = (inputs: tf.NamedTensorMap) => tf.engine().runKernel(FUSED_KERNELS.khatriRao, inputs, {});
         expect(() => kr({ a: tf.zeros([2, 3]), b: tf.zeros([4, 5]) })).toThrow(
           /inputs 'a' and 'b' must have the same number of columns, got 3 and 5/,

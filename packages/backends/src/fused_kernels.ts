@@ -165,6 +165,8 @@ interface Stacks {
   kept: tf.TensorInfo;
   /** gruStep: the states h_1..h_T; gruStepGrad: d(x W + b_W) of all steps. */
   out: tf.TensorInfo;
+  /** gruStepGrad with dUStack: d(U h + b_U) of all steps, (T, B, 3H). */
+  dU?: tf.TensorInfo;
   /** Allocated by this call (and returned by it). */
   fresh: boolean;
   T: number;
@@ -497,6 +499,13 @@ export interface GruStepGradAttrs {
    * and write their slot.
    */
   stacks?: boolean;
+  /**
+   * With `stacks`: d(U h + b_U) of every step goes into a stack too, (T, B, 3H) time-major, instead
+   * of a tensor per step (what a weight gradient over all steps reads as (T B, 3H) rows): the first
+   * call allocates it and returns it after d(x W + b_W); later ones take it as input `dU` and write
+   * their slot. The per-step dU is then not returned.
+   */
+  dUStack?: boolean;
 }
 
 /**
@@ -537,6 +546,9 @@ function gruStepGrad(host: Host, inputs: tf.NamedTensorInfoMap, attrs: GruStepGr
   }
   const stacked = attrs.stacks ?? false;
   checkBoolean(name, 'stacks', stacked);
+  const dUStack = attrs.dUStack ?? false;
+  checkBoolean(name, 'dUStack', dUStack);
+  if (dUStack && !stacked) throw new RangeError(`${name}: attribute 'dUStack' needs 'stacks'`);
   let stacks: Stacks | undefined;
   if (stacked) {
     const perKind = { h, r, z, n, un };
@@ -560,10 +572,24 @@ function gruStepGrad(host: Host, inputs: tf.NamedTensorInfoMap, attrs: GruStepGr
       checkFloatInput(name, k, x);
       checkShape(name, k, x, shape);
     }
+    // With dUStack, d(U h + b_U) of all steps: allocated by the first call too.
+    let dUAll: tf.TensorInfo | undefined;
+    if (dUStack) {
+      const given = inputs.dU;
+      if (first && given)
+        throw new RangeError(`${name}: input 'dU' is allocated by the first call (t = T - 1), got one`);
+      if (!first) {
+        if (!given) throw new RangeError(`${name}: with 'dUStack', input 'dU' is needed after the first call`);
+        checkFloatInput(name, 'dU', given);
+        checkShape(name, 'dU', given, [T, B, 3 * H]);
+      }
+      dUAll = first ? host.alloc([T, B, 3 * H]) : given;
+    }
     stacks = {
       hs: inputs.hs!,
       kept: inputs.kept!,
       out: first ? host.alloc(shapes.dA) : inputs.dA!,
+      dU: dUAll,
       fresh: first,
       T,
       batchMajor,
@@ -577,6 +603,8 @@ function gruStepGrad(host: Host, inputs: tf.NamedTensorInfoMap, attrs: GruStepGr
   const flippedNative = flipped && host.native !== undefined && H % 4 === 0 && B % 4 === 0;
   const flippedGi = flipped && gi && !flippedNative ? gi : undefined;
   if (flippedGi) gi = transposed(host, flippedGi);
+  // dU straight into its slot of the dU stack, unless it is needed per step first (to transpose it).
+  const dUInto = Boolean(stacks?.dU) && (flippedNative || !flipped);
   const outs = gruStepGradOn(
     host,
     { dy, h, r, z, n, un, mask, carry, gi },
@@ -587,11 +615,17 @@ function gruStepGrad(host: Host, inputs: tf.NamedTensorInfoMap, attrs: GruStepGr
     batchMajor ? T : 0,
     stacks,
     flippedNative,
+    dUInto,
   );
   const dUT = flippedNative ? outs.pop()! : undefined;
   if (flippedGi) host.free(gi!);
-  if (stacks?.fresh) outs.push(stacks.out);
-  if (flipped) outs.push(dUT ?? transposed(host, outs[1]!));
+  const dUFlipped = flipped ? (dUT ?? transposed(host, outs[1]!)) : undefined;
+  if (stacks?.dU && !dUInto) {
+    copyRowsInto(host, outs[1]!, stacks.dU, t * B * 3 * H, 1, B * 3 * H, B * 3 * H);
+    host.free(outs.splice(1, 1)[0]!);
+  }
+  if (stacks?.fresh) outs.push(stacks.out, ...(stacks.dU ? [stacks.dU] : []));
+  if (dUFlipped) outs.push(dUFlipped);
   return outs;
 }
 
@@ -606,6 +640,7 @@ function gruStepGradOn(
   dyT: number,
   stacks?: Stacks,
   flippedNative = false,
+  dUInto = false,
 ): tf.TensorInfo[] {
   const { dy, h, r, z, n, un, mask, carry, gi } = inputs;
   // Flipped (gi (H, B)): the WebAssembly kernel also writes dU transposed, returned last.
@@ -616,10 +651,13 @@ function gruStepGradOn(
     const slab = T * B * H;
     // Where step t's d(x W + b_W) goes: value `at` of the stack, rows `stride` values apart.
     const [at, stride] = stacks.batchMajor ? [t * 3 * H, T * 3 * H] : [t * B * 3 * H, 3 * H];
+    // dUInto: step t's d(U h + b_U) goes into its slot of stacks.dU (time-major), not returned.
+    const dUSlot = 4 * t * B * 3 * H;
     if (native && H % 4 === 0) {
-      const outs = [host.alloc([B, H]), host.alloc([B, 3 * H])];
+      const outs = dUInto ? [host.alloc([B, H])] : [host.alloc([B, H]), host.alloc([B, 3 * H])];
       const o = native.offset;
-      const [totalOut, dUOut] = outs.map(o) as [number, number];
+      const totalOut = o(outs[0]);
+      const dUOut = dUInto ? o(stacks.dU) + dUSlot : o(outs[1]);
       const keptAt = [0, 1, 2, 3].map((k) => o(kept) + 4 * k * slab) as [number, number, number, number];
       const head = [o(dy), o(stacks.hs), ...keptAt, o(mask), o(carry), o(gi), totalOut, dUOut] as const;
       const tail = [t, B, H, gate === 'hardSigmoid' ? 1 : 0, dyT, 4 * stride] as const;
@@ -639,7 +677,10 @@ function gruStepGradOn(
     const outs = gruStepGradLoops(host, views, { mask, carry, gi }, t, B, H, gate, dyT);
     copyRowsInto(host, outs[2]!, stacks.out, at, B, 3 * H, stride);
     host.free(outs[2]!);
-    return outs.slice(0, 2);
+    if (!dUInto) return outs.slice(0, 2);
+    copyRowsInto(host, outs[1]!, stacks.dU!, dUSlot / 4, 1, B * 3 * H, B * 3 * H);
+    host.free(outs[1]!);
+    return outs.slice(0, 1);
   }
   if (native && H % 4 === 0) {
     const outs = [host.alloc([B, H]), host.alloc([B, 3 * H]), host.alloc([B, 3 * H])];

@@ -462,8 +462,11 @@ function backward(dy: tf.Tensor3D, kept: tf.Tensor[], L: Layout): tf.Tensor[] {
   const { k, T, masked } = L;
   const { mats, maskAll, stacked, gates, laidAt, B, H } = unpackKept(kept, L);
   const [hS, rS, zS, nS, unS] = gates;
-  // With the stacks, the steps write d(x W + b_W) into one.
-  const into: { dA?: tf.Tensor3D } | undefined = L.stacks ? {} : undefined;
+  // With the stacks, the steps write d(x W + b_W) into one; flipped (no per-step dU needed: the
+  // products run on dU^T), d(U h + b_U) into another, which the weight gradients read as rows.
+  const into: { dA?: tf.Tensor3D; dU?: tf.Tensor3D; dUStack?: boolean } | undefined = L.stacks
+    ? { dUStack: L.flips }
+    : undefined;
   const back = gruBackStepper(
     dy,
     L.stacks ? { hs: hS!, kept: gates[1] as unknown as tf.Tensor4D } : { h: hS!, r: rS!, z: zS!, n: nS!, un: unS! },
@@ -491,13 +494,13 @@ function backward(dy: tf.Tensor3D, kept: tf.Tensor[], L: Layout): tf.Tensor[] {
   for (let t = T - 1; t >= 0; t--) {
     const s = back.step(t, carry, gi);
     if (s.dA) dA[t] = s.dA;
-    dU[t] = s.dU;
+    if (s.dU) dU[t] = s.dU;
     carry = s.total;
     if (L.flips) {
       // Plain stages (no views): the gradient back through them flipped, M_1 .. M_k d(Uh)^T, gi^T
       // (H, B) at the end; the gradients of the outputs of M_1 .. M_{k-1} kept as they come,
       // transposed (N_i, B), for the per-stage route.
-      if (L.route === 'stages') g[k - 1]![t] = s.dU;
+      // (The last stage's output gradients are d(U h) itself: dUAll below.)
       let gT = s.dUT!;
       if (k === 2 && pairs) {
         // M_1 (M_2 d(Uh)^T) and its middle in one launch.
@@ -517,7 +520,7 @@ function backward(dy: tf.Tensor3D, kept: tf.Tensor[], L: Layout): tf.Tensor[] {
       gi = gT;
       continue;
     }
-    let gs = unlaidOut(s.dU, L.outView, L.lastShape) as tf.Tensor2D;
+    let gs = unlaidOut(s.dU!, L.outView, L.lastShape) as tf.Tensor2D;
     for (let i = k - 1; i >= 0; i--) {
       if (L.perStep) partials[i]!.push(tf.matMul(stepInput(i, t), gs, true, false) as tf.Tensor2D);
       else if (L.route === 'stages') g[i]![t] = gs;
@@ -526,7 +529,8 @@ function backward(dy: tf.Tensor3D, kept: tf.Tensor[], L: Layout): tf.Tensor[] {
     gi = gs;
   }
   const dh = back.last(carry!, gi!);
-  const dUAll = tf.concat(dU, 0) as tf.Tensor2D;
+  // d(U h + b_U) of all steps as (T B, 3H) rows: the steps' stack, else their outputs concatenated.
+  const dUAll = (into?.dU ? tf.reshape(into.dU, [T * B, 3 * H]) : tf.concat(dU, 0)) as tf.Tensor2D;
   const dMats =
     L.route === 'dense'
       ? // dU = [h_0 .. h_{T-1}]^T [d(Uh)_1 .. d(Uh)_T], then each stage's share.
@@ -544,16 +548,17 @@ function backward(dy: tf.Tensor3D, kept: tf.Tensor[], L: Layout): tf.Tensor[] {
             const [K, N] = mats[i]!.shape;
             const kept = stageInputs(i);
             const rows = tf.reshape(L.flips && i > 0 ? tf.transpose(kept, [0, 2, 1]) : kept, [-1, K]);
-            // The last stage's output gradients are d(U h) themselves where U has no output view;
-            // flipped, the others came transposed (N, B).
-            const gs = g[i]!.every((x, t) => x === dU[t])
-              ? dUAll
-              : i === k - 1 && !L.flips && L.outView.every((op) => 'reshape' in op)
-                ? // The last stage's output gradients are d(U h) reshaped (a TT-matrix's (B m_1.., m_d)).
-                  tf.reshape(dUAll, [-1, N])
-                : L.flips
-                  ? tf.reshape(tf.transpose(tf.stack(g[i]!), [0, 2, 1]), [-1, N])
-                  : tf.concat(g[i]!, 0);
+            // The last stage's output gradients are d(U h) themselves where U has no output view
+            // (flipped, U has none); flipped, the others came transposed (N, B).
+            const gs =
+              (L.flips && i === k - 1) || g[i]!.every((x, t) => x === dU[t])
+                ? dUAll
+                : i === k - 1 && !L.flips && L.outView.every((op) => 'reshape' in op)
+                  ? // The last stage's output gradients are d(U h) reshaped (a TT-matrix's (B m_1.., m_d)).
+                    tf.reshape(dUAll, [-1, N])
+                  : L.flips
+                    ? tf.reshape(tf.transpose(tf.stack(g[i]!), [0, 2, 1]), [-1, N])
+                    : tf.concat(g[i]!, 0);
             return tf.matMul(rows as tf.Tensor2D, gs, true, false);
           });
   // d(x W + b_W) = [dPreR, dPreZ, dPreN], from the steps.

@@ -134,7 +134,8 @@ export function gruStepper(
  */
 export interface GruBackStep {
   total: tf.Tensor2D;
-  dU: tf.Tensor2D;
+  /** Absent where the steps write it into a stack (`into.dUStack`). */
+  dU?: tf.Tensor2D;
   /** Absent where the steps write it into a stack (gruBackStepper's `into`). */
   dA?: tf.Tensor2D;
   /** dU^T (3H, B), from a flipped stepper. */
@@ -154,7 +155,8 @@ export interface GruBackStep {
  * `batchMajor`: dy is (B, T, H) (the stacks stay time-major). The forward pass's values may come as
  * the step kernels' stacks `{ hs, kept }` (GruStacks; the fused kernel only): then the steps, taken
  * from T - 1 down, write d(x W + b_W) into a stack over all steps, (T, B, 3H) or (B, T, 3H)
- * batch-major, which the first one puts into `into.dA`.
+ * batch-major, which the first one puts into `into.dA`; with `into.dUStack` also d(U h + b_U), into
+ * a stack (T, B, 3H) put into `into.dU`, and the steps return no dU of their own.
  */
 export function gruBackStepper(
   dy: tf.Tensor3D,
@@ -166,7 +168,7 @@ export function gruBackStepper(
   kernels = true,
   flipped = false,
   batchMajor = false,
-  into?: { dA?: tf.Tensor3D },
+  into?: { dA?: tf.Tensor3D; dU?: tf.Tensor3D; dUStack?: boolean },
 ): {
   step: (t: number, carry: tf.Tensor2D | undefined, gi: tf.Tensor2D | undefined) => GruBackStep;
   last: (total: tf.Tensor2D, gi: tf.Tensor2D) => tf.Tensor2D;
@@ -196,15 +198,25 @@ export function gruBackStepper(
     const layout = { ...(flipped ? { flipped } : {}), ...(batchMajor ? { batchMajor } : {}) };
     return {
       step: (t, carry, gi) => {
-        const given: tf.NamedTensorMap = t < T - 1 ? { carry: carry!, gi: gi!, dA: into!.dA! } : {};
+        const dUStack = into!.dUStack ?? false;
+        const given: tf.NamedTensorMap =
+          t === T - 1
+            ? {}
+            : dUStack
+              ? { carry: carry!, gi: gi!, dA: into!.dA!, dU: into!.dU! }
+              : { carry: carry!, gi: gi!, dA: into!.dA! };
         const outs = tf.engine().runKernel(GRU_KERNELS.stepGrad, { ...inputs, ...given }, {
           t,
           gate,
           stacks: true,
+          ...(dUStack ? { dUStack } : {}),
           ...layout,
         } as never) as tf.Tensor2D[];
-        if (t === T - 1) into!.dA = outs[2] as unknown as tf.Tensor3D;
-        return { total: outs[0]!, dU: outs[1]!, dUT: flipped ? outs[outs.length - 1] : undefined };
+        // [total, dU, (first: dA), (flipped: dU^T)]; with the dU stack [total, (first: dA, dU), (dU^T)].
+        if (t === T - 1 && dUStack) [into!.dA, into!.dU] = outs.slice(1, 3) as unknown as tf.Tensor3D[];
+        else if (t === T - 1) into!.dA = outs[2] as unknown as tf.Tensor3D;
+        const dUT = flipped ? outs[outs.length - 1] : undefined;
+        return dUStack ? { total: outs[0]!, dUT } : { total: outs[0]!, dU: outs[1]!, dUT };
       },
       last,
     };
@@ -234,7 +246,7 @@ export function gruBackStepper(
         const gi = giT && tf.transpose(giT);
         const s = back.step(t, carry, gi);
         gi?.dispose();
-        return { ...s, dUT: tf.transpose(s.dU) };
+        return { ...s, dUT: tf.transpose(s.dU!) as tf.Tensor2D };
       },
       last,
     };
