@@ -723,6 +723,54 @@ for (const { label, backend, native } of VARIANTS) {
       },
     );
 
+    it('TensorizedRowMask keeps the rows where the mask is not 0 and zeros the others, as tf.where would (NaN and infinities in zeroed rows, a mask with and without its trailing 1)', async () => {
+      await start(4);
+      const before = tf.memory().numTensors;
+      const buffers = tf.backend().numDataIds();
+      for (const [shape, maskShape] of [
+        [
+          [3, 5, 7],
+          [3, 5],
+        ],
+        [
+          [3, 5, 8],
+          [3, 5, 1],
+        ],
+        [[6, 1], [6]],
+      ] as const) {
+        tf.tidy(() => {
+          const n = shape.reduce((p, q) => p * q, 1);
+          const rows = n / shape[shape.length - 1]!;
+          const xv = Float32Array.from(values(n, 101));
+          xv[0] = Number.NaN;
+          xv[shape[shape.length - 1]!] = Number.POSITIVE_INFINITY;
+          const mv = Float32Array.from({ length: rows }, (_, r) => (r % 3 === 0 ? 0 : r % 3 === 1 ? 1 : 0.5));
+          mv[1] = -0;
+          const x = tf.tensor(xv, [...shape]);
+          const mask = tf.tensor(mv, [...maskShape]);
+          const [out] = tf.engine().runKernel(FUSED_KERNELS.rowMask, { x, mask }, {}) as tf.Tensor[];
+          expect(out!.shape).toEqual([...shape]);
+          const keep = tf.broadcastTo(tf.notEqual(tf.reshape(mask, [...shape.slice(0, -1), 1]), 0), [...shape]);
+          const want = tf.where(keep, x, tf.zerosLike(x));
+          const [g, w] = [out!.dataSync(), want.dataSync()];
+          for (let i = 0; i < n; i++)
+            expect(Object.is(g[i], w[i]), `${shape} [${i}]: ${g[i]} against ${w[i]}`).toBe(true);
+        });
+      }
+      const run = (inputs: tf.NamedTensorMap) => tf.engine().runKernel(FUSED_KERNELS.rowMask, inputs, {});
+      tf.tidy(() => {
+        expect(() => run({ x: tf.zeros([2, 3]) })).toThrow(/inputs 'x' and 'mask' are required/);
+        expect(() => run({ x: tf.zeros([2, 3]), mask: tf.zeros([3]) })).toThrow(
+          /input 'mask' must have x's shape without its last axis \(\[2\], or with a last axis of 1\), got \[3\] for x of shape \[2, 3\]/,
+        );
+        expect(() => run({ x: tf.zeros([2, 3]), mask: tf.zeros([2], 'int32') })).toThrow(
+          /input 'mask' must be float32, got int32/,
+        );
+      });
+      expect(tf.memory().numTensors).toBe(before);
+      expect(tf.backend().numDataIds()).toBe(buffers);
+    });
+
     it('every kernel is registered', async () => {
       await start(4);
       for (const name of Object.values(FUSED_KERNELS)) expect(tf.getKernel(name, backend)).toBeDefined();

@@ -33,6 +33,11 @@ export const FUSED_KERNELS = {
   sigmoidCrossEntropyGrad: 'TensorizedSigmoidCrossEntropyGrad',
   /** Reshapes and transposes in one launch, no gradient (src/view.ts; ViewAttrs). */
   view: 'TensorizedView',
+  /**
+   * x (..., n) where a per-row mask (...) is not 0, zeros where it is (no attributes, no gradient;
+   * see rowMask below).
+   */
+  rowMask: 'TensorizedRowMask',
 } as const;
 
 /**
@@ -990,6 +995,44 @@ function dropout(host: Host, inputs: tf.NamedTensorInfoMap, attrs: DropoutAttrs)
   return [out];
 }
 
+/**
+ * Rows of x kept or zeroed by a mask: x (..., n) and mask (...) (x's shape without its last axis, or
+ * with a last axis of 1), out = x's row where the mask is not 0 and zeros where it is 0 (a NaN or an
+ * infinity in a zeroed row does not come through, as with tf.where). A sequence model's padding:
+ * TF.js ops take a Cast, a broadcast of the mask over every value and a Select (about 90 us for
+ * 16 x 60 x 256 values on wasm, in cache); here one copy or fill per row.
+ */
+function rowMask(host: Host, inputs: tf.NamedTensorInfoMap): tf.TensorInfo[] {
+  const name = FUSED_KERNELS.rowMask;
+  const { x, mask } = inputs;
+  if (!x || !mask) throw new RangeError(`${name}: inputs 'x' and 'mask' are required`);
+  checkFloatInput(name, 'x', x);
+  checkFloatInput(name, 'mask', mask);
+  const lead = x.shape.slice(0, -1);
+  const given =
+    mask.shape[mask.shape.length - 1] === 1 && mask.shape.length === x.shape.length
+      ? mask.shape.slice(0, -1)
+      : mask.shape;
+  if (x.shape.length === 0 || given.length !== lead.length || given.some((d, i) => d !== lead[i]))
+    throw new RangeError(
+      `${name}: input 'mask' must have x's shape without its last axis ([${lead.join(', ')}], or with a last axis of 1), got [${mask.shape.join(', ')}] for x of shape [${x.shape.join(', ')}]`,
+    );
+  const rows = count(lead);
+  const n = x.shape[x.shape.length - 1]!;
+  const out = host.alloc(x.shape);
+  const native = host.native;
+  if (native) {
+    native.kernels.rowMask(native.offset(x), native.offset(mask), native.offset(out), rows, n);
+    return [out];
+  }
+  const [xv, mv, ov] = [host.view(x), host.view(mask), host.view(out)];
+  for (let r = 0; r < rows; r++) {
+    if (mv[r] !== 0) ov.set(xv.subarray(r * n, (r + 1) * n), r * n);
+    else ov.fill(0, r * n, (r + 1) * n);
+  }
+  return [out];
+}
+
 /** Checks the inputs of the cross-entropy kernels: z and y float32 (N x K), mask (N) if given. */
 function crossEntropyShapes(name: string, inputs: tf.NamedTensorInfoMap): [number, number] {
   const { z, y, mask } = inputs;
@@ -1069,6 +1112,7 @@ const KERNELS: Array<[string, HostKernel<never>]> = [
   [FUSED_KERNELS.dropout, dropout as HostKernel<never>],
   [FUSED_KERNELS.sigmoidCrossEntropy, sigmoidCrossEntropy as HostKernel<never>],
   [FUSED_KERNELS.sigmoidCrossEntropyGrad, sigmoidCrossEntropyGrad as HostKernel<never>],
+  [FUSED_KERNELS.rowMask, rowMask as HostKernel<never>],
 ];
 
 const HOSTS: Record<string, (backend: never) => Host> = {
@@ -1086,6 +1130,7 @@ const BACKENDS_OF: Record<string, readonly string[]> = {
   [FUSED_KERNELS.dropout]: ['cpu', 'wasm'],
   [FUSED_KERNELS.sigmoidCrossEntropy]: ['cpu', 'wasm'],
   [FUSED_KERNELS.sigmoidCrossEntropyGrad]: ['cpu', 'wasm'],
+  [FUSED_KERNELS.rowMask]: ['cpu', 'wasm'],
 };
 
 /**

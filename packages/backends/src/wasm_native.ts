@@ -159,6 +159,7 @@ export interface NativeKernels {
   ): void;
   /** Copies `rows` runs of `bytes` bytes, the i-th from src + i srcStride to dst + i dstStride. */
   copyRows(src: number, dst: number, rows: number, bytes: number, srcStride: number, dstStride: number): void;
+  rowMask(x: number, mask: number, out: number, rows: number, n: number): void;
   /** dst (A, C, B, D) = src (A, B, C, D), 4-byte values: a Transpose by [0, 2, 1, 3]. */
   swapMiddleAxes(src: number, dst: number, A: number, B: number, C: number, D: number): void;
   /** dst (cols x rows) = src (rows x cols) transposed, row-major float32. */

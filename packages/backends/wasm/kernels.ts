@@ -556,6 +556,19 @@ export function gruStepGradT(
 }
 
 /**
+ * out's rows (n 4-byte values each) = x's where mask[row] (float32) is not 0, zeros where it is 0
+ * (src/fused_kernels.ts, rowMask): one bulk copy or fill per row.
+ */
+export function rowMask(x: usize, mask: usize, out: usize, rows: i32, n: i32): void {
+  const bytes = <usize>n << 2;
+  for (let r = 0; r < rows; r++) {
+    const at = <usize>r * bytes;
+    if (load<f32>(mask + (<usize>r << 2)) != 0) memory.copy(out + at, x + at, bytes);
+    else memory.fill(out + at, 0, bytes);
+  }
+}
+
+/**
  * Copies `rows` runs of `bytes` bytes each, the i-th from src + i srcStride to dst + i dstStride
  * (byte offsets): a Concat along an inner axis, a strided Slice (src/wasm_kernels.ts), one call where
  * JavaScript would make a typed-array view per run.

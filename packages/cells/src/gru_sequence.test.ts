@@ -331,6 +331,9 @@ describeEachBackend('the fused GRU step kernels', (ctx) => {
     const backends = await import('@tensorized/backends');
     const { FUSED_KERNELS } = backends;
     expect(GRU_KERNELS).toEqual({ step: FUSED_KERNELS.gruStep, stepGrad: FUSED_KERNELS.gruStepGrad });
+    // The padding mask's kernel (src/cell.ts).
+    const { ROW_MASK_KERNEL } = await import('./cell.js');
+    expect(ROW_MASK_KERNEL).toBe(FUSED_KERNELS.rowMask);
     // And the Khatri-Rao kernels that @tensorized/decomp's CP and BT preparations run.
     const { KHATRI_RAO_KERNELS } = await import('@tensorized/decomp/stages');
     expect(KHATRI_RAO_KERNELS).toEqual({ forward: FUSED_KERNELS.khatriRao, gradient: FUSED_KERNELS.khatriRaoGrad });
