@@ -4,14 +4,12 @@ import { columnSums, matMulBias, recordingGradients } from '@tensorized/decomp/s
 /** a w + b and LeakyReLU in the backend's _FusedMatMul where it takes matrices (wasm, cpu, webgl). */
 function fusedLeaky(a: tf.Tensor2D, w: tf.Tensor2D, b: tf.Tensor1D, alpha: number): tf.Tensor2D {
   if (['wasm', 'cpu', 'webgl'].includes(tf.getBackend()))
-    return tf
-      .engine()
-      .runKernel('_FusedMatMul', { a, b: w, bias: b }, {
-        transposeA: false,
-        transposeB: false,
-        activation: 'leakyrelu',
-        leakyreluAlpha: alpha,
-      } as never) as tf.Tensor2D;
+    return tf.engine().runKernel('_FusedMatMul', { a, b: w, bias: b }, {
+      transposeA: false,
+      transposeB: false,
+      activation: 'leakyrelu',
+      leakyreluAlpha: alpha,
+    } as never) as tf.Tensor2D;
   return tf.fused.matMul({ a, b: w, bias: b, activation: 'leakyrelu', leakyreluAlpha: alpha }) as tf.Tensor2D;
 }
 
