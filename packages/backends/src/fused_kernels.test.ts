@@ -739,7 +739,7 @@ for (const { label, backend, native } of VARIANTS) {
         [[6, 1], [6]],
       ] as const) {
         tf.tidy(() => {
-          const n = shape.reduce((p, q) => p * q, 1);
+          const n = (shape as readonly number[]).reduce((p, q) => p * q, 1);
           const rows = n / shape[shape.length - 1]!;
           const xv = Float32Array.from(values(n, 101));
           xv[0] = Number.NaN;
