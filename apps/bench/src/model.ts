@@ -1,8 +1,8 @@
 import * as tf from '@tensorflow/tfjs-core';
+import { matMulBias } from '@tensorized/decomp/stages';
 import { type CellConfig, createCell, type RecurrentCell } from '@tensorized/cells';
 import { KEYS } from '@tensorized/datasets';
 import { dropout as dropOut } from './dropout.js';
-import { dense } from './layer.js';
 
 /**
  * The model of PAPER.md: Linear(88 -> input) + LeakyReLU(0.1) -> recurrent cell -> dropout ->
@@ -66,7 +66,7 @@ export class PolyphonicModel {
   ): { logits: tf.Tensor2D; state: tf.Tensor2D[] } {
     return tf.tidy(() => {
       const [B, T] = inputs.shape;
-      const x = dense(
+      const x = matMulBias(
         tf.reshape(inputs, [B * T, KEYS]) as tf.Tensor2D,
         this.inW as tf.Tensor2D,
         this.inB as tf.Tensor1D,
@@ -78,7 +78,7 @@ export class PolyphonicModel {
       });
       let flat = tf.reshape(run.outputs, [B * T, this.cellConfig.hiddenSize]) as tf.Tensor2D;
       if (dropout > 0) flat = dropOut(flat, dropout, seed);
-      return { logits: dense(flat, this.outW as tf.Tensor2D, this.outB as tf.Tensor1D), state: run.state };
+      return { logits: matMulBias(flat, this.outW as tf.Tensor2D, this.outB as tf.Tensor1D), state: run.state };
     });
   }
 

@@ -51,39 +51,65 @@ export function addBias(x: tf.Tensor2D, b: tf.Tensor1D): tf.Tensor2D {
   return recordingGradients() ? addBiasWithGradient(x, b) : tf.add(x, b);
 }
 
-/** a b + bias as one fused product where the backend's _FusedMatMul takes matrices (wasm, cpu, webgl). */
-function fusedMatMulBias(a: tf.Tensor2D, b: tf.Tensor2D, bias: tf.Tensor1D): tf.Tensor2D {
+/**
+ * a b + bias as one fused product where the backend's _FusedMatMul takes matrices (wasm, cpu, webgl),
+ * then LeakyReLU with slope `leakyAlpha` below zero if given.
+ */
+function fusedMatMulBias(a: tf.Tensor2D, b: tf.Tensor2D, bias: tf.Tensor1D, leakyAlpha?: number): tf.Tensor2D {
+  const activation =
+    leakyAlpha === undefined ? { activation: 'linear' } : { activation: 'leakyrelu', leakyreluAlpha: leakyAlpha };
   if (['wasm', 'cpu', 'webgl'].includes(tf.getBackend()))
     return tf.engine().runKernel('_FusedMatMul', { a, b, bias }, {
       transposeA: false,
       transposeB: false,
-      activation: 'linear',
+      ...activation,
     } as never) as tf.Tensor2D;
-  return tf.fused.matMul({ a, b, bias }) as tf.Tensor2D;
+  return tf.fused.matMul({ a, b, bias, ...activation } as Parameters<typeof tf.fused.matMul>[0]) as tf.Tensor2D;
 }
 
-const matMulBiasWithGradient: (a: tf.Tensor2D, b: tf.Tensor2D, bias: tf.Tensor1D) => tf.Tensor2D = tf.customGrad(((
-  ...args: Array<tf.Tensor | tf.GradSaveFunc>
-) => {
-  const [a, b, bias, save] = args as [tf.Tensor2D, tf.Tensor2D, tf.Tensor1D, tf.GradSaveFunc];
-  save([a, b]);
-  return {
-    value: fusedMatMulBias(a, b, bias),
-    gradFunc: (dy: tf.Tensor, [sa, sb]: tf.Tensor[]) => [
-      tf.matMul(dy as tf.Tensor2D, sb as tf.Tensor2D, false, true),
-      tf.matMul(sa as tf.Tensor2D, dy as tf.Tensor2D, true, false),
-      columnSums(dy as tf.Tensor2D),
-    ],
-  };
-}) as Parameters<typeof tf.customGrad>[0]) as never;
+/** matMulBias with its gradient: the activation's slope (1, or leakyAlpha where y <= 0), then the product's. */
+const matMulBiasWithGradient = (leakyAlpha?: number) =>
+  tf.customGrad(((...args: Array<tf.Tensor | tf.GradSaveFunc>) => {
+    const [a, b, bias, save] = args as [tf.Tensor2D, tf.Tensor2D, tf.Tensor1D, tf.GradSaveFunc];
+    const y = fusedMatMulBias(a, b, bias, leakyAlpha);
+    // The slope at the pre-activation z: 1 where z > 0, alpha elsewhere, as y > 0 exactly where z > 0.
+    save(leakyAlpha === undefined ? [a, b] : [a, b, tf.step(y, leakyAlpha)]);
+    return {
+      value: y,
+      gradFunc: (dy: tf.Tensor, [sa, sb, slope]: tf.Tensor[]) => {
+        const dz = (slope ? tf.mul(dy, slope) : dy) as tf.Tensor2D;
+        return [
+          tf.matMul(dz, sb as tf.Tensor2D, false, true),
+          tf.matMul(sa as tf.Tensor2D, dz, true, false),
+          columnSums(dz),
+        ];
+      },
+    };
+  }) as Parameters<typeof tf.customGrad>[0]) as unknown as (
+    a: tf.Tensor2D,
+    b: tf.Tensor2D,
+    bias: tf.Tensor1D,
+  ) => tf.Tensor2D;
+
+/** matMulBias's differentiable form without an activation, made once. */
+const linearWithGradient = matMulBiasWithGradient();
 
 /**
  * a b + bias for a (N x K), b (K x M) and a bias (M), the bias added in the product's own pass (the
  * backend's _FusedMatMul) instead of a separate Add over the N x M result; the bias's gradient is
- * columnSums(dy), a's and b's those of the product.
+ * columnSums(dy), a's and b's those of the product. With `leakyAlpha` (a positive slope), LeakyReLU
+ * of that in the same pass, its gradient from the slope at the output: a dense layer in one launch
+ * where a product, an Add and an activation's two took four. The same values as tf.matMul, tf.add
+ * and x times step(x, alpha) one by one where the backend adds the bias after the whole sum (wasm's
+ * WebAssembly products, cpu); XNNPACK starts its sums from the bias (the last bit may differ).
  */
-export function matMulBias(a: tf.Tensor2D, b: tf.Tensor2D, bias: tf.Tensor1D): tf.Tensor2D {
-  return recordingGradients() ? matMulBiasWithGradient(a, b, bias) : fusedMatMulBias(a, b, bias);
+export function matMulBias(a: tf.Tensor2D, b: tf.Tensor2D, bias: tf.Tensor1D, leakyAlpha?: number): tf.Tensor2D {
+  if (leakyAlpha !== undefined && !(leakyAlpha > 0))
+    throw new RangeError(
+      `matMulBias: leakyAlpha (LeakyReLU's slope below zero) must be a positive number, got ${leakyAlpha}`,
+    );
+  if (!recordingGradients()) return fusedMatMulBias(a, b, bias, leakyAlpha);
+  return (leakyAlpha === undefined ? linearWithGradient : matMulBiasWithGradient(leakyAlpha))(a, b, bias);
 }
 
 /**
