@@ -70,7 +70,8 @@ export class PolyphonicModel {
         tf.reshape(inputs, [B * T, KEYS]) as tf.Tensor2D,
         this.inW as tf.Tensor2D,
         this.inB as tf.Tensor1D,
-        0.1,
+        // The piano roll is data: no gradient for it.
+        { leakyAlpha: 0.1, aGradient: false },
       );
       const run = this.cell.run(tf.reshape(x, [B, T, this.cellConfig.inputSize]) as tf.Tensor3D, {
         mask,

@@ -25,7 +25,7 @@ export interface EpochSpeedRow {
 
 /**
  * FLOPs of one training epoch, forward and backward: per batch, the input and output layers (a dense
- * product and its two gradient products each), and W over all B x T inputs and U at every step as
+ * product each, the input layer's weight gradient, the output layer's two gradient products), and W over all B x T inputs and U at every step as
  * their plans run them (WeightMatrix.plan: path, grouping, gradient route), counted by the cost
  * model with the backward pass (matmulCost, from the trace of the code that computes them).
  */
@@ -41,7 +41,9 @@ export function epochFlops(config: RunConfig, data: PolyphonicDataset): number {
   })) {
     const B = pieces.length;
     const T = Math.max(...pieces.map((p) => p.frames));
-    flops += 3 * 2 * B * T * (KEYS * N + H * KEYS);
+    // The input layer's product and its weight's gradient (the piano roll needs none); the output
+    // layer's product and both gradients.
+    flops += 2 * B * T * (2 * KEYS * N + 3 * H * KEYS);
     for (const [w, batch, uses, fused] of [
       [cell.W, B * T, 1, false],
       [cell.U, B, T, cell.kind === 'gru'],

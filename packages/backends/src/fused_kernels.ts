@@ -402,6 +402,8 @@ function gruStepOn(
   stacks?: Stacks,
   flippedNative = false,
 ): tf.TensorInfo[] {
+  // The WebAssembly kernels read the next step's rows of a into cache while they run (its T: aT, or a's first axis).
+  const warmNext = t + 1 < (aT || a.shape[0]!) ? 1 : 0;
   if (stacks) {
     // h into its slot of hs; r, z, n, un (written by the WebAssembly kernel in place, else copied)
     // into theirs of kept; h' into out's.
@@ -414,7 +416,7 @@ function gruStepOn(
       const next = host.alloc([B, H]);
       const slot = (k: number): number => at(kept) + 4 * (k * slab + t * B * H);
       const head = [at(a), at(uh), at(bU), at(h), at(mask), at(next)] as const;
-      const tail = [slot(0), slot(1), slot(2), slot(3), t, B, H, gate === 'hardSigmoid' ? 1 : 0, aT] as const;
+      const tail = [slot(0), slot(1), slot(2), slot(3), t, B, H, gate === 'hardSigmoid' ? 1 : 0, aT, warmNext] as const;
       if (flippedNative) {
         const nextT = host.alloc([H, B]);
         host.native.kernels.gruStepT(...head, at(nextT), ...tail);
@@ -442,7 +444,7 @@ function gruStepOn(
     const [next, rOut, zOut, nOut, unOut] = outs.map(native.offset);
     const at = native.offset;
     const head = [at(a), at(uh), at(bU), at(h), at(mask), next!] as const;
-    const tail = [rOut ?? 0, zOut ?? 0, nOut ?? 0, unOut ?? 0, t, B, H, hard ? 1 : 0, aT] as const;
+    const tail = [rOut ?? 0, zOut ?? 0, nOut ?? 0, unOut ?? 0, t, B, H, hard ? 1 : 0, aT, warmNext] as const;
     if (flippedNative) {
       const nextT = host.alloc([H, B]);
       native.kernels.gruStepT(...head, at(nextT), ...tail);

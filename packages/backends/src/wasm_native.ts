@@ -23,6 +23,8 @@ export interface NativeKernels {
     H: number,
     hard: number,
     aT: number,
+    /** 1: also read the next step's rows of a (t + 1 < T) into cache on the way. */
+    warmNext: number,
   ): void;
   /** gruStep with uh (3H, B) transposed and h' also written transposed into nextT (H, B). */
   gruStepT(
@@ -42,6 +44,8 @@ export interface NativeKernels {
     H: number,
     hard: number,
     aT: number,
+    /** 1: also read the next step's rows of a (t + 1 < T) into cache on the way. */
+    warmNext: number,
   ): void;
   /** gruStepGrad with gi (H, B) transposed and dU also written transposed into dUT (3H, B). */
   gruStepGradT(

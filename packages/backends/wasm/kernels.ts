@@ -75,6 +75,19 @@ function gateGrad4(s: v128, hard: bool): v128 {
 }
 
 /**
+ * Reads the 4 bytes at p and drops them: brings p's cache line in while the arithmetic around it
+ * runs. The step kernels read the next step's rows of their large inputs this way, a little per
+ * iteration (see gruStepT's warmNext): those rows were written long before (a whole sequence's
+ * x W + b_W, the forward pass's saved gates), and a step that meets them cold waits on memory, 12
+ * streams at a time, which the hardware prefetchers do not follow.
+ */
+// @ts-ignore: decorator
+@inline
+function touch(p: usize): void {
+  load<i32>(p);
+}
+
+/**
  * One GRU step, reset gate after U (src/fused_kernels.ts, gruStep): a (T, B, 3H) = x W + b_W, or
  * (B, T, 3H) when aT (its T) is not 0; uh (B, 3H) = U h, bU (3H), h (B, H), mask (T, B, 1) or 0 for
  * none; writes next (B, H) and, when rOut is not 0, r, z, n and un = (U h)_n + b_n (B, H each).
@@ -95,14 +108,18 @@ export function gruStep(
   H: i32,
   hard: bool,
   aT: i32,
+  warmNext: bool,
 ): void {
   const row = <usize>H << 2;
   for (let b = 0; b < B; b++) {
     const m: f32 = mask != 0 ? load<f32>(mask + ((<usize>(t * B + b)) << 2)) : 1.0;
     const ar = a + <usize>(aT != 0 ? b * aT + t : t * B + b) * 3 * row;
+    // Row b of the next step's a (see warmNext in gruStepT); this row's own when there is none.
+    const aw = warmNext ? a + <usize>(aT != 0 ? b * aT + t + 1 : (t + 1) * B + b) * 3 * row : ar;
     const ur = uh + <usize>b * 3 * row;
     const o = <usize>b * row;
     for (let j: usize = 0; j < row; j += 16) {
+      touch(aw + 3 * j);
       const u = ur + j;
       const stepped = gruLanes(ar, v128.load(u), v128.load(u + row), v128.load(u + 2 * row), bU, v128.load(h + o + j), m, row, j, o, rOut, zOut, nOut, unOut, hard);
       v128.store(next + o + j, stepped);
@@ -193,6 +210,7 @@ export function gruStepT(
   H: i32,
   hard: bool,
   aT: i32,
+  warmNext: bool,
 ): void {
   const row = <usize>H << 2;
   const colB = <usize>B << 2;
@@ -206,9 +224,14 @@ export function gruStepT(
     const ar0 = a + <usize>(aT != 0 ? b0 * aT + t : t * B + b0) * 3 * row;
     const aStep = <usize>(aT != 0 ? aT : 1) * 3 * row;
     const ar1 = ar0 + aStep, ar2 = ar1 + aStep, ar3 = ar2 + aStep;
+    // The same rows of the next step's a, read into cache on the way (warmNext); else these rows.
+    const aw0 = warmNext ? a + <usize>(aT != 0 ? b0 * aT + t + 1 : (t + 1) * B + b0) * 3 * row : ar0;
+    const aw1 = aw0 + aStep, aw2 = aw1 + aStep, aw3 = aw2 + aStep;
     const o0 = <usize>b0 * row;
     const o1 = o0 + row, o2 = o1 + row, o3 = o2 + row;
     for (let j: usize = 0; j < row; j += 16) {
+      const w = 3 * j;
+      touch(aw0 + w); touch(aw1 + w); touch(aw2 + w); touch(aw3 + w);
       // Rows j/4 .. j/4 + 3 of each gate's block of uhT, columns b0 .. b0 + 3.
       const pr = uhT + (j >> 2) * colB + (<usize>b0 << 2);
       const r0 = v128.load(pr), r1 = v128.load(pr + colB), r2 = v128.load(pr + 2 * colB), r3 = v128.load(pr + 3 * colB);

@@ -102,6 +102,66 @@ describeEachBackend('bias helpers', (ctx) => {
     );
     tf.dispose([a, w, b, dy]);
   });
+  it("matMulBias with aGradient false: b's and the bias's gradients equal the full layer's, a is not differentiated (no product dz b^T), with and without leakyAlpha", async () => {
+    const [N, K, M] = [23, 88, 12];
+    const a = tf.tensor2d(
+      Float32Array.from({ length: N * K }, (_, i) => Math.sin(i * 0.41)),
+      [N, K],
+    );
+    const w = tf.tensor2d(
+      Float32Array.from({ length: K * M }, (_, i) => Math.cos(i * 0.13) * 0.3),
+      [K, M],
+    );
+    const b = tf.tensor1d(Float32Array.from({ length: M }, (_, i) => (i % 4) * 0.5 - 0.7));
+    const dy = tf.tensor2d(
+      Float32Array.from({ length: N * M }, (_, i) => Math.cos(i * 0.7)),
+      [N, M],
+    );
+    for (const leakyAlpha of [0.1, undefined]) {
+      await expectNoLeak(async () => {
+        const loss = (aGradient: boolean) => (v: tf.Tensor, c: tf.Tensor) =>
+          tf.sum(tf.mul(matMulBias(a, v as tf.Tensor2D, c as tf.Tensor1D, { leakyAlpha, aGradient }), dy));
+        const run = async (aGradient: boolean) => {
+          let grads: tf.Tensor[] = [];
+          const info = await tf.profile(() => {
+            grads = tf.grads(loss(aGradient))([w, b]);
+          });
+          const shapes = info.kernels
+            .filter((k) => ['BatchMatMul', '_FusedMatMul'].includes(k.name))
+            .map((k) => k.inputShapes);
+          return { grads, shapes };
+        };
+        const want = await run(true);
+        const got = await run(false);
+        got.grads.forEach((g, i) => {
+          expect(g.shape).toEqual(want.grads[i]!.shape);
+          expect(Array.from(g.dataSync()), `gradient ${i}, alpha ${leakyAlpha}`).toEqual(
+            Array.from(want.grads[i]!.dataSync()),
+          );
+        });
+        // The full layer forms dz b^T (N x M by K x M transposed) for a; without a's gradient, not.
+        expect(want.shapes).toContainEqual([
+          [N, M],
+          [K, M],
+        ]);
+        expect(got.shapes).not.toContainEqual([
+          [N, M],
+          [K, M],
+        ]);
+        expect(got.shapes.length).toBe(want.shapes.length - 1);
+        tf.dispose([...got.grads, ...want.grads]);
+      });
+    }
+    // a is not an input of the recorded gradient: asking for its gradient is an error, not zeros.
+    expect(() =>
+      tf.tidy(() => tf.grads((x: tf.Tensor) => tf.sum(matMulBias(x as tf.Tensor2D, w, b, { aGradient: false })))([a])),
+    ).toThrow(/Cannot compute gradient/);
+    expect(() => matMulBias(a, w, b, { aGradient: 'no' as never })).toThrow(
+      /matMulBias: aGradient must be a boolean, got no/,
+    );
+    expect(() => matMulBias(a, w, b, { leakyAlpha: -1 })).toThrow(/leakyAlpha .* must be a positive number, got -1/);
+    tf.dispose([a, w, b, dy]);
+  });
   it('matMulBias: the float64 product plus the bias, gradients equal to tf.add of tf.matMul under autodiff, the bias in the product (no Add)', async () => {
     const x = tf.randomNormal([9, 4], 0, 1, 'float32', 14) as tf.Tensor2D;
     const w = tf.randomNormal([4, 12], 0, 1, 'float32', 15) as tf.Tensor2D;

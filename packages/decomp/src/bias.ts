@@ -95,20 +95,60 @@ const matMulBiasWithGradient = (leakyAlpha?: number) =>
 const linearWithGradient = matMulBiasWithGradient();
 
 /**
+ * matMulBias with gradients for b and the bias only: a (data, such as a model's input) is saved for
+ * b's gradient but not differentiated, so the product dz b^T is never formed.
+ */
+const withoutGradientOfA = (a: tf.Tensor2D, leakyAlpha?: number) =>
+  tf.customGrad(((...args: Array<tf.Tensor | tf.GradSaveFunc>) => {
+    const [b, bias, save] = args as [tf.Tensor2D, tf.Tensor1D, tf.GradSaveFunc];
+    const y = fusedMatMulBias(a, b, bias, leakyAlpha);
+    save(leakyAlpha === undefined ? [a] : [a, tf.step(y, leakyAlpha)]);
+    return {
+      value: y,
+      gradFunc: (dy: tf.Tensor, [sa, slope]: tf.Tensor[]) => {
+        const dz = (slope ? tf.mul(dy, slope) : dy) as tf.Tensor2D;
+        return [tf.matMul(sa as tf.Tensor2D, dz, true, false), columnSums(dz)];
+      },
+    };
+  }) as Parameters<typeof tf.customGrad>[0]) as unknown as (b: tf.Tensor2D, bias: tf.Tensor1D) => tf.Tensor2D;
+
+/** Options of matMulBias. */
+export interface MatMulBiasOptions {
+  /** LeakyReLU's slope below zero (a positive number), applied in the product's pass; none if absent. */
+  leakyAlpha?: number;
+  /**
+   * false: a is data (a model's input), whose gradient nobody needs; under a gradient tape only b's
+   * and the bias's are computed (a custom gradient computes every input's, used or not: the input
+   * layer of a model spent a product as large as its weight's gradient on it). Default true.
+   */
+  aGradient?: boolean;
+}
+
+/**
  * a b + bias for a (N x K), b (K x M) and a bias (M), the bias added in the product's own pass (the
  * backend's _FusedMatMul) instead of a separate Add over the N x M result; the bias's gradient is
- * columnSums(dy), a's and b's those of the product. With `leakyAlpha` (a positive slope), LeakyReLU
+ * columnSums(dy), a's and b's those of the product (a's not with `aGradient: false`). The fourth
+ * argument is the options or, alone, `leakyAlpha`. With `leakyAlpha` (a positive slope), LeakyReLU
  * of that in the same pass, its gradient from the slope at the output: a dense layer in one launch
  * where a product, an Add and an activation's two took four. The same values as tf.matMul, tf.add
  * and x times step(x, alpha) one by one where the backend adds the bias after the whole sum (wasm's
  * WebAssembly products, cpu); XNNPACK starts its sums from the bias (the last bit may differ).
  */
-export function matMulBias(a: tf.Tensor2D, b: tf.Tensor2D, bias: tf.Tensor1D, leakyAlpha?: number): tf.Tensor2D {
+export function matMulBias(
+  a: tf.Tensor2D,
+  b: tf.Tensor2D,
+  bias: tf.Tensor1D,
+  options: number | MatMulBiasOptions = {},
+): tf.Tensor2D {
+  const { leakyAlpha, aGradient = true } = typeof options === 'number' ? { leakyAlpha: options } : options;
   if (leakyAlpha !== undefined && !(leakyAlpha > 0))
     throw new RangeError(
       `matMulBias: leakyAlpha (LeakyReLU's slope below zero) must be a positive number, got ${leakyAlpha}`,
     );
+  if (typeof aGradient !== 'boolean')
+    throw new TypeError(`matMulBias: aGradient must be a boolean, got ${String(aGradient)}`);
   if (!recordingGradients()) return fusedMatMulBias(a, b, bias, leakyAlpha);
+  if (!aGradient) return withoutGradientOfA(a, leakyAlpha)(b, bias);
   return (leakyAlpha === undefined ? linearWithGradient : matMulBiasWithGradient(leakyAlpha))(a, b, bias);
 }
 

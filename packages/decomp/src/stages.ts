@@ -6,7 +6,7 @@
  * are written against. Not needed to use the formats, contractions, planner or algorithms (the main
  * entry, `@tensorized/decomp`); this entry may change with the cells package.
  */
-export { addBias, columnSums, matMulBias, recordingGradients } from './bias.js';
+export { addBias, columnSums, type MatMulBiasOptions, matMulBias, recordingGradients } from './bias.js';
 export { modeProducts } from './contract/mode_products.js';
 export {
   hasDenseGradient,
