@@ -9,7 +9,7 @@ import {
   SMALL_MATMUL_FEW_ROWS,
   SMALL_MATMUL_MAX_RHS,
   SMALL_MATMUL_NARROW,
-  SMALL_MATMUL_WIDE,
+  SMALL_MATMUL_ROWS_ANY_SIZE,
   smallMatMulKernel,
 } from './wasm_kernels.js';
 
@@ -592,6 +592,10 @@ describe('wasm kernel fixes', () => {
     // Any size by fewer than 4 rows when wide: the dense U at batch 1.
     check(1, 512, 1536);
     check(3, 300, 1024);
+    // Rows left over by a narrower B of 64K values or more (streamed too): column sums of a bias's
+    // gradient (any size), and a sum of 1030 terms (2 past the last 4) by 3 rows.
+    check(1, 2048, 256);
+    check(3, 1030, 68);
     // Many rows by a larger right-hand side, through panels of B (matmulPacked): rows left over after
     // the 4-row blocks, 4 columns after the 8-wide panels, several blocks of rows (48 for K = 80).
     check(37, 300, 228);
@@ -603,7 +607,7 @@ describe('wasm kernel fixes', () => {
     // dropped): a Tucker factor's mode product (12288 x 8 by 8 x 2) among them.
     for (const M of [1, 5, 16]) for (const K of [3, 8]) for (const N of [1, 2, 3, 6, 7]) check(M, K, N);
     check(12288, 8, 2);
-    expect(cases).toBe(236);
+    expect(cases).toBe(238);
     // Fused with a bias and an activation (tf.fused.matMul): what the separate ops compute, bit for bit.
     for (const [M, K, N] of [
       [1, 88, 256],
@@ -735,7 +739,10 @@ describe('wasm kernel fixes', () => {
       [t([SMALL_MATMUL_FEW_ROWS, 80]), t([80, 1536])], // few rows, any width: CP's factor at batch 1
       [t([1, side]), t([side, side + 4])],
       [t([1, 512]), t([512, 1536])], // fewer than 4 rows, wide, any size: the dense U at batch 1
-      [t([3, 700]), t([700, SMALL_MATMUL_WIDE])],
+      [t([3, 700]), t([700, 512])],
+      // fewer than 4 rows, narrower, any size: a bias's gradient as column sums (ones times dy)
+      [t([SMALL_MATMUL_ROWS_ANY_SIZE - 1, 2048]), t([2048, 256])],
+      [t([1, 1024]), t([1024, 508])],
       [t([4, 8]), t([8, 6])], // N not a multiple of 4: B padded to 8 columns
       [t([12288, 8]), t([8, 2])], // a Tucker factor's mode product
     ];
@@ -751,10 +758,9 @@ describe('wasm kernel fixes', () => {
     const handed = [
       [t([16, 512]), t([512, 1536])], // larger than SMALL_MATMUL_MAX_RHS, fewer than PACKED_MIN_ROWS rows
       [t([few + 1, side]), t([side, side + 4])],
-      [t([2, narrow + 1]), t([narrow + 1, SMALL_MATMUL_NARROW])],
+      [t([SMALL_MATMUL_ROWS_ANY_SIZE, narrow + 1]), t([narrow + 1, SMALL_MATMUL_NARROW])], // 4 rows: not any size
       [t([few + 1, narrow / 2]), t([narrow / 2, 2 * SMALL_MATMUL_NARROW])], // 2x the values, not narrow, not few rows
       [t([4, 512]), t([512, 1536])], // 4 rows, more than 4x SMALL_MATMUL_MAX_RHS values
-      [t([1, 1024]), t([1024, SMALL_MATMUL_WIDE - 4])], // fewer than 4 rows but not wide, more than 4x the values
       [t([PACKED_MIN_ROWS, 1024]), t([1024, PACKED_MAX_RHS / 1024 + 4])], // more than PACKED_MAX_RHS values
       [t([PACKED_MIN_ROWS, 1024]), t([1024, 1026])], // N not a multiple of 4, not small: no panels
       [t([2, 4, 8]), t([2, 8, 4])], // batched
@@ -775,10 +781,9 @@ describe('wasm kernel fixes', () => {
     expect(handedOn).toEqual([
       '16x512 512x1536',
       `${few + 1}x${side} ${side}x${side + 4}`,
-      `2x${narrow + 1} ${narrow + 1}x${SMALL_MATMUL_NARROW}`,
+      `${SMALL_MATMUL_ROWS_ANY_SIZE}x${narrow + 1} ${narrow + 1}x${SMALL_MATMUL_NARROW}`,
       `${few + 1}x${narrow / 2} ${narrow / 2}x${2 * SMALL_MATMUL_NARROW}`,
       '4x512 512x1536',
-      `1x1024 1024x${SMALL_MATMUL_WIDE - 4}`,
       `${PACKED_MIN_ROWS}x1024 1024x${PACKED_MAX_RHS / 1024 + 4}`,
       `${PACKED_MIN_ROWS}x1024 1024x1026`,
       '2x4x8 2x8x4',
@@ -791,7 +796,7 @@ describe('wasm kernel fixes', () => {
     const was = setNativeWasmKernels(false);
     call(taken[0]![0]!, taken[0]![1]!);
     setNativeWasmKernels(was);
-    expect(handedOn).toHaveLength(14);
+    expect(handedOn).toHaveLength(13);
     // _FusedMatMul: a bias of one value per column with relu or leakyrelu taken; anything else handed on.
     handedOn.length = 0;
     const fusedCall = (attrs: tf.NamedAttrMap, inputs: Record<string, tf.Tensor> = {}) => {

@@ -281,14 +281,16 @@ export const PACKED_MAX_RHS = 2 ** 21;
 /** On the threaded build, products of at most this many multiply-adds (XNNPACK spreads larger ones over its threads). */
 export const SMALL_MATMUL_MAX_THREADED = 2 ** 21;
 /**
- * Products of fewer than 4 rows by a right-hand side of at least this many columns take it at any
- * size: those rows stream through B's rows (see wasm/kernels.ts), as fast as XNNPACK's packed
- * layout (measured at 1 x 512 by 512 x 1536, the dense U at batch 1), where XNNPACK first packs a
- * right-hand side it has not seen, 7x the product's time: tf.layers.gru slices its recurrent kernel
- * anew at every step. On the threaded build, whose XNNPACK spreads a product over its threads, only
- * for a right-hand side seen for the first time (a persistent one XNNPACK packs once).
+ * Products of fewer than 4 rows take a right-hand side of any size (N a multiple of 4): those rows
+ * stream through B's rows (see wasm/kernels.ts), as fast as XNNPACK's packed layout or faster
+ * (measured at 1 x 512 by 512 x 1536, the dense U at batch 1, and 1 x 2048 by 2048 x 256, 40
+ * against 43 us), where XNNPACK first packs a right-hand side it has not seen, 7x to 30x the
+ * product's time: tf.layers.gru slices its recurrent kernel anew at every step, and a bias's
+ * gradient as column sums (ones times dy, 1 x 2048 by 2048 x 256) took 1.2 ms. On the threaded
+ * build, whose XNNPACK spreads a product over its threads, only for a right-hand side seen for the
+ * first time (a persistent one XNNPACK packs once).
  */
-export const SMALL_MATMUL_WIDE = 512;
+export const SMALL_MATMUL_ROWS_ANY_SIZE = 4;
 /**
  * A new (rows x cols4) float32 tensor holding x (rows x cols) in its first columns and zeros in the
  * others: a right-hand side (or a bias, rows = 1) for the WebAssembly products, whose columns come
@@ -308,7 +310,7 @@ function padColumns(
   return out;
 }
 
-/** The right-hand sides (dataIds) that smallMatMulKernel has seen under SMALL_MATMUL_WIDE's rule. */
+/** The right-hand sides (dataIds) that smallMatMulKernel has seen under SMALL_MATMUL_ROWS_ANY_SIZE's rule. */
 const seenWide = new WeakSet<object>();
 
 /**
@@ -325,7 +327,7 @@ const seenWide = new WeakSet<object>();
  * are fine) and a right-hand side of at most SMALL_MATMUL_MAX_RHS values (N not a multiple of 4:
  * counted with B padded by zeros to the next multiple, which is what runs), or 4x
  * as many in at most SMALL_MATMUL_NARROW columns or by at most SMALL_MATMUL_FEW_ROWS rows, or any
- * size by fewer than 4 rows in at least SMALL_MATMUL_WIDE columns (N a multiple of 4), or, through panels of B
+ * size by fewer than SMALL_MATMUL_ROWS_ANY_SIZE rows (N a multiple of 4), or, through panels of B
  * (matmulPacked), any other right-hand side of at most PACKED_MAX_RHS values and at least 8 columns (a multiple of 4)
  * by at least PACKED_MIN_ROWS rows (also where B is small only by the narrow allowance) (at most SMALL_MATMUL_MAX_THREADED multiply-adds on the threaded
  * build); everything else goes to the original kernel, as does everything where the WebAssembly
@@ -354,7 +356,7 @@ export function smallMatMulKernel(original: tf.KernelFunc): tf.KernelFunc {
     const small =
       K * N4 <= SMALL_MATMUL_MAX_RHS ||
       ((N4 <= SMALL_MATMUL_NARROW || M <= SMALL_MATMUL_FEW_ROWS) && K * N4 <= 4 * SMALL_MATMUL_MAX_RHS);
-    const wide = !padded && !small && M < 4 && N >= SMALL_MATMUL_WIDE;
+    const wide = !padded && !small && M < SMALL_MATMUL_ROWS_ANY_SIZE;
     // Many rows by a B that is small only by the narrow or few-rows allowance (more than
     // SMALL_MATMUL_MAX_RHS values) go through panels too: 960 x 1536 by 1536 x 80 (a CP-GRU's W
     // gradient) 55.5 GFLOP/s through panels against 50.9 streaming B (ad hoc).
