@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { describeEachBackend, expectClose, expectNoLeak } from '@tensorized/test-utils';
 import { expect, it } from 'vitest';
+import { FUSED_KERNELS } from '@tensorized/backends';
 import { Adam } from './adam.js';
 
 /** torch.optim.Adam's update with gradient-norm clipping, in float64: the reference. */
@@ -68,5 +69,20 @@ describeEachBackend('Adam', () => {
         tf.dispose(vars);
       });
     }
+  });
+
+  it('the fused update is one launch for all variables (TensorizedAdamAll); op by op it is not', async () => {
+    const vars = [tf.variable(tf.ones([3, 4])), tf.variable(tf.ones([5]))];
+    for (const fusedKernel of [true, false]) {
+      const adam = new Adam(vars, { lr: 0.01, clip: 5, fusedKernel });
+      const grads = [tf.fill([3, 4], 2), tf.fill([5], -3)];
+      const info = await tf.profile(() => void adam.apply(grads));
+      const names = info.kernels.map((k) => k.name);
+      if (fusedKernel) expect(names).toEqual([FUSED_KERNELS.adamAll]);
+      else expect(names).not.toContain(FUSED_KERNELS.adamAll);
+      tf.dispose(grads);
+      adam.dispose();
+    }
+    tf.dispose(vars);
   });
 });

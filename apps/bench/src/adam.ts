@@ -45,6 +45,36 @@ export class Adam {
   apply(grads: readonly tf.Tensor[]): number {
     this.step++;
     const t = this.step;
+    // Every variable's update and the norm in one launch where the backend has the kernel
+    // (@tensorized/backends: cpu and wasm); else the norm by ops and a launch per variable.
+    if (this.fused && grads.length > 0 && this.clip > 0 && tf.getKernel(FUSED_KERNELS.adamAll, tf.getBackend())) {
+      const inputs: tf.NamedTensorMap = {};
+      grads.forEach((g, i) => {
+        inputs[`w${i}`] = this.variables[i]!;
+        inputs[`m${i}`] = this.m[i]!;
+        inputs[`v${i}`] = this.v[i]!;
+        inputs[`g${i}`] = g;
+      });
+      const attrs = {
+        lr: this.lr,
+        beta1: this.beta1,
+        beta2: this.beta2,
+        eps: this.eps,
+        step: t,
+        variables: grads.length,
+        clip: this.clip,
+      };
+      const outs = tf.engine().runKernel(FUSED_KERNELS.adamAll, inputs, attrs as never) as tf.Tensor[];
+      grads.forEach((_, i) => {
+        this.variables[i]!.assign(outs[3 * i]!);
+        this.m[i]!.assign(outs[3 * i + 1]!);
+        this.v[i]!.assign(outs[3 * i + 2]!);
+      });
+      const norm = outs[outs.length - 1]!;
+      const value = norm.dataSync()[0]!;
+      tf.dispose(outs);
+      return value;
+    }
     const norm = tf.tidy(
       () => tf.sqrt(tf.addN(grads.map((g) => tf.sum(tf.square(tf.reshape(g, [-1])))))).dataSync()[0]!,
     );

@@ -723,6 +723,64 @@ for (const { label, backend, native } of VARIANTS) {
       },
     );
 
+    it('TensorizedAdamAll is TensorizedAdam for every variable with the gradients scaled by clip / (norm + 1e-6) where the float64 norm of all of them exceeds clip, in one launch; bad attributes and inputs named', async () => {
+      await start(4);
+      const sizes = [37, 4096, 5, 1];
+      const vars = sizes.map((n, i) =>
+        [values(n, 31 + i), values(n, 41 + i, 0.1), values(n, 51 + i, 0.01).map(Math.abs), values(n, 61 + i)].map((x) =>
+          tf.tensor1d(Float32Array.from(x)),
+        ),
+      );
+      const gs = vars.map((x) => Array.from(x[3]!.dataSync()));
+      const norm = Math.sqrt(gs.flat().reduce((p, g) => p + g * g, 0));
+      const inputs: tf.NamedTensorMap = {};
+      vars.forEach(([w, m, v, g], i) =>
+        Object.assign(inputs, { [`w${i}`]: w, [`m${i}`]: m, [`v${i}`]: v, [`g${i}`]: g }),
+      );
+      const base = { lr: 0.01, beta1: 0.9, beta2: 0.999, eps: 1e-8, step: 3, variables: sizes.length };
+      const before = tf.memory().numTensors;
+      // Clipped (the norm is twice clip), not clipped (clip above the norm), and no clipping at all.
+      for (const clip of [norm / 2, norm * 2, Number.POSITIVE_INFINITY]) {
+        let out: tf.Tensor[] = [];
+        const info = await tf.profile(() => {
+          out = tf.engine().runKernel(FUSED_KERNELS.adamAll, inputs, { ...base, clip } as never) as tf.Tensor[];
+        });
+        expect(info.kernels.map((k) => k.name)).toEqual([FUSED_KERNELS.adamAll]);
+        expect(out.length).toBe(3 * sizes.length + 1);
+        expect(out[out.length - 1]!.shape).toEqual([]);
+        expect(Math.abs(out[out.length - 1]!.dataSync()[0]! - norm)).toBeLessThanOrEqual(norm * 2 ** -24);
+        // The same values as TensorizedAdam per variable with that scale, to the bit.
+        const scale = Math.fround(norm > clip ? clip / (norm + 1e-6) : 1);
+        if (clip > norm) expect(scale).toBe(1);
+        vars.forEach(([w, m, v, g], i) => {
+          const one = tf.engine().runKernel(FUSED_KERNELS.adam, { w: w!, m: m!, v: v!, g: g! }, {
+            ...base,
+            scale,
+          } as never) as tf.Tensor[];
+          one.forEach((x, k) => {
+            expect(out[3 * i + k]!.shape).toEqual([sizes[i]]);
+            expect(Array.from(out[3 * i + k]!.dataSync()), `variable ${i}, output ${k}, clip ${clip}`).toEqual(
+              Array.from(x.dataSync()),
+            );
+          });
+          tf.dispose(one);
+        });
+        tf.dispose(out);
+      }
+      expect(tf.memory().numTensors).toBe(before);
+      const run = (attrs: object, ins = inputs) =>
+        tf.engine().runKernel(FUSED_KERNELS.adamAll, ins, { ...base, clip: 5, ...attrs } as never);
+      expect(() => run({ variables: 0 })).toThrow(
+        /TensorizedAdamAll: attribute 'variables' must be an integer >= 1, got 0/,
+      );
+      expect(() => run({ variables: 5 })).toThrow(/inputs w4, m4, v4 and g4 are required \(variables: 5\)/);
+      expect(() => run({ clip: 0 })).toThrow(/attribute 'clip' must be positive \(Infinity: none\), got 0/);
+      expect(() => run({ step: 0 })).toThrow(/attribute 'step' must be an integer >= 1, got 0/);
+      expect(() => run({}, { ...inputs, g2: vars[1]![3]! })).toThrow(/input 'g2' must have shape \[5\], got \[4096\]/);
+      expect(tf.memory().numTensors).toBe(before);
+      tf.dispose(vars.flat());
+    });
+
     it('TensorizedRowMask keeps the rows where the mask is not 0 and zeros the others, as tf.where would (NaN and infinities in zeroed rows, a mask with and without its trailing 1)', async () => {
       await start(4);
       const before = tf.memory().numTensors;

@@ -16,6 +16,7 @@ export {
   TN_PANELS_MIN_ROWS,
 } from './wasm_kernels.js';
 export {
+  type AdamAllAttrs,
   type AdamAttrs,
   type DropoutAttrs,
   FUSED_KERNELS,

@@ -116,6 +116,19 @@ export interface NativeKernels {
     c2: number,
     scale: number,
   ): void;
+  /** Adam for n variables listed at `list` (8 int32 each: w, m, v, g, wOut, mOut, vOut, count) with norm clipping; the norm to normOut. */
+  adamAll(
+    list: number,
+    n: number,
+    lr: number,
+    beta1: number,
+    beta2: number,
+    eps: number,
+    c1: number,
+    c2: number,
+    clip: number,
+    normOut: number,
+  ): void;
   /**
    * C = act(A B + bias), row-major float32, A (M x K), B (K x N), N a multiple of 4; bias N values
    * or offset 0 for none; act 0 (none), 1 (relu), 2 (leakyrelu with leakyAlpha).

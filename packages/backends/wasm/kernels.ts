@@ -718,6 +718,81 @@ export function adam(
   c2: f32,
   scale: f32,
 ): void {
+  adamPass(w, m, v, g, wOut, mOut, vOut, count, lr, beta1, beta2, eps, c1, c2, scale);
+}
+
+/**
+ * Adam for many variables in one call (src/fused_kernels.ts, adamAll), with gradient-norm clipping
+ * over all of them: `list` holds n entries of 8 i32 (w, m, v, g, wOut, mOut, vOut, count). First the
+ * norm of all gradients, summed in float64 (two lanes of squares per half of a vector, in order
+ * within a lane), written as float32 to normOut; then every variable's update with its gradients
+ * times clip / (norm + 1e-6) where the norm exceeds clip, else 1.
+ */
+export function adamAll(
+  list: usize,
+  n: i32,
+  lr: f32,
+  beta1: f32,
+  beta2: f32,
+  eps: f32,
+  c1: f32,
+  c2: f32,
+  clip: f64,
+  normOut: usize,
+): void {
+  let s0 = f64x2.splat(0.0);
+  let s1 = f64x2.splat(0.0);
+  let tail: f64 = 0.0;
+  for (let k = 0; k < n; k++) {
+    const p = list + (<usize>k << 5);
+    const g = <usize>load<i32>(p, 12);
+    const end = <usize>load<i32>(p, 28) << 2;
+    const vec = end & ~(<usize>15);
+    for (let i: usize = 0; i < vec; i += 16) {
+      const x = v128.load(g + i);
+      const lo = f64x2.promote_low_f32x4(x);
+      const hi = f64x2.promote_low_f32x4(v128.shuffle<f32>(x, x, 2, 3, 0, 1));
+      s0 = f64x2.add(s0, f64x2.mul(lo, lo));
+      s1 = f64x2.add(s1, f64x2.mul(hi, hi));
+    }
+    for (let i = vec; i < end; i += 4) {
+      const x = <f64>load<f32>(g + i);
+      tail += x * x;
+    }
+  }
+  const sum = f64x2.extract_lane(s0, 0) + f64x2.extract_lane(s0, 1) + f64x2.extract_lane(s1, 0) + f64x2.extract_lane(s1, 1) + tail;
+  const norm = Math.sqrt(sum);
+  store<f32>(normOut, <f32>norm);
+  const scale: f32 = norm > clip ? <f32>(clip / (norm + 1e-6)) : 1.0;
+  for (let k = 0; k < n; k++) {
+    const p = list + (<usize>k << 5);
+    adamPass(
+      <usize>load<i32>(p), <usize>load<i32>(p, 4), <usize>load<i32>(p, 8), <usize>load<i32>(p, 12),
+      <usize>load<i32>(p, 16), <usize>load<i32>(p, 20), <usize>load<i32>(p, 24), load<i32>(p, 28),
+      lr, beta1, beta2, eps, c1, c2, scale,
+    );
+  }
+}
+
+// @ts-ignore: decorator
+@inline
+function adamPass(
+  w: usize,
+  m: usize,
+  v: usize,
+  g: usize,
+  wOut: usize,
+  mOut: usize,
+  vOut: usize,
+  count: i32,
+  lr: f32,
+  beta1: f32,
+  beta2: f32,
+  eps: f32,
+  c1: f32,
+  c2: f32,
+  scale: f32,
+): void {
   const b1 = f32x4.splat(beta1);
   const b2 = f32x4.splat(beta2);
   const a1 = f32x4.splat(1.0 - beta1);
