@@ -734,9 +734,9 @@ for (const { label, backend, native } of VARIANTS) {
       const gs = vars.map((x) => Array.from(x[3]!.dataSync()));
       const norm = Math.sqrt(gs.flat().reduce((p, g) => p + g * g, 0));
       const inputs: tf.NamedTensorMap = {};
-      vars.forEach(([w, m, v, g], i) =>
-        Object.assign(inputs, { [`w${i}`]: w, [`m${i}`]: m, [`v${i}`]: v, [`g${i}`]: g }),
-      );
+      vars.forEach(([w, m, v, g], i) => {
+        Object.assign(inputs, { [`w${i}`]: w, [`m${i}`]: m, [`v${i}`]: v, [`g${i}`]: g });
+      });
       const base = { lr: 0.01, beta1: 0.9, beta2: 0.999, eps: 1e-8, step: 3, variables: sizes.length };
       const before = tf.memory().numTensors;
       // Clipped (the norm is twice clip), not clipped (clip above the norm), and no clipping at all.
