@@ -19,6 +19,7 @@ const BENCHMARKS = {
   compress: 'compressMatrix at the paper\'s sizes against NumPy (`pnpm bench speed compress`)',
   'before-after': 'a change measured against the code before it, interleaved (see the recording for the commits)',
   peers: 'our models against PyTorch\'s nn.GRU, one JSB epoch each, interleaved (`node apps/bench/scripts/peers.mjs`)',
+  ratios: 'issue 13\'s training ratios against the dense GRU over many alternating rounds in one process, without the PyTorch peer: fastest, median, lowest and highest per-round ratio (`node apps/bench/scripts/ratios.mjs`)',
   'wasm-threads': 'the wasm backend with 1 and 2 threads, each in its own process (`node apps/bench/scripts/wasm-threads.mjs`)',
   'cells-threads': 'the cells benchmark on wasm with 2 threads (`pnpm bench:cells --threads 2`)',
   'fused-kernels': 'the fused GRU step kernels against the same steps op by op (`node apps/bench/scripts/fused-kernels.mjs`)',
