@@ -851,12 +851,21 @@ function adam(host: Host, inputs: tf.NamedTensorInfoMap, attrs: AdamAttrs): tf.T
     native.kernels.adam(at(w), at(m), at(v), at(g), wo, mo, vo, count(w!.shape), lr, beta1, beta2, eps, c1, c2, scale);
     return outs;
   }
-  const [wv, mv, vv, gv] = [w!, m!, v!, g!].map((x) => host.view(x)) as [
-    Float32Array,
-    Float32Array,
-    Float32Array,
-    Float32Array,
-  ];
+  adamLoop(host, [w!, m!, v!, g!], outs, attrs, c1, c2, scale);
+  return outs;
+}
+
+/** Adam's update of one variable as a JavaScript loop (adam's and adamAll's reference): [w, m, v, g] in, [w', m', v'] out. */
+function adamLoop(
+  host: Host,
+  ins: readonly tf.TensorInfo[],
+  outs: readonly tf.TensorInfo[],
+  { lr, beta1, beta2, eps }: { lr: number; beta1: number; beta2: number; eps: number },
+  c1: number,
+  c2: number,
+  scale: number,
+): void {
+  const [wv, mv, vv, gv] = ins.map((x) => host.view(x)) as [Float32Array, Float32Array, Float32Array, Float32Array];
   const [wo, mo, vo] = outs.map((o) => host.view(o)) as [Float32Array, Float32Array, Float32Array];
   for (let i = 0; i < wv.length; i++) {
     const gi = gv[i]! * scale;
@@ -866,7 +875,6 @@ function adam(host: Host, inputs: tf.NamedTensorInfoMap, attrs: AdamAttrs): tf.T
     vo[i] = vi;
     wo[i] = wv[i]! - (lr * (mi / c1)) / (Math.sqrt(vi / c2) + eps);
   }
-  return outs;
 }
 
 /** Attributes of TensorizedAdamAll: Adam's (as AdamAttrs) without `scale`, and the clipping. */
@@ -937,17 +945,8 @@ function adamAll(host: Host, inputs: tf.NamedTensorInfoMap, attrs: AdamAllAttrs)
   const total = Math.sqrt(sum);
   host.view(norm)[0] = total;
   const scale = Math.fround(total > clip ? clip / (total + 1e-6) : 1);
-  vars.forEach(([w, m, v, g], i) => {
-    const [wv, mv, vv, gv] = [w, m, v, g].map((x) => host.view(x)) as Float32Array[];
-    const [wo, mo, vo] = outs.slice(3 * i, 3 * i + 3).map((o) => host.view(o)) as Float32Array[];
-    for (let j = 0; j < wv!.length; j++) {
-      const gj = gv![j]! * scale;
-      const mj = beta1 * mv![j]! + (1 - beta1) * gj;
-      const vj = beta2 * vv![j]! + (1 - beta2) * gj * gj;
-      mo![j] = mj;
-      vo![j] = vj;
-      wo![j] = wv![j]! - (lr * (mj / c1)) / (Math.sqrt(vj / c2) + eps);
-    }
+  vars.forEach((ins, i) => {
+    adamLoop(host, ins, outs.slice(3 * i, 3 * i + 3), attrs, c1, c2, scale);
   });
   return [...outs, norm];
 }

@@ -718,7 +718,33 @@ export function adam(
   c2: f32,
   scale: f32,
 ): void {
-  adamPass(w, m, v, g, wOut, mOut, vOut, count, lr, beta1, beta2, eps, c1, c2, scale);
+  const b1 = f32x4.splat(beta1);
+  const b2 = f32x4.splat(beta2);
+  const a1 = f32x4.splat(1.0 - beta1);
+  const a2 = f32x4.splat(1.0 - beta2);
+  const s = f32x4.splat(scale);
+  const step = f32x4.splat(lr / c1);
+  const inv2 = f32x4.splat(1.0 / c2);
+  const e = f32x4.splat(eps);
+  const end = <usize>count << 2;
+  const vec = end & ~(<usize>15);
+  for (let i: usize = 0; i < vec; i += 16) {
+    const gi = f32x4.mul(v128.load(g + i), s);
+    const mi = f32x4.add(f32x4.mul(b1, v128.load(m + i)), f32x4.mul(a1, gi));
+    const vi = f32x4.add(f32x4.mul(b2, v128.load(v + i)), f32x4.mul(a2, f32x4.mul(gi, gi)));
+    v128.store(mOut + i, mi);
+    v128.store(vOut + i, vi);
+    const denom = f32x4.add(f32x4.sqrt(f32x4.mul(vi, inv2)), e);
+    v128.store(wOut + i, f32x4.sub(v128.load(w + i), f32x4.div(f32x4.mul(step, mi), denom)));
+  }
+  for (let i = vec; i < end; i += 4) {
+    const gi = load<f32>(g + i) * scale;
+    const mi = beta1 * load<f32>(m + i) + (1.0 - beta1) * gi;
+    const vi = beta2 * load<f32>(v + i) + (1.0 - beta2) * gi * gi;
+    store<f32>(mOut + i, mi);
+    store<f32>(vOut + i, vi);
+    store<f32>(wOut + i, load<f32>(w + i) - ((lr / c1) * mi) / (Mathf.sqrt(vi / c2) + eps));
+  }
 }
 
 /**
@@ -766,7 +792,7 @@ export function adamAll(
   const scale: f32 = norm > clip ? <f32>(clip / (norm + 1e-6)) : 1.0;
   for (let k = 0; k < n; k++) {
     const p = list + (<usize>k << 5);
-    adamPass(
+    adam(
       <usize>load<i32>(p), <usize>load<i32>(p, 4), <usize>load<i32>(p, 8), <usize>load<i32>(p, 12),
       <usize>load<i32>(p, 16), <usize>load<i32>(p, 20), <usize>load<i32>(p, 24), load<i32>(p, 28),
       lr, beta1, beta2, eps, c1, c2, scale,
@@ -774,53 +800,6 @@ export function adamAll(
   }
 }
 
-// @ts-ignore: decorator
-@inline
-function adamPass(
-  w: usize,
-  m: usize,
-  v: usize,
-  g: usize,
-  wOut: usize,
-  mOut: usize,
-  vOut: usize,
-  count: i32,
-  lr: f32,
-  beta1: f32,
-  beta2: f32,
-  eps: f32,
-  c1: f32,
-  c2: f32,
-  scale: f32,
-): void {
-  const b1 = f32x4.splat(beta1);
-  const b2 = f32x4.splat(beta2);
-  const a1 = f32x4.splat(1.0 - beta1);
-  const a2 = f32x4.splat(1.0 - beta2);
-  const s = f32x4.splat(scale);
-  const step = f32x4.splat(lr / c1);
-  const inv2 = f32x4.splat(1.0 / c2);
-  const e = f32x4.splat(eps);
-  const end = <usize>count << 2;
-  const vec = end & ~(<usize>15);
-  for (let i: usize = 0; i < vec; i += 16) {
-    const gi = f32x4.mul(v128.load(g + i), s);
-    const mi = f32x4.add(f32x4.mul(b1, v128.load(m + i)), f32x4.mul(a1, gi));
-    const vi = f32x4.add(f32x4.mul(b2, v128.load(v + i)), f32x4.mul(a2, f32x4.mul(gi, gi)));
-    v128.store(mOut + i, mi);
-    v128.store(vOut + i, vi);
-    const denom = f32x4.add(f32x4.sqrt(f32x4.mul(vi, inv2)), e);
-    v128.store(wOut + i, f32x4.sub(v128.load(w + i), f32x4.div(f32x4.mul(step, mi), denom)));
-  }
-  for (let i = vec; i < end; i += 4) {
-    const gi = load<f32>(g + i) * scale;
-    const mi = beta1 * load<f32>(m + i) + (1.0 - beta1) * gi;
-    const vi = beta2 * load<f32>(v + i) + (1.0 - beta2) * gi * gi;
-    store<f32>(mOut + i, mi);
-    store<f32>(vOut + i, vi);
-    store<f32>(wOut + i, load<f32>(w + i) - ((lr / c1) * mi) / (Mathf.sqrt(vi / c2) + eps));
-  }
-}
 
 /**
  * The Khatri-Rao product (column-wise Kronecker product) of a (p x R) and b (q x R): out (pq x R),
