@@ -877,13 +877,8 @@ function adamLoop(
   }
 }
 
-/** Attributes of TensorizedAdamAll: Adam's (as AdamAttrs) without `scale`, and the clipping. */
-export interface AdamAllAttrs {
-  lr: number;
-  beta1: number;
-  beta2: number;
-  eps: number;
-  step: number;
+/** Attributes of TensorizedAdamAll: TensorizedAdam's without `scale` (the clipping sets it), and the clipping. */
+export interface AdamAllAttrs extends Omit<AdamAttrs, 'scale'> {
   /** How many variables: inputs w0, m0, v0, g0, ..., w{n-1}, m{n-1}, v{n-1}, g{n-1}. */
   variables: number;
   /**
