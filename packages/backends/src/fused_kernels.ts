@@ -1,5 +1,11 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { type NativeKernels, nativeKernels, offsetOf, type WasmBackendInternals } from './wasm_native.js';
+import {
+  type NativeKernels,
+  nativeKernels,
+  offsetOf,
+  sharedMemory,
+  type WasmBackendInternals,
+} from './wasm_native.js';
 
 /**
  * Fused kernels for the arithmetic that a GRU step and an Adam update otherwise spread over many
@@ -17,6 +23,12 @@ import { type NativeKernels, nativeKernels, offsetOf, type WasmBackendInternals 
 export const FUSED_KERNELS = {
   gruStep: 'TensorizedGruStep',
   gruStepGrad: 'TensorizedGruStepGrad',
+  /**
+   * A whole recurrence of flipped steps with their products through one or two plain stages, and its
+   * backward pass, in one launch each (src/gru_sequence.ts; GruSequenceAttrs, GruSequenceGradAttrs).
+   */
+  gruSequence: 'TensorizedGruSequence',
+  gruSequenceGrad: 'TensorizedGruSequenceGrad',
   adam: 'TensorizedAdam',
   /** Adam for many variables in one launch, with gradient-norm clipping over all of them (AdamAllAttrs). */
   adamAll: 'TensorizedAdamAll',
@@ -47,15 +59,31 @@ export const FUSED_KERNELS = {
  * backend's arrays). A view is valid until the next alloc or sigmoid (on a backend whose memory can
  * grow, either may replace its buffer): take views again after them.
  */
-interface Host {
+export interface Host {
   /** A new float32 tensor of this shape (an output, or scratch to free). */
   alloc(shape: readonly number[]): tf.TensorInfo;
   view(x: tf.TensorInfo): Float32Array;
   /** A new tensor holding the logistic sigmoid of x. */
   sigmoid(x: tf.TensorInfo): tf.TensorInfo;
   free(x: tf.TensorInfo): void;
-  /** The WebAssembly kernels and the byte offset of a tensor on the heap they run on (wasm only). */
-  native?: { kernels: NativeKernels; offset(x: tf.TensorInfo | undefined): number };
+  /** A new tensor holding the matrix product a b (a and b matrices), by the backend's BatchMatMul kernel. */
+  matMul(a: tf.TensorInfo, b: tf.TensorInfo): tf.TensorInfo;
+  /**
+   * The WebAssembly kernels and the byte offset of a tensor on the heap they run on (wasm only);
+   * `shared`: the heap is the threaded build's.
+   */
+  native?: { kernels: NativeKernels; offset(x: tf.TensorInfo | undefined): number; shared: boolean };
+}
+
+/** a b by the BatchMatMul kernel registered for `backendName` (the kernel looked up at the call). */
+function matMulOn(backendName: string, backend: object, a: tf.TensorInfo, b: tf.TensorInfo): tf.TensorInfo {
+  const kernel = tf.getKernel('BatchMatMul', backendName);
+  if (!kernel) throw new Error(`fused kernels: the ${backendName} backend has no BatchMatMul kernel`);
+  return kernel.kernelFunc({
+    inputs: { a, b },
+    backend: backend as never,
+    attrs: { transposeA: false, transposeB: false },
+  }) as tf.TensorInfo;
 }
 
 interface CpuBackendLike {
@@ -77,6 +105,7 @@ function cpuHost(backend: CpuBackendLike): Host {
       return out;
     },
     free: (x) => void backend.disposeData(x.dataId, true),
+    matMul: (a, b) => matMulOn('cpu', backend, a, b),
   };
   return host;
 }
@@ -95,11 +124,16 @@ function wasmHost(backend: WasmBackendLike): Host {
   const sigmoidKernel = tf.getKernel('Sigmoid', 'wasm')!;
   const kernels = nativeKernels(backend);
   return {
-    native: kernels && { kernels, offset: (x) => (x ? offsetOf(backend, x.dataId) : 0) },
+    native: kernels && {
+      kernels,
+      offset: (x) => (x ? offsetOf(backend, x.dataId) : 0),
+      shared: sharedMemory(backend),
+    },
     alloc: (shape) => backend.makeOutput([...shape], 'float32'),
     view: (x) => backend.typedArrayFromHeap(x) as Float32Array,
     sigmoid: (x) => sigmoidKernel.kernelFunc({ inputs: { x }, backend: backend as never, attrs: {} }) as tf.TensorInfo,
     free: (x) => void backend.disposeData(x.dataId, true),
+    matMul: (a, b) => matMulOn('wasm', backend, a, b),
   };
 }
 
@@ -111,11 +145,11 @@ function checkFloat(kernel: string, named: Record<string, tf.TensorInfo | undefi
 }
 
 /** checkFloat for one input. */
-function checkFloatInput(kernel: string, name: string, x: tf.TensorInfo | undefined): void {
+export function checkFloatInput(kernel: string, name: string, x: tf.TensorInfo | undefined): void {
   if (x && x.dtype !== 'float32') throw new TypeError(`${kernel}: input '${name}' must be float32, got ${x.dtype}`);
 }
 
-function checkShape(kernel: string, name: string, x: tf.TensorInfo, shape: readonly number[]): void {
+export function checkShape(kernel: string, name: string, x: tf.TensorInfo, shape: readonly number[]): void {
   let same = x.shape.length === shape.length;
   for (let i = 0; same && i < shape.length; i++) same = x.shape[i] === shape[i];
   if (!same)
@@ -125,7 +159,7 @@ function checkShape(kernel: string, name: string, x: tf.TensorInfo, shape: reado
 }
 
 /** A new (cols, rows) tensor holding x (rows, cols) transposed. */
-function transposed(host: Host, x: tf.TensorInfo): tf.TensorInfo {
+export function transposed(host: Host, x: tf.TensorInfo): tf.TensorInfo {
   const [rows, cols] = x.shape as [number, number];
   const out = host.alloc([cols, rows]);
   if (host.native) {
@@ -184,7 +218,7 @@ interface Stacks {
  * Copies `rows` rows of `len` values from src (contiguous) into dst from value `at` on, its rows
  * `stride` values apart: a step's slot of a stack.
  */
-function copyRowsInto(
+export function copyRowsInto(
   host: Host,
   src: tf.TensorInfo,
   dst: tf.TensorInfo,
@@ -202,7 +236,7 @@ function copyRowsInto(
   for (let i = 0; i < rows; i++) dv.set(sv.subarray(i * len, (i + 1) * len), at + i * stride);
 }
 
-function checkBoolean(kernel: string, name: string, x: unknown): void {
+export function checkBoolean(kernel: string, name: string, x: unknown): void {
   if (typeof x !== 'boolean') throw new TypeError(`${kernel}: attribute '${name}' must be a boolean, got ${x}`);
 }
 
@@ -339,7 +373,7 @@ function gruFinishLoop(
  * optional. Outputs h', and with `record` also r, z, n, un, each (B, H). With `flipped`, uh is
  * (3H, B) and h'^T (H, B) comes last; with `batchMajor`, a is (B, T, 3H).
  */
-function gruStep(host: Host, inputs: tf.NamedTensorInfoMap, attrs: GruStepAttrs): tf.TensorInfo[] {
+export function gruStep(host: Host, inputs: tf.NamedTensorInfoMap, attrs: GruStepAttrs): tf.TensorInfo[] {
   const name = FUSED_KERNELS.gruStep;
   const { a, bU, h, mask } = inputs as Record<string, tf.TensorInfo>;
   checkFloat(name, { a, uh: inputs.uh as tf.TensorInfo, bU, h, mask });
@@ -529,7 +563,7 @@ export interface GruStepGradAttrs {
  * [dPreR, dPreZ, dPreN] (B, 3H). With
  * `flipped`, gi is (H, B) and d(U h + b_U)^T (3H, B) comes last; with `batchMajor`, dy is (B, T, H).
  */
-function gruStepGrad(host: Host, inputs: tf.NamedTensorInfoMap, attrs: GruStepGradAttrs): tf.TensorInfo[] {
+export function gruStepGrad(host: Host, inputs: tf.NamedTensorInfoMap, attrs: GruStepGradAttrs): tf.TensorInfo[] {
   const name = FUSED_KERNELS.gruStepGrad;
   const { dy, h, r, z, n, un, mask, carry } = inputs as Record<string, tf.TensorInfo | undefined>;
   let { gi } = inputs as Record<string, tf.TensorInfo | undefined>;
@@ -1197,7 +1231,7 @@ const KERNELS: Array<[string, HostKernel<never>]> = [
   [FUSED_KERNELS.rowMask, rowMask as HostKernel<never>],
 ];
 
-const HOSTS: Record<string, (backend: never) => Host> = {
+export const HOSTS: Record<string, (backend: never) => Host> = {
   cpu: cpuHost as (backend: never) => Host,
   wasm: wasmHost as (backend: never) => Host,
 };

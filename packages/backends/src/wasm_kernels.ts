@@ -310,6 +310,38 @@ function padColumns(
   return out;
 }
 
+/**
+ * Which WebAssembly product smallMatMulKernel runs for float32 matrices (M x K) by (K x N), by their
+ * sizes alone (see there): 'matmul' (B as it is), 'padded' (N not a multiple of 4: B padded with
+ * zeros), 'packed' (B through panels: matmulPacked), 'wide' (fewer than SMALL_MATMUL_ROWS_ANY_SIZE
+ * rows), or undefined (XNNPACK). The threaded build's limit (SMALL_MATMUL_MAX_THREADED) and its rule
+ * for wide right-hand sides it has seen are the kernel's to apply.
+ */
+export function smallMatMulRoute(M: number, K: number, N: number): 'matmul' | 'padded' | 'packed' | 'wide' | undefined {
+  if (M === 0 || K === 0 || N === 0) return undefined;
+  // Columns not a multiple of 4: B (and the bias) padded with zeros to N4 columns, small products only.
+  const N4 = (N + 3) & ~3;
+  const padded = N !== N4;
+  const small =
+    K * N4 <= SMALL_MATMUL_MAX_RHS ||
+    ((N4 <= SMALL_MATMUL_NARROW || M <= SMALL_MATMUL_FEW_ROWS) && K * N4 <= 4 * SMALL_MATMUL_MAX_RHS);
+  const wide = !padded && !small && M < SMALL_MATMUL_ROWS_ANY_SIZE;
+  // Many rows by a B that is small only by the narrow or few-rows allowance (more than
+  // SMALL_MATMUL_MAX_RHS values) go through panels too: 960 x 1536 by 1536 x 80 (a CP-GRU's W
+  // gradient) 55.5 GFLOP/s through panels against 50.9 streaming B (ad hoc).
+  const tall =
+    !padded &&
+    !wide &&
+    (!small || K * N > SMALL_MATMUL_MAX_RHS) &&
+    M >= PACKED_MIN_ROWS &&
+    N >= 8 &&
+    K * N <= PACKED_MAX_RHS;
+  if (wide) return 'wide';
+  if (tall) return 'packed';
+  if (!small) return undefined;
+  return padded ? 'padded' : 'matmul';
+}
+
 /** The right-hand sides (dataIds) that smallMatMulKernel has seen under SMALL_MATMUL_ROWS_ANY_SIZE's rule. */
 const seenWide = new WeakSet<object>();
 
@@ -350,24 +382,10 @@ export function smallMatMulKernel(original: tf.KernelFunc): tf.KernelFunc {
     if (a.dtype !== 'float32' || b.dtype !== 'float32' || ra < 2 || rb < 2) return original(args);
     const [M, K] = a.shape.slice(-2) as [number, number];
     const [K2, N] = b.shape.slice(-2) as [number, number];
-    // Columns not a multiple of 4: B (and the bias) padded with zeros to N4 columns, small products only.
+    const route = K === K2 ? smallMatMulRoute(M, K, N) : undefined;
+    if (!route) return original(args);
+    const [padded, wide, tall] = [route === 'padded', route === 'wide', route === 'packed'];
     const N4 = (N + 3) & ~3;
-    const padded = N !== N4;
-    const small =
-      K * N4 <= SMALL_MATMUL_MAX_RHS ||
-      ((N4 <= SMALL_MATMUL_NARROW || M <= SMALL_MATMUL_FEW_ROWS) && K * N4 <= 4 * SMALL_MATMUL_MAX_RHS);
-    const wide = !padded && !small && M < SMALL_MATMUL_ROWS_ANY_SIZE;
-    // Many rows by a B that is small only by the narrow or few-rows allowance (more than
-    // SMALL_MATMUL_MAX_RHS values) go through panels too: 960 x 1536 by 1536 x 80 (a CP-GRU's W
-    // gradient) 55.5 GFLOP/s through panels against 50.9 streaming B (ad hoc).
-    const tall =
-      !padded &&
-      !wide &&
-      (!small || K * N > SMALL_MATMUL_MAX_RHS) &&
-      M >= PACKED_MIN_ROWS &&
-      N >= 8 &&
-      K * N <= PACKED_MAX_RHS;
-    if (K !== K2 || M === 0 || K === 0 || N === 0 || !(small || wide || tall)) return original(args);
     if (count(a.shape.slice(0, -2)) !== 1 || count(b.shape.slice(0, -2)) !== 1) return original(args);
     // A bias of one value per column ([N], [1, N], ...) and no more axes than the product's.
     const outRank = Math.max(ra, rb);

@@ -89,6 +89,55 @@ export interface NativeKernels {
     dyT: number,
     dAStride: number,
   ): void;
+  /**
+   * A whole recurrence of gruStepT with its per-step products M_2^T (M_1^T h^T) (m2T 0: one stage)
+   * by matmul; hs 0: not recorded; mids 0: the middles not kept (see wasm/kernels.ts).
+   */
+  gruSequenceT(
+    a: number,
+    bU: number,
+    mask: number,
+    h0: number,
+    h0T: number,
+    m1T: number,
+    m2T: number,
+    R: number,
+    mids: number,
+    mid: number,
+    uhT: number,
+    states: number,
+    hs: number,
+    kept: number,
+    out: number,
+    T: number,
+    B: number,
+    H: number,
+    hard: number,
+    aT: number,
+  ): void;
+  /** gruSequenceT's backward pass: gruStepGradT and M_1 (M_2 d(U h)^T) at every step, T - 1 down to 0. */
+  gruSequenceGradT(
+    dy: number,
+    hs: number,
+    kept: number,
+    mask: number,
+    m1: number,
+    m2: number,
+    R: number,
+    dA: number,
+    dU: number,
+    gMids: number,
+    mid: number,
+    dUT: number,
+    work: number,
+    totalOut: number,
+    giOut: number,
+    T: number,
+    B: number,
+    H: number,
+    hard: number,
+    dyT: number,
+  ): void;
   /** out[n] = mask[n] sum_k bce(z[n, k], y[n, k]) (mask 0: none); see src/fused_kernels.ts. */
   sigmoidCrossEntropy(z: number, y: number, mask: number, out: number, N: number, K: number): void;
   /** dz[n, k] = dy[n] mask[n] (sigmoid(z[n, k]) - y[n, k]). */

@@ -579,6 +579,120 @@ export function gruStepGradT(
 }
 
 /**
+ * A recurrence of flipped GRU steps in one call (src/fused_kernels.ts, gruSequence): at every step
+ * t = 0 .. T - 1, (U h)^T = M_2^T (M_1^T h^T) through one or two plain stages (m2T 0: one, m1T
+ * (3H x H); else m1T (R x H) and m2T (3H x R)) by matmul, then gruStepT: the same calls, in the same
+ * order, as the step-by-step kernels make, so the same values bit for bit. h0 (B, H) and h0T (H, B)
+ * the first state; `states` scratch for two states and their transposes (4 B H values). Writes the
+ * states h_1..h_T into out, (T, B, H) or (B, T, H) when aT is not 0; when hs is not 0 (recorded),
+ * also hs (T, B, H), the state each step starts from, and r, z, n, un into kept (4, T, B, H); when
+ * mids is not 0, each step's M_1^T h^T into mids (T, R, B) (else into the scratch `mid`, (R, B)).
+ * uhT: scratch (3H, B). B and H multiples of 4.
+ */
+export function gruSequenceT(
+  a: usize,
+  bU: usize,
+  mask: usize,
+  h0: usize,
+  h0T: usize,
+  m1T: usize,
+  m2T: usize,
+  R: i32,
+  mids: usize,
+  mid: usize,
+  uhT: usize,
+  states: usize,
+  hs: usize,
+  kept: usize,
+  out: usize,
+  T: i32,
+  B: i32,
+  H: i32,
+  hard: bool,
+  aT: i32,
+): void {
+  const bh = <usize>(B * H) << 2;
+  const slab = <usize>T * bh;
+  let h = h0;
+  let hT = h0T;
+  for (let t = 0; t < T; t++) {
+    if (m2T != 0) {
+      const m = mids != 0 ? mids + <usize>t * (<usize>(R * B) << 2) : mid;
+      matmul(m1T, hT, m, R, H, B, 0, 0, 0.0);
+      matmul(m2T, m, uhT, 3 * H, R, B, 0, 0, 0.0);
+    } else matmul(m1T, hT, uhT, 3 * H, H, B, 0, 0, 0.0);
+    const at = <usize>t * bh;
+    if (hs != 0) memory.copy(hs + at, h, bh);
+    // The two states alternate in `states`: next, nextT, then the other pair.
+    const next = states + <usize>(t & 1) * 2 * bh;
+    const nextT = next + bh;
+    const r = hs != 0 ? kept + at : 0;
+    gruStepT(a, uhT, bU, h, mask, next, nextT, r, r != 0 ? r + slab : 0, r != 0 ? r + 2 * slab : 0, r != 0 ? r + 3 * slab : 0, t, B, H, hard, aT, t + 1 < T);
+    if (aT != 0) {
+      const row = <usize>H << 2;
+      for (let b = 0; b < B; b++) memory.copy(out + (<usize>(b * aT + t)) * row, next + <usize>b * row, row);
+    } else memory.copy(out + at, next, bh);
+    h = next;
+    hT = nextT;
+  }
+}
+
+/**
+ * The backward pass of gruSequenceT in one call (src/fused_kernels.ts, gruSequenceGrad): at every
+ * step t = T - 1 .. 0, gruStepGradT over the forward pass's stacks (dy (T, B, H), or (B, T, H) when
+ * dyT is not 0; hs (T, B, H); kept (4, T, B, H); mask (T, B, 1) or 0), writing d(U h + b_U) into its
+ * slot of dU (T, B, 3H) and d(x W + b_W) into its slot of dA ((T, B, 3H), or (B, T, 3H) when dyT is
+ * not 0), then the gradient back through the stages flipped, gi^T = M_1 (M_2 d(U h)^T) (m2 0: one
+ * stage, m1 (H x 3H); else m2 (R x 3H) and m1 (H x R)), whose middle goes into gMids (T, R, B) when
+ * that is not 0 (else the scratch `mid`). `work` is scratch for two totals and two gi^T (4 B H
+ * values) and dUT for d(U h)^T (3H, B). Leaves the last total (B, H) and gi^T (H, B), those of step
+ * 0, in totalOut and giOut. The same calls in the same order as the step-by-step kernels.
+ */
+export function gruSequenceGradT(
+  dy: usize,
+  hs: usize,
+  kept: usize,
+  mask: usize,
+  m1: usize,
+  m2: usize,
+  R: i32,
+  dA: usize,
+  dU: usize,
+  gMids: usize,
+  mid: usize,
+  dUT: usize,
+  work: usize,
+  totalOut: usize,
+  giOut: usize,
+  T: i32,
+  B: i32,
+  H: i32,
+  hard: bool,
+  dyT: i32,
+): void {
+  const bh = <usize>(B * H) << 2;
+  const slab = <usize>T * bh;
+  const row3 = <usize>(3 * H) << 2;
+  let carry: usize = 0;
+  let giT: usize = 0;
+  for (let t = T - 1; t >= 0; t--) {
+    const last = t == 0;
+    const total = last ? totalOut : work + <usize>(t & 1) * 2 * bh;
+    const gi = last ? giOut : total + bh;
+    const da = dyT != 0 ? dA + <usize>t * row3 : dA + <usize>(t * B) * row3;
+    const stride = dyT != 0 ? <i32>(<usize>T * row3) : <i32>row3;
+    gruStepGradT(dy, hs, kept, kept + slab, kept + 2 * slab, kept + 3 * slab, mask, carry, giT, total, dU + <usize>(t * B) * row3, dUT, da, t, B, H, hard, dyT, stride);
+    if (m2 != 0) {
+      const m = gMids != 0 ? gMids + <usize>t * (<usize>(R * B) << 2) : mid;
+      matmul(m2, dUT, m, R, 3 * H, B, 0, 0, 0.0);
+      matmul(m1, m, gi, H, R, B, 0, 0, 0.0);
+    } else matmul(m1, dUT, gi, H, 3 * H, B, 0, 0, 0.0);
+    carry = total;
+    giT = gi;
+  }
+}
+
+/**
  * out's rows (n 4-byte values each) = x's where mask[row] (float32) is not 0, zeros where it is 0
  * (src/fused_kernels.ts, rowMask): one bulk copy or fill per row.
  */

@@ -301,11 +301,21 @@ describeEachBackend('a large plain U at batch 8 (flipped per-step products on wa
       const product = (xs: tf.Tensor[]): tf.Tensor2D =>
         xs.slice(1).reduce<tf.Tensor2D>((p, x) => tf.matMul(p, x as tf.Tensor2D), xs[0] as tf.Tensor2D);
       // The products run flipped where the rule says: the last one U^T.. (3H x n) times (n x B), or
-      // both in one launch.
-      const info = await tf.profile(() => {
-        const hs = gruSequence(a, h0, bU, plain(factors), mask);
-        hs.dispose();
-      });
+      // both in one launch; with the sequence kernel (the default), every step in one launch.
+      const launches = async (sequenceKernel: boolean) =>
+        (
+          await tf.profile(() => {
+            const hs = gruSequence(a, h0, bU, plain(factors), mask, { sequenceKernel });
+            hs.dispose();
+          })
+        ).kernels;
+      const whole = await launches(true);
+      expect(whole.filter((k) => k.name === 'TensorizedGruSequence').length).toBe(wasm ? 1 : 0);
+      if (wasm)
+        expect(whole.filter((k) => ['BatchMatMul', 'TensorizedMatMulPair', 'TensorizedGruStep'].includes(k.name))).toEqual(
+          [],
+        );
+      const info = { kernels: await launches(false) };
       const flippedProducts = info.kernels.filter(
         (k) =>
           k.name === 'BatchMatMul' &&
@@ -321,6 +331,26 @@ describeEachBackend('a large plain U at batch 8 (flipped per-step products on wa
       expect(pairs).toBe(wasm && inner.length === 1 ? T : 0);
       for (const weightGradient of ['stages', 'dense'] as const)
         await expectFusedMatchesReference([a, h0, bU, ...factors], mask, probe, plain, product, weightGradient);
+      // In one launch or step by step: the same states and gradients, bit for bit (both routes, both
+      // gates, time- and batch-major).
+      const args = [a, h0, bU, ...factors];
+      for (const weightGradient of ['stages', 'dense'] as const)
+        for (const gate of ['sigmoid', 'hardSigmoid'] as const)
+          for (const batchMajor of [false, true]) {
+            const values = (sequenceKernel: boolean): number[][] =>
+              tf.tidy(() => {
+                const loss = (...xs: tf.Tensor[]): tf.Scalar => {
+                  const options = { sequenceKernel, weightGradient, gate, batchMajor };
+                  const aIn = (batchMajor ? tf.transpose(xs[0]!, [1, 0, 2]) : xs[0]) as tf.Tensor3D;
+                  const hs = gruSequence(aIn, xs[1] as tf.Tensor2D, xs[2] as tf.Tensor1D, plain(xs.slice(3)), mask, options);
+                  return tf.sum(tf.mul(batchMajor ? tf.transpose(hs, [1, 0, 2]) : hs, probe));
+                };
+                const r = tf.valueAndGrads(loss)(args);
+                return [r.value, ...r.grads].map((g) => Array.from(g.dataSync()));
+              });
+            const whole = await expectNoLeak(() => values(true));
+            expect(whole, `${weightGradient}, ${gate}, batchMajor ${batchMajor}`).toEqual(values(false));
+          }
       tf.dispose([...factors, a, h0, bU, mask, probe]);
     },
   );
@@ -330,7 +360,12 @@ describeEachBackend('the fused GRU step kernels', (ctx) => {
   it('are registered by @tensorized/backends under the names cells runs (both, for cpu and for wasm)', async () => {
     const backends = await import('@tensorized/backends');
     const { FUSED_KERNELS } = backends;
-    expect(GRU_KERNELS).toEqual({ step: FUSED_KERNELS.gruStep, stepGrad: FUSED_KERNELS.gruStepGrad });
+    expect(GRU_KERNELS).toEqual({
+      step: FUSED_KERNELS.gruStep,
+      stepGrad: FUSED_KERNELS.gruStepGrad,
+      sequence: FUSED_KERNELS.gruSequence,
+      sequenceGrad: FUSED_KERNELS.gruSequenceGrad,
+    });
     // The padding mask's kernel (src/cell.ts).
     const { ROW_MASK_KERNEL } = await import('./cell.js');
     expect(ROW_MASK_KERNEL).toBe(FUSED_KERNELS.rowMask);
@@ -349,6 +384,8 @@ describeEachBackend('the fused GRU step kernels', (ctx) => {
     expect(hasFusedKernel(VIEW_KERNEL)).toBe(fused);
     expect(hasFusedKernel(GRU_KERNELS.step)).toBe(fused);
     expect(hasFusedKernel(GRU_KERNELS.stepGrad)).toBe(fused);
+    expect(hasFusedKernel(GRU_KERNELS.sequence)).toBe(fused);
+    expect(hasFusedKernel(GRU_KERNELS.sequenceGrad)).toBe(fused);
   });
 });
 

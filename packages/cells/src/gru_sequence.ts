@@ -147,6 +147,12 @@ export function gruSequence(
     resetAfter?: boolean;
     /** a as (B, T, 3H) and the states returned as (B, T, H) (default false: time-major). */
     batchMajor?: boolean;
+    /**
+     * Run a flipped recurrence through one or two plain stages as one TensorizedGruSequence launch
+     * forward and one TensorizedGruSequenceGrad backward where the backend has them (default true;
+     * false: the same kernels' work launched step by step, for comparison: the same values).
+     */
+    sequenceKernel?: boolean;
   } = {},
 ): tf.Tensor3D {
   const gate = options.gate ?? 'sigmoid';
@@ -185,6 +191,16 @@ export function gruSequence(
       h0.shape[0],
       stages.map((st) => st.matrix.shape),
     );
+  // Flipped through one or two stages with the step kernels: the whole recurrence, forward and
+  // backward, one TensorizedGruSequence(Grad) launch each where the backend has them (the same
+  // values as the launches step by step, without their cost in the engine: about 10 us each).
+  const sequence =
+    (options.sequenceKernel ?? true) &&
+    flips &&
+    k <= 2 &&
+    stepKernels &&
+    hasFusedKernel(GRU_KERNELS.sequence) &&
+    (!recordingGradients() || hasFusedKernel(GRU_KERNELS.sequenceGrad));
   const forced = options.weightGradient ?? 'auto';
   check(
     forced !== 'dense' || hasDenseGradient(staged),
@@ -214,7 +230,7 @@ export function gruSequence(
     mats: readonly tf.Tensor2D[],
     maskIn: tf.Tensor | undefined,
     record: boolean,
-  ) => {
+  ): ForwardRun => {
     const kinds: tf.Tensor[][] = record
       ? Array.from({ length: 5 + (keepsLaid ? (keepsFirst ? k : k - 1) * (resetBefore ? 2 : 1) : 0) }, () => [])
       : [];
@@ -301,6 +317,31 @@ export function gruSequence(
     const keep = (xs: tf.Tensor[], at: number): void => {
       for (const [j, x] of xs.entries()) kinds[at + j]!.push(x);
     };
+    if (matsT && sequence) {
+      // Every step in one launch: the states, and recorded the stacks and the middles (T, R, B).
+      const keepMids = record && keepsLaid && k === 2;
+      const outs = tf.engine().runKernel(
+        GRU_KERNELS.sequence,
+        {
+          a: aIn,
+          bU: bIn,
+          h0: hIn,
+          m1T: matsT[0]!,
+          ...(k === 2 ? { m2T: matsT[1]! } : {}),
+          ...(maskIn ? { mask: maskIn } : {}),
+        },
+        { gate, record, ...(batchMajor ? { batchMajor } : {}), ...(keepMids ? { keepMids } : {}) } as never,
+      ) as tf.Tensor[];
+      tf.dispose(matsT);
+      const value = outs[0] as tf.Tensor3D;
+      return {
+        outputs,
+        kinds,
+        value,
+        stacks: record ? { hs: outs[1] as tf.Tensor3D, kept: outs[2] as tf.Tensor4D, out: value } : undefined,
+        laidStacked: keepMids ? [outs[3]!] : undefined,
+      };
+    }
     if (matsT) {
       // Flipped: (U h)^T = M_k^T .. M_1^T h^T, and the step hands back h^T for the next product. The
       // inputs of M_2 .. M_k are kept as they come, transposed (K_i, B), for the per-stage route.
@@ -345,15 +386,23 @@ export function gruSequence(
   const matrices = stages.map((s) => s.matrix);
   // Without a gradient tape (inference), nothing is kept for a backward pass.
   if (!recordingGradients()) {
-    return tf.tidy(
-      () => tf.stack(forward(a, h0, bU, matrices, mask, false).outputs, batchMajor ? 1 : 0) as tf.Tensor3D,
-    );
+    return tf.tidy(() => {
+      const run = forward(a, h0, bU, matrices, mask, false);
+      return (run.value ?? tf.stack(run.outputs, batchMajor ? 1 : 0)) as tf.Tensor3D;
+    });
   }
   const op = tf.customGrad(((...args: Array<tf.Tensor | tf.GradSaveFunc>) => {
     const save = args[args.length - 1] as tf.GradSaveFunc;
     const [aIn, hIn, bIn, ...rest] = args.slice(0, -1) as tf.Tensor[];
     const mats = rest.slice(0, k) as tf.Tensor2D[];
-    const { outputs, kinds, stacks } = forward(aIn!, hIn as tf.Tensor2D, bIn!, mats, mask ? rest[k] : undefined, true);
+    const { outputs, kinds, stacks, laidStacked } = forward(
+      aIn!,
+      hIn as tf.Tensor2D,
+      bIn!,
+      mats,
+      mask ? rest[k] : undefined,
+      true,
+    );
     // The stage inputs of every step, when each has many rows (a TT-matrix's laid-out state, B n_k
     // rows or more): their weight gradients are then formed step by step in the backward pass (see
     // Layout.perStep), and the inputs are kept as they are, not stacked.
@@ -364,7 +413,7 @@ export function gruSequence(
       keepsFirst &&
       laid.length === k &&
       laid.every((list) => list.length === T && list[0]!.shape[0]! >= PER_STEP_MIN_ROWS);
-    const laidKept = perStep ? laid.flat() : laid.map((list) => tf.stack(list));
+    const laidKept = laidStacked ?? (perStep ? laid.flat() : laid.map((list) => tf.stack(list)));
     // With the step kernels' stacks: hs and kept, then the laid-out stage inputs; else h, r, z, n,
     // un and those, each stacked now.
     const stacked = stacks?.hs
@@ -391,6 +440,7 @@ export function gruSequence(
           gate,
           kernels,
           flips,
+          sequence,
           batchMajor,
           stacks: Boolean(stacks?.hs),
           perStep,
@@ -398,6 +448,19 @@ export function gruSequence(
     };
   }) as Parameters<typeof tf.customGrad>[0]);
   return op(a, h0, bU, ...matrices, ...(mask ? [mask] : [])) as tf.Tensor3D;
+}
+
+/** What gruSequence's recurrence gives: the states per step or `value`, their stack; what a recorded one keeps. */
+interface ForwardRun {
+  outputs: tf.Tensor2D[];
+  /** Per kind, what the steps kept (h, r, z, n, un or r h, then the laid-out stage inputs). */
+  kinds: tf.Tensor[][];
+  /** The step kernels' stacks (recorded). */
+  stacks?: GruStacks;
+  /** The states of all steps as one tensor (TensorizedGruSequence's). */
+  value?: tf.Tensor3D;
+  /** The laid-out stage inputs already stacked over the steps (TensorizedGruSequence's middles). */
+  laidStacked?: tf.Tensor[];
 }
 
 interface Layout {
@@ -415,6 +478,8 @@ interface Layout {
   kernels: boolean;
   /** U's per-step products flipped (flipsStepChain): through plain stages M_1 .. M_k transposed. */
   flips: boolean;
+  /** The forward pass ran as one TensorizedGruSequence launch; the backward pass is one TensorizedGruSequenceGrad. */
+  sequence?: boolean;
   /** a, dy and dA batch-major (only with the step kernels). */
   batchMajor: boolean;
   /** The forward pass kept the step kernels' stacks hs and kept (GruStacks), not h, r, z, n, un. */
@@ -491,7 +556,27 @@ function backward(dy: tf.Tensor3D, kept: tf.Tensor[], L: Layout): tf.Tensor[] {
   const pairs = L.flips && hasFusedKernel(MATMUL_PAIR_KERNEL);
   let carry: tf.Tensor2D | undefined;
   let gi: tf.Tensor2D | undefined;
-  for (let t = T - 1; t >= 0; t--) {
+  // The middles M_2 d(U h)^T of all steps (T, R, B), from TensorizedGruSequenceGrad.
+  let gStacked: tf.Tensor3D | undefined;
+  if (L.sequence) {
+    const keepMids = L.route === 'stages' && k === 2;
+    const outs = tf.engine().runKernel(
+      GRU_KERNELS.sequenceGrad,
+      {
+        dy,
+        hs: hS!,
+        kept: gates[1]!,
+        m1: mats[0]!,
+        ...(k === 2 ? { m2: mats[1]! } : {}),
+        ...(maskAll ? { mask: maskAll } : {}),
+      },
+      { gate: L.gate, ...(L.batchMajor ? { batchMajor: true } : {}), ...(keepMids ? { keepMids } : {}) } as never,
+    ) as tf.Tensor[];
+    [into!.dA, into!.dU] = outs as [tf.Tensor3D, tf.Tensor3D];
+    [carry, gi] = outs.slice(2, 4) as [tf.Tensor2D, tf.Tensor2D];
+    gStacked = outs[4] as tf.Tensor3D | undefined;
+  }
+  for (let t = L.sequence ? -1 : T - 1; t >= 0; t--) {
     const s = back.step(t, carry, gi);
     if (s.dA) dA[t] = s.dA;
     if (s.dU) dU[t] = s.dU;
@@ -551,8 +636,10 @@ function backward(dy: tf.Tensor3D, kept: tf.Tensor[], L: Layout): tf.Tensor[] {
             // The last stage's output gradients are d(U h) themselves where U has no output view
             // (flipped, U has none); flipped, the others came transposed (N, B).
             const gs =
-              (L.flips && i === k - 1) || g[i]!.every((x, t) => x === dU[t])
+              (L.flips && i === k - 1) || (!gStacked && g[i]!.every((x, t) => x === dU[t]))
                 ? dUAll
+                : gStacked
+                  ? tf.reshape(tf.transpose(gStacked, [0, 2, 1]), [-1, N])
                 : i === k - 1 && !L.flips && L.outView.every((op) => 'reshape' in op)
                   ? // The last stage's output gradients are d(U h) reshaped (a TT-matrix's (B m_1.., m_d)).
                     tf.reshape(dUAll, [-1, N])

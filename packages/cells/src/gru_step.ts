@@ -7,7 +7,13 @@ import { unstackLeading } from './unstack.js';
  * strings as its FUSED_KERNELS (a test checks). Where the active backend has them, a GRU step is one
  * kernel forward and one backward besides its matMuls; elsewhere the same arithmetic runs op by op.
  */
-export const GRU_KERNELS = { step: 'TensorizedGruStep', stepGrad: 'TensorizedGruStepGrad' } as const;
+export const GRU_KERNELS = {
+  step: 'TensorizedGruStep',
+  stepGrad: 'TensorizedGruStepGrad',
+  /** A whole flipped recurrence through one or two plain stages, forward and backward, one launch each. */
+  sequence: 'TensorizedGruSequence',
+  sequenceGrad: 'TensorizedGruSequenceGrad',
+} as const;
 
 /** The gates' activation: the logistic sigmoid, or TF.js's hardSigmoid max(0, min(1, 0.2 x + 0.5)). */
 export type GateActivation = 'sigmoid' | 'hardSigmoid';
