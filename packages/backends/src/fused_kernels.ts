@@ -1,11 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
-import {
-  type NativeKernels,
-  nativeKernels,
-  offsetOf,
-  sharedMemory,
-  type WasmBackendInternals,
-} from './wasm_native.js';
+import { type NativeKernels, nativeKernels, offsetOf, sharedMemory, type WasmBackendInternals } from './wasm_native.js';
 
 /**
  * Fused kernels for the arithmetic that a GRU step and an Adam update otherwise spread over many

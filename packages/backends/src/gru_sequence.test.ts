@@ -11,7 +11,11 @@ function tensorOf(shape: number[], seed: number, scale = 1): tf.Tensor {
     return s / 2147483647;
   };
   const n = shape.reduce((p, q) => p * q, 1);
-  return tf.tensor(Float32Array.from({ length: n }, () => (u() + u() + u() - 1.5) * scale), shape, 'float32');
+  return tf.tensor(
+    Float32Array.from({ length: n }, () => (u() + u() + u() - 1.5) * scale),
+    shape,
+    'float32',
+  );
 }
 
 const run = (name: string, inputs: tf.NamedTensorMap, attrs: object): tf.Tensor[] => {
@@ -38,23 +42,31 @@ function forwardByStep(
   for (let t = 0; t < T; t++) {
     let uhT: tf.Tensor;
     if (m2T) {
-      const [mid, out] = run(FUSED_KERNELS.matMulPair, { first: m1T, x: hT, second: m2T }, {
-        outShape: [m2T.shape[0], hT.shape[1]],
-        secondLeft: true,
-        keep: true,
-      });
+      const [mid, out] = run(
+        FUSED_KERNELS.matMulPair,
+        { first: m1T, x: hT, second: m2T },
+        {
+          outShape: [m2T.shape[0], hT.shape[1]],
+          secondLeft: true,
+          keep: true,
+        },
+      );
       mids.push(mid!);
       uhT = out!;
     } else uhT = tf.matMul(m1T, hT);
-    const given = t > 0 ? { hs: stacks[0]!, kept: stacks[1]!, out: stacks[2]! } : {};
-    const o = run(FUSED_KERNELS.gruStep, { a, uh: uhT, bU, h, ...(mask ? { mask } : {}), ...given }, {
-      t,
-      gate,
-      record: true,
-      flipped: true,
-      batchMajor,
-      stacks: true,
-    });
+    const given: tf.NamedTensorMap = t > 0 ? { hs: stacks[0]!, kept: stacks[1]!, out: stacks[2]! } : {};
+    const o = run(
+      FUSED_KERNELS.gruStep,
+      { a, uh: uhT, bU, h, ...(mask ? { mask } : {}), ...given },
+      {
+        t,
+        gate,
+        record: true,
+        flipped: true,
+        batchMajor,
+        stacks: true,
+      },
+    );
     if (t === 0) stacks = o.slice(1, 4);
     [h, hT] = [o[0]!, o[o.length - 1]!];
   }
@@ -75,23 +87,31 @@ function backwardByStep(
   let dU: tf.Tensor | undefined;
   const mids: tf.Tensor[] = [];
   for (let t = T - 1; t >= 0; t--) {
-    const given = carry ? { carry, gi: gi!, dA: dA!, dU: dU! } : {};
-    const o = run(FUSED_KERNELS.gruStepGrad, { dy, hs, kept, ...(mask ? { mask } : {}), ...given }, {
-      t,
-      gate,
-      flipped: true,
-      batchMajor,
-      stacks: true,
-      dUStack: true,
-    });
+    const given: tf.NamedTensorMap = carry ? { carry, gi: gi!, dA: dA!, dU: dU! } : {};
+    const o = run(
+      FUSED_KERNELS.gruStepGrad,
+      { dy, hs, kept, ...(mask ? { mask } : {}), ...given },
+      {
+        t,
+        gate,
+        flipped: true,
+        batchMajor,
+        stacks: true,
+        dUStack: true,
+      },
+    );
     if (!carry) [dA, dU] = [o[1]!, o[2]!];
     const dUT = o[o.length - 1]!;
     if (m2) {
-      const [mid, out] = run(FUSED_KERNELS.matMulPair, { first: m2, x: dUT, second: m1 }, {
-        outShape: [m1.shape[0], dUT.shape[1]],
-        secondLeft: true,
-        keep: true,
-      });
+      const [mid, out] = run(
+        FUSED_KERNELS.matMulPair,
+        { first: m2, x: dUT, second: m1 },
+        {
+          outShape: [m1.shape[0], dUT.shape[1]],
+          secondLeft: true,
+          keep: true,
+        },
+      );
       mids.unshift(mid!);
       gi = out;
     } else gi = tf.matMul(m1, dUT);
@@ -149,12 +169,21 @@ for (const { label, backend, native } of VARIANTS) {
                 const states = run(FUSED_KERNELS.gruSequence, given, { gate, record: false, batchMajor });
                 expect(states.length).toBe(1);
                 expect(Array.from(states[0]!.dataSync()), where).toEqual(Array.from(steps[0]!.dataSync()));
-                const back = { dy, hs: whole[1]!, kept: whole[2]!, m1, ...(m2 ? { m2 } : {}), ...(masked ? { mask } : {}) };
+                const back = {
+                  dy,
+                  hs: whole[1]!,
+                  kept: whole[2]!,
+                  m1,
+                  ...(m2 ? { m2 } : {}),
+                  ...(masked ? { mask } : {}),
+                };
                 const grads = run(FUSED_KERNELS.gruSequenceGrad, back, { gate, batchMajor, keepMids: Boolean(R) });
                 const byStep = tf.tidy(() => backwardByStep(back, gate, batchMajor));
                 expect(grads.map((x) => x.shape)).toEqual(byStep.map((x) => x.shape));
                 for (const [i, x] of grads.entries())
-                  expect(Array.from(x.dataSync()), `${where}: gradient ${i}`).toEqual(Array.from(byStep[i]!.dataSync()));
+                  expect(Array.from(x.dataSync()), `${where}: gradient ${i}`).toEqual(
+                    Array.from(byStep[i]!.dataSync()),
+                  );
                 tf.dispose([a, dy, ...whole, ...steps, ...states, ...grads, ...byStep]);
               }
           // Nothing left behind but what was returned (and disposed above).
@@ -178,23 +207,29 @@ for (const { label, backend, native } of VARIANTS) {
       const forward = (inputs: tf.NamedTensorMap, attrs: object) => () =>
         run(FUSED_KERNELS.gruSequence, { a, bU, h0, m1T, m2T, ...inputs }, { gate: 'sigmoid', record: true, ...attrs });
       expect(forward({ h0: tf.zeros([B, H + 1]) }, {})).toThrow(/input 'h0' must have shape \[4, 4\], got \[4, 5\]/);
-      expect(forward({ m2T: tf.zeros([3 * H, R + 1]) }, {})).toThrow(/input 'm2T' must have shape \[12, 3\], got \[12, 4\]/);
+      expect(forward({ m2T: tf.zeros([3 * H, R + 1]) }, {})).toThrow(
+        /input 'm2T' must have shape \[12, 3\], got \[12, 4\]/,
+      );
       expect(forward({ a: tf.zeros([T, B, 10]) }, {})).toThrow(/input 'a' must be \(T, B, 3H\)/);
       expect(forward({ mask: tf.zeros([T, B]) }, {})).toThrow(/input 'mask' must have shape \[2, 4, 1\]/);
       expect(forward({}, { gate: 'tanh' })).toThrow(/attribute 'gate' must be 'sigmoid' or 'hardSigmoid', got tanh/);
       expect(forward({}, { record: false, keepMids: true })).toThrow(/'keepMids' needs two stages and 'record'/);
-      expect(() =>
-        run(FUSED_KERNELS.gruSequence, { a, bU, h0, m1T }, { gate: 'sigmoid', record: false }),
-      ).toThrow(/input 'm1T' of one stage must have shape \[12, 4\], got \[3, 4\]/);
+      expect(() => run(FUSED_KERNELS.gruSequence, { a, bU, h0, m1T }, { gate: 'sigmoid', record: false })).toThrow(
+        /input 'm1T' of one stage must have shape \[12, 4\], got \[3, 4\]/,
+      );
       const hs = tf.zeros([T, B, H]);
       const kept = tf.zeros([4, T, B, H]);
       const m1 = tf.zeros([H, R]);
       const m2 = tf.zeros([R, 3 * H]);
       const backward = (inputs: tf.NamedTensorMap, attrs: object) => () =>
         run(FUSED_KERNELS.gruSequenceGrad, { dy: hs, hs, kept, m1, m2, ...inputs }, { gate: 'sigmoid', ...attrs });
-      expect(backward({ dy: tf.zeros([T, B, H + 1]) }, {})).toThrow(/input 'dy' must have shape \[2, 4, 4\], got \[2, 4, 5\]/);
+      expect(backward({ dy: tf.zeros([T, B, H + 1]) }, {})).toThrow(
+        /input 'dy' must have shape \[2, 4, 4\], got \[2, 4, 5\]/,
+      );
       expect(backward({ kept: tf.zeros([3, T, B, H]) }, {})).toThrow(/input 'kept' must have shape \[4, 2, 4, 4\]/);
-      expect(backward({ m1: tf.zeros([H + 1, R]) }, {})).toThrow(/input 'm1' must be a matrix with 4 rows, got \[5, 3\]/);
+      expect(backward({ m1: tf.zeros([H + 1, R]) }, {})).toThrow(
+        /input 'm1' must be a matrix with 4 rows, got \[5, 3\]/,
+      );
       expect(() =>
         run(FUSED_KERNELS.gruSequenceGrad, { dy: hs, hs, kept, m1 }, { gate: 'sigmoid', keepMids: true }),
       ).toThrow(/input 'm1' must have shape \[4, 12\]/);

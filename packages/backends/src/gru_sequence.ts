@@ -55,7 +55,9 @@ function input(
 /** A stage matrix: a float32 matrix whose columns are `cols`; its rows. */
 function matrixRows(kernel: string, name: string, x: tf.TensorInfo, cols: number): number {
   if (x.shape.length !== 2 || x.shape[1] !== cols)
-    throw new RangeError(`${kernel}: input '${name}' must be a matrix with ${cols} columns, got [${x.shape.join(', ')}]`);
+    throw new RangeError(
+      `${kernel}: input '${name}' must be a matrix with ${cols} columns, got [${x.shape.join(', ')}]`,
+    );
   return x.shape[0]!;
 }
 
@@ -68,8 +70,7 @@ function nativeOn(host: Host, B: number, H: number, products: ReadonlyArray<read
   const native = host.native;
   if (!native || B % 4 !== 0 || H % 4 !== 0) return false;
   return products.every(
-    ([M, K]) =>
-      smallMatMulRoute(M, K, B) === 'matmul' && !(native.shared && M * K * B > SMALL_MATMUL_MAX_THREADED),
+    ([M, K]) => smallMatMulRoute(M, K, B) === 'matmul' && !(native.shared && M * K * B > SMALL_MATMUL_MAX_THREADED),
   );
 }
 
@@ -99,7 +100,9 @@ function gruSequence(host: Host, inputs: tf.NamedTensorInfoMap, attrs: GruSequen
     throw new RangeError(`${name}: attribute 'gate' must be 'sigmoid' or 'hardSigmoid', got ${String(gate)}`);
   const a = input(name, inputs, 'a')!;
   if (a.shape.length !== 3 || a.shape[2]! % 3 !== 0)
-    throw new RangeError(`${name}: input 'a' must be (T, B, 3H) or batch-major (B, T, 3H), got [${a.shape.join(', ')}]`);
+    throw new RangeError(
+      `${name}: input 'a' must be (T, B, 3H) or batch-major (B, T, 3H), got [${a.shape.join(', ')}]`,
+    );
   const [d0, d1, H3] = a.shape as [number, number, number];
   const [T, B] = batchMajor ? [d1, d0] : [d0, d1];
   const H = H3 / 3;
@@ -112,16 +115,29 @@ function gruSequence(host: Host, inputs: tf.NamedTensorInfoMap, attrs: GruSequen
   const P = matrixRows(name, 'm1T', m1T, H);
   const R = m2T ? P : 0;
   if (m2T) checkShape(name, 'm2T', m2T, [H3, R]);
-  else if (P !== H3) throw new RangeError(`${name}: input 'm1T' of one stage must have shape [${H3}, ${H}], got [${m1T.shape.join(', ')}]`);
+  else if (P !== H3)
+    throw new RangeError(
+      `${name}: input 'm1T' of one stage must have shape [${H3}, ${H}], got [${m1T.shape.join(', ')}]`,
+    );
   if (keepMids && !(m2T && record)) throw new RangeError(`${name}: attribute 'keepMids' needs two stages and 'record'`);
   const outShape = batchMajor ? [B, T, H] : [T, B, H];
-  const products: Array<[number, number]> = m2T ? [[R, H], [H3, R]] : [[H3, H]];
+  const products: Array<[number, number]> = m2T
+    ? [
+        [R, H],
+        [H3, R],
+      ]
+    : [[H3, H]];
   const mids = keepMids ? host.alloc([T, R, B]) : undefined;
   if (nativeOn(host, B, H, products)) {
     const { kernels, offset: at } = host.native!;
     const out = host.alloc(outShape);
     const [hs, kept] = record ? [host.alloc([T, B, H]), host.alloc([4, T, B, H])] : [];
-    const scratch = [transposed(host, h0), host.alloc([4, B, H]), host.alloc([H3, B]), ...(m2T && !mids ? [host.alloc([R, B])] : [])];
+    const scratch = [
+      transposed(host, h0),
+      host.alloc([4, B, H]),
+      host.alloc([H3, B]),
+      ...(m2T && !mids ? [host.alloc([R, B])] : []),
+    ];
     const [h0T, states, uhT, mid] = scratch;
     kernels.gruSequenceT(
       at(a),
@@ -214,10 +230,20 @@ function gruSequenceGrad(host: Host, inputs: tf.NamedTensorInfoMap, attrs: GruSe
   else checkShape(name, 'm1', m1, [H, H3]);
   if (keepMids && !m2) throw new RangeError(`${name}: attribute 'keepMids' needs two stages`);
   const gMids = keepMids ? host.alloc([T, R, B]) : undefined;
-  const products: Array<[number, number]> = m2 ? [[R, H3], [H, R]] : [[H, H3]];
+  const products: Array<[number, number]> = m2
+    ? [
+        [R, H3],
+        [H, R],
+      ]
+    : [[H, H3]];
   if (nativeOn(host, B, H, products)) {
     const { kernels, offset: at } = host.native!;
-    const outs = [host.alloc(batchMajor ? [B, T, H3] : [T, B, H3]), host.alloc([T, B, H3]), host.alloc([B, H]), host.alloc([H, B])];
+    const outs = [
+      host.alloc(batchMajor ? [B, T, H3] : [T, B, H3]),
+      host.alloc([T, B, H3]),
+      host.alloc([B, H]),
+      host.alloc([H, B]),
+    ];
     const [dA, dU, total, giT] = outs;
     const scratch = [host.alloc([4, B, H]), host.alloc([H3, B]), ...(m2 && !gMids ? [host.alloc([R, B])] : [])];
     const [work, dUT, mid] = scratch;
@@ -244,7 +270,7 @@ function gruSequenceGrad(host: Host, inputs: tf.NamedTensorInfoMap, attrs: GruSe
       batchMajor ? T : 0,
     );
     for (const x of scratch) host.free(x!);
-    return [...outs as tf.TensorInfo[], ...(gMids ? [gMids] : [])];
+    return [...(outs as tf.TensorInfo[]), ...(gMids ? [gMids] : [])];
   }
   // Step by step: TensorizedGruStepGrad into its stacks, then the backend's products.
   const stepAttrs = { gate, flipped: true, batchMajor, stacks: true, dUStack: true };

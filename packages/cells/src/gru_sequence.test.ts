@@ -312,9 +312,9 @@ describeEachBackend('a large plain U at batch 8 (flipped per-step products on wa
       const whole = await launches(true);
       expect(whole.filter((k) => k.name === 'TensorizedGruSequence').length).toBe(wasm ? 1 : 0);
       if (wasm)
-        expect(whole.filter((k) => ['BatchMatMul', 'TensorizedMatMulPair', 'TensorizedGruStep'].includes(k.name))).toEqual(
-          [],
-        );
+        expect(
+          whole.filter((k) => ['BatchMatMul', 'TensorizedMatMulPair', 'TensorizedGruStep'].includes(k.name)),
+        ).toEqual([]);
       const info = { kernels: await launches(false) };
       const flippedProducts = info.kernels.filter(
         (k) =>
@@ -342,7 +342,14 @@ describeEachBackend('a large plain U at batch 8 (flipped per-step products on wa
                 const loss = (...xs: tf.Tensor[]): tf.Scalar => {
                   const options = { sequenceKernel, weightGradient, gate, batchMajor };
                   const aIn = (batchMajor ? tf.transpose(xs[0]!, [1, 0, 2]) : xs[0]) as tf.Tensor3D;
-                  const hs = gruSequence(aIn, xs[1] as tf.Tensor2D, xs[2] as tf.Tensor1D, plain(xs.slice(3)), mask, options);
+                  const hs = gruSequence(
+                    aIn,
+                    xs[1] as tf.Tensor2D,
+                    xs[2] as tf.Tensor1D,
+                    plain(xs.slice(3)),
+                    mask,
+                    options,
+                  );
                   return tf.sum(tf.mul(batchMajor ? tf.transpose(hs, [1, 0, 2]) : hs, probe));
                 };
                 const r = tf.valueAndGrads(loss)(args);

@@ -640,12 +640,12 @@ function backward(dy: tf.Tensor3D, kept: tf.Tensor[], L: Layout): tf.Tensor[] {
                 ? dUAll
                 : gStacked
                   ? tf.reshape(tf.transpose(gStacked, [0, 2, 1]), [-1, N])
-                : i === k - 1 && !L.flips && L.outView.every((op) => 'reshape' in op)
-                  ? // The last stage's output gradients are d(U h) reshaped (a TT-matrix's (B m_1.., m_d)).
-                    tf.reshape(dUAll, [-1, N])
-                  : L.flips
-                    ? tf.reshape(tf.transpose(tf.stack(g[i]!), [0, 2, 1]), [-1, N])
-                    : tf.concat(g[i]!, 0);
+                  : i === k - 1 && !L.flips && L.outView.every((op) => 'reshape' in op)
+                    ? // The last stage's output gradients are d(U h) reshaped (a TT-matrix's (B m_1.., m_d)).
+                      tf.reshape(dUAll, [-1, N])
+                    : L.flips
+                      ? tf.reshape(tf.transpose(tf.stack(g[i]!), [0, 2, 1]), [-1, N])
+                      : tf.concat(g[i]!, 0);
             return tf.matMul(rows as tf.Tensor2D, gs, true, false);
           });
   // d(x W + b_W) = [dPreR, dPreZ, dPreN], from the steps.
