@@ -23,6 +23,12 @@ export const FUSED_KERNELS = {
    */
   gruSequence: 'TensorizedGruSequence',
   gruSequenceGrad: 'TensorizedGruSequenceGrad',
+  /**
+   * A whole recurrence through matMul stages with layout views between them (a TT-matrix's cores), and
+   * its backward pass, in one launch each (src/gru_sequence.ts; GruStagedSequenceAttrs).
+   */
+  gruStagedSequence: 'TensorizedGruStagedSequence',
+  gruStagedSequenceGrad: 'TensorizedGruStagedSequenceGrad',
   adam: 'TensorizedAdam',
   /** Adam for many variables in one launch, with gradient-norm clipping over all of them (AdamAllAttrs). */
   adamAll: 'TensorizedAdamAll',
@@ -60,8 +66,11 @@ export interface Host {
   /** A new tensor holding the logistic sigmoid of x. */
   sigmoid(x: tf.TensorInfo): tf.TensorInfo;
   free(x: tf.TensorInfo): void;
-  /** A new tensor holding the matrix product a b (a and b matrices), by the backend's BatchMatMul kernel. */
-  matMul(a: tf.TensorInfo, b: tf.TensorInfo): tf.TensorInfo;
+  /** A new tensor holding the matrix product a b, or a^T b (a and b matrices), by the backend's BatchMatMul kernel. */
+  matMul(a: tf.TensorInfo, b: tf.TensorInfo, transposeA?: boolean): tf.TensorInfo;
+  /** The backend (for its other kernels) and its name. */
+  backend: object;
+  backendName: string;
   /**
    * The WebAssembly kernels and the byte offset of a tensor on the heap they run on (wasm only);
    * `shared`: the heap is the threaded build's.
@@ -70,13 +79,19 @@ export interface Host {
 }
 
 /** a b by the BatchMatMul kernel registered for `backendName` (the kernel looked up at the call). */
-function matMulOn(backendName: string, backend: object, a: tf.TensorInfo, b: tf.TensorInfo): tf.TensorInfo {
+function matMulOn(
+  backendName: string,
+  backend: object,
+  a: tf.TensorInfo,
+  b: tf.TensorInfo,
+  transposeA = false,
+): tf.TensorInfo {
   const kernel = tf.getKernel('BatchMatMul', backendName);
   if (!kernel) throw new Error(`fused kernels: the ${backendName} backend has no BatchMatMul kernel`);
   return kernel.kernelFunc({
     inputs: { a, b },
     backend: backend as never,
-    attrs: { transposeA: false, transposeB: false },
+    attrs: { transposeA, transposeB: false },
   }) as tf.TensorInfo;
 }
 
@@ -99,7 +114,9 @@ function cpuHost(backend: CpuBackendLike): Host {
       return out;
     },
     free: (x) => void backend.disposeData(x.dataId, true),
-    matMul: (a, b) => matMulOn('cpu', backend, a, b),
+    matMul: (a, b, transposeA) => matMulOn('cpu', backend, a, b, transposeA),
+    backend,
+    backendName: 'cpu',
   };
   return host;
 }
@@ -127,7 +144,9 @@ function wasmHost(backend: WasmBackendLike): Host {
     view: (x) => backend.typedArrayFromHeap(x) as Float32Array,
     sigmoid: (x) => sigmoidKernel.kernelFunc({ inputs: { x }, backend: backend as never, attrs: {} }) as tf.TensorInfo,
     free: (x) => void backend.disposeData(x.dataId, true),
-    matMul: (a, b) => matMulOn('wasm', backend, a, b),
+    matMul: (a, b, transposeA) => matMulOn('wasm', backend, a, b, transposeA),
+    backend,
+    backendName: 'wasm',
   };
 }
 

@@ -12,6 +12,7 @@ import {
   type Host,
   transposed,
 } from './fused_kernels.js';
+import { type ViewStep, viewOn } from './view.js';
 import { SMALL_MATMUL_MAX_THREADED, smallMatMulRoute } from './wasm_kernels.js';
 
 /** Attributes of TensorizedGruSequence. */
@@ -295,11 +296,276 @@ function gruSequenceGrad(host: Host, inputs: tf.NamedTensorInfoMap, attrs: GruSe
   return [dA!, dU!, carry!, giT!, ...(gMids ? [gMids] : [])];
 }
 
-/** Registers TensorizedGruSequence and TensorizedGruSequenceGrad for cpu and wasm (importing @tensorized/backends does it). Idempotent. */
+/** Attributes of TensorizedGruStagedSequence. */
+export interface GruStagedSequenceAttrs {
+  gate: GateActivation;
+  /** Also return what the backward pass needs: the stacks hs and kept. */
+  record: boolean;
+  /** `a` comes batch-major, (B, T, 3H), and the states go out batch-major, (B, T, H). */
+  batchMajor?: boolean;
+  /** Per stage, the view that lays out its input before its matrix (reshapes and transposes). */
+  views: ReadonlyArray<readonly ViewStep[]>;
+  /** The view from the last stage's output to (B, 3H). */
+  outView: readonly ViewStep[];
+  /**
+   * With `record`: return the laid-out inputs of the stages from this one on, one tensor per stage
+   * and step (stage by stage, steps in order), for a backward pass that forms the stages' weight
+   * gradients step by step. Default: none (the number of stages).
+   */
+  keepLaidFrom?: number;
+  /**
+   * Per stage, where its view's one transpose is the transpose of a matrix: [n, m], the stage's input
+   * seen as (n x m) and multiplied transposed (a^T M, no copy: @tensorized/decomp's viewThenMatMul),
+   * or null: the view applied. For stages whose laid-out input is not kept. Default: none.
+   */
+  folded?: ReadonlyArray<readonly number[] | null>;
+}
+
+/** Attributes of TensorizedGruStagedSequenceGrad. */
+export interface GruStagedSequenceGradAttrs {
+  gate: GateActivation;
+  /** dy comes batch-major, (B, T, H), and d(x W + b_W) goes out batch-major, (B, T, 3H). */
+  batchMajor?: boolean;
+  /** Per stage, the view that undoes its input's layout (the inverse of the forward view). */
+  backViews: ReadonlyArray<readonly ViewStep[]>;
+  /** The view from d(U h) (B, 3H) to the last stage's output's shape (the inverse of outView). */
+  outBack: readonly ViewStep[];
+  /**
+   * Form every stage's weight gradient, summed over the steps: laid{i}_{t}^T g_i(t), the inputs
+   * laid{i}_{t} being the forward kernel's kept laid-out inputs (keepLaidFrom 0). Default false.
+   */
+  weightGradients?: boolean;
+}
+
+/** The stage matrices m0, m1, ... (as many as `k`), float32 matrices. */
+function stageMatrices(kernel: string, inputs: tf.NamedTensorInfoMap, k: number): tf.TensorInfo[] {
+  if (!(Number.isInteger(k) && k >= 1)) throw new RangeError(`${kernel}: there must be at least one stage, got ${k}`);
+  return Array.from({ length: k }, (_, i) => {
+    const m = input(kernel, inputs, `m${i}`)!;
+    if (m.shape.length !== 2)
+      throw new RangeError(`${kernel}: input 'm${i}' must be a matrix, got [${m.shape.join(', ')}]`);
+    return m;
+  });
+}
+
+function checkViews(kernel: string, attr: string, views: unknown): void {
+  if (!Array.isArray(views) || !views.every((v) => Array.isArray(v)))
+    throw new RangeError(
+      `${kernel}: attribute '${attr}' must be a list of views (lists of steps), got ${JSON.stringify(views)}`,
+    );
+}
+
+/** A copy of x (its own data). */
+function copied(host: Host, x: tf.TensorInfo): tf.TensorInfo {
+  const out = host.alloc(x.shape);
+  const n = x.shape.reduce((p, q) => p * q, 1);
+  copyRowsInto(host, x, out, 0, 1, n, n);
+  return out;
+}
+
+/**
+ * TensorizedGruStagedSequence: the GRU recurrence (reset gate after U) over all T steps in one
+ * launch, U h through matMul stages with layout views (U h = outView(view_k(... view_1(h) M_1 ...)
+ * M_k)): per step the views (the backend's Transpose kernel; reshapes free), the products (its
+ * BatchMatMul) and TensorizedGruStep, called directly, as @tensorized/cells launches them one by one
+ * (the same values, bit for bit), without the engine's cost per launch (a TT-GRU's step is about 6
+ * launches forward and 10 backward). Inputs a (T, B, 3H) or batch-major (B, T, 3H), bU (3H), h0
+ * (B, H), the stage matrices m0 .. m{k-1} (k = the number of views), mask (T, B, 1) optional. Outputs
+ * the states, then with `record` hs and kept (TensorizedGruStep's stacks), then the laid-out stage
+ * inputs kept (keepLaidFrom). cpu and wasm.
+ */
+function gruStagedSequence(host: Host, inputs: tf.NamedTensorInfoMap, attrs: GruStagedSequenceAttrs): tf.TensorInfo[] {
+  const name = FUSED_KERNELS.gruStagedSequence;
+  const { gate, record, views, outView } = attrs;
+  const batchMajor = attrs.batchMajor ?? false;
+  checkBoolean(name, 'record', record);
+  checkBoolean(name, 'batchMajor', batchMajor);
+  if (gate !== 'sigmoid' && gate !== 'hardSigmoid')
+    throw new RangeError(`${name}: attribute 'gate' must be 'sigmoid' or 'hardSigmoid', got ${String(gate)}`);
+  checkViews(name, 'views', views);
+  checkViews(name, 'outView', [outView]);
+  const k = views.length;
+  const keepFrom = attrs.keepLaidFrom ?? k;
+  if (!(Number.isInteger(keepFrom) && keepFrom >= 0 && keepFrom <= k))
+    throw new RangeError(`${name}: attribute 'keepLaidFrom' must be an integer in [0, ${k}], got ${keepFrom}`);
+  if (keepFrom < k && !record) throw new RangeError(`${name}: attribute 'keepLaidFrom' needs 'record'`);
+  const folded = attrs.folded ?? [];
+  if (!Array.isArray(folded) || folded.length > k)
+    throw new RangeError(
+      `${name}: attribute 'folded' must be a list of at most ${k} entries, got ${JSON.stringify(folded)}`,
+    );
+  const a = input(name, inputs, 'a')!;
+  if (a.shape.length !== 3 || a.shape[2]! % 3 !== 0)
+    throw new RangeError(
+      `${name}: input 'a' must be (T, B, 3H) or batch-major (B, T, 3H), got [${a.shape.join(', ')}]`,
+    );
+  const [d0, d1, H3] = a.shape as [number, number, number];
+  const [T, B] = batchMajor ? [d1, d0] : [d0, d1];
+  const H = H3 / 3;
+  if (T === 0 || B === 0 || H === 0) throw new RangeError(`${name}: input 'a' is empty, got [${a.shape.join(', ')}]`);
+  const bU = input(name, inputs, 'bU', [H3])!;
+  const h0 = input(name, inputs, 'h0', [B, H])!;
+  const mask = input(name, inputs, 'mask', [T, B, 1], true);
+  const mats = stageMatrices(name, inputs, k);
+  const { backend, backendName } = host;
+  const out = record ? undefined : host.alloc(batchMajor ? [B, T, H] : [T, B, H]);
+  const laid: tf.TensorInfo[][] = views.map(() => []);
+  let stacks: tf.TensorInfo[] = [];
+  let h = h0;
+  const stepAttrs = { gate, record, batchMajor, stacks: record };
+  try {
+    for (let t = 0; t < T; t++) {
+      // U h through the stages: c is owned (a product) from the first stage on.
+      let c = h;
+      for (let i = 0; i < k; i++) {
+        const fold = i < keepFrom ? folded[i] : null;
+        if (fold) {
+          const y = host.matMul({ dataId: c.dataId, shape: [...fold], dtype: c.dtype }, mats[i]!, true);
+          if (i > 0) host.free(c);
+          c = y;
+          continue;
+        }
+        const v = viewOn(backendName, backend, c, views[i]!, name);
+        const x = i >= keepFrom && !v.owned ? copied(host, v.out) : v.out;
+        if (x.shape.length !== 2 || x.shape[1] !== mats[i]!.shape[0])
+          throw new RangeError(
+            `${name}: stage ${i}'s laid-out input [${x.shape.join(', ')}] does not fit its matrix [${mats[i]!.shape.join(', ')}]`,
+          );
+        const y = host.matMul(x, mats[i]!);
+        if (i >= keepFrom) laid[i]!.push(x);
+        else if (v.owned) host.free(x);
+        if (i > 0) host.free(c);
+        c = y;
+      }
+      const u = viewOn(backendName, backend, c, outView, name);
+      if (u.owned) host.free(c);
+      const given = record && t > 0 ? { hs: stacks[0]!, kept: stacks[1]!, out: stacks[2]! } : {};
+      let stepped: tf.TensorInfo[];
+      try {
+        checkShape(name, 'U h (the last stage through outView)', u.out, [B, H3]);
+        stepped = gruStep(host, { a, uh: u.out, bU, h, ...(mask ? { mask } : {}), ...given }, { t, ...stepAttrs });
+      } finally {
+        host.free(u.out);
+      }
+      if (record && t === 0) stacks = stepped.slice(1, 4);
+      const next = stepped[0]!;
+      if (out) {
+        if (batchMajor) copyRowsInto(host, next, out, t * H, B, H, T * H);
+        else copyRowsInto(host, next, out, t * B * H, 1, B * H, B * H);
+      }
+      if (h !== h0) host.free(h);
+      h = next;
+    }
+  } catch (e) {
+    for (const x of [...laid.flat(), ...stacks, ...(out ? [out] : []), ...(h !== h0 ? [h] : [])]) host.free(x);
+    throw e;
+  }
+  if (h !== h0) host.free(h);
+  return record ? [stacks[2]!, stacks[0]!, stacks[1]!, ...laid.flat()] : [out!];
+}
+
+/**
+ * TensorizedGruStagedSequenceGrad: the backward pass of TensorizedGruStagedSequence (recorded) in one
+ * launch: per step from T - 1 down to 0 TensorizedGruStepGrad (with `stacks`), then the gradient
+ * back through the stages g_i(t) = backView_i(g_{i+1}(t) M_i^T), starting from outBack(d(U h)), and
+ * with `weightGradients` each stage's laid{i}_{t}^T g_{i+1}(t), summed over the steps at the end (the
+ * backend's AddN, steps from T - 1 down): as @tensorized/cells launches them one by one, the same
+ * values bit for bit. Inputs dy (T, B, H) or (B, T, H) batch-major, hs and kept (the forward kernel's
+ * stacks), m0 .. m{k-1}, mask (T, B, 1) optional, and with `weightGradients` laid{i}_{t}. Outputs
+ * d(x W + b_W) of all steps ((T, B, 3H) or (B, T, 3H)), d(U h + b_U) of all steps (T, B, 3H), the
+ * total gradient of h_1 (B, H) and the gradient through U h_0 (B, H), which give h_0's; then with
+ * `weightGradients` the stage matrices' gradients. cpu and wasm.
+ */
+function gruStagedSequenceGrad(
+  host: Host,
+  inputs: tf.NamedTensorInfoMap,
+  attrs: GruStagedSequenceGradAttrs,
+): tf.TensorInfo[] {
+  const name = FUSED_KERNELS.gruStagedSequenceGrad;
+  const { gate, backViews, outBack } = attrs;
+  const batchMajor = attrs.batchMajor ?? false;
+  const weightGradients = attrs.weightGradients ?? false;
+  checkBoolean(name, 'batchMajor', batchMajor);
+  checkBoolean(name, 'weightGradients', weightGradients);
+  if (gate !== 'sigmoid' && gate !== 'hardSigmoid')
+    throw new RangeError(`${name}: attribute 'gate' must be 'sigmoid' or 'hardSigmoid', got ${String(gate)}`);
+  checkViews(name, 'backViews', backViews);
+  checkViews(name, 'outBack', [outBack]);
+  const k = backViews.length;
+  const hs = input(name, inputs, 'hs')!;
+  if (hs.shape.length !== 3 || hs.shape.some((d) => d === 0))
+    throw new RangeError(`${name}: input 'hs' must be (T, B, H) and not empty, got [${hs.shape.join(', ')}]`);
+  const [T, B, H] = hs.shape as [number, number, number];
+  const H3 = 3 * H;
+  const dy = input(name, inputs, 'dy', batchMajor ? [B, T, H] : [T, B, H])!;
+  const kept = input(name, inputs, 'kept', [4, T, B, H])!;
+  const mask = input(name, inputs, 'mask', [T, B, 1], true);
+  const mats = stageMatrices(name, inputs, k);
+  const laidOf = (i: number, t: number): tf.TensorInfo => input(name, inputs, `laid${i}_${t}`)!;
+  if (weightGradients) for (let i = 0; i < k; i++) for (let t = 0; t < T; t++) laidOf(i, t);
+  const { backend, backendName } = host;
+  const matsT = mats.map((m) => transposed(host, m));
+  const dU = host.alloc([T, B, H3]);
+  const partials: tf.TensorInfo[][] = mats.map(() => []);
+  let dA: tf.TensorInfo | undefined;
+  let carry: tf.TensorInfo | undefined;
+  let gi: tf.TensorInfo | undefined;
+  const stepAttrs = { gate, batchMajor, stacks: true };
+  try {
+    for (let t = T - 1; t >= 0; t--) {
+      const given = carry ? { carry, gi: gi!, dA: dA! } : {};
+      const stepped = gruStepGrad(host, { dy, hs, kept, ...(mask ? { mask } : {}), ...given }, { t, ...stepAttrs });
+      if (!dA) dA = stepped[2]!;
+      const dUt = stepped[1]!;
+      copyRowsInto(host, dUt, dU, t * B * H3, 1, B * H3, B * H3);
+      // g: the gradient of stage i's output, on data this loop owns (dUt's, then each product's).
+      const first = viewOn(backendName, backend, dUt, outBack, name);
+      if (first.owned) host.free(dUt);
+      let g = first.out;
+      for (let i = k - 1; i >= 0; i--) {
+        if (weightGradients) {
+          const x = laidOf(i, t);
+          if (x.shape.length !== 2 || x.shape[0] !== g.shape[0])
+            throw new RangeError(
+              `${name}: input 'laid${i}_${t}' [${x.shape.join(', ')}] does not fit the gradient of stage ${i}'s output [${g.shape.join(', ')}]`,
+            );
+          partials[i]!.push(host.matMul(x, g, true));
+        }
+        const y = host.matMul(g, matsT[i]!);
+        host.free(g);
+        const v = viewOn(backendName, backend, y, backViews[i]!, name);
+        if (v.owned) host.free(y);
+        g = v.out;
+      }
+      checkShape(name, 'the gradient through U h (the first stage through its backView)', g, [B, H]);
+      if (carry) host.free(carry);
+      if (gi) host.free(gi);
+      [carry, gi] = [stepped[0]!, g];
+    }
+  } catch (e) {
+    for (const x of [...matsT, dU, ...partials.flat(), ...(dA ? [dA] : []), ...(carry ? [carry, gi!] : [])])
+      host.free(x);
+    throw e;
+  }
+  for (const m of matsT) host.free(m);
+  const sums = (weightGradients ? partials : []).map((list) => {
+    if (list.length === 1) return list[0]!;
+    const addN = tf.getKernel('AddN', backendName);
+    if (!addN) throw new Error(`${name}: the ${backendName} backend has no AddN kernel`);
+    const sum = addN.kernelFunc({ inputs: list as never, backend: backend as never, attrs: {} }) as tf.TensorInfo;
+    for (const x of list) host.free(x);
+    return sum;
+  });
+  return [dA!, dU, carry!, gi!, ...(weightGradients ? sums : [])];
+}
+
+/** Registers TensorizedGruSequence(Grad) and TensorizedGruStagedSequence(Grad) for cpu and wasm (importing @tensorized/backends does it). Idempotent. */
 export function installGruSequence(): void {
   const kernels: Array<[string, (host: Host, inputs: tf.NamedTensorInfoMap, attrs: never) => tf.TensorInfo[]]> = [
     [FUSED_KERNELS.gruSequence, gruSequence as never],
     [FUSED_KERNELS.gruSequenceGrad, gruSequenceGrad as never],
+    [FUSED_KERNELS.gruStagedSequence, gruStagedSequence as never],
+    [FUSED_KERNELS.gruStagedSequenceGrad, gruStagedSequenceGrad as never],
   ];
   for (const [kernelName, kernel] of kernels)
     for (const backendName of ['cpu', 'wasm']) {

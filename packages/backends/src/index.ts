@@ -29,4 +29,10 @@ export {
 export { installMatMulPair, type MatMulPairAttrs } from './matmul_pair.js';
 export { installView, type ViewAttrs, type ViewStep } from './view.js';
 export { setNativeWasmKernels } from './wasm_native.js';
-export { type GruSequenceAttrs, type GruSequenceGradAttrs, installGruSequence } from './gru_sequence.js';
+export {
+  type GruSequenceAttrs,
+  type GruSequenceGradAttrs,
+  type GruStagedSequenceAttrs,
+  type GruStagedSequenceGradAttrs,
+  installGruSequence,
+} from './gru_sequence.js';

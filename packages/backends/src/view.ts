@@ -9,11 +9,60 @@ export interface ViewAttrs {
   view: readonly ViewStep[];
 }
 
+const count = (shape: readonly number[]): number => shape.reduce((p, q) => p * q, 1);
+
 interface BackendLike {
   disposeData(dataId: object, force?: boolean): boolean;
 }
 
-const count = (shape: readonly number[]): number => shape.reduce((p, q) => p * q, 1);
+/**
+ * x laid out by `view` with the backend's own Transpose kernel, each reshape a new shape on the same
+ * data: `owned` when the result is a new tensor (a transpose ran; the caller frees it), else it is x's
+ * data seen in another shape. Throws, freeing what it made, if a step does not fit.
+ */
+export function viewOn(
+  backendName: string,
+  backend: object,
+  x: tf.TensorInfo,
+  view: readonly ViewStep[],
+  name: string = FUSED_KERNELS.view,
+): { out: tf.TensorInfo; owned: boolean } {
+  const size = count(x.shape);
+  let cur: tf.TensorInfo = x;
+  let owned = false;
+  try {
+    for (const op of view) {
+      if ('reshape' in op) {
+        const dims: readonly number[] = op.reshape;
+        const known = dims.reduce((a: number, d: number) => (d === -1 ? a : a * d), 1);
+        const shape = dims.map((d: number) => (d === -1 ? size / known : d));
+        if (count(shape) !== size || shape.some((d: number) => !Number.isInteger(d) || d < 0))
+          throw new RangeError(`${name}: cannot reshape [${cur.shape.join(', ')}] to [${dims.join(', ')}]`);
+        cur = { dataId: cur.dataId, shape, dtype: cur.dtype };
+      } else {
+        const perm: readonly number[] = (op as { transpose: readonly number[] }).transpose;
+        if (perm.length !== cur.shape.length || [...perm].sort((a, b) => a - b).some((a, i) => a !== i))
+          throw new RangeError(
+            `${name}: transpose [${perm.join(', ')}] is not a permutation of the ${cur.shape.length} axes of [${cur.shape.join(', ')}]`,
+          );
+        const transpose = tf.getKernel('Transpose', backendName);
+        if (!transpose) throw new Error(`${name}: the ${backendName} backend has no Transpose kernel`);
+        const out = transpose.kernelFunc({
+          inputs: { x: cur },
+          backend: backend as never,
+          attrs: { perm: [...perm] },
+        }) as tf.TensorInfo;
+        if (owned) (backend as BackendLike).disposeData(cur.dataId, true);
+        cur = out;
+        owned = true;
+      }
+    }
+  } catch (e) {
+    if (owned) (backend as BackendLike).disposeData(cur.dataId, true);
+    throw e;
+  }
+  return { out: cur, owned };
+}
 
 /**
  * TensorizedView: a layout change of reshapes and transposes (at least one transpose) in one launch
@@ -34,42 +83,7 @@ function viewKernel(backendName: string): tf.KernelFunc {
       throw new RangeError(
         `${name}: attribute 'view' must be a list of steps with at least one transpose, got ${JSON.stringify(view)}`,
       );
-    const transpose = tf.getKernel('Transpose', backendName);
-    if (!transpose) throw new Error(`${name}: the ${backendName} backend has no Transpose kernel`);
-    const backend = args.backend as unknown as BackendLike;
-    const size = count(x.shape);
-    let cur: tf.TensorInfo = x;
-    let owned = false;
-    try {
-      for (const op of view) {
-        if ('reshape' in op) {
-          const dims: readonly number[] = op.reshape;
-          const known = dims.reduce((a: number, d: number) => (d === -1 ? a : a * d), 1);
-          const shape = dims.map((d: number) => (d === -1 ? size / known : d));
-          if (count(shape) !== size || shape.some((d: number) => !Number.isInteger(d) || d < 0))
-            throw new RangeError(`${name}: cannot reshape [${cur.shape.join(', ')}] to [${dims.join(', ')}]`);
-          cur = { dataId: cur.dataId, shape, dtype: cur.dtype };
-        } else {
-          const perm: readonly number[] = (op as { transpose: readonly number[] }).transpose;
-          if (perm.length !== cur.shape.length || [...perm].sort((a, b) => a - b).some((a, i) => a !== i))
-            throw new RangeError(
-              `${name}: transpose [${perm.join(', ')}] is not a permutation of the ${cur.shape.length} axes of [${cur.shape.join(', ')}]`,
-            );
-          const out = transpose.kernelFunc({
-            inputs: { x: cur },
-            backend: args.backend,
-            attrs: { perm: [...perm] },
-          }) as tf.TensorInfo;
-          if (owned) backend.disposeData(cur.dataId, true);
-          cur = out;
-          owned = true;
-        }
-      }
-    } catch (e) {
-      if (owned) backend.disposeData(cur.dataId, true);
-      throw e;
-    }
-    return cur;
+    return viewOn(backendName, args.backend, x, view, name).out;
   };
 }
 

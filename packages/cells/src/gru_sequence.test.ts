@@ -172,20 +172,54 @@ describeEachBackend('gruSequence over TT stages', () => {
     ]) {
       const prepare = (xs: tf.Tensor[]) => prepareMatmul(tt(xs), 'factorised', { groups });
       await expectFusedMatchesReference(args, mask, probe, prepare, (xs) => ttMatrixToDense(tt(xs)), 'stages');
-      // The per-step shares summed: one AddN per stage (none on the stacked route).
-      const info = await tf.profile(() => {
-        tf.tidy(() => {
-          tf.grads((...xs: tf.Tensor[]) => {
-            const prepared = prepare(xs.slice(3));
-            const hs = gruSequence(xs[0] as tf.Tensor3D, xs[1] as tf.Tensor2D, xs[2] as tf.Tensor1D, prepared, mask, {
-              weightGradient: 'stages',
-            });
-            prepared.dispose();
-            return tf.sum(tf.mul(hs, probe));
-          })(args);
+      // The per-step shares summed: one AddN per stage (none on the stacked route); with the staged
+      // sequence kernels (the default where the backend has them), inside their backward launch.
+      const staged = hasFusedKernel(GRU_KERNELS.stagedSequenceGrad);
+      for (const sequenceKernel of [true, false]) {
+        const info = await tf.profile(() => {
+          tf.tidy(() => {
+            tf.grads((...xs: tf.Tensor[]) => {
+              const prepared = prepare(xs.slice(3));
+              const hs = gruSequence(xs[0] as tf.Tensor3D, xs[1] as tf.Tensor2D, xs[2] as tf.Tensor1D, prepared, mask, {
+                weightGradient: 'stages',
+                sequenceKernel,
+              });
+              prepared.dispose();
+              return tf.sum(tf.mul(hs, probe));
+            })(args);
+          });
         });
-      });
-      expect(info.kernels.filter((k) => k.name === 'AddN')).toHaveLength(groups.length);
+        const whole = staged && sequenceKernel;
+        expect(info.kernels.filter((k) => k.name === 'AddN')).toHaveLength(whole ? 0 : groups.length);
+        expect(info.kernels.filter((k) => k.name === GRU_KERNELS.stagedSequenceGrad)).toHaveLength(whole ? 1 : 0);
+        expect(info.kernels.filter((k) => k.name === GRU_KERNELS.step)).toHaveLength(whole ? 0 : T);
+      }
+      // In one launch each way or step by step: the same states and gradients, bit for bit (both
+      // routes, both gates, time- and batch-major).
+      for (const weightGradient of ['stages', 'dense'] as const)
+        for (const gate of ['sigmoid', 'hardSigmoid'] as const)
+          for (const batchMajor of [false, true]) {
+            const values = (sequenceKernel: boolean): number[][] =>
+              tf.tidy(() => {
+                const loss = (...xs: tf.Tensor[]): tf.Scalar => {
+                  const prepared = prepare(xs.slice(3));
+                  const options = { sequenceKernel, weightGradient, gate, batchMajor };
+                  const aIn = (batchMajor ? tf.transpose(xs[0]!, [1, 0, 2]) : xs[0]) as tf.Tensor3D;
+                  const hs = gruSequence(aIn, xs[1] as tf.Tensor2D, xs[2] as tf.Tensor1D, prepared, mask, options);
+                  prepared.dispose();
+                  return tf.sum(tf.mul(batchMajor ? tf.transpose(hs, [1, 0, 2]) : hs, probe));
+                };
+                const r = tf.valueAndGrads(loss)(args);
+                // Without a tape too: the states alone.
+                const prepared = prepare(args.slice(3));
+                const aIn = (batchMajor ? tf.transpose(a, [1, 0, 2]) : a) as tf.Tensor3D;
+                const states = gruSequence(aIn, h0, bU, prepared, mask, { sequenceKernel, gate, batchMajor });
+                prepared.dispose();
+                return [r.value, ...r.grads, states].map((g) => Array.from(g.dataSync()));
+              });
+            const whole = await expectNoLeak(() => values(true));
+            expect(whole, `${groups}, ${weightGradient}, ${gate}, batchMajor ${batchMajor}`).toEqual(values(false));
+          }
     }
     tf.dispose([...args, mask, probe]);
   });
@@ -372,6 +406,8 @@ describeEachBackend('the fused GRU step kernels', (ctx) => {
       stepGrad: FUSED_KERNELS.gruStepGrad,
       sequence: FUSED_KERNELS.gruSequence,
       sequenceGrad: FUSED_KERNELS.gruSequenceGrad,
+      stagedSequence: FUSED_KERNELS.gruStagedSequence,
+      stagedSequenceGrad: FUSED_KERNELS.gruStagedSequenceGrad,
     });
     // The padding mask's kernel (src/cell.ts).
     const { ROW_MASK_KERNEL } = await import('./cell.js');
@@ -393,6 +429,8 @@ describeEachBackend('the fused GRU step kernels', (ctx) => {
     expect(hasFusedKernel(GRU_KERNELS.stepGrad)).toBe(fused);
     expect(hasFusedKernel(GRU_KERNELS.sequence)).toBe(fused);
     expect(hasFusedKernel(GRU_KERNELS.sequenceGrad)).toBe(fused);
+    expect(hasFusedKernel(GRU_KERNELS.stagedSequence)).toBe(fused);
+    expect(hasFusedKernel(GRU_KERNELS.stagedSequenceGrad)).toBe(fused);
   });
 });
 

@@ -4,11 +4,13 @@ import {
   applyStages,
   applyView,
   columnSums,
+  foldedTranspose,
   hasDenseGradient,
   inverseView,
   planWeightGradient,
   type StagedMatmul,
   stageGradientsFromDense,
+  stageShapes,
   tfOps,
   unapplyView,
   type ViewOp,
@@ -220,6 +222,23 @@ export function gruSequence(
   // Shapes of each stage's input before its view, and of the last stage's output.
   const inShapes: number[][] = [];
   let lastShape: number[] = [];
+  // Stages with views (or not flipped) and the step kernels: the whole recurrence, forward and
+  // backward, one TensorizedGruStagedSequence(Grad) launch each where the backend has them (the same
+  // launches inside the kernel, without the engine's cost per launch), for the weight-gradient
+  // routes it forms: the dense one, or per stage step by step (Layout.perStep: every stage's input
+  // laid out by a view, PER_STEP_MIN_ROWS rows or more). Without a tape, from batch 2 on (at batch 1
+  // a prepared product has forms of its own).
+  const B0 = h0.shape[0];
+  const shapes = stageShapes(staged, B0);
+  const stepwiseGradients = keepsFirst && shapes.every((st) => st.rows >= PER_STEP_MIN_ROWS);
+  const stagedKernel =
+    (options.sequenceKernel ?? true) &&
+    !flips &&
+    stepKernels &&
+    hasFusedKernel(GRU_KERNELS.stagedSequence) &&
+    (recordingGradients()
+      ? hasFusedKernel(GRU_KERNELS.stagedSequenceGrad) && (route === 'dense' || stepwiseGradients)
+      : B0 > 1);
   // Runs the recurrence; with `record`, keeps what the backward pass needs, per kind over all steps:
   // h_{t-1}, r, z, n, (U h + b_U)_n, and the laid-out inputs of the stages (from the first or second
   // on). customGrad copies what it saves: a few stacked tensors cost far less than T small ones.
@@ -317,6 +336,41 @@ export function gruSequence(
     const keep = (xs: tf.Tensor[], at: number): void => {
       for (const [j, x] of xs.entries()) kinds[at + j]!.push(x);
     };
+    if (stagedKernel) {
+      // Every step in one launch: the states, and recorded the stacks and, per stage and step, the
+      // laid-out stage inputs (the per-stage route).
+      inShapes.push([hIn.shape[0], hIn.shape[1]], ...shapes.slice(0, -1).map((st) => [st.rows, st.outer]));
+      lastShape = [shapes.at(-1)!.rows, shapes.at(-1)!.outer];
+      const keepLaid = record && keepsLaid;
+      const outs = tf.engine().runKernel(
+        GRU_KERNELS.stagedSequence,
+        {
+          a: aIn,
+          bU: bIn,
+          h0: hIn,
+          ...Object.fromEntries(mats.map((m, i) => [`m${i}`, m])),
+          ...(maskIn ? { mask: maskIn } : {}),
+        },
+        {
+          gate,
+          record,
+          ...(batchMajor ? { batchMajor } : {}),
+          views,
+          outView,
+          ...(keepLaid
+            ? { keepLaidFrom: 0 }
+            : { folded: views.map((v, i) => foldedTranspose(inShapes[i]!, v) ?? null) }),
+        } as never,
+      ) as tf.Tensor[];
+      const value = outs[0] as tf.Tensor3D;
+      return {
+        outputs,
+        kinds,
+        value,
+        stacks: record ? { hs: outs[1] as tf.Tensor3D, kept: outs[2] as tf.Tensor4D, out: value } : undefined,
+        laidStacked: keepLaid ? outs.slice(3) : undefined,
+      };
+    }
     if (matsT && sequence) {
       // Every step in one launch: the states, and recorded the stacks and the middles (T, R, B).
       const keepMids = record && keepsLaid && k === 2;
@@ -408,11 +462,12 @@ export function gruSequence(
     // Layout.perStep), and the inputs are kept as they are, not stacked.
     const laid = kinds.slice(5);
     const perStep =
-      !resetBefore &&
-      !flips &&
-      keepsFirst &&
-      laid.length === k &&
-      laid.every((list) => list.length === T && list[0]!.shape[0]! >= PER_STEP_MIN_ROWS);
+      (stagedKernel && keepsLaid) ||
+      (!resetBefore &&
+        !flips &&
+        keepsFirst &&
+        laid.length === k &&
+        laid.every((list) => list.length === T && list[0]!.shape[0]! >= PER_STEP_MIN_ROWS));
     const laidKept = laidStacked ?? (perStep ? laid.flat() : laid.map((list) => tf.stack(list)));
     // With the step kernels' stacks: hs and kept, then the laid-out stage inputs; else h, r, z, n,
     // un and those, each stacked now.
@@ -440,7 +495,7 @@ export function gruSequence(
           gate,
           kernels,
           flips,
-          sequence,
+          sequence: sequence || stagedKernel,
           batchMajor,
           stacks: Boolean(stacks?.hs),
           perStep,
@@ -558,7 +613,38 @@ function backward(dy: tf.Tensor3D, kept: tf.Tensor[], L: Layout): tf.Tensor[] {
   let gi: tf.Tensor2D | undefined;
   // The middles M_2 d(U h)^T of all steps (T, R, B), from TensorizedGruSequenceGrad.
   let gStacked: tf.Tensor3D | undefined;
-  if (L.sequence) {
+  // The per-stage weight gradients summed over the steps, from TensorizedGruStagedSequenceGrad.
+  let stagedSums: tf.Tensor2D[] | undefined;
+  if (L.sequence && !L.flips) {
+    const outs = tf.engine().runKernel(
+      GRU_KERNELS.stagedSequenceGrad,
+      {
+        dy,
+        hs: hS!,
+        kept: gates[1]!,
+        ...Object.fromEntries(mats.map((m, i) => [`m${i}`, m])),
+        ...(maskAll ? { mask: maskAll } : {}),
+        ...(L.perStep
+          ? Object.fromEntries(
+              Array.from({ length: k * T }, (_, j) => [
+                `laid${Math.floor(j / T)}_${j % T}`,
+                stepInput(Math.floor(j / T), j % T),
+              ]),
+            )
+          : {}),
+      },
+      {
+        gate: L.gate,
+        ...(L.batchMajor ? { batchMajor: true } : {}),
+        backViews: L.views.map((v, i) => inverseView(v, L.inShapes[i]!)),
+        outBack: inverseView(L.outView, L.lastShape),
+        ...(L.perStep ? { weightGradients: true } : {}),
+      } as never,
+    ) as tf.Tensor[];
+    [into!.dA, into!.dU] = outs as [tf.Tensor3D, tf.Tensor3D];
+    [carry, gi] = outs.slice(2, 4) as [tf.Tensor2D, tf.Tensor2D];
+    if (L.perStep) stagedSums = outs.slice(4) as tf.Tensor2D[];
+  } else if (L.sequence) {
     const keepMids = L.route === 'stages' && k === 2;
     const outs = tf.engine().runKernel(
       GRU_KERNELS.sequenceGrad,
@@ -626,7 +712,7 @@ function backward(dy: tf.Tensor3D, kept: tf.Tensor[], L: Layout): tf.Tensor[] {
           mats,
         )
       : L.perStep
-        ? partials.map((list) => (list.length === 1 ? list[0]! : (tf.addN(list) as tf.Tensor2D)))
+        ? (stagedSums ?? partials.map((list) => (list.length === 1 ? list[0]! : (tf.addN(list) as tf.Tensor2D))))
         : mats.map((_, i) => {
             // Laid-out inputs of M_{i+1} at every step, stacked: h_{t-1} when the first stage has no
             // view; flipped, the inputs of M_2 .. are (T, K, B), turned into rows.

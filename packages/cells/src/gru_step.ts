@@ -13,6 +13,9 @@ export const GRU_KERNELS = {
   /** A whole flipped recurrence through one or two plain stages, forward and backward, one launch each. */
   sequence: 'TensorizedGruSequence',
   sequenceGrad: 'TensorizedGruSequenceGrad',
+  /** A whole recurrence through stages with layout views (a TT-matrix's), forward and backward, one launch each. */
+  stagedSequence: 'TensorizedGruStagedSequence',
+  stagedSequenceGrad: 'TensorizedGruStagedSequenceGrad',
 } as const;
 
 /** The gates' activation: the logistic sigmoid, or TF.js's hardSigmoid max(0, min(1, 0.2 x + 0.5)). */

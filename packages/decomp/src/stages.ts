@@ -16,6 +16,7 @@ export {
 export {
   applyStages,
   applyView,
+  foldedTranspose,
   inverseView,
   type MatmulStage,
   type StagedMatmul,

@@ -216,8 +216,11 @@ export function viewThenMatMul<C extends Computable>(ops: Ops<C>, x: C, view: re
   return ops.matMul(applyView(ops, x, view), matrix);
 }
 
-/** The (n x m) shape of x whose transpose the view lays out, where it is one; else undefined. */
-function foldedTranspose(shape: readonly number[], view: readonly ViewOp[]): [number, number] | undefined {
+/**
+ * The (n x m) shape of x whose transpose the view lays out, where it is one (viewThenMatMul then
+ * multiplies x seen as (n x m) with transposeA); else undefined.
+ */
+export function foldedTranspose(shape: readonly number[], view: readonly ViewOp[]): [number, number] | undefined {
   const at = view.findIndex((op) => 'transpose' in op);
   if (at < 0 || view.slice(at + 1).some((op) => 'transpose' in op)) return undefined;
   const shapes = viewShapes(shape, view);
