@@ -152,6 +152,7 @@ for (const { label, backend, native } of VARIANTS) {
             [T, B, 1],
           );
           const before = tf.memory().numTensors;
+          const data = tf.engine().backend.numDataIds();
           for (const gate of ['sigmoid', 'hardSigmoid'])
             for (const masked of [false, true])
               for (const batchMajor of [false, true]) {
@@ -186,8 +187,9 @@ for (const { label, backend, native } of VARIANTS) {
                   );
                 tf.dispose([a, dy, ...whole, ...steps, ...states, ...grads, ...byStep]);
               }
-          // Nothing left behind but what was returned (and disposed above).
+          // Nothing left behind but what was returned (and disposed above), tensors or data.
           expect(tf.memory().numTensors).toBe(before);
+          expect(tf.engine().backend.numDataIds()).toBe(data);
           tf.dispose([h0, bU, m1, m1T, mask, ...(m2 ? [m2, m2T!] : [])]);
         } finally {
           setNativeWasmKernels(true);
@@ -204,6 +206,7 @@ for (const { label, backend, native } of VARIANTS) {
       const m1T = tf.zeros([R, H]);
       const m2T = tf.zeros([3 * H, R]);
       const before = tf.memory().numTensors;
+      const data = tf.engine().backend.numDataIds();
       const forward = (inputs: tf.NamedTensorMap, attrs: object) => () =>
         run(FUSED_KERNELS.gruSequence, { a, bU, h0, m1T, m2T, ...inputs }, { gate: 'sigmoid', record: true, ...attrs });
       expect(forward({ h0: tf.zeros([B, H + 1]) }, {})).toThrow(/input 'h0' must have shape \[4, 4\], got \[4, 5\]/);
@@ -238,6 +241,170 @@ for (const { label, backend, native } of VARIANTS) {
       );
       // The failed launches left nothing behind: what is new are the 7 bad inputs and hs, kept, m1, m2.
       expect(tf.memory().numTensors).toBe(before + 11);
+      expect(tf.engine().backend.numDataIds()).toBe(data + 11);
+    });
+  });
+}
+
+for (const { label, backend, native } of VARIANTS) {
+  describe(`TensorizedGruStagedSequence and TensorizedGruStagedSequenceGrad [${label}]`, () => {
+    // U h through two stages with a transpose in each view (a TT-matrix's layout between cores):
+    // h (B, 8) -> (2B, 4) by M_0 (4 x 6) -> (B, 12) by M_1 (12 x 24) = U h (B, 3H), H = 8.
+    const [T, B, H] = [4, 4, 8];
+    const views = [
+      [{ reshape: [B, 2, 4] }, { transpose: [1, 0, 2] }, { reshape: [2 * B, 4] }],
+      [{ reshape: [2, B, 6] }, { transpose: [1, 0, 2] }, { reshape: [B, 12] }],
+    ];
+    it('the forward launch equals the views, products and TensorizedGruStep launched step by step, bit for bit (recorded, kept inputs, masked, batch-major)', async () => {
+      await useBackend(backend);
+      setNativeWasmKernels(native);
+      try {
+        const m0 = tensorOf([4, 6], 4, 0.5);
+        const m1 = tensorOf([12, 3 * H], 5, 0.3);
+        const h0 = tensorOf([B, H], 3, 0.5);
+        const bU = tensorOf([3 * H], 2, 0.3);
+        const mask = tf.tensor3d(
+          Array.from({ length: T * B }, (_, i) => (i % 5 === 3 ? 0 : 1)),
+          [T, B, 1],
+        );
+        const before = tf.memory().numTensors;
+        const data = tf.engine().backend.numDataIds();
+        for (const batchMajor of [false, true]) {
+          const a = tensorOf(batchMajor ? [B, T, 3 * H] : [T, B, 3 * H], 1);
+          const whole = run(
+            FUSED_KERNELS.gruStagedSequence,
+            { a, bU, h0, m0, m1, mask },
+            { gate: 'sigmoid', record: true, batchMajor, views, outView: [], keepLaidFrom: 0 },
+          );
+          const steps = tf.tidy(() => {
+            let h = h0;
+            let stacks: tf.Tensor[] = [];
+            const laid: tf.Tensor[][] = [[], []];
+            for (let t = 0; t < T; t++) {
+              let c = h;
+              [m0, m1].forEach((m, i) => {
+                const x = run(FUSED_KERNELS.view, { x: c }, { view: views[i] })[0]!;
+                laid[i]!.push(x);
+                c = tf.matMul(x, m);
+              });
+              const given: tf.NamedTensorMap = t > 0 ? { hs: stacks[0]!, kept: stacks[1]!, out: stacks[2]! } : {};
+              const o = run(
+                FUSED_KERNELS.gruStep,
+                { a, uh: c, bU, h, mask, ...given },
+                {
+                  t,
+                  gate: 'sigmoid',
+                  record: true,
+                  batchMajor,
+                  stacks: true,
+                },
+              );
+              if (t === 0) stacks = o.slice(1, 4);
+              h = o[0]!;
+            }
+            return [stacks[2]!, stacks[0]!, stacks[1]!, ...laid.flat()];
+          });
+          expect(whole.map((x) => x.shape)).toEqual(steps.map((x) => x.shape));
+          for (const [i, x] of whole.entries())
+            expect(Array.from(x.dataSync()), `batchMajor ${batchMajor}: output ${i}`).toEqual(
+              Array.from(steps[i]!.dataSync()),
+            );
+          // The backward launch: its d(U h) stack has the forward's shapes, and its stage gradients
+          // are formed (their values are checked against the launches step by step in
+          // @tensorized/cells' gru_sequence.test.ts, through gruSequence).
+          const dy = tensorOf(batchMajor ? [B, T, H] : [T, B, H], 6);
+          const laidInputs = Object.fromEntries(whole.slice(3).map((x, j) => [`laid${Math.floor(j / T)}_${j % T}`, x]));
+          const grads = run(
+            FUSED_KERNELS.gruStagedSequenceGrad,
+            { dy, hs: whole[1]!, kept: whole[2]!, m0, m1, mask, ...laidInputs },
+            {
+              gate: 'sigmoid',
+              batchMajor,
+              backViews: [
+                [{ reshape: [2, B, 4] }, { transpose: [1, 0, 2] }, { reshape: [B, 8] }],
+                [{ reshape: [B, 2, 6] }, { transpose: [1, 0, 2] }, { reshape: [2 * B, 6] }],
+              ],
+              outBack: [],
+              weightGradients: true,
+            },
+          );
+          expect(grads.map((x) => x.shape)).toEqual([
+            batchMajor ? [B, T, 3 * H] : [T, B, 3 * H],
+            [T, B, 3 * H],
+            [B, H],
+            [B, H],
+            [4, 6],
+            [12, 3 * H],
+          ]);
+          tf.dispose([a, dy, ...whole, ...steps, ...grads]);
+        }
+        expect(tf.memory().numTensors).toBe(before);
+        expect(tf.engine().backend.numDataIds()).toBe(data);
+        tf.dispose([m0, m1, h0, bU, mask]);
+      } finally {
+        setNativeWasmKernels(true);
+      }
+    });
+
+    it('name the argument, its value and what was expected on bad input', async () => {
+      await useBackend(backend);
+      const a = tf.zeros([T, B, 3 * H]);
+      const bU = tf.zeros([3 * H]);
+      const h0 = tf.zeros([B, H]);
+      const m0 = tf.zeros([4, 6]);
+      const m1 = tf.zeros([12, 3 * H]);
+      const before = tf.memory().numTensors;
+      const data = tf.engine().backend.numDataIds();
+      const forward = (inputs: tf.NamedTensorMap, attrs: object) => () =>
+        run(
+          FUSED_KERNELS.gruStagedSequence,
+          { a, bU, h0, m0, m1, ...inputs },
+          { gate: 'sigmoid', record: true, views, outView: [], ...attrs },
+        );
+      expect(forward({ m1: tf.zeros([10, 3 * H]) }, {})).toThrow(
+        /stage 1's laid-out input \[4, 12\] does not fit its matrix \[10, 24\]/,
+      );
+      expect(forward({ m1: tf.zeros([12, 3 * H + 3]) }, {})).toThrow(
+        /input 'U h \(the last stage through outView\)' must have shape \[4, 24\], got \[4, 27\]/,
+      );
+      expect(forward({}, { views: [views[0], [{ reshape: [5, -1] }]] })).toThrow(
+        /cannot reshape \[8, 6\] to \[5, -1\]/,
+      );
+      expect(forward({}, { keepLaidFrom: 3 })).toThrow(
+        /attribute 'keepLaidFrom' must be an integer in \[0, 2\], got 3/,
+      );
+      expect(forward({}, { record: false, keepLaidFrom: 0 })).toThrow(/'keepLaidFrom' needs 'record'/);
+      expect(forward({}, { views: [] })).toThrow(/there must be at least one stage, got 0/);
+      expect(() =>
+        run(FUSED_KERNELS.gruStagedSequence, { a, bU, h0, m0 }, { gate: 'sigmoid', record: true, views, outView: [] }),
+      ).toThrow(/input 'm1' is missing/);
+      // The backward launch, with laid-out inputs that do not fit (found inside the first step's work).
+      const [hs, kept, dy] = [tf.zeros([T, B, H]), tf.zeros([4, T, B, H]), tf.zeros([T, B, H])];
+      const laidInputs = Object.fromEntries(
+        [0, 1].flatMap((i) => Array.from({ length: T }, (_, t) => [`laid${i}_${t}`, i === 1 && t === T - 1 ? m0 : hs])),
+      );
+      const backViews = [
+        [{ reshape: [2, B, 4] }, { transpose: [1, 0, 2] }, { reshape: [B, 8] }],
+        [{ reshape: [B, 2, 6] }, { transpose: [1, 0, 2] }, { reshape: [2 * B, 6] }],
+      ];
+      expect(() =>
+        run(
+          FUSED_KERNELS.gruStagedSequenceGrad,
+          { dy, hs, kept, m0, m1, ...laidInputs },
+          { gate: 'sigmoid', backViews, outBack: [], weightGradients: true },
+        ),
+      ).toThrow(/input 'laid0_3' \[4, 4, 8\] does not fit the gradient of stage 0's output \[8, 6\]/);
+      expect(() =>
+        run(
+          FUSED_KERNELS.gruStagedSequenceGrad,
+          { dy, hs, kept, m0, m1 },
+          { gate: 'sigmoid', backViews, outBack: [], weightGradients: true },
+        ),
+      ).toThrow(/input 'laid0_0' is missing/);
+      // The failed launches left nothing behind, tensors or data: what is new are the 2 bad inputs and hs, kept, dy.
+      expect(tf.memory().numTensors).toBe(before + 5);
+      expect(tf.engine().backend.numDataIds()).toBe(data + 5);
+      tf.dispose([hs, kept, dy]);
     });
   });
 }

@@ -413,39 +413,44 @@ function gruStagedSequence(host: Host, inputs: tf.NamedTensorInfoMap, attrs: Gru
   let stacks: tf.TensorInfo[] = [];
   let h = h0;
   const stepAttrs = { gate, record, batchMajor, stacks: record };
+  const given = (t: number) => (record && t > 0 ? { hs: stacks[0]!, kept: stacks[1]!, out: stacks[2]! } : {});
   try {
     for (let t = 0; t < T; t++) {
-      // U h through the stages: c is owned (a product) from the first stage on.
-      let c = h;
-      for (let i = 0; i < k; i++) {
-        const fold = i < keepFrom ? folded[i] : null;
-        if (fold) {
-          const y = host.matMul({ dataId: c.dataId, shape: [...fold], dtype: c.dtype }, mats[i]!, true);
-          if (i > 0) host.free(c);
-          c = y;
-          continue;
-        }
-        const v = viewOn(backendName, backend, c, views[i]!, name);
-        const x = i >= keepFrom && !v.owned ? copied(host, v.out) : v.out;
-        if (x.shape.length !== 2 || x.shape[1] !== mats[i]!.shape[0])
-          throw new RangeError(
-            `${name}: stage ${i}'s laid-out input [${x.shape.join(', ')}] does not fit its matrix [${mats[i]!.shape.join(', ')}]`,
-          );
-        const y = host.matMul(x, mats[i]!);
-        if (i >= keepFrom) laid[i]!.push(x);
-        else if (v.owned) host.free(x);
-        if (i > 0) host.free(c);
-        c = y;
-      }
-      const u = viewOn(backendName, backend, c, outView, name);
-      if (u.owned) host.free(c);
-      const given = record && t > 0 ? { hs: stacks[0]!, kept: stacks[1]!, out: stacks[2]! } : {};
+      // What this step owns until it is freed or kept: the last product, a laid-out input not kept
+      // yet, U h (the last product through outView).
+      let product: tf.TensorInfo | undefined;
+      let temp: tf.TensorInfo | undefined;
+      let uh: tf.TensorInfo | undefined;
       let stepped: tf.TensorInfo[];
       try {
-        checkShape(name, 'U h (the last stage through outView)', u.out, [B, H3]);
-        stepped = gruStep(host, { a, uh: u.out, bU, h, ...(mask ? { mask } : {}), ...given }, { t, ...stepAttrs });
+        let c = h;
+        for (let i = 0; i < k; i++) {
+          const fold = i < keepFrom ? folded[i] : null;
+          let y: tf.TensorInfo;
+          if (fold) y = host.matMul({ dataId: c.dataId, shape: [...fold], dtype: c.dtype }, mats[i]!, true);
+          else {
+            const v = viewOn(backendName, backend, c, views[i]!, name);
+            const x = i >= keepFrom && !v.owned ? copied(host, v.out) : v.out;
+            temp = x !== v.out || v.owned ? x : undefined;
+            if (x.shape.length !== 2 || x.shape[1] !== mats[i]!.shape[0])
+              throw new RangeError(
+                `${name}: stage ${i}'s laid-out input [${x.shape.join(', ')}] does not fit its matrix [${mats[i]!.shape.join(', ')}]`,
+              );
+            y = host.matMul(x, mats[i]!);
+            if (i >= keepFrom) laid[i]!.push(x);
+            else if (temp) host.free(temp);
+            temp = undefined;
+          }
+          if (product) host.free(product);
+          c = product = y;
+        }
+        const u = viewOn(backendName, backend, c, outView, name);
+        if (u.owned) host.free(product!);
+        [uh, product] = [u.out, undefined];
+        checkShape(name, 'U h (the last stage through outView)', uh, [B, H3]);
+        stepped = gruStep(host, { a, uh, bU, h, ...(mask ? { mask } : {}), ...given(t) }, { t, ...stepAttrs });
       } finally {
-        host.free(u.out);
+        for (const x of [temp, product, uh]) if (x) host.free(x);
       }
       if (record && t === 0) stacks = stepped.slice(1, 4);
       const next = stepped[0]!;
@@ -511,17 +516,22 @@ function gruStagedSequenceGrad(
   let carry: tf.TensorInfo | undefined;
   let gi: tf.TensorInfo | undefined;
   const stepAttrs = { gate, batchMajor, stacks: true };
+  // What the step being computed owns until it is kept: its total, and g (the data under it).
+  let total: tf.TensorInfo | undefined;
+  let g: tf.TensorInfo | undefined;
   try {
     for (let t = T - 1; t >= 0; t--) {
       const given = carry ? { carry, gi: gi!, dA: dA! } : {};
       const stepped = gruStepGrad(host, { dy, hs, kept, ...(mask ? { mask } : {}), ...given }, { t, ...stepAttrs });
       if (!dA) dA = stepped[2]!;
+      total = stepped[0]!;
       const dUt = stepped[1]!;
+      g = dUt;
       copyRowsInto(host, dUt, dU, t * B * H3, 1, B * H3, B * H3);
       // g: the gradient of stage i's output, on data this loop owns (dUt's, then each product's).
       const first = viewOn(backendName, backend, dUt, outBack, name);
       if (first.owned) host.free(dUt);
-      let g = first.out;
+      g = first.out;
       for (let i = k - 1; i >= 0; i--) {
         if (weightGradients) {
           const x = laidOf(i, t);
@@ -533,6 +543,7 @@ function gruStagedSequenceGrad(
         }
         const y = host.matMul(g, matsT[i]!);
         host.free(g);
+        g = y;
         const v = viewOn(backendName, backend, y, backViews[i]!, name);
         if (v.owned) host.free(y);
         g = v.out;
@@ -540,11 +551,11 @@ function gruStagedSequenceGrad(
       checkShape(name, 'the gradient through U h (the first stage through its backView)', g, [B, H]);
       if (carry) host.free(carry);
       if (gi) host.free(gi);
-      [carry, gi] = [stepped[0]!, g];
+      [carry, gi, total, g] = [total, g, undefined, undefined];
     }
   } catch (e) {
-    for (const x of [...matsT, dU, ...partials.flat(), ...(dA ? [dA] : []), ...(carry ? [carry, gi!] : [])])
-      host.free(x);
+    const owned = [...matsT, dU, ...partials.flat(), ...(dA ? [dA] : []), ...(carry ? [carry, gi!] : [])];
+    for (const x of [...owned, ...(total ? [total] : []), ...(g ? [g] : [])]) host.free(x);
     throw e;
   }
   for (const m of matsT) host.free(m);
