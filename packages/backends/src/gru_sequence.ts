@@ -53,6 +53,40 @@ function input(
   return x;
 }
 
+function checkGate(kernel: string, gate: unknown): void {
+  if (gate !== 'sigmoid' && gate !== 'hardSigmoid')
+    throw new RangeError(`${kernel}: attribute 'gate' must be 'sigmoid' or 'hardSigmoid', got ${String(gate)}`);
+}
+
+/** A forward sequence kernel's inputs a ((T, B, 3H) or batch-major (B, T, 3H)), bU, h0 and mask, checked. */
+function forwardInputs(kernel: string, inputs: tf.NamedTensorInfoMap, batchMajor: boolean) {
+  const a = input(kernel, inputs, 'a')!;
+  if (a.shape.length !== 3 || a.shape[2]! % 3 !== 0)
+    throw new RangeError(
+      `${kernel}: input 'a' must be (T, B, 3H) or batch-major (B, T, 3H), got [${a.shape.join(', ')}]`,
+    );
+  const [d0, d1, H3] = a.shape as [number, number, number];
+  const [T, B] = batchMajor ? [d1, d0] : [d0, d1];
+  const H = H3 / 3;
+  if (T === 0 || B === 0 || H === 0) throw new RangeError(`${kernel}: input 'a' is empty, got [${a.shape.join(', ')}]`);
+  const bU = input(kernel, inputs, 'bU', [H3])!;
+  const h0 = input(kernel, inputs, 'h0', [B, H])!;
+  const mask = input(kernel, inputs, 'mask', [T, B, 1], true);
+  return { a, bU, h0, mask, T, B, H, H3 };
+}
+
+/** A backward sequence kernel's inputs hs (T, B, H), dy ((T, B, H) or batch-major), kept and mask, checked. */
+function backwardInputs(kernel: string, inputs: tf.NamedTensorInfoMap, batchMajor: boolean) {
+  const hs = input(kernel, inputs, 'hs')!;
+  if (hs.shape.length !== 3 || hs.shape.some((d) => d === 0))
+    throw new RangeError(`${kernel}: input 'hs' must be (T, B, H) and not empty, got [${hs.shape.join(', ')}]`);
+  const [T, B, H] = hs.shape as [number, number, number];
+  const dy = input(kernel, inputs, 'dy', batchMajor ? [B, T, H] : [T, B, H])!;
+  const kept = input(kernel, inputs, 'kept', [4, T, B, H])!;
+  const mask = input(kernel, inputs, 'mask', [T, B, 1], true);
+  return { hs, dy, kept, mask, T, B, H, H3: 3 * H };
+}
+
 /** A stage matrix: a float32 matrix whose columns are `cols`; its rows. */
 function matrixRows(kernel: string, name: string, x: tf.TensorInfo, cols: number): number {
   if (x.shape.length !== 2 || x.shape[1] !== cols)
@@ -97,20 +131,8 @@ function gruSequence(host: Host, inputs: tf.NamedTensorInfoMap, attrs: GruSequen
   checkBoolean(name, 'record', record);
   checkBoolean(name, 'batchMajor', batchMajor);
   checkBoolean(name, 'keepMids', keepMids);
-  if (gate !== 'sigmoid' && gate !== 'hardSigmoid')
-    throw new RangeError(`${name}: attribute 'gate' must be 'sigmoid' or 'hardSigmoid', got ${String(gate)}`);
-  const a = input(name, inputs, 'a')!;
-  if (a.shape.length !== 3 || a.shape[2]! % 3 !== 0)
-    throw new RangeError(
-      `${name}: input 'a' must be (T, B, 3H) or batch-major (B, T, 3H), got [${a.shape.join(', ')}]`,
-    );
-  const [d0, d1, H3] = a.shape as [number, number, number];
-  const [T, B] = batchMajor ? [d1, d0] : [d0, d1];
-  const H = H3 / 3;
-  if (T === 0 || B === 0 || H === 0) throw new RangeError(`${name}: input 'a' is empty, got [${a.shape.join(', ')}]`);
-  const bU = input(name, inputs, 'bU', [H3])!;
-  const h0 = input(name, inputs, 'h0', [B, H])!;
-  const mask = input(name, inputs, 'mask', [T, B, 1], true);
+  checkGate(name, gate);
+  const { a, bU, h0, mask, T, B, H, H3 } = forwardInputs(name, inputs, batchMajor);
   const m2T = input(name, inputs, 'm2T', undefined, true);
   const m1T = input(name, inputs, 'm1T')!;
   const P = matrixRows(name, 'm1T', m1T, H);
@@ -212,16 +234,8 @@ function gruSequenceGrad(host: Host, inputs: tf.NamedTensorInfoMap, attrs: GruSe
   const keepMids = attrs.keepMids ?? false;
   checkBoolean(name, 'batchMajor', batchMajor);
   checkBoolean(name, 'keepMids', keepMids);
-  if (gate !== 'sigmoid' && gate !== 'hardSigmoid')
-    throw new RangeError(`${name}: attribute 'gate' must be 'sigmoid' or 'hardSigmoid', got ${String(gate)}`);
-  const hs = input(name, inputs, 'hs')!;
-  if (hs.shape.length !== 3 || hs.shape.some((d) => d === 0))
-    throw new RangeError(`${name}: input 'hs' must be (T, B, H) and not empty, got [${hs.shape.join(', ')}]`);
-  const [T, B, H] = hs.shape as [number, number, number];
-  const H3 = 3 * H;
-  const dy = input(name, inputs, 'dy', batchMajor ? [B, T, H] : [T, B, H])!;
-  const kept = input(name, inputs, 'kept', [4, T, B, H])!;
-  const mask = input(name, inputs, 'mask', [T, B, 1], true);
+  checkGate(name, gate);
+  const { hs, dy, kept, mask, T, B, H, H3 } = backwardInputs(name, inputs, batchMajor);
   const m2 = input(name, inputs, 'm2', undefined, true);
   const m1 = input(name, inputs, 'm1')!;
   if (m1.shape.length !== 2 || m1.shape[0] !== H)
@@ -380,8 +394,7 @@ function gruStagedSequence(host: Host, inputs: tf.NamedTensorInfoMap, attrs: Gru
   const batchMajor = attrs.batchMajor ?? false;
   checkBoolean(name, 'record', record);
   checkBoolean(name, 'batchMajor', batchMajor);
-  if (gate !== 'sigmoid' && gate !== 'hardSigmoid')
-    throw new RangeError(`${name}: attribute 'gate' must be 'sigmoid' or 'hardSigmoid', got ${String(gate)}`);
+  checkGate(name, gate);
   checkViews(name, 'views', views);
   checkViews(name, 'outView', [outView]);
   const k = views.length;
@@ -394,18 +407,7 @@ function gruStagedSequence(host: Host, inputs: tf.NamedTensorInfoMap, attrs: Gru
     throw new RangeError(
       `${name}: attribute 'folded' must be a list of at most ${k} entries, got ${JSON.stringify(folded)}`,
     );
-  const a = input(name, inputs, 'a')!;
-  if (a.shape.length !== 3 || a.shape[2]! % 3 !== 0)
-    throw new RangeError(
-      `${name}: input 'a' must be (T, B, 3H) or batch-major (B, T, 3H), got [${a.shape.join(', ')}]`,
-    );
-  const [d0, d1, H3] = a.shape as [number, number, number];
-  const [T, B] = batchMajor ? [d1, d0] : [d0, d1];
-  const H = H3 / 3;
-  if (T === 0 || B === 0 || H === 0) throw new RangeError(`${name}: input 'a' is empty, got [${a.shape.join(', ')}]`);
-  const bU = input(name, inputs, 'bU', [H3])!;
-  const h0 = input(name, inputs, 'h0', [B, H])!;
-  const mask = input(name, inputs, 'mask', [T, B, 1], true);
+  const { a, bU, h0, mask, T, B, H, H3 } = forwardInputs(name, inputs, batchMajor);
   const mats = stageMatrices(name, inputs, k);
   const { backend, backendName } = host;
   const out = record ? undefined : host.alloc(batchMajor ? [B, T, H] : [T, B, H]);
@@ -492,19 +494,11 @@ function gruStagedSequenceGrad(
   const weightGradients = attrs.weightGradients ?? false;
   checkBoolean(name, 'batchMajor', batchMajor);
   checkBoolean(name, 'weightGradients', weightGradients);
-  if (gate !== 'sigmoid' && gate !== 'hardSigmoid')
-    throw new RangeError(`${name}: attribute 'gate' must be 'sigmoid' or 'hardSigmoid', got ${String(gate)}`);
+  checkGate(name, gate);
   checkViews(name, 'backViews', backViews);
   checkViews(name, 'outBack', [outBack]);
   const k = backViews.length;
-  const hs = input(name, inputs, 'hs')!;
-  if (hs.shape.length !== 3 || hs.shape.some((d) => d === 0))
-    throw new RangeError(`${name}: input 'hs' must be (T, B, H) and not empty, got [${hs.shape.join(', ')}]`);
-  const [T, B, H] = hs.shape as [number, number, number];
-  const H3 = 3 * H;
-  const dy = input(name, inputs, 'dy', batchMajor ? [B, T, H] : [T, B, H])!;
-  const kept = input(name, inputs, 'kept', [4, T, B, H])!;
-  const mask = input(name, inputs, 'mask', [T, B, 1], true);
+  const { hs, dy, kept, mask, T, B, H, H3 } = backwardInputs(name, inputs, batchMajor);
   const mats = stageMatrices(name, inputs, k);
   const laidOf = (i: number, t: number): tf.TensorInfo => input(name, inputs, `laid${i}_${t}`)!;
   if (weightGradients) for (let i = 0; i < k; i++) for (let t = 0; t < T; t++) laidOf(i, t);

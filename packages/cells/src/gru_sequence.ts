@@ -332,6 +332,13 @@ export function gruSequence(
       batchMajor,
       stacks,
     );
+    // A sequence kernel's run: the states, then recorded its stacks hs and kept, and what it kept
+    // of the stages' inputs.
+    const whole = (outs: tf.Tensor[], recorded: boolean, laidStacked?: tf.Tensor[]): ForwardRun => {
+      const value = outs[0] as tf.Tensor3D;
+      const kept = recorded ? { hs: outs[1] as tf.Tensor3D, kept: outs[2] as tf.Tensor4D, out: value } : undefined;
+      return { outputs, kinds, value, stacks: kept, laidStacked };
+    };
     // What a recorded step keeps, from kind `at` on.
     const keep = (xs: tf.Tensor[], at: number): void => {
       for (const [j, x] of xs.entries()) kinds[at + j]!.push(x);
@@ -362,14 +369,7 @@ export function gruSequence(
             : { folded: views.map((v, i) => foldedTranspose(inShapes[i]!, v) ?? null) }),
         } as never,
       ) as tf.Tensor[];
-      const value = outs[0] as tf.Tensor3D;
-      return {
-        outputs,
-        kinds,
-        value,
-        stacks: record ? { hs: outs[1] as tf.Tensor3D, kept: outs[2] as tf.Tensor4D, out: value } : undefined,
-        laidStacked: keepLaid ? outs.slice(3) : undefined,
-      };
+      return whole(outs, record, keepLaid ? outs.slice(3) : undefined);
     }
     if (matsT && sequence) {
       // Every step in one launch: the states, and recorded the stacks and the middles (T, R, B).
@@ -387,14 +387,7 @@ export function gruSequence(
         { gate, record, ...(batchMajor ? { batchMajor } : {}), ...(keepMids ? { keepMids } : {}) } as never,
       ) as tf.Tensor[];
       tf.dispose(matsT);
-      const value = outs[0] as tf.Tensor3D;
-      return {
-        outputs,
-        kinds,
-        value,
-        stacks: record ? { hs: outs[1] as tf.Tensor3D, kept: outs[2] as tf.Tensor4D, out: value } : undefined,
-        laidStacked: keepMids ? [outs[3]!] : undefined,
-      };
+      return whole(outs, record, keepMids ? [outs[3]!] : undefined);
     }
     if (matsT) {
       // Flipped: (U h)^T = M_k^T .. M_1^T h^T, and the step hands back h^T for the next product. The
