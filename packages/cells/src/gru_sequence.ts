@@ -488,7 +488,7 @@ export function gruSequence(
           gate,
           kernels,
           flips,
-          sequence: sequence || stagedKernel,
+          sequence: sequence ? 'flipped' : stagedKernel ? 'staged' : undefined,
           batchMajor,
           stacks: Boolean(stacks?.hs),
           perStep,
@@ -526,8 +526,12 @@ interface Layout {
   kernels: boolean;
   /** U's per-step products flipped (flipsStepChain): through plain stages M_1 .. M_k transposed. */
   flips: boolean;
-  /** The forward pass ran as one TensorizedGruSequence launch; the backward pass is one TensorizedGruSequenceGrad. */
-  sequence?: boolean;
+  /**
+   * The forward pass ran as one sequence kernel launch, and the backward pass is one too:
+   * TensorizedGruSequence(Grad) for a flipped U ('flipped'), TensorizedGruStagedSequence(Grad) for
+   * stages with views ('staged').
+   */
+  sequence?: 'flipped' | 'staged';
   /** a, dy and dA batch-major (only with the step kernels). */
   batchMajor: boolean;
   /** The forward pass kept the step kernels' stacks hs and kept (GruStacks), not h, r, z, n, un. */
@@ -608,7 +612,7 @@ function backward(dy: tf.Tensor3D, kept: tf.Tensor[], L: Layout): tf.Tensor[] {
   let gStacked: tf.Tensor3D | undefined;
   // The per-stage weight gradients summed over the steps, from TensorizedGruStagedSequenceGrad.
   let stagedSums: tf.Tensor2D[] | undefined;
-  if (L.sequence && !L.flips) {
+  if (L.sequence === 'staged') {
     const outs = tf.engine().runKernel(
       GRU_KERNELS.stagedSequenceGrad,
       {
@@ -637,7 +641,7 @@ function backward(dy: tf.Tensor3D, kept: tf.Tensor[], L: Layout): tf.Tensor[] {
     [into!.dA, into!.dU] = outs as [tf.Tensor3D, tf.Tensor3D];
     [carry, gi] = outs.slice(2, 4) as [tf.Tensor2D, tf.Tensor2D];
     if (L.perStep) stagedSums = outs.slice(4) as tf.Tensor2D[];
-  } else if (L.sequence) {
+  } else if (L.sequence === 'flipped') {
     const keepMids = L.route === 'stages' && k === 2;
     const outs = tf.engine().runKernel(
       GRU_KERNELS.sequenceGrad,
