@@ -22,6 +22,7 @@ const BENCHMARKS = {
   ratios: 'issue 13\'s training ratios against the dense GRU over many alternating rounds in one process, without the PyTorch peer: fastest, median, lowest and highest per-round ratio (`node apps/bench/scripts/ratios.mjs`)',
   'wasm-threads': 'the wasm backend with 1 and 2 threads, each in its own process (`node apps/bench/scripts/wasm-threads.mjs`)',
   'cells-threads': 'the cells benchmark on wasm with 2 threads (`pnpm bench:cells --threads 2`)',
+  'sequence-kernels': 'a GRU recurrence as one sequence-kernel launch each way against its steps launched one by one, the paper\'s cells at batch 16, alternating (`node apps/bench/scripts/sequence-kernels.mjs`)',
   'fused-kernels': 'the fused GRU step kernels against the same steps op by op (`node apps/bench/scripts/fused-kernels.mjs`)',
   'generation-frame': 'a generated frame at batch 1 in Node, with and without the fused GRU step kernel on wasm (`node apps/bench/scripts/generation-frame.mjs`)',
   'reset-before': 'the GRU with the reset gate before U (resetAfter false): fused recurrence against step by step, a training step (`node apps/bench/scripts/reset-before.mjs`)',
