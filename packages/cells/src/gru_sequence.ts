@@ -150,9 +150,11 @@ export function gruSequence(
     /** a as (B, T, 3H) and the states returned as (B, T, H) (default false: time-major). */
     batchMajor?: boolean;
     /**
-     * Run a flipped recurrence through one or two plain stages as one TensorizedGruSequence launch
-     * forward and one TensorizedGruSequenceGrad backward where the backend has them (default true;
-     * false: the same kernels' work launched step by step, for comparison: the same values).
+     * Run the recurrence as one kernel launch forward and one backward where the backend has the
+     * sequence kernels (default true): TensorizedGruSequence(Grad) for a flipped U through one or two
+     * plain stages, TensorizedGruStagedSequence(Grad) for stages with views or a U not flipped (on
+     * the weight-gradient routes they form; inference from batch 2 on). false: the steps launched
+     * one by one, for comparison: the same values, bit for bit.
      */
     sequenceKernel?: boolean;
   } = {},
@@ -507,7 +509,10 @@ interface ForwardRun {
   stacks?: GruStacks;
   /** The states of all steps as one tensor (TensorizedGruSequence's). */
   value?: tf.Tensor3D;
-  /** The laid-out stage inputs already stacked over the steps (TensorizedGruSequence's middles). */
+  /**
+   * The laid-out stage inputs as the sequence kernels kept them: TensorizedGruSequence's middles
+   * stacked over the steps, or TensorizedGruStagedSequence's per stage and step (Layout.perStep).
+   */
   laidStacked?: tf.Tensor[];
 }
 
