@@ -197,6 +197,41 @@ for (const { label, backend, native } of VARIANTS) {
       },
     );
 
+    it('run as one WebAssembly loop where it can (no product launched), else the products step by step', async () => {
+      await useBackend(backend);
+      setNativeWasmKernels(native);
+      // Count the BatchMatMul calls the kernel makes (the registered kernel wrapped for the test).
+      const original = tf.getKernel('BatchMatMul', backend)!;
+      let calls = 0;
+      tf.unregisterKernel('BatchMatMul', backend);
+      tf.registerKernel({ ...original, kernelFunc: (args) => (calls++, original.kernelFunc(args)) });
+      try {
+        for (const [B, H, R] of [
+          [8, 16, 12],
+          [8, 16, 0],
+          [6, 8, 4],
+        ] as const) {
+          const T = 3;
+          const inputs = {
+            a: tensorOf([T, B, 3 * H], 1),
+            bU: tensorOf([3 * H], 2),
+            h0: tensorOf([B, H], 3),
+            m1T: tensorOf([R || 3 * H, H], 4, 0.2),
+            ...(R ? { m2T: tensorOf([3 * H, R], 5, 0.2) } : {}),
+          };
+          calls = 0;
+          const outs = run(FUSED_KERNELS.gruSequence, inputs, { gate: 'sigmoid', record: true });
+          const whole = backend === 'wasm' && native && B % 4 === 0;
+          expect(calls, `B ${B}, H ${H}, R ${R}`).toBe(whole ? 0 : T * (R ? 2 : 1));
+          tf.dispose([...outs, ...Object.values(inputs)]);
+        }
+      } finally {
+        tf.unregisterKernel('BatchMatMul', backend);
+        tf.registerKernel(original);
+        setNativeWasmKernels(true);
+      }
+    });
+
     it('name the argument, its value and what was expected on bad input', async () => {
       await useBackend(backend);
       const [T, B, H, R] = [2, 4, 4, 3];
