@@ -204,7 +204,13 @@ for (const { label, backend, native } of VARIANTS) {
       const original = tf.getKernel('BatchMatMul', backend)!;
       let calls = 0;
       tf.unregisterKernel('BatchMatMul', backend);
-      tf.registerKernel({ ...original, kernelFunc: (args) => (calls++, original.kernelFunc(args)) });
+      tf.registerKernel({
+        ...original,
+        kernelFunc: (args) => {
+          calls++;
+          return original.kernelFunc(args);
+        },
+      });
       try {
         for (const [B, H, R] of [
           [8, 16, 12],
