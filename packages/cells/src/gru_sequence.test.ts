@@ -57,6 +57,42 @@ function reference(
  * (registered by @tensorized/backends for cpu) and op by op; and both places of the reset gate (the
  * form with it before U has no step kernels).
  */
+/**
+ * gruSequence with the sequence kernels (one launch each way, the default) and with its steps launched
+ * one by one (`sequenceKernel: false`): the same loss, gradients of all of `args` (a, h0, bU, then
+ * the factors `prepare` takes) and states without a tape, bit for bit, on both weight-gradient
+ * routes, both gates, time- and batch-major; nothing left behind.
+ */
+async function expectSequenceKernelMatchesSteps(
+  args: tf.Tensor[],
+  mask: tf.Tensor3D,
+  probe: tf.Tensor,
+  prepare: (factors: tf.Tensor[]) => StagedMatmul<tf.Tensor2D> & { dispose(): void },
+): Promise<void> {
+  const sequence = (xs: tf.Tensor[], options: Parameters<typeof gruSequence>[5] & { batchMajor: boolean }) => {
+    const prepared = prepare(xs.slice(3));
+    const a = (options.batchMajor ? tf.transpose(xs[0]!, [1, 0, 2]) : xs[0]) as tf.Tensor3D;
+    const hs = gruSequence(a, xs[1] as tf.Tensor2D, xs[2] as tf.Tensor1D, prepared, mask, options);
+    prepared.dispose();
+    return options.batchMajor ? tf.transpose(hs, [1, 0, 2]) : hs;
+  };
+  for (const weightGradient of ['stages', 'dense'] as const)
+    for (const gate of ['sigmoid', 'hardSigmoid'] as const)
+      for (const batchMajor of [false, true]) {
+        const values = (sequenceKernel: boolean): number[][] =>
+          tf.tidy(() => {
+            const loss = (...xs: tf.Tensor[]): tf.Scalar =>
+              tf.sum(tf.mul(sequence(xs, { sequenceKernel, weightGradient, gate, batchMajor }), probe));
+            const r = tf.valueAndGrads(loss)(args);
+            // Without a tape too: the states alone.
+            const states = sequence(args, { sequenceKernel, gate, batchMajor });
+            return [r.value, ...r.grads, states].map((g) => Array.from(g.dataSync()));
+          });
+        const whole = await expectNoLeak(() => values(true));
+        expect(whole, `${weightGradient}, ${gate}, batchMajor ${batchMajor}`).toEqual(values(false));
+      }
+}
+
 async function expectFusedMatchesReference(
   args: tf.Tensor[],
   mask: tf.Tensor3D,
@@ -194,32 +230,7 @@ describeEachBackend('gruSequence over TT stages', () => {
         expect(info.kernels.filter((k) => k.name === GRU_KERNELS.stagedSequenceGrad)).toHaveLength(whole ? 1 : 0);
         expect(info.kernels.filter((k) => k.name === GRU_KERNELS.step)).toHaveLength(whole ? 0 : T);
       }
-      // In one launch each way or step by step: the same states and gradients, bit for bit (both
-      // routes, both gates, time- and batch-major).
-      for (const weightGradient of ['stages', 'dense'] as const)
-        for (const gate of ['sigmoid', 'hardSigmoid'] as const)
-          for (const batchMajor of [false, true]) {
-            const values = (sequenceKernel: boolean): number[][] =>
-              tf.tidy(() => {
-                const loss = (...xs: tf.Tensor[]): tf.Scalar => {
-                  const prepared = prepare(xs.slice(3));
-                  const options = { sequenceKernel, weightGradient, gate, batchMajor };
-                  const aIn = (batchMajor ? tf.transpose(xs[0]!, [1, 0, 2]) : xs[0]) as tf.Tensor3D;
-                  const hs = gruSequence(aIn, xs[1] as tf.Tensor2D, xs[2] as tf.Tensor1D, prepared, mask, options);
-                  prepared.dispose();
-                  return tf.sum(tf.mul(batchMajor ? tf.transpose(hs, [1, 0, 2]) : hs, probe));
-                };
-                const r = tf.valueAndGrads(loss)(args);
-                // Without a tape too: the states alone.
-                const prepared = prepare(args.slice(3));
-                const aIn = (batchMajor ? tf.transpose(a, [1, 0, 2]) : a) as tf.Tensor3D;
-                const states = gruSequence(aIn, h0, bU, prepared, mask, { sequenceKernel, gate, batchMajor });
-                prepared.dispose();
-                return [r.value, ...r.grads, states].map((g) => Array.from(g.dataSync()));
-              });
-            const whole = await expectNoLeak(() => values(true));
-            expect(whole, `${groups}, ${weightGradient}, ${gate}, batchMajor ${batchMajor}`).toEqual(values(false));
-          }
+      await expectSequenceKernelMatchesSteps(args, mask, probe, prepare);
     }
     tf.dispose([...args, mask, probe]);
   });
@@ -365,33 +376,7 @@ describeEachBackend('a large plain U at batch 8 (flipped per-step products on wa
       expect(pairs).toBe(wasm && inner.length === 1 ? T : 0);
       for (const weightGradient of ['stages', 'dense'] as const)
         await expectFusedMatchesReference([a, h0, bU, ...factors], mask, probe, plain, product, weightGradient);
-      // In one launch or step by step: the same states and gradients, bit for bit (both routes, both
-      // gates, time- and batch-major).
-      const args = [a, h0, bU, ...factors];
-      for (const weightGradient of ['stages', 'dense'] as const)
-        for (const gate of ['sigmoid', 'hardSigmoid'] as const)
-          for (const batchMajor of [false, true]) {
-            const values = (sequenceKernel: boolean): number[][] =>
-              tf.tidy(() => {
-                const loss = (...xs: tf.Tensor[]): tf.Scalar => {
-                  const options = { sequenceKernel, weightGradient, gate, batchMajor };
-                  const aIn = (batchMajor ? tf.transpose(xs[0]!, [1, 0, 2]) : xs[0]) as tf.Tensor3D;
-                  const hs = gruSequence(
-                    aIn,
-                    xs[1] as tf.Tensor2D,
-                    xs[2] as tf.Tensor1D,
-                    plain(xs.slice(3)),
-                    mask,
-                    options,
-                  );
-                  return tf.sum(tf.mul(batchMajor ? tf.transpose(hs, [1, 0, 2]) : hs, probe));
-                };
-                const r = tf.valueAndGrads(loss)(args);
-                return [r.value, ...r.grads].map((g) => Array.from(g.dataSync()));
-              });
-            const whole = await expectNoLeak(() => values(true));
-            expect(whole, `${weightGradient}, ${gate}, batchMajor ${batchMajor}`).toEqual(values(false));
-          }
+      await expectSequenceKernelMatchesSteps([a, h0, bU, ...factors], mask, probe, plain);
       tf.dispose([...factors, a, h0, bU, mask, probe]);
     },
   );
